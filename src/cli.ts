@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// The modelship command line: argument parsing and dispatch only. Each command lives in
+// src/commands/ and is imported when it runs, so `modelship --version` stays instant.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode } from './errors.js';
+import { printError, type Output } from './commands/output.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export interface GlobalOptions {
+  repo?: string;
+}
+
+function lazy(load: () => Promise<{ run: (args: unknown[], out: Output) => Promise<number> }>) {
+  return async (...args: unknown[]) => {
+    const mod = await load();
+    process.exitCode = await mod.run(args, output);
+  };
+}
+
+const output: Output = {
+  out: (s) => process.stdout.write(s + '\n'),
+  err: (s) => process.stderr.write(s + '\n'),
+  progress: process.stderr.isTTY ? (s) => process.stderr.write(`\r\x1b[2K${s}`) : () => {},
+};
+
+const program = new Command('modelship')
+  .description('GitOps release system for machine-learning models: promotions are pull requests, merge is deployment.')
+  .version(pkg.version, '-V, --version', 'print the version and exit')
+  .option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)')
+  .enablePositionalOptions()
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .addHelpText('after', `
+Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 an external system failed, 70 internal error, 130 interrupted.
+Docs: README.md in the modelship repository.`);
+
+command('validate')
+  .description('check every file in environments/, models/ and policies/: schemas and cross-file rules; all problems in one run')
+  .option('--rev <rev>', 'validate a git revision (branch, tag or commit) instead of the working tree')
+  .option('--json', 'print the result as JSON')
+  .action(lazy(() => import('./commands/validate.js')));
+
+command('register')
+  .description('upload a training run\'s artifact to the registry (content-addressed, sha256-verified) and write its version manifest')
+  .argument('<source>', 'the training run: a local folder or s3://bucket/prefix/ holding metadata.json, validation-report.json and the artifact')
+  .option('--version <version>', 'the version to register (default: metadata.json\'s version, else <YYYY.MM.DD>-<n> from its createdAt)')
+  .addOption(new Option('--concurrency <n>', 'parts uploaded in parallel').default(4).argParser(positiveInt))
+  .addOption(new Option('--part-size <MiB>', 'multipart part size in MiB (grown automatically for very large artifacts)').default(16).argParser(positiveInt))
+  .option('--json', 'print the result as JSON')
+  .action(lazy(() => import('./commands/register.js')));
+
+command('promote')
+  .description('pin a registered version in an environment on a new branch, commit, and optionally open the pull request')
+  .argument('<model@version>', 'what to promote, e.g. fraud-detector@2026.11.20-1')
+  .requiredOption('--to <env>', 'the environment to promote to')
+  .addOption(new Option('--canary <percent>', 'start or step a canary with this share of online traffic (1-50) instead of replacing the stable version').argParser(percent).conflicts('shadow'))
+  .option('--shadow', 'run the version as a shadow (mirrored traffic, answers discarded)')
+  .option('--reason <text>', 'why: recorded in the environment file and shown in the check report')
+  .option('--open-pr', 'push the branch and open (or update) the pull request on GitHub (needs GITHUB_TOKEN)')
+  .option('--base <branch>', 'the branch the pull request targets (default: the repository\'s default branch)')
+  .option('--force', 'replace an existing promotion branch of the same name')
+  .option('--json', 'print the result as JSON')
+  .action(lazy(() => import('./commands/promote.js')));
+
+/** A subcommand; every one accepts -C/--repo after its name too. */
+function command(name: string): Command {
+  return program.command(name).option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)');
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 50) throw new InvalidArgumentError('expected a whole percentage from 1 to 50.');
+  return n;
+}
+
+// `modelship ... | head` closes the pipe early; that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; everything else commander rejects is a usage error
+      process.exitCode = e.exitCode === 0 ? 0 : ExitCode.usage;
+      return;
+    }
+    process.exitCode = printError(e, output, process.argv.includes('--json'));
+  }
+}
+
+await main();

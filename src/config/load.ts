@@ -1,0 +1,177 @@
+// Loading the release repository: which file is which, parsing with positions, schema checks.
+// The result keeps every file's parsed text so later checks can point at lines and columns.
+
+import type { Problem } from '../errors.js';
+import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
+import type { Snapshot } from './snapshot.js';
+import type { Environment, ModelCard, Policy, VersionManifest } from './types.js';
+import { decodeText, defaultLimits, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
+
+/** A repository file that passed its schema, with what it holds and where. */
+export interface Loaded<T> {
+  file: string;
+  data: T;
+  parsed: ParsedText;
+}
+
+export interface LoadedRepository {
+  label: string;
+  models: Map<string, Loaded<ModelCard>>;
+  /** model name -> version -> manifest */
+  versions: Map<string, Map<string, Loaded<VersionManifest>>>;
+  /** version files that were listed but not read (lazy loads); model -> versions */
+  versionFiles: Map<string, Set<string>>;
+  environments: Map<string, Loaded<Environment>>;
+  policies: Map<string, Loaded<Policy>>;
+  /** every release file listed, loaded or not: existence checks use this, so one broken file does not cascade */
+  present: Set<string>;
+  /** files that parsed but failed their schema: cross-file checks look at what they safely can */
+  unvalidated: Map<string, ParsedText>;
+  problems: Problem[];
+  filesChecked: number;
+}
+
+type Kind = { schema: SchemaName; key: string[] };
+
+/** What a path is, by where it lives. `key` is the folder/file identity the content must match. */
+export function classify(path: string): Kind | { ignore: true } | { problem: string } {
+  const parts = path.split('/');
+  const name = parts[parts.length - 1]!;
+  if (name.startsWith('.') || /^README(\.[a-z]+)?$/i.test(name)) return { ignore: true };
+  if (/\.yml$/.test(name)) return { problem: 'modelship reads .yaml files only; rename this file to end in .yaml' };
+  if (parts[0] === 'environments' && parts.length === 2 && name.endsWith('.yaml')) return { schema: 'environment', key: [name.slice(0, -5)] };
+  if (parts[0] === 'policies' && parts.length === 2 && name.endsWith('.yaml')) return { schema: 'policy', key: [name.slice(0, -5)] };
+  if (parts[0] === 'models' && parts.length === 3 && name === 'model.yaml') return { schema: 'model', key: [parts[1]!] };
+  if (parts[0] === 'models' && parts.length === 4 && parts[2] === 'versions' && name.endsWith('.yaml')) {
+    return { schema: 'version', key: [parts[1]!, name.slice(0, -5)] };
+  }
+  return { problem: `not a file modelship knows; expected ${expectedLayout(parts[0]!)}` };
+}
+
+function expectedLayout(top: string): string {
+  switch (top) {
+    case 'environments': return 'environments/<environment>.yaml';
+    case 'policies': return 'policies/<environment>.yaml';
+    default: return 'models/<model>/model.yaml or models/<model>/versions/<version>.yaml';
+  }
+}
+
+export interface LoadOptions {
+  limits?: Limits;
+  /** 'all' reads every version manifest (validate); 'pinned' only those environments pin (check, sync) */
+  versions?: 'all' | 'pinned';
+}
+
+/** Loads and schema-checks the release files of a snapshot. Never throws for bad content: problems are collected. */
+export async function loadRepository(snapshot: Snapshot, options: LoadOptions = {}): Promise<LoadedRepository> {
+  const limits = options.limits ?? defaultLimits;
+  const repo: LoadedRepository = {
+    label: snapshot.label, models: new Map(), versions: new Map(), versionFiles: new Map(),
+    environments: new Map(), policies: new Map(), present: new Set(), unvalidated: new Map(), problems: [], filesChecked: 0,
+  };
+  const files = await snapshot.list();
+  const wanted: Array<{ path: string; kind: Kind }> = [];
+  for (const f of files) {
+    const kind = classify(f.path);
+    if ('ignore' in kind) continue;
+    if ('problem' in kind) {
+      repo.problems.push({ file: f.path, line: 0, col: 0, path: '', severity: 'warning', message: `${kind.problem}; ignored` });
+      continue;
+    }
+    repo.present.add(f.path);
+    if (f.size > limits.maxBytes) {
+      repo.problems.push(oversized(f.path, f.size, limits));
+      continue;
+    }
+    if (kind.schema === 'version') {
+      const [model, version] = kind.key as [string, string];
+      let set = repo.versionFiles.get(model);
+      if (!set) repo.versionFiles.set(model, (set = new Set()));
+      set.add(version);
+    }
+    wanted.push({ path: f.path, kind });
+  }
+
+  const first = options.versions === 'pinned' ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
+  await readAndLoad(snapshot, first, limits, repo);
+  if (options.versions === 'pinned') {
+    const pinned = new Set<string>();
+    for (const env of repo.environments.values()) {
+      for (const [model, d] of Object.entries(env.data.models)) {
+        for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
+      }
+    }
+    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo);
+  }
+  return repo;
+}
+
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository) {
+  const contents = await snapshot.read(items.map((i) => i.path), limits.maxBytes);
+  for (const { path, kind } of items) {
+    const bytes = contents.get(path);
+    if (!bytes) continue;
+    repo.filesChecked++;
+    const result = loadDocument(path, bytes, kind.schema, limits);
+    repo.problems.push(...result.problems);
+    if (!result.loaded) {
+      if (result.parsed) repo.unvalidated.set(path, result.parsed);
+      continue;
+    }
+    switch (kind.schema) {
+      case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
+      case 'environment': repo.environments.set(kind.key[0]!, result.loaded as Loaded<Environment>); break;
+      case 'policy': repo.policies.set(kind.key[0]!, result.loaded as Loaded<Policy>); break;
+      case 'version': {
+        const [model, version] = kind.key as [string, string];
+        let byVersion = repo.versions.get(model);
+        if (!byVersion) repo.versions.set(model, (byVersion = new Map()));
+        byVersion.set(version, result.loaded as Loaded<VersionManifest>);
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * Parses one YAML or JSON document and validates it against a schema.
+ * `loaded` is set only when the document is free of errors.
+ */
+export function loadDocument<T>(file: string, bytes: Uint8Array, schema: SchemaName, limits: Limits = defaultLimits):
+  { loaded?: Loaded<T>; parsed?: ParsedText; problems: Problem[] } {
+  const text = decodeText(file, bytes, limits);
+  if (typeof text !== 'string') return { problems: [text] };
+  const isJson = file.endsWith('.json');
+  let parsed = isJson ? parseJson(file, text) : parseYaml(file, text, limits);
+  if (parsed.problems.length) return { problems: parsed.problems };
+  let problems = validateAgainst(schema, parsed);
+  if (problems.length && !isJson) {
+    // Positions come from the document model; the fast parser's data cannot point at lines.
+    parsed = parseYamlPrecisely(file, text, limits);
+    problems = parsed.problems.length ? parsed.problems : validateAgainst(schema, parsed);
+  }
+  if (!isJson) problems.push(...schemaComment(file, text, schema));
+  const errors = problems.filter((p) => p.severity === 'error');
+  return errors.length ? { parsed, problems } : { loaded: { file, data: parsed.data as T, parsed }, problems };
+}
+
+/** The `# yaml-language-server: $schema=` line that lets editors check the file as it is typed. */
+export function schemaCommentFor(file: string, schema: SchemaName): string {
+  const depth = file.split('/').length - 1;
+  return `# yaml-language-server: $schema=${'../'.repeat(depth)}src/config/schemas/${schemaFileName(schema)}`;
+}
+
+function schemaComment(file: string, text: string, schema: SchemaName): Problem[] {
+  const expected = schemaCommentFor(file, schema);
+  const firstLine = text.slice(0, text.indexOf('\n') >>> 0).trimEnd();
+  if (firstLine === expected) return [];
+  return [{
+    file, line: 1, col: 1, path: '', severity: 'warning',
+    message: `the first line should be "${expected}" so editors check this file as it is typed`,
+    expected, found: firstLine.startsWith('#') ? firstLine : 'no schema comment',
+  }];
+}
+
+function oversized(file: string, size: number, limits: Limits): Problem {
+  return oversizedProblem(file, size, limits.maxBytes);
+}

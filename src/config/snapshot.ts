@@ -1,0 +1,89 @@
+// A read-only view of the repository's release files at one point: the working tree, or a git
+// revision (src/git/tree.ts). Loading goes through this interface so base and head of a pull
+// request can be read side by side without a checkout.
+
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface RepoFile {
+  /** path relative to the repository root, with forward slashes */
+  path: string;
+  size: number;
+}
+
+export interface Snapshot {
+  /** what this is, for messages: "working tree", "main (3f2a1c9)" */
+  readonly label: string;
+  /** files under environments/, models/ and policies/ */
+  list(): Promise<RepoFile[]>;
+  /** contents of the named files; at most `maxBytes` of each is read (the size check happens before) */
+  read(paths: string[], maxBytes: number): Promise<Map<string, Buffer>>;
+}
+
+/** The folders that hold release data. */
+export const releaseRoots = ['environments', 'models', 'policies'] as const;
+
+/** The release files as they are on disk now. */
+export function workingTree(root: string): Snapshot {
+  return {
+    label: 'working tree',
+    async list() {
+      const out: RepoFile[] = [];
+      for (const top of releaseRoots) await walk(root, top, out);
+      return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    },
+    async read(paths, maxBytes) {
+      const result = new Map<string, Buffer>();
+      await forEachLimited(paths, 32, async (p) => {
+        result.set(p, await readAtMost(join(root, p), maxBytes));
+      });
+      return result;
+    },
+  };
+}
+
+async function walk(root: string, rel: string, out: RepoFile[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(join(root, rel), { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  await Promise.all(entries.map(async (entry) => {
+    const path = `${rel}/${entry.name}`;
+    if (entry.isDirectory()) return walk(root, path, out);
+    if (entry.isFile()) out.push({ path, size: (await stat(join(root, path))).size });
+  }));
+}
+
+/** Reads a file but never more than `maxBytes + 1` bytes, so a huge file costs nothing to reject. */
+async function readAtMost(file: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, maxBytes + 1);
+    const buffer = Buffer.alloc(length);
+    let offset = 0;
+    while (offset < length) {
+      const { bytesRead } = await handle.read(buffer, offset, length - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    return buffer.subarray(0, offset);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,173 @@
+// TypeScript shapes of the repository files, matching src/config/schemas/*.json.
+// Data only reaches these types after it has passed its schema.
+
+export type FeatureType = 'boolean' | 'integer' | 'long' | 'float' | 'double' | 'string' | 'binary' | 'datetime';
+export type Metrics = Record<string, number>;
+
+export interface SliceMetrics {
+  name: string;
+  rows?: number;
+  metrics: Metrics;
+}
+
+export interface Evaluation {
+  overall: Metrics;
+  slices?: SliceMetrics[];
+}
+
+export interface Column {
+  name: string;
+  type: FeatureType;
+  required?: boolean;
+}
+
+export type Histogram =
+  | { kind: 'numeric'; edges: number[]; counts: number[]; nulls?: number }
+  | { kind: 'categorical'; counts: Record<string, number>; other?: number; nulls?: number };
+
+export interface Lineage {
+  codeRepo: string;
+  codeCommit: string;
+  trainingData: { uri: string; snapshot: string; rows?: number; sha256?: string };
+  dbt?: { manifestSha256: string; generatedAt?: string; models: Record<string, { checksum: string; contractChecksum?: string }> };
+  hyperparameters: Record<string, number | string | boolean>;
+  seed: number;
+  pipelineRunId: string;
+  pipelineRunUrl?: string;
+}
+
+export interface FeatureSpec {
+  name: string;
+  type: FeatureType;
+  nullable: boolean;
+  description?: string;
+  range?: { min?: number; max?: number };
+  categories?: string[];
+  source: { dbtModel: string; column: string };
+}
+
+export interface ModelCard {
+  name: string;
+  description: string;
+  owner: string;
+  reviewers: string[];
+  riskTier: 'low' | 'medium' | 'high';
+  task: string;
+  framework?: string;
+  registry: string;
+  documentation?: string;
+  features: FeatureSpec[];
+  output: Array<{ name: string; type: FeatureType; description?: string; range?: { min?: number; max?: number } }>;
+  serving: {
+    online?: {
+      modelFormat: { name: string; version?: string };
+      runtime?: string;
+      protocolVersion?: 'v1' | 'v2';
+      image: string;
+      resources: { requests: Record<string, string>; limits?: Record<string, string> };
+      timeoutSeconds?: number;
+    };
+    batch?: { procedure: string; source: string; target: string };
+  };
+}
+
+export interface VersionManifest {
+  model: string;
+  version: string;
+  description?: string;
+  registeredAt: string;
+  registeredBy?: string;
+  sourceRun?: string;
+  artifact: { uri: string; sha256: string; size: number; storeChecksum?: string };
+  image?: string;
+  lineage: Lineage;
+  inputSchema: Column[];
+  outputSchema: Column[];
+  metrics: Evaluation;
+  histograms?: Record<string, Histogram>;
+  scoreHistogram?: Histogram;
+  validationReport: { uri: string; sha256: string };
+}
+
+export interface Deployment {
+  version: string;
+  canary?: { version: string; traffic: number };
+  shadow?: { version: string };
+  online?: { replicas: { min: number; max: number }; scaleMetric?: string; scaleTarget?: number };
+  batch?: { schedule: { cron?: string; timezone?: string; every?: string }; warehouse?: string };
+  reason?: string;
+}
+
+export interface Environment {
+  name: string;
+  description?: string;
+  kubernetes?: {
+    cluster: string;
+    namespace: string;
+    mode: 'serverless' | 'raw';
+    gateway?: { name: string; namespace: string };
+    hostname?: string;
+  };
+  snowflake?: { database: string; schema: string; warehouse: string; role?: string };
+  models: Record<string, Deployment>;
+}
+
+export type GateMode = 'block' | 'warn' | 'off';
+export interface MetricBound {
+  direction: 'higher' | 'lower';
+  min?: number;
+  max?: number;
+  maxRegression?: number;
+}
+
+export interface Policy {
+  environment: string;
+  description?: string;
+  policyOwners: string[];
+  promotion?: { from?: string; soak?: string };
+  approvals: { count: number; teams?: string[]; excludeAuthor?: boolean; dismissStale?: boolean };
+  gates: {
+    schema?: { mode?: GateMode };
+    integrity?: { mode?: GateMode; requireImageDigest?: boolean };
+    features?: { mode?: GateMode; manifest?: string; onDefinitionChange?: 'block' | 'warn' };
+    performance?: { mode?: GateMode; metrics?: Record<string, MetricBound>; slices?: { metrics?: Record<string, MetricBound>; minRows?: number } };
+    drift?: {
+      mode?: GateMode; window?: string;
+      psi?: { warn?: number; fail?: number }; nullRateDelta?: { warn?: number; fail?: number }; categoricalLinf?: { warn?: number; fail?: number };
+    };
+  };
+  canary?: {
+    minDuration?: string; minTraffic?: number; interval?: string; failureThreshold?: number;
+    autoRollback?: 'off' | 'pr' | 'direct';
+    checks: Array<{ name: string; source: 'prometheus' | 'warehouse'; query: string; min?: number; max?: number; minRequests?: number }>;
+  };
+  freeze?: Array<{ name: string; reason: string; from?: string; to?: string; cron?: string; duration?: string; timezone?: string; blockRollbacks?: boolean }>;
+  rollback?: {
+    fastLane?: { approvals?: number; skip?: string[] };
+    breakGlass?: { allowed: boolean; teams?: string[]; reviewWithin?: string };
+  };
+}
+
+/** metadata.json of a training run. */
+export interface RunMetadata {
+  model: string;
+  version?: string;
+  description?: string;
+  createdAt: string;
+  artifact: { file: string; sha256: string; size: number };
+  image?: string;
+  lineage: Lineage;
+  inputSchema: Column[];
+  outputSchema: Column[];
+  histograms?: Record<string, Histogram>;
+  scoreHistogram?: Histogram;
+}
+
+/** validation-report.json of a training run. */
+export interface ValidationReport {
+  model: string;
+  generatedAt: string;
+  dataset: { uri: string; snapshot?: string; rows: number };
+  metrics: Evaluation;
+  checks?: Array<{ name: string; status: 'passed' | 'warned' | 'failed'; detail?: string }>;
+}

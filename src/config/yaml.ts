@@ -1,0 +1,256 @@
+// Parsing YAML and JSON text into data, with a way back from a field path to line and column.
+//
+// Two parsers, on purpose. js-yaml is about twenty times faster than `yaml` and a repository
+// holds thousands of version manifests, so well-formed files take the fast path. Anything the
+// fast path cannot vouch for (a syntax error, anchors or aliases, tabs) and every file that
+// fails its schema is parsed again with `yaml`, whose document model knows where each node is.
+// `yaml` is also the only parser used to edit files (comments and order are kept).
+
+import jsYaml from 'js-yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { Problem } from '../errors.js';
+
+export type PathSegment = string | number;
+
+export interface Limits {
+  /** largest file accepted, in bytes */
+  maxBytes: number;
+  /** most aliases (`*name`) one document may use */
+  maxAliases: number;
+}
+
+export const defaultLimits: Limits = { maxBytes: 1024 * 1024, maxAliases: 20 };
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+/** A parsed file: its data (undefined when it could not be parsed) and a way to locate fields. */
+export interface ParsedText {
+  file: string;
+  data: unknown;
+  problems: Problem[];
+  /** Position of the value at `path`, or of its key when `key` is set; the nearest existing parent otherwise. */
+  locate(path: PathSegment[], key?: boolean): Position;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes bytes as UTF-8 text, or returns a problem for binary or oversized content. */
+export function decodeText(file: string, bytes: Uint8Array, limits: Limits = defaultLimits): string | Problem {
+  if (bytes.byteLength > limits.maxBytes) return oversizedProblem(file, bytes.byteLength, limits.maxBytes);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return fileProblem(file, 'file is not UTF-8 text', 'UTF-8 text', 'binary data');
+  }
+}
+
+/** Parses YAML text into plain data, collecting syntax problems with their positions. */
+export function parseYaml(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
+  if (!/[\t&*]/.test(text)) {
+    try {
+      const data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
+      return { file, data: data ?? null, problems: [], locate: lazyLocator(file, text) };
+    } catch {
+      // fall through: the precise parser explains what is wrong and where
+    }
+  }
+  return parseYamlPrecisely(file, text, limits);
+}
+
+/** Parses YAML with the `yaml` document model only: every problem, with positions. */
+export function parseYamlPrecisely(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, strict: true, prettyErrors: false });
+  const problems: Problem[] = [];
+  const at = (offset: number): Position => lineCounter.linePos(offset);
+
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const pos = at(e.pos[0]);
+    problems.push({
+      file, ...pos, path: '', severity: 'error',
+      message: syntaxMessage(e.code, e.message, doc, e.pos[0]),
+    });
+  }
+  for (const p of tabIndentation(text)) {
+    if (!problems.some((q) => q.line === p.line)) {
+      problems.push({ file, ...p, path: '', severity: 'error', message: 'tab used for indentation; YAML indentation must be spaces' });
+    }
+  }
+
+  let data: unknown;
+  if (problems.length === 0) {
+    const aliases = countAliases(doc, limits.maxAliases);
+    if (aliases.count > limits.maxAliases) {
+      problems.push({
+        file, ...at(aliases.firstBeyondLimit ?? 0), path: '', severity: 'error',
+        message: `too many aliases: ${aliases.count}; at most ${limits.maxAliases} are allowed (anchor and alias expansion is bounded to keep parsing safe)`,
+        expected: `at most ${limits.maxAliases} aliases`, found: String(aliases.count),
+      });
+    } else {
+      try {
+        data = doc.toJS({ maxAliasCount: limits.maxAliases * 10 }) ?? null;
+      } catch (e) {
+        problems.push({ file, line: 1, col: 1, path: '', severity: 'error', message: `cannot read the document: ${(e as Error).message}` });
+      }
+    }
+  }
+  return { file, data, problems, locate: locatorFor(doc, lineCounter) };
+}
+
+/** Parses JSON text strictly (RFC 8259), reporting syntax errors and duplicate keys with their positions. */
+export function parseJson(file: string, text: string): ParsedText {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    const message = (e as Error).message;
+    const m = /position (\d+)/.exec(message);
+    const pos = m ? offsetToPosition(text, Number(m[1])) : { line: 1, col: 1 };
+    const what = message.replace(/^Unexpected token/, 'unexpected character').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+    return {
+      file, data: undefined, locate: () => pos,
+      problems: [{ file, ...pos, path: '', severity: 'error', message: `invalid JSON: ${what}`, expected: 'valid JSON', found: describeJsonAt(text, m ? Number(m[1]) : 0) }],
+    };
+  }
+  // JSON is YAML: the document model gives positions and finds duplicate keys JSON.parse hides.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const problems: Problem[] = doc.errors
+    .filter((e) => e.code === 'DUPLICATE_KEY')
+    .map((e) => ({ file, ...lineCounter.linePos(e.pos[0]), path: '', severity: 'error' as const, message: syntaxMessage(e.code, e.message, doc, e.pos[0]) }));
+  return { file, data: problems.length ? undefined : data, problems, locate: locatorFor(doc, lineCounter) };
+}
+
+function lazyLocator(file: string, text: string): ParsedText['locate'] {
+  let locate: ParsedText['locate'] | undefined;
+  return (path, key) => {
+    locate ??= parseYamlPrecisely(file, text).locate;
+    return locate(path, key);
+  };
+}
+
+function locatorFor(doc: Document, lineCounter: LineCounter): ParsedText['locate'] {
+  return (path, key = false) => {
+    let node: unknown = doc.contents;
+    let best: Position = node && (node as Node).range ? lineCounter.linePos((node as Node).range![0]) : { line: 1, col: 1 };
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg));
+        if (!pair) return best;
+        const keyNode = pair.key as Node | null;
+        if (last && key && keyNode?.range) return lineCounter.linePos(keyNode.range[0]);
+        node = pair.value;
+        const target = (node as Node | null)?.range ? (node as Node) : keyNode;
+        if (target?.range) best = lineCounter.linePos(target.range[0]);
+      } else if (isSeq(node)) {
+        const item = node.items[Number(seg)] as Node | undefined;
+        if (!item) return best;
+        node = item;
+        if (item.range) best = lineCounter.linePos(item.range[0]);
+      } else {
+        return best;
+      }
+    }
+    return best;
+  };
+}
+
+function keyText(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  return String(key);
+}
+
+function syntaxMessage(code: string, message: string, doc: Document, offset: number): string {
+  switch (code) {
+    case 'DUPLICATE_KEY': {
+      const name = keyAt(doc, offset);
+      return name !== undefined ? `duplicate key "${name}": a key may appear only once in a mapping` : 'duplicate key: a key may appear only once in a mapping';
+    }
+    case 'TAB_AS_INDENT':
+      return 'tab used for indentation; YAML indentation must be spaces';
+    case 'MULTIPLE_DOCS':
+      return 'more than one YAML document in the file; expected exactly one';
+    default:
+      return `invalid YAML: ${message.split('\n')[0]}`;
+  }
+}
+
+function keyAt(doc: Document, offset: number): string | undefined {
+  let found: string | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      const k = pair.key as Node | null;
+      if (k?.range && k.range[0] === offset) {
+        found = keyText(k);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+function countAliases(doc: Document, limit: number): { count: number; firstBeyondLimit?: number } {
+  let count = 0;
+  let firstBeyondLimit: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      count++;
+      if (firstBeyondLimit === undefined && count > limit && node.range) firstBeyondLimit = node.range[0];
+    },
+  });
+  return { count, firstBeyondLimit };
+}
+
+function* tabIndentation(text: string): Generator<Position> {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^[ \t]*/.exec(lines[i]!)![0];
+    const tab = m.indexOf('\t');
+    if (tab >= 0 && lines[i]!.trim() !== '') yield { line: i + 1, col: tab + 1 };
+  }
+}
+
+export function offsetToPosition(text: string, offset: number): Position {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, col: offset - lineStart + 1 };
+}
+
+function describeJsonAt(text: string, offset: number): string {
+  if (offset >= text.length) return 'the end of the file';
+  return JSON.stringify(text.slice(offset, offset + 12));
+}
+
+/** The problem for a file larger than the limit; it is rejected without being parsed. */
+export function oversizedProblem(file: string, size: number, maxBytes: number): Problem {
+  return fileProblem(file, `file is ${formatBytes(size)}; the limit is ${formatBytes(maxBytes)}`, `at most ${formatBytes(maxBytes)}`, formatBytes(size));
+}
+
+function fileProblem(file: string, message: string, expected: string, found: string): Problem {
+  return { file, line: 0, col: 0, path: '', severity: 'error', message, expected, found };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+

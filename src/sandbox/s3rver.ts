@@ -1,0 +1,60 @@
+// Starts s3rver (an independent S3-compatible server) on loopback, for the demo and the tests.
+// What s3rver does not do, and what the code under test must not rely on it for:
+// it ignores x-amz-checksum-* headers (never checks them, never returns them), ignores Object
+// Lock headers, and answers UploadPartCopy with 501. See ../../../shared/NOTES.md.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RunningS3 {
+  endpoint: string;
+  dir: string;
+  /** the same credentials s3rver checks signatures against */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  stop(): Promise<void>;
+}
+
+export const s3rverCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** Starts s3rver with the given buckets; resolves once it listens. */
+export async function startS3rver(options: { buckets: string[]; dir?: string }): Promise<RunningS3> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'modelship-s3-')));
+  const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
+  const args = ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--no-vhost-buckets'];
+  for (const b of options.buckets) args.push('--configure-bucket', b);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${out}`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [\d.]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`s3rver exited with ${code}: ${out}`));
+    });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    dir,
+    credentials: s3rverCredentials,
+    stop: () => stopChild(child).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
