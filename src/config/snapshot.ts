@@ -87,3 +87,21 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
   });
   await Promise.all(workers);
 }
+
+/** A snapshot with some files replaced or added: what the repository would be after an edit. */
+export function withChanges(base: Snapshot, changes: Map<string, Buffer>): Snapshot {
+  return {
+    label: `${base.label} with changes`,
+    async list() {
+      const files = (await base.list()).filter((f) => !changes.has(f.path));
+      for (const [path, content] of changes) files.push({ path, size: content.length });
+      return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    },
+    async read(paths, maxBytes) {
+      const rest = paths.filter((p) => !changes.has(p));
+      const result = await base.read(rest, maxBytes);
+      for (const p of paths) if (changes.has(p)) result.set(p, changes.get(p)!);
+      return result;
+    },
+  };
+}
