@@ -235,7 +235,7 @@ function describeJsonAt(text: string, offset: number): string {
 
 /** The problem for a file larger than the limit; it is rejected without being parsed. */
 export function oversizedProblem(file: string, size: number, maxBytes: number): Problem {
-  return fileProblem(file, `file is ${formatBytes(size)}; the limit is ${formatBytes(maxBytes)}`, `at most ${formatBytes(maxBytes)}`, formatBytes(size));
+  return fileProblem(file, `file is ${formatBytes(size)}; expected at most ${formatBytes(maxBytes)}`, `at most ${formatBytes(maxBytes)}`, formatBytes(size));
 }
 
 function fileProblem(file: string, message: string, expected: string, found: string): Problem {

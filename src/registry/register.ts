@@ -23,6 +23,8 @@ export interface RegisterRequest {
   partSize: number;
   concurrency: number;
   registeredBy?: string;
+  /** see UploadOptions.singleCopyLimit; tests lower it to exercise the multipart copy */
+  singleCopyLimit?: number;
   signal?: AbortSignal;
   onProgress?: (p: UploadProgress) => void;
   now?: () => Date;
@@ -161,7 +163,7 @@ async function storeArtifact(run: TrainingRun, dest: S3Location, store: Artifact
       `the registry already holds a different object at this content address (size ${present.size}, recorded sha256 ${present.sha256 ?? 'none'}); refusing to overwrite it`,
       { hint: 'an object was written there by something other than modelship; investigate before registering' });
   }
-  const options = { partSize: req.partSize * 1024 * 1024, concurrency: req.concurrency, ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
+  const options = { partSize: req.partSize * 1024 * 1024, concurrency: req.concurrency, ...(req.singleCopyLimit ? { singleCopyLimit: req.singleCopyLimit } : {}), ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
   if (run.artifact.kind === 'file') {
     const r = await store.uploadFile(run.artifact.path, run.artifact.size, dest, sha256, options);
     return { transfer: 'uploaded', checksum: r.checksum };

@@ -74,6 +74,8 @@ export interface UploadProgress {
 export interface UploadOptions {
   partSize: number;
   concurrency: number;
+  /** largest object copied with one CopyObject (S3's limit, 5 GiB); larger ones use UploadPartCopy */
+  singleCopyLimit?: number;
   signal?: AbortSignal;
   onProgress?: (p: UploadProgress) => void;
 }
@@ -255,7 +257,7 @@ export class ArtifactStore {
    */
   async copy(source: S3Location, size: number, dest: S3Location, sha256: string, options: UploadOptions): Promise<{ checksum?: string; checksumType?: string }> {
     const copySource = `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}`;
-    if (size <= maxCopyObject) {
+    if (size <= (options.singleCopyLimit ?? maxCopyObject)) {
       try {
         const r = await this.client.send(new CopyObjectCommand({
           Bucket: dest.bucket, Key: dest.key, CopySource: copySource, ChecksumAlgorithm: 'SHA256',
@@ -271,7 +273,7 @@ export class ArtifactStore {
         throw external(e, `copy ${s3Uri(source)} to ${s3Uri(dest)}`);
       }
     }
-    const partSize = Math.min(partSizeFor(size, options.partSize), maxCopyObject);
+    const partSize = Math.min(partSizeFor(size, options.partSize), options.singleCopyLimit ?? maxCopyObject);
     let uploadId: string | undefined;
     try {
       const created = await this.client.send(new CreateMultipartUploadCommand({

@@ -1,7 +1,8 @@
 // Starts s3rver (an independent S3-compatible server) on loopback, for the demo and the tests.
 // What s3rver does not do, and what the code under test must not rely on it for:
 // it ignores x-amz-checksum-* headers (never checks them, never returns them), ignores Object
-// Lock headers, and answers UploadPartCopy with 501. See ../../../shared/NOTES.md.
+// Lock headers, answers UploadPartCopy with 501 and AbortMultipartUpload with 405 (so tests
+// assert that the abort was sent). See shared/NOTES.md.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

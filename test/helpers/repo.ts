@@ -1,0 +1,40 @@
+// Real git repositories for tests: a bare origin and a clone holding the example release files.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from './cli.js';
+
+export interface TestRepo {
+  /** the clone: a working tree on main */
+  root: string;
+  /** the bare origin */
+  origin: string;
+  git(...args: string[]): string;
+  cleanup(): void;
+}
+
+/** A fresh clone of a fresh origin whose main holds this project's environments/, models/, policies/. */
+export function makeReleaseRepo(options: { content?: boolean } = {}): TestRepo {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-repo-'));
+  const origin = join(dir, 'origin.git');
+  const root = join(dir, 'work');
+  const run = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  run(dir, 'init', '-q', '--bare', '-b', 'main', origin);
+  run(dir, 'init', '-q', '-b', 'main', root);
+  run(root, 'config', 'user.name', 'Ada Engineer');
+  run(root, 'config', 'user.email', 'ada@acmerisk.example');
+  run(root, 'config', 'commit.gpgsign', 'false');
+  run(root, 'remote', 'add', 'origin', origin);
+  if (options.content !== false) {
+    for (const d of ['environments', 'models', 'policies']) cpSync(join(projectRoot, d), join(root, d), { recursive: true });
+    run(root, 'add', '-A');
+    run(root, 'commit', '-q', '-m', 'AcmeRisk release repository');
+    run(root, 'push', '-q', '-u', 'origin', 'main');
+  }
+  return {
+    root, origin,
+    git: (...args) => run(root, ...args),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

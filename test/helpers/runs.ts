@@ -1,0 +1,39 @@
+// Training runs for tests: copies of the fixture runs, optionally with a generated artifact or
+// edited metadata, in a temp folder.
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from './cli.js';
+
+export const newRun = 'fraud-detector-run-8812';
+
+export interface TestRun {
+  dir: string;
+  sha256: string;
+  size: number;
+  metadata(): Record<string, any>;
+  writeMetadata(m: Record<string, any>): void;
+  writeReport(text: string): void;
+}
+
+/** A copy of a fixture run; with `artifactBytes` the artifact is replaced by that many random bytes. */
+export function makeRun(options: { fixture?: string; artifactBytes?: number } = {}): TestRun {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-run-'));
+  cpSync(join(projectRoot, 'test/fixtures/runs', options.fixture ?? newRun), dir, { recursive: true });
+  const metaPath = join(dir, 'metadata.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  if (options.artifactBytes !== undefined) {
+    const body = randomBytes(options.artifactBytes);
+    writeFileSync(join(dir, meta.artifact.file), body);
+    meta.artifact.sha256 = createHash('sha256').update(body).digest('hex');
+    meta.artifact.size = body.length;
+    writeFileSync(metaPath, JSON.stringify(meta, null, 2) + '\n');
+  }
+  return {
+    dir, sha256: meta.artifact.sha256, size: meta.artifact.size,
+    metadata: () => JSON.parse(readFileSync(metaPath, 'utf8')),
+    writeMetadata: (m) => writeFileSync(metaPath, JSON.stringify(m, null, 2) + '\n'),
+    writeReport: (text) => writeFileSync(join(dir, 'validation-report.json'), text),
+  };
+}
