@@ -1,7 +1,8 @@
 // The edit a promotion makes to environments/<env>.yaml, as a pure function of the file's text:
-// the yaml document model changes only the pin, so comments, order and formatting stay.
+// only the pin's characters change, so comments, order and formatting stay.
 
-import { isMap, parseDocument, YAMLMap, type Document } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { Document, isMap, isScalar, parse, parseDocument, stringify, YAMLMap } from 'yaml';
 import { RefusedError } from '../errors.js';
 import type { Deployment, Environment, ModelCard } from '../config/types.js';
 
@@ -40,21 +41,22 @@ export interface EditRequest {
 
 /** Applies a promotion to the environment file's text. Refuses edits that make no sense. */
 export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit {
-  const doc = parseDocument(text, { keepSourceTokens: false });
   const { model, version, mode } = req;
   const current = req.env.models[model];
   const from: PinState = pinState(current);
   const notes: string[] = [];
   let kind: ChangeKind;
+  const ops: TextOp[] = [];
   const base = ['models', model];
+  let next: Deployment;
 
   if (!current) {
     if (mode.kind !== 'stable') {
       throw new RefusedError(`${model} is not deployed in ${req.env.name}, so there is no stable version to run a ${mode.kind} beside`,
         `promote it first without --${mode.kind}`);
     }
-    ensureMap(doc, ['models']);
-    doc.setIn(base, doc.createNode(newDeployment(req, notes)));
+    next = newDeployment(req, notes);
+    ops.push({ op: 'add-model', model, value: next });
     kind = 'new-model';
   } else if (mode.kind === 'stable') {
     if (current.canary && current.canary.version !== version && current.version !== version) {
@@ -67,9 +69,16 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
     else if (current.canary) kind = 'canary-abort';
     else if (current.shadow?.version === version) kind = 'shadow-promote';
     else kind = 'promote';
-    doc.setIn([...base, 'version'], version);
-    if (current.canary) doc.deleteIn([...base, 'canary']);
-    if (current.shadow?.version === version) doc.deleteIn([...base, 'shadow']);
+    next = { ...current, version };
+    if (current.version !== version) ops.push({ op: 'set', path: [...base, 'version'], value: version });
+    if (current.canary) {
+      delete next.canary;
+      ops.push({ op: 'delete', path: [...base, 'canary'] });
+    }
+    if (current.shadow?.version === version) {
+      delete next.shadow;
+      ops.push({ op: 'delete', path: [...base, 'shadow'] });
+    }
   } else if (mode.kind === 'canary') {
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; a canary must be a different version`);
     if (current.canary && current.canary.version !== version) {
@@ -77,36 +86,33 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
     }
     if (current.canary?.traffic === mode.traffic) throw new RefusedError(`the canary of ${model}@${version} already takes ${mode.traffic}% in ${req.env.name}; nothing to change`);
     kind = current.canary ? 'canary-step' : 'canary-start';
-    if (current.canary) doc.setIn([...base, 'canary', 'traffic'], mode.traffic);
-    else doc.setIn([...base, 'canary'], flow(doc, { version, traffic: mode.traffic }));
+    next = { ...current, canary: { version, traffic: mode.traffic } };
+    if (current.canary) ops.push({ op: 'set', path: [...base, 'canary', 'traffic'], value: mode.traffic });
+    else ops.push({ op: 'insert', path: base, after: 'version', key: 'canary', value: { version, traffic: mode.traffic } });
     if (!current.online) notes.push(`${model} is not served online in ${req.env.name}; the check will refuse a canary without online serving`);
   } else {
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; a shadow must be a different version`);
     if (current.shadow?.version === version) throw new RefusedError(`${model}@${version} already runs as the shadow in ${req.env.name}; nothing to change`);
     kind = 'shadow-start';
-    doc.setIn([...base, 'shadow'], flow(doc, { version }));
+    next = { ...current, shadow: { version } };
+    if (current.shadow) ops.push({ op: 'set', path: [...base, 'shadow', 'version'], value: version });
+    else ops.push({ op: 'insert', path: base, after: current.canary ? 'canary' : 'version', key: 'shadow', value: { version } });
   }
 
-  if (req.reason !== undefined) doc.setIn([...base, 'reason'], req.reason);
-  else if (doc.hasIn([...base, 'reason'])) {
-    // the reason explained the previous pin, not this one
-    doc.deleteIn([...base, 'reason']);
+  // A reason explains one pin: it is replaced by the new one, or dropped with the old pin.
+  if (current?.reason !== undefined) delete next.reason;
+  if (req.reason !== undefined) {
+    next.reason = req.reason;
+    if (current?.reason !== undefined) ops.push({ op: 'set', path: [...base, 'reason'], value: req.reason });
+    else if (current) ops.push({ op: 'append', path: base, key: 'reason', value: req.reason });
+  } else if (current?.reason !== undefined) {
+    ops.push({ op: 'delete', path: [...base, 'reason'] });
   }
-  const out = doc.toString({ lineWidth: 0, flowCollectionPadding: true });
-  return { text: out, kind, from, to: pinState(afterState(current, req)), notes };
-}
+  if (!current && req.reason !== undefined) (ops[0] as Extract<TextOp, { op: 'add-model' }>).value = next;
 
-function afterState(current: Deployment | undefined, req: EditRequest): Deployment {
-  const { version, mode } = req;
-  if (!current) return { version };
-  if (mode.kind === 'stable') {
-    const next: Deployment = { ...current, version };
-    delete next.canary;
-    if (current.shadow?.version === version) delete next.shadow;
-    return next;
-  }
-  if (mode.kind === 'canary') return { ...current, canary: { version, traffic: mode.traffic } };
-  return { ...current, shadow: { version } };
+  const expected = structuredClone(req.env.models);
+  expected[model] = next;
+  return { text: applyOps(text, ops, expected), kind, from, to: pinState(next), notes };
 }
 
 export function pinState(d: Deployment | undefined): PinState {
@@ -132,11 +138,104 @@ function newDeployment(req: EditRequest, notes: string[]): Deployment {
   return d;
 }
 
-function ensureMap(doc: Document, path: string[]) {
-  if (!isMap(doc.getIn(path, true))) doc.setIn(path, new YAMLMap());
+type TextOp =
+  | { op: 'set'; path: string[]; value: string | number }
+  | { op: 'delete'; path: string[] }
+  | { op: 'insert'; path: string[]; after: string; key: string; value: object }
+  | { op: 'append'; path: string[]; key: string; value: string }
+  | { op: 'add-model'; model: string; value: Deployment };
+
+/**
+ * Applies the operations as small text splices at the positions the yaml document model reports,
+ * so every other byte of the file (comments, alignment, quoting, blank lines) is untouched. If a
+ * splice cannot be placed (say, a flow-style mapping), the document model rewrites the file
+ * instead. Either way the result must read back as `expected`.
+ */
+function applyOps(text: string, ops: TextOp[], expected: Record<string, Deployment>): string {
+  let out = text;
+  try {
+    for (const op of ops) out = splice(out, op);
+    if (isDeepStrictEqual(parse(out)?.models, expected)) return out;
+  } catch {
+    // fall back to the document model below
+  }
+  const doc = parseDocument(text);
+  for (const op of ops) {
+    if (op.op === 'set') doc.setIn(op.path, op.value);
+    else if (op.op === 'delete') doc.deleteIn(op.path);
+    else if (op.op === 'insert') doc.setIn([...op.path, op.key], flowNode(doc, op.value));
+    else if (op.op === 'append') doc.setIn([...op.path, op.key], op.value);
+    else {
+      if (!isMap(doc.getIn(['models'], true))) doc.setIn(['models'], new YAMLMap());
+      doc.setIn(['models', op.model], doc.createNode(op.value));
+    }
+  }
+  out = doc.toString({ lineWidth: 0 });
+  if (!isDeepStrictEqual(parse(out)?.models, expected)) throw new Error('internal: the environment edit did not produce the expected pins');
+  return out;
 }
 
-function flow(doc: Document, value: object) {
+function splice(text: string, op: TextOp): string {
+  const doc = parseDocument(text);
+  if (op.op === 'set') {
+    const node = doc.getIn(op.path, true);
+    if (!isScalar(node) || !node.range) throw new Error('not a scalar');
+    return text.slice(0, node.range[0]) + scalarText(op.value) + text.slice(node.range[1]);
+  }
+  if (op.op === 'delete') {
+    const map = doc.getIn(op.path.slice(0, -1), true);
+    const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && p.key.value === op.path[op.path.length - 1]) : undefined;
+    if (!pair || !isMap(map) || map.flow || !isScalar(pair.key) || !pair.key.range) throw new Error('cannot delete here');
+    const value = pair.value as { range?: [number, number, number] } | null;
+    const start = lineStart(text, pair.key.range[0]);
+    const end = lineEnd(text, value?.range ? value.range[2] - 1 : pair.key.range[1]);
+    return text.slice(0, start) + text.slice(end);
+  }
+  if (op.op === 'insert' || op.op === 'append') {
+    const map = doc.getIn(op.path, true);
+    if (!isMap(map) || map.flow || map.items.length === 0) throw new Error('cannot insert here');
+    const anchor = op.op === 'insert' ? map.items.find((p) => isScalar(p.key) && p.key.value === op.after) : map.items[map.items.length - 1];
+    const key = anchor?.key;
+    if (!anchor || !isScalar(key) || !key.range) throw new Error('no anchor');
+    const value = anchor.value as { range?: [number, number, number] } | null;
+    const at = lineEnd(text, value?.range ? value.range[2] - 1 : key.range[1]);
+    const indent = ' '.repeat(key.range[0] - lineStart(text, key.range[0]));
+    const rendered = typeof op.value === 'string' ? scalarText(op.value) : flowText(op.value);
+    return text.slice(0, at) + `${indent}${op.key}: ${rendered}\n` + text.slice(at);
+  }
+  const models = doc.getIn(['models'], true);
+  if (!isMap(models) || models.flow || models.items.length === 0) throw new Error('cannot add a model here');
+  const last = models.items[models.items.length - 1]!;
+  const firstKey = models.items[0]!.key as { range?: [number, number, number] };
+  if (!firstKey.range) throw new Error('no anchor');
+  const indent = ' '.repeat(firstKey.range[0] - lineStart(text, firstKey.range[0]));
+  const lastValue = last.value as { range?: [number, number, number] } | null;
+  const at = lineEnd(text, (lastValue?.range?.[2] ?? firstKey.range[1]) - 1);
+  const body = stringify({ [op.model]: op.value }, { lineWidth: 0 }).trimEnd().split('\n').map((l) => indent + l).join('\n');
+  return text.slice(0, at) + body + '\n' + text.slice(at);
+}
+
+function lineStart(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
+}
+
+/** Offset just past the newline that ends the line holding `offset`. */
+function lineEnd(text: string, offset: number): number {
+  const nl = text.indexOf('\n', Math.max(offset, 0));
+  return nl < 0 ? text.length : nl + 1;
+}
+
+function scalarText(value: string | number): string {
+  return stringify(value, { lineWidth: 0 }).trimEnd();
+}
+
+function flowText(value: object): string {
+  const doc = new Document(value);
+  if (isMap(doc.contents)) doc.contents.flow = true;
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: true }).trimEnd();
+}
+
+function flowNode(doc: Document, value: object) {
   const node = doc.createNode(value);
   if (isMap(node)) node.flow = true;
   return node;
