@@ -59,6 +59,12 @@ export async function showFile(root: string, rev: string, path: string): Promise
   return Buffer.from(await run(`read ${path} at ${rev}`, () => git(root).raw(['show', `${rev}:${path}`])));
 }
 
+/** The local branches under a prefix (refs/heads/<prefix>...), newest commit first. */
+export async function branchesUnder(root: string, prefix: string): Promise<string[]> {
+  const out = await run('list branches', () => git(root).raw(['for-each-ref', '--sort=-committerdate', '--format=%(refname:short)', `refs/heads/${prefix}`]));
+  return out.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
 /** Whether a ref (refs/heads/x, refs/remotes/origin/x) exists. */
 export async function refExists(root: string, ref: string): Promise<boolean> {
   // simple-git reports a non-zero exit as an error only when git wrote to stderr, so ask for
@@ -114,13 +120,14 @@ export async function commitOnBranch(root: string, req: { parent: string; branch
   }
 }
 
-/** The environment for local plumbing: the process's, minus GIT_* overrides other than identity and dates. */
+/**
+ * The environment for local plumbing: only what git needs to find itself, its configuration and
+ * the user's identity (simple-git refuses variables such as EDITOR that could run programs).
+ */
 function plumbingEnv(): Record<string, string> {
-  const keep = /^GIT_(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE)$/;
+  const keep = /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TMPDIR|XDG_CONFIG_HOME|GIT_(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE))$/;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && (!k.startsWith('GIT_') || keep.test(k))) env[k] = v;
-  }
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && keep.test(k)) env[k] = v;
   return env;
 }
 

@@ -10,7 +10,7 @@ import { withChanges } from '../config/snapshot.js';
 import { validateSnapshot } from '../config/state.js';
 import type { ModelCard, VersionManifest } from '../config/types.js';
 import {
-  branchExists, checkout, commitOnBranch, currentBranch, fetchBranch, githubRepoFromUrl, pathStatus, push, refExists,
+  branchesUnder, branchExists, checkout, commitOnBranch, currentBranch, fetchBranch, githubRepoFromUrl, pathStatus, push, refExists,
   remoteDefaultBranch, remoteUrl, showFile, type FileChange,
 } from '../git/repo.js';
 import { gitRevision, resolveRevision } from '../git/tree.js';
@@ -112,7 +112,8 @@ export async function promote(req: PromoteRequest): Promise<PromoteResult> {
   }
 
   // The model card and the manifest come from the base when they are merged already, else from
-  // the working tree (a version `register` just wrote goes into this pull request).
+  // the working tree (a version `register` just wrote goes into this pull request), else from a
+  // promotion branch that already carries it (promoting to production before staging merged).
   const changes = new Map<string, Buffer>();
   const fromBaseOrTree = async (file: string, missing: () => Error): Promise<Buffer> => {
     const atBase = await showFile(root, parent, file);
@@ -123,9 +124,10 @@ export async function promote(req: PromoteRequest): Promise<PromoteResult> {
       }
       return atBase;
     }
-    if (!onDisk) throw missing();
-    changes.set(file, onDisk);
-    return onDisk;
+    const found = onDisk ?? (await fromPromotionBranches(root, file));
+    if (!found) throw missing();
+    changes.set(file, found);
+    return found;
   };
   const cardBytes = await fromBaseOrTree(cardFile, () => new RefusedError(`model "${model}" is not defined (no ${cardFile})`));
   const card = loadDocument<ModelCard>(cardFile, cardBytes, 'model');
@@ -186,6 +188,14 @@ export async function promote(req: PromoteRequest): Promise<PromoteResult> {
   if (reviews.skipped.length) result.notes.push(`not requested (other organisation): ${reviews.skipped.join(', ')}`);
   result.pullRequest = { ...pr, reviewers: reviews.requested };
   return result;
+}
+
+async function fromPromotionBranches(root: string, file: string): Promise<Buffer | undefined> {
+  for (const branch of await branchesUnder(root, 'promote/')) {
+    const content = await showFile(root, branch, file);
+    if (content) return content;
+  }
+  return undefined;
 }
 
 /** The default branch as far as the clone knows: origin/HEAD, else main or master, else the current branch. */
