@@ -1,0 +1,330 @@
+// What the GitHub stand-in does for each operation it implements, with GitHub's rules (the
+// duplicate pull request, the review-request restrictions, check-run status and conclusion).
+// Requests reach a handler already validated against the operation's OpenAPI schema, with
+// query defaults filled in; lists are returned whole and paginated by the server.
+
+import type { Renderer } from './render.js';
+import { fakeSha, type CheckRunRecord, type GitHubState, type IssueRecord, type PullRecord } from './state.js';
+
+type Json = any;
+
+export interface HandlerInput {
+  path: Record<string, Json>;
+  query: Record<string, Json>;
+  body: Json;
+}
+
+/** A list answer: the server slices it by per_page/page, renders the page and writes the Link header. */
+export interface ListReply {
+  status: number;
+  items: unknown[];
+  render: (item: any) => unknown;
+  /** wraps a page for namespaced lists, e.g. {total_count, check_runs} */
+  wrap?: (page: unknown[], total: number) => unknown;
+}
+
+export type Reply = { status: number; body: unknown; headers?: Record<string, string> } | ListReply;
+
+export type Handler = (input: HandlerInput, s: GitHubState, r: Renderer) => Reply;
+
+/** An error answer with a GitHub-style body; the server adds documentation_url. */
+export class GitHubError extends Error {
+  constructor(readonly status: number, readonly body: { message: string; errors?: unknown[] }) {
+    super(body.message);
+  }
+}
+
+const notFound = () => new GitHubError(404, { message: 'Not Found' });
+const failed = (...errors: Array<Record<string, unknown>>) => new GitHubError(422, { message: 'Validation Failed', errors });
+const custom = (resource: string, message: string, field?: string) => failed({ resource, code: 'custom', ...(field ? { field } : {}), message });
+
+/** GitHub refuses issue, pull request and comment bodies longer than this. */
+const MAX_BODY = 65536;
+
+function checkBody(resource: string, body: unknown): void {
+  if (typeof body === 'string' && body.length > MAX_BODY) throw custom(resource, `Body is too long (maximum is ${MAX_BODY} characters)`, 'body');
+}
+
+function pullOr404(s: GitHubState, n: number): PullRecord {
+  const p = s.pull(n);
+  if (!p) throw notFound();
+  return p;
+}
+
+function issueOr404(s: GitHubState, n: number): IssueRecord {
+  const i = s.issues.get(n);
+  if (!i) throw notFound();
+  return i;
+}
+
+/** Sorts by a timestamp (ties by number or id, oldest first), in the direction asked. */
+function sorted<T extends { id: number }>(items: T[], key: (x: T) => string | number, direction: string): T[] {
+  const asc = [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id - b.id));
+  return direction === 'asc' ? asc : asc.reverse();
+}
+
+function setState(s: GitHubState, i: IssueRecord, now: string, state: 'open' | 'closed' | undefined, reason?: string | null): void {
+  if (!state || state === i.state) return;
+  if (state === 'open' && i.pull?.mergedAt) throw custom('PullRequest', 'state cannot be changed. The pull request has been merged.', 'state');
+  i.state = state;
+  i.closedAt = state === 'closed' ? now : null;
+  i.closedBy = state === 'closed' ? s.login : null;
+  i.stateReason = i.pull ? null : state === 'closed' ? reason ?? 'completed' : reason ?? 'reopened';
+}
+
+const labelNames = (labels: Array<string | { name?: string }> | undefined) =>
+  labels?.map((l) => (typeof l === 'string' ? l : l.name ?? '')).filter((l) => l !== '');
+
+// --- pull requests ---
+
+const createPull: Handler = ({ body: b }, s, r) => {
+  const [headOwner, headRef] = b.head.includes(':') ? b.head.split(/:(.*)/s, 2) : [s.owner, b.head];
+  let issue: IssueRecord | undefined;
+  if (b.issue !== undefined) {
+    issue = s.issues.get(b.issue);
+    if (!issue || issue.pull) throw failed({ resource: 'PullRequest', field: 'issue', code: 'invalid' });
+  } else if (b.title === undefined) throw failed({ resource: 'PullRequest', field: 'title', code: 'missing_field' });
+  checkBody('PullRequest', b.body);
+  if (headOwner === s.owner && headRef === b.base) throw custom('PullRequest', `No commits between ${b.base} and ${headRef}`);
+  const duplicate = s.pulls().find((p) => p.state === 'open' && p.pull.headOwner === headOwner && p.pull.headRef === headRef && p.pull.baseRef === b.base);
+  if (duplicate) throw custom('PullRequest', `A pull request already exists for ${headOwner}:${headRef}.`);
+  if (!s.branches.has(b.base)) s.branches.set(b.base, fakeSha(`${s.owner}/${s.repo}@${b.base}`));
+  let headSha = headOwner === s.owner ? s.branches.get(headRef) : undefined;
+  if (!headSha) {
+    headSha = fakeSha(`${headOwner}/${s.repo}@${headRef}`);
+    if (headOwner === s.owner) s.branches.set(headRef, headSha);
+  }
+  const now = s.now();
+  const pr = (issue ?? {
+    id: s.nextId(), number: s.nextNumber(), title: String(b.title), body: b.body ?? null, state: 'open', stateReason: null,
+    user: s.login, labels: [], assignees: [], createdAt: now, updatedAt: now, closedAt: null, closedBy: null,
+  }) as PullRecord;
+  pr.pull = {
+    headOwner, headRef, headSha, baseRef: b.base, draft: b.draft ?? false, maintainerCanModify: b.maintainer_can_modify ?? true,
+    mergedAt: null, mergedBy: null, mergeCommitSha: null, requestedReviewers: [], requestedTeams: [],
+  };
+  s.issues.set(pr.number, pr);
+  const body = r.pullRequest(pr);
+  return { status: 201, body, headers: { location: body.url } };
+};
+
+const listPulls: Handler = ({ query: q }, s, r) => {
+  let pulls = s.pulls().filter((p) => q.state === 'all' || p.state === q.state);
+  // GitHub applies `head` only in the user:ref form and ignores a bare branch name.
+  if (typeof q.head === 'string' && q.head.includes(':')) {
+    const [owner, ref] = q.head.split(/:(.*)/s, 2);
+    pulls = pulls.filter((p) => p.pull.headOwner.toLowerCase() === owner!.toLowerCase() && p.pull.headRef === ref);
+  }
+  if (q.base) pulls = pulls.filter((p) => p.pull.baseRef === q.base);
+  const sort = q.sort ?? 'created';
+  const key = sort === 'updated' ? (p: PullRecord) => p.updatedAt
+    : sort === 'popularity' ? (p: PullRecord) => s.comments.filter((c) => c.issueNumber === p.number).length
+      : (p: PullRecord) => p.createdAt;
+  const direction = q.direction ?? (sort === 'created' ? 'desc' : 'asc');
+  return { status: 200, items: sorted(pulls, key, sort === 'long-running' ? (direction === 'asc' ? 'desc' : 'asc') : direction), render: r.pullRequestSimple };
+};
+
+const updatePull: Handler = ({ path, body: b }, s, r) => {
+  const pr = pullOr404(s, path.pull_number);
+  checkBody('PullRequest', b.body);
+  if (b.title !== undefined) pr.title = b.title;
+  if (b.body !== undefined) pr.body = b.body;
+  if (b.base !== undefined) pr.pull.baseRef = b.base;
+  if (b.maintainer_can_modify !== undefined) pr.pull.maintainerCanModify = b.maintainer_can_modify;
+  const now = s.now();
+  setState(s, pr, now, b.state);
+  pr.updatedAt = now;
+  return { status: 200, body: r.pullRequest(pr) };
+};
+
+const requestReviewers: Handler = ({ path, body: b }, s, r) => {
+  const pr = pullOr404(s, path.pull_number);
+  const users: string[] = b.reviewers ?? [];
+  const teams: string[] = b.team_reviewers ?? [];
+  if (users.includes(pr.user)) throw custom('PullRequest', 'Review cannot be requested from pull request author.');
+  const strangers = users.filter((u) => s.collaborators && !s.collaborators.has(u));
+  const unknownTeams = teams.filter((t) => !s.team(s.owner, t));
+  if (strangers.length || unknownTeams.length) {
+    throw custom('PullRequest', `Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the ${s.owner}/${s.repo} repository.`);
+  }
+  pr.pull.requestedReviewers = [...new Set([...pr.pull.requestedReviewers, ...users])];
+  pr.pull.requestedTeams = [...new Set([...pr.pull.requestedTeams, ...teams.map((t) => t.toLowerCase())])];
+  pr.updatedAt = s.now();
+  return { status: 201, body: r.pullRequestSimple(pr) };
+};
+
+const mergePull: Handler = ({ path, body }, s) => {
+  const pr = pullOr404(s, path.pull_number);
+  if (pr.state !== 'open') throw new GitHubError(405, { message: 'Pull Request is not mergeable' });
+  if (body?.sha && body.sha !== pr.pull.headSha) throw new GitHubError(409, { message: 'Head branch was modified. Review and try the merge again.' });
+  const now = s.now();
+  const sha = fakeSha(`merge ${pr.number} ${pr.pull.headSha} ${body?.merge_method ?? 'merge'}`);
+  Object.assign(pr.pull, { mergedAt: now, mergedBy: s.login, mergeCommitSha: sha });
+  Object.assign(pr, { state: 'closed', closedAt: now, closedBy: s.login, updatedAt: now });
+  s.branches.set(pr.pull.baseRef, sha);
+  return { status: 200, body: { sha, merged: true, message: 'Pull Request successfully merged' } };
+};
+
+// --- issues and comments ---
+
+const createIssue: Handler = ({ body: b }, s, r) => {
+  checkBody('Issue', b.body);
+  if (b.milestone !== undefined && b.milestone !== null) throw failed({ resource: 'Issue', field: 'milestone', code: 'invalid', value: b.milestone });
+  const now = s.now();
+  const issue: IssueRecord = {
+    id: s.nextId(), number: s.nextNumber(), title: String(b.title), body: b.body ?? null, state: 'open', stateReason: null,
+    user: s.login, labels: labelNames(b.labels) ?? [], assignees: b.assignees ?? (b.assignee ? [b.assignee] : []),
+    createdAt: now, updatedAt: now, closedAt: null, closedBy: null,
+  };
+  s.issues.set(issue.number, issue);
+  const body = r.issue(issue);
+  return { status: 201, body, headers: { location: body.url } };
+};
+
+const updateIssue: Handler = ({ path, body: b }, s, r) => {
+  const issue = issueOr404(s, path.issue_number);
+  checkBody('Issue', b.body);
+  if (b.milestone !== undefined && b.milestone !== null) throw failed({ resource: 'Issue', field: 'milestone', code: 'invalid', value: b.milestone });
+  if (b.title !== undefined && b.title !== null) issue.title = String(b.title);
+  if (b.body !== undefined) issue.body = b.body;
+  if (b.labels !== undefined) issue.labels = labelNames(b.labels) ?? [];
+  if (b.assignees !== undefined) issue.assignees = b.assignees;
+  const now = s.now();
+  setState(s, issue, now, b.state, b.state_reason);
+  issue.updatedAt = now;
+  return { status: 200, body: r.issue(issue) };
+};
+
+const listIssues: Handler = ({ query: q }, s, r) => {
+  let issues = [...s.issues.values()].filter((i) => q.state === 'all' || i.state === q.state);
+  if (q.labels) {
+    const wanted = String(q.labels).split(',').map((l) => l.trim()).filter(Boolean);
+    issues = issues.filter((i) => wanted.every((l) => i.labels.includes(l)));
+  }
+  if (q.creator) issues = issues.filter((i) => i.user === q.creator);
+  if (q.assignee === 'none') issues = issues.filter((i) => i.assignees.length === 0);
+  else if (q.assignee === '*') issues = issues.filter((i) => i.assignees.length > 0);
+  else if (q.assignee) issues = issues.filter((i) => i.assignees.includes(q.assignee));
+  if (q.milestone !== undefined && q.milestone !== 'none') issues = []; // there are no milestones
+  if (q.since) issues = issues.filter((i) => Date.parse(i.updatedAt) >= Date.parse(q.since));
+  const key = q.sort === 'updated' ? (i: IssueRecord) => i.updatedAt
+    : q.sort === 'comments' ? (i: IssueRecord) => s.comments.filter((c) => c.issueNumber === i.number).length
+      : (i: IssueRecord) => i.createdAt;
+  return { status: 200, items: sorted(issues, key, q.direction), render: r.issue };
+};
+
+const createComment: Handler = ({ path, body: b }, s, r) => {
+  const issue = issueOr404(s, path.issue_number);
+  checkBody('IssueComment', b.body);
+  const now = s.now();
+  const c = { id: s.nextId(), issueNumber: issue.number, body: b.body, user: s.login, createdAt: now, updatedAt: now };
+  s.comments.push(c);
+  issue.updatedAt = now;
+  const body = r.comment(c);
+  return { status: 201, body, headers: { location: body.url } };
+};
+
+const updateComment: Handler = ({ path, body: b }, s, r) => {
+  const c = s.comments.find((x) => x.id === path.comment_id);
+  if (!c) throw notFound();
+  checkBody('IssueComment', b.body);
+  c.body = b.body;
+  c.updatedAt = s.now();
+  return { status: 200, body: r.comment(c) };
+};
+
+const listComments: Handler = ({ path, query: q }, s, r) => {
+  issueOr404(s, path.issue_number);
+  const comments = s.comments.filter((c) => c.issueNumber === path.issue_number && (!q.since || Date.parse(c.updatedAt) >= Date.parse(q.since)));
+  return { status: 200, items: comments, render: r.comment };
+};
+
+const listReviews: Handler = ({ path }, s, r) => {
+  pullOr404(s, path.pull_number);
+  return { status: 200, items: s.reviews.filter((v) => v.pullNumber === path.pull_number), render: r.review };
+};
+
+// --- check runs ---
+
+/** Applies a create or update body to a check run, with GitHub's status/conclusion rules. */
+function applyCheck(s: GitHubState, c: CheckRunRecord, b: Json): void {
+  if (b.name !== undefined) c.name = b.name;
+  if (b.details_url !== undefined) c.detailsUrl = b.details_url;
+  if (b.external_id !== undefined) c.externalId = b.external_id;
+  if (b.started_at !== undefined) c.startedAt = b.started_at;
+  if (b.output !== undefined) {
+    c.output = { title: b.output.title ?? c.output.title, summary: b.output.summary ?? c.output.summary, text: b.output.text ?? c.output.text,
+      annotationsCount: c.output.annotationsCount + (b.output.annotations?.length ?? 0) };
+  }
+  if (b.status !== undefined) c.status = b.status;
+  if (b.conclusion !== undefined) c.status = 'completed'; // a conclusion completes the run
+  if (b.conclusion !== undefined) c.conclusion = b.conclusion;
+  if (c.status === 'completed' && c.conclusion === null) throw custom('CheckRun', 'conclusion must be present when status is completed', 'conclusion');
+  if (c.status === 'completed') c.completedAt = b.completed_at ?? c.completedAt ?? s.now();
+}
+
+const createCheck: Handler = ({ body: b }, s, r) => {
+  if (!/^[0-9a-f]{40}$/.test(b.head_sha)) throw new GitHubError(422, { message: `No commit found for SHA: ${b.head_sha}` });
+  const c: CheckRunRecord = {
+    id: s.nextId(), name: b.name, headSha: b.head_sha, status: 'queued', conclusion: null, startedAt: s.now(), completedAt: null,
+    detailsUrl: null, externalId: '', output: { title: null, summary: null, text: null, annotationsCount: 0 },
+  };
+  applyCheck(s, c, b);
+  s.checkRuns.push(c);
+  return { status: 201, body: r.checkRun(c) };
+};
+
+const updateCheck: Handler = ({ path, body: b }, s, r) => {
+  const c = s.checkRuns.find((x) => x.id === path.check_run_id);
+  if (!c) throw notFound();
+  applyCheck(s, c, b);
+  return { status: 200, body: r.checkRun(c) };
+};
+
+const listChecksForRef: Handler = ({ path, query: q }, s, r) => {
+  const sha = s.resolveRef(path.ref);
+  if (!sha) throw new GitHubError(422, { message: `No commit found for SHA: ${path.ref}` });
+  let runs = s.checkRuns.filter((c) => c.headSha === sha && (!q.check_name || c.name === q.check_name) && (!q.status || c.status === q.status));
+  if (q.filter === 'latest') runs = runs.filter((c) => !runs.some((d) => d.name === c.name && d.id > c.id));
+  return {
+    status: 200, items: sorted(runs, (c) => c.id, 'desc'), render: r.checkRun,
+    wrap: (page, total) => ({ total_count: total, check_runs: page }),
+  };
+};
+
+// --- teams ---
+
+const listTeamMembers: Handler = ({ path, query: q }, s, r) => {
+  const members = s.team(path.org, path.team_slug);
+  if (!members) throw notFound();
+  return { status: 200, items: q.role === 'maintainer' ? [] : members, render: r.user };
+};
+
+const teamMembership: Handler = ({ path }, s, r) => {
+  const members = s.team(path.org, path.team_slug);
+  if (!members?.includes(path.username)) throw notFound();
+  return { status: 200, body: r.teamMembership(`${path.org}/${path.team_slug}`.toLowerCase(), path.username) };
+};
+
+/** The implemented operations; the others in the subset answer 501. */
+export const handlers: Record<string, Handler> = {
+  'repos/get': (_in, _s, r) => ({ status: 200, body: r.fullRepository() }),
+  'pulls/create': createPull,
+  'pulls/get': ({ path }, s, r) => ({ status: 200, body: r.pullRequest(pullOr404(s, path.pull_number)) }),
+  'pulls/list': listPulls,
+  'pulls/update': updatePull,
+  'pulls/request-reviewers': requestReviewers,
+  'pulls/list-reviews': listReviews,
+  'pulls/merge': mergePull,
+  'issues/create': createIssue,
+  'issues/update': updateIssue,
+  'issues/list-for-repo': listIssues,
+  'issues/create-comment': createComment,
+  'issues/update-comment': updateComment,
+  'issues/list-comments': listComments,
+  'checks/create': createCheck,
+  'checks/update': updateCheck,
+  'checks/list-for-ref': listChecksForRef,
+  'teams/list-members-in-org': listTeamMembers,
+  'teams/get-membership-for-user-in-org': teamMembership,
+};
