@@ -5,7 +5,8 @@ import type { Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, VersionManifest } from './types.js';
-import { decodeText, defaultLimits, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
+import { offload } from './parallel.js';
+import { decodeText, defaultLimits, lazyLocator, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
 
 /** A repository file that passed its schema, with what it holds and where. */
 export interface Loaded<T> {
@@ -60,6 +61,12 @@ export interface LoadOptions {
   limits?: Limits;
   /** 'all' reads every version manifest (validate); 'pinned' only those environments pin (check, sync) */
   versions?: 'all' | 'pinned';
+  /** from how many documents on a worker thread shares the parsing (default parallel.ts's threshold) */
+  parallelThreshold?: number;
+}
+
+function lazyParsed(file: string, bytes: Buffer, data: unknown): ParsedText {
+  return { file, data, problems: [], locate: lazyLocator(file, bytes.toString('utf8')) };
 }
 
 /** Loads and schema-checks the release files of a snapshot. Never throws for bad content: problems are collected. */
@@ -93,7 +100,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
   }
 
   const first = options.versions === 'pinned' ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
-  await readAndLoad(snapshot, first, limits, repo);
+  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold);
   if (options.versions === 'pinned') {
     const pinned = new Set<string>();
     for (const env of repo.environments.values()) {
@@ -101,18 +108,30 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
       }
     }
-    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo);
+    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo, options.parallelThreshold);
   }
   return repo;
 }
 
-async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository) {
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number) {
   const contents = await snapshot.read(items.map((i) => i.path), limits.maxBytes);
+  const jobs = items.flatMap(({ path, kind }) => (contents.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
+  const split = offload(jobs, limits, parallelThreshold);
+  const results = new Map<string, ReturnType<typeof loadDocument>>();
+  for (const job of split?.mine ?? jobs) results.set(job.path, loadDocument(job.path, job.bytes, job.schema, limits));
+  if (split) {
+    const clean = await split.theirs;
+    for (const job of jobs.slice(split.mine.length)) {
+      // A clean document's data is enough (its locator re-parses lazily); anything else is loaded here for its positions.
+      results.set(job.path, clean.has(job.path)
+        ? { loaded: { file: job.path, data: clean.get(job.path), parsed: lazyParsed(job.path, job.bytes, clean.get(job.path)) }, problems: [] }
+        : loadDocument(job.path, job.bytes, job.schema, limits));
+    }
+  }
   for (const { path, kind } of items) {
-    const bytes = contents.get(path);
-    if (!bytes) continue;
+    const result = results.get(path);
+    if (!result) continue;
     repo.filesChecked++;
-    const result = loadDocument(path, bytes, kind.schema, limits);
     repo.problems.push(...result.problems);
     if (!result.loaded) {
       if (result.parsed) repo.unvalidated.set(path, result.parsed);

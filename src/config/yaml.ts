@@ -124,7 +124,8 @@ export function parseJson(file: string, text: string): ParsedText {
   return { file, data: problems.length ? undefined : data, problems, locate: locatorFor(doc, lineCounter) };
 }
 
-function lazyLocator(file: string, text: string): ParsedText['locate'] {
+/** A locator that parses the text with the document model only when a position is first asked for. */
+export function lazyLocator(file: string, text: string): ParsedText['locate'] {
   let locate: ParsedText['locate'] | undefined;
   return (path, key) => {
     locate ??= parseYamlPrecisely(file, text).locate;
