@@ -17,3 +17,23 @@ export function golden(t: Test, name: string, actual: string): void {
   }
   t.equal(actual, readFileSync(file, 'utf8'), `matches test/fixtures/golden/${name}`);
 }
+
+/**
+ * A README example: the block between `<!-- example: NAME -->` and `<!-- /example -->` must be
+ * `text` as a console block. UPDATE_GOLDEN=1 writes it, so examples are generated, never typed.
+ */
+export function readmeExample(t: Test, name: string, text: string): void {
+  const file = join(projectRoot, 'README.md');
+  const readme = readFileSync(file, 'utf8');
+  const open = `<!-- example: ${name} -->\n`;
+  const close = '<!-- /example -->';
+  const start = readme.indexOf(open);
+  const end = start < 0 ? -1 : readme.indexOf(close, start);
+  if (start < 0 || end < 0) {
+    t.fail(`README.md has no "${open.trim()} ... ${close}" block`);
+    return;
+  }
+  const block = `${open}\`\`\`console\n${text.trimEnd()}\n\`\`\`\n`;
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, readme.slice(0, start) + block + readme.slice(end));
+  t.equal(readFileSync(file, 'utf8').slice(start, start + block.length + close.length), block + close, `README.md example "${name}" is up to date (UPDATE_GOLDEN=1 rewrites it)`);
+}
