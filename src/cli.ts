@@ -66,6 +66,18 @@ command('promote')
   .option('--json', 'print the result as JSON')
   .action(lazy(() => import('./commands/promote.js')));
 
+command('check')
+  .description('gate a change to the release repository by the base branch\'s policies and report on every gate of every change')
+  .option('--base <rev>', 'the base revision whose policies judge (default: origin/HEAD, else main)')
+  .option('--head <rev>', 'the revision to check (default: HEAD)')
+  .addOption(new Option('--format <format>', 'report format').choices(['text', 'markdown', 'json']).default('text'))
+  .option('--json', 'same as --format json')
+  .option('--github', 'run in GitHub Actions: read the event, post one check run and one sticky PR comment')
+  .option('--at <time>', 'evaluate as of this time (freeze windows, soak, canary age); default now')
+  .option('--output <file>', 'also write the markdown report to this file')
+  .option('--prometheus-url <url>', 'Prometheus for canary checks (default: MODELSHIP_PROMETHEUS_URL)')
+  .action(lazy(() => import('./commands/check.js')));
+
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {
   return program.command(name).option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)');

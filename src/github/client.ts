@@ -36,18 +36,30 @@ export function octokit(c: GitHubConnection): Octokit {
   });
 }
 
-async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const status = (e as { status?: number }).status;
-    const response = (e as { response?: { data?: { message?: string; errors?: Array<{ message?: string }> } } }).response;
-    const detail = [response?.data?.message, ...(response?.data?.errors ?? []).map((x) => x.message)].filter(Boolean).join('; ') || (e as Error).message;
-    const hint = status === 401 ? 'the token is invalid or expired'
-      : status === 403 || status === 404 ? 'check that the token may read and write pull requests in this repository'
-        : undefined;
-    throw new ExternalError('github', operation, status ? `HTTP ${status}: ${detail}` : detail,
-      { cause: e, retryable: status === undefined || status >= 500, ...(status ? { status } : {}), ...(hint ? { hint } : {}) });
+/** Attempts per call; only server errors, rate limits and network failures are retried. */
+const attempts = 3;
+
+async function call<T>(operation: string, fn: () => Promise<T>, options: { retry?: boolean; backoffMs?: number } = {}): Promise<T> {
+  let wait = options.backoffMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const status = (e as { status?: number }).status;
+      const retryable = status === undefined || status >= 500 || status === 429;
+      if (retryable && options.retry !== false && attempt < attempts) {
+        await new Promise((r) => setTimeout(r, wait));
+        wait *= 2;
+        continue;
+      }
+      const response = (e as { response?: { data?: { message?: string; errors?: Array<{ message?: string } | string> } } }).response;
+      const detail = [response?.data?.message, ...(response?.data?.errors ?? []).map((x) => (typeof x === 'string' ? x : x.message))].filter(Boolean).join('; ') || (e as Error).message;
+      const hint = status === 401 ? 'the token is invalid or expired'
+        : status === 403 || status === 404 ? 'check that the token may read and write pull requests, checks and issues in this repository'
+          : retryable ? `GitHub did not answer after ${attempt} attempt${attempt === 1 ? '' : 's'}; re-run the job` : undefined;
+      throw new ExternalError('github', operation, status ? `HTTP ${status}: ${detail}` : detail,
+        { cause: e, retryable, ...(status ? { status } : {}), ...(hint ? { hint } : {}) });
+    }
   }
 }
 
@@ -96,4 +108,102 @@ export async function requestTeamReviews(gh: Octokit, r: RepoRef, pull: number, 
       gh.rest.pulls.requestReviewers({ owner: r.owner, repo: r.repo, pull_number: pull, reviewers: [], team_reviewers: requested }));
   }
   return { requested: requested.map((s) => `@${r.owner}/${s}`), skipped };
+}
+
+export interface PullInfo {
+  number: number;
+  author: string;
+  headSha: string;
+  headRef: string;
+  baseRef: string;
+  baseSha: string;
+  body: string;
+  url: string;
+}
+
+export async function getPull(gh: Octokit, r: RepoRef, number: number): Promise<PullInfo> {
+  const p = await call(`read pull request #${number}`, async () => (await gh.rest.pulls.get({ ...r, pull_number: number })).data);
+  return { number: p.number, author: p.user?.login ?? '', headSha: p.head.sha, headRef: p.head.ref, baseRef: p.base.ref, baseSha: p.base.sha, body: p.body ?? '', url: p.html_url };
+}
+
+export interface ReviewInfo {
+  user: string;
+  state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+  commitId: string;
+  submittedAt: string;
+}
+
+/** Every review of a pull request, oldest first (paginated). */
+export async function listReviews(gh: Octokit, r: RepoRef, number: number): Promise<ReviewInfo[]> {
+  const all = await call(`list reviews of #${number}`, () => gh.paginate(gh.rest.pulls.listReviews, { ...r, pull_number: number, per_page: 100 }));
+  return all.map((x) => ({
+    user: x.user?.login ?? '', state: x.state as ReviewInfo['state'], commitId: x.commit_id ?? '', submittedAt: x.submitted_at ?? '',
+  }));
+}
+
+/** Members of teams given as @org/slug; a team that cannot be read is reported, not guessed. */
+export async function teamMembers(gh: Octokit, teams: Iterable<string>): Promise<{ members: Record<string, string[]>; unreadable: string[] }> {
+  const members: Record<string, string[]> = {};
+  const unreadable: string[] = [];
+  for (const team of teams) {
+    const [org, slug] = team.replace(/^@/, '').split('/');
+    if (!org || !slug) {
+      unreadable.push(team);
+      continue;
+    }
+    try {
+      const list = await call(`list members of ${team}`, () => gh.paginate(gh.rest.teams.listMembersInOrg, { org, team_slug: slug, per_page: 100 }));
+      members[team] = list.map((m) => m.login);
+    } catch (e) {
+      if (e instanceof ExternalError && e.details.status === 404) unreadable.push(team);
+      else throw e;
+    }
+  }
+  return { members, unreadable };
+}
+
+export interface CheckRunOutput {
+  title: string;
+  summary: string;
+  text?: string;
+}
+
+/** GitHub's limit on a check run's summary and text, in characters. */
+export const checkRunTextLimit = 65_535;
+/** GitHub's limit on an issue comment's body. */
+export const commentLimit = 65_536;
+
+/**
+ * Creates the named check run on `headSha`, or updates the one already there, so every push,
+ * review and re-run leaves exactly one.
+ */
+export async function upsertCheckRun(gh: Octokit, r: RepoRef, run: { name: string; headSha: string; conclusion: 'success' | 'failure' | 'neutral' | 'action_required'; output: CheckRunOutput; detailsUrl?: string }): Promise<{ id: number; created: boolean }> {
+  const existing = await call(`list check runs of ${run.headSha.slice(0, 12)}`, async () =>
+    (await gh.rest.checks.listForRef({ ...r, ref: run.headSha, check_name: run.name, filter: 'latest', per_page: 1 })).data.check_runs[0]);
+  const body = {
+    ...r, name: run.name, head_sha: run.headSha, status: 'completed' as const, conclusion: run.conclusion, completed_at: new Date().toISOString(),
+    output: { title: run.output.title.slice(0, 255), summary: run.output.summary.slice(0, checkRunTextLimit), ...(run.output.text ? { text: run.output.text.slice(0, checkRunTextLimit) } : {}) },
+    ...(run.detailsUrl ? { details_url: run.detailsUrl } : {}),
+  };
+  if (existing) {
+    const { head_sha: _h, ...update } = body;
+    await call(`update check run ${existing.id}`, () => gh.rest.checks.update({ ...update, check_run_id: existing.id }));
+    return { id: existing.id, created: false };
+  }
+  const created = await call('create the check run', async () => (await gh.rest.checks.create(body)).data);
+  return { id: created.id, created: true };
+}
+
+/** Creates or edits in place the one comment on a pull request that carries `marker`. */
+export async function upsertStickyComment(gh: Octokit, r: RepoRef, number: number, marker: string, body: string): Promise<{ id: number; created: boolean }> {
+  const comments = await call(`list comments of #${number}`, () => gh.paginate(gh.rest.issues.listComments, { ...r, issue_number: number, per_page: 100 }));
+  const mine = comments.find((c) => c.body?.includes(marker));
+  const text = body.slice(0, commentLimit);
+  if (mine) {
+    await call(`edit comment ${mine.id}`, () => gh.rest.issues.updateComment({ ...r, comment_id: mine.id, body: text }));
+    return { id: mine.id, created: false };
+  }
+  // Not retried: a 5xx after GitHub stored the comment would leave two; the next run finds and edits the one.
+  const created = await call(`comment on #${number}`, async () => (await gh.rest.issues.createComment({ ...r, issue_number: number, body: text })).data, { retry: false });
+  return { id: created.id, created: true };
 }

@@ -37,3 +37,24 @@ export function makeRun(options: { fixture?: string; artifactBytes?: number } = 
     writeReport: (text) => writeFileSync(join(dir, 'validation-report.json'), text),
   };
 }
+
+/**
+ * Stores the artifacts of the example repository's registered versions in a test registry, by
+ * registering their training runs into a scratch copy (its manifests are thrown away).
+ */
+export async function seedExampleArtifacts(env: Record<string, string>): Promise<void> {
+  const { makeReleaseRepo } = await import('./repo.js');
+  const { runCli } = await import('./cli.js');
+  const { rmSync } = await import('node:fs');
+  const scratch = makeReleaseRepo();
+  try {
+    rmSync(join(scratch.root, 'models/fraud-detector/versions'), { recursive: true });
+    rmSync(join(scratch.root, 'models/chargeback-risk/versions'), { recursive: true });
+    for (const fixture of ['fraud-detector-run-8610', 'fraud-detector-run-8702', 'fraud-detector-run-8755', 'chargeback-risk-run-311', 'chargeback-risk-run-342']) {
+      const r = await runCli(['register', join(projectRoot, 'test/fixtures/runs', fixture), '-C', scratch.root], { env });
+      if (r.code !== 0) throw new Error(`seeding ${fixture} failed: ${r.stderr}`);
+    }
+  } finally {
+    scratch.cleanup();
+  }
+}

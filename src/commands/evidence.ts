@@ -1,0 +1,125 @@
+// Gathers what the checker's gates asked for (gates/run.ts `needs`) through the adapters: git
+// history, artifact HEADs in S3, the dbt manifest, canary metrics, reviews on GitHub. Every
+// failure becomes an `error` the gate reports; nothing here decides pass or fail.
+
+import { simpleGit } from 'simple-git';
+import { readDbtIndex } from '../dbt/manifest.js';
+import { ModelshipError } from '../errors.js';
+import { pinHistory, type PinCommit } from '../git/history.js';
+import type { Evidence, EvidenceRequest } from '../gates/run.js';
+import { observeChecks, type MetricSource } from '../metrics/source.js';
+import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
+import { ArtifactStore, parseS3Uri, s3Client } from '../registry/store.js';
+
+export interface EvidenceContext {
+  root: string;
+  /** the base commit: history is read from it, never from the head */
+  base: string;
+  now: Date;
+  /** Kubernetes namespace per environment, for canary query templates */
+  namespaces: Record<string, string>;
+  prometheusUrl?: string;
+  /** reviews etc. in GitHub mode */
+  review?: Evidence['review'];
+  /** per-call timeout for S3 HEADs */
+  timeoutMs?: number;
+}
+
+export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext): Promise<Evidence> {
+  const ev: Evidence = {
+    now: ctx.now, artifacts: new Map(), dbt: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(),
+    ...(ctx.review ? { review: ctx.review } : {}),
+  };
+  const s3 = req.artifacts.size || [...req.dbtManifests.keys()].some((l) => l.startsWith('s3://')) ? s3Client({ maxAttempts: 3, requestTimeout: ctx.timeoutMs ?? 15_000 }) : undefined;
+
+  await Promise.all([
+    ...[...req.artifacts].map(async ([id, uri]) => {
+      try {
+        ev.artifacts.set(id, await new ArtifactStore(s3!).head(parseS3Uri(uri), AbortSignal.timeout(ctx.timeoutMs ?? 15_000)));
+      } catch (e) {
+        ev.artifacts.set(id, { error: message(e) });
+      }
+    }),
+    ...[...req.dbtManifests].map(async ([location, { models }]) => {
+      ev.dbt.set(location, await readDbtIndex(location, { root: ctx.root, ...(s3 ? { s3 } : {}), only: models }));
+    }),
+    ...[...req.timelines].map(async ([env, versions]) => {
+      ev.timelines.set(env, await timeline(ctx.root, ctx.base, env, versions));
+    }),
+  ]);
+
+  const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = ctx.prometheusUrl ? { prometheus: prometheusSource({ url: ctx.prometheusUrl }) } : {};
+  await Promise.all([...req.canaries].map(async ([key, c]) => {
+    const startedAt = canaryStart(ev.timelines.get(c.environment) ?? [], c.model, c.version, c.traffic);
+    const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
+    const observations = await observeChecks({
+      checks: c.policy.checks, sources, window,
+      context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment },
+      requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+    });
+    ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
+  }));
+  return ev;
+}
+
+/**
+ * An environment's pin history, newest first, back to the commit where the oldest of `versions`
+ * first appeared in its file (found by git's pickaxe, without parsing the commits in between
+ * twice): enough for soak and canary timing, and the walk grows with the change, not the history.
+ */
+export async function timeline(root: string, base: string, env: string, versions: Set<string>): Promise<PinCommit[]> {
+  const path = `environments/${env}.yaml`;
+  let oldest: string | undefined;
+  for (const v of versions) {
+    const hits = (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', `-S${v}`, base, '--', path])).trim().split('\n').filter(Boolean);
+    const first = hits.at(-1);
+    if (first && (!oldest || (await isAncestor(root, first, oldest)))) oldest = first;
+  }
+  const events: PinCommit[] = [];
+  if (!oldest) {
+    // Never there: the newest state is all soak needs to say so.
+    for await (const c of pinHistory(root, base, env, { limit: 1 })) events.push(c);
+    return events;
+  }
+  for await (const c of pinHistory(root, base, env)) {
+    events.push(c);
+    if (c.commit === oldest) break;
+  }
+  return events;
+}
+
+/** Versions that were the stable pin of a model in an environment at some commit of `base`'s first-parent history. */
+export async function wasStableBefore(root: string, base: string, env: string, model: string, version: string): Promise<boolean> {
+  const path = `environments/${env}.yaml`;
+  const hits = (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', `-S${version}`, base, '--', path])).trim().split('\n').filter(Boolean);
+  if (!hits.length) return false;
+  for await (const c of pinHistory(root, base, env)) {
+    if (c.pins?.[model]?.version === version) return true;
+    if (c.commit === hits.at(-1)) return false;
+  }
+  return false;
+}
+
+/** When the running canary reached its current share: the oldest consecutive commit (newest first) with it. */
+export function canaryStart(events: PinCommit[], model: string, version: string, traffic: number): Date | undefined {
+  let start: Date | undefined;
+  for (const e of events) {
+    const c = e.pins?.[model]?.canary;
+    if (c?.version === version && c.traffic === traffic) start = e.at;
+    else if (e.pins) break;
+  }
+  return start;
+}
+
+async function isAncestor(root: string, a: string, b: string): Promise<boolean> {
+  try {
+    await simpleGit(root).raw(['merge-base', '--is-ancestor', a, b]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof ModelshipError ? e.message : (e as Error)?.message ?? String(e);
+}

@@ -1,0 +1,178 @@
+// What a pull request changes, in release terms: the desired state at base and head diffed into
+// changes (a promotion, a canary step, a rollback, a policy edit ...), each of which the runner
+// gates by the base branch's policy for its environment. Pure: history and file lists are inputs.
+
+import type { Deployment, Environment, ModelCard, Policy } from '../config/types.js';
+
+export type ChangeKind =
+  | 'new-model' | 'promote' | 'rollback' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort'
+  | 'shadow-start' | 'shadow-promote' | 'shadow-stop' | 'config' | 'removal'
+  | 'environment-config' | 'policy' | 'model-card' | 'version-modified';
+
+export interface Pin {
+  version?: string;
+  canary?: { version: string; traffic: number };
+  shadow?: { version: string };
+}
+
+export interface Change {
+  kind: ChangeKind;
+  /** the environment whose policy judges this change */
+  environment: string;
+  model?: string;
+  from?: Pin;
+  to?: Pin;
+  /** the version this change puts in front of traffic (or returns to) */
+  candidate?: string;
+  /** the stable version serving before the change: what the candidate is compared with */
+  champion?: string;
+  /** the file the change is in */
+  file: string;
+  /** one line for people: "fraud-detector 2026.11.13-1 → 2026.11.20-1" */
+  description: string;
+}
+
+/** The parts of a loaded repository the diff reads. */
+export interface DesiredState {
+  environments: ReadonlyMap<string, { data: Environment }>;
+  policies: ReadonlyMap<string, { data: Policy }>;
+  models: ReadonlyMap<string, { data: ModelCard }>;
+}
+
+/** A file that differs between base and head (git diff --name-status). */
+export interface FileDiff {
+  path: string;
+  status: 'added' | 'modified' | 'deleted';
+}
+
+export interface DiffInput {
+  base: DesiredState;
+  head: DesiredState;
+  files: FileDiff[];
+  /** versions that were the stable pin of `model` in `environment` at some point before base (rollback detection) */
+  liveBefore?: (environment: string, model: string) => ReadonlySet<string>;
+}
+
+/** Diffs two desired states into changes, in a stable order (file, then model). */
+export function diffStates(input: DiffInput): Change[] {
+  const { base, head } = input;
+  const changes: Change[] = [];
+  const envNames = [...new Set([...base.environments.keys(), ...head.environments.keys()])].sort();
+  for (const env of envNames) {
+    const before = base.environments.get(env)?.data;
+    const after = head.environments.get(env)?.data;
+    const file = `environments/${env}.yaml`;
+    if (before && after && !same(envSettings(before), envSettings(after))) {
+      changes.push({ kind: 'environment-config', environment: env, file, description: `${env}: ${changedKeys(envSettings(before), envSettings(after)).join(', ')} changed` });
+    }
+    const models = [...new Set([...Object.keys(before?.models ?? {}), ...Object.keys(after?.models ?? {})])].sort();
+    for (const model of models) {
+      changes.push(...diffDeployment(env, model, before?.models[model], after?.models[model], input.liveBefore));
+    }
+  }
+
+  for (const f of input.files) {
+    const parts = f.path.split('/');
+    if (parts[0] === 'policies' && parts.length === 2 && f.path.endsWith('.yaml')) {
+      const env = parts[1]!.slice(0, -5);
+      changes.push({ kind: 'policy', environment: env, file: f.path, description: `policy for ${env} ${f.status}` });
+    } else if (parts[0] === 'models' && parts[2] === 'versions' && parts.length === 4 && f.status !== 'added') {
+      const model = parts[1]!;
+      const version = parts[3]!.replace(/\.yaml$/, '');
+      // Judged by every environment that pins it at base; an unpinned version still may not change, so then by all.
+      const pinning = pinningEnvironments(base, model, version);
+      for (const env of pinning.length ? pinning : [...base.environments.keys()].sort()) {
+        changes.push({ kind: 'version-modified', environment: env, model, candidate: version, file: f.path, description: `registered version ${model}@${version} ${f.status}` });
+      }
+    } else if (parts[0] === 'models' && parts[2] === 'model.yaml' && f.status === 'modified') {
+      const model = parts[1]!;
+      for (const env of pinningEnvironments(head, model)) {
+        const pin = head.environments.get(env)!.data.models[model]!;
+        changes.push({ kind: 'model-card', environment: env, model, candidate: pin.version, champion: pin.version, file: f.path, description: `model card of ${model} changed (checked against ${pin.version} in ${env})` });
+      }
+    }
+  }
+  return changes;
+}
+
+function diffDeployment(env: string, model: string, before: Deployment | undefined, after: Deployment | undefined,
+  liveBefore: DiffInput['liveBefore']): Change[] {
+  const file = `environments/${env}.yaml`;
+  const from = pin(before);
+  const to = pin(after);
+  const base = { environment: env, model, file, from, to };
+  if (!before && after) {
+    return [{ ...base, kind: 'new-model', candidate: after.version, description: `${model} ${after.version} new in ${env}` }];
+  }
+  if (before && !after) {
+    return [{ ...base, kind: 'removal', champion: before.version, description: `${model} removed from ${env} (was ${before.version})` }];
+  }
+  if (!before || !after) return [];
+
+  const out: Change[] = [];
+  const moved = `${model} ${before.version} → ${after.version}`;
+  if (before.version !== after.version) {
+    const common = { ...base, candidate: after.version, champion: before.version };
+    if (after.version === before.canary?.version) out.push({ ...common, kind: 'canary-promote', description: `${moved} (canary at ${before.canary.traffic}% promoted)` });
+    else if (after.version === before.shadow?.version) out.push({ ...common, kind: 'shadow-promote', description: `${moved} (shadow promoted)` });
+    else if (liveBefore?.(env, model).has(after.version)) out.push({ ...common, kind: 'rollback', description: `${moved} (rollback to a version live here before)` });
+    else out.push({ ...common, kind: 'promote', description: moved });
+  } else {
+    const bc = before.canary;
+    const ac = after.canary;
+    if (!bc && ac) out.push({ ...base, kind: 'canary-start', candidate: ac.version, champion: after.version, description: `${model} canary ${ac.version} at ${ac.traffic}% beside ${after.version}` });
+    else if (bc && ac && bc.version !== ac.version) out.push({ ...base, kind: 'canary-start', candidate: ac.version, champion: after.version, description: `${model} canary ${bc.version} replaced by ${ac.version} at ${ac.traffic}%` });
+    else if (bc && ac && bc.traffic !== ac.traffic) out.push({ ...base, kind: 'canary-step', candidate: ac.version, champion: after.version, description: `${model} canary ${ac.version} ${bc.traffic}% → ${ac.traffic}%` });
+    else if (bc && !ac) out.push({ ...base, kind: 'canary-abort', candidate: bc.version, champion: after.version, description: `${model} canary ${bc.version} removed; ${after.version} takes all traffic` });
+
+    const bs = before.shadow?.version;
+    const as = after.shadow?.version;
+    if (as && as !== bs) out.push({ ...base, kind: 'shadow-start', candidate: as, champion: after.version, description: `${model} shadow ${as} beside ${after.version}` });
+    else if (bs && !as) out.push({ ...base, kind: 'shadow-stop', candidate: bs, description: `${model} shadow ${bs} stopped` });
+  }
+  const settingsBefore = settings(before);
+  const settingsAfter = settings(after);
+  if (!same(settingsBefore, settingsAfter)) {
+    out.push({ ...base, kind: 'config', champion: after.version, description: `${model} in ${env}: ${changedKeys(settingsBefore, settingsAfter).join(', ')} changed` });
+  }
+  return out;
+}
+
+export function pin(d: Deployment | undefined): Pin {
+  if (!d) return {};
+  return { version: d.version, ...(d.canary ? { canary: { ...d.canary } } : {}), ...(d.shadow ? { shadow: { ...d.shadow } } : {}) };
+}
+
+/** A deployment without its pins: serving settings that a config change touches. */
+function settings(d: Deployment): Record<string, unknown> {
+  const { version: _v, canary: _c, shadow: _s, reason: _r, ...rest } = d;
+  return rest;
+}
+
+function envSettings(e: Environment): Record<string, unknown> {
+  const { models: _m, description: _d, ...rest } = e;
+  return rest;
+}
+
+function pinningEnvironments(state: DesiredState, model: string, version?: string): string[] {
+  const out: string[] = [];
+  for (const [name, env] of state.environments) {
+    const d = env.data.models[model];
+    if (d && (version === undefined || [d.version, d.canary?.version, d.shadow?.version].includes(version))) out.push(name);
+  }
+  return out.sort();
+}
+
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !same(a[k], b[k])).sort();
+}
+
+/** Structural equality of plain data (YAML-loaded values: no cycles, no functions). */
+export function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

@@ -1,0 +1,141 @@
+// One report, three renderings: markdown for the pull request (check run and sticky comment),
+// text for terminals and CI logs, JSON for machines. The markdown knows GitHub's size limits.
+
+import { formatProblem } from '../../errors.js';
+import type { DriftRow } from '../drift.js';
+import type { MetricRow } from '../performance.js';
+import type { JudgedChange, JudgedGate, Report, Verdict } from '../run.js';
+import type { GateStatus } from '../types.js';
+
+/** Hidden marker that finds the sticky comment again; the binding rides along for the merge queue. */
+export const commentMarker = '<!-- modelship:check -->';
+
+const icon: Record<GateStatus, string> = { pass: '✅', fail: '❌', warn: '⚠️', skipped: '➖', error: '⛔' };
+const verdictIcon: Record<Verdict, string> = {
+  ready: '✅', warnings: '⚠️', 'waiting-for-approval': '⏳', blocked: '❌', invalid: '❌', 'no-changes': '➖',
+};
+
+export function renderJson(report: Report): string {
+  return JSON.stringify(report, null, 2);
+}
+
+/** For terminals: the verdict, then per change one line per gate, then details indented. */
+export function renderText(report: Report): string {
+  const lines = [`${report.verdict.toUpperCase()}: ${report.headline}`, `  base ${report.base.label}, head ${report.head.label}`];
+  for (const p of report.problems ?? []) lines.push(`  ${formatProblem(p)}`);
+  for (const c of report.changes) {
+    lines.push('', `${c.change.kind} ${c.change.environment}: ${c.change.description}`);
+    const width = Math.max(...c.gates.map((g) => g.gate.length));
+    for (const g of c.gates) {
+      lines.push(`  ${g.status.padEnd(7)} ${g.gate.padEnd(width)}  ${g.summary}${g.note ? `  [${g.note}]` : ''}`);
+      for (const d of g.status === 'pass' || g.status === 'skipped' ? [] : g.details ?? []) lines.push(`  ${' '.repeat(8 + width)}  · ${d}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export interface MarkdownOptions {
+  /** the most characters GitHub accepts (65,536 for a comment; 65,535 for a check run's summary) */
+  limit?: number;
+  /** a link to the full report (the check run's page or the workflow run), offered when truncated */
+  fullReportUrl?: string;
+}
+
+/** For GitHub: verdict line, one table of every gate of every change, metrics, drift, details folded. */
+export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
+  const limit = options.limit ?? 65_000;
+  const head = [
+    commentMarker,
+    `### ${verdictIcon[report.verdict]} modelship: ${report.headline}`,
+    '',
+    `<sub>base \`${report.base.label}\` · head \`${report.head.label}\` · evaluated ${report.evaluatedAt}</sub>`,
+    '',
+  ];
+  const sections: string[][] = [];
+  if (report.problems?.length) {
+    sections.push(['```', ...report.problems.map(formatProblem), '```']);
+  }
+  if (report.changes.length) sections.push(gateTable(report.changes));
+  for (const c of report.changes) {
+    const perf = c.gates.find((g) => g.gate === 'performance' && g.data);
+    if (perf) sections.push(metricsTable(c, perf));
+    const drift = c.gates.find((g) => g.gate === 'drift' && g.data);
+    if (drift) sections.push(driftSection(c, drift));
+  }
+  const folded = report.changes.flatMap((c) => c.gates.filter((g) => g.details?.length).map((g) => detailsBlock(c, g)));
+  if (folded.length) sections.push(['', ...folded.flat()]);
+  if (report.binding) sections.push(['', `<!-- modelship:binding ${JSON.stringify(report.binding)} -->`]);
+  return fit(head, sections, limit, options.fullReportUrl);
+}
+
+function gateTable(changes: JudgedChange[]): string[] {
+  const rows = ['| change | gate | result | |', '|---|---|---|---|'];
+  for (const c of changes) {
+    c.gates.forEach((g, i) => {
+      const what = i === 0 ? `**${c.change.environment}** · ${c.change.kind}<br>${cell(c.change.description)}` : '';
+      rows.push(`| ${what} | ${g.gate} | ${icon[g.status]} ${g.status}${g.blocking ? ' **(blocking)**' : ''} | ${cell(g.summary)}${g.note ? ` _(${cell(g.note)})_` : ''} |`);
+    });
+  }
+  return rows;
+}
+
+function metricsTable(c: JudgedChange, g: JudgedGate): string[] {
+  const rows = (g.data!.rows as MetricRow[] | undefined) ?? [];
+  if (!rows.length) return [];
+  const champion = (g.data!.championVersion as string | undefined) ?? 'live';
+  const out = ['', `**Metrics: ${c.change.model} ${c.change.candidate} vs ${champion} in ${c.change.environment}**`, '',
+    `| metric | slice | candidate | ${champion} | Δ | bound | |`, '|---|---|--:|--:|--:|---|---|'];
+  for (const r of rows) {
+    out.push(`| ${r.metric} | ${r.slice ?? 'overall'} | ${num(r.candidate)} | ${num(r.champion)} | ${signed(r.delta)} | ${cell(r.bound)} | ${icon[r.status]} |`);
+  }
+  return out;
+}
+
+function driftSection(c: JudgedChange, g: JudgedGate): string[] {
+  const rows = ((g.data!.features as DriftRow[] | undefined) ?? []).filter((r) => r.psi !== undefined);
+  if (!rows.length) return [];
+  const top = rows.slice(0, 8);
+  const out = ['', `**Drift: ${c.change.model} ${c.change.candidate}** — ${cell(String(g.data!.current ?? ''))} vs ${cell(String(g.data!.reference ?? ''))}`, ''];
+  // A bar chart reads faster than a column of numbers, and GitHub renders mermaid natively.
+  out.push('```mermaid', 'xychart-beta', '  title "PSI by feature (largest first)"',
+    `  x-axis [${top.map((r) => `"${r.feature.replace(/"/g, "'")}"`).join(', ')}]`,
+    '  y-axis "PSI" 0 --> ' + Math.max(0.3, ...top.map((r) => Math.ceil((r.psi ?? 0) * 10) / 10)).toFixed(1),
+    `  bar [${top.map((r) => (r.psi ?? 0).toFixed(4)).join(', ')}]`, '```', '');
+  out.push('| feature | PSI | null rate Δ | L∞ | |', '|---|--:|--:|--:|---|');
+  for (const r of top) {
+    out.push(`| ${r.feature} | ${num(r.psi)} | ${r.nullRate ? signed(r.nullRate.delta) : ''} | ${num(r.linf)} | ${icon[r.status]} ${cell(r.reasons.join('; '))} |`);
+  }
+  return out;
+}
+
+function detailsBlock(c: JudgedChange, g: JudgedGate): string[] {
+  return [`<details><summary>${icon[g.status]} ${g.gate} · ${cell(c.change.description)}</summary>`, '',
+    ...g.details!.map((d) => `- ${cell(d)}`), '', '</details>'];
+}
+
+/** Adds sections while they fit; what does not fit is named, never silently dropped. */
+function fit(head: string[], sections: string[][], limit: number, url?: string): string {
+  let text = head.join('\n');
+  for (let i = 0; i < sections.length; i++) {
+    const next = `\n${sections[i]!.join('\n')}`;
+    if (text.length + next.length > limit - 300) {
+      const note = `\n\n> **Report truncated:** ${sections.length - i} more section${sections.length - i === 1 ? '' : 's'} did not fit GitHub's ${limit.toLocaleString('en-US')}-character limit.` +
+        (url ? ` [Full report](${url}).` : ' Run `modelship check --format markdown` locally for the whole report.');
+      return (text + note).slice(0, limit);
+    }
+    text += next;
+  }
+  return text;
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;');
+}
+
+function num(n: number | undefined): string {
+  return n === undefined ? '' : Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(4).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+function signed(n: number | undefined): string {
+  return n === undefined ? '' : `${n > 0 ? '+' : n < 0 ? '−' : '±'}${num(Math.abs(n))}`;
+}

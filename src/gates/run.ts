@@ -1,0 +1,341 @@
+// The checker's core: which gates each change needs, what evidence they need, and the report.
+// Pure. The caller (commands/check.ts) diffs the states, gathers the evidence `needs` asks for
+// through the adapters, and hands both to `evaluate`. Policies always come from the base.
+
+import type { LoadedRepository } from '../config/load.js';
+import type { Histogram, Policy, VersionManifest } from '../config/types.js';
+import type { DbtIndex } from '../dbt/manifest.js';
+import type { StoredObject } from '../registry/store.js';
+import { approvalsGate, type Review } from './approvals.js';
+import { canaryGate, type CanaryObservation } from './canary.js';
+import type { Change, ChangeKind } from './changes.js';
+import { driftGate } from './drift.js';
+import { featuresGate } from './features.js';
+import { freezeGate } from './freeze.js';
+import { integrityGate } from './integrity.js';
+import { performanceGate } from './performance.js';
+import { schemaGate } from './schema.js';
+import type { PinCommit } from '../git/history.js';
+import { soakGate } from './soak.js';
+import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
+
+/** The gates each kind of change must pass, in report order. */
+const gatesByKind: Record<ChangeKind, GateName[]> = {
+  'new-model': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
+  promote: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
+  rollback: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
+  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
+  'canary-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'canary', 'freeze', 'approvals'],
+  'canary-step': ['integrity', 'canary', 'freeze', 'approvals'],
+  'canary-promote': ['integrity', 'canary', 'freeze', 'approvals'],
+  'shadow-start': ['schema', 'integrity', 'freeze', 'approvals'],
+  'canary-abort': ['freeze', 'approvals'],
+  'shadow-stop': ['freeze', 'approvals'],
+  config: ['freeze', 'approvals'],
+  'environment-config': ['freeze', 'approvals'],
+  removal: ['freeze', 'approvals'],
+  'model-card': ['schema', 'features', 'approvals'],
+  'version-modified': ['integrity'],
+  policy: ['policy'],
+};
+
+/** Changes that take risk away; freeze windows let them through unless the window says otherwise. */
+const rollbackLike = new Set<ChangeKind>(['rollback', 'canary-abort', 'shadow-stop']);
+
+/** Gates whose mode (block / warn / off) the policy sets; the others always block. */
+const modal = new Set<GateName>(['schema', 'integrity', 'features', 'performance', 'drift']);
+
+export function gatesFor(kind: ChangeKind): GateName[] {
+  return gatesByKind[kind];
+}
+
+/** What the gates need from the outside world, so the caller fetches only that. */
+export interface EvidenceRequest {
+  /** model@version -> artifact URI to HEAD */
+  artifacts: Map<string, string>;
+  /** dbt manifest locations (policy gates.features.manifest) */
+  dbtManifests: Map<string, { models: Set<string> }>;
+  /** environments whose first-parent pin history is needed (soak upstreams, canary start times), back to when these versions appeared */
+  timelines: Map<string, Set<string>>;
+  /** canaries to observe: env/model -> what runs */
+  canaries: Map<string, { environment: string; model: string; version: string; traffic: number; policy: NonNullable<Policy['canary']> }>;
+  /** serving distributions to read for drift: env/model */
+  serving: Set<string>;
+  /** teams whose members the approvals gates need */
+  teams: Set<string>;
+}
+
+export interface ReviewEvidence {
+  author: string;
+  headSha: string;
+  reviews: Review[];
+  teamMembers: Record<string, string[]>;
+}
+
+export interface Evidence {
+  now: Date;
+  artifacts: Map<string, StoredObject | undefined | { error: string }>;
+  dbt: Map<string, DbtIndex | { error: string }>;
+  /** newest first, per environment (git/history.ts's commits satisfy soak's PinEvent) */
+  timelines: Map<string, PinCommit[]>;
+  canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[] }>;
+  serving: Map<string, { histograms: Record<string, Histogram>; scores?: Histogram; label: string }>;
+  /** absent in a local run: approvals are then left to GitHub */
+  review?: ReviewEvidence;
+}
+
+export interface CheckState {
+  base: LoadedRepository;
+  head: LoadedRepository;
+  changes: Change[];
+  /** sha256 of each environments/*.yaml at head, for the binding */
+  environmentDigests?: Record<string, string>;
+}
+
+export interface JudgedGate extends GateResult {
+  /** whether this result stops the merge */
+  blocking: boolean;
+  /** how the policy shaped the result: "warn-only in the production policy", "rollback fast lane" */
+  note?: string;
+}
+
+export interface JudgedChange {
+  change: Change;
+  status: GateStatus;
+  gates: JudgedGate[];
+}
+
+export type Verdict = 'ready' | 'warnings' | 'waiting-for-approval' | 'blocked' | 'invalid' | 'no-changes';
+
+export interface Report {
+  verdict: Verdict;
+  /** one line: what the verdict means here */
+  headline: string;
+  base: { label: string };
+  head: { label: string };
+  changes: JudgedChange[];
+  /** what the gates were bound to: re-verify on the merge commit before trusting this report */
+  binding?: Binding;
+  /** validation problems of head, when it is invalid (nothing else ran) */
+  problems?: import('../errors.js').Problem[];
+  /** approvals were not evaluated (local run) */
+  approvalsPending?: boolean;
+  evaluatedAt: string;
+}
+
+export interface Binding {
+  /** sha256 of each environments/*.yaml at head */
+  environments: Record<string, string>;
+  /** artifact sha256 of every version a change puts in front of traffic */
+  models: Record<string, string>;
+}
+
+/** Lists the evidence the changes' gates will ask for. */
+export function needs(state: CheckState): EvidenceRequest {
+  const req: EvidenceRequest = { artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), canaries: new Map(), serving: new Set(), teams: new Set() };
+  for (const change of state.changes) {
+    const policy = state.base.policies.get(change.environment)?.data;
+    if (!policy) continue;
+    const gates = applicable(change, policy);
+    const candidate = manifestOf(state.head, change.model, change.candidate) ?? manifestOf(state.base, change.model, change.candidate);
+    if (gates.includes('integrity') && candidate) req.artifacts.set(`${candidate.model}@${candidate.version}`, candidate.artifact.uri);
+    if (gates.includes('features') && policy.gates.features?.manifest && change.model) {
+      const entry = req.dbtManifests.get(policy.gates.features.manifest) ?? { models: new Set<string>() };
+      for (const f of state.head.models.get(change.model)?.data.features ?? []) entry.models.add(f.source.dbtModel);
+      req.dbtManifests.set(policy.gates.features.manifest, entry);
+    }
+    const timeline = (env: string, version: string) => req.timelines.set(env, (req.timelines.get(env) ?? new Set()).add(version));
+    if (gates.includes('soak') && policy.promotion?.from && change.candidate) timeline(policy.promotion.from, change.candidate);
+    if (gates.includes('canary') && change.model && change.kind !== 'canary-start') {
+      const running = state.base.environments.get(change.environment)?.data.models[change.model]?.canary;
+      if (running) timeline(change.environment, running.version);
+      if (running && policy.canary) {
+        req.canaries.set(`${change.environment}/${change.model}`, { environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary });
+      }
+    }
+    if (gates.includes('drift') && change.model) req.serving.add(`${change.environment}/${change.model}`);
+    if (gates.includes('approvals')) for (const t of approvalTeams(change, policy)) req.teams.add(t);
+    if (gates.includes('policy')) for (const t of policy.policyOwners) req.teams.add(t);
+  }
+  return req;
+}
+
+/** Runs every gate of every change and renders the verdict. */
+export function evaluate(state: CheckState, evidence: Evidence): Report {
+  const judged = state.changes.map((change) => judgeChange(state, change, evidence));
+  return summarize(state, judged, evidence);
+}
+
+/** The report for a head revision that does not validate: nothing else runs. */
+export function invalidReport(base: string, head: string, problems: import('../errors.js').Problem[], now: Date): Report {
+  const errors = problems.filter((p) => p.severity === 'error');
+  return {
+    verdict: 'invalid', headline: `${head} does not validate: ${errors.length} problem${errors.length === 1 ? '' : 's'}; no gate ran`,
+    base: { label: base }, head: { label: head }, changes: [], problems, evaluatedAt: now.toISOString(),
+  };
+}
+
+function applicable(change: Change, policy: Policy): GateName[] {
+  return gatesByKind[change.kind].filter((g) => g !== 'soak' || !!policy.promotion?.from);
+}
+
+function approvalTeams(change: Change, policy: Policy): string[] {
+  return change.kind === 'policy' ? policy.policyOwners : policy.approvals.teams ?? [];
+}
+
+function judgeChange(state: CheckState, change: Change, ev: Evidence): JudgedChange {
+  const policy = state.base.policies.get(change.environment)?.data;
+  if (!policy) {
+    const g: JudgedGate = {
+      ...result('policy', 'fail', `there is no policy for ${change.environment} on the base branch; add policies/${change.environment}.yaml in a pull request of its own first`),
+      blocking: true,
+    };
+    return { change, status: 'fail', gates: [g] };
+  }
+  const fastLane = change.kind === 'rollback' ? policy.rollback?.fastLane : undefined;
+  const gates = applicable(change, policy).map((gate): JudgedGate => {
+    const mode = modal.has(gate) ? (policy.gates as Record<string, { mode?: 'block' | 'warn' | 'off' } | undefined>)[gate]?.mode ?? 'block' : 'block';
+    if (mode === 'off') return { ...result(gate, 'skipped', `off in the ${change.environment} policy`), blocking: false };
+    if (fastLane?.skip?.includes(gate)) return { ...result(gate, 'skipped', 'not required for a rollback (fast lane)'), blocking: false, note: 'rollback fast lane' };
+    const r = runGate(gate, state, change, policy, ev);
+    if (mode === 'warn' && (r.status === 'fail' || r.status === 'error')) {
+      return { ...r, status: 'warn', blocking: false, note: `warn-only in the ${change.environment} policy (was ${r.status})` };
+    }
+    return { ...r, blocking: r.status === 'fail' || r.status === 'error', ...(fastLane && gate === 'approvals' ? { note: 'rollback fast lane' } : {}) };
+  });
+  return { change, status: worst(gates.map((g) => g.status)), gates };
+}
+
+function runGate(gate: GateName, state: CheckState, change: Change, policy: Policy, ev: Evidence): GateResult {
+  const card = change.model ? state.head.models.get(change.model)?.data ?? state.base.models.get(change.model)?.data : undefined;
+  const candidate = manifestOf(state.head, change.model, change.candidate) ?? manifestOf(state.base, change.model, change.candidate);
+  const champion = change.champion && change.champion !== change.candidate ? manifestOf(state.base, change.model, change.champion) : undefined;
+  const needVersion = (): GateResult | undefined => (!card || !candidate
+    ? result(gate, 'error', `${change.model}@${change.candidate}: the model card or version manifest could not be read`) : undefined);
+
+  switch (gate) {
+    case 'schema':
+      return needVersion() ?? schemaGate({ card: card!, manifest: candidate! });
+    case 'features': {
+      const location = policy.gates.features?.manifest;
+      if (!location) return result('features', 'skipped', `the ${change.environment} policy names no dbt manifest`);
+      return needVersion() ?? featuresGate({
+        card: card!, manifest: candidate!, policy: policy.gates.features, now: ev.now,
+        dbt: ev.dbt.get(location) ?? { error: `${location} was not read` },
+      });
+    }
+    case 'performance':
+      return needVersion() ?? performanceGate({
+        candidate: candidate!.metrics, environment: change.environment, policy: policy.gates.performance,
+        ...(champion ? { champion: champion.metrics, championVersion: champion.version } : {}),
+      });
+    case 'integrity': {
+      if (!candidate) return needVersion()!;
+      const edited = change.kind === 'version-modified'
+        ? { how: state.head.present.has(change.file) ? 'modified' as const : 'deleted' as const, pinned: isPinned(state.head, candidate.model, candidate.version) }
+        : undefined;
+      return integrityGate({
+        manifest: candidate, stored: ev.artifacts.has(`${candidate.model}@${candidate.version}`) ? ev.artifacts.get(`${candidate.model}@${candidate.version}`) : { error: 'not read' },
+        requireImageDigest: policy.gates.integrity?.requireImageDigest ?? false, online: !!card?.serving.online,
+        ...(edited ? { edited } : {}),
+      });
+    }
+    case 'soak': {
+      const from = policy.promotion!.from!;
+      return soakGate({
+        candidate: change.candidate!, model: change.model!, from, to: change.environment, soak: policy.promotion!.soak ?? '0s',
+        now: ev.now, timeline: ev.timelines.get(from) ?? [],
+      });
+    }
+    case 'canary': {
+      const running = change.model ? state.base.environments.get(change.environment)?.data.models[change.model]?.canary : undefined;
+      const seen = ev.canaries.get(`${change.environment}/${change.model}`);
+      return canaryGate({
+        policy: policy.canary, now: ev.now, observations: seen?.observations ?? [],
+        change: change.kind === 'canary-start' ? 'start' : change.kind === 'canary-step' ? 'step' : 'promote-canary',
+        canary: change.kind === 'canary-start' ? change.to?.canary : running ? { ...running, ...(seen?.startedAt ? { startedAt: seen.startedAt } : {}) } : undefined,
+      });
+    }
+    case 'drift': {
+      if (!candidate?.histograms || Object.keys(candidate.histograms).length === 0) {
+        return result('drift', 'skipped', `${change.model}@${change.candidate} records no training histograms`);
+      }
+      const serving = ev.serving.get(`${change.environment}/${change.model}`);
+      const current = serving ?? (champion?.histograms ? { histograms: champion.histograms, label: `training data of ${champion.version} (live in ${change.environment}; no serving data source)`, ...(champion.scoreHistogram ? { scores: champion.scoreHistogram } : {}) } : undefined);
+      if (!current) return result('drift', 'skipped', `no serving data and no version live in ${change.environment} to compare with`);
+      return driftGate({
+        reference: candidate.histograms, current: current.histograms, referenceLabel: `training data of ${candidate.version}`,
+        currentLabel: current.label, policy: policy.gates.drift,
+        ...(candidate.scoreHistogram ? { scores: { reference: candidate.scoreHistogram, ...(current.scores ? { current: current.scores } : {}) } } : {}),
+      });
+    }
+    case 'freeze':
+      return freezeGate({ now: ev.now, windows: policy.freeze, isRollback: rollbackLike.has(change.kind) });
+    case 'approvals':
+    case 'policy': {
+      const fastLane = change.kind === 'rollback' ? policy.rollback?.fastLane?.approvals : undefined;
+      const required = change.kind === 'policy'
+        ? { count: Math.max(1, policy.approvals.count), teams: policy.policyOwners, excludeAuthor: true, dismissStale: policy.approvals.dismissStale ?? true }
+        : { ...policy.approvals, ...(fastLane !== undefined ? { count: fastLane } : {}) };
+      const who = change.kind === 'policy' ? `policy owners (${policy.policyOwners.join(', ')}) of the base branch` : `${required.count} from ${required.teams?.join(', ') || 'any reviewer'}`;
+      if (!ev.review) return result(gate, 'skipped', `needs ${required.count} approval${required.count === 1 ? '' : 's'}: ${who}; checked on GitHub (--github)`);
+      const r = approvalsGate({ reviews: ev.review.reviews, headSha: ev.review.headSha, author: ev.review.author, teamMembers: ev.review.teamMembers, required });
+      return gate === 'policy' ? { ...r, gate: 'policy', summary: `policy change: ${r.summary}` } : r;
+    }
+    default:
+      return result(gate, 'error', `no such gate: ${gate}`);
+  }
+}
+
+function isPinned(repo: LoadedRepository, model: string, version: string): boolean {
+  return [...repo.environments.values()].some((e) => {
+    const d = e.data.models[model];
+    return !!d && [d.version, d.canary?.version, d.shadow?.version].includes(version);
+  });
+}
+
+function manifestOf(repo: LoadedRepository, model?: string, version?: string): VersionManifest | undefined {
+  return model && version ? repo.versions.get(model)?.get(version)?.data : undefined;
+}
+
+function summarize(state: CheckState, changes: JudgedChange[], ev: Evidence): Report {
+  const all = changes.flatMap((c) => c.gates);
+  const blocking = all.filter((g) => g.blocking);
+  const waitingOnly = blocking.length > 0 && blocking.every((g) => g.gate === 'approvals' || (g.gate === 'policy' && g.status === 'fail' && /approv/.test(g.summary)));
+  const warned = all.some((g) => g.status === 'warn');
+  const approvalsPending = !ev.review && all.some((g) => (g.gate === 'approvals' || g.gate === 'policy') && g.status === 'skipped');
+  let verdict: Verdict;
+  let headline: string;
+  if (!changes.length) {
+    verdict = 'no-changes';
+    headline = 'no release changes: nothing in environments/, policies/ or registered versions changes';
+  } else if (blocking.length && !waitingOnly) {
+    verdict = 'blocked';
+    const gates = [...new Set(blocking.map((g) => g.gate))];
+    headline = `blocked: ${blocking.length} blocking result${blocking.length === 1 ? '' : 's'} (${gates.join(', ')}) in ${changes.filter((c) => c.gates.some((g) => g.blocking)).length} of ${changes.length} change${changes.length === 1 ? '' : 's'}`;
+  } else if (waitingOnly) {
+    verdict = 'waiting-for-approval';
+    headline = `every gate passes${warned ? ' (with warnings)' : ''}; waiting for approval: ${blocking[0]!.summary}`;
+  } else {
+    verdict = warned ? 'warnings' : 'ready';
+    headline = `${warned ? 'passes with warnings' : 'every gate passes'}${approvalsPending ? '; approvals are checked on GitHub' : '; ready to merge'}`;
+  }
+  return {
+    verdict, headline, base: { label: state.base.label }, head: { label: state.head.label }, changes,
+    binding: binding(state), ...(approvalsPending ? { approvalsPending } : {}), evaluatedAt: ev.now.toISOString(),
+  };
+}
+
+function binding(state: CheckState): Binding {
+  const models: Record<string, string> = {};
+  for (const c of state.changes) {
+    const m = c.candidate ? manifestOf(state.head, c.model, c.candidate) : undefined;
+    if (m) models[`${m.model}@${m.version}`] = m.artifact.sha256;
+  }
+  return { environments: { ...state.environmentDigests }, models };
+}
+
+/** A blocking result anywhere: the exit code of `check`. */
+export function isBlocked(report: Report): boolean {
+  return report.verdict === 'blocked' || report.verdict === 'invalid' || report.verdict === 'waiting-for-approval';
+}

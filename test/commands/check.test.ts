@@ -1,0 +1,174 @@
+// `modelship check` through the CLI on real git histories: a bare origin and a clone holding the
+// example repository, promotions made with `modelship promote`, merged with git at fixed times, the
+// registry and the dbt manifest in s3rver. Policies always come from the base revision.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import t, { type Test } from 'tap';
+import { runCli } from '../helpers/cli.js';
+import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
+import { makeRun, seedExampleArtifacts } from '../helpers/runs.js';
+import { startTestS3, type TestS3 } from '../helpers/s3.js';
+
+let s3: TestS3;
+t.before(async () => {
+  s3 = await startTestS3();
+  await seedExampleArtifacts(s3.env);
+  await s3.client.send(new CreateBucketCommand({ Bucket: 'acme-dbt-artifacts' }));
+  await s3.client.send(new PutObjectCommand({
+    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(new URL('../fixtures/dbt/manifest-v12.json', import.meta.url)),
+  }));
+});
+t.teardown(() => s3.stop());
+
+const T0 = Date.parse('2026-11-20T10:00:00Z');
+const hours = (h: number) => new Date(T0 + h * 3_600_000).toISOString().replace('.000Z', 'Z');
+
+/** A release repository whose first commit is dated `at`, with 2026.11.20-1 registered and committed-to-be. */
+async function stage(t: Test): Promise<{ repo: TestRepo; at: (iso: string, ...args: string[]) => string; cli: (...args: string[]) => ReturnType<typeof runCli> }> {
+  const dated = (iso: string) => ({ GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
+  Object.assign(process.env, dated(hours(-240)));
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const reg = await runCli(['register', makeRun().dir, '-C', repo.root], { env: s3.env });
+  t.equal(reg.code, 0, reg.stderr);
+  return {
+    repo,
+    /** runs git with author and committer dates set */
+    at: (iso, ...args) => {
+      Object.assign(process.env, dated(iso));
+      return repo.git(...args);
+    },
+    cli: (...args) => runCli([...args, '-C', repo.root], { env: { ...s3.env } }),
+  };
+}
+
+/** Promotes on a branch (dated), then fast-forwards main to it: a merged pull request. */
+async function merged(s: Awaited<ReturnType<typeof stage>>, iso: string, ...promoteArgs: string[]) {
+  Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
+  const p = await s.cli('promote', ...promoteArgs);
+  if (p.code !== 0) throw new Error(p.stderr);
+  const branch = JSON.parse((await s.cli('promote', ...promoteArgs, '--force', '--json')).stdout).branch as string;
+  s.at(iso, 'checkout', '-q', 'main');
+  s.at(iso, 'merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
+  s.repo.git('push', '-q', 'origin', 'main');
+  return s.repo.git('rev-parse', 'HEAD').trim();
+}
+
+const gate = (out: string, name: string) => new RegExp(`^  (\\w+)\\s+${name}\\s+(.*)$`, 'm').exec(out);
+
+t.test('a staging promotion: every gate passes; approvals are left to GitHub', async (t) => {
+  const s = await stage(t);
+  await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1));
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /^READY: every gate passes; approvals are checked on GitHub\n/);
+  t.match(r.stdout, /promote staging: fraud-detector 2026\.11\.13-1 → 2026\.11\.20-1/);
+  for (const g of ['schema', 'features', 'integrity', 'performance', 'drift']) t.equal(gate(r.stdout, g)?.[1], 'pass', `${g} passes`);
+  t.match(gate(r.stdout, 'approvals')?.[2], /needs 1 approval.*checked on GitHub/);
+  const json = JSON.parse((await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1), '--json')).stdout);
+  t.equal(json.verdict, 'ready');
+  t.same(Object.keys(json.binding.models), ['fraud-detector@2026.11.20-1'], 'the report is bound to the model digest it judged');
+  t.match(json.binding.environments['environments/staging.yaml'], /^[0-9a-f]{64}$/);
+});
+
+t.test('production: a staging soak 1 h short blocks, exactly enough passes', async (t) => {
+  const s = await stage(t);
+  await merged(s, hours(0), 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  Object.assign(process.env, { GIT_AUTHOR_DATE: hours(47), GIT_COMMITTER_DATE: hours(47) });
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'production')).code, 0);
+  const short = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(47));
+  t.equal(short.code, 1);
+  t.match(short.stdout, /^BLOCKED: blocked: 1 blocking result \(soak\)/);
+  t.match(gate(short.stdout, 'soak')?.[2], 'fraud-detector 2026.11.20-1 has been live in staging for 47h; production needs 48h (1h more; from 2026-11-20T10:00Z)');
+  const enough = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(48));
+  t.equal(enough.code, 0, enough.stdout);
+  t.equal(gate(enough.stdout, 'soak')?.[1], 'pass');
+  t.match(gate(enough.stdout, 'performance')?.[2], /3 metrics and 3 slices within bounds against production 2026\.11\.06-1/);
+});
+
+t.test('a pull request that loosens a threshold and promotes a weak model in the same change is blocked by the base policy', async (t) => {
+  const s = await stage(t);
+  const weak = makeRun();
+  const report = JSON.parse(readFileSync(join(weak.dir, 'validation-report.json'), 'utf8'));
+  report.metrics.overall.auc = 0.85;
+  weak.writeReport(JSON.stringify(report, null, 2));
+  t.equal((await s.cli('register', weak.dir, '--version', '2026.11.21-1')).code, 0);
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.21-1', '--to', 'staging')).code, 0);
+  const policy = join(s.repo.root, 'policies/staging.yaml');
+  writeFileSync(policy, readFileSync(policy, 'utf8').replace('auc: { direction: higher, min: 0.90, maxRegression: 0.01 }', 'auc: { direction: higher, min: 0.80, maxRegression: 0.2 }'));
+  s.repo.git('commit', '-qam', 'relax the staging AUC bound');
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1));
+  t.equal(r.code, 1);
+  t.match(gate(r.stdout, 'performance')?.[2], /auc 0\.850 is below the minimum 0\.900/, 'judged by the bound on main, not the loosened one');
+  t.match(r.stdout, /policy staging: policy for staging modified\n  skipped policy\s+needs 1 approval: policy owners \(@acmerisk\/ml-platform\) of the base branch/);
+});
+
+t.test('editing a registered version fails integrity: versions are immutable', async (t) => {
+  const s = await stage(t);
+  s.repo.git('checkout', '-q', '-b', 'tweak');
+  const file = join(s.repo.root, 'models/fraud-detector/versions/2026.11.13-1.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/seed: (\d+)/, 'seed: 7'));
+  s.repo.git('commit', '-qam', 'fix the seed');
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1));
+  t.equal(r.code, 1);
+  t.match(r.stdout, /version-modified staging: registered version fraud-detector@2026\.11\.13-1 modified/);
+  t.match(gate(r.stdout, 'integrity')?.[2], /models\/fraud-detector\/versions\/2026\.11\.13-1\.yaml is modified in this pull request; registered versions are immutable/);
+});
+
+t.test('a head that does not validate: the report names file, line and column, and no gate runs', async (t) => {
+  const s = await stage(t);
+  s.repo.git('checkout', '-q', '-b', 'broken');
+  const file = join(s.repo.root, 'environments/staging.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.13-1', 'version: 2026.11.31-1'));
+  s.repo.git('commit', '-qam', 'pin a version that does not exist');
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--format', 'markdown');
+  t.equal(r.code, 1);
+  t.match(r.stdout, /### ❌ modelship: HEAD \([0-9a-f]{12}\) does not validate: 1 problem; no gate ran/);
+  t.match(r.stdout, /environments\/staging\.yaml:\d+:\d+  models\.fraud-detector\.version  version "2026\.11\.31-1" of fraud-detector is not registered/);
+  t.notMatch(r.stdout, /\| schema \|/, 'no gate table');
+});
+
+t.test('a git revert of a promotion is a rollback: the fast lane skips soak, performance and drift', async (t) => {
+  const s = await stage(t);
+  await merged(s, hours(0), 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  s.at(hours(5), 'checkout', '-q', '-b', 'revert-promotion');
+  s.at(hours(5), 'revert', '--no-edit', '-m', '1', 'main');
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(5));
+  t.equal(r.code, 0, r.stdout);
+  t.match(r.stdout, /^WARNINGS: passes with warnings/);
+  t.match(r.stdout, /warn    integrity  models\/fraud-detector\/versions\/2026\.11\.20-1\.yaml is deleted in this pull request; it is pinned nowhere/,
+    'reverting the merge also removes the manifest the promotion added: a warning, not a block');
+  t.match(r.stdout, /rollback staging: fraud-detector 2026\.11\.20-1 → 2026\.11\.13-1 \(rollback to a version live here before\)/);
+  for (const g of ['performance', 'drift']) t.match(gate(r.stdout, g)?.[2], /not required for a rollback \(fast lane\)/);
+  t.equal(gate(r.stdout, 'schema')?.[1], 'pass', 'the gates the fast lane keeps still run');
+});
+
+t.test('production during a freeze window is blocked; the freeze names its reason and end', async (t) => {
+  const s = await stage(t);
+  await merged(s, hours(0), 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'production')).code, 0);
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', '2026-11-27T15:00:00Z');
+  t.equal(r.code, 1);
+  t.match(gate(r.stdout, 'freeze')?.[2], /frozen by "black-friday" until 2026-12-01T08:00Z.*Peak card volume/);
+});
+
+t.test('promoting a canary needs live evidence: without a metric source the canary gate is an error, never a pass', async (t) => {
+  const s = await stage(t);
+  await merged(s, hours(0), 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  await merged(s, hours(50), 'fraud-detector@2026.11.20-1', '--to', 'production', '--canary', '5');
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'production')).code, 0);
+  const r = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(53));
+  t.equal(r.code, 1);
+  t.match(r.stdout, /canary-promote production: fraud-detector 2026\.11\.06-1 → 2026\.11\.20-1 \(canary at 5% promoted\)/);
+  t.equal(gate(r.stdout, 'canary')?.[1], 'error');
+  t.match(r.stdout, /no prometheus source is configured/);
+});
+
+t.test('usage: an unknown format and a bad time exit 2', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('check', '--format', 'yaml')).code, 2);
+  const at = await s.cli('check', '--at', 'yesterday');
+  t.equal(at.code, 2);
+  t.match(at.stderr, /--at expects a time such as 2026-11-20T10:00:00Z, found "yesterday"/);
+});
