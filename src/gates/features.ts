@@ -4,6 +4,7 @@
 
 import type { FeatureSpec, FeatureType, ModelCard, Policy, VersionManifest } from '../config/types.js';
 import type { DbtColumn, DbtIndex, DbtNode } from '../dbt/manifest.js';
+import { readableAs } from './schema.js';
 import { result, worst, type GateResult, type GateStatus } from './types.js';
 
 type Status = Extract<GateStatus, 'pass' | 'warn' | 'fail' | 'error'>;
@@ -58,9 +59,6 @@ export function featureTypeOf(dataType: string): FeatureType | undefined {
   return undefined;
 }
 
-/** Lossless widenings (as in the schema gate): integer→long→double, float→double. */
-const widensTo: Partial<Record<FeatureType, readonly FeatureType[]>> = { integer: ['long', 'double'], long: ['double'], float: ['double'] };
-const readableAs = (sent: FeatureType, read: FeatureType) => sent === read || (widensTo[sent]?.includes(read) ?? false);
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const short = (sha?: string) => (sha ? `${sha.slice(0, 8)}…` : 'none');

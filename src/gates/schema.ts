@@ -16,7 +16,8 @@ const widensTo: Partial<Record<FeatureType, readonly FeatureType[]>> = {
   float: ['double'],
 };
 
-function readableAs(sent: FeatureType, read: FeatureType): boolean {
+/** Whether a value of type `sent` can be read as `read` without loss (the features gate uses it too). */
+export function readableAs(sent: FeatureType, read: FeatureType): boolean {
   return sent === read || (widensTo[sent]?.includes(read) ?? false);
 }
 
