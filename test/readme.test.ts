@@ -1,23 +1,41 @@
 // The README's command examples are this file's output: each scenario runs the built CLI on a
 // fresh copy of the example repository and the README block must match it. UPDATE_GOLDEN=1
 // rewrites the blocks. Dates are fixed so commit ids are stable.
-import { writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { readmeExample } from './helpers/golden.js';
 import { makeReleaseRepo } from './helpers/repo.js';
-import { makeRun } from './helpers/runs.js';
+import { makeRun, seedExampleArtifacts } from './helpers/runs.js';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestS3, type TestS3 } from './helpers/s3.js';
 
 for (const k of ['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE']) process.env[k] = '2026-11-20T09:00:00Z';
-process.env.SOURCE_DATE_EPOCH = String(Date.parse('2026-11-20T09:00:00Z') / 1000);
+// The CLI helper drops SOURCE_DATE_EPOCH from the environment; registrations get it explicitly.
+const fixed = { SOURCE_DATE_EPOCH: String(Date.parse('2026-11-20T09:00:00Z') / 1000) };
 
 let s3: TestS3;
 t.before(async () => {
   s3 = await startTestS3();
+  await seedExampleArtifacts(s3.env);
+  await s3.client.send(new CreateBucketCommand({ Bucket: 'acme-dbt-artifacts' }));
+  await s3.client.send(new PutObjectCommand({
+    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(new URL('./fixtures/dbt/manifest-v12.json', import.meta.url)),
+  }));
 });
 t.teardown(() => s3.stop());
+
+/** Registers the newest fixture run by a relative path, as a user would: the manifest records that path, so commits are reproducible. */
+async function registerRun(t: Test, root: string): Promise<CliResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-readme-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(makeRun().dir, join(dir, 'runs/fraud-detector-run-8812'), { recursive: true });
+  const r = await runCli(['register', 'runs/fraud-detector-run-8812', '-C', root], { cwd: dir, env: { ...s3.env, ...fixed } });
+  t.equal(r.code, 0, r.stderr);
+  return r;
+}
 
 /** What a user sees in a terminal: the command, stdout and stderr, and the exit code when it is not 0. */
 function transcript(command: string, r: CliResult, tidy: (s: string) => string = (s) => s): string {
@@ -43,11 +61,29 @@ t.test('validate: every problem in one run, then a summary', async (t) => {
 t.test('register, then promote', async (t) => {
   const repo = makeReleaseRepo();
   t.teardown(repo.cleanup);
-  const run = makeRun();
-  const reg = await runCli(['register', run.dir, '-C', repo.root], { env: { ...s3.env } });
-  t.equal(reg.code, 0, reg.stderr);
-  readmeExample(t, 'register', transcript('modelship register ./runs/fraud-detector-run-8812', reg, (s) => s.replaceAll(run.dir, './runs/fraud-detector-run-8812')));
+  const reg = await registerRun(t, repo.root);
+  readmeExample(t, 'register', transcript('modelship register runs/fraud-detector-run-8812', reg));
   const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', 'staging', '--reason', 'weekly retrain', '-C', repo.root]);
   t.equal(p.code, 0, p.stderr);
   readmeExample(t, 'promote', transcript('modelship promote fraud-detector@2026.11.20-1 --to staging --reason "weekly retrain"', p));
+});
+
+t.test('check: a production promotion one hour short of its staging soak', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  await registerRun(t, repo.root);
+  const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
+  dated('2026-11-20T10:00:00Z');
+  t.equal((await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', 'staging', '-C', repo.root])).code, 0);
+  repo.git('checkout', '-q', 'main');
+  repo.git('merge', '-q', '--no-ff', '-m', 'Merge promote/staging/fraud-detector-2026.11.20-1', 'promote/staging/fraud-detector-2026.11.20-1');
+  repo.git('push', '-q', 'origin', 'main');
+  dated('2026-11-22T09:00:00Z');
+  t.equal((await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', 'production', '-C', repo.root])).code, 0);
+  const args = ['check', '--base', 'main', '--head', 'HEAD', '--at', '2026-11-22T09:00:00Z', '-C', repo.root];
+  const text = await runCli(args, { env: s3.env });
+  t.equal(text.code, 1, text.stderr);
+  readmeExample(t, 'check', transcript('modelship check --base main --head HEAD', text));
+  const md = await runCli([...args, '--format', 'markdown'], { env: s3.env });
+  readmeExample(t, 'check-markdown', md.stdout.replace(/<!-- modelship:binding .* -->\n?/, ''), 'markdown');
 });

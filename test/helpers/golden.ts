@@ -22,7 +22,7 @@ export function golden(t: Test, name: string, actual: string): void {
  * A README example: the block between `<!-- example: NAME -->` and `<!-- /example -->` must be
  * `text` as a console block. UPDATE_GOLDEN=1 writes it, so examples are generated, never typed.
  */
-export function readmeExample(t: Test, name: string, text: string): void {
+export function readmeExample(t: Test, name: string, text: string, as: 'console' | 'markdown' = 'console'): void {
   const file = join(projectRoot, 'README.md');
   const readme = readFileSync(file, 'utf8');
   const open = `<!-- example: ${name} -->\n`;
@@ -33,7 +33,8 @@ export function readmeExample(t: Test, name: string, text: string): void {
     t.fail(`README.md has no "${open.trim()} ... ${close}" block`);
     return;
   }
-  const block = `${open}\`\`\`console\n${text.trimEnd()}\n\`\`\`\n`;
+  // Markdown goes in as it is, so GitHub renders the report the way a pull request shows it.
+  const block = as === 'markdown' ? `${open}${text.trimEnd()}\n` : `${open}\`\`\`console\n${text.trimEnd()}\n\`\`\`\n`;
   if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, readme.slice(0, start) + block + readme.slice(end));
   t.equal(readFileSync(file, 'utf8').slice(start, start + block.length + close.length), block + close, `README.md example "${name}" is up to date (UPDATE_GOLDEN=1 rewrites it)`);
 }
