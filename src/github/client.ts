@@ -155,7 +155,9 @@ export async function teamMembers(gh: Octokit, teams: Iterable<string>): Promise
       const list = await call(`list members of ${team}`, () => gh.paginate(gh.rest.teams.listMembersInOrg, { org, team_slug: slug, per_page: 100 }));
       members[team] = list.map((m) => m.login);
     } catch (e) {
-      if (e instanceof ExternalError && e.details.status === 404) unreadable.push(team);
+      // 404: no such team, or a secret one; 403: a token without the organisation's members:read
+      // (the workflow's own GITHUB_TOKEN). Either way the gate must say who it could not judge.
+      if (e instanceof ExternalError && (e.details.status === 404 || e.details.status === 403)) unreadable.push(team);
       else throw e;
     }
   }

@@ -6,6 +6,7 @@
 // are made-up shas unless a test sets them), permissions beyond one token, GitHub Apps, rate
 // limits, conditional requests (ETag/304), media types other than JSON, GraphQL, milestones,
 // and it answers 501 for the operations of openapi-subset.json that handlers.ts does not implement.
+// Outages are simulated only on request: `fail` answers a chosen request with an error status.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,9 +31,19 @@ export interface RecordedRequest {
   status: number;
 }
 
+/**
+ * Decides whether GitHub "fails" a request: a status (500, 502, 503, 429, 403 ...) is answered
+ * instead of the operation, with GitHub's `{message}` body and nothing changed; undefined lets it
+ * through. Sees the request after authentication and route matching (operationId and the parsed
+ * body are set), before validation.
+ */
+export type GitHubFault = (request: RecordedRequest) => number | undefined;
+
 export interface GitHubStandInOptions extends GitHubStateOptions {
   /** when set, every request must carry `Authorization: token <t>` or `Bearer <t>` */
   token?: string;
+  /** injected failures (see GitHubFault); also settable later as `standIn.fail` */
+  fail?: GitHubFault;
 }
 
 export interface GitHubStandIn {
@@ -45,10 +56,18 @@ export interface GitHubStandIn {
   addReview(pull: number, login: string, state: ReviewState, options?: { body?: string; commitId?: string }): ReviewRecord;
   /** points a branch at a commit (pull requests from it follow) */
   setBranch(name: string, sha: string): void;
+  /** injected failures, read on every request: set it to simulate an outage, unset it to end one */
+  fail: GitHubFault | undefined;
   stop(): Promise<void>;
 }
 
 const DOCS = 'https://docs.github.com/rest';
+
+/** The messages GitHub sends with these statuses. */
+const faultMessages: Record<number, string> = {
+  403: 'Resource not accessible by integration', 429: 'API rate limit exceeded', 500: 'Server Error',
+  502: 'Server Error', 503: 'Service Unavailable', 504: 'We couldn\'t respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists.',
+};
 
 interface Answer {
   status: number;
@@ -62,6 +81,8 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
   const requests: RecordedRequest[] = [];
   let url = '';
   let render: ReturnType<typeof renderer>;
+  // Filled in once listening; `fail` lives here so a test can change it while the server runs.
+  const standIn = { fail: options.fail } as GitHubStandIn;
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((e: unknown) => send(res, { status: 500, body: { message: `stand-in failure: ${(e as Error).stack ?? e}` } }));
@@ -96,6 +117,8 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
         return { status: 400, body: { message: 'Problems parsing JSON', documentation_url: op.documentation_url, status: '400' } };
       }
     }
+    const fault = standIn.fail?.(rec);
+    if (fault !== undefined) return { status: fault, body: { message: faultMessages[fault] ?? 'Injected failure', documentation_url: op.documentation_url, status: String(fault) } };
     const params = { path: route.params as Record<string, unknown>, query: { ...rec.query } as Record<string, unknown> };
     const problems = [
       ...validateParams(op, params),
@@ -154,7 +177,7 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   render = renderer(state, url);
 
-  return {
+  Object.assign(standIn, {
     url,
     state,
     requests,
@@ -164,7 +187,8 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
       server.close((e) => (e ? reject(e) : resolve()));
       server.closeAllConnections();
     }),
-  };
+  } satisfies Omit<GitHubStandIn, 'fail'>);
+  return standIn;
 }
 
 /** GitHub's answer to a request that fails its schema. */
