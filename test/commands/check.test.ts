@@ -79,7 +79,7 @@ t.test('production: a staging soak 1 h short blocks, exactly enough passes', asy
   t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'production')).code, 0);
   const short = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(47));
   t.equal(short.code, 1);
-  t.match(short.stdout, /^BLOCKED: blocked: 1 blocking result \(soak\)/);
+  t.match(short.stdout, /^BLOCKED: 1 blocking result \(soak\)/);
   t.match(gate(short.stdout, 'soak')?.[2], 'fraud-detector 2026.11.20-1 has been live in staging for 47h; production needs 48h (1h more; from 2026-11-20T10:00Z)');
   const enough = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(48));
   t.equal(enough.code, 0, enough.stdout);

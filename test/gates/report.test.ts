@@ -99,7 +99,7 @@ t.test('text, markdown and JSON say the same things: one report model, three ren
 
   t.equal(json.verdict, 'blocked');
   t.equal(json.headline, report.headline);
-  t.equal(text.split('\n')[0], `BLOCKED: ${json.headline}`);
+  t.equal(text.split('\n')[0], `BLOCKED: ${json.headline.replace(/^blocked: /, '')}`, 'the verdict is said once');
   t.equal(text.split('\n')[1], '  base main (3f2a1c9d0e4b), head c0ffee000000');
   t.match(text, '\npromote production: fraud-detector 2026.11.06-1 → 2026.11.13-1\n');
   for (const g of json.changes[0]!.gates) {

@@ -21,7 +21,10 @@ export function renderJson(report: Report): string {
 
 /** For terminals: the verdict, then per change one line per gate, then details indented. */
 export function renderText(report: Report): string {
-  const lines = [`${report.verdict.toUpperCase()}: ${report.headline}`, `  base ${report.base.label}, head ${report.head.label}`];
+  // "blocked: 2 blocking results ..." reads "BLOCKED: 2 blocking results ...", not "BLOCKED: blocked: ...".
+  const word = `${report.verdict.replace(/-/g, ' ')}: `;
+  const headline = report.headline.startsWith(word) ? report.headline.slice(word.length) : report.headline;
+  const lines = [`${report.verdict.toUpperCase()}: ${headline}`, `  base ${report.base.label}, head ${report.head.label}`];
   for (const p of report.problems ?? []) lines.push(`  ${formatProblem(p)}`);
   for (const c of report.changes) {
     lines.push('', `${c.change.kind} ${c.change.environment}: ${c.change.description}`);
