@@ -74,7 +74,10 @@ export async function check(req: CheckRequest): Promise<Report> {
   for (const [env, e] of headRepo.environments) {
     for (const [model, d] of Object.entries(e.data.models)) {
       const was = before.environments.get(env)?.data.models[model]?.version;
-      if (was && was !== d.version) rollbacks.set(`${env}/${model}/${d.version}`, await wasStableBefore(root, forkPoint, env, model, d.version));
+      if (was && was !== d.version) {
+        const registeredAt = headRepo.versions.get(model)?.get(d.version)?.data.registeredAt;
+        rollbacks.set(`${env}/${model}/${d.version}`, await wasStableBefore(root, forkPoint, env, model, d.version, registeredAt));
+      }
     }
   }
   const changes = diffStates({

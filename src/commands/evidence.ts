@@ -5,7 +5,8 @@
 import { simpleGit } from 'simple-git';
 import { readDbtIndex } from '../dbt/manifest.js';
 import { ModelshipError } from '../errors.js';
-import { pinHistory, type PinCommit } from '../git/history.js';
+import { pinHistory, readPins, type PinCommit } from '../git/history.js';
+import { showFile } from '../git/repo.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
@@ -64,14 +65,15 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
 
 /**
  * An environment's pin history, newest first, back to the commit where the oldest of `versions`
- * first appeared in its file (found by git's pickaxe, without parsing the commits in between
- * twice): enough for soak and canary timing, and the walk grows with the change, not the history.
+ * first appeared in its file (found by git's pickaxe): enough for soak and canary timing. A
+ * version cannot be pinned before it was registered, so each search starts there (`--since`,
+ * a day early for clock skew): the walk grows with the change, not with the history.
  */
-export async function timeline(root: string, base: string, env: string, versions: Set<string>): Promise<PinCommit[]> {
+export async function timeline(root: string, base: string, env: string, versions: Map<string, string | undefined>): Promise<PinCommit[]> {
   const path = `environments/${env}.yaml`;
   let oldest: string | undefined;
-  for (const v of versions) {
-    const hits = (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', `-S${v}`, base, '--', path])).trim().split('\n').filter(Boolean);
+  for (const [v, registeredAt] of versions) {
+    const hits = await pickaxe(root, base, path, v, registeredAt);
     const first = hits.at(-1);
     if (first && (!oldest || (await isAncestor(root, first, oldest)))) oldest = first;
   }
@@ -88,16 +90,25 @@ export async function timeline(root: string, base: string, env: string, versions
   return events;
 }
 
-/** Versions that were the stable pin of a model in an environment at some commit of `base`'s first-parent history. */
-export async function wasStableBefore(root: string, base: string, env: string, model: string, version: string): Promise<boolean> {
+/**
+ * Whether `version` was the stable pin of `model` in `env` at some commit of `base`'s first-parent
+ * history. Only the commits where the version string appears or disappears in the file can
+ * change the answer, so only those are read.
+ */
+export async function wasStableBefore(root: string, base: string, env: string, model: string, version: string, registeredAt?: string): Promise<boolean> {
   const path = `environments/${env}.yaml`;
-  const hits = (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', `-S${version}`, base, '--', path])).trim().split('\n').filter(Boolean);
+  const hits = await pickaxe(root, base, path, version, registeredAt);
   if (!hits.length) return false;
-  for await (const c of pinHistory(root, base, env)) {
-    if (c.pins?.[model]?.version === version) return true;
-    if (c.commit === hits.at(-1)) return false;
+  for (const commit of hits) {
+    if (readPins(await showFile(root, commit, path), path).pins?.[model]?.version === version) return true;
   }
   return false;
+}
+
+/** First-parent commits of `base` that changed how often `text` occurs in `path`, newest first. */
+async function pickaxe(root: string, base: string, path: string, text: string, registeredAt?: string): Promise<string[]> {
+  const since = registeredAt && !Number.isNaN(Date.parse(registeredAt)) ? [`--since=${new Date(Date.parse(registeredAt) - 86_400_000).toISOString()}`] : [];
+  return (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', ...since, `-S${text}`, base, '--', path])).trim().split('\n').filter(Boolean);
 }
 
 /** When the running canary reached its current share: the oldest consecutive commit (newest first) with it. */

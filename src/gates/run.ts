@@ -55,8 +55,11 @@ export interface EvidenceRequest {
   artifacts: Map<string, string>;
   /** dbt manifest locations (policy gates.features.manifest) */
   dbtManifests: Map<string, { models: Set<string> }>;
-  /** environments whose first-parent pin history is needed (soak upstreams, canary start times), back to when these versions appeared */
-  timelines: Map<string, Set<string>>;
+  /**
+   * environments whose first-parent pin history is needed (soak upstreams, canary start times),
+   * back to when these versions appeared; each with its registration time, before which it cannot be pinned
+   */
+  timelines: Map<string, Map<string, string | undefined>>;
   /** canaries to observe: env/model -> what runs */
   canaries: Map<string, { environment: string; model: string; version: string; traffic: number; policy: NonNullable<Policy['canary']> }>;
   /** serving distributions to read for drift: env/model */
@@ -144,7 +147,8 @@ export function needs(state: CheckState): EvidenceRequest {
       for (const f of state.head.models.get(change.model)?.data.features ?? []) entry.models.add(f.source.dbtModel);
       req.dbtManifests.set(policy.gates.features.manifest, entry);
     }
-    const timeline = (env: string, version: string) => req.timelines.set(env, (req.timelines.get(env) ?? new Set()).add(version));
+    const timeline = (env: string, version: string) => req.timelines.set(env, (req.timelines.get(env) ?? new Map<string, string | undefined>())
+      .set(version, (manifestOf(state.head, change.model, version) ?? manifestOf(state.base, change.model, version))?.registeredAt));
     if (gates.includes('soak') && policy.promotion?.from && change.candidate) timeline(policy.promotion.from, change.candidate);
     if (gates.includes('canary') && change.model && change.kind !== 'canary-start') {
       const running = state.base.environments.get(change.environment)?.data.models[change.model]?.canary;

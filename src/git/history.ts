@@ -86,7 +86,8 @@ function parseRecord(record: string): Omit<PinCommit, 'pins' | 'note'> {
 }
 
 /** The pins in one historical version of the file. Old files may predate today's schema, so this reads leniently. */
-function readPins(text: Buffer | undefined, path: string): Pick<PinCommit, 'pins' | 'note'> {
+/** The pins an environment file holds (`text` undefined: the file is deleted), or a note saying why they cannot be read. */
+export function readPins(text: Buffer | undefined, path: string): Pick<PinCommit, 'pins' | 'note'> {
   if (text === undefined) return { pins: {} }; // the commit deleted the file
   const doc = parseDocument(text.toString('utf8'));
   if (doc.errors.length) {

@@ -1,9 +1,10 @@
-// Entry of `npm run bench [-- register|validate|startup ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
 import { startupBench } from './startup.js';
@@ -20,6 +21,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   register: () => registerBench({ sizeMiB, repeat: repeatCount, log }),
   validate: () => validateBench({ log }),
   startup: () => startupBench({ log }),
+  check: () => checkBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 
@@ -50,6 +52,7 @@ const notes = [
   ...(chosen.includes('register')
     ? [`register: artifact ${sizeMiB} MiB of random bytes, s3rver on loopback, ${repeatCount === 1 ? 'one run' : `median of ${repeatCount} runs`} each; peak RSS by ${peakRssMethod}.`]
     : []),
+  ...(chosen.includes('check') ? checkNotes() : []),
   ...(chosen.includes('register') && !gnuTime ? ['GNU time is not installed: peak RSS was polled, so a short spike could be missed.'] : []),
   'Ratio = measured / reference. ✓/✗: target met or missed.',
 ];

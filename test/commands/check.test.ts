@@ -22,15 +22,20 @@ t.before(async () => {
 t.teardown(() => s3.stop());
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');
+/** Registrations happen an hour before T0 (the CLI helper drops SOURCE_DATE_EPOCH unless given). */
+const registeredBefore = { SOURCE_DATE_EPOCH: String((T0 - 3_600_000) / 1000) };
 const hours = (h: number) => new Date(T0 + h * 3_600_000).toISOString().replace('.000Z', 'Z');
 
 /** A release repository whose first commit is dated `at`, with 2026.11.20-1 registered and committed-to-be. */
 async function stage(t: Test): Promise<{ repo: TestRepo; at: (iso: string, ...args: string[]) => string; cli: (...args: string[]) => ReturnType<typeof runCli> }> {
   const dated = (iso: string) => ({ GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
-  Object.assign(process.env, dated(hours(-240)));
+  // History must be possible: a version is pinned only after it was registered (the checker
+  // bounds its history searches by registeredAt), so the repository starts after the example
+  // versions were registered, and the new run is registered before it is promoted.
+  Object.assign(process.env, dated(hours(-48)));
   const repo = makeReleaseRepo();
   t.teardown(repo.cleanup);
-  const reg = await runCli(['register', makeRun().dir, '-C', repo.root], { env: s3.env });
+  const reg = await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registeredBefore } });
   t.equal(reg.code, 0, reg.stderr);
   return {
     repo,
@@ -93,7 +98,7 @@ t.test('a pull request that loosens a threshold and promotes a weak model in the
   const report = JSON.parse(readFileSync(join(weak.dir, 'validation-report.json'), 'utf8'));
   report.metrics.overall.auc = 0.85;
   weak.writeReport(JSON.stringify(report, null, 2));
-  t.equal((await s.cli('register', weak.dir, '--version', '2026.11.21-1')).code, 0);
+  t.equal((await runCli(['register', weak.dir, '--version', '2026.11.21-1', '-C', s.repo.root], { env: { ...s3.env, ...registeredBefore } })).code, 0);
   t.equal((await s.cli('promote', 'fraud-detector@2026.11.21-1', '--to', 'staging')).code, 0);
   const policy = join(s.repo.root, 'policies/staging.yaml');
   writeFileSync(policy, readFileSync(policy, 'utf8').replace('auc: { direction: higher, min: 0.90, maxRegression: 0.01 }', 'auc: { direction: higher, min: 0.80, maxRegression: 0.2 }'));
