@@ -1,0 +1,171 @@
+// apply: the only place the sync agent writes. It carries out a plan in an order that never
+// sends traffic to something that is not serving: InferenceServices first and wait until they
+// are ready, then the routes that move traffic, then deletions of what nothing routes to any
+// more, then the Snowflake tasks. Every write is idempotent, so a crash after any write is
+// repaired by the next run's plan. Transient failures are retried with backoff; every other
+// failure is recorded per object and the run goes on with what does not depend on it.
+
+import { ExternalError, ModelshipError } from '../errors.js';
+import { readiness, type Readiness } from './readiness.js';
+import type { KubernetesObject, LiveKubernetesObject, LiveTask, Plan, PlanAction, ScoringTask } from './types.js';
+
+export interface KubernetesTarget {
+  apply(obj: KubernetesObject): Promise<LiveKubernetesObject>;
+  get(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): Promise<LiveKubernetesObject | undefined>;
+  remove(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): Promise<void>;
+}
+
+export interface SnowflakeTarget {
+  /** CREATE OR ALTER TASK, then RESUME */
+  upsert(task: ScoringTask): Promise<void>;
+  drop(task: LiveTask): Promise<void>;
+}
+
+export interface ApplyOptions {
+  attempts?: number;
+  backoffMs?: number;
+  /** how long to wait for each object to become ready */
+  readyTimeoutMs?: number;
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+  /** a line per step, for the terminal */
+  progress?: (line: string) => void;
+}
+
+export type ActionOutcome = 'unchanged' | 'applied' | 'ready' | 'deleted' | 'failed' | 'not-ready' | 'skipped';
+
+export interface ActionResult {
+  key: string;
+  op: PlanAction['op'];
+  target: PlanAction['target'];
+  model?: string;
+  outcome: ActionOutcome;
+  /** when the write was accepted, and when the object was seen ready */
+  appliedAt?: string;
+  readyAt?: string;
+  /** the error or the readiness message */
+  message?: string;
+}
+
+export interface ApplyResult {
+  environment: string;
+  commit: string;
+  converged: boolean;
+  /** writes sent (apply/delete/DDL calls that reached the target) */
+  writes: number;
+  results: ActionResult[];
+}
+
+export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTarget; snowflake?: SnowflakeTarget }, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? (() => new Date());
+  const say = options.progress ?? (() => {});
+  const results = new Map<string, ActionResult>();
+  let writes = 0;
+  const record = (a: PlanAction, outcome: ActionOutcome, extra: Partial<ActionResult> = {}) =>
+    results.set(a.key, { key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), ...results.get(a.key), outcome, ...extra });
+
+  for (const a of plan.actions) if (a.op === 'noop') record(a, 'unchanged');
+  const kube = plan.actions.filter((a) => a.target === 'kubernetes' && a.op !== 'noop');
+  const services = kube.filter((a) => a.op !== 'delete' && (a.desired as KubernetesObject).kind === 'InferenceService');
+  const routes = kube.filter((a) => a.op !== 'delete' && (a.desired as KubernetesObject).kind !== 'InferenceService');
+  const deletions = kube.filter((a) => a.op === 'delete').sort((x, y) => (kindOf(x) === 'InferenceService' ? 1 : 0) - (kindOf(y) === 'InferenceService' ? 1 : 0));
+  const tasks = plan.actions.filter((a) => a.target === 'snowflake' && a.op !== 'noop');
+
+  /** Runs one write with retries; records failure; returns whether it succeeded. */
+  const write = async (a: PlanAction, what: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    const attempts = options.attempts ?? 4;
+    let wait = options.backoffMs ?? 500;
+    for (let i = 1; ; i++) {
+      try {
+        writes++;
+        await fn();
+        record(a, a.op === 'delete' ? 'deleted' : 'applied', { appliedAt: now().toISOString() });
+        say(`${what} ${a.key}`);
+        return true;
+      } catch (e) {
+        const retryable = e instanceof ExternalError && e.details.retryable === true;
+        if (retryable && i < attempts) {
+          say(`${what} ${a.key}: ${(e as Error).message}; retrying in ${wait} ms`);
+          await sleep(wait);
+          wait *= 2;
+          continue;
+        }
+        if (!(e instanceof ModelshipError)) throw e;
+        record(a, 'failed', { message: e.message });
+        say(`${what} ${a.key} failed: ${e.message}`);
+        return false;
+      }
+    }
+  };
+
+  const waitReady = async (actions: PlanAction[]): Promise<boolean> => {
+    if (!targets.kubernetes) return false;
+    const deadline = now().getTime() + (options.readyTimeoutMs ?? 300_000);
+    let pending = actions.filter((a) => results.get(a.key)?.outcome === 'applied');
+    const last = new Map<string, Readiness>();
+    while (pending.length) {
+      for (const a of pending) {
+        const d = a.desired as KubernetesObject;
+        let r: Readiness;
+        try {
+          r = readiness(d, await targets.kubernetes.get(d));
+        } catch (e) {
+          if (!(e instanceof ModelshipError)) throw e;
+          r = { ready: false, reason: e.message };
+        }
+        last.set(a.key, r);
+        if (r.ready) {
+          record(a, 'ready', { readyAt: now().toISOString(), message: r.reason });
+          say(`ready ${a.key}: ${r.reason}`);
+        } else if (r.failed) {
+          record(a, 'not-ready', { message: r.reason });
+          say(`not ready ${a.key}: ${r.reason}`);
+        }
+      }
+      pending = pending.filter((a) => results.get(a.key)?.outcome === 'applied');
+      if (!pending.length) break;
+      if (now().getTime() >= deadline) {
+        for (const a of pending) record(a, 'not-ready', { message: `not ready after ${Math.round((options.readyTimeoutMs ?? 300_000) / 1000)} s: ${last.get(a.key)?.reason ?? 'no status'}` });
+        break;
+      }
+      await sleep(options.pollMs ?? 1_000);
+    }
+    return actions.every((a) => results.get(a.key)?.outcome === 'ready');
+  };
+
+  if (kube.length && !targets.kubernetes) for (const a of kube) record(a, 'failed', { message: 'no Kubernetes connection' });
+  else if (targets.kubernetes) {
+    const k = targets.kubernetes;
+    for (const a of services) await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject));
+    const servicesReady = await waitReady(services);
+    // Traffic moves only onto services that serve; deletions only once nothing routes to them.
+    for (const a of routes) {
+      if (!servicesReady) record(a, 'skipped', { message: 'not applied: the services it routes to are not ready' });
+      else await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject));
+    }
+    const routesReady = await waitReady(routes);
+    for (const a of deletions) {
+      if (!servicesReady || !routesReady) record(a, 'skipped', { message: 'not deleted: the new objects are not ready yet' });
+      else await write(a, 'deleted', () => k.remove(a.live as LiveKubernetesObject));
+    }
+  }
+
+  if (tasks.length && !targets.snowflake) for (const a of tasks) record(a, 'failed', { message: 'no Snowflake connection' });
+  else if (targets.snowflake) {
+    const s = targets.snowflake;
+    for (const a of tasks) {
+      await write(a, a.op === 'delete' ? 'dropped' : a.op === 'create' ? 'created' : 'updated',
+        () => (a.op === 'delete' ? s.drop(a.live as LiveTask) : s.upsert(a.desired as ScoringTask)));
+    }
+  }
+
+  const list = plan.actions.map((a) => results.get(a.key)!);
+  const converged = list.every((r) => r.outcome === 'unchanged' || r.outcome === 'ready' || r.outcome === 'deleted' || (r.outcome === 'applied' && r.target === 'snowflake'));
+  return { environment: plan.environment, commit: plan.commit, converged, writes, results: list };
+}
+
+function kindOf(a: PlanAction): string | undefined {
+  return (a.live as LiveKubernetesObject | undefined)?.kind ?? (a.desired as KubernetesObject | undefined)?.kind;
+}

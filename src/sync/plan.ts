@@ -1,0 +1,126 @@
+// plan = diff(desired, live) over the objects modelship manages. Pure. An object whose recorded
+// spec hash matches and whose live fields still hash to it is a no-op; one edited by hand
+// (its fields no longer hash to its annotation) is updated back: self-heal, reported as drift.
+// Only objects carrying modelship's marks are ever deleted.
+
+import { annotations, labels, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type Plan, type PlanAction, type ScoringTask } from './types.js';
+
+export interface PlanInput {
+  desired: DesiredEnvironment;
+  live: { kubernetes: LiveKubernetesObject[]; snowflake: LiveTask[] };
+  /** the hash of a live object's modelship-owned fields, computed the way the renderer does */
+  hashLive: (o: LiveKubernetesObject) => string;
+}
+
+export function kubeKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {
+  return `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+}
+
+export function taskKey(t: { database: string; schema: string; name: string }): string {
+  return `${t.database}.${t.schema}.${t.name}`.toUpperCase();
+}
+
+export function plan(input: PlanInput): Plan {
+  const { desired } = input;
+  const actions: PlanAction[] = [];
+
+  const liveKube = new Map(input.live.kubernetes
+    .filter((o) => o.metadata.labels?.[labels.managedBy] === 'modelship' && o.metadata.labels?.[labels.environment] === desired.environment)
+    .map((o) => [kubeKey(o as KubernetesObject), o]));
+  for (const d of desired.kubernetes) {
+    const key = kubeKey(d);
+    const live = liveKube.get(key);
+    liveKube.delete(key);
+    const model = d.metadata.labels[labels.model];
+    const want = d.metadata.annotations[annotations.specHash]!;
+    if (!live) {
+      actions.push({ op: 'create', target: 'kubernetes', key, ...(model ? { model } : {}), desired: d, reason: 'not found', diff: diffLines({}, owned(d)) });
+      continue;
+    }
+    const recorded = live.metadata.annotations?.[annotations.specHash];
+    const actual = input.hashLive(live);
+    const base = { target: 'kubernetes' as const, key, ...(model ? { model } : {}), desired: d, live };
+    if (recorded === want && actual === want) actions.push({ ...base, op: 'noop', reason: `spec hash ${short(want)} unchanged` });
+    else if (recorded === want) actions.push({ ...base, op: 'update', reason: `edited outside modelship (drift): its fields no longer match spec hash ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
+    else actions.push({ ...base, op: 'update', reason: `spec hash ${short(recorded)} → ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
+  }
+  for (const [key, live] of liveKube) {
+    const model = live.metadata.labels?.[labels.model];
+    actions.push({ op: 'delete', target: 'kubernetes', key, ...(model ? { model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(owned(live), {}) });
+  }
+
+  const liveTasks = new Map(input.live.snowflake
+    .filter((t) => t.comment?.managedBy === 'modelship' && t.comment.environment === desired.environment)
+    .map((t) => [taskKey(t), t]));
+  for (const d of desired.snowflake) {
+    const key = taskKey(d);
+    const live = liveTasks.get(key);
+    liveTasks.delete(key);
+    const base = { target: 'snowflake' as const, key, model: d.comment.model, desired: d };
+    if (!live) {
+      actions.push({ ...base, op: 'create', reason: 'not found', diff: diffLines({}, taskFields(d)) });
+    } else if (live.comment?.specHash !== d.comment.specHash) {
+      actions.push({ ...base, op: 'update', live, reason: `spec hash ${short(live.comment?.specHash)} → ${short(d.comment.specHash)}`, diff: diffLines(liveTaskFields(live), taskFields(d)) });
+    } else if (live.state !== 'started') {
+      actions.push({ ...base, op: 'update', live, reason: `task is ${live.state} (drift): resume it`, diff: [`~ state: ${live.state} → started`] });
+    } else {
+      actions.push({ ...base, op: 'noop', live, reason: `spec hash ${short(d.comment.specHash)} unchanged` });
+    }
+  }
+  for (const [key, live] of liveTasks) {
+    actions.push({ op: 'delete', target: 'snowflake', key, ...(live.comment ? { model: live.comment.model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(liveTaskFields(live), {}) });
+  }
+  return { environment: desired.environment, commit: desired.commit, actions };
+}
+
+/** The fields modelship owns and compares: spec, labels, annotations other than the commit. */
+function owned(o: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> }): Record<string, unknown> {
+  const ann = { ...o.metadata.annotations };
+  delete ann[annotations.commit];
+  const mine = Object.fromEntries(Object.entries(ann).filter(([k]) => k.startsWith('modelship.io/')));
+  return { labels: o.metadata.labels ?? {}, annotations: mine, spec: o.spec ?? {} };
+}
+
+function taskFields(t: ScoringTask): Record<string, unknown> {
+  return { warehouse: t.warehouse, schedule: t.schedule, call: `${t.procedure}(${t.args.map((a) => JSON.stringify(a)).join(', ')})`, version: t.comment.version };
+}
+
+function liveTaskFields(t: LiveTask): Record<string, unknown> {
+  return { warehouse: t.warehouse, schedule: t.schedule, definition: t.definition, version: t.comment?.version, state: t.state };
+}
+
+/** Readable field-level diff: "+ path: value", "- path: value", "~ path: old → new". */
+export function diffLines(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const a = flatten(before);
+  const b = flatten(after);
+  const out: string[] = [];
+  for (const k of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const x = a.get(k);
+    const y = b.get(k);
+    if (x === y) continue;
+    if (x === undefined) out.push(`+ ${k}: ${y}`);
+    else if (y === undefined) out.push(`- ${k}: ${x}`);
+    else out.push(`~ ${k}: ${x} → ${y}`);
+  }
+  return out;
+}
+
+function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (value !== null && typeof value === 'object') {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    if (entries.length === 0 && prefix) out.set(prefix, Array.isArray(value) ? '[]' : '{}');
+    for (const [k, v] of entries) flatten(v, prefix ? (Array.isArray(value) ? `${prefix}[${k}]` : `${prefix}.${k}`) : k, out);
+  } else if (value !== undefined && prefix) {
+    out.set(prefix, typeof value === 'string' ? value : JSON.stringify(value));
+  }
+  return out;
+}
+
+function short(hash: string | undefined): string {
+  return hash ? `${hash.slice(0, 10)}…` : '(none)';
+}
+
+/** Whether a plan writes anything. */
+export function hasWrites(p: Plan): boolean {
+  return p.actions.some((a) => a.op !== 'noop');
+}

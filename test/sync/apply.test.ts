@@ -1,0 +1,100 @@
+// apply's rules, with targets that keep objects in memory (the real adapters are tested against
+// the Kubernetes and Snowflake stand-ins elsewhere): order, retries, readiness, per-object failure.
+import t from 'tap';
+import { applyPlan, type KubernetesTarget, type SnowflakeTarget } from '../../src/sync/apply.js';
+import { ExternalError } from '../../src/errors.js';
+import type { KubernetesObject, LiveKubernetesObject, Plan, PlanAction, ScoringTask } from '../../src/sync/types.js';
+
+function obj(kind: string, name: string): KubernetesObject {
+  return { apiVersion: kind === 'HTTPRoute' ? 'gateway.networking.k8s.io/v1' : 'serving.kserve.io/v1beta1', kind, metadata: { name, namespace: 'ml-serving', labels: {}, annotations: {} }, spec: {} };
+}
+const key = (o: KubernetesObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+const act = (op: PlanAction['op'], o: KubernetesObject): PlanAction => ({ op, target: 'kubernetes', key: key(o), ...(op === 'delete' ? { live: o } : { desired: o }), reason: 'test' });
+
+/** Objects become ready `readyAfter` polls after they are applied, unless stuck. */
+function memoryCluster(opts: { readyAfter?: number; stuck?: string[]; failures?: Record<string, number[]> } = {}) {
+  const log: string[] = [];
+  const polls = new Map<string, number>();
+  const store = new Map<string, LiveKubernetesObject>();
+  const failing = new Map(Object.entries(opts.failures ?? {}).map(([k, v]) => [k, [...v]]));
+  const target: KubernetesTarget = {
+    async apply(o) {
+      const status = failing.get(`${o.metadata.name}`)?.shift();
+      if (status) throw new ExternalError('kubernetes', `apply ${o.metadata.name}`, `HTTP ${status}`, { status, retryable: status >= 500 || status === 429 });
+      log.push(`apply ${key(o)}`);
+      store.set(key(o), { ...o, metadata: { ...o.metadata, generation: 1 } });
+      polls.set(key(o), 0);
+      return store.get(key(o))!;
+    },
+    async get(o) {
+      const k = key(o as KubernetesObject);
+      const live = store.get(k);
+      if (!live) return undefined;
+      const n = (polls.get(k) ?? 0) + 1;
+      polls.set(k, n);
+      const ready = !opts.stuck?.includes(o.metadata.name) && n > (opts.readyAfter ?? 0);
+      const status = o.kind === 'HTTPRoute'
+        ? { observedGeneration: 1, parents: ready ? [{ conditions: [{ type: 'Accepted', status: 'True' }] }] : [] }
+        : { observedGeneration: 1, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', message: 'pods pending' }], modelStatus: { transitionStatus: ready ? 'UpToDate' : 'InProgress' } };
+      return { ...live, status };
+    },
+    async remove(o) {
+      log.push(`delete ${key(o as KubernetesObject)}`);
+      store.delete(key(o as KubernetesObject));
+    },
+  };
+  return { target, log };
+}
+const fast = { sleep: async () => {}, backoffMs: 1, pollMs: 1, readyTimeoutMs: 50 };
+const plan = (actions: PlanAction[]): Plan => ({ environment: 'production', commit: 'c1', actions });
+
+t.test('services first and ready, then the route, then deletions', async (t) => {
+  const { target, log } = memoryCluster({ readyAfter: 2 });
+  const r = await applyPlan(plan([
+    act('delete', obj('InferenceService', 'fd-old')), act('update', obj('HTTPRoute', 'fd')), act('create', obj('InferenceService', 'fd-new')),
+  ]), { kubernetes: target }, fast);
+  t.same(log, ['apply InferenceService/ml-serving/fd-new', 'apply HTTPRoute/ml-serving/fd', 'delete InferenceService/ml-serving/fd-old']);
+  t.ok(r.converged);
+  t.equal(r.writes, 3);
+  t.same(r.results.map((x) => x.outcome), ['deleted', 'ready', 'ready']);
+});
+
+t.test('a transient 503 is retried; a 403 is recorded and the rest goes on', async (t) => {
+  const { target, log } = memoryCluster({ failures: { a: [503, 503], b: [403] } });
+  const r = await applyPlan(plan([act('create', obj('InferenceService', 'a')), act('create', obj('InferenceService', 'b'))]), { kubernetes: target }, fast);
+  t.same(log, ['apply InferenceService/ml-serving/a']);
+  t.match(r.results, [{ key: 'InferenceService/ml-serving/a', outcome: 'ready' }, { key: 'InferenceService/ml-serving/b', outcome: 'failed', message: /HTTP 403/ }]);
+  t.notOk(r.converged);
+});
+
+t.test('a service that never becomes ready: reported with its condition; traffic is not moved and nothing is deleted', async (t) => {
+  const { target, log } = memoryCluster({ stuck: ['fd-new'] });
+  const r = await applyPlan(plan([act('create', obj('InferenceService', 'fd-new')), act('update', obj('HTTPRoute', 'fd')), act('delete', obj('InferenceService', 'fd-old'))]), { kubernetes: target }, fast);
+  t.same(log, ['apply InferenceService/ml-serving/fd-new']);
+  t.match(r.results, [
+    { outcome: 'not-ready', message: /not ready after 0 s: Ready is False: pods pending/ },
+    { outcome: 'skipped', message: 'not applied: the services it routes to are not ready' },
+    { outcome: 'skipped', message: 'not deleted: the new objects are not ready yet' },
+  ]);
+  t.notOk(r.converged);
+});
+
+t.test('a plan of no-ops writes nothing', async (t) => {
+  const { target, log } = memoryCluster();
+  const r = await applyPlan(plan([{ ...act('update', obj('InferenceService', 'a')), op: 'noop' }]), { kubernetes: target }, fast);
+  t.same(log, []);
+  t.equal(r.writes, 0);
+  t.ok(r.converged);
+});
+
+t.test('tasks are upserted and dropped; without a connection they fail, not vanish', async (t) => {
+  const calls: string[] = [];
+  const snowflake: SnowflakeTarget = { upsert: async (x) => void calls.push(`upsert ${x.name}`), drop: async (x) => void calls.push(`drop ${x.name}`) };
+  const task = { database: 'D', schema: 'S', name: 'T' } as ScoringTask;
+  const actions: PlanAction[] = [{ op: 'create', target: 'snowflake', key: 'D.S.T', desired: task, reason: 'x' }, { op: 'delete', target: 'snowflake', key: 'D.S.OLD', live: { database: 'D', schema: 'S', name: 'OLD', state: 'started' }, reason: 'x' }];
+  const r = await applyPlan(plan(actions), { snowflake }, fast);
+  t.same(calls, ['upsert T', 'drop OLD']);
+  t.ok(r.converged);
+  const none = await applyPlan(plan(actions), {}, fast);
+  t.match(none.results, [{ outcome: 'failed', message: 'no Snowflake connection' }, { outcome: 'failed' }]);
+});

@@ -1,0 +1,72 @@
+// plan = diff(desired, live): plain data in, actions out. The hash function is the renderer's
+// business; here a live object's "hash" is whatever its spec serialises to, so a hand edit shows.
+import t from 'tap';
+import { diffLines, hasWrites, plan } from '../../src/sync/plan.js';
+import type { DesiredEnvironment, KubernetesObject, LiveKubernetesObject, LiveTask, ScoringTask } from '../../src/sync/types.js';
+
+const hashOf = (spec: unknown) => `h-${JSON.stringify(spec)}`;
+function isvc(name: string, spec: Record<string, unknown>, env = 'production'): KubernetesObject {
+  return {
+    apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService',
+    metadata: { name, namespace: 'ml-serving', labels: { 'app.kubernetes.io/managed-by': 'modelship', 'modelship.io/environment': env, 'modelship.io/model': name }, annotations: { 'modelship.io/spec-hash': hashOf(spec), 'modelship.io/commit': 'c1' } },
+    spec,
+  };
+}
+const live = (o: KubernetesObject, spec = o.spec): LiveKubernetesObject => ({ ...o, metadata: { ...o.metadata, generation: 1 }, spec });
+function task(version: string, hash = `t-${version}`): ScoringTask {
+  return {
+    database: 'ML_PROD', schema: 'SCORING', name: 'MODELSHIP_FRAUD_DETECTOR', warehouse: 'SCORING_WH_M', schedule: 'USING CRON 0 2 * * * America/New_York',
+    procedure: 'ML_PLATFORM.SCORING.SCORE_WITH_MODEL', args: ['fraud-detector', version, 's3://r/x', 'abc', 'SRC', 'TGT'],
+    comment: { managedBy: 'modelship', environment: 'production', model: 'fraud-detector', version, specHash: hash, commit: 'c1' },
+  };
+}
+const liveTask = (d: ScoringTask, state = 'started'): LiveTask => ({ database: d.database, schema: d.schema, name: d.name, state, warehouse: d.warehouse, schedule: d.schedule, comment: d.comment });
+const desired = (kubernetes: KubernetesObject[], snowflake: ScoringTask[] = []): DesiredEnvironment => ({ environment: 'production', commit: 'c2', kubernetes, snowflake });
+const hashLive = (o: LiveKubernetesObject) => hashOf(o.spec);
+
+t.test('everything as desired: all no-ops, nothing to write', async (t) => {
+  const a = isvc('fraud-detector', { predictor: { minReplicas: 4 } });
+  const p = plan({ desired: desired([a], [task('v1')]), live: { kubernetes: [live(a)], snowflake: [liveTask(task('v1'))] }, hashLive });
+  t.same(p.actions.map((x) => x.op), ['noop', 'noop']);
+  t.notOk(hasWrites(p));
+});
+
+t.test('missing objects are created, changed ones updated with a readable diff', async (t) => {
+  const before = isvc('fraud-detector', { predictor: { model: { storageUri: 's3://r/a' } } });
+  const after = isvc('fraud-detector', { predictor: { model: { storageUri: 's3://r/b' }, canaryTrafficPercent: 5 } });
+  const p = plan({ desired: desired([after, isvc('chargeback-risk', {})], [task('v2')]), live: { kubernetes: [live(before)], snowflake: [liveTask(task('v1'))] }, hashLive });
+  t.match(p.actions, [
+    { op: 'update', key: 'InferenceService/ml-serving/fraud-detector', diff: ['~ annotations.modelship.io/spec-hash: ' + hashOf(before.spec) + ' → ' + hashOf(after.spec), '+ spec.predictor.canaryTrafficPercent: 5', '~ spec.predictor.model.storageUri: s3://r/a → s3://r/b'] },
+    { op: 'create', key: 'InferenceService/ml-serving/chargeback-risk', reason: 'not found' },
+    { op: 'update', target: 'snowflake', key: 'ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR', reason: /spec hash t-v1… → t-v2…/ },
+  ]);
+  t.ok(p.actions[2]!.diff!.includes('~ version: v1 → v2'));
+});
+
+t.test('a hand edit is drift: the object is updated back even though its annotation still matches', async (t) => {
+  const a = isvc('fraud-detector', { predictor: { minReplicas: 4 } });
+  const edited = live(a, { predictor: { minReplicas: 1 } });
+  const [action] = plan({ desired: desired([a]), live: { kubernetes: [edited], snowflake: [] }, hashLive }).actions;
+  t.equal(action!.op, 'update');
+  t.match(action!.reason, /edited outside modelship \(drift\)/);
+  t.same(action!.diff, ['~ spec.predictor.minReplicas: 1 → 4']);
+});
+
+t.test('a suspended task is resumed', async (t) => {
+  const [action] = plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [liveTask(task('v1'), 'suspended')] }, hashLive }).actions;
+  t.match(action, { op: 'update', reason: 'task is suspended (drift): resume it' });
+});
+
+t.test('only what modelship manages in this environment is pruned', async (t) => {
+  const gone = isvc('old-model', {});
+  const otherEnv = isvc('fraud-detector', {}, 'staging');
+  const foreign: LiveKubernetesObject = { ...live(isvc('hand-made', {})), metadata: { name: 'hand-made', namespace: 'ml-serving', labels: {} } };
+  const unmanagedTask: LiveTask = { database: 'ML_PROD', schema: 'SCORING', name: 'NIGHTLY_ETL', state: 'started' };
+  const p = plan({ desired: desired([]), live: { kubernetes: [live(gone), live(otherEnv), foreign], snowflake: [unmanagedTask] }, hashLive });
+  t.same(p.actions.map((a) => `${a.op} ${a.key}`), ['delete InferenceService/ml-serving/old-model']);
+  t.match(p.actions[0]!.reason, 'no longer in environments/production.yaml');
+});
+
+t.test('diff lines: added, removed, changed, nested and arrays', async (t) => {
+  t.same(diffLines({ a: 1, b: { c: [1, 2] } }, { a: 2, b: { c: [1] }, d: 'x' }), ['~ a: 1 → 2', '- b.c[1]: 2', '+ d: x']);
+});
