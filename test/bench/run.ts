@@ -2,16 +2,18 @@
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
 import { startupBench } from './startup.js';
-import { machine, renderMarkdown, renderText, type Row } from './table.js';
+import { machine, renderMarkdown, renderText, type Machine, type Row } from './table.js';
 import { validateBench } from './validate.js';
 
 const resultsFile = fileURLToPath(new URL('./results.md', import.meta.url));
+const storeFile = fileURLToPath(new URL('./results.json', import.meta.url));
+const readmeFile = fileURLToPath(new URL('../../README.md', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const sizeMiB = positiveNumber('BENCH_SIZE_MIB', 1024);
@@ -33,33 +35,44 @@ if (unknown.length) {
 }
 const chosen = asked.length ? Object.keys(benchmarks).filter((b) => asked.includes(b)) : Object.keys(benchmarks);
 
-const rows: Row[] = [];
+const rows: Array<Row & { bench: string }> = [];
 let failed = false;
 for (const name of chosen) {
   const started = Date.now();
   try {
-    rows.push(...(await benchmarks[name]!()));
+    rows.push(...(await benchmarks[name]!()).map((r) => ({ ...r, bench: name })));
     log(`${name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {
     failed = true;
     log(`${name}: failed: ${(e as Error).stack ?? e}`);
-    rows.push({ figure: name, target: '', measured: `failed: ${(e as Error).message.split('\n')[0]}`, reference: '', ratio: '' });
+    rows.push({ bench: name, figure: name, target: '', measured: `failed: ${(e as Error).message.split('\n')[0]}`, reference: '', ratio: '' });
   }
 }
 
-const notes = [
-  ...(chosen.length < Object.keys(benchmarks).length ? [`Subset run: ${chosen.join(', ')}.`] : []),
-  ...(chosen.includes('register')
-    ? [`register: artifact ${sizeMiB} MiB of random bytes, s3rver on loopback, ${repeatCount === 1 ? 'one run' : `median of ${repeatCount} runs`} each; peak RSS by ${peakRssMethod}.`]
-    : []),
-  ...(chosen.includes('check') ? checkNotes() : []),
-  ...(chosen.includes('register') && !gnuTime ? ['GNU time is not installed: peak RSS was polled, so a short spike could be missed.'] : []),
-  'Ratio = measured / reference. ✓/✗: target met or missed.',
-];
+const shared = 'Ratio = measured / reference. ✓/✗: target met or missed.';
+const notesOf: Record<string, string[]> = {
+  register: [
+    `register: artifact ${sizeMiB} MiB of random bytes, s3rver on loopback, ${repeatCount === 1 ? 'one run' : `median of ${repeatCount} runs`} each; peak RSS by ${peakRssMethod}.`,
+    ...(gnuTime ? [] : ['GNU time is not installed: peak RSS was polled, so a short spike could be missed.']),
+  ],
+  check: checkNotes(),
+};
 const m = machine();
-process.stdout.write(`\n${renderText(rows, m, notes)}\n`);
-writeFileSync(resultsFile, renderMarkdown(rows, m, notes));
-log(`\nwrote ${resultsFile}`);
+process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);
+
+// Each benchmark's latest figures are kept (results.json), so running one benchmark updates its
+// rows and leaves the others' standing; results.md and the README's table are rendered from all.
+const stored: Record<string, { rows: Row[]; notes: string[]; machine: Machine }> = existsSync(storeFile) ? JSON.parse(readFileSync(storeFile, 'utf8')) : {};
+for (const name of chosen) stored[name] = { rows: rows.filter((r) => r.bench === name).map(({ bench: _b, ...r }) => r), notes: notesOf[name] ?? [], machine: m };
+writeFileSync(storeFile, JSON.stringify(stored, null, 2) + '\n');
+const order = Object.keys(benchmarks).filter((b) => stored[b]);
+const table = renderMarkdown(order.flatMap((b) => stored[b]!.rows), order.map((b) => ({ name: b, machine: stored[b]!.machine, notes: stored[b]!.notes })), shared);
+writeFileSync(resultsFile, table);
+const readme = readFileSync(readmeFile, 'utf8');
+const open = readme.indexOf('<!-- bench -->\n');
+const close = readme.indexOf('<!-- /bench -->');
+if (open >= 0 && close > open) writeFileSync(readmeFile, readme.slice(0, open) + '<!-- bench -->\n' + table + readme.slice(close));
+log(`\nwrote ${resultsFile}, ${storeFile} and the README's benchmark table`);
 process.exitCode = failed ? 1 : 0;
 
 function positiveNumber(name: string, fallback: number): number {

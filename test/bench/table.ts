@@ -53,16 +53,17 @@ export function renderText(rows: Row[], m: Machine, notes: string[]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), '', `machine: ${describeMachine(m)}`, ...notes].join('\n');
 }
 
-/** The same table in Markdown. */
-export function renderMarkdown(rows: Row[], m: Machine, notes: string[]): string {
+/** The table in Markdown, with when and where each benchmark's figures were measured. */
+export function renderMarkdown(rows: Row[], runs: Array<{ name: string; machine: Machine; notes: string[] }>, footer: string): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   return [
     `| ${headers.join(' | ')} |`,
     `|${headers.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${cells(r).map(esc).join(' | ')} |`),
     '',
-    `Machine: ${describeMachine(m)}.`,
-    ...notes.map((n) => `\n${n}`),
+    ...runs.flatMap((r) => [`- **${r.name}**: measured ${r.machine.date} on ${describeMachine({ ...r.machine, date: '' }).replace(/; measured $/, '')}.${r.notes.length ? ` ${r.notes.join(' ')}` : ''}`]),
+    '',
+    footer,
     '',
   ].join('\n');
 }
