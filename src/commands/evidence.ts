@@ -10,6 +10,7 @@ import { showFile } from '../git/repo.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
+import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../metrics/warehouse.js';
 import { ArtifactStore, parseS3Uri, s3Client } from '../registry/store.js';
 
 export interface EvidenceContext {
@@ -50,16 +51,30 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
   ]);
 
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = ctx.prometheusUrl ? { prometheus: prometheusSource({ url: ctx.prometheusUrl }) } : {};
-  await Promise.all([...req.canaries].map(async ([key, c]) => {
-    const startedAt = canaryStart(ev.timelines.get(c.environment) ?? [], c.model, c.version, c.traffic);
-    const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
-    const observations = await observeChecks({
-      checks: c.policy.checks, sources, window,
-      context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment },
-      requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
-    });
-    ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
-  }));
+  // Snowflake, when SNOWFLAKE_ACCOUNT is set: one session for all canaries, ended below.
+  const warehouseConfig = req.canaries.size ? warehouseFromEnv(process.env) : undefined;
+  let warehouse: WarehouseSource | undefined;
+  try {
+    if (warehouseConfig) sources.warehouse = warehouse = warehouseSource(warehouseConfig);
+  } catch (e) {
+    // Incomplete configuration: every warehouse check reports it instead of the run failing.
+    if (!(e instanceof ModelshipError)) throw e;
+    sources.warehouse = { evaluate: () => Promise.reject(e) };
+  }
+  try {
+    await Promise.all([...req.canaries].map(async ([key, c]) => {
+      const startedAt = canaryStart(ev.timelines.get(c.environment) ?? [], c.model, c.version, c.traffic);
+      const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
+      const observations = await observeChecks({
+        checks: c.policy.checks, sources, window,
+        context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment },
+        requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+      });
+      ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
+    }));
+  } finally {
+    await warehouse?.close();
+  }
   return ev;
 }
 

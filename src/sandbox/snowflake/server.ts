@@ -1,0 +1,296 @@
+// A loopback stand-in for the Snowflake SQL REST API that snowflake-sdk speaks, for tests and
+// `modelship demo`: the real driver connects to it with `accessUrl: 'http://127.0.0.1:PORT'`.
+// Each query runs for real in an in-process DuckDB database (@duckdb/node-api), with the request's
+// bindings bound as DuckDB parameters (never spliced into the text), and the rows come back in
+// Snowflake's JSON wire format (values as strings, a rowtype per column derived from DuckDB's types).
+// Snowflake functions our canary queries use are provided: IFF and DATEADD as DuckDB macros,
+// CURRENT_TIMESTAMP() (DuckDB only knows it without parentheses), NULLIF (native in DuckDB).
+// Every query text and its bindings are recorded, so tests can assert values were bound.
+//
+// It does NOT do: authentication beyond one fixed user/password (no key-pair, OAuth, SSO, MFA;
+// no token expiry or renewal), warehouses, roles, databases/schemas as session context (USE …),
+// most of Snowflake's SQL dialect (only what DuckDB understands plus IFF/DATEADD/CURRENT_TIMESTAMP();
+// DATEADD's unit must be one DuckDB can read as an interval: second, minute, hour, day, week, month,
+// year), async queries, query cancellation, result chunks or Arrow results (every result is inline
+// JSON), multi-statement requests, array (bulk) bindings, PUT/GET, session parameters (the
+// statement timeout is not enforced), OCSP, and Snowflake's error codes: every failed query answers
+// success:false with code 001003 ("SQL compilation error") and DuckDB's message.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+
+export interface SnowflakeBinding { type: string; value: string | string[] | null }
+
+export interface RecordedQuery {
+  /** the SQL text exactly as the driver sent it */
+  sqlText: string;
+  /** the bindings as sent: {"1": {type: "TEXT", value: "…"}, …} */
+  bindings: Record<string, SnowflakeBinding>;
+  /** the text after the stand-in's dialect rewrites, as DuckDB ran it */
+  ranAs: string;
+  /** DuckDB's error, when the query failed */
+  error?: string;
+}
+
+export interface SnowflakeStandInOptions {
+  /** credentials the login must carry; default modelship / modelship */
+  username?: string;
+  password?: string;
+  /** runs once on the DuckDB connection after the Snowflake macros exist: create tables, load data */
+  setup?: (conn: DuckDBConnection) => Promise<void>;
+}
+
+export interface SnowflakeStandIn {
+  /** the accessUrl to give snowflake-sdk, e.g. http://127.0.0.1:40123 */
+  url: string;
+  /** every query received, in order */
+  queries: RecordedQuery[];
+  /** logins received (LOGIN_NAME), in order */
+  logins: string[];
+  /** sessions ended by the driver (POST /session?delete=true) */
+  logouts: number;
+  /** runs SQL directly on the DuckDB database (setup between tests) */
+  run(sql: string): Promise<void>;
+  /** the DuckDB connection, for bulk loading */
+  connection: DuckDBConnection;
+  stop(): Promise<void>;
+}
+
+export const snowflakeStandInCredentials = { username: 'modelship', password: 'modelship' };
+
+/** The Snowflake functions our queries use, as DuckDB macros. */
+const MACROS = [
+  'CREATE OR REPLACE MACRO IFF(c, a, b) AS CASE WHEN c THEN a ELSE b END',
+  // The unit arrives as a string: rewrite() quotes DATEADD's bare first argument (hour → 'hour').
+  "CREATE OR REPLACE MACRO DATEADD(unit, n, ts) AS CAST(ts AS TIMESTAMPTZ) + n * CAST('1 ' || unit AS INTERVAL)",
+];
+
+export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {}): Promise<SnowflakeStandIn> {
+  const expected = { username: options.username ?? snowflakeStandInCredentials.username, password: options.password ?? snowflakeStandInCredentials.password };
+  // Loaded lazily: @duckdb/node-api is needed only where the stand-in runs (tests, demo).
+  const duckdb = await import('@duckdb/node-api');
+  const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  for (const m of MACROS) await connection.run(m);
+  if (options.setup) await options.setup(connection);
+
+  const queries: RecordedQuery[] = [];
+  const logins: string[] = [];
+  const tokens = new Set<string>();
+  let serial = 0;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const raw = await readBody(req);
+    const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+    const send = (payload: unknown, status = 200) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+
+    if (req.method === 'POST' && url.pathname === '/session/v1/login-request') {
+      const data = (body.data ?? {}) as Record<string, unknown>;
+      logins.push(String(data.LOGIN_NAME ?? ''));
+      if (data.LOGIN_NAME !== expected.username || data.PASSWORD !== expected.password) {
+        send({ success: false, code: '390100', message: 'Incorrect username or password was specified.', data: null });
+        return;
+      }
+      const token = `token-${++serial}`;
+      tokens.add(token);
+      send({
+        success: true,
+        data: {
+          token, masterToken: `master-${serial}`, validityInSeconds: 3600, masterValidityInSeconds: 14400,
+          sessionId: serial, parameters: [{ name: 'TIMEZONE', value: 'UTC' }],
+          sessionInfo: { databaseName: null, schemaName: null, warehouseName: null, roleName: 'PUBLIC' },
+        },
+      });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/queries/v1/query-request') {
+      const token = /Snowflake Token="([^"]*)"/.exec(String(req.headers.authorization ?? ''))?.[1];
+      if (!token || !tokens.has(token)) {
+        send({ success: false, code: '390104', message: 'User must login again to access the service.', data: null });
+        return;
+      }
+      send(await query(String(body.sqlText ?? ''), (body.bindings ?? {}) as Record<string, SnowflakeBinding>));
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/session' && url.searchParams.get('delete') === 'true') {
+      const token = /Snowflake Token="([^"]*)"/.exec(String(req.headers.authorization ?? ''))?.[1];
+      if (token && tokens.delete(token)) standIn.logouts++;
+      send({ success: true, data: null });
+      return;
+    }
+    // /telemetry/send, heartbeats, token renewal …: acknowledged, ignored.
+    send({ success: true, data: null });
+  }
+
+  async function query(sqlText: string, bindings: Record<string, SnowflakeBinding>) {
+    const ranAs = rewrite(sqlText);
+    const record: RecordedQuery = { sqlText, bindings, ranAs };
+    queries.push(record);
+    const queryId = `01b0-stand-in-${++serial}`;
+    try {
+      const keys = Object.keys(bindings).sort((a, b) => Number(a) - Number(b));
+      // Typed by each binding's Snowflake type (TEXT, FIXED, REAL, BOOLEAN), as Snowflake does,
+      // rather than left for DuckDB to infer from the context of the marker.
+      const values = keys.map((k) => bindValue(bindings[k]!));
+      const types = keys.map((k) => bindType(duckdb, bindings[k]!));
+      const reader = await connection.runAndReadAll(ranAs, values, types);
+      const columnTypes = reader.columnTypes();
+      const rowtype = reader.columnNames().map((name, i) => rowType(name, columnTypes[i]!));
+      const rowset = reader.getRows().map((row) => row.map((v, i) => wireValue(v, rowtype[i]!.type)));
+      return { success: true, data: { queryId, rowtype, rowset, total: rowset.length, returned: rowset.length, queryResultFormat: 'json', parameters: [] } };
+    } catch (e) {
+      record.error = (e as Error).message;
+      return { success: false, code: '001003', message: `SQL compilation error:\n${record.error}`, data: { queryId, sqlState: '42000', errorCode: '001003' } };
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ success: false, message: `stand-in error: ${(e as Error).message}`, data: null }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  let stopped = false;
+
+  const standIn: SnowflakeStandIn = {
+    url: `http://127.0.0.1:${port}`,
+    queries,
+    logins,
+    logouts: 0,
+    connection,
+    async run(sql: string) {
+      await connection.run(sql);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+  return standIn;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', reject);
+    req.on('end', () => {
+      const buf = Buffer.concat(chunks);
+      resolve(req.headers['content-encoding'] === 'gzip' ? gunzipSync(buf) : buf);
+    });
+  });
+}
+
+/**
+ * Snowflake → DuckDB dialect, outside quoted text and comments: DATEADD's bare unit becomes a
+ * string, CURRENT_TIMESTAMP() loses its parentheses. Bind markers (?) are left as they are.
+ */
+export function rewrite(sql: string): string {
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const rest = sql.slice(i);
+    let next: number;
+    if (rest.startsWith('--')) next = end('\n', i + 2);
+    else if (rest.startsWith('/*')) next = end('*/', i + 2);
+    else if (rest[0] === "'" || rest[0] === '"') next = end(rest[0], i + 1);
+    else {
+      const dateadd = /^DATEADD\s*\(\s*([A-Za-z_]+)\s*,/i.exec(rest);
+      const now = /^CURRENT_TIMESTAMP\s*\(\s*\)/i.exec(rest);
+      const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(rest);
+      if (dateadd && (i === 0 || !/[A-Za-z0-9_$.]/.test(sql[i - 1]!))) {
+        out += `DATEADD('${dateadd[1]!.toLowerCase()}',`;
+        i += dateadd[0].length;
+        continue;
+      }
+      if (now && (i === 0 || !/[A-Za-z0-9_$.]/.test(sql[i - 1]!))) {
+        out += 'CURRENT_TIMESTAMP';
+        i += now[0].length;
+        continue;
+      }
+      next = i + (word ? word[0].length : 1);
+    }
+    out += sql.slice(i, next);
+    i = next;
+  }
+  return out;
+
+  function end(delimiter: string, from: number): number {
+    const at = sql.indexOf(delimiter, from);
+    return at < 0 ? sql.length : at + delimiter.length;
+  }
+}
+
+function bindType(duckdb: typeof import('@duckdb/node-api'), b: SnowflakeBinding): DuckDBType {
+  switch (b.type.toUpperCase()) {
+    case 'FIXED': return Number.isSafeInteger(Number(b.value)) ? duckdb.BIGINT : duckdb.HUGEINT;
+    case 'REAL': return duckdb.DOUBLE;
+    case 'BOOLEAN': return duckdb.BOOLEAN;
+    default: return duckdb.VARCHAR;
+  }
+}
+
+function bindValue(b: SnowflakeBinding): DuckDBValue {
+  if (b.value === null || Array.isArray(b.value)) {
+    if (Array.isArray(b.value)) throw new Error('array bindings (bulk inserts) are not supported by the stand-in');
+    return null;
+  }
+  switch (b.type.toUpperCase()) {
+    case 'FIXED': {
+      const n = Number(b.value);
+      return Number.isSafeInteger(n) ? n : BigInt(b.value);
+    }
+    case 'REAL': return Number(b.value);
+    case 'BOOLEAN': return b.value === '1' || b.value.toLowerCase() === 'true';
+    default: return b.value; // TEXT, and dates/timestamps as text, which DuckDB casts
+  }
+}
+
+interface RowType { name: string; type: string; scale: number; precision: number; length: number | null; nullable: boolean }
+
+/** DuckDB column type → Snowflake rowtype entry (names uppercased as Snowflake does for unquoted identifiers). */
+function rowType(name: string, type: DuckDBType): RowType {
+  const text = type.toString().toUpperCase();
+  const base = { name: /^[a-z_][a-z0-9_$]*$/i.test(name) ? name.toUpperCase() : name, nullable: true, length: null as number | null };
+  const decimal = /^DECIMAL\((\d+),(\d+)\)$/.exec(text);
+  if (decimal) return { ...base, type: 'fixed', precision: Number(decimal[1]), scale: Number(decimal[2]) };
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(text)) return { ...base, type: 'fixed', precision: 38, scale: 0 };
+  if (/^(FLOAT|DOUBLE)$/.test(text)) return { ...base, type: 'real', precision: 0, scale: 0 };
+  if (text === 'BOOLEAN') return { ...base, type: 'boolean', precision: 0, scale: 0 };
+  if (text === 'DATE') return { ...base, type: 'date', precision: 0, scale: 0 };
+  if (text === 'TIMESTAMP WITH TIME ZONE') return { ...base, type: 'timestamp_ltz', precision: 0, scale: 9 };
+  if (text.startsWith('TIMESTAMP')) return { ...base, type: 'timestamp_ntz', precision: 0, scale: 9 };
+  return { ...base, type: 'text', precision: 0, scale: 0, length: 16_777_216 };
+}
+
+/** A DuckDB value in Snowflake's JSON result encoding. */
+function wireValue(v: DuckDBValue, type: string): string | null {
+  if (v === null || v === undefined) return null;
+  if (type === 'boolean') return v ? '1' : '0';
+  if (type === 'date') return String(Math.round(new Date(`${String(v)}T00:00:00Z`).getTime() / 86_400_000));
+  if (type === 'timestamp_ntz' || type === 'timestamp_ltz') {
+    // DuckDB timestamps carry microseconds since the epoch; Snowflake sends seconds.nanoseconds.
+    const micros = BigInt((v as { micros: bigint }).micros);
+    const seconds = micros / 1_000_000n - (micros < 0n && micros % 1_000_000n !== 0n ? 1n : 0n);
+    const frac = micros - seconds * 1_000_000n;
+    return `${seconds}.${frac.toString().padStart(6, '0')}000`;
+  }
+  if (type === 'real') {
+    const n = Number(v);
+    return Number.isNaN(n) ? 'NaN' : Number.isFinite(n) ? String(n) : n > 0 ? 'inf' : '-inf';
+  }
+  return String(v);
+}
