@@ -210,6 +210,13 @@ function checkEnvironments(repo: LoadedRepository): Problem[] {
       if (d.online) {
         if (card && !card.serving.online) problems.push(at(env, [...base, 'online'], `${model} declares no online serving in its model.yaml`, { key: true, expected: 'serving.online in the model card', found: 'nothing' }));
         if (!e.kubernetes) problems.push(at(env, [...base, 'online'], 'online serving needs the environment\'s kubernetes settings', { key: true, expected: 'key "kubernetes" at the top', found: 'nothing' }));
+        // Raw KServe scales with a HorizontalPodAutoscaler (cpu, memory); serverless with Knative's (concurrency, rps).
+        const metric = d.online.scaleMetric;
+        const mode = e.kubernetes?.mode;
+        if (metric && mode && (mode === 'raw') !== (metric === 'cpu' || metric === 'memory')) {
+          const fits = mode === 'raw' ? 'cpu or memory' : 'concurrency or rps';
+          problems.push(at(env, [...base, 'online', 'scaleMetric'], `${mode} mode cannot scale on ${metric}: ${mode === 'raw' ? 'a HorizontalPodAutoscaler knows cpu and memory only' : 'Knative\'s autoscaler knows concurrency and rps only'}`, { expected: fits, found: metric }));
+        }
         if (d.online.replicas.min > d.online.replicas.max) {
           problems.push(at(env, [...base, 'online', 'replicas'], `replicas.min (${d.online.replicas.min}) is greater than replicas.max (${d.online.replicas.max})`));
         }

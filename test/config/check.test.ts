@@ -36,6 +36,8 @@ const cases: Array<[string, Edit[], RegExp[]]> = [
     [/staging\.yaml:\d+:\d+  models\.fraud-detector\.online\.replicas  replicas\.min \(5\) is greater than replicas\.max \(3\)/]],
   ['a four-field cron and an unknown time zone', [edit('environments/staging.yaml', 'schedule: { cron: "0 4 * * *", timezone: UTC }', 'schedule: { cron: "0 4 * *", timezone: Mars/Olympus }')],
     [/cron  a cron expression has five fields \(minute hour day-of-month month day-of-week\); found 4/, /timezone  unknown time zone; expected an IANA time zone such as UTC or Europe\/Berlin, found "Mars\/Olympus"/]],
+  ['raw mode scaled on concurrency, which only Knative knows', [edit('environments/production.yaml', 'scaleMetric: cpu ', 'scaleMetric: concurrency ')],
+    [/environments\/production\.yaml:23:20  models\.fraud-detector\.online\.scaleMetric  raw mode cannot scale on concurrency: a HorizontalPodAutoscaler knows cpu and memory only; expected cpu or memory, found concurrency/]],
   ['raw mode without a gateway', [edit('environments/production.yaml', '  gateway: { name: ml-gateway, namespace: gateway-system }\n', '')],
     [/production\.yaml:\d+:\d+  kubernetes  raw mode routes traffic through a Gateway API HTTPRoute; name the Gateway under kubernetes\.gateway/]],
   ['an environment without a policy', [(dir) => rmSync(join(dir, 'policies/staging.yaml')), edit('policies/production.yaml', 'promotion:\n  from: staging\n  soak: 48h\n', '')],
