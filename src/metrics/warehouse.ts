@@ -40,12 +40,15 @@ export interface WarehouseOptions {
   backoffMs?: number;
 }
 
-export interface WarehouseSource extends MetricSource {
+/** One Snowflake session: the part the metric source and the sync agent's Snowflake target share. */
+export interface SnowflakeConnection {
   /** Runs one statement with bound parameters; rows as objects keyed by column name. */
   query(sql: string, binds?: ReadonlyArray<string | number>): Promise<Array<Record<string, unknown>>>;
   /** Ends the session (idempotent). */
   close(): Promise<void>;
 }
+
+export interface WarehouseSource extends MetricSource, SnowflakeConnection {}
 
 /**
  * The warehouse configuration from the environment, or undefined when SNOWFLAKE_ACCOUNT is unset.
@@ -93,6 +96,34 @@ function loadSdk(): Promise<Sdk> {
 }
 
 export function warehouseSource(options: WarehouseOptions): WarehouseSource {
+  const connection = snowflakeConnection(options);
+  const { query } = connection;
+  return {
+    query,
+    close: connection.close,
+    async evaluate(sql: string, _window: MetricWindow, evaluateOptions: EvaluateOptions = {}): Promise<MetricSample> {
+      // The window is in the query (DATEADD, {{window}}); requestsQuery is PromQL-only: a warehouse
+      // query reports its requests in a REQUESTS column.
+      const rows = await query(sql, evaluateOptions.binds ?? []);
+      if (rows.length === 0) return {};
+      if (rows.length > 1) {
+        throw new ExternalError('snowflake', 'query', `${short(sql)} returned ${rows.length} rows; a check needs one row (aggregate in the query)`);
+      }
+      const row = rows[0]!;
+      const columns = Object.keys(row);
+      const value = numberOf(row[columns[0]!], columns[0]!, sql);
+      const requestsColumn = columns.slice(1).find((c) => c.toUpperCase() === 'REQUESTS');
+      const requests = requestsColumn ? numberOf(row[requestsColumn], requestsColumn, sql) : undefined;
+      return { ...(value !== undefined ? { value } : {}), ...(requests !== undefined ? { requests } : {}) };
+    },
+  };
+}
+
+/**
+ * A lazily opened Snowflake session with per-statement timeouts and bounded retries of failures to
+ * reach Snowflake (a statement Snowflake rejects is not retried). Values travel as binds.
+ */
+export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnection {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const attempts = Math.max(1, options.attempts ?? 3);
   const backoffMs = options.backoffMs ?? 500;
@@ -199,21 +230,6 @@ export function warehouseSource(options: WarehouseOptions): WarehouseSource {
 
   return {
     query,
-    async evaluate(sql: string, _window: MetricWindow, evaluateOptions: EvaluateOptions = {}): Promise<MetricSample> {
-      // The window is in the query (DATEADD, {{window}}); requestsQuery is PromQL-only: a warehouse
-      // query reports its requests in a REQUESTS column.
-      const rows = await query(sql, evaluateOptions.binds ?? []);
-      if (rows.length === 0) return {};
-      if (rows.length > 1) {
-        throw new ExternalError('snowflake', 'query', `${short(sql)} returned ${rows.length} rows; a check needs one row (aggregate in the query)`);
-      }
-      const row = rows[0]!;
-      const columns = Object.keys(row);
-      const value = numberOf(row[columns[0]!], columns[0]!, sql);
-      const requestsColumn = columns.slice(1).find((c) => c.toUpperCase() === 'REQUESTS');
-      const requests = requestsColumn ? numberOf(row[requestsColumn], requestsColumn, sql) : undefined;
-      return { ...(value !== undefined ? { value } : {}), ...(requests !== undefined ? { requests } : {}) };
-    },
     async close() {
       closed = true;
       const pending = connection;

@@ -3,6 +3,7 @@
 // (its fields no longer hash to its annotation) is updated back: self-heal, reported as drift.
 // Only objects carrying modelship's marks are ever deleted.
 
+import { taskConfig, taskDefinition } from './render/snowflake.js';
 import { annotations, labels, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type Plan, type PlanAction, type ScoringTask } from './types.js';
 
 export interface PlanInput {
@@ -61,6 +62,9 @@ export function plan(input: PlanInput): Plan {
       actions.push({ ...base, op: 'create', reason: 'not found', diff: diffLines({}, taskFields(d)) });
     } else if (live.comment?.specHash !== d.comment.specHash) {
       actions.push({ ...base, op: 'update', live, reason: `spec hash ${short(live.comment?.specHash)} → ${short(d.comment.specHash)}`, diff: diffLines(liveTaskFields(live), taskFields(d)) });
+    } else if (!same(liveTaskFields(live), taskFields(d, live))) {
+      // The comment still says this spec, but the task runs something else: edited by hand.
+      actions.push({ ...base, op: 'update', live, reason: 'edited outside modelship (drift): its definition or CONFIG no longer match', diff: diffLines(liveTaskFields(live), taskFields(d, live)) });
     } else if (live.state !== 'started') {
       actions.push({ ...base, op: 'update', live, reason: `task is ${live.state} (drift): resume it`, diff: [`~ state: ${live.state} → started`] });
     } else {
@@ -81,12 +85,24 @@ function owned(o: { metadata: { labels?: Record<string, string>; annotations?: R
   return { labels: o.metadata.labels ?? {}, annotations: mine, spec: o.spec ?? {} };
 }
 
-function taskFields(t: ScoringTask): Record<string, unknown> {
-  return { warehouse: t.warehouse, schedule: t.schedule, call: `${t.procedure}(${t.args.map((a) => JSON.stringify(a)).join(', ')})`, version: t.comment.version };
+/** What a task runs, comparable between rendered and live (state is judged separately). */
+function taskFields(t: ScoringTask, live?: LiveTask): Record<string, unknown> {
+  const fields: Record<string, unknown> = { warehouse: t.warehouse.toUpperCase(), schedule: t.schedule, definition: taskDefinition(t), config: taskConfig(t) };
+  // Fields the live side cannot report (an older target) are not compared.
+  if (live && live.definition === undefined) delete fields.definition;
+  if (live && live.config === undefined) delete fields.config;
+  return fields;
 }
 
 function liveTaskFields(t: LiveTask): Record<string, unknown> {
-  return { warehouse: t.warehouse, schedule: t.schedule, definition: t.definition, version: t.comment?.version, state: t.state };
+  return {
+    ...(t.warehouse !== undefined ? { warehouse: t.warehouse.toUpperCase() } : {}), ...(t.schedule !== undefined ? { schedule: t.schedule } : {}),
+    ...(t.definition !== undefined ? { definition: t.definition } : {}), ...(t.config !== undefined ? { config: t.config } : {}),
+  };
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return diffLines({ v: a }, { v: b }).length === 0;
 }
 
 /** Readable field-level diff: "+ path: value", "- path: value", "~ path: old → new". */

@@ -79,6 +79,8 @@ export interface LiveTask {
   warehouse?: string;
   schedule?: string;
   definition?: string;
+  /** the task's CONFIG (the procedure's arguments), when it parses as a JSON object */
+  config?: Record<string, unknown>;
   /** parsed from the COMMENT when it is modelship's */
   comment?: ScoringTask['comment'];
 }

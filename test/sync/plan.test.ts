@@ -2,6 +2,7 @@
 // business; here a live object's "hash" is whatever its spec serialises to, so a hand edit shows.
 import t from 'tap';
 import { diffLines, hasWrites, plan } from '../../src/sync/plan.js';
+import { taskConfig, taskDefinition } from '../../src/sync/render/snowflake.js';
 import type { DesiredEnvironment, KubernetesObject, LiveKubernetesObject, LiveTask, ScoringTask } from '../../src/sync/types.js';
 
 const hashOf = (spec: unknown) => `h-${JSON.stringify(spec)}`;
@@ -20,7 +21,9 @@ function task(version: string, hash = `t-${version}`): ScoringTask {
     comment: { managedBy: 'modelship', environment: 'production', model: 'fraud-detector', version, specHash: hash, commit: 'c1' },
   };
 }
-const liveTask = (d: ScoringTask, state = 'started'): LiveTask => ({ database: d.database, schema: d.schema, name: d.name, state, warehouse: d.warehouse, schedule: d.schedule, comment: d.comment });
+const liveTask = (d: ScoringTask, state = 'started'): LiveTask => ({
+  database: d.database, schema: d.schema, name: d.name, state, warehouse: d.warehouse, schedule: d.schedule, definition: taskDefinition(d), config: taskConfig(d), comment: d.comment,
+});
 const desired = (kubernetes: KubernetesObject[], snowflake: ScoringTask[] = []): DesiredEnvironment => ({ environment: 'production', commit: 'c2', kubernetes, snowflake });
 const hashLive = (o: LiveKubernetesObject) => hashOf(o.spec);
 
@@ -40,7 +43,13 @@ t.test('missing objects are created, changed ones updated with a readable diff',
     { op: 'create', key: 'InferenceService/ml-serving/chargeback-risk', reason: 'not found' },
     { op: 'update', target: 'snowflake', key: 'ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR', reason: /spec hash t-v1… → t-v2…/ },
   ]);
-  t.ok(p.actions[2]!.diff!.includes('~ version: v1 → v2'));
+  t.same(p.actions[2]!.diff, ['~ config.version: v1 → v2']);
+});
+
+t.test('a task whose CONFIG was edited by hand is drift, though its comment still matches', async (t) => {
+  const edited = { ...liveTask(task('v1')), config: { ...taskConfig(task('v1')), version: 'v0' } };
+  const [action] = plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [edited] }, hashLive }).actions;
+  t.match(action, { op: 'update', reason: /edited outside modelship \(drift\): its definition or CONFIG no longer match/, diff: ['~ config.version: v0 → v1'] });
 });
 
 t.test('a hand edit is drift: the object is updated back even though its annotation still matches', async (t) => {

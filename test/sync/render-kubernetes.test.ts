@@ -141,8 +141,8 @@ t.test('staging canary (serverless): storageUri is the canary, canaryTrafficPerc
   t.same(crdErrors(rolledBack), []);
 });
 
-t.test('production as in the example repository is refused: raw mode cannot scale on concurrency', async (t) => {
-  t.match(refusal(() => render('production', environment('production'))), {
+t.test('an autoscaling metric the mode cannot use is refused (validate reports it first; the renderer does not trust that)', async (t) => {
+  t.match(refusal(() => render('production', environment('production', { online: { replicas: { min: 4, max: 20 }, scaleMetric: 'concurrency', scaleTarget: 40 } }))), {
     message: /environments\/production\.yaml: models\.fraud-detector\.online\.scaleMetric: raw mode scales fraud-detector with a HorizontalPodAutoscaler, which knows cpu and memory only; concurrency needs kubernetes\.mode serverless/,
     problems: [{ file: 'environments/production.yaml', path: 'models.fraud-detector.online.scaleMetric', expected: 'cpu or memory', found: 'concurrency' }],
   });

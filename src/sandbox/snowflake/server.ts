@@ -6,6 +6,11 @@
 // Snowflake functions our canary queries use are provided: IFF and DATEADD as DuckDB macros,
 // CURRENT_TIMESTAMP() (DuckDB only knows it without parentheses), NULLIF (native in DuckDB).
 // Every query text and its bindings are recorded, so tests can assert values were bound.
+// Task DDL and SHOW TASKS are answered by an in-memory task catalog (tasks.ts, which says what it
+// models and what not); everything else runs in DuckDB. CREATE TABLE of DATABASE.SCHEMA.TABLE
+// creates the database and schema in DuckDB if missing (Snowflake would need them to exist).
+// Faults can be injected: the next N statements matching a pattern (or N logins) fail with a given
+// Snowflake error code and message.
 //
 // It does NOT do: authentication beyond one fixed user/password (no key-pair, OAuth, SSO, MFA;
 // no token expiry or renewal), warehouses, roles, databases/schemas as session context (USE …),
@@ -13,13 +18,29 @@
 // DATEADD's unit must be one DuckDB can read as an interval: second, minute, hour, day, week, month,
 // year), async queries, query cancellation, result chunks or Arrow results (every result is inline
 // JSON), multi-statement requests, array (bulk) bindings, PUT/GET, session parameters (the
-// statement timeout is not enforced), OCSP, and Snowflake's error codes: every failed query answers
-// success:false with code 001003 ("SQL compilation error") and DuckDB's message.
+// statement timeout is not enforced), OCSP, and most of Snowflake's error codes: a query DuckDB
+// rejects answers success:false with code 001003 ("SQL compilation error") and DuckDB's message;
+// the task catalog answers with the codes of tasks.ts; injected faults with the code given.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import { SnowflakeSqlError, TaskCatalog } from './tasks.js';
+
+export { TaskCatalog, type TaskRecord } from './tasks.js';
+
+/** An error the stand-in answers with instead of running a statement or accepting a login. */
+export interface InjectedFault {
+  /** statements whose text matches; 'login' for login requests */
+  match: RegExp | 'login';
+  /** how many matching requests fail; default 1 */
+  times?: number;
+  /** Snowflake's error code, e.g. '100132' (JavaScript execution error) or '390100' (bad credentials) */
+  code: string;
+  message: string;
+  sqlState?: string;
+}
 
 export interface SnowflakeBinding { type: string; value: string | string[] | null }
 
@@ -51,6 +72,10 @@ export interface SnowflakeStandIn {
   logins: string[];
   /** sessions ended by the driver (POST /session?delete=true) */
   logouts: number;
+  /** the task catalog that answers task DDL and SHOW TASKS */
+  tasks: TaskCatalog;
+  /** fails the next matching statements (or logins) with the error given */
+  inject(fault: InjectedFault): void;
   /** runs SQL directly on the DuckDB database (setup between tests) */
   run(sql: string): Promise<void>;
   /** the DuckDB connection, for bulk loading */
@@ -81,6 +106,14 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
   const logins: string[] = [];
   const tokens = new Set<string>();
   let serial = 0;
+  const tasks = new TaskCatalog();
+  const faults: Array<InjectedFault & { left: number }> = [];
+  /** The first armed fault matching, consumed once. */
+  const fault = (what: string | 'login'): InjectedFault | undefined => {
+    const f = faults.find((x) => x.left > 0 && (x.match === 'login' ? what === 'login' : what !== 'login' && x.match.test(what)));
+    if (f) f.left--;
+    return f;
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -94,6 +127,11 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     if (req.method === 'POST' && url.pathname === '/session/v1/login-request') {
       const data = (body.data ?? {}) as Record<string, unknown>;
       logins.push(String(data.LOGIN_NAME ?? ''));
+      const injected = fault('login');
+      if (injected) {
+        send({ success: false, code: injected.code, message: injected.message, data: null });
+        return;
+      }
       if (data.LOGIN_NAME !== expected.username || data.PASSWORD !== expected.password) {
         send({ success: false, code: '390100', message: 'Incorrect username or password was specified.', data: null });
         return;
@@ -134,7 +172,27 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     const record: RecordedQuery = { sqlText, bindings, ranAs };
     queries.push(record);
     const queryId = `01b0-stand-in-${++serial}`;
+    const failure = (code: string, message: string, sqlState = '42000') => {
+      record.error = message;
+      return { success: false, code, message, data: { queryId, sqlState, errorCode: code } };
+    };
+    const injected = fault(sqlText);
+    if (injected) return failure(injected.code, injected.message, injected.sqlState);
+    if (TaskCatalog.handles(sqlText)) {
+      try {
+        const keys = Object.keys(bindings).sort((a, b) => Number(a) - Number(b));
+        const answer = tasks.execute(sqlText, keys.map((k) => {
+          const v = bindings[k]!.value;
+          return Array.isArray(v) ? null : v;
+        }));
+        return { success: true, data: { queryId, ...answer, total: answer.rowset.length, returned: answer.rowset.length, queryResultFormat: 'json', parameters: [] } };
+      } catch (e) {
+        if (e instanceof SnowflakeSqlError) return failure(e.code, e.message, e.sqlState);
+        throw e;
+      }
+    }
     try {
+      await ensureContainers(ranAs);
       const keys = Object.keys(bindings).sort((a, b) => Number(a) - Number(b));
       // Typed by each binding's Snowflake type (TEXT, FIXED, REAL, BOOLEAN), as Snowflake does,
       // rather than left for DuckDB to infer from the context of the marker.
@@ -149,6 +207,20 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
       record.error = (e as Error).message;
       return { success: false, code: '001003', message: `SQL compilation error:\n${record.error}`, data: { queryId, sqlState: '42000', errorCode: '001003' } };
     }
+  }
+
+  /** CREATE TABLE [IF NOT EXISTS] DB.SCHEMA.T: attach DB and create SCHEMA in DuckDB when missing. */
+  async function ensureContainers(sql: string): Promise<void> {
+    const part = '("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)';
+    const m = new RegExp(`^\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${part}\\.${part}\\.${part}`, 'i').exec(sql);
+    if (!m) return;
+    const name = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s.toUpperCase());
+    const database = name(m[1]!);
+    const schema = name(m[2]!);
+    const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    const attached = await connection.runAndReadAll('SELECT database_name FROM duckdb_databases() WHERE lower(database_name) = lower($1)', [database]);
+    if (attached.getRows().length === 0) await connection.run(`ATTACH ':memory:' AS ${q(database)}`);
+    await connection.run(`CREATE SCHEMA IF NOT EXISTS ${q(database)}.${q(schema)}`);
   }
 
   const server = createServer((req, res) => {
@@ -167,6 +239,10 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     logins,
     logouts: 0,
     connection,
+    tasks,
+    inject(f: InjectedFault) {
+      faults.push({ ...f, left: f.times ?? 1 });
+    },
     async run(sql: string) {
       await connection.run(sql);
     },

@@ -1,0 +1,375 @@
+// The stand-in's task catalog: Snowflake TASK DDL and SHOW TASKS, answered from memory, so the sync
+// agent's Snowflake target can be tested through the real driver. What it models, after Snowflake's
+// docs: a task has an id that CREATE OR ALTER keeps and CREATE OR REPLACE renews; new tasks start
+// suspended; altering a started task is refused (the behaviour before bundle 2026_06, BCR-2363);
+// SHOW TASKS answers Snowflake's column names, LIKE is case-insensitive with % _ and \ escapes.
+//
+// It does NOT: run tasks on their schedule (nothing executes; the body is stored text), check that the
+// database, schema, warehouse or procedure exist, model task graphs (AFTER, FINALIZE), roles and
+// ownership, ALTER TASK SET/UNSET/MODIFY, EXECUTE TASK, DESCRIBE TASK, SHOW TERSE / STARTS WITH /
+// LIMIT, or session context (a task name must be fully qualified: DATABASE.SCHEMA.NAME).
+// `SHOW TASKS LIKE ?` is accepted with a binding, which real Snowflake refuses (SHOW does not bind).
+
+export interface TaskRecord {
+  id: string;
+  database: string;
+  schema: string;
+  name: string;
+  state: 'started' | 'suspended';
+  warehouse: string | null;
+  schedule: string | null;
+  config: string | null;
+  comment: string | null;
+  definition: string;
+  condition: string | null;
+  allowOverlappingExecution: boolean;
+  createdOn: Date;
+  lastCommittedOn: Date;
+  lastSuspendedOn: Date | null;
+  lastSuspendedReason: string | null;
+}
+
+export interface TaskAnswer {
+  rowtype: Array<{ name: string; type: string; scale: number; precision: number; length: number | null; nullable: boolean }>;
+  rowset: Array<Array<string | null>>;
+}
+
+/** A Snowflake error the stand-in answers with. */
+export class SnowflakeSqlError extends Error {
+  constructor(readonly code: string, message: string, readonly sqlState = '42000') {
+    super(message);
+  }
+}
+
+type Token = { kind: 'word' | 'ident' | 'string' | 'symbol' | 'bind'; text: string; value: string; start: number; end: number };
+
+export class TaskCatalog {
+  readonly tasks = new Map<string, TaskRecord>();
+  private serial = 0;
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  /** Whether the statement is one the catalog answers (task DDL, SHOW TASKS). */
+  static handles(sql: string): boolean {
+    return /^\s*(?:CREATE\s+(?:OR\s+(?:ALTER|REPLACE)\s+)?TASK\b|ALTER\s+TASK\b|DROP\s+TASK\b|SHOW\s+TASKS\b)/i.test(sql);
+  }
+
+  /** Runs one task statement; `binds` are the request's bindings in order. */
+  execute(sql: string, binds: Array<string | null>): TaskAnswer {
+    const tokens = tokenize(sql);
+    const p = new Parser(sql, tokens, binds);
+    const head = p.word();
+    if (head === 'SHOW') return this.show(p);
+    if (head === 'CREATE') return this.create(p);
+    if (head === 'ALTER') return this.alter(p);
+    if (head === 'DROP') return this.drop(p);
+    throw p.syntax();
+  }
+
+  /** Finds a task by DATABASE.SCHEMA.NAME (any case for unquoted-style names). */
+  get(fqn: string): TaskRecord | undefined {
+    return this.tasks.get(fqn.toUpperCase()) ?? this.tasks.get(fqn);
+  }
+
+  private create(p: Parser): TaskAnswer {
+    let mode: 'create' | 'alter' | 'replace' = 'create';
+    if (p.maybe('OR')) mode = p.word() === 'ALTER' ? 'alter' : (p.back(), p.expect('REPLACE'), 'replace');
+    p.expect('TASK');
+    const ifNotExists = p.maybe('IF') ? (p.expect('NOT'), p.expect('EXISTS'), true) : false;
+    const name = p.name();
+    const props: Record<string, string | null> = {};
+    while (!p.peekWord('AS')) {
+      const key = p.word();
+      if (!['WAREHOUSE', 'SCHEDULE', 'CONFIG', 'COMMENT', 'ALLOW_OVERLAPPING_EXECUTION', 'USER_TASK_TIMEOUT_MS', 'SUSPEND_TASK_AFTER_NUM_FAILURES'].includes(key)) {
+        throw new SnowflakeSqlError('001003', `SQL compilation error:\nsyntax error line 1 at position ${p.position()} unexpected '${key}'.`);
+      }
+      p.expect('=');
+      props[key] = key === 'WAREHOUSE' ? p.identifier() : p.value();
+    }
+    p.expect('AS');
+    const definition = p.rest();
+    if (!definition) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nsyntax error: the task has no body after AS.');
+    const key = name.key;
+    const existing = this.tasks.get(key);
+    const now = this.now();
+    const fields = {
+      warehouse: props.WAREHOUSE ?? null, schedule: props.SCHEDULE ?? null, config: props.CONFIG ?? null, comment: props.COMMENT ?? null,
+      definition, condition: null, allowOverlappingExecution: props.ALLOW_OVERLAPPING_EXECUTION?.toUpperCase() === 'TRUE',
+    };
+    if (existing && mode === 'create') {
+      if (ifNotExists) return status(`${name.name} already exists, statement succeeded.`);
+      throw new SnowflakeSqlError('002002', `SQL compilation error:\nObject '${name.name}' already exists.`);
+    }
+    if (existing && mode === 'alter') {
+      if (existing.state === 'started') {
+        throw new SnowflakeSqlError('091089', `Unable to update graph with root task ${key} since that root task is not suspended.`);
+      }
+      const changed = (Object.keys(fields) as Array<keyof typeof fields>).some((k) => existing[k] !== fields[k]);
+      Object.assign(existing, fields);
+      if (changed) existing.lastCommittedOn = now;
+      return status(`Statement executed successfully.`);
+    }
+    // CREATE, or CREATE OR REPLACE: a new task, with a new id, suspended.
+    this.tasks.set(key, {
+      id: `01b${(++this.serial).toString(16).padStart(5, '0')}-0000-7a5e-0000-${Date.now().toString(16).padStart(12, '0')}`,
+      database: name.database, schema: name.schema, name: name.name, state: 'suspended', ...fields,
+      createdOn: now, lastCommittedOn: now, lastSuspendedOn: null, lastSuspendedReason: null,
+    });
+    return status(`Task ${name.name} successfully created.`);
+  }
+
+  private alter(p: Parser): TaskAnswer {
+    p.expect('TASK');
+    const ifExists = p.maybe('IF') ? (p.expect('EXISTS'), true) : false;
+    const name = p.name();
+    const action = p.word();
+    if (action !== 'RESUME' && action !== 'SUSPEND') {
+      throw new SnowflakeSqlError('001003', `SQL compilation error:\nthe stand-in supports ALTER TASK … RESUME | SUSPEND only, not ${action}.`);
+    }
+    p.end();
+    const task = this.tasks.get(name.key);
+    if (!task) {
+      if (ifExists) return status('Statement executed successfully.');
+      throw notFound(name.key);
+    }
+    if (action === 'RESUME') {
+      task.state = 'started';
+    } else if (task.state === 'started') {
+      this.suspend(name.key, 'USER_SUSPENDED');
+    }
+    return status('Statement executed successfully.');
+  }
+
+  /** Suspends a task as Snowflake would, e.g. SUSPENDED_DUE_TO_ERRORS after failed runs. */
+  suspend(fqn: string, reason = 'SUSPENDED_DUE_TO_ERRORS'): void {
+    const task = this.get(fqn);
+    if (!task) throw notFound(fqn);
+    task.state = 'suspended';
+    task.lastSuspendedOn = this.now();
+    task.lastSuspendedReason = reason;
+  }
+
+  private drop(p: Parser): TaskAnswer {
+    p.expect('TASK');
+    const ifExists = p.maybe('IF') ? (p.expect('EXISTS'), true) : false;
+    const name = p.name();
+    p.end();
+    if (!this.tasks.delete(name.key)) {
+      if (ifExists) return status(`Drop statement executed successfully (${name.name} already dropped).`);
+      throw notFound(name.key);
+    }
+    return status(`${name.name} successfully dropped.`);
+  }
+
+  private show(p: Parser): TaskAnswer {
+    p.expect('TASKS');
+    let pattern: string | undefined;
+    let scope: { database?: string; schema?: string } = {};
+    if (p.maybe('LIKE')) pattern = p.value() ?? undefined;
+    if (p.maybe('IN')) {
+      if (p.maybe('ACCOUNT')) scope = {};
+      else if (p.maybe('DATABASE')) scope = { database: p.name(1).name };
+      else {
+        p.maybe('SCHEMA');
+        const n = p.name(2);
+        scope = { database: n.database, schema: n.name };
+      }
+    }
+    p.end();
+    const like = pattern === undefined ? undefined : likeRegExp(pattern);
+    const rows = [...this.tasks.values()]
+      .filter((t) => (!scope.database || t.database === scope.database) && (!scope.schema || t.schema === scope.schema) && (!like || like.test(t.name)))
+      .sort((a, b) => `${a.database}.${a.schema}.${a.name}`.localeCompare(`${b.database}.${b.schema}.${b.name}`));
+    return {
+      rowtype: showColumns.map(([name, type]) => ({ name, type, scale: type === 'timestamp_ltz' ? 9 : 0, precision: 0, length: type === 'text' ? 16_777_216 : null, nullable: true })),
+      rowset: rows.map((t) => [
+        ts(t.createdOn), t.name, t.id, t.database, t.schema, 'MODELSHIP_DEPLOYER', t.comment ?? '', t.warehouse, t.schedule, '[]', t.state,
+        t.definition, t.condition, t.allowOverlappingExecution ? 'true' : 'false', null, ts(t.lastCommittedOn), t.lastSuspendedOn ? ts(t.lastSuspendedOn) : null,
+        'ROLE', t.config, null, '{"Predecessors":[]}', t.lastSuspendedReason,
+      ]),
+    };
+  }
+}
+
+const showColumns: Array<[string, string]> = [
+  ['created_on', 'timestamp_ltz'], ['name', 'text'], ['id', 'text'], ['database_name', 'text'], ['schema_name', 'text'], ['owner', 'text'],
+  ['comment', 'text'], ['warehouse', 'text'], ['schedule', 'text'], ['predecessors', 'text'], ['state', 'text'], ['definition', 'text'],
+  ['condition', 'text'], ['allow_overlapping_execution', 'text'], ['error_integration', 'text'], ['last_committed_on', 'timestamp_ltz'],
+  ['last_suspended_on', 'timestamp_ltz'], ['owner_role_type', 'text'], ['config', 'text'], ['budget', 'text'], ['task_relations', 'text'],
+  ['last_suspended_reason', 'text'],
+];
+
+function status(message: string): TaskAnswer {
+  return { rowtype: [{ name: 'status', type: 'text', scale: 0, precision: 0, length: 16_777_216, nullable: true }], rowset: [[message]] };
+}
+
+function notFound(key: string): SnowflakeSqlError {
+  return new SnowflakeSqlError('002003', `SQL compilation error:\nTask '${key}' does not exist or not authorized.`, '02000');
+}
+
+/** Snowflake's wire format for TIMESTAMP_LTZ: seconds since the epoch with a fraction. */
+function ts(d: Date): string {
+  const ms = d.getTime();
+  return `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}000000`;
+}
+
+/** SHOW … LIKE: case-insensitive, % and _ wildcards, \ escapes the next character. */
+function likeRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
+    else if (c === '%') re += '.*';
+    else if (c === '_') re += '.';
+    else re += escapeRe(c);
+  }
+  return new RegExp(`^${re}$`, 'is');
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (/\s/.test(c)) { i++; continue; }
+    if (sql.startsWith('--', i)) { i = nextOr(sql.indexOf('\n', i), sql.length); continue; }
+    if (sql.startsWith('/*', i)) { i = nextOr(sql.indexOf('*/', i), sql.length - 2) + 2; continue; }
+    const start = i;
+    if (c === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= sql.length) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nunterminated quoted identifier.');
+        if (sql[i] === '"' && sql[i + 1] === '"') { v += '"'; i += 2; continue; }
+        if (sql[i] === '"') { i++; break; }
+        v += sql[i++];
+      }
+      out.push({ kind: 'ident', text: sql.slice(start, i), value: v, start, end: i });
+    } else if (c === "'") {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= sql.length) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nunterminated string literal.');
+        const ch = sql[i]!;
+        if (ch === "'" && sql[i + 1] === "'") { v += "'"; i += 2; continue; }
+        if (ch === "'") { i++; break; }
+        if (ch === '\\' && i + 1 < sql.length) {
+          const n = sql[i + 1]!;
+          v += ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '0': '\0' } as Record<string, string>)[n] ?? n;
+          i += 2;
+          continue;
+        }
+        v += ch;
+        i++;
+      }
+      out.push({ kind: 'string', text: sql.slice(start, i), value: v, start, end: i });
+    } else if (sql.startsWith('$$', i)) {
+      const close = sql.indexOf('$$', i + 2);
+      if (close < 0) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nunterminated $$ string.');
+      i = close + 2;
+      out.push({ kind: 'string', text: sql.slice(start, i), value: sql.slice(start + 2, close), start, end: i });
+    } else if (c === '?') {
+      i++;
+      out.push({ kind: 'bind', text: '?', value: '?', start, end: i });
+    } else if (/[A-Za-z_]/.test(c)) {
+      while (i < sql.length && /[A-Za-z0-9_$]/.test(sql[i]!)) i++;
+      out.push({ kind: 'word', text: sql.slice(start, i), value: sql.slice(start, i).toUpperCase(), start, end: i });
+    } else if (/[0-9]/.test(c)) {
+      while (i < sql.length && /[0-9.]/.test(sql[i]!)) i++;
+      out.push({ kind: 'word', text: sql.slice(start, i), value: sql.slice(start, i), start, end: i });
+    } else {
+      i++;
+      out.push({ kind: 'symbol', text: c, value: c, start, end: i });
+    }
+  }
+  return out;
+}
+
+function nextOr(at: number, fallback: number): number {
+  return at < 0 ? fallback : at;
+}
+
+class Parser {
+  private i = 0;
+  private bindIndex = 0;
+  constructor(private readonly sql: string, private readonly tokens: Token[], private readonly binds: Array<string | null>) {}
+
+  position(): number {
+    return (this.tokens[this.i - 1]?.start ?? 0) + 1;
+  }
+  syntax(): SnowflakeSqlError {
+    const t = this.tokens[this.i];
+    return new SnowflakeSqlError('001003', `SQL compilation error:\nsyntax error line 1 at position ${t ? t.start : this.sql.length} unexpected '${t ? t.text : '<EOF>'}'.`);
+  }
+  word(): string {
+    const t = this.tokens[this.i];
+    if (!t || (t.kind !== 'word' && t.kind !== 'symbol')) throw this.syntax();
+    this.i++;
+    return t.value;
+  }
+  back(): void {
+    this.i--;
+  }
+  peekWord(w: string): boolean {
+    const t = this.tokens[this.i];
+    return !!t && t.kind === 'word' && t.value === w;
+  }
+  maybe(w: string): boolean {
+    if (this.peekWord(w)) { this.i++; return true; }
+    return false;
+  }
+  expect(w: string): void {
+    const t = this.tokens[this.i];
+    if (!t || t.value !== w || (t.kind !== 'word' && t.kind !== 'symbol')) throw this.syntax();
+    this.i++;
+  }
+  end(): void {
+    const t = this.tokens[this.i];
+    if (t && !(t.kind === 'symbol' && t.value === ';' && this.i === this.tokens.length - 1)) throw this.syntax();
+  }
+  /** An identifier: "Quoted" as written, unquoted upper-cased. */
+  identifier(): string {
+    const t = this.tokens[this.i];
+    if (!t || (t.kind !== 'word' && t.kind !== 'ident')) throw this.syntax();
+    this.i++;
+    return t.value;
+  }
+  /** A dotted name of exactly `parts` parts (3 for tasks). */
+  name(parts = 3): { database: string; schema: string; name: string; key: string } {
+    const got = [this.identifier()];
+    while (this.tokens[this.i]?.value === '.' && this.tokens[this.i]?.kind === 'symbol') {
+      this.i++;
+      got.push(this.identifier());
+    }
+    if (got.length !== parts) {
+      throw new SnowflakeSqlError('090105', `Cannot perform this operation: the stand-in has no current database or schema; use a ${parts === 3 ? 'DATABASE.SCHEMA.NAME' : parts === 2 ? 'DATABASE.SCHEMA' : 'DATABASE'} name (got ${got.join('.')}).`, '22000');
+    }
+    const [a, b, c] = got;
+    return parts === 3 ? { database: a!, schema: b!, name: c!, key: got.join('.') } : parts === 2 ? { database: a!, schema: '', name: b!, key: got.join('.') } : { database: '', schema: '', name: a!, key: a! };
+  }
+  /** A string literal, a bind marker, or a bare word/number (TRUE, 60000). */
+  value(): string | null {
+    const t = this.tokens[this.i];
+    if (!t) throw this.syntax();
+    this.i++;
+    if (t.kind === 'string') return t.value;
+    if (t.kind === 'bind') {
+      const v = this.binds[this.bindIndex++];
+      if (v === undefined) throw new SnowflakeSqlError('002049', 'SQL compilation error: Bind variable ? not set.');
+      return v;
+    }
+    if (t.kind === 'word') return t.value;
+    this.i--;
+    throw this.syntax();
+  }
+  /** The text after the current position (a task body), trimmed, without a final semicolon. */
+  rest(): string {
+    const t = this.tokens[this.i];
+    if (!t) return '';
+    this.i = this.tokens.length;
+    return this.sql.slice(t.start).trim().replace(/;\s*$/, '');
+  }
+}
