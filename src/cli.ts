@@ -35,7 +35,7 @@ const program = new Command('modelship')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .addHelpText('after', `
-Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 an external system failed, 70 internal error, 130 interrupted.
+Exit codes: 0 ok, 1 a check failed (or a sync did not converge), 2 usage error, 3 an external system failed, 4 another agent holds the environment's lease, 70 internal error, 130 interrupted.
 Docs: README.md in the modelship repository.`);
 
 command('validate')
@@ -77,6 +77,26 @@ command('check')
   .option('--output <file>', 'also write the markdown report to this file')
   .option('--prometheus-url <url>', 'Prometheus for canary checks (default: MODELSHIP_PROMETHEUS_URL)')
   .action(lazy(() => import('./commands/check.js')));
+
+command('plan')
+  .description('show what a sync would create, change or delete in each environment (read-only)')
+  .option('--env <name...>', 'only these environments (default: all)')
+  .option('--rev <rev>', 'the revision whose desired state to plan (default: HEAD)')
+  .option('--json', 'print the plans as JSON')
+  .action(lazy(() => import('./commands/plan.js')));
+
+command('sync')
+  .description('make each environment run what the repository says: apply, wait until ready, record')
+  .option('--env <name...>', 'only these environments (default: all)')
+  .option('--rev <rev>', 'the revision to deploy (default: HEAD)')
+  .option('--once', 'sync once and exit (the default)')
+  .option('--watch', 'keep syncing every --interval; hand edits of managed objects are reverted (drift)')
+  .option('--interval <duration>', 'with --watch, how often', '30s')
+  .option('--ready-timeout <duration>', 'how long to wait for each object to become ready', '5m')
+  .option('--record-dir <dir>', 'write each deployment record as <dir>/<env>/<commit>.json')
+  .option('--force-conflicts', 'take over fields of managed objects that someone else changed (default: report the conflict and who owns the field)')
+  .option('--json', 'print the results as JSON')
+  .action(lazy(() => import('./commands/sync.js')));
 
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {

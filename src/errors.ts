@@ -68,7 +68,7 @@ export class ExternalError extends ModelshipError {
   readonly exitCode = ExitCode.external;
   override name = 'ExternalError';
   constructor(
-    readonly system: 's3' | 'git' | 'github' | 'filesystem' | 'prometheus' | 'snowflake',
+    readonly system: 's3' | 'git' | 'github' | 'filesystem' | 'prometheus' | 'snowflake' | 'kubernetes',
     readonly operation: string,
     message: string,
     readonly details: { status?: number; retryable?: boolean; cause?: unknown; hint?: string } = {},

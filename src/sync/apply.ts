@@ -10,7 +10,8 @@ import { readiness, type Readiness } from './readiness.js';
 import type { KubernetesObject, LiveKubernetesObject, LiveTask, Plan, PlanAction, ScoringTask } from './types.js';
 
 export interface KubernetesTarget {
-  apply(obj: KubernetesObject): Promise<LiveKubernetesObject>;
+  /** server-side apply; `force` takes over fields another field manager owns */
+  apply(obj: KubernetesObject, options?: { force?: boolean }): Promise<LiveKubernetesObject>;
   get(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): Promise<LiveKubernetesObject | undefined>;
   remove(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }): Promise<void>;
 }
@@ -26,11 +27,17 @@ export interface ApplyOptions {
   backoffMs?: number;
   /** how long to wait for each object to become ready */
   readyTimeoutMs?: number;
+  /** the longest pause between readiness checks (they start at 100 ms and double) */
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
   /** a line per step, for the terminal */
   progress?: (line: string) => void;
+  /**
+   * Take over fields another field manager (a hand edit, another tool) set on a managed object.
+   * Off by default: such a conflict fails that object and names who owns the field.
+   */
+  forceConflicts?: boolean;
 }
 
 export type ActionOutcome = 'unchanged' | 'applied' | 'ready' | 'deleted' | 'failed' | 'not-ready' | 'skipped';
@@ -105,6 +112,8 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
     const deadline = now().getTime() + (options.readyTimeoutMs ?? 300_000);
     let pending = actions.filter((a) => results.get(a.key)?.outcome === 'applied');
     const last = new Map<string, Readiness>();
+    // Look again soon, then less often: most objects settle in seconds, some take minutes.
+    let pause = Math.min(100, options.pollMs ?? 2_000);
     while (pending.length) {
       for (const a of pending) {
         const d = a.desired as KubernetesObject;
@@ -130,7 +139,8 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
         for (const a of pending) record(a, 'not-ready', { message: `not ready after ${Math.round((options.readyTimeoutMs ?? 300_000) / 1000)} s: ${last.get(a.key)?.reason ?? 'no status'}` });
         break;
       }
-      await sleep(options.pollMs ?? 1_000);
+      await sleep(pause);
+      pause = Math.min(pause * 2, options.pollMs ?? 2_000);
     }
     return actions.every((a) => results.get(a.key)?.outcome === 'ready');
   };
@@ -138,12 +148,12 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
   if (kube.length && !targets.kubernetes) for (const a of kube) record(a, 'failed', { message: 'no Kubernetes connection' });
   else if (targets.kubernetes) {
     const k = targets.kubernetes;
-    for (const a of services) await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject));
+    for (const a of services) await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject, { force: options.forceConflicts === true }));
     const servicesReady = await waitReady(services);
     // Traffic moves only onto services that serve; deletions only once nothing routes to them.
     for (const a of routes) {
       if (!servicesReady) record(a, 'skipped', { message: 'not applied: the services it routes to are not ready' });
-      else await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject));
+      else await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject, { force: options.forceConflicts === true }));
     }
     const routesReady = await waitReady(routes);
     for (const a of deletions) {

@@ -18,10 +18,11 @@ export function readiness(desired: KubernetesObject, live: LiveKubernetesObject 
   if (!live) return { ready: false, reason: 'not found' };
   const status = (live.status ?? {}) as Record<string, any>;
   const generation = live.metadata.generation;
+  // Gateway API routes report the generation per parent condition, not at the top.
+  if (desired.kind === 'HTTPRoute') return routeReadiness(status, generation);
   if (generation !== undefined && status.observedGeneration !== generation) {
     return { ready: false, reason: `controller has not seen generation ${generation} yet (observed ${status.observedGeneration ?? 'none'})` };
   }
-  if (desired.kind === 'HTTPRoute') return routeReadiness(status);
   if (desired.kind !== 'InferenceService') return { ready: true, reason: 'applied' };
 
   const conditions: Condition[] = status.conditions ?? [];
@@ -49,11 +50,14 @@ export function readiness(desired: KubernetesObject, live: LiveKubernetesObject 
   return { ready: true, reason: wantCanary !== undefined ? `ready, canary at ${wantCanary}%` : 'ready' };
 }
 
-function routeReadiness(status: Record<string, any>): Readiness {
-  const parents = (status.parents ?? []) as Array<{ conditions?: Condition[] }>;
+function routeReadiness(status: Record<string, any>, generation: number | undefined): Readiness {
+  const parents = (status.parents ?? []) as Array<{ conditions?: Array<Condition & { observedGeneration?: number }> }>;
   if (!parents.length) return { ready: false, reason: 'no gateway has accepted the route yet' };
   for (const p of parents) {
     const accepted = p.conditions?.find((c) => c.type === 'Accepted');
+    if (generation !== undefined && accepted?.observedGeneration !== undefined && accepted.observedGeneration !== generation) {
+      return { ready: false, reason: `the gateway has not seen generation ${generation} yet (observed ${accepted.observedGeneration})` };
+    }
     if (accepted?.status !== 'True') return { ready: false, failed: accepted?.status === 'False', reason: `route not accepted${accepted?.message ? `: ${accepted.message}` : ''}` };
   }
   return { ready: true, reason: 'accepted by the gateway' };

@@ -39,7 +39,10 @@ t.test('serverless canary: the latest revision must carry the desired share', as
 
 t.test('an HTTPRoute is ready when every parent gateway accepted it', async (t) => {
   const route = desired({}, 'HTTPRoute');
-  t.match(readiness(route, live({ observedGeneration: 3, parents: [{ conditions: [{ type: 'Accepted', status: 'True' }] }] }, 3, 'HTTPRoute')), { ready: true });
+  t.match(readiness(route, live({ parents: [{ conditions: [{ type: 'Accepted', status: 'True', observedGeneration: 3 }] }] }, 3, 'HTTPRoute')), { ready: true },
+    'Gateway API status has no top-level observedGeneration');
+  t.match(readiness(route, live({ parents: [{ conditions: [{ type: 'Accepted', status: 'True', observedGeneration: 2 }] }] }, 3, 'HTTPRoute')),
+    { ready: false, reason: 'the gateway has not seen generation 3 yet (observed 2)' });
   t.match(readiness(route, live({ observedGeneration: 3, parents: [] }, 3, 'HTTPRoute')), { ready: false, reason: 'no gateway has accepted the route yet' });
   t.match(readiness(route, live({ observedGeneration: 3, parents: [{ conditions: [{ type: 'Accepted', status: 'False', message: 'backend not found' }] }] }, 3, 'HTTPRoute')), { ready: false, failed: true, reason: 'route not accepted: backend not found' });
 });

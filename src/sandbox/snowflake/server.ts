@@ -61,6 +61,8 @@ export interface SnowflakeStandInOptions {
   password?: string;
   /** runs once on the DuckDB connection after the Snowflake macros exist: create tables, load data */
   setup?: (conn: DuckDBConnection) => Promise<void>;
+  /** called with each statement before it runs (tests use it to stop a client after its k-th write) */
+  onQuery?: (sqlText: string) => void;
 }
 
 export interface SnowflakeStandIn {
@@ -171,6 +173,7 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     const ranAs = rewrite(sqlText);
     const record: RecordedQuery = { sqlText, bindings, ranAs };
     queries.push(record);
+    options.onQuery?.(record.sqlText);
     const queryId = `01b0-stand-in-${++serial}`;
     const failure = (code: string, message: string, sqlState = '42000') => {
       record.error = message;

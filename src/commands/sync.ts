@@ -1,0 +1,118 @@
+// `modelship sync [--env E] [--rev REV] [--once | --watch]`: make each environment run what the
+// repository says at REV (default HEAD), wait until it serves, and record what was deployed.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, ModelshipError } from '../errors.js';
+import { loadDesiredState } from '../config/state.js';
+import type { LoadedRepository } from '../config/load.js';
+import { resolveRevision } from '../git/tree.js';
+import { parseDuration } from '../gates/types.js';
+import { planFor, syncEnvironment, type SyncResult } from '../sync/agent.js';
+import { hasWrites } from '../sync/plan.js';
+import { deploymentRows } from '../sync/record.js';
+import { connect } from '../sync/connect.js';
+import { planText, resultText } from '../sync/show.js';
+import { commandOptions, repoRoot } from './context.js';
+import { environmentsToSync } from './plan.js';
+import { printError, type Output } from './output.js';
+
+interface Options { env?: string[]; rev?: string; json?: boolean; watch?: boolean; interval: string; readyTimeout: string; recordDir?: string; forceConflicts?: boolean }
+
+/** Exit code when another agent holds an environment's lease: nothing was done there. */
+export const leaseHeldExitCode = 4;
+
+export async function run(args: unknown[], output: Output): Promise<number> {
+  const opts = commandOptions<Options>(args);
+  try {
+    const root = repoRoot(opts.repo);
+    if (!opts.watch) return await once(root, opts, output);
+    const every = parseDuration(opts.interval) ?? 30_000;
+    let stop = false;
+    process.once('SIGTERM', () => (stop = true));
+    process.once('SIGINT', () => (stop = true));
+    let code: number = ExitCode.ok;
+    while (!stop) {
+      code = await once(root, opts, output);
+      for (let waited = 0; waited < every && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
+    }
+    return code;
+  } catch (e) {
+    return printError(e, output, !!opts.json);
+  }
+}
+
+async function once(root: string, opts: Options, output: Output): Promise<number> {
+  const commit = await resolveRevision(root, opts.rev ?? 'HEAD');
+  const repo = await loadDesiredState(root, commit);
+  const results: Array<SyncResult | { environment: string; skipped: string }> = [];
+  let code: number = ExitCode.ok;
+  for (const name of environmentsToSync(repo.environments.keys(), opts.env)) {
+    const r = await syncOne(repo, name, commit, opts, output);
+    results.push(r);
+    if ('skipped' in r) code = Math.max(code, leaseHeldExitCode);
+    else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
+  }
+  if (opts.json) output.out(JSON.stringify({ ok: code === ExitCode.ok, commit, results }, null, 2));
+  return code;
+}
+
+async function syncOne(repo: LoadedRepository, name: string, commit: string, opts: Options, output: Output): Promise<SyncResult | { environment: string; skipped: string }> {
+  const connections = connect(name, repo.environments.get(name)!.data, process.env, { lease: true });
+  try {
+    // Reads first: a sync with nothing to do writes nothing, not even the lease.
+    const { plan } = await planFor(repo, name, commit, connections.targets);
+    let stopRenewing: (() => void) | undefined;
+    if (connections.lease && hasWrites(plan)) {
+      const held = await connections.lease.acquire();
+      if (!held.acquired) {
+        output.err(`${name}: ${held.message}`);
+        return { environment: name, skipped: held.message };
+      }
+      // Waiting for readiness can outlast the lease: keep it renewed; losing it is reported.
+      stopRenewing = connections.lease.keepRenewed((e) => output.err(`${name}: lost the lease: ${e.message}`));
+    }
+    try {
+      const r = await syncEnvironment(repo, name, commit, connections.targets, {
+        readyTimeoutMs: parseDuration(opts.readyTimeout) ?? 300_000,
+        forceConflicts: !!opts.forceConflicts,
+        progress: (line) => output.progress(`${name}: ${line}`),
+      });
+      output.progress('');
+      if (!opts.json) {
+        output.out(planText(r.plan));
+        if (r.result.writes) output.out(resultText(r.result));
+      }
+      const env = repo.environments.get(name)!.data;
+      const rows = deploymentRows(r.record, artifactDigests(repo, name));
+      if (rows.length && env.snowflake && connections.targets.snowflake) {
+        // The data team's join key: which version scored what, from when. Only converged models.
+        await connections.targets.snowflake.recordDeployments(env.snowflake.database, env.snowflake.schema, rows);
+      }
+      if (opts.recordDir) {
+        mkdirSync(join(opts.recordDir, name), { recursive: true });
+        writeFileSync(join(opts.recordDir, name, `${commit}.json`), JSON.stringify(r.record, null, 2) + '\n');
+      }
+      return r;
+    } finally {
+      stopRenewing?.();
+      if (hasWrites(plan)) await connections.lease?.release().catch((e: unknown) => {
+        if (!(e instanceof ModelshipError)) throw e;
+        output.err(`${name}: could not release the lease (it expires by itself): ${e.message}`);
+      });
+    }
+  } finally {
+    await connections.close();
+  }
+}
+
+function artifactDigests(repo: LoadedRepository, environment: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [model, d] of Object.entries(repo.environments.get(environment)!.data.models)) {
+    for (const v of [d.version, d.canary?.version, d.shadow?.version]) {
+      const m = v ? repo.versions.get(model)?.get(v)?.data : undefined;
+      if (m) out[`${model}@${m.version}`] = m.artifact.sha256;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,77 @@
+// One sync of one environment: render what main says, read what runs, plan, and (for `sync`)
+// apply and record. The renderers and the planner are pure; the targets are the adapters.
+
+import type { LoadedRepository } from '../config/load.js';
+import type { VersionManifest } from '../config/types.js';
+import { applyPlan, type ApplyOptions, type ApplyResult, type KubernetesTarget, type SnowflakeTarget } from './apply.js';
+import { hasWrites, plan as diffPlan } from './plan.js';
+import { deploymentRecord, type DeploymentRecord } from './record.js';
+import { liveSpecHash } from './render/hash.js';
+import { renderKubernetes } from './render/kubernetes.js';
+import { renderTasks } from './render/snowflake.js';
+import type { DesiredEnvironment, LiveKubernetesObject, LiveTask, Plan } from './types.js';
+
+export interface LiveKubernetes extends KubernetesTarget {
+  listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]>;
+}
+export interface LiveSnowflake extends SnowflakeTarget {
+  listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;
+}
+
+export interface Targets {
+  kubernetes?: LiveKubernetes;
+  snowflake?: LiveSnowflake;
+}
+
+/** What `environment` should run according to the repository at `commit`. */
+export function desiredFor(repo: LoadedRepository, environment: string, commit: string): DesiredEnvironment {
+  const env = repo.environments.get(environment)?.data;
+  if (!env) throw new Error(`environment ${environment} is not in the repository`);
+  const online: Parameters<typeof renderKubernetes>[0]['models'] = [];
+  const batch: Parameters<typeof renderTasks>[0]['models'] = [];
+  for (const [model, deployment] of Object.entries(env.models).sort(([a], [b]) => a.localeCompare(b))) {
+    const card = repo.models.get(model)!.data;
+    const versions: Record<string, VersionManifest> = {};
+    for (const v of [deployment.version, deployment.canary?.version, deployment.shadow?.version]) {
+      if (v) versions[v] = repo.versions.get(model)!.get(v)!.data;
+    }
+    if (deployment.online && card.serving.online && env.kubernetes) online.push({ card, deployment, versions });
+    if (deployment.batch && card.serving.batch && env.snowflake) batch.push({ card, deployment, manifest: versions[deployment.version]! });
+  }
+  return {
+    environment, commit,
+    kubernetes: env.kubernetes ? renderKubernetes({ environment, env, commit, models: online }) : [],
+    snowflake: env.snowflake ? renderTasks({ environment, env, commit, models: batch }) : [],
+  };
+}
+
+/** Reads what the targets run for this environment and plans. */
+export async function planFor(repo: LoadedRepository, environment: string, commit: string, targets: Targets): Promise<{ desired: DesiredEnvironment; plan: Plan }> {
+  const desired = desiredFor(repo, environment, commit);
+  const env = repo.environments.get(environment)!.data;
+  const [kubernetes, snowflake] = await Promise.all([
+    env.kubernetes && targets.kubernetes ? targets.kubernetes.listManaged(env.kubernetes.namespace, environment) : Promise.resolve([]),
+    env.snowflake && targets.snowflake ? targets.snowflake.listManaged(env.snowflake.database, env.snowflake.schema, environment) : Promise.resolve([]),
+  ]);
+  return { desired, plan: diffPlan({ desired, live: { kubernetes, snowflake }, hashLive: liveSpecHash }) };
+}
+
+export interface SyncResult {
+  plan: Plan;
+  result: ApplyResult;
+  record: DeploymentRecord;
+}
+
+/** Plans, applies and records one environment. A plan with nothing to do sends no write. */
+export async function syncEnvironment(repo: LoadedRepository, environment: string, commit: string, targets: Targets, options: ApplyOptions = {}): Promise<SyncResult> {
+  const startedAt = (options.now ?? (() => new Date()))();
+  const { plan } = await planFor(repo, environment, commit, targets);
+  const result = hasWrites(plan)
+    ? await applyPlan(plan, targets, options)
+    : { environment, commit, converged: true, writes: 0, results: plan.actions.map((a) => ({ key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), outcome: 'unchanged' as const })) };
+  const pins = Object.fromEntries(Object.entries(repo.environments.get(environment)!.data.models).map(([m, d]) => [m, {
+    version: d.version, ...(d.canary ? { canary: d.canary } : {}), ...(d.shadow ? { shadow: d.shadow } : {}),
+  }]));
+  const record = deploymentRecord({ plan, result, startedAt, finishedAt: (options.now ?? (() => new Date()))(), pins });
+  return { plan, result, record };
+}

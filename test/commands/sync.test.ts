@@ -1,0 +1,197 @@
+// `modelship plan` and `modelship sync` through the CLI: the real @kubernetes/client-node against
+// the Kubernetes API stand-in, the real snowflake-sdk against the Snowflake stand-in, the example
+// repository in a real git clone. What is asserted is what the systems end up holding.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { makeReleaseRepo } from '../helpers/repo.js';
+import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
+import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
+
+interface Stage {
+  kube: KubernetesStandIn;
+  snow: SnowflakeStandIn;
+  env: Record<string, string>;
+  root: string;
+  git: (...args: string[]) => string;
+  cli: (...args: string[]) => Promise<CliResult>;
+}
+
+async function stage(t: Test, options: { onWrite?: () => void } = {}): Promise<Stage> {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  let count: () => void = () => {};
+  const kube = await startKubernetesStandIn({
+    namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 },
+    fail: (req) => { if (req.method !== 'GET') count(); return undefined; },
+  });
+  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); } });
+  count = () => options.onWrite?.();
+  t.teardown(async () => { await kube.stop(); await snow.stop(); });
+  const env = {
+    MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
+    SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
+    MODELSHIP_SNOWFLAKE_URL: snow.url,
+  };
+  return { kube, snow, env, root: repo.root, git: repo.git, cli: (...args) => runCli([...args, '-C', repo.root], { env }) };
+}
+
+/** What production runs, as the systems hold it: managed objects' specs and labels, tasks' state and config. */
+function production(s: Stage) {
+  const objects = [...s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving'), ...s.kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving')]
+    .map((o) => ({ kind: o.kind, name: o.metadata.name, labels: o.metadata.labels, version: o.metadata.annotations?.['modelship.io/version'], hash: o.metadata.annotations?.['modelship.io/spec-hash'], spec: o.spec }))
+    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  const tasks = ['MODELSHIP_FRAUD_DETECTOR', 'MODELSHIP_CHARGEBACK_RISK'].map((n) => s.snow.tasks.get(`ML_PROD.SCORING.${n}`)).filter(Boolean)
+    .map((task) => {
+      // Each test's repository has its own commit ids; everything else must match.
+      const { commit: _commit, ...comment } = JSON.parse(task!.comment ?? '{}') as Record<string, unknown>;
+      return { name: task!.name, state: task!.state, config: task!.config, comment };
+    });
+  return { objects, tasks };
+}
+
+/** Lease times as kube-apiserver wants them: RFC 3339 with microseconds. */
+const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+const writes = (s: Stage) => s.kube.writes().length + s.snow.queries.filter((q) => !/^\s*(SHOW|SELECT)\b/i.test(q.sqlText)).length;
+
+t.test('plan on an empty cluster lists what sync will create, and writes nothing', async (t) => {
+  const s = await stage(t);
+  const r = await s.cli('plan', '--env', 'production');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^production at [0-9a-f]{12}: 4 to create, 0 to change, 0 to delete, 0 unchanged/);
+  t.match(r.stdout, /\+ InferenceService ml-serving\/fraud-detector-2026-11-06-1-[0-9a-f]{6}  \(not found\)\n      \+ annotations\.modelship\.io\/spec-hash: [0-9a-f]{64}/);
+  t.match(r.stdout, /\+ HTTPRoute ml-serving\/fraud-detector/);
+  t.match(r.stdout, /\+ task ML_PROD\.SCORING\.MODELSHIP_FRAUD_DETECTOR  \(not found\)\n(.*\n)*      \+ config\.version: 2026\.11\.06-1/);
+  t.equal(writes(s), 0, 'plan only reads');
+});
+
+t.test('sync: production runs what main says, is ready, and the deployment is recorded', async (t) => {
+  const s = await stage(t);
+  const recordDir = join(s.root, '.records');
+  const r = await s.cli('sync', '--env', 'production', '--record-dir', recordDir);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /production at [0-9a-f]{12}: converged/);
+  const now = production(s);
+  t.same(now.objects.map((o) => `${o.kind} ${o.version}`), ['HTTPRoute 2026.11.06-1', 'InferenceService 2026.11.06-1']);
+  t.ok(now.objects.every((o) => o.labels['app.kubernetes.io/managed-by'] === 'modelship' && o.labels['modelship.io/environment'] === 'production'));
+  t.same(now.tasks.map((x) => [x.name, x.state]), [['MODELSHIP_FRAUD_DETECTOR', 'started'], ['MODELSHIP_CHARGEBACK_RISK', 'started']]);
+  const commit = s.git('rev-parse', 'HEAD').trim();
+  const record = JSON.parse(readFileSync(join(recordDir, 'production', `${commit}.json`), 'utf8'));
+  t.match(record, { environment: 'production', commit, converged: true, models: [{ model: 'chargeback-risk', version: '2026.10.15-1', deployed: true }, { model: 'fraud-detector', version: '2026.11.06-1', deployed: true, kind: 'online+batch' }] });
+  t.ok(record.objects.every((o: { outcome: string }) => ['ready', 'applied'].includes(o.outcome)));
+  t.ok(record.objects.filter((o: { target: string }) => o.target === 'kubernetes').every((o: { readyAt?: string }) => o.readyAt), 'each object has the time it became ready');
+  const inserts = s.snow.queries.filter((q) => /INSERT INTO .*MODELSHIP_DEPLOYMENTS/i.test(q.sqlText));
+  t.equal(inserts.length, 1);
+  const bound = JSON.stringify(inserts[0]!.bindings);
+  t.ok(bound.includes('fraud-detector') && bound.includes('chargeback-risk') && bound.includes('2026.11.06-1'), 'a MODELSHIP_DEPLOYMENTS row per model, values bound');
+  t.notMatch(inserts[0]!.sqlText, /2026\.11\.06-1/, 'no value in the SQL text');
+});
+
+t.test('a sync with nothing to do sends no write at all, not even the lease', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  const before = writes(s);
+  const again = await s.cli('sync', '--env', 'production');
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stdout, /production at [0-9a-f]{12}: no changes; 4 objects as desired/);
+  t.equal(writes(s), before, 'no write');
+});
+
+t.test('a promotion merged to main: only that model\'s objects are written; traffic moves after the new version is ready', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  const file = join(s.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
+  s.git('commit', '-qam', 'promote(production): fraud-detector 2026.11.06-1 → 2026.11.13-1');
+  const before = s.kube.writes().length;
+  const r = await s.cli('sync', '--env', 'production');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const paths = s.kube.writes().slice(before).map((w) => `${w.method} ${w.path.replace(/\/namespaces\/ml-serving/, '')}`).filter((p) => !p.includes('leases'));
+  t.match(paths, [/^PATCH .*inferenceservices\/fraud-detector-2026-11-13-1-/, /^PATCH .*httproutes\/fraud-detector$/, /^DELETE .*inferenceservices\/fraud-detector-2026-11-06-1-/],
+    'the new version first, then the route, then the old version; chargeback-risk untouched');
+  t.same(production(s).objects.map((o) => `${o.kind} ${o.version}`), ['HTTPRoute 2026.11.13-1', 'InferenceService 2026.11.13-1']);
+  t.match(production(s).tasks[0]!.config, /"version":"2026\.11\.13-1"/);
+});
+
+t.test('a hand edit of a managed object is drift: sync names who changed what; --force-conflicts puts it back', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  const isvc = s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!;
+  s.kube.put({ ...isvc, spec: { ...isvc.spec, predictor: { ...isvc.spec.predictor, minReplicas: 1 } } }, 'kubectl-edit');
+  const plan = await s.cli('plan', '--env', 'production');
+  t.match(plan.stdout, /~ InferenceService ml-serving\/fraud-detector-2026-11-06-1-[0-9a-f]{6}  \(edited outside modelship \(drift\)/);
+  t.match(plan.stdout, /~ spec\.predictor\.minReplicas: 1 → 4/);
+  const refused = await s.cli('sync', '--env', 'production');
+  t.equal(refused.code, 1, 'not converged: the conflict is reported, never silently forced');
+  t.match(refused.stdout, /failed +InferenceService\/ml-serving\/fraud-detector-2026-11-06-1-[0-9a-f]{6} .*kubectl-edit.*minReplicas/);
+  t.equal(s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!.spec.predictor.minReplicas, 1, 'left as it was');
+  const r = await s.cli('sync', '--env', 'production', '--force-conflicts');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.equal(s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!.spec.predictor.minReplicas, 4);
+});
+
+t.test('an object that never becomes ready: exit 1 with its condition; traffic not moved; not recorded as deployed', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  const file = join(s.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
+  s.git('commit', '-qam', 'promote');
+  s.kube.controller.failWhen = (o) => (String(o.metadata?.name).includes('2026-11-13-1') ? 'ModelLoadFailed: xgboost cannot parse model.json' : undefined);
+  const recordDir = join(s.root, '.records');
+  const r = await s.cli('sync', '--env', 'production', '--ready-timeout', '3s', '--record-dir', recordDir);
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /NOT converged/);
+  t.match(r.stdout, /not-ready .*fraud-detector-2026-11-13-1-[0-9a-f]{6}  .*xgboost cannot parse model\.json/);
+  t.match(r.stdout, /skipped +HTTPRoute\/ml-serving\/fraud-detector  not applied: the services it routes to are not ready/);
+  const route = s.kube.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving', 'fraud-detector')!;
+  t.equal(route.metadata.annotations['modelship.io/version'], '2026.11.06-1', 'traffic still goes to the old version');
+  const record = JSON.parse(readFileSync(join(recordDir, 'production', `${s.git('rev-parse', 'HEAD').trim()}.json`), 'utf8'));
+  t.match(record.models.find((m: { model: string }) => m.model === 'fraud-detector'), { deployed: false });
+  t.notOk(s.snow.queries.some((q) => /INSERT INTO .*MODELSHIP_DEPLOYMENTS/i.test(q.sqlText) && JSON.stringify(q.bindings).includes('2026.11.13-1')),
+    'no deployment row for what did not converge');
+});
+
+t.test('another agent holds the lease: exit 4, nothing written', async (t) => {
+  const s = await stage(t);
+  s.kube.put({
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'modelship-production', namespace: 'ml-serving' },
+    spec: { holderIdentity: 'sync-runner-7', leaseDurationSeconds: 300, acquireTime: microTime(new Date()), renewTime: microTime(new Date()) },
+  }, 'modelship');
+  const before = writes(s);
+  const r = await s.cli('sync', '--env', 'production');
+  t.equal(r.code, 4, r.stdout + r.stderr);
+  t.match(r.stderr, /sync-runner-7/);
+  t.equal(writes(s), before);
+});
+
+t.test('killed after its k-th write, for every k, a re-run converges to the same state', async (t) => {
+  const clean = await stage(t);
+  t.equal((await clean.cli('sync', '--env', 'production')).code, 0);
+  const reference = production(clean);
+  const total = writes(clean);
+  t.ok(total >= 5, `a clean sync makes ${total} writes`);
+  for (let k = 1; k <= total; k++) {
+    await t.test(`killed after write ${k} of ${total}`, async (t) => {
+      let seen = 0;
+      let child = 0;
+      const s = await stage(t, { onWrite: () => { if (++seen === k && child) process.kill(child, 'SIGKILL'); } });
+      const killed = await runCli(['sync', '--env', 'production', '-C', s.root], { env: s.env, onSpawn: (pid) => (child = pid) });
+      t.ok(killed.signal === 'SIGKILL' || killed.code === 0, `the first run ended by SIGKILL (${killed.signal ?? killed.code})`);
+      // The lease a killed agent held expires; the next agent may take it over then. Here: clear it.
+      s.kube.put({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'modelship-production', namespace: 'ml-serving' }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 1, renewTime: microTime(new Date(0)) } }, 'modelship');
+      const rerun = await s.cli('sync', '--env', 'production');
+      t.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
+      t.same(production(s), reference, 'the same state as a sync that was never interrupted');
+    });
+  }
+});
+
+t.test('a record directory is optional; usage errors exit 2', async (t) => {
+  const s = await stage(t);
+  const r = await s.cli('sync', '--env', 'qa');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /no such environment: qa; environments: production, staging/);
+  t.notOk(existsSync(join(s.root, '.records')));
+});
