@@ -87,3 +87,24 @@ t.test('check: a production promotion one hour short of its staging soak', async
   const md = await runCli([...args, '--format', 'markdown'], { env: s3.env });
   readmeExample(t, 'check-markdown', md.stdout.replace(/<!-- modelship:binding .* -->\n?/, ''), 'markdown');
 });
+
+t.test('plan: what merging a production promotion will do', async (t) => {
+  const { startKubernetesStandIn } = await import('../src/sandbox/kubernetes/server.js');
+  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../src/sandbox/snowflake/server.js');
+  const kube = await startKubernetesStandIn({ namespaces: ['ml-serving', 'ml-staging'] });
+  const snow = await startSnowflakeStandIn();
+  t.teardown(async () => { await kube.stop(); await snow.stop(); });
+  const env = {
+    MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!, SNOWFLAKE_ACCOUNT: 'acme',
+    SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password, MODELSHIP_SNOWFLAKE_URL: snow.url,
+  };
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  t.equal((await runCli(['sync', '--env', 'production', '-C', repo.root], { env })).code, 0);
+  const file = join(repo.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
+  repo.git('commit', '-qam', 'promote(production): fraud-detector 2026.11.06-1 → 2026.11.13-1');
+  const plan = await runCli(['plan', '--env', 'production', '-C', repo.root], { env });
+  t.equal(plan.code, 0, plan.stderr);
+  readmeExample(t, 'plan', transcript('modelship plan --env production', plan));
+});
