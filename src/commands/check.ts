@@ -13,6 +13,7 @@ import { evaluate, invalidReport, isBlocked, needs, type Report } from '../gates
 import { gitRevision, resolveRevision } from '../git/tree.js';
 import { checkRunTextLimit, commentLimit, connectionFromEnv, getPull, listReviews, octokit, teamMembers, upsertCheckRun, upsertStickyComment } from '../github/client.js';
 import { readEvent, type CheckEvent } from '../github/event.js';
+import { previewMerge } from '../sync/preview.js';
 import { commandOptions, repoRoot } from './context.js';
 import { collectEvidence, wasStableBefore } from './evidence.js';
 import { printError, type Output } from './output.js';
@@ -98,7 +99,10 @@ export async function check(req: CheckRequest): Promise<Report> {
     ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
     ...(review ? { review } : {}),
   });
-  return evaluate(state, evidence);
+  const report = evaluate(state, evidence);
+  const touched = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
+  if (touched.length) report.preview = previewMerge(before, headRepo, touched, { base: forkPoint, head });
+  return report;
 }
 
 async function reviewEvidence(event: CheckEvent, teams: Set<string>) {

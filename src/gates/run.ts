@@ -123,6 +123,8 @@ export interface Report {
   problems?: import('../errors.js').Problem[];
   /** approvals were not evaluated (local run) */
   approvalsPending?: boolean;
+  /** what merge will do in each environment the change touches (rendered objects, base → head) */
+  preview?: import('../sync/preview.js').Preview;
   evaluatedAt: string;
 }
 

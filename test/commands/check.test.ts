@@ -75,6 +75,11 @@ t.test('a staging promotion: every gate passes; approvals are left to GitHub', a
   t.equal(json.verdict, 'ready');
   t.same(Object.keys(json.binding.models), ['fraud-detector@2026.11.20-1'], 'the report is bound to the model digest it judged');
   t.match(json.binding.environments['environments/staging.yaml'], /^[0-9a-f]{64}$/);
+  // What merge will do: staging is serverless, so the one InferenceService changes its storageUri; the task its CONFIG.
+  t.same(json.preview.plans.map((p: { environment: string; actions: Array<{ op: string; key: string }> }) => [p.environment, p.actions.filter((a) => a.op !== 'noop').map((a) => `${a.op} ${a.key}`)]),
+    [['staging', ['update InferenceService/ml-staging/fraud-detector', 'update ML_STAGING.SCORING.MODELSHIP_FRAUD_DETECTOR']]]);
+  const update = json.preview.plans[0].actions.find((a: { key: string }) => a.key === 'InferenceService/ml-staging/fraud-detector');
+  t.ok(update.diff.some((d: string) => /^~ spec\.predictor\.model\.storageUri: .*\/model\.json → .*83d349da.*\/model\.json$/.test(d)), 'the diff shows the new artifact');
 });
 
 t.test('production: a staging soak 1 h short blocks, exactly enough passes', async (t) => {

@@ -6,6 +6,7 @@ import type { DriftRow } from '../drift.js';
 import type { MetricRow } from '../performance.js';
 import type { JudgedChange, JudgedGate, Report, Verdict } from '../run.js';
 import type { GateStatus } from '../types.js';
+import { planMarkdown, planText } from '../../sync/show.js';
 
 /** Hidden marker that finds the sticky comment again; the binding rides along for the merge queue. */
 export const commentMarker = '<!-- modelship:check -->';
@@ -21,6 +22,16 @@ export function renderJson(report: Report): string {
 
 /** For terminals: the verdict, then per change one line per gate, then details indented. */
 export function renderText(report: Report): string {
+  return [renderGatesText(report), ...(report.preview ? previewText(report.preview) : [])].join('\n');
+}
+
+function previewText(preview: NonNullable<Report['preview']>): string[] {
+  const changed = preview.plans.filter((p) => p.actions.some((a) => a.op !== 'noop'));
+  if (!changed.length && !preview.problems.length) return [];
+  return ['', 'What merge will do:', ...changed.map((p) => planText(p).replace(/^/gm, '  ')), ...preview.problems.map((p) => `  ${p.environment}: cannot render: ${p.message}`)];
+}
+
+function renderGatesText(report: Report): string {
   // "blocked: 2 blocking results ..." reads "BLOCKED: 2 blocking results ...", not "BLOCKED: blocked: ...".
   const word = `${report.verdict.replace(/-/g, ' ')}: `;
   const headline = report.headline.startsWith(word) ? report.headline.slice(word.length) : report.headline;
@@ -64,6 +75,10 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     if (perf) sections.push(metricsTable(c, perf));
     const drift = c.gates.find((g) => g.gate === 'drift' && g.data);
     if (drift) sections.push(driftSection(c, drift));
+  }
+  if (report.preview?.plans.some((p) => p.actions.some((a) => a.op !== 'noop')) || report.preview?.problems.length) {
+    sections.push(['', ...planMarkdown(report.preview.plans.filter((p) => p.actions.some((a) => a.op !== 'noop'))).split('\n'),
+      ...report.preview.problems.map((p) => `> ⛔ ${p.environment}: cannot render: ${cell(p.message)}`)]);
   }
   const folded = report.changes.flatMap((c) => c.gates.filter((g) => g.details?.length).map((g) => detailsBlock(c, g)));
   if (folded.length) sections.push(['', ...folded.flat()]);
