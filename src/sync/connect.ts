@@ -43,7 +43,8 @@ export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv 
       throw new UsageError(`environment ${name} runs batch scoring in Snowflake, but no Snowflake connection is configured`
         + ' (set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH; see the README)');
     }
-    sql = snowflakeConnection({ ...options, role: env.snowflake.role ?? options.role, warehouse: options.warehouse ?? env.snowflake.warehouse } as typeof options);
+    const role = env.snowflake.role ?? options.role;
+    sql = snowflakeConnection({ ...options, ...(role ? { role } : {}), warehouse: options.warehouse ?? env.snowflake.warehouse });
     targets.snowflake = snowflakeTarget(sql);
   }
   return { targets, ...(lease ? { lease } : {}), close: async () => { await sql?.close(); } };
