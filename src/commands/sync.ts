@@ -2,6 +2,7 @@
 // repository says at REV (default HEAD), wait until it serves, and record what was deployed.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { ExitCode, ModelshipError } from '../errors.js';
 import { loadDesiredState } from '../config/state.js';
@@ -17,7 +18,7 @@ import { commandOptions, repoRoot } from './context.js';
 import { environmentsToSync } from './plan.js';
 import { printError, type Output } from './output.js';
 
-interface Options { env?: string[]; rev?: string; json?: boolean; watch?: boolean; interval: string; readyTimeout: string; recordDir?: string; forceConflicts?: boolean }
+interface Options { env?: string[]; rev?: string; json?: boolean; watch?: boolean; interval: string; readyTimeout: string; recordDir?: string; forceConflicts?: boolean; listen?: string }
 
 /** Exit code when another agent holds an environment's lease: nothing was done there. */
 export const leaseHeldExitCode = 4;
@@ -31,10 +32,26 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     let stop = false;
     process.once('SIGTERM', () => (stop = true));
     process.once('SIGINT', () => (stop = true));
+    const state: WatchState = { startedAt: new Date().toISOString(), iterations: 0 };
+    const server = opts.listen ? await serveState(opts.listen, state) : undefined;
     let code: number = ExitCode.ok;
-    while (!stop) {
-      code = await once(root, opts, output);
-      for (let waited = 0; waited < every && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
+    try {
+      while (!stop) {
+        try {
+          code = await once(root, opts, output, state);
+          state.lastError = undefined;
+        } catch (e) {
+          // The loop outlives a failed iteration (an API server restart, a bad commit): say so and go on.
+          if (!(e instanceof ModelshipError)) throw e;
+          state.lastError = e.message;
+          printError(e, output, false);
+        }
+        state.iterations++;
+        state.lastRunAt = new Date().toISOString();
+        for (let waited = 0; waited < every && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      server?.close();
     }
     return code;
   } catch (e) {
@@ -42,7 +59,37 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   }
 }
 
-async function once(root: string, opts: Options, output: Output): Promise<number> {
+/** What the watch loop exposes on --listen: /healthz (200 while the last iteration worked) and /state. */
+interface WatchState {
+  startedAt: string;
+  iterations: number;
+  lastRunAt?: string;
+  lastError?: string | undefined;
+  commit?: string;
+  environments?: Record<string, { converged: boolean; writes: number; drift: string[]; skipped?: string }>;
+}
+
+function serveState(listen: string, state: WatchState): Promise<Server> {
+  const at = listen.lastIndexOf(':');
+  const host = at > 0 ? listen.slice(0, at) : '127.0.0.1';
+  const port = Number(at > 0 ? listen.slice(at + 1) : listen);
+  return new Promise((resolve, reject) => {
+    const server = createServer((req, res) => {
+      const healthy = state.lastError === undefined;
+      if (req.url === '/healthz') {
+        res.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' }).end(healthy ? 'ok\n' : `${state.lastError}\n`);
+      } else if (req.url === '/state') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state, null, 2));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+async function once(root: string, opts: Options, output: Output, state?: WatchState): Promise<number> {
   const commit = await resolveRevision(root, opts.rev ?? 'HEAD');
   const repo = await loadDesiredState(root, commit);
   const results: Array<SyncResult | { environment: string; skipped: string }> = [];
@@ -52,6 +99,13 @@ async function once(root: string, opts: Options, output: Output): Promise<number
     results.push(r);
     if ('skipped' in r) code = Math.max(code, leaseHeldExitCode);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
+    if (state) {
+      state.commit = commit;
+      state.environments ??= {};
+      state.environments[name] = 'skipped' in r
+        ? { converged: false, writes: 0, drift: [], skipped: r.skipped }
+        : { converged: r.result.converged, writes: r.result.writes, drift: r.plan.actions.filter((a) => a.reason.includes('drift')).map((a) => a.key) };
+    }
   }
   if (opts.json) output.out(JSON.stringify({ ok: code === ExitCode.ok, commit, results }, null, 2));
   return code;

@@ -4,10 +4,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
 import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
+
+const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const freePort = () => new Promise<number>((resolve) => {
+  const srv = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = srv.address() as { port: number };
+    srv.close(() => resolve(port));
+  });
+});
 
 interface Stage {
   kube: KubernetesStandIn;
@@ -186,6 +197,34 @@ t.test('killed after its k-th write, for every k, a re-run converges to the same
       t.same(production(s), reference, 'the same state as a sync that was never interrupted');
     });
   }
+});
+
+t.test('--watch keeps the environment as main says, heals a hand edit, and exposes its state', async (t) => {
+  const s = await stage(t);
+  const port = await freePort();
+  let stderr = '';
+  const child = spawn(process.execPath, [cliPath, 'sync', '--env', 'production', '--watch', '--interval', '1s', '--listen', String(port), '--force-conflicts', '-C', s.root],
+    { env: cleanEnv(s.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  t.teardown(() => child.kill('SIGKILL'));
+  const state = async () => (await fetch(`http://127.0.0.1:${port}/state`)).json() as Promise<{ iterations: number; environments?: Record<string, { converged: boolean; drift: string[] }> }>;
+  const until = async (ok: (x: Awaited<ReturnType<typeof state>>) => boolean) => {
+    for (let i = 0; i < 100; i++) {
+      try { const x = await state(); if (ok(x)) return x; } catch { /* not listening yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the watch loop never got there: ${stderr}`);
+  };
+  await until((x) => !!x.environments?.production?.converged);
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  const isvc = s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!;
+  s.kube.put({ ...isvc, spec: { ...isvc.spec, predictor: { ...isvc.spec.predictor, minReplicas: 1 } } }, 'kubectl-edit');
+  const healed = await until((x) => (x.environments?.production?.drift ?? []).length > 0);
+  t.match(healed.environments!.production!.drift, [/^InferenceService\/ml-serving\/fraud-detector-/]);
+  t.equal(s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!.spec.predictor.minReplicas, 4, 'put back');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM ends the loop cleanly');
 });
 
 t.test('a record directory is optional; usage errors exit 2', async (t) => {
