@@ -88,7 +88,7 @@ t.test('the command line: help, version, usage errors', async (t) => {
   const help = await runCli(['--help']);
   t.equal(help.code, 0);
   for (const c of ['validate', 'register', 'promote']) t.match(help.stdout, new RegExp(`^  ${c}`, 'm'));
-  t.match(help.stdout, /Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 an external system failed/);
+  t.match(help.stdout, /Exit codes: 0 ok, 1 a check failed \(or a sync did not converge\), 2 usage error, 3 an external system failed, 4 another agent holds the environment.s lease/);
   const sub = await runCli(['promote', '--help']);
   t.match(sub.stdout, /--canary <percent>/);
   const version = await runCli(['--version']);
