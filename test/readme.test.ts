@@ -8,9 +8,8 @@ import t, { type Test } from 'tap';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { readmeExample } from './helpers/golden.js';
 import { makeReleaseRepo } from './helpers/repo.js';
-import { makeRun, seedExampleArtifacts } from './helpers/runs.js';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTestS3, type TestS3 } from './helpers/s3.js';
+import { makeRun } from './helpers/runs.js';
+import { startCheckerS3, type TestS3 } from './helpers/s3.js';
 
 for (const k of ['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE']) process.env[k] = '2026-11-20T09:00:00Z';
 // The CLI helper drops SOURCE_DATE_EPOCH from the environment; registrations get it explicitly.
@@ -18,12 +17,7 @@ const fixed = { SOURCE_DATE_EPOCH: String(Date.parse('2026-11-20T09:00:00Z') / 1
 
 let s3: TestS3;
 t.before(async () => {
-  s3 = await startTestS3();
-  await seedExampleArtifacts(s3.env);
-  await s3.client.send(new CreateBucketCommand({ Bucket: 'acme-dbt-artifacts' }));
-  await s3.client.send(new PutObjectCommand({
-    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(new URL('./fixtures/dbt/manifest-v12.json', import.meta.url)),
-  }));
+  s3 = await startCheckerS3();
 });
 t.teardown(() => s3.stop());
 

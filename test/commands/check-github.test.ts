@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { Octokit } from '@octokit/rest';
 import t, { type Test } from 'tap';
@@ -16,7 +15,7 @@ import { startGitHub, type GitHubStandIn } from '../../src/sandbox/github/server
 import { projectRoot, runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
-import { startTestS3, type TestS3 } from '../helpers/s3.js';
+import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 
 const owner = 'acmerisk';
 const name = 'model-releases';
@@ -34,11 +33,8 @@ function example<N extends WebhookDefinition['name']>(event: N, action?: string)
 
 let s3: TestS3;
 t.before(async () => {
-  s3 = await startTestS3(['acme-model-registry', 'acme-training', 'acme-dbt-artifacts']);
-  // The staging policy's features gate reads the production dbt manifest from here.
-  await s3.client.send(new PutObjectCommand({
-    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(join(projectRoot, 'test/fixtures/dbt/manifest-v12.json')),
-  }));
+  // The staging policy's features gate reads the production dbt manifest from there.
+  s3 = await startCheckerS3({ seedArtifacts: false });
 });
 t.teardown(() => s3.stop());
 

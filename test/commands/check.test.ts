@@ -3,21 +3,15 @@
 // registry and the dbt manifest in s3rver. Policies always come from the base revision.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
-import { makeRun, seedExampleArtifacts } from '../helpers/runs.js';
-import { startTestS3, type TestS3 } from '../helpers/s3.js';
+import { makeRun } from '../helpers/runs.js';
+import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 
 let s3: TestS3;
 t.before(async () => {
-  s3 = await startTestS3();
-  await seedExampleArtifacts(s3.env);
-  await s3.client.send(new CreateBucketCommand({ Bucket: 'acme-dbt-artifacts' }));
-  await s3.client.send(new PutObjectCommand({
-    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(new URL('../fixtures/dbt/manifest-v12.json', import.meta.url)),
-  }));
+  s3 = await startCheckerS3();
 });
 t.teardown(() => s3.stop());
 

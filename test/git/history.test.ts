@@ -87,7 +87,7 @@ t.test('lists the first-parent commits that changed the file, newest first, with
   t.same(start.trailers, {});
   t.equal(start.at.toISOString(), '2026-11-01T09:00:00.000Z');
 
-  const production = await collect(pinHistory(repo.root, c.production, 'production'));
+  const production = await collect(pinHistory(repo.root, c.production!, 'production'));
   t.same(production.map((h) => h.commit), [c.production, c.start], 'any revision, any environment');
 });
 

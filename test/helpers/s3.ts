@@ -3,7 +3,8 @@
 // checksums) and simulate interrupted uploads.
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startS3rver, type RunningS3 } from '../../src/sandbox/s3rver.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -117,4 +118,20 @@ export async function startTestS3(buckets = ['acme-model-registry', 'acme-traini
 /** The requests of one kind, in order. */
 export function ops(s3: TestS3, operation: S3Operation): RecordedS3Request[] {
   return s3.requests.filter((r) => r.operation === operation);
+}
+
+/**
+ * s3rver holding what the checker reads: the example versions' artifacts in the registry and
+ * the production dbt manifest where the policies name it (s3://acme-dbt-artifacts/prod/).
+ */
+export async function startCheckerS3(options: { seedArtifacts?: boolean } = {}): Promise<TestS3> {
+  const s3 = await startTestS3(['acme-model-registry', 'acme-training', 'acme-dbt-artifacts']);
+  if (options.seedArtifacts !== false) {
+    const { seedExampleArtifacts } = await import('./runs.js');
+    await seedExampleArtifacts(s3.env);
+  }
+  await s3.client.send(new PutObjectCommand({
+    Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(new URL('../fixtures/dbt/manifest-v12.json', import.meta.url)),
+  }));
+  return s3;
 }
