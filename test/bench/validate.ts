@@ -53,7 +53,7 @@ export async function validateBench(options: { log: (s: string) => void }): Prom
         met: tree < target && exits.tree === 0,
       },
       {
-        figure: `validate --rev HEAD (same repository), cold, median of ${runs}`,
+        figure: `validate --rev HEAD (same repository, objects packed as in a clone), cold, median of ${runs}`,
         target: `< ${ms(target)}`, measured: ms(rev) + failed('rev'), reference, ratio: ratio(rev, floor),
         met: rev < target && exits.rev === 0,
       },
@@ -71,6 +71,9 @@ function commit(dir: string): void {
   git('init', '-q');
   git('add', '-A');
   git('commit', '-q', '-m', 'generated release repository');
+  // As a clone or a CI checkout holds them: packed. (Freshly added, the 7.6k objects are loose,
+  // and git needs ~0.35 s more just to read them.)
+  git('gc', '-q');
 }
 
 function clip(text: string): string {
