@@ -137,12 +137,13 @@ export function canaryStart(events: PinCommit[], model: string, version: string,
   return start;
 }
 
+/** Whether commit `a` is an ancestor of `b`: `git merge-base --is-ancestor` answers with its exit code (1: no). */
 async function isAncestor(root: string, a: string, b: string): Promise<boolean> {
   try {
     await simpleGit(root).raw(['merge-base', '--is-ancestor', a, b]);
     return true;
   } catch {
-    return false;
+    return false; // exit 1 is the answer "no"; both commits come from git log, so nothing else is expected
   }
 }
 
