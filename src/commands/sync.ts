@@ -117,6 +117,7 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, opt
     // Reads first: a sync with nothing to do writes nothing, not even the lease.
     const { plan } = await planFor(repo, name, commit, connections.targets);
     let stopRenewing: (() => void) | undefined;
+    const leaseLost = new AbortController();
     if (connections.lease && hasWrites(plan)) {
       const held = await connections.lease.acquire();
       if (!held.acquired) {
@@ -124,12 +125,16 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, opt
         return { environment: name, skipped: held.message };
       }
       // Waiting for readiness can outlast the lease: keep it renewed; losing it is reported.
-      stopRenewing = connections.lease.keepRenewed((e) => output.err(`${name}: lost the lease: ${e.message}`));
+      stopRenewing = connections.lease.keepRenewed((e) => {
+        output.err(`${name}: lost the lease, stopping: ${e.message}`);
+        leaseLost.abort();
+      });
     }
     try {
       const r = await syncEnvironment(repo, name, commit, connections.targets, {
         readyTimeoutMs: parseDuration(opts.readyTimeout) ?? 300_000,
         forceConflicts: !!opts.forceConflicts,
+        signal: leaseLost.signal,
         progress: (line) => output.progress(`${name}: ${line}`),
       });
       output.progress('');

@@ -38,6 +38,8 @@ export interface ApplyOptions {
    * Off by default: such a conflict fails that object and names who owns the field.
    */
   forceConflicts?: boolean;
+  /** aborted when the agent lost the environment's lease: no further write is sent */
+  signal?: AbortSignal;
 }
 
 export type ActionOutcome = 'unchanged' | 'applied' | 'ready' | 'deleted' | 'failed' | 'not-ready' | 'skipped';
@@ -82,6 +84,11 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
 
   /** Runs one write with retries; records failure; returns whether it succeeded. */
   const write = async (a: PlanAction, what: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    if (options.signal?.aborted) {
+      // Another agent may own the environment now; writing on would interleave with it.
+      record(a, 'skipped', { message: 'not applied: the environment\'s lease was lost' });
+      return false;
+    }
     const attempts = options.attempts ?? 4;
     let wait = options.backoffMs ?? 500;
     for (let i = 1; ; i++) {
@@ -134,7 +141,7 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
         }
       }
       pending = pending.filter((a) => results.get(a.key)?.outcome === 'applied');
-      if (!pending.length) break;
+      if (!pending.length || options.signal?.aborted) break;
       if (now().getTime() >= deadline) {
         for (const a of pending) record(a, 'not-ready', { message: `not ready after ${Math.round((options.readyTimeoutMs ?? 300_000) / 1000)} s: ${last.get(a.key)?.reason ?? 'no status'}` });
         break;

@@ -98,3 +98,14 @@ t.test('tasks are upserted and dropped; without a connection they fail, not vani
   const none = await applyPlan(plan(actions), {}, fast);
   t.match(none.results, [{ outcome: 'failed', message: 'no Snowflake connection' }, { outcome: 'failed' }]);
 });
+
+t.test('a lost lease stops the writes that have not been sent; what was sent is reported', async (t) => {
+  const { target, log } = memoryCluster();
+  const lost = new AbortController();
+  const wrapped: KubernetesTarget = { ...target, apply: async (o, opts) => { const r = await target.apply(o, opts); lost.abort(); return r; } };
+  const r = await applyPlan(plan([act('create', obj('InferenceService', 'a')), act('create', obj('InferenceService', 'b')), act('update', obj('HTTPRoute', 'r'))]),
+    { kubernetes: wrapped }, { ...fast, signal: lost.signal });
+  t.same(log, ['apply InferenceService/ml-serving/a'], 'nothing after the lease was lost');
+  t.match(r.results, [{ key: 'InferenceService/ml-serving/a', outcome: 'ready' }, { outcome: 'skipped', message: "not applied: the environment's lease was lost" }, { outcome: 'skipped' }]);
+  t.notOk(r.converged);
+});
