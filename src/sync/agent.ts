@@ -9,6 +9,7 @@ import { deploymentRecord, type DeploymentRecord } from './record.js';
 import { liveSpecHash } from './render/hash.js';
 import { renderKubernetes } from './render/kubernetes.js';
 import { renderTasks } from './render/snowflake.js';
+import { serverlessCanaryRefusals } from './preconditions.js';
 import type { DesiredEnvironment, LiveKubernetesObject, LiveTask, Plan } from './types.js';
 
 export interface LiveKubernetes extends KubernetesTarget {
@@ -53,7 +54,10 @@ export async function planFor(repo: LoadedRepository, environment: string, commi
     env.kubernetes && targets.kubernetes ? targets.kubernetes.listManaged(env.kubernetes.namespace, environment) : Promise.resolve([]),
     env.snowflake && targets.snowflake ? targets.snowflake.listManaged(env.snowflake.database, env.snowflake.schema, environment) : Promise.resolve([]),
   ]);
-  return { desired, plan: diffPlan({ desired, live: { kubernetes, snowflake }, hashLive: liveSpecHash }) };
+  const plan = diffPlan({ desired, live: { kubernetes, snowflake }, hashLive: liveSpecHash });
+  const refusals = serverlessCanaryRefusals(env, kubernetes);
+  for (const a of plan.actions) if (a.op !== 'noop' && refusals.has(a.key)) a.refused = refusals.get(a.key)!;
+  return { desired, plan };
 }
 
 export interface SyncResult {

@@ -76,11 +76,12 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
     results.set(a.key, { key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), ...results.get(a.key), outcome, ...extra });
 
   for (const a of plan.actions) if (a.op === 'noop') record(a, 'unchanged');
-  const kube = plan.actions.filter((a) => a.target === 'kubernetes' && a.op !== 'noop');
+  for (const a of plan.actions) if (a.refused && a.op !== 'noop') record(a, 'failed', { message: `refused: ${a.refused}` });
+  const kube = plan.actions.filter((a) => a.target === 'kubernetes' && a.op !== 'noop' && !a.refused);
   const services = kube.filter((a) => a.op !== 'delete' && (a.desired as KubernetesObject).kind === 'InferenceService');
   const routes = kube.filter((a) => a.op !== 'delete' && (a.desired as KubernetesObject).kind !== 'InferenceService');
   const deletions = kube.filter((a) => a.op === 'delete').sort((x, y) => (kindOf(x) === 'InferenceService' ? 1 : 0) - (kindOf(y) === 'InferenceService' ? 1 : 0));
-  const tasks = plan.actions.filter((a) => a.target === 'snowflake' && a.op !== 'noop');
+  const tasks = plan.actions.filter((a) => a.target === 'snowflake' && a.op !== 'noop' && !a.refused);
 
   /** Runs one write with retries; records failure; returns whether it succeeded. */
   const write = async (a: PlanAction, what: string, fn: () => Promise<unknown>): Promise<boolean> => {

@@ -17,7 +17,7 @@ export function planSummary(plan: Plan): string {
 export function planText(plan: Plan): string {
   const lines = [planSummary(plan)];
   for (const a of plan.actions.filter((x) => x.op !== 'noop')) {
-    lines.push('', `  ${sign[a.op]} ${label(a)}  (${a.reason})`);
+    lines.push('', `  ${a.refused ? '!' : sign[a.op]} ${label(a)}  (${a.refused ? `refused: ${a.refused}` : a.reason})`);
     for (const d of a.diff ?? []) lines.push(`      ${d}`);
   }
   return lines.join('\n');

@@ -99,6 +99,8 @@ export interface PlanAction {
   reason: string;
   /** a readable diff of the fields that change (unified-diff-like lines) */
   diff?: string[];
+  /** set when the change must not be applied yet, and why (apply reports it as failed, sends nothing) */
+  refused?: string;
 }
 
 export interface Plan {

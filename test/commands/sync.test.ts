@@ -227,6 +227,26 @@ t.test('--watch keeps the environment as main says, heals a hand edit, and expos
   t.equal(await exited, 0, 'SIGTERM ends the loop cleanly');
 });
 
+t.test('serverless: a canary is applied only once the stable version runs', async (t) => {
+  const s = await stage(t);
+  const file = join(s.root, 'environments/staging.yaml');
+  const original = readFileSync(file, 'utf8');
+  writeFileSync(file, original.replace('    version: 2026.11.13-1\n', '    version: 2026.11.13-1\n    canary: { version: 2026.11.06-1, traffic: 10 }\n'));
+  s.git('commit', '-qam', 'canary on a fresh cluster');
+  const refused = await s.cli('sync', '--env', 'staging');
+  t.equal(refused.code, 1, refused.stdout + refused.stderr);
+  t.match(refused.stdout, /! InferenceService ml-staging\/fraud-detector  \(refused: a serverless canary needs the stable version 2026\.11\.13-1 running first/);
+  t.notOk(s.kube.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-staging', 'fraud-detector'), 'nothing was sent');
+  writeFileSync(file, original);
+  s.git('commit', '-qam', 'stable first');
+  t.equal((await s.cli('sync', '--env', 'staging')).code, 0);
+  writeFileSync(file, original.replace('    version: 2026.11.13-1\n', '    version: 2026.11.13-1\n    canary: { version: 2026.11.06-1, traffic: 10 }\n'));
+  s.git('commit', '-qam', 'canary');
+  const r = await s.cli('sync', '--env', 'staging');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.equal(s.kube.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-staging', 'fraud-detector')!.spec.predictor.canaryTrafficPercent, 10);
+});
+
 t.test('a record directory is optional; usage errors exit 2', async (t) => {
   const s = await stage(t);
   const r = await s.cli('sync', '--env', 'qa');
