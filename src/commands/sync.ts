@@ -136,6 +136,8 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, opt
         forceConflicts: !!opts.forceConflicts,
         signal: leaseLost.signal,
         progress: (line) => output.progress(`${name}: ${line}`),
+        // nothing to do: no second read (a plan with writes is read again, now under the lease)
+        planned: plan,
       });
       output.progress('');
       if (!opts.json) {

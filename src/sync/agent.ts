@@ -66,10 +66,16 @@ export interface SyncResult {
   record: DeploymentRecord;
 }
 
-/** Plans, applies and records one environment. A plan with nothing to do sends no write. */
-export async function syncEnvironment(repo: LoadedRepository, environment: string, commit: string, targets: Targets, options: ApplyOptions = {}): Promise<SyncResult> {
+/**
+ * Plans, applies and records one environment. A plan with nothing to do sends no write.
+ * `planned`: a plan the caller just read for this commit; when it has nothing to do it is used
+ * as is (no second read). A plan with writes is always read again (the caller may have waited
+ * for the lease since).
+ */
+export async function syncEnvironment(repo: LoadedRepository, environment: string, commit: string, targets: Targets, options: ApplyOptions & { planned?: Plan } = {}): Promise<SyncResult> {
   const startedAt = (options.now ?? (() => new Date()))();
-  const { plan } = await planFor(repo, environment, commit, targets);
+  const reuse = options.planned && options.planned.environment === environment && options.planned.commit === commit && !hasWrites(options.planned);
+  const plan = reuse ? options.planned! : (await planFor(repo, environment, commit, targets)).plan;
   const result = hasWrites(plan)
     ? await applyPlan(plan, targets, options)
     : { environment, commit, converged: true, writes: 0, results: plan.actions.map((a) => ({ key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), outcome: 'unchanged' as const })) };

@@ -1,4 +1,4 @@
-// Entry of `npm run bench [-- register|validate|startup|check ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check|sync ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
@@ -8,6 +8,7 @@ import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
 import { startupBench } from './startup.js';
+import { syncBench, syncNotes } from './sync.js';
 import { machine, renderMarkdown, renderText, type Machine, type Row } from './table.js';
 import { validateBench } from './validate.js';
 
@@ -24,6 +25,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   validate: () => validateBench({ log }),
   startup: () => startupBench({ log }),
   check: () => checkBench({ log }),
+  sync: () => syncBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 
@@ -56,6 +58,7 @@ const notesOf: Record<string, string[]> = {
     ...(gnuTime ? [] : ['GNU time is not installed: peak RSS was polled, so a short spike could be missed.']),
   ],
   check: checkNotes(),
+  sync: syncNotes(),
 };
 const m = machine();
 process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);
