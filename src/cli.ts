@@ -99,6 +99,49 @@ command('sync')
   .option('--json', 'print the results as JSON')
   .action(lazy(() => import('./commands/sync.js')));
 
+const audit = command('audit')
+  .description('the signed, hash-chained, write-once audit trail: record what sync deployed, verify the trail, trace what served when');
+const loadAudit = lazy(() => import('./commands/audit.js'));
+audit.command('mirror')
+  .description('after sync: sign and write (once) the record of each commit the sync applied, beside an incremental git bundle')
+  .option('-C, --repo <dir>', 'the release repository')
+  .requiredOption('--env <name>', 'the environment whose chain to extend')
+  .option('--rev <rev>', 'the commit the sync applied (default: HEAD)')
+  .option('--record-dir <dir>', 'where sync --record-dir wrote the deployment records (<dir>/<env>/<commit>.json)')
+  .option('--report <file>', 'the gate report (check --output) to record the digest of; with --github the checker\'s check run is read instead')
+  .option('--github', 'read the pull request, approvals and check run from GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY); default: from the merge commit\'s message and trailers')
+  .option('--kms-key <id>', 'sign with this AWS KMS key (ECC_NIST_P256); default MODELSHIP_AUDIT_KMS_KEY')
+  .option('--key-file <file>', 'sign with this Ed25519 private key (PEM); default MODELSHIP_AUDIT_KEY_FILE or MODELSHIP_AUDIT_KEY')
+  .option('--store <dir|s3://bucket/prefix>', 'write here instead of the policy\'s audit.store (a folder: the local, write-once demo store)')
+  .option('--json', 'print the result as JSON')
+  .action(loadAudit);
+audit.command('verify')
+  .description('check signatures, chain, sequence, git history and bundles of the trail; name every problem; exit 1 if any')
+  .option('-C, --repo <dir>', 'the release repository')
+  .option('--env <name...>', 'only these environments (default: every one whose policy declares an audit trail)')
+  .option('--rev <rev>', 'main\'s tip to check history against and to read the policies from (default: HEAD)')
+  .option('--since <seq|time>', 'judge records from this seq, or from the first recorded at or after this time (earlier ones only anchor the chain)')
+  .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
+  .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
+  .option('--json', 'print the result as JSON')
+  .action(loadAudit);
+audit.command('trace')
+  .description('which version of a model served an environment at a time: its window, pull request, author, approvers, gate report and lineage')
+  .option('-C, --repo <dir>', 'the release repository')
+  .requiredOption('--model <name>', 'the model')
+  .requiredOption('--env <name>', 'the environment')
+  .requiredOption('--at <time>', 'the time, e.g. 2026-08-14T10:22:00Z')
+  .option('--rev <rev>', 'read the policy from this revision (default: HEAD)')
+  .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
+  .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
+  .option('--json', 'print the answer as JSON')
+  .action(loadAudit);
+audit.command('keygen')
+  .description('create a local Ed25519 signing key (demo) and print the entry that trusts it in policies/<env>.yaml')
+  .requiredOption('--id <id>', 'the key\'s id in the policy')
+  .requiredOption('--out <file>', 'where to write the private key (PEM, mode 0600; never overwritten)')
+  .action(loadAudit);
+
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {
   return program.command(name).option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)');

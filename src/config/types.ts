@@ -146,6 +146,15 @@ export interface Policy {
     fastLane?: { approvals?: number; skip?: string[] };
     breakGlass?: { allowed: boolean; teams?: string[]; reviewWithin?: string };
   };
+  audit?: AuditPolicy;
+}
+
+/** policies/<env>.yaml `audit`: the environment's audit trail. */
+export interface AuditPolicy {
+  store: string;
+  retentionDays: number;
+  clockSkew?: string;
+  keys: Array<{ id: string; algorithm: 'ecdsa-p256-sha256' | 'ed25519'; publicKey: string; validFrom: string; validUntil?: string; description?: string }>;
 }
 
 /** metadata.json of a training run. */

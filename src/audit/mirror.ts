@@ -1,0 +1,210 @@
+// `audit mirror`: after the sync agent applied a commit of main to an environment, append that
+// commit (and any commit between the last record and it that changed the environment but was
+// never synced on its own) to the environment's chain: an incremental git bundle, then the
+// signed record, each written once. Idempotent: mirroring a commit already recorded does
+// nothing; two mirrors racing for one seq leave one record and the loser moves on.
+
+import { parse } from 'yaml';
+import { RefusedError, UsageError } from '../errors.js';
+import { readPins } from '../git/history.js';
+import type { DeploymentRecord } from '../sync/record.js';
+import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from './git.js';
+import type { ReportDigest } from './facts.js';
+import type { AuditSettings } from './policy.js';
+import {
+  buildStatement, bundleKey, canonicalBytes, decodeRecord, envelopeBytes, recordKey, seqOfKey,
+  type AuditPredicate, type ChangeEvidence, type Lineage, type ModelChange, type PinState,
+} from './record.js';
+import { sha256Hex, signEnvelope, type Signer } from './sign.js';
+import type { AuditStore } from './store.js';
+
+export interface MirrorRequest {
+  root: string;
+  environment: string;
+  /** the commit the sync applied (main's tip when the workflow ran) */
+  commit: string;
+  settings: AuditSettings;
+  store: AuditStore;
+  signer: Signer;
+  repoName: string;
+  recorderVersion: string;
+  /** the deployment record the sync wrote for a commit, if there is one */
+  deployment(commit: string): Promise<DeploymentRecord | undefined>;
+  /** who asked and approved, and (from GitHub) the gate report */
+  change(info: CommitInfo, sideTip: CommitInfo | undefined): Promise<{ change: ChangeEvidence; report?: ReportDigest }>;
+  /** the gate report of `commit`, when given as a file */
+  report?: ReportDigest;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+export interface MirrorResult {
+  environment: string;
+  written: Array<{ seq: number; commit: string; key: string; bundle: string; result: AuditPredicate['deployed']['result'] }>;
+  /** why nothing was written, when nothing was */
+  nothing?: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  digest: string;
+  commit: string;
+  pins: Record<string, PinState>;
+}
+
+/** The newest record of an environment's chain, or undefined for an empty chain. */
+export async function chainHead(store: AuditStore, prefix: string, environment: string): Promise<ChainHead | undefined> {
+  const keys = (await store.list(recordKey(prefix, environment, 0).replace(/[^/]+$/, ''))).filter((k) => seqOfKey(k) !== undefined);
+  const last = keys[keys.length - 1];
+  if (!last) return undefined;
+  const bytes = await store.read(last);
+  const d = bytes ? decodeRecord(bytes) : undefined;
+  if (!d?.ok) throw new RefusedError(`the last record of ${environment} (${last}) is unreadable${d && !d.ok ? `: ${d.reason}` : ''}`, 'run modelship audit verify');
+  const p = d.statement.predicate;
+  const pins = Object.fromEntries(Object.entries(p.deployed.pins).map(([m, { liveAt: _l, ...pin }]) => [m, pin]));
+  return { seq: seqOfKey(last)!, digest: d.digest, commit: p.git.commit, pins };
+}
+
+export async function mirror(req: MirrorRequest): Promise<MirrorResult> {
+  // A lost race for a seq restarts from the new head; a few rounds settle any realistic contention.
+  for (let round = 1; ; round++) {
+    const outcome = await mirrorOnce(req);
+    if (outcome !== 'raced') return outcome;
+    if (round >= 5) throw new RefusedError(`${req.environment}: lost the race for the next record ${round} times`, 'another mirror keeps writing; re-run when it is done');
+    req.log?.(`${req.environment}: another mirror wrote the next record first; starting again from it`);
+  }
+}
+
+async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
+  const { root, environment, commit, settings, store } = req;
+  const envFile = `environments/${environment}.yaml`;
+  const relevant = (files: string[]) => files.includes(envFile) || files.includes(`policies/${environment}.yaml`);
+  const head = await chainHead(store, settings.prefix, environment);
+  const target = await req.deployment(commit);
+  if (target && (target.environment !== environment || target.commit !== commit)) {
+    throw new UsageError(`the deployment record for ${commit.slice(0, 12)} is for ${target.environment} at ${target.commit.slice(0, 12)}`);
+  }
+
+  let commits: string[];
+  if (!head) {
+    commits = [commit]; // the trail starts here
+  } else {
+    if (head.commit === commit) return { environment, written: [], nothing: `${commit.slice(0, 12)} is already recorded (seq ${head.seq})` };
+    const range = await firstParentRange(root, head.commit, commit);
+    if (!range) {
+      if (await firstParentRange(root, commit, head.commit)) return { environment, written: [], nothing: `${commit.slice(0, 12)} is older than the last record (seq ${head.seq}, ${head.commit.slice(0, 12)})` };
+      throw new RefusedError(`${environment}: the last record's commit ${head.commit.slice(0, 12)} (seq ${head.seq}) is not on the first-parent line of ${commit.slice(0, 12)}: main was rewritten (force-pushed) since`, 'run modelship audit verify; nothing was written');
+    }
+    commits = [];
+    for (const c of range) {
+      const writes = c === commit && !!target?.objects.length;
+      if (writes || relevant(await changedFiles(root, c))) commits.push(c);
+    }
+    if (!commits.length) return { environment, written: [], nothing: `nothing changed in ${environment} since the last record (seq ${head.seq}) and the sync wrote nothing` };
+  }
+  if (!target) throw new UsageError(`no deployment record for ${commit.slice(0, 12)} in ${environment}: run modelship sync --record-dir DIR first and pass the same --record-dir`);
+
+  const result: MirrorResult = { environment, written: [] };
+  let prev = head;
+  let prevPins = head?.pins ?? (await pinsAt(root, `${commit}^`, envFile));
+  for (const c of commits) {
+    const seq = (prev?.seq ?? -1) + 1;
+    const info = (await commitInfo(root, c))!;
+    const sideTip = info.parents[1] ? await commitInfo(root, info.parents[1]) : undefined;
+    const envBytes = (await fileAt(root, c, envFile)) ?? Buffer.alloc(0);
+    const pins = readPins(envBytes.length ? envBytes : undefined, envFile).pins ?? {};
+    const deployment = c === commit ? target : await req.deployment(c);
+
+    // The bundle first: the record names its digest. If a racing mirror stored one for this commit, that one counts.
+    const bKey = bundleKey(settings.prefix, environment, c);
+    let bundle = await createBundle(root, prev?.commit ?? null, c);
+    if ((await store.writeOnce(bKey, bundle, 'application/x-git-bundle')) === 'exists') {
+      bundle = (await store.read(bKey))!;
+      if (!bundleHeads(bundle)?.includes(c)) throw new RefusedError(`${bKey} exists but is not a bundle of ${c.slice(0, 12)}`, 'run modelship audit verify');
+    }
+    const facts = await req.change(info, sideTip);
+    const predicate: AuditPredicate = {
+      environment, seq, prev: prev ? { sha256: prev.digest } : null,
+      recordedAt: (req.now ?? (() => new Date()))().toISOString(),
+      recorder: { id: 'modelship', version: req.recorderVersion },
+      git: {
+        repo: req.repoName, commit: c, parents: info.parents, tree: info.tree, committedAt: info.committedAt, subject: info.subject,
+        bundle: { key: bKey, sha256: sha256Hex(bundle), size: bundle.length, from: prev?.commit ?? null },
+      },
+      change: facts.change,
+      tested: { report: (c === commit ? req.report : undefined) ?? facts.report ?? null },
+      deployed: deployedPart(deployment, prevPins, pins),
+      lineage: await lineageAt(root, c, pins),
+    };
+    const payload = canonicalBytes(buildStatement(predicate, sha256Hex(envBytes)));
+    const bytes = envelopeBytes(await signEnvelope(payload, req.signer));
+    const key = recordKey(settings.prefix, environment, seq);
+    if ((await store.writeOnce(key, bytes, 'application/json')) === 'exists') {
+      const theirs = decodeRecord((await store.read(key))!);
+      // Same commit: another mirror recorded it; continue from its record. Another commit took the seq: start over.
+      if (!theirs.ok || theirs.statement.predicate.git.commit !== c) return 'raced';
+      req.log?.(`${environment}: seq ${seq} (${c.slice(0, 12)}) was recorded by another mirror meanwhile`);
+      prev = { seq, digest: theirs.digest, commit: c, pins };
+    } else {
+      result.written.push({ seq, commit: c, key, bundle: bKey, result: predicate.deployed.result });
+      req.log?.(`${environment}: recorded seq ${seq} for ${c.slice(0, 12)} (${describeChange(facts.change)}${predicate.deployed.result === 'superseded' ? ', superseded by a later sync' : ''})`);
+      prev = { seq, digest: sha256Hex(bytes), commit: c, pins };
+    }
+    prevPins = pins;
+  }
+  return result;
+}
+
+function describeChange(c: ChangeEvidence): string {
+  return c.kind === 'pull-request' && c.pr ? `PR #${c.pr.number}` : c.kind === 'break-glass' ? 'break-glass' : 'direct push';
+}
+
+async function pinsAt(root: string, rev: string, file: string): Promise<Record<string, PinState>> {
+  const bytes = await fileAt(root, rev, file);
+  return readPins(bytes, file).pins ?? {};
+}
+
+function samePin(a: PinState | undefined, b: PinState | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+function deployedPart(d: DeploymentRecord | undefined, before: Record<string, PinState>, after: Record<string, PinState>): AuditPredicate['deployed'] {
+  const changes: ModelChange[] = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
+    .filter((m) => !samePin(before[m], after[m]))
+    .map((m) => ({ model: m, ...(before[m] ? { from: before[m] } : {}), ...(after[m] ? { to: after[m] } : {}) }));
+  const pins: AuditPredicate['deployed']['pins'] = {};
+  for (const [model, pin] of Object.entries(after)) {
+    // When this sync saw the model's objects ready: the latest readiness among them.
+    const times = (d?.objects ?? []).filter((o) => o.model === model).map((o) => o.readyAt ?? o.appliedAt).filter((t): t is string => !!t).sort();
+    const liveAt = times[times.length - 1] ?? (changes.some((c) => c.model === model) ? d?.finishedAt : undefined);
+    pins[model] = { ...pin, ...(liveAt ? { liveAt } : {}) };
+  }
+  if (!d) return { result: 'superseded', changes, pins, objects: [] };
+  return {
+    result: d.converged ? 'converged' : 'not-converged', startedAt: d.startedAt, finishedAt: d.finishedAt, changes, pins,
+    objects: d.objects.map((o) => ({ ...o })),
+  };
+}
+
+/** The lineage of every version pinned, from its manifest at the commit. */
+async function lineageAt(root: string, commit: string, pins: Record<string, PinState>): Promise<Record<string, Lineage>> {
+  const out: Record<string, Lineage> = {};
+  for (const [model, pin] of Object.entries(pins)) {
+    for (const version of [pin.version, pin.canary?.version, pin.shadow?.version]) {
+      if (!version || out[`${model}@${version}`]) continue;
+      const bytes = await fileAt(root, commit, `models/${model}/versions/${version}.yaml`);
+      if (!bytes) continue;
+      const m = parse(bytes.toString('utf8')) as { artifact?: { uri: string; sha256: string }; lineage?: Record<string, unknown> & { dbt?: { manifestSha256?: string } } };
+      if (!m?.artifact || !m.lineage) continue;
+      const l = m.lineage as unknown as Lineage & { trainingData: Lineage['trainingData'] & { rows?: number } };
+      out[`${model}@${version}`] = {
+        artifact: { uri: m.artifact.uri, sha256: m.artifact.sha256 },
+        codeRepo: l.codeRepo, codeCommit: l.codeCommit,
+        trainingData: { uri: l.trainingData.uri, snapshot: l.trainingData.snapshot, ...(l.trainingData.sha256 ? { sha256: l.trainingData.sha256 } : {}) },
+        ...(m.lineage.dbt?.manifestSha256 ? { dbtManifestSha256: m.lineage.dbt.manifestSha256 } : {}),
+        hyperparameters: l.hyperparameters, seed: l.seed, pipelineRunId: l.pipelineRunId,
+      };
+    }
+  }
+  return out;
+}

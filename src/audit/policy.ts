@@ -1,0 +1,76 @@
+// The audit section of policies/<env>.yaml, read from a revision of main (reviewed like any other
+// change): where the environment's records are stored, how long they are locked, and the public
+// keys trusted to have signed them, each with its validity, so rotated keys keep old records valid.
+
+import { ValidationError, type Problem } from '../errors.js';
+import { validateAgainst } from '../config/schema.js';
+import type { AuditPolicy, Policy } from '../config/types.js';
+import { parseYaml } from '../config/yaml.js';
+import { parseDuration } from '../gates/types.js';
+import { fileAt } from './git.js';
+import { algorithmOf, publicKeyFrom, type TrustedKey } from './sign.js';
+
+export interface AuditSettings {
+  environment: string;
+  file: string;
+  bucket: string;
+  prefix: string;
+  retentionDays: number;
+  skewMs: number;
+  keys: TrustedKey[];
+  /** policy rollback.breakGlass.reviewWithin, in ms, when set */
+  breakGlassReviewMs?: number;
+}
+
+export const defaultSkewMs = 5 * 60_000;
+
+/** Reads and checks the audit settings of an environment at `rev`. Throws a ValidationError naming the file and field. */
+export async function auditSettings(root: string, rev: string, environment: string): Promise<AuditSettings> {
+  const file = `policies/${environment}.yaml`;
+  const bytes = await fileAt(root, rev, file);
+  if (!bytes) throw new ValidationError([problem(file, '', `there is no ${file} at ${rev.slice(0, 12)}`, 'the environment\'s policy with an audit section')]);
+  const parsed = parseYaml(file, bytes.toString('utf8'));
+  const problems = [...parsed.problems, ...(parsed.problems.length ? [] : validateAgainst('policy', parsed))];
+  if (problems.some((p) => p.severity === 'error')) throw new ValidationError(problems, `${file} at ${rev.slice(0, 12)}: ${ValidationError.summarize(problems)}`);
+  const policy = parsed.data as Policy;
+  if (!policy.audit) {
+    throw new ValidationError([problem(file, 'audit', 'the policy declares no audit trail', 'audit: { store: s3://bucket/prefix, retentionDays: 365 or more, keys: [...] }')],
+      `${file} has no audit section: the trail's store and trusted keys are declared there (see README, "The audit trail")`);
+  }
+  return settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path));
+}
+
+/** Checks what the schema cannot: each public key parses and is of its declared algorithm. */
+export function settingsFrom(file: string, environment: string, audit: AuditPolicy, reviewWithin: string | undefined, locate?: (path: Array<string | number>) => { line: number; col: number }): AuditSettings {
+  const problems: Problem[] = [];
+  const keys: TrustedKey[] = [];
+  const ids = new Set<string>();
+  audit.keys.forEach((k, i) => {
+    const at = locate?.(['audit', 'keys', i, 'publicKey']) ?? { line: 0, col: 0 };
+    if (ids.has(k.id)) problems.push({ ...problem(file, `audit.keys.${i}.id`, `key id ${JSON.stringify(k.id)} is listed twice`), line: at.line, col: at.col });
+    ids.add(k.id);
+    try {
+      const key = publicKeyFrom(k.publicKey);
+      const algorithm = algorithmOf(key);
+      if (algorithm !== k.algorithm) {
+        problems.push({ ...problem(file, `audit.keys.${i}.publicKey`, `the key is ${algorithm ?? key.asymmetricKeyType ?? 'of an unknown type'}, but algorithm says ${k.algorithm}`), line: at.line, col: at.col });
+        return;
+      }
+      keys.push({ id: k.id, algorithm, key, validFrom: new Date(k.validFrom), ...(k.validUntil ? { validUntil: new Date(k.validUntil) } : {}) });
+    } catch (e) {
+      problems.push({ ...problem(file, `audit.keys.${i}.publicKey`, `not a public key: ${(e as Error).message}`, 'a base64 DER SubjectPublicKeyInfo'), line: at.line, col: at.col });
+    }
+  });
+  if (problems.length) throw new ValidationError(problems);
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(audit.store)!;
+  const review = reviewWithin ? parseDuration(reviewWithin) : undefined;
+  return {
+    environment, file, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: audit.retentionDays,
+    skewMs: audit.clockSkew ? parseDuration(audit.clockSkew) ?? defaultSkewMs : defaultSkewMs, keys,
+    ...(review ? { breakGlassReviewMs: review } : {}),
+  };
+}
+
+function problem(file: string, path: string, message: string, expected?: string): Problem {
+  return { file, line: 0, col: 0, path, message, severity: 'error', ...(expected ? { expected } : {}) };
+}

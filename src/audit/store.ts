@@ -1,0 +1,86 @@
+// Where audit records and bundles live: write once, never overwrite. Two stores behind one
+// interface: S3 with Object Lock (s3-store.ts) in production and a local directory (here) for
+// the demo, with the same rules: a key is written at most once, atomically; a second writer
+// finds it taken.
+
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { ExternalError } from '../errors.js';
+
+export interface AuditStore {
+  /** s3://bucket/prefix or a folder, for messages */
+  readonly location: string;
+  /** keys directly under a folder-like prefix (ending in '/'), sorted */
+  list(prefix: string): Promise<string[]>;
+  /** the object's bytes, undefined when there is none */
+  read(key: string): Promise<Buffer | undefined>;
+  /**
+   * Writes `body` at `key` unless something is there already. 'written': the key now holds these
+   * bytes (written now, or by an earlier attempt); 'exists': it holds other bytes, left as they are.
+   */
+  writeOnce(key: string, body: Buffer, contentType: string): Promise<'written' | 'exists'>;
+}
+
+/** A folder as a write-once store: files are created with link(2) (atomic, fails if taken) and made read-only. */
+export class DirectoryStore implements AuditStore {
+  readonly location: string;
+  constructor(private readonly root: string) {
+    this.location = resolve(root);
+  }
+
+  private path(key: string): string {
+    const p = resolve(this.root, key);
+    if (!p.startsWith(this.location + sep)) throw new ExternalError('filesystem', `resolve ${key}`, 'the key leaves the audit folder');
+    return p;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const names = await readdir(this.path(prefix.replace(/\/$/, '') || '.'));
+      return names.filter((n) => !n.startsWith('.')).sort().map((n) => `${prefix}${n}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ExternalError('filesystem', `list ${prefix} in ${this.location}`, (e as Error).message, { cause: e });
+    }
+  }
+
+  async read(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.path(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ExternalError('filesystem', `read ${key} in ${this.location}`, (e as Error).message, { cause: e });
+    }
+  }
+
+  async writeOnce(key: string, body: Buffer): Promise<'written' | 'exists'> {
+    const target = this.path(key);
+    const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      // The whole file is written and synced under a private name first, then linked into place:
+      // a crash never leaves a half-written record under its real name.
+      const f = await open(tmp, 'wx', 0o600);
+      try {
+        await f.writeFile(body);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      await chmod(tmp, 0o444);
+      try {
+        await link(tmp, target);
+        return 'written';
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const there = await readFile(target);
+        return there.equals(body) ? 'written' : 'exists';
+      }
+    } catch (e) {
+      throw new ExternalError('filesystem', `write ${key} in ${this.location}`, (e as Error).message, { cause: e });
+    } finally {
+      await unlink(tmp).catch(() => undefined); // already gone when open() failed
+    }
+  }
+}

@@ -1,0 +1,220 @@
+// `audit verify`'s core: given an environment's stored records, the trusted keys, git's view of
+// main and the bundles' digests, finds everything wrong with the trail and names it. No I/O:
+// the adapters read the store and git, this judges.
+
+import { type AuditStatement, decodeRecord } from './record.js';
+import { pae, verifySignature, type TrustedKey } from './sign.js';
+
+export interface StoredRecord {
+  key: string;
+  /** the seq the key names */
+  seq: number;
+  bytes: Buffer;
+}
+
+export interface CommitFact {
+  commit: string;
+  tree: string;
+  parents: string[];
+}
+
+export interface LineCommit extends CommitFact {
+  subject: string;
+  /** paths this commit changed against its first parent */
+  changed: string[];
+}
+
+export interface GitView {
+  /** main's first-parent line, oldest first */
+  line: LineCommit[];
+  /** any commit in the repository, on main's line or not; undefined when git does not have it */
+  commit(id: string): CommitFact | undefined;
+}
+
+/** What the store holds at a bundle key: its digest and size and the commits its header names; undefined when absent. */
+export type BundleFact = { sha256: string; size: number; heads: string[] } | undefined;
+
+export interface VerifyInput {
+  environment: string;
+  /** sorted by seq */
+  records: StoredRecord[];
+  keys: TrustedKey[];
+  git: GitView;
+  bundles: Map<string, BundleFact>;
+  /** clocks of writers and readers may disagree by this much without it being reported */
+  skewMs: number;
+  /** judge records from this seq on; earlier ones only anchor the chain */
+  fromSeq?: number;
+}
+
+export interface Finding {
+  severity: 'error' | 'warning';
+  seq?: number;
+  commit?: string;
+  message: string;
+}
+
+export interface VerifiedRecord {
+  seq: number;
+  key: string;
+  digest: string;
+  /** the trusted keys whose signatures verified */
+  keyids: string[];
+  statement: AuditStatement;
+}
+
+export interface VerifyResult {
+  environment: string;
+  findings: Finding[];
+  /** records that decoded and carry a valid signature by a trusted key, in seq order */
+  records: VerifiedRecord[];
+  checked: number;
+  ok: boolean;
+}
+
+const short = (c: string) => c.slice(0, 12);
+
+export function verifyTrail(input: VerifyInput): VerifyResult {
+  const { environment, git, skewMs } = input;
+  const findings: Finding[] = [];
+  const envFile = `environments/${environment}.yaml`;
+  const keys = new Map(input.keys.map((k) => [k.id, k]));
+  const position = new Map(git.line.map((c, i) => [c.commit, i]));
+  const fromSeq = input.fromSeq ?? 0;
+  const verified: VerifiedRecord[] = [];
+  const recordedCommits = new Map<string, number>();
+  const error = (seq: number | undefined, commit: string | undefined, message: string) => findings.push({ severity: 'error', ...(seq !== undefined ? { seq } : {}), ...(commit ? { commit } : {}), message });
+  const warn = (seq: number, commit: string | undefined, message: string) => findings.push({ severity: 'warning', seq, ...(commit ? { commit } : {}), message });
+
+  let previous: { seq: number; digest: string; recordedAt?: number; position?: number } | undefined;
+  let firstPosition: number | undefined;
+  let checked = 0;
+  const first = input.records[0];
+  if (!first) error(undefined, undefined, `no records for ${environment}`);
+  else if (first.seq > fromSeq) error(first.seq, undefined, `the chain starts at seq ${first.seq}: ${range(fromSeq, first.seq - 1)} missing`);
+
+  for (const stored of input.records) {
+    const judged = stored.seq >= fromSeq;
+    const label = `record ${stored.seq}`;
+    const d = decodeRecord(stored.bytes);
+    if (previous && stored.seq > previous.seq + 1 && judged) {
+      error(stored.seq, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
+    }
+    if (!d.ok) {
+      if (judged) error(stored.seq, undefined, `${label} (${stored.key}) is unreadable: ${d.reason}`);
+      previous = { seq: stored.seq, digest: d.digest };
+      continue;
+    }
+    const p = d.statement.predicate;
+    const commit = p.git?.commit;
+    const at = Date.parse(p.recordedAt);
+    if (!judged) {
+      previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
+      continue;
+    }
+    checked++;
+    const where = `${label} (commit ${short(commit ?? '?')})`;
+
+    // Signatures: by a trusted key, within its validity, over exactly these payload bytes.
+    const signedBy = checkSignatures(d.envelope.signatures, d.payload, d.envelope.payloadType, keys, at, skewMs, (m) => error(stored.seq, commit, `${where}: ${m}`), environment);
+
+    if (p.seq !== stored.seq) error(stored.seq, commit, `${where}: stored as seq ${stored.seq} but signed as seq ${p.seq}: records were moved or swapped`);
+    if (p.environment !== environment) error(stored.seq, commit, `${where}: belongs to environment ${JSON.stringify(p.environment)}, found in ${environment}'s chain`);
+
+    // The chain: prev is the digest of the stored bytes of the record before.
+    if (stored.seq === 0) {
+      if (p.prev !== null) error(stored.seq, commit, `${where}: the first record must have prev null, found ${JSON.stringify(p.prev)}`);
+    } else if (previous && previous.seq === stored.seq - 1) {
+      if (p.prev?.sha256 !== previous.digest) {
+        error(stored.seq, commit, `${where}: prev is ${p.prev?.sha256 ?? 'null'} but record ${previous.seq} has sha256 ${previous.digest}: record ${previous.seq} was changed or replaced after this one was written`);
+      }
+    }
+
+    // Git: the commit exists with the recorded tree and parents, on main's first-parent line, in order.
+    const fact = commit ? git.commit(commit) : undefined;
+    const pos = position.get(commit);
+    if (!fact) {
+      error(stored.seq, commit, `${where}: commit ${commit} does not exist in the repository (main was rewritten and the commit is gone?)`);
+    } else {
+      if (fact.tree !== p.git.tree) error(stored.seq, commit, `${where}: git has tree ${fact.tree} for the commit, the record says ${p.git.tree}`);
+      if (fact.parents.join(' ') !== (p.git.parents ?? []).join(' ')) error(stored.seq, commit, `${where}: git has parents ${fact.parents.join(', ') || 'none'}, the record says ${(p.git.parents ?? []).join(', ') || 'none'}`);
+      if (pos === undefined) error(stored.seq, commit, `${where}: commit ${commit} is not on main's first-parent line: main was rewritten (force-pushed) after it was recorded`);
+    }
+    if (pos !== undefined) {
+      if (previous?.position !== undefined && pos <= previous.position) {
+        error(stored.seq, commit, `${where}: its commit comes ${pos === previous.position ? 'at the same place as' : 'before'} record ${previous.seq}'s on main: records are out of order`);
+      }
+      firstPosition ??= pos;
+    }
+    const twice = recordedCommits.get(commit);
+    if (twice !== undefined) error(stored.seq, commit, `${where}: commit ${short(commit)} is already recorded as seq ${twice}`);
+    else recordedCommits.set(commit, stored.seq);
+
+    // The bundle beside the record: present, whole, and holding the commit.
+    const b = p.git.bundle;
+    const bf = b ? input.bundles.get(b.key) : undefined;
+    if (!b) error(stored.seq, commit, `${where}: names no git bundle`);
+    else if (!bf) error(stored.seq, commit, `${where}: bundle ${b.key} is missing from the store`);
+    else if (bf.sha256 !== b.sha256 || bf.size !== b.size) {
+      error(stored.seq, commit, `${where}: bundle ${b.key} has sha256 ${bf.sha256} (${bf.size} bytes), the record says ${b.sha256} (${b.size} bytes): the bundle was truncated or altered`);
+    } else if (!bf.heads.includes(commit)) error(stored.seq, commit, `${where}: bundle ${b.key} does not hold commit ${commit}`);
+
+    // Clocks: writers on different machines disagree a little; a large step back is worth a look.
+    if (previous?.recordedAt !== undefined && at < previous.recordedAt - skewMs) {
+      warn(stored.seq, commit, `${where}: recorded at ${p.recordedAt}, ${Math.round((previous.recordedAt - at) / 1000)} s before record ${previous.seq}: the writers' clocks disagree by more than the allowed skew (${Math.round(skewMs / 1000)} s); order follows seq`);
+    }
+    // SOC 2 CC8.1: approval by someone other than the author, or a declared emergency.
+    const c = p.change;
+    if (c && c.kind !== 'break-glass' && !c.approvers?.some((a) => a.login !== c.author)) {
+      warn(stored.seq, commit, `${where}: no approval by someone other than the author (${c.author || 'unknown'})${c.kind === 'direct' ? '; pushed to main without a pull request' : ''}`);
+    }
+    if (signedBy.length) verified.push({ seq: stored.seq, key: stored.key, digest: d.digest, keyids: signedBy, statement: d.statement });
+    previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(pos !== undefined ? { position: pos } : {}) };
+  }
+
+  // Completeness: after the first judged record, every first-parent commit that changed the
+  // environment's file has a record.
+  if (firstPosition !== undefined) {
+    for (let i = firstPosition + 1; i < git.line.length; i++) {
+      const c = git.line[i]!;
+      if (c.changed.includes(envFile) && !recordedCommits.has(c.commit)) {
+        const later = [...recordedCommits.keys()].some((k) => (position.get(k) ?? -1) > i);
+        error(undefined, c.commit, `commit ${short(c.commit)} ("${c.subject}") changed ${envFile} on main but has no record${later ? '' : ' (it is newer than the last record: was it mirrored?)'}`);
+      }
+    }
+  }
+  return { environment, findings, records: verified, checked, ok: !findings.some((f) => f.severity === 'error') };
+}
+
+function checkSignatures(
+  sigs: Array<{ keyid: string; sig: string }>, payload: Buffer, type: string, keys: Map<string, TrustedKey>,
+  at: number, skewMs: number, fail: (m: string) => void, environment: string,
+): string[] {
+  if (!sigs.length) {
+    fail('carries no signature');
+    return [];
+  }
+  const data = pae(type, payload);
+  const ok: string[] = [];
+  for (const s of sigs) {
+    const key = keys.get(s.keyid);
+    if (!key) {
+      fail(`signed by unknown key ${JSON.stringify(s.keyid)} (not among policies/${environment}.yaml audit.keys)`);
+      continue;
+    }
+    if (!verifySignature(key.algorithm, key.key, data, Buffer.from(s.sig, 'base64'))) {
+      fail(`the signature by key ${JSON.stringify(s.keyid)} does not verify: the record was changed after it was signed`);
+      continue;
+    }
+    if ((key.validFrom && at < key.validFrom.getTime() - skewMs) || (key.validUntil && at > key.validUntil.getTime() + skewMs)) {
+      fail(`signed by key ${JSON.stringify(s.keyid)} at ${new Date(at).toISOString()}, outside the key's validity (${key.validFrom?.toISOString() ?? 'always'} to ${key.validUntil?.toISOString() ?? 'now'})`);
+      continue;
+    }
+    ok.push(key.id);
+  }
+  return ok;
+}
+
+function range(from: number, to: number): string {
+  return from === to ? `seq ${from} is` : `seq ${from} to ${to} are`;
+}
