@@ -99,6 +99,19 @@ command('sync')
   .option('--json', 'print the results as JSON')
   .action(lazy(() => import('./commands/sync.js')));
 
+command('drift')
+  .description('measure serving drift (PSI per feature, null-rate change, score shift) in the warehouse against each version\'s training histograms; exit 1 past the policy\'s bounds, 3 when unknown')
+  .option('--env <name...>', 'only these environments (default: all)')
+  .option('--model <name...>', 'only these models (default: every model the environment pins)')
+  .option('--window <duration>', 'how far back from --at to read serving data (default: the policy\'s gates.drift.window, else 24h)')
+  .option('--at <time>', 'end of the window (default: now)')
+  .option('--table <DATABASE.SCHEMA.TABLE>', 'the scoring log to read (default: the model\'s serving.batch.target); needs one --model')
+  .option('--timeout <duration>', 'per warehouse query; a query that takes longer makes drift "unknown"', '60s')
+  .option('--rev <rev>', 'the revision whose pins and policies to use (default: HEAD)')
+  .option('--open-issue', 'for each model past its bounds, open (or update) its retraining issue on GitHub (needs GITHUB_TOKEN)')
+  .option('--json', 'print the result as JSON')
+  .action(lazy(() => import('./commands/drift.js')));
+
 const audit = command('audit')
   .description('the signed, hash-chained, write-once audit trail: record what sync deployed, verify the trail, trace what served when');
 const loadAudit = lazy(() => import('./commands/audit.js'));

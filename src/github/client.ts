@@ -209,3 +209,32 @@ export async function upsertStickyComment(gh: Octokit, r: RepoRef, number: numbe
   const created = await call(`comment on #${number}`, async () => (await gh.rest.issues.createComment({ ...r, issue_number: number, body: text })).data, { retry: false });
   return { id: created.id, created: true };
 }
+
+export interface IssueRef {
+  number: number;
+  url: string;
+  created: boolean;
+}
+
+/**
+ * Opens an issue, or edits the title and body of the open one (labelled `labels[0]`) whose body
+ * carries `marker`, so a trigger that fires every run keeps one issue up to date instead of
+ * opening another. A closed issue is left closed: the next firing opens a new one.
+ */
+export async function openOrUpdateIssue(gh: Octokit, r: RepoRef, issue: { marker: string; title: string; body: string; labels: string[] }): Promise<IssueRef> {
+  const open = await call('list open issues', () => gh.paginate(gh.rest.issues.listForRepo, {
+    ...r, state: 'open', ...(issue.labels[0] ? { labels: issue.labels[0] } : {}), per_page: 100,
+  }));
+  // The list holds pull requests too; only an issue can be the one.
+  const mine = open.find((i) => !i.pull_request && i.body?.includes(issue.marker));
+  const body = issue.body.slice(0, commentLimit);
+  if (mine) {
+    const updated = await call(`update issue #${mine.number}`, async () =>
+      (await gh.rest.issues.update({ ...r, issue_number: mine.number, title: issue.title.slice(0, 256), body })).data);
+    return { number: updated.number, url: updated.html_url, created: false };
+  }
+  // Not retried, like a comment: a 5xx after GitHub stored the issue would leave two.
+  const created = await call('open an issue', async () =>
+    (await gh.rest.issues.create({ ...r, title: issue.title.slice(0, 256), body, labels: issue.labels })).data, { retry: false });
+  return { number: created.number, url: created.html_url, created: true };
+}

@@ -10,7 +10,8 @@
 // models and what not); everything else runs in DuckDB. CREATE TABLE of DATABASE.SCHEMA.TABLE
 // creates the database and schema in DuckDB if missing (Snowflake would need them to exist).
 // Faults can be injected: the next N statements matching a pattern (or N logins) fail with a given
-// Snowflake error code and message.
+// Snowflake error code and message; and statements can be made slow (answered after a delay, as a
+// busy warehouse would), so a client's own timeout can be tested.
 //
 // It does NOT do: authentication beyond one fixed user/password (no key-pair, OAuth, SSO, MFA;
 // no token expiry or renewal), warehouses, roles, databases/schemas as session context (USE …),
@@ -78,6 +79,8 @@ export interface SnowflakeStandIn {
   tasks: TaskCatalog;
   /** fails the next matching statements (or logins) with the error given */
   inject(fault: InjectedFault): void;
+  /** answers the next `times` (default 1) statements matching `match` only after `delayMs` */
+  slow(match: RegExp, delayMs: number, times?: number): void;
   /** runs SQL directly on the DuckDB database (setup between tests) */
   run(sql: string): Promise<void>;
   /** the DuckDB connection, for bulk loading */
@@ -110,6 +113,7 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
   let serial = 0;
   const tasks = new TaskCatalog();
   const faults: Array<InjectedFault & { left: number }> = [];
+  const delays: Array<{ match: RegExp; delayMs: number; left: number }> = [];
   /** The first armed fault matching, consumed once. */
   const fault = (what: string | 'login'): InjectedFault | undefined => {
     const f = faults.find((x) => x.left > 0 && (x.match === 'login' ? what === 'login' : what !== 'login' && x.match.test(what)));
@@ -179,6 +183,11 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
       record.error = message;
       return { success: false, code, message, data: { queryId, sqlState, errorCode: code } };
     };
+    const slow = delays.find((d) => d.left > 0 && d.match.test(sqlText));
+    if (slow) {
+      slow.left--;
+      await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+    }
     const injected = fault(sqlText);
     if (injected) return failure(injected.code, injected.message, injected.sqlState);
     if (TaskCatalog.handles(sqlText)) {
@@ -245,6 +254,9 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     tasks,
     inject(f: InjectedFault) {
       faults.push({ ...f, left: f.times ?? 1 });
+    },
+    slow(match: RegExp, delayMs: number, times = 1) {
+      delays.push({ match, delayMs, left: times });
     },
     async run(sql: string) {
       await connection.run(sql);
