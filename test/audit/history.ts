@@ -83,11 +83,11 @@ export class History {
   }
 
   /** A commit straight on main (a break-glass change when `breakGlass` gives its reason). */
-  direct(c: { message: string; at: string; breakGlass?: string; edit: (root: string) => void }): string {
+  direct(c: { message: string; at: string; breakGlass?: string; push?: boolean; edit: (root: string) => void }): string {
     c.edit(this.repo.root);
     this.git(c.at, 'add', '-A');
     this.git(c.at, 'commit', '-q', '-m', `${c.message}${c.breakGlass ? `\n\nBreak-Glass: ${c.breakGlass}` : ''}`);
-    this.git(c.at, 'push', '-q', 'origin', 'main');
+    if (c.push !== false) this.git(c.at, 'push', '-q', 'origin', 'main');
     return this.git(c.at, 'rev-parse', 'HEAD');
   }
 
