@@ -98,7 +98,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const label = `record ${stored.seq}`;
     const d = decodeRecord(stored.bytes);
     if (previous && stored.seq > previous.seq + 1 && judged) {
-      error(stored.seq, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
+      error(previous.seq + 1, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
     }
     if (!d.ok) {
       if (judged) error(stored.seq, undefined, `${label} (${stored.key}) is unreadable: ${d.reason}`);
