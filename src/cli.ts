@@ -96,6 +96,7 @@ command('sync')
   .option('--ready-timeout <duration>', 'how long to wait for each object to become ready', '5m')
   .option('--record-dir <dir>', 'write each deployment record as <dir>/<env>/<commit>.json')
   .option('--force-conflicts', 'take over fields of managed objects that someone else changed (default: report the conflict and who owns the field)')
+  .option('--github', 'report each environment that changes as a GitHub Deployment of the commit, with statuses (needs GITHUB_TOKEN)')
   .option('--json', 'print the results as JSON')
   .action(lazy(() => import('./commands/sync.js')));
 
@@ -154,6 +155,20 @@ audit.command('keygen')
   .requiredOption('--id <id>', 'the key\'s id in the policy')
   .requiredOption('--out <file>', 'where to write the private key (PEM, mode 0600; never overwritten)')
   .action(loadAudit);
+
+command('status')
+  .description('for each environment and model: the version main pins, what runs on EKS and in Snowflake, canary split, readiness, last batch run, drift, last deployment; exit 1 when something is out of sync, unhealthy or split, 3 when a system cannot be read')
+  .option('--env <name...>', 'only these environments (default: all)')
+  .option('--rev <rev>', 'the revision whose pins to compare with (default: HEAD)')
+  .option('--html <dir>', 'also write a self-contained dashboard to <dir>/index.html')
+  .option('--no-drift', 'do not measure drift (skips one warehouse aggregation per model)')
+  .option('--window <duration>', 'drift window (default: the policy\'s gates.drift.window, else 24h)')
+  .option('--sync-grace <duration>', 'how long EKS and Snowflake may run different versions before it is a split brain', '15m')
+  .option('--timeout <duration>', 'per request to Kubernetes and per warehouse query', '20s')
+  .option('--at <time>', 'report as of this time (default: now)')
+  .option('--prometheus-url <url>', 'Prometheus for the dashboard\'s canary metrics (default: MODELSHIP_PROMETHEUS_URL)')
+  .option('--json', 'print the snapshot as JSON')
+  .action(lazy(() => import('./commands/status.js')));
 
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {

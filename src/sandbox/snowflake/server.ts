@@ -7,7 +7,11 @@
 // CURRENT_TIMESTAMP() (DuckDB only knows it without parentheses), NULLIF (native in DuckDB).
 // Every query text and its bindings are recorded, so tests can assert values were bound.
 // Task DDL and SHOW TASKS are answered by an in-memory task catalog (tasks.ts, which says what it
-// models and what not); everything else runs in DuckDB. CREATE TABLE of DATABASE.SCHEMA.TABLE
+// models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
+// [TASK_NAME => '…'] [, RESULT_LIMIT => n])) reads the catalog's recorded runs of that database
+// (newest first, RESULT_LIMIT default 100), put in a temporary DuckDB table for the statement, so
+// WHERE, QUALIFY and ORDER BY around it run for real; its other arguments (time ranges,
+// ERROR_ONLY) are refused, and ACCOUNT_USAGE.TASK_HISTORY is not modelled. CREATE TABLE of DATABASE.SCHEMA.TABLE
 // creates the database and schema in DuckDB if missing (Snowflake would need them to exist).
 // Faults can be injected: the next N statements matching a pattern (or N logins) fail with a given
 // Snowflake error code and message; and statements can be made slow (answered after a delay, as a
@@ -29,7 +33,7 @@ import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { SnowflakeSqlError, TaskCatalog } from './tasks.js';
 
-export { TaskCatalog, type TaskRecord } from './tasks.js';
+export { TaskCatalog, type TaskRecord, type TaskRunRecord } from './tasks.js';
 
 /** An error the stand-in answers with instead of running a statement or accepting a login. */
 export interface InjectedFault {
@@ -203,22 +207,61 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
         throw e;
       }
     }
+    let history: string | undefined;
     try {
-      await ensureContainers(ranAs);
+      history = await taskHistory(record);
+      await ensureContainers(record.ranAs);
       const keys = Object.keys(bindings).sort((a, b) => Number(a) - Number(b));
       // Typed by each binding's Snowflake type (TEXT, FIXED, REAL, BOOLEAN), as Snowflake does,
       // rather than left for DuckDB to infer from the context of the marker.
       const values = keys.map((k) => bindValue(bindings[k]!));
       const types = keys.map((k) => bindType(duckdb, bindings[k]!));
-      const reader = await connection.runAndReadAll(ranAs, values, types);
+      const reader = await connection.runAndReadAll(record.ranAs, values, types);
       const columnTypes = reader.columnTypes();
       const rowtype = reader.columnNames().map((name, i) => rowType(name, columnTypes[i]!));
       const rowset = reader.getRows().map((row) => row.map((v, i) => wireValue(v, rowtype[i]!.type)));
       return { success: true, data: { queryId, rowtype, rowset, total: rowset.length, returned: rowset.length, queryResultFormat: 'json', parameters: [] } };
     } catch (e) {
+      if (e instanceof SnowflakeSqlError) return failure(e.code, e.message, e.sqlState);
       record.error = (e as Error).message;
       return { success: false, code: '001003', message: `SQL compilation error:\n${record.error}`, data: { queryId, sqlState: '42000', errorCode: '001003' } };
+    } finally {
+      if (history) await connection.run(`DROP TABLE IF EXISTS ${history}`);
     }
+  }
+
+  /**
+   * TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(…)) → a temporary table of the catalog's runs;
+   * record.ranAs is rewritten to read it. Returns the table's name, or undefined when not used.
+   */
+  async function taskHistory(record: RecordedQuery): Promise<string | undefined> {
+    const part = '"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*';
+    const m = new RegExp(`TABLE\\s*\\(\\s*(?:(${part})\\.)?INFORMATION_SCHEMA\\.TASK_HISTORY\\s*\\(([^()]*)\\)\\s*\\)`, 'i').exec(record.ranAs);
+    if (!m) return undefined;
+    if (!m[1]) throw new SnowflakeSqlError('090105', 'Cannot perform SELECT. This session does not have a current database. Call \'USE DATABASE\', or use a qualified name.', '22000');
+    const database = m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1].toUpperCase();
+    const args: Record<string, string> = {};
+    for (const a of m[2]!.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const arg = /^([A-Za-z_]+)\s*=>\s*('(?:[^']|'')*'|[0-9]+)$/.exec(a);
+      if (!arg) throw new SnowflakeSqlError('001003', `SQL compilation error:\nthe stand-in's TASK_HISTORY takes TASK_NAME => '…' and RESULT_LIMIT => n as literals, not ${a}`);
+      const key = arg[1]!.toUpperCase();
+      if (key !== 'TASK_NAME' && key !== 'RESULT_LIMIT') throw new SnowflakeSqlError('001003', `SQL compilation error:\nthe stand-in's TASK_HISTORY does not model ${key}`);
+      args[key] = arg[2]!.startsWith("'") ? arg[2]!.slice(1, -1).replace(/''/g, "'") : arg[2]!;
+    }
+    const limit = Number(args.RESULT_LIMIT ?? 100);
+    const runs = tasks.runs
+      .filter((r) => r.database === database && (!args.TASK_NAME || r.name.toUpperCase() === args.TASK_NAME.toUpperCase()))
+      .sort((a, b) => b.scheduledTime.getTime() - a.scheduledTime.getTime())
+      .slice(0, limit);
+    const table = `__TASK_HISTORY_${++serial}`;
+    await connection.run(`CREATE TEMP TABLE ${table} (QUERY_ID VARCHAR, NAME VARCHAR, DATABASE_NAME VARCHAR, SCHEMA_NAME VARCHAR, STATE VARCHAR, ERROR_CODE VARCHAR, ERROR_MESSAGE VARCHAR, SCHEDULED_TIME TIMESTAMPTZ, QUERY_START_TIME TIMESTAMPTZ, COMPLETED_TIME TIMESTAMPTZ)`);
+    const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    for (const r of runs) {
+      await connection.run(`INSERT INTO ${table} VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS TIMESTAMPTZ), CAST($9 AS TIMESTAMPTZ), CAST($10 AS TIMESTAMPTZ))`,
+        [r.queryId, r.name, r.database, r.schema, r.state, r.errorCode, r.errorMessage, iso(r.scheduledTime), iso(r.queryStartTime), iso(r.completedTime)]);
+    }
+    record.ranAs = record.ranAs.slice(0, m.index) + table + record.ranAs.slice(m.index + m[0].length);
+    return table;
   }
 
   /** CREATE TABLE [IF NOT EXISTS] DB.SCHEMA.T: attach DB and create SCHEMA in DuckDB when missing. */

@@ -4,6 +4,9 @@
 // suspended; altering a started task is refused (the behaviour before bundle 2026_06, BCR-2363);
 // SHOW TASKS answers Snowflake's column names, LIKE is case-insensitive with % _ and \ escapes.
 //
+// Runs are not executed but can be recorded (recordRun, as if the scheduler had run the task), and
+// INFORMATION_SCHEMA.TASK_HISTORY answers from those records (see server.ts).
+//
 // It does NOT: run tasks on their schedule (nothing executes; the body is stored text), check that the
 // database, schema, warehouse or procedure exist, model task graphs (AFTER, FINALIZE), roles and
 // ownership, ALTER TASK SET/UNSET/MODIFY, EXECUTE TASK, DESCRIBE TASK, SHOW TERSE / STARTS WITH /
@@ -34,6 +37,20 @@ export interface TaskAnswer {
   rowset: Array<Array<string | null>>;
 }
 
+/** One run of a task, as INFORMATION_SCHEMA.TASK_HISTORY reports it. */
+export interface TaskRunRecord {
+  queryId: string;
+  name: string;
+  database: string;
+  schema: string;
+  state: 'SCHEDULED' | 'EXECUTING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'SKIPPED';
+  scheduledTime: Date;
+  queryStartTime: Date | null;
+  completedTime: Date | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
 /** A Snowflake error the stand-in answers with. */
 export class SnowflakeSqlError extends Error {
   constructor(readonly code: string, message: string, readonly sqlState = '42000') {
@@ -45,6 +62,8 @@ type Token = { kind: 'word' | 'ident' | 'string' | 'symbol' | 'bind'; text: stri
 
 export class TaskCatalog {
   readonly tasks = new Map<string, TaskRecord>();
+  /** runs recorded with recordRun, oldest first */
+  readonly runs: TaskRunRecord[] = [];
   private serial = 0;
   constructor(private readonly now: () => Date = () => new Date()) {}
 
@@ -137,6 +156,25 @@ export class TaskCatalog {
       this.suspend(name.key, 'USER_SUSPENDED');
     }
     return status('Statement executed successfully.');
+  }
+
+  /**
+   * Records a run of an existing task as Snowflake's scheduler would (the stand-in runs nothing):
+   * a finished run by default, started a minute after it was scheduled.
+   */
+  recordRun(fqn: string, run: { state: TaskRunRecord['state']; scheduledTime: Date; completedTime?: Date | null; errorCode?: string; errorMessage?: string }): TaskRunRecord {
+    const task = this.get(fqn);
+    if (!task) throw notFound(fqn);
+    const started = run.state === 'SCHEDULED' ? null : new Date(run.scheduledTime.getTime() + 1_000);
+    const finished = run.state === 'SCHEDULED' || run.state === 'EXECUTING' ? null : new Date(run.scheduledTime.getTime() + 60_000);
+    const record: TaskRunRecord = {
+      queryId: `01b1-run-${(++this.serial).toString(16).padStart(6, '0')}`, name: task.name, database: task.database, schema: task.schema,
+      state: run.state, scheduledTime: run.scheduledTime, queryStartTime: started,
+      completedTime: run.completedTime !== undefined ? run.completedTime : finished,
+      errorCode: run.errorCode ?? null, errorMessage: run.errorMessage ?? null,
+    };
+    this.runs.push(record);
+    return record;
   }
 
   /** Suspends a task as Snowflake would, e.g. SUSPENDED_DUE_TO_ERRORS after failed runs. */
