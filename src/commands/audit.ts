@@ -9,20 +9,16 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, RefusedError, UsageError } from '../errors.js';
-import { changeFromGit, changeFromGitHub, reportFromFile, type ReportDigest } from '../audit/facts.js';
+import { changeFromGit, reportFromFile, type ReportDigest } from '../audit/facts.js';
 import { commitInfo, repositoryName, fileAt } from '../audit/git.js';
-import { kmsSigner } from '../audit/kms.js';
 import { mirror } from '../audit/mirror.js';
 import { auditSettings, type AuditSettings } from '../audit/policy.js';
 import { traceText, verifyText } from '../audit/render.js';
-import { S3Store } from '../audit/s3-store.js';
 import { ed25519Signer, type Signer } from '../audit/sign.js';
 import { DirectoryStore, type AuditStore } from '../audit/store.js';
 import { trace } from '../audit/trace.js';
 import { currentIndex, saveIndex, verifyEnvironment } from '../audit/trail.js';
 import { resolveRevision } from '../git/tree.js';
-import { connectionFromEnv, octokit } from '../github/client.js';
-import { s3Client } from '../registry/store.js';
 import type { DeploymentRecord } from '../sync/record.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
@@ -71,7 +67,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
   const settings = await auditSettings(root, commit, environment);
   const report = opts.report ? readReport(opts.report) : undefined;
   const signer = await signerFor(opts, settings);
-  const store = storeFor(settings, opts.store);
+  const store = await storeFor(settings, opts.store);
   const recordDir = opts.recordDir;
   const gh = opts.github ? githubFor(root) : undefined;
   const repoName = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));
@@ -80,6 +76,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
     deployment: async (c) => readDeployment(join(recordDir, environment, `${c}.json`)),
     change: async (info, side) => {
       if (!gh) return { change: changeFromGit(info, side, settings.breakGlassReviewMs) };
+      const { changeFromGitHub } = await import('../audit/github.js');
       return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs);
     },
     ...(report ? { report } : {}),
@@ -100,7 +97,7 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
   const reports = [];
   for (const environment of environments) {
     const settings = await auditSettings(root, rev, environment);
-    const store = storeFor(settings, opts.store);
+    const store = await storeFor(settings, opts.store);
     const result = await verifyEnvironment({ root, rev, settings, store, ...(since !== undefined ? { since } : {}) });
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
@@ -121,7 +118,7 @@ async function traceCommand(root: string, opts: Options, output: Output): Promis
   const at = parseTime(opts.at, '--at');
   const rev = await resolveRevision(root, opts.rev ?? 'HEAD');
   const settings = await auditSettings(root, rev, environment);
-  const store = storeFor(settings, opts.store);
+  const store = await storeFor(settings, opts.store);
   const cacheDir = cacheDirFor(root, opts);
   let index = await currentIndex(cacheDir, store, settings);
   if (!index) {
@@ -157,6 +154,7 @@ async function signerFor(opts: Options, settings: AuditSettings): Promise<Signer
   let signer: Signer;
   let publicDer: Buffer;
   if (kmsKey) {
+    const { kmsSigner } = await import('../audit/kms.js');
     const s = await kmsSigner({ keyId: kmsKey });
     signer = s;
     publicDer = s.publicKeyDer;
@@ -186,8 +184,10 @@ async function signerFor(opts: Options, settings: AuditSettings): Promise<Signer
   return signer;
 }
 
-function storeFor(settings: AuditSettings, override?: string): AuditStore {
+/** The AWS SDK loads only when the store is on S3: trace from a local index stays quick. */
+async function storeFor(settings: AuditSettings, override?: string): Promise<AuditStore> {
   if (override && !override.startsWith('s3://')) return new DirectoryStore(override);
+  const [{ S3Store }, { s3Client }] = await Promise.all([import('../audit/s3-store.js'), import('../registry/store.js')]);
   const m = override ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(override) : undefined;
   const bucket = m?.[1] ?? settings.bucket;
   if (m) settings.prefix = m[2]!.replace(/\/+$/, '');
@@ -196,6 +196,7 @@ function storeFor(settings: AuditSettings, override?: string): AuditStore {
 }
 
 async function githubFor(root: string) {
+  const { connectionFromEnv, octokit } = await import('../github/client.js');
   const c = connectionFromEnv();
   if (!c) throw new UsageError('--github needs GITHUB_TOKEN (the workflow\'s token with pull-requests: read and checks: read)');
   const name = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));

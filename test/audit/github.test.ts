@@ -1,0 +1,47 @@
+// The change evidence from GitHub (audit mirror --github): the real Octokit against the GitHub
+// stand-in, which validates every request against GitHub's OpenAPI description. Author,
+// approvals standing at merge (a later approval replaces a change request; a comment is not an
+// approval), and the checker's check run as the gate report digest.
+import { createHash } from 'node:crypto';
+import t from 'tap';
+import { changeFromGitHub } from '../../src/audit/github.js';
+import type { CommitInfo } from '../../src/audit/git.js';
+import { octokit } from '../../src/github/client.js';
+import { startGitHub } from '../../src/sandbox/github/server.js';
+
+t.test('who asked, who approved, what was tested: from the pull request, its reviews and the check run', async (t) => {
+  let clock = Date.parse('2026-11-18T08:00:00Z');
+  const gh = await startGitHub({ owner: 'acmerisk', repo: 'release', login: 'ada', token: 't0ken', now: () => new Date(clock) });
+  t.teardown(() => gh.stop());
+  const client = octokit({ token: 't0ken', baseUrl: gh.url });
+  const repo = { owner: 'acmerisk', repo: 'release' };
+  const head = 'a'.repeat(40);
+  gh.setBranch('promote/production/fraud-detector-2026.11.13-1', head);
+  const pr = (await client.rest.pulls.create({ ...repo, head: 'promote/production/fraud-detector-2026.11.13-1', base: 'main', title: 'Promote fraud-detector@2026.11.13-1 to production' })).data;
+  const summary = '### ✅ modelship: ready to merge\n\nevery gate passed';
+  const run = (await client.rest.checks.create({ ...repo, name: 'modelship', head_sha: head, status: 'completed', conclusion: 'success', output: { title: 'ready to merge', summary } })).data;
+  clock += 3600_000;
+  gh.addReview(pr.number, 'linus', 'CHANGES_REQUESTED');
+  gh.addReview(pr.number, 'ada', 'COMMENTED');
+  clock += 600_000;
+  gh.addReview(pr.number, 'grace', 'APPROVED');
+  clock += 600_000;
+  gh.addReview(pr.number, 'linus', 'APPROVED');
+  clock += 600_000;
+  await client.rest.pulls.merge({ ...repo, pull_number: pr.number });
+  clock += 600_000;
+  gh.addReview(pr.number, 'omar', 'APPROVED'); // after the merge: not part of the decision
+
+  const info: CommitInfo = {
+    commit: 'b'.repeat(40), tree: 'c'.repeat(40), parents: ['d'.repeat(40), head], author: 'GitHub <noreply@github.com>', committer: 'GitHub <noreply@github.com>',
+    committedAt: '2026-11-18T09:50:00Z', subject: `Merge pull request #${pr.number} from acmerisk/promote/production/fraud-detector-2026.11.13-1`, body: 'Promote fraud-detector@2026.11.13-1 to production', trailers: {},
+  };
+  const { change, report } = await changeFromGitHub(client, repo, info, undefined);
+  t.match(change, {
+    kind: 'pull-request', pr: { number: pr.number, title: 'Promote fraud-detector@2026.11.13-1 to production', url: String }, author: 'ada', mergedBy: 'ada',
+    mergedAt: '2026-11-18T09:30:00Z', emergency: false, source: 'github',
+  });
+  t.same(change.approvers, [{ login: 'grace', at: '2026-11-18T09:10:00Z' }, { login: 'linus', at: '2026-11-18T09:20:00Z' }]);
+  t.same(report, { sha256: createHash('sha256').update(summary).digest('hex'), source: `check-run:${run.id}`, verdict: 'success' });
+  t.same(gh.requests.filter((r) => r.status >= 400), [], 'every request was valid for GitHub\'s API description');
+});
