@@ -79,7 +79,8 @@ function timeline(history: Record<string, DeploymentRow[]>, now: string): string
   const lanes = [...new Set(Object.values(history).flat().map((r) => `${r.environment}/${r.model}`))].sort();
   if (!lanes.length) return '<p class="muted">No deployments recorded yet (MODELSHIP_DEPLOYMENTS is written by the sync agent).</p>';
   const rows = Object.values(history).flat();
-  const end = Date.parse(now);
+  // A snapshot as of an earlier time (--at) may predate some rows: the axis covers them all.
+  const end = Math.max(Date.parse(now), ...rows.map((r) => Date.parse(r.deployedAt)));
   const start = Math.min(...rows.map((r) => Date.parse(r.deployedAt)), end - 3_600_000);
   const span = Math.max(1, end - start);
   const left = 210;
@@ -93,9 +94,16 @@ function timeline(history: Record<string, DeploymentRow[]>, now: string): string
     const y = 20 + i * lane;
     parts.push(`<text x="8" y="${y + 4}">${esc(l)}</text><line class="axis" x1="${left}" y1="${y}" x2="${width - 20}" y2="${y}"/>`);
     const own = rows.filter((r) => `${r.environment}/${r.model}` === l).sort((a, b) => Date.parse(a.deployedAt) - Date.parse(b.deployedAt));
+    let previous = -Infinity;
+    let stack = 0;
     for (const r of own) {
-      const cx = x(Date.parse(r.deployedAt)).toFixed(1);
-      parts.push(`<circle cx="${cx}" cy="${y}" r="6" fill="${colour[r.change] ?? '#0969da'}"><title>${esc(`${r.deployedAt} ${r.model} ${r.previousVersion ? `${r.previousVersion} → ` : ''}${r.version} (${r.change}, ${r.kind}) at ${r.commit.slice(0, 12)}`)}</title></circle><text x="${cx}" y="${y - 9}" text-anchor="middle">${esc(r.version)}</text>`);
+      const at = x(Date.parse(r.deployedAt));
+      // Labels of deployments close together step sideways instead of overprinting.
+      stack = at - previous < 90 ? stack + 1 : 0;
+      previous = at;
+      const anchor = at > width - 90 ? 'end' : at < left + 40 ? 'start' : 'middle';
+      const lx = anchor === 'end' ? at - 8 - stack * 90 : at + stack * 90;
+      parts.push(`<circle cx="${at.toFixed(1)}" cy="${y}" r="6" fill="${colour[r.change] ?? '#0969da'}"><title>${esc(`${r.deployedAt} ${r.model} ${r.previousVersion ? `${r.previousVersion} → ` : ''}${r.version} (${r.change}, ${r.kind}) at ${r.commit.slice(0, 12)}`)}</title></circle><text x="${lx.toFixed(1)}" y="${y - 9}" text-anchor="${anchor}">${esc(r.version)}</text>`);
     }
   });
   const tick = (t: number, anchor: string) => `<text x="${x(t).toFixed(1)}" y="${height - 4}" text-anchor="${anchor}" class="muted">${esc(new Date(t).toISOString().slice(0, 16).replace('T', ' '))}Z</text>`;
@@ -122,9 +130,10 @@ function driftBars(drift: ModelDrift[]): string {
       const w = Math.max(1, x(r.psi ?? 0) - left);
       return `<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(r.feature)}</text><rect x="${left}" y="${y + 2}" width="${w.toFixed(1)}" height="${bar - 6}" fill="${colour(r)}"><title>${esc(`${r.feature}: ${r.psi === undefined ? 'no PSI' : `PSI ${r.psi.toFixed(3)}`}${r.reasons.length ? ` — ${r.reasons.join('; ')}` : ''}`)}</title></rect><text x="${(left + w + 4).toFixed(1)}" y="${y + 12}">${esc(r.psi === undefined ? dash : r.psi.toFixed(3))}</text>`;
     });
-    const rule = (v: number, label: string, c: string) => `<line x1="${x(v).toFixed(1)}" y1="2" x2="${x(v).toFixed(1)}" y2="${height - 18}" stroke="${c}" stroke-dasharray="4 3"/><text x="${x(v).toFixed(1)}" y="${height - 4}" text-anchor="middle">${esc(`${label} ${v}`)}</text>`;
+    // warn's label to the left of its line, fail's to the right: they stay apart however close the lines.
+    const rule = (v: number, label: string, c: string, anchor: 'end' | 'start') => `<line x1="${x(v).toFixed(1)}" y1="2" x2="${x(v).toFixed(1)}" y2="${height - 18}" stroke="${c}" stroke-dasharray="4 3"/><text x="${(x(v) + (anchor === 'end' ? -3 : 3)).toFixed(1)}" y="${height - 4}" text-anchor="${anchor}">${esc(`${label} ${v}`)}</text>`;
     const body = rows.length
-      ? `<svg role="img" aria-label="PSI of ${esc(d.model)}" viewBox="0 0 ${width} ${height}" width="100%">${parts.join('')}${rule(warn, 'warn', '#bf8700')}${rule(fail, 'fail', '#cf222e')}</svg>`
+      ? `<svg role="img" aria-label="PSI of ${esc(d.model)}" viewBox="0 0 ${width} ${height}" width="100%">${parts.join('')}${rule(warn, 'warn', '#bf8700', 'end')}${rule(fail, 'fail', '#cf222e', 'start')}</svg>`
       : `<p>${esc(d.summary)}</p>`;
     return `<div class="card" data-drift="${esc(`${d.environment}/${d.model}`)}"><b>${esc(d.environment)} · ${esc(d.model)}@${esc(d.version)}</b> <span class="state ${d.status === 'ok' ? 'b-ok' : d.status === 'unknown' ? 'b-unknown' : 'b-bad'}">${esc(d.status)}</span>${d.rows !== undefined ? ` <span class="muted">${esc(d.rows.toLocaleString('en-US'))} rows</span>` : ''}${body}</div>`;
   }).join('')}</div>`;
@@ -136,7 +145,7 @@ function canaryCharts(series: CanarySeries[]): string {
   return `<div class="grid">${series.map((c) => {
     const width = 420;
     const height = 150;
-    const pad = { l: 46, r: 12, t: 12, b: 22 };
+    const pad = { l: 76, r: 12, t: 12, b: 22 };
     const values = c.points.map((p) => p.value).filter((v): v is number => v !== undefined);
     const bounds = [c.min, c.max].filter((v): v is number => v !== undefined);
     const lo = Math.min(...values, ...bounds, 0);
