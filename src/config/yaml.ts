@@ -49,7 +49,9 @@ export function decodeText(file: string, bytes: Uint8Array, limits: Limits = def
 
 /** Parses YAML text into plain data, collecting syntax problems with their positions. */
 export function parseYaml(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
-  if (!/[\t&*]/.test(text)) {
+  // An anchor or alias is `&` or `*` followed by its name, so `*` in a cron line ("0 2 * * *")
+  // keeps the fast path; anything that might be one (even inside a quoted string) does not.
+  if (!/\t|[&*][^\s,[\]{}]/.test(text)) {
     try {
       const data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
       return { file, data: data ?? null, problems: [], locate: lazyLocator(file, text) };

@@ -238,3 +238,40 @@ export async function openOrUpdateIssue(gh: Octokit, r: RepoRef, issue: { marker
     (await gh.rest.issues.create({ ...r, title: issue.title.slice(0, 256), body, labels: issue.labels })).data, { retry: false });
   return { number: created.number, url: created.html_url, created: true };
 }
+
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive' | 'queued' | 'pending';
+
+/** GitHub's limit on a deployment status description, in characters. */
+export const deploymentStatusDescriptionLimit = 140;
+
+/**
+ * The GitHub Deployment of commit `sha` to `environment`: found if an earlier run made it (a
+ * re-run after a crash adds statuses to the same one), else created for exactly that commit
+ * (auto_merge off; no required contexts: the checks gated the pull request, not main's tip).
+ */
+export async function findOrCreateDeployment(gh: Octokit, r: RepoRef, d: {
+  sha: string; environment: string; description: string; payload: Record<string, unknown>; production: boolean;
+}): Promise<{ id: number; url: string; created: boolean }> {
+  const existing = await call(`list deployments of ${d.sha.slice(0, 12)} to ${d.environment}`, async () =>
+    (await gh.rest.repos.listDeployments({ ...r, sha: d.sha, environment: d.environment, task: 'deploy', per_page: 1 })).data[0]);
+  if (existing) return { id: existing.id, url: existing.url, created: false };
+  // Not retried: a 5xx after GitHub stored it would leave two; the next run finds the one.
+  const created = await call(`create a deployment of ${d.sha.slice(0, 12)} to ${d.environment}`, async () => {
+    const res = await gh.rest.repos.createDeployment({
+      ...r, ref: d.sha, task: 'deploy', auto_merge: false, required_contexts: [], environment: d.environment,
+      description: d.description, payload: d.payload, production_environment: d.production, transient_environment: false,
+    });
+    if (res.status !== 201) throw new ExternalError('github', 'create a deployment', `GitHub answered ${res.status}: ${(res.data as { message?: string }).message ?? ''}`);
+    return res.data as { id: number; url: string };
+  }, { retry: false });
+  return { id: created.id, url: created.url, created: true };
+}
+
+/** Adds a status to a deployment (the description is cut to GitHub's 140 characters). */
+export async function setDeploymentStatus(gh: Octokit, r: RepoRef, deploymentId: number, s: { state: DeploymentState; description: string; logUrl?: string; environmentUrl?: string }): Promise<void> {
+  const description = s.description.length > deploymentStatusDescriptionLimit ? `${s.description.slice(0, deploymentStatusDescriptionLimit - 1)}…` : s.description;
+  await call(`set deployment ${deploymentId} ${s.state}`, () => gh.rest.repos.createDeploymentStatus({
+    ...r, deployment_id: deploymentId, state: s.state, description,
+    ...(s.logUrl ? { log_url: s.logUrl } : {}), ...(s.environmentUrl ? { environment_url: s.environmentUrl } : {}),
+  }));
+}

@@ -95,6 +95,11 @@ function loadSdk(): Promise<Sdk> {
   return sdk;
 }
 
+/** Starts loading the driver now (a command that will need it soon). */
+export function preloadSnowflakeSdk(): Promise<unknown> {
+  return loadSdk().catch(() => undefined);
+}
+
 export function warehouseSource(options: WarehouseOptions): WarehouseSource {
   const connection = snowflakeConnection(options);
   const { query } = connection;

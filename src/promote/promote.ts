@@ -10,11 +10,12 @@ import { withChanges } from '../config/snapshot.js';
 import { validateSnapshot } from '../config/state.js';
 import type { ModelCard, VersionManifest } from '../config/types.js';
 import {
-  branchesUnder, branchExists, checkout, commitOnBranch, currentBranch, fetchBranch, githubRepoFromUrl, pathStatus, push, refExists,
-  remoteDefaultBranch, remoteUrl, showFile, type FileChange,
+  branchesUnder, branchExists, checkout, commitOnBranch, currentBranch, fetchBranch, pathStatus, push, refExists,
+  remoteDefaultBranch, showFile, type FileChange,
 } from '../git/repo.js';
 import { gitRevision, resolveRevision } from '../git/tree.js';
 import { defaultBranch, octokit, openOrUpdatePull, requestTeamReviews, type GitHubConnection, type PullRef, type RepoRef } from '../github/client.js';
+import { githubRepository } from '../github/repository.js';
 import { editEnvironment, type ChangeKind, type PinState, type PromotionMode } from './edit.js';
 import { commitMessage, promotionBody, promotionTitle, type PromotionSummaryInput } from './summary.js';
 
@@ -208,15 +209,8 @@ async function localDefaultBranch(root: string): Promise<string> {
   return (await currentBranch(root)) ?? 'main';
 }
 
-async function githubRepo(req: PromoteRequest): Promise<RepoRef | undefined> {
-  const explicit = req.repository ?? process.env.GITHUB_REPOSITORY;
-  if (explicit) {
-    const [owner, repo] = explicit.split('/');
-    if (!owner || !repo) throw new UsageError(`GITHUB_REPOSITORY must be owner/name, found ${JSON.stringify(explicit)}`);
-    return { owner, repo };
-  }
-  const url = await remoteUrl(req.root);
-  return url ? githubRepoFromUrl(url) : undefined;
+function githubRepo(req: PromoteRequest): Promise<RepoRef | undefined> {
+  return githubRepository(req.root, req.repository ?? process.env.GITHUB_REPOSITORY);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.js';
 import type { Environment } from '../config/types.js';
 import { snowflakeConnection, warehouseFromEnv, type SnowflakeConnection } from '../metrics/warehouse.js';
+import type { SnowflakeThread } from '../metrics/warehouse-thread.js';
 import type { LiveSnowflake, Targets } from './agent.js';
 import { EnvironmentLease } from './lease.js';
 import { KubernetesTarget, loadKubeConfig, type KubeConnection } from './targets/kubernetes.js';
@@ -18,6 +19,16 @@ export interface Connections {
   close(): Promise<void>;
 }
 
+/**
+ * What one command shares between the environments it syncs: one Kubernetes client per cluster
+ * connection (API discovery is done once) and, when given, the Snowflake sessions of a worker
+ * thread (one login per distinct connection).
+ */
+export interface SharedClients {
+  snowflake?: SnowflakeThread;
+  kubernetes?: Map<string, { kc: ReturnType<typeof loadKubeConfig>; target: KubernetesTarget }>;
+}
+
 export function kubeConnection(vars: NodeJS.ProcessEnv): KubeConnection {
   if (vars.MODELSHIP_KUBE_SERVER) {
     if (!vars.MODELSHIP_KUBE_TOKEN) throw new UsageError('MODELSHIP_KUBE_SERVER is set but MODELSHIP_KUBE_TOKEN is not');
@@ -28,24 +39,34 @@ export function kubeConnection(vars: NodeJS.ProcessEnv): KubeConnection {
 }
 
 /** Connects to what `env` uses; refuses when the environment needs a system that is not configured. */
-export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv = process.env, options: { lease?: boolean } = {}): Connections {
+export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv = process.env, options: { lease?: boolean; shared?: SharedClients } = {}): Connections {
   const targets: Connections['targets'] = {};
   let lease: EnvironmentLease | undefined;
   let sql: SnowflakeConnection | undefined;
   if (env.kubernetes) {
-    const kc = loadKubeConfig(kubeConnection(vars));
-    targets.kubernetes = new KubernetesTarget(kc);
+    const connection = kubeConnection(vars);
+    const key = JSON.stringify(connection);
+    let client = options.shared?.kubernetes?.get(key);
+    if (!client) {
+      const kc = loadKubeConfig(connection);
+      client = { kc, target: new KubernetesTarget(kc) };
+      options.shared?.kubernetes?.set(key, client);
+    }
+    const { kc } = client;
+    targets.kubernetes = client.target;
     if (options.lease) lease = new EnvironmentLease(kc, { namespace: env.kubernetes.namespace, environment: name });
   }
   if (env.snowflake) {
-    const options = warehouseFromEnv(vars);
-    if (!options) {
+    const warehouse = warehouseFromEnv(vars);
+    if (!warehouse) {
       throw new UsageError(`environment ${name} runs batch scoring in Snowflake, but no Snowflake connection is configured`
         + ' (set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH; see the README)');
     }
-    const role = env.snowflake.role ?? options.role;
-    sql = snowflakeConnection({ ...options, ...(role ? { role } : {}), warehouse: options.warehouse ?? env.snowflake.warehouse });
-    targets.snowflake = snowflakeTarget(sql);
+    const role = env.snowflake.role ?? warehouse.role;
+    const session = { ...warehouse, ...(role ? { role } : {}), warehouse: warehouse.warehouse ?? env.snowflake.warehouse };
+    // A shared session is ended by its owner (SnowflakeThread.closeSessions), not per environment.
+    if (options.shared?.snowflake) targets.snowflake = snowflakeTarget(options.shared.snowflake.connection(session));
+    else targets.snowflake = snowflakeTarget((sql = snowflakeConnection(session)));
   }
   return { targets, ...(lease ? { lease } : {}), close: async () => { await sql?.close(); } };
 }

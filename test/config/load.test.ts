@@ -57,6 +57,15 @@ t.test('a few aliases are fine', async (t) => {
   t.same(parsed.data, { a: { min: 1 }, b: { min: 1 } });
 });
 
+t.test('a cron line keeps the fast path; an alias beside it still goes through the alias limit', async (t) => {
+  const cron = 'schedule:\n  cron: 0 2 * * *\n  timezone: UTC\n';
+  const parsed = parseYaml('x.yaml', cron);
+  t.same([parsed.data, parsed.problems], [{ schedule: { cron: '0 2 * * *', timezone: 'UTC' } }, []]);
+  const bomb = ['a: &a [1, 2, 3, 4, 5]', `b: [${Array(25).fill('*a').join(', ')}]`, 'cron: 0 2 * * *'].join('\n') + '\n';
+  t.match(parseYaml('x.yaml', bomb).problems.map((p) => p.message), [/^too many aliases: 25; at most 20 are allowed/]);
+  t.same(parseYaml('x.yaml', "a: &x 1\nb: ['*x', *x]\n").data, { a: 1, b: ['*x', 1] }, 'a quoted star is text; the alias still resolves');
+});
+
 t.test('50 MB of junk is rejected by size, without being read or parsed', async (t) => {
   const dir = tree(t);
   const junk = Buffer.alloc(50 * 1024 * 1024, 0x7a);

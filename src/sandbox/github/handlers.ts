@@ -4,7 +4,7 @@
 // query defaults filled in; lists are returned whole and paginated by the server.
 
 import type { Renderer } from './render.js';
-import { fakeSha, type CheckRunRecord, type GitHubState, type IssueRecord, type PullRecord } from './state.js';
+import { fakeSha, type CheckRunRecord, type DeploymentRecord, type DeploymentStatusRecord, type GitHubState, type IssueRecord, type PullRecord } from './state.js';
 
 type Json = any;
 
@@ -292,6 +292,69 @@ const listChecksForRef: Handler = ({ path, query: q }, s, r) => {
   };
 };
 
+// --- deployments ---
+
+const createDeployment: Handler = ({ body: b }, s, r) => {
+  const sha = s.resolveRef(b.ref);
+  if (!sha) throw failed({ resource: 'Deployment', code: 'custom', field: 'ref', message: `No ref found for: ${b.ref}` });
+  // auto_merge (default true) would merge the default branch into `ref` when it is behind; a
+  // commit id cannot be merged into, so GitHub answers 409 unless the ref is the default branch's tip.
+  if (b.auto_merge !== false && /^[0-9a-f]{40}$/.test(b.ref) && s.branches.get(s.defaultBranch) !== sha) {
+    throw new GitHubError(409, { message: `Conflict merging ${s.defaultBranch} into ${b.ref}.` });
+  }
+  // required_contexts (default: every context) must all have succeeded on the commit.
+  const runs = s.checkRuns.filter((c) => c.headSha === sha);
+  const required: string[] = b.required_contexts ?? [...new Set(runs.map((c) => c.name))];
+  const failing = required.filter((name) => {
+    const latest = runs.filter((c) => c.name === name).sort((x, y) => y.id - x.id)[0];
+    return !latest || latest.status !== 'completed' || !['success', 'neutral', 'skipped'].includes(latest.conclusion ?? '');
+  });
+  if (failing.length) {
+    throw new GitHubError(409, { message: 'Conflict: Commit status checks failed for ' + b.ref + '.', errors: failing.map((c) => ({ contexts: [{ context: c, state: 'failure' }], resource: 'Deployment', field: 'required_contexts', code: 'invalid' })) });
+  }
+  const now = s.now();
+  const environment = b.environment ?? 'production';
+  const d: DeploymentRecord = {
+    id: s.nextId(), sha, ref: b.ref, task: b.task ?? 'deploy', payload: b.payload ?? {}, environment,
+    description: b.description === undefined ? '' : b.description, creator: s.login, createdAt: now, updatedAt: now,
+    transientEnvironment: b.transient_environment ?? false,
+    productionEnvironment: b.production_environment ?? environment === 'production',
+    statuses: [],
+  };
+  s.deployments.push(d);
+  return { status: 201, body: r.deployment(d) };
+};
+
+const listDeployments: Handler = ({ query: q }, s, r) => {
+  const items = s.deployments.filter((d) => (q.sha === 'none' || d.sha === q.sha) && (q.ref === 'none' || d.ref === q.ref)
+    && (q.task === 'none' || d.task === q.task) && (q.environment === undefined || q.environment === null || q.environment === 'none' || d.environment === q.environment));
+  return { status: 200, items: sorted(items, (d) => d.id, 'desc'), render: r.deployment };
+};
+
+const createDeploymentStatus: Handler = ({ path, body: b }, s, r) => {
+  const d = s.deployments.find((x) => x.id === path.deployment_id);
+  if (!d) throw notFound();
+  const now = s.now();
+  const status = (state: DeploymentStatusRecord['state'], description: string, environmentUrl = '', logUrl = ''): DeploymentStatusRecord =>
+    ({ id: s.nextId(), state, description, environmentUrl, logUrl, creator: s.login, createdAt: now });
+  if (typeof b.description === 'string' && b.description.length > 140) throw custom('DeploymentStatus', 'description is too long (maximum is 140 characters)', 'description');
+  const st = status(b.state, b.description ?? '', b.environment_url ?? '', b.log_url || b.target_url || '');
+  d.statuses.push(st);
+  d.updatedAt = now;
+  // auto_inactive (default true): a success makes the earlier successful deployments of the same
+  // environment inactive, except transient and production ones.
+  if (b.state === 'success' && b.auto_inactive !== false) {
+    for (const other of s.deployments) {
+      if (other === d || other.environment !== d.environment || other.transientEnvironment || other.productionEnvironment) continue;
+      if (other.statuses.at(-1)?.state === 'success') {
+        other.statuses.push(status('inactive', ''));
+        other.updatedAt = now;
+      }
+    }
+  }
+  return { status: 201, body: r.deploymentStatus(d, st) };
+};
+
 // --- teams ---
 
 const listTeamMembers: Handler = ({ path, query: q }, s, r) => {
@@ -325,6 +388,9 @@ export const handlers: Record<string, Handler> = {
   'checks/create': createCheck,
   'checks/update': updateCheck,
   'checks/list-for-ref': listChecksForRef,
+  'repos/create-deployment': createDeployment,
+  'repos/list-deployments': listDeployments,
+  'repos/create-deployment-status': createDeploymentStatus,
   'teams/list-members-in-org': listTeamMembers,
   'teams/get-membership-for-user-in-org': teamMembership,
 };

@@ -135,6 +135,15 @@ function newAjv(extra: { coerceTypes?: boolean; useDefaults?: boolean }): Ajv {
   // Formats GitHub uses that ajv-formats does not know.
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
   ajv.addFormat('repo.nwo', /^[\w.-]+\/[\w.-]+$/);
+  // GitHub's description gives some uri fields (a deployment status's target_url, log_url,
+  // environment_url) the default "" — what GitHub returns when they were not set — so the empty
+  // string passes as a uri; anything else must still be one.
+  const uri = ajv.formats.uri as ((x: string) => boolean) | RegExp | { validate: ((x: string) => boolean) | RegExp };
+  const isUri = (x: string) => {
+    const v = typeof uri === 'function' || uri instanceof RegExp ? uri : uri.validate;
+    return typeof v === 'function' ? v(x) : v.test(x);
+  };
+  ajv.addFormat('uri', { type: 'string', validate: (x: string) => x === '' || isUri(x) });
   ajv.addVocabulary(['info', 'operations', 'components']); // the subset's top level, never validated
   ajv.addSchema({ $id: SUBSET_ID, ...load().subset });
   return ajv;

@@ -4,7 +4,7 @@
 // (e.g. line counts of a diff) keep neutral values.
 
 import { example } from './openapi.js';
-import type { CheckRunRecord, CommentRecord, GitHubState, IssueRecord, PullRecord, ReviewRecord } from './state.js';
+import type { CheckRunRecord, CommentRecord, DeploymentRecord, DeploymentStatusRecord, GitHubState, IssueRecord, PullRecord, ReviewRecord } from './state.js';
 
 type Json = any;
 
@@ -169,9 +169,29 @@ export function renderer(s: GitHubState, api: string) {
     };
   }
 
+  function deployment(d: DeploymentRecord): Json {
+    const url = `${repoApi}/deployments/${d.id}`;
+    return {
+      ...relocate(example('deployment-simple-example')), url, id: d.id, node_id: nodeId('Deployment', d.id), sha: d.sha, ref: d.ref, task: d.task,
+      payload: d.payload, original_environment: d.environment, environment: d.environment, description: d.description, creator: user(d.creator),
+      created_at: d.createdAt, updated_at: d.updatedAt, statuses_url: `${url}/statuses`, repository_url: repoApi,
+      transient_environment: d.transientEnvironment, production_environment: d.productionEnvironment,
+    };
+  }
+
+  function deploymentStatus(d: DeploymentRecord, st: DeploymentStatusRecord): Json {
+    const url = `${repoApi}/deployments/${d.id}`;
+    return {
+      ...relocate(example('deployment-status')), url: `${url}/statuses/${st.id}`, id: st.id, node_id: nodeId('DeploymentStatus', st.id),
+      state: st.state, creator: user(st.creator), description: st.description, environment: d.environment,
+      target_url: st.logUrl, log_url: st.logUrl, environment_url: st.environmentUrl,
+      created_at: st.createdAt, updated_at: st.createdAt, deployment_url: url, repository_url: repoApi,
+    };
+  }
+
   function teamMembership(key: string, login: string): Json {
     return { url: `${team(key).url}/memberships/${login}`, role: 'member', state: 'active' };
   }
 
-  return { user, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, teamMembership };
+  return { user, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, deployment, deploymentStatus, teamMembership };
 }

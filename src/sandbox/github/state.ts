@@ -1,6 +1,6 @@
 // The in-memory repository behind the GitHub stand-in: issues and pull requests (one number
 // sequence, a pull request being an issue with pull data, as on GitHub), comments, reviews,
-// check runs, branch heads and teams. Plain storage; GitHub's rules live in handlers.ts.
+// check runs, deployments with their statuses, branch heads and teams. Plain storage; GitHub's rules live in handlers.ts.
 
 import { createHash } from 'node:crypto';
 
@@ -73,6 +73,35 @@ export interface CheckRunRecord {
   output: { title: string | null; summary: string | null; text: string | null; annotationsCount: number };
 }
 
+export type DeploymentState = 'error' | 'failure' | 'inactive' | 'in_progress' | 'queued' | 'pending' | 'success';
+
+export interface DeploymentStatusRecord {
+  id: number;
+  state: DeploymentState;
+  description: string;
+  environmentUrl: string;
+  logUrl: string;
+  creator: string;
+  createdAt: string;
+}
+
+export interface DeploymentRecord {
+  id: number;
+  sha: string;
+  ref: string;
+  task: string;
+  payload: unknown;
+  environment: string;
+  description: string | null;
+  creator: string;
+  createdAt: string;
+  updatedAt: string;
+  transientEnvironment: boolean;
+  productionEnvironment: boolean;
+  /** oldest first */
+  statuses: DeploymentStatusRecord[];
+}
+
 export interface GitHubStateOptions {
   owner: string;
   repo: string;
@@ -106,6 +135,7 @@ export class GitHubState {
   readonly comments: CommentRecord[] = [];
   readonly reviews: ReviewRecord[] = [];
   readonly checkRuns: CheckRunRecord[] = [];
+  readonly deployments: DeploymentRecord[] = [];
   private readonly clock: () => Date;
   private readonly userIds = new Map<string, number>();
   private lastNumber = 0;

@@ -1,0 +1,51 @@
+// A release repository with the loopback Kubernetes and Snowflake stand-ins running, and the CLI
+// pointed at them: what the sync, status and GitHub-deployment tests start from.
+import type { Test } from 'tap';
+import { runCli, type CliResult } from './cli.js';
+import { makeReleaseRepo } from './repo.js';
+import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
+import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
+
+export interface Stage {
+  kube: KubernetesStandIn;
+  snow: SnowflakeStandIn;
+  env: Record<string, string>;
+  root: string;
+  git: (...args: string[]) => string;
+  cli: (...args: string[]) => Promise<CliResult>;
+}
+
+export async function stage(t: Test, options: { onWrite?: () => void } = {}): Promise<Stage> {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  let count: () => void = () => {};
+  const kube = await startKubernetesStandIn({
+    namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 },
+    fail: (req) => { if (req.method !== 'GET') count(); return undefined; },
+  });
+  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); } });
+  count = () => options.onWrite?.();
+  t.teardown(async () => { await kube.stop(); await snow.stop(); });
+  const env = {
+    MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
+    SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
+    MODELSHIP_SNOWFLAKE_URL: snow.url,
+  };
+  return { kube, snow, env, root: repo.root, git: repo.git, cli: (...args) => runCli([...args, '-C', repo.root], { env }) };
+}
+
+/** What production runs, as the systems hold it: managed objects' specs and labels, tasks' state and config. */
+export function production(s: Stage) {
+  const objects = [...s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving'), ...s.kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving')]
+    .map((o) => ({ kind: o.kind, name: o.metadata.name, labels: o.metadata.labels, version: o.metadata.annotations?.['modelship.io/version'], hash: o.metadata.annotations?.['modelship.io/spec-hash'], spec: o.spec }))
+    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  const tasks = ['MODELSHIP_FRAUD_DETECTOR', 'MODELSHIP_CHARGEBACK_RISK'].map((n) => s.snow.tasks.get(`ML_PROD.SCORING.${n}`)).filter(Boolean)
+    .map((task) => {
+      // Each test's repository has its own commit ids; everything else must match.
+      const { commit: _commit, ...comment } = JSON.parse(task!.comment ?? '{}') as Record<string, unknown>;
+      return { name: task!.name, state: task!.state, config: task!.config, comment };
+    });
+  return { objects, tasks };
+}
+
+export const writes = (s: Stage) => s.kube.writes().length + s.snow.queries.filter((q) => !/^\s*(SHOW|SELECT)\b/i.test(q.sqlText)).length;
