@@ -9,7 +9,7 @@ import { deploymentRecord, type DeploymentRecord } from './record.js';
 import { liveSpecHash } from './render/hash.js';
 import { renderKubernetes } from './render/kubernetes.js';
 import { renderTasks } from './render/snowflake.js';
-import { serverlessCanaryRefusals } from './preconditions.js';
+import { serverlessCanaryAborts, serverlessCanaryRefusals } from './preconditions.js';
 import type { DesiredEnvironment, LiveKubernetesObject, LiveTask, Plan } from './types.js';
 
 export interface LiveKubernetes extends KubernetesTarget {
@@ -57,6 +57,7 @@ export async function planFor(repo: LoadedRepository, environment: string, commi
   const plan = diffPlan({ desired, live: { kubernetes, snowflake }, hashLive: liveSpecHash });
   const refusals = serverlessCanaryRefusals(env, kubernetes);
   for (const a of plan.actions) if (a.op !== 'noop' && refusals.has(a.key)) a.refused = refusals.get(a.key)!;
+  serverlessCanaryAborts(env, plan.actions);
   return { desired, plan };
 }
 

@@ -115,7 +115,7 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
     }
   };
 
-  const waitReady = async (actions: PlanAction[]): Promise<boolean> => {
+  const waitReady = async (actions: PlanAction[], objectOf: (a: PlanAction) => KubernetesObject = (a) => a.desired as KubernetesObject): Promise<boolean> => {
     if (!targets.kubernetes) return false;
     const deadline = now().getTime() + (options.readyTimeoutMs ?? 300_000);
     let pending = actions.filter((a) => results.get(a.key)?.outcome === 'applied');
@@ -124,7 +124,7 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
     let pause = Math.min(100, options.pollMs ?? 2_000);
     while (pending.length) {
       for (const a of pending) {
-        const d = a.desired as KubernetesObject;
+        const d = objectOf(a);
         let r: Readiness;
         try {
           r = readiness(d, await targets.kubernetes.get(d));
@@ -156,7 +156,15 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
   if (kube.length && !targets.kubernetes) for (const a of kube) record(a, 'failed', { message: 'no Kubernetes connection' });
   else if (targets.kubernetes) {
     const k = targets.kubernetes;
-    for (const a of services) await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject, { force: options.forceConflicts === true }));
+    // Intermediate steps first (a serverless canary taken to 0 %), each waited on; an object whose
+    // step does not settle gets no further write.
+    const staged = services.filter((a) => a.first);
+    for (const a of staged) await write(a, a.first!.why.split(':')[0]!, () => k.apply(a.first!.object, { force: options.forceConflicts === true }));
+    if (staged.length) await waitReady(staged, (a) => a.first!.object);
+    for (const a of services) {
+      if (a.first && results.get(a.key)?.outcome !== 'ready') continue;
+      await write(a, a.op === 'create' ? 'created' : 'updated', () => k.apply(a.desired as KubernetesObject, { force: options.forceConflicts === true }));
+    }
     const servicesReady = await waitReady(services);
     // Traffic moves only onto services that serve; deletions only once nothing routes to them.
     for (const a of routes) {

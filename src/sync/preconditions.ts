@@ -8,7 +8,7 @@
 
 import type { Environment } from '../config/types.js';
 import { inferenceServiceName } from './render/kubernetes.js';
-import { annotations, type LiveKubernetesObject } from './types.js';
+import { annotations, type KubernetesObject, type LiveKubernetesObject, type PlanAction } from './types.js';
 
 /** Refusals by plan key (`InferenceService/<ns>/<name>`), with the reason. */
 export function serverlessCanaryRefusals(env: Environment, live: LiveKubernetesObject[]): Map<string, string> {
@@ -26,4 +26,35 @@ export function serverlessCanaryRefusals(env: Environment, live: LiveKubernetesO
       : `a serverless canary needs the stable version ${d.version} running first (KServe splits traffic with the previously rolled-out revision; there is none)`);
   }
   return refusals;
+}
+
+type Predictor = { canaryTrafficPercent?: number; model?: { storageUri?: string } };
+const predictorOf = (o: { spec?: Record<string, unknown> } | undefined) => (o?.spec?.predictor ?? {}) as Predictor;
+
+/**
+ * Serverless: a change that takes a live canary away (its revert, or a different canary version)
+ * would roll a new revision while the canary still takes its share until that revision is ready.
+ * Such an update first sets canaryTrafficPercent to 0 on the live spec — KServe's rollback: all
+ * traffic to the previously rolled-out revision at once, no new pods — and then applies the
+ * desired spec. A canary whose share changes, or that is promoted (same model, no percentage),
+ * needs no such step. Sets `first` on the actions concerned.
+ */
+export function serverlessCanaryAborts(env: Environment, actions: PlanAction[]): void {
+  if (env.kubernetes?.mode !== 'serverless') return;
+  for (const a of actions) {
+    if (a.op !== 'update' || a.target !== 'kubernetes' || a.refused) continue;
+    const live = a.live as LiveKubernetesObject | undefined;
+    const desired = a.desired as KubernetesObject | undefined;
+    if (live?.kind !== 'InferenceService' || !desired) continue;
+    const share = predictorOf(live).canaryTrafficPercent;
+    if (!share || share <= 0) continue;
+    if (predictorOf(live).model?.storageUri === predictorOf(desired).model?.storageUri) continue;
+    const spec = structuredClone(live.spec ?? {}) as { predictor: Predictor };
+    spec.predictor.canaryTrafficPercent = 0;
+    const { name, namespace, labels, annotations: notes } = live.metadata;
+    a.first = {
+      object: { apiVersion: live.apiVersion, kind: live.kind, metadata: { name, namespace, labels: labels ?? {}, annotations: notes ?? {} }, spec: spec as Record<string, unknown> },
+      why: `canary${notes?.[annotations.version] ? ` ${notes[annotations.version]}` : ''} at ${share}% → 0% first: all traffic back to the rolled-out revision at once`,
+    };
+  }
 }

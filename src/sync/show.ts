@@ -18,6 +18,7 @@ export function planText(plan: Plan): string {
   const lines = [planSummary(plan)];
   for (const a of plan.actions.filter((x) => x.op !== 'noop')) {
     lines.push('', `  ${a.refused ? '!' : sign[a.op]} ${label(a)}  (${a.refused ? `refused: ${a.refused}` : a.reason})`);
+    if (a.first) lines.push(`      first: ${a.first.why}`);
     for (const d of a.diff ?? []) lines.push(`      ${d}`);
   }
   return lines.join('\n');
@@ -33,6 +34,7 @@ export function planMarkdown(plans: Plan[]): string {
     out.push('```diff');
     for (const a of changed) {
       out.push(`${a.op === 'create' ? '+' : a.op === 'delete' ? '-' : '!'} ${label(a)} (${a.reason})`);
+      if (a.first) out.push(`!     first: ${a.first.why}`);
       for (const d of a.diff ?? []) out.push(`${d.startsWith('+') ? '+' : d.startsWith('-') ? '-' : '!'}     ${d.slice(2)}`);
     }
     out.push('```', '');

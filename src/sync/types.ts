@@ -101,6 +101,12 @@ export interface PlanAction {
   diff?: string[];
   /** set when the change must not be applied yet, and why (apply reports it as failed, sends nothing) */
   refused?: string;
+  /**
+   * An intermediate object applied, and waited on until ready, before `desired`: aborting a
+   * serverless canary first sets its traffic to 0 (all traffic back to the rolled-out revision at
+   * once, no new pods), and only then rolls the stable spec.
+   */
+  first?: { object: KubernetesObject; why: string };
 }
 
 export interface Plan {

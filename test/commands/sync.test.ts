@@ -8,9 +8,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
-import { makeReleaseRepo } from '../helpers/repo.js';
-import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
+import { production, stage, writes, type Stage } from '../helpers/stage.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const freePort = () => new Promise<number>((resolve) => {
@@ -20,52 +18,9 @@ const freePort = () => new Promise<number>((resolve) => {
   });
 });
 
-interface Stage {
-  kube: KubernetesStandIn;
-  snow: SnowflakeStandIn;
-  env: Record<string, string>;
-  root: string;
-  git: (...args: string[]) => string;
-  cli: (...args: string[]) => Promise<CliResult>;
-}
-
-async function stage(t: Test, options: { onWrite?: () => void } = {}): Promise<Stage> {
-  const repo = makeReleaseRepo();
-  t.teardown(repo.cleanup);
-  let count: () => void = () => {};
-  const kube = await startKubernetesStandIn({
-    namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 },
-    fail: (req) => { if (req.method !== 'GET') count(); return undefined; },
-  });
-  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); } });
-  count = () => options.onWrite?.();
-  t.teardown(async () => { await kube.stop(); await snow.stop(); });
-  const env = {
-    MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
-    SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
-    MODELSHIP_SNOWFLAKE_URL: snow.url,
-  };
-  return { kube, snow, env, root: repo.root, git: repo.git, cli: (...args) => runCli([...args, '-C', repo.root], { env }) };
-}
-
-/** What production runs, as the systems hold it: managed objects' specs and labels, tasks' state and config. */
-function production(s: Stage) {
-  const objects = [...s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving'), ...s.kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving')]
-    .map((o) => ({ kind: o.kind, name: o.metadata.name, labels: o.metadata.labels, version: o.metadata.annotations?.['modelship.io/version'], hash: o.metadata.annotations?.['modelship.io/spec-hash'], spec: o.spec }))
-    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
-  const tasks = ['MODELSHIP_FRAUD_DETECTOR', 'MODELSHIP_CHARGEBACK_RISK'].map((n) => s.snow.tasks.get(`ML_PROD.SCORING.${n}`)).filter(Boolean)
-    .map((task) => {
-      // Each test's repository has its own commit ids; everything else must match.
-      const { commit: _commit, ...comment } = JSON.parse(task!.comment ?? '{}') as Record<string, unknown>;
-      return { name: task!.name, state: task!.state, config: task!.config, comment };
-    });
-  return { objects, tasks };
-}
-
 /** Lease times as kube-apiserver wants them: RFC 3339 with microseconds. */
 const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
-const writes = (s: Stage) => s.kube.writes().length + s.snow.queries.filter((q) => !/^\s*(SHOW|SELECT)\b/i.test(q.sqlText)).length;
 
 t.test('plan on an empty cluster lists what sync will create, and writes nothing', async (t) => {
   const s = await stage(t);
@@ -177,28 +132,6 @@ t.test('another agent holds the lease: exit 4, nothing written', async (t) => {
   t.equal(writes(s), before);
 });
 
-t.test('killed after its k-th write, for every k, a re-run converges to the same state', async (t) => {
-  const clean = await stage(t);
-  t.equal((await clean.cli('sync', '--env', 'production')).code, 0);
-  const reference = production(clean);
-  const total = writes(clean);
-  t.ok(total >= 5, `a clean sync makes ${total} writes`);
-  for (let k = 1; k <= total; k++) {
-    await t.test(`killed after write ${k} of ${total}`, async (t) => {
-      let seen = 0;
-      let child = 0;
-      const s = await stage(t, { onWrite: () => { if (++seen === k && child) process.kill(child, 'SIGKILL'); } });
-      const killed = await runCli(['sync', '--env', 'production', '-C', s.root], { env: s.env, onSpawn: (pid) => (child = pid) });
-      t.ok(killed.signal === 'SIGKILL' || killed.code === 0, `the first run ended by SIGKILL (${killed.signal ?? killed.code})`);
-      // The lease a killed agent held expires; the next agent may take it over then. Here: clear it.
-      s.kube.put({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'modelship-production', namespace: 'ml-serving' }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 1, renewTime: microTime(new Date(0)) } }, 'modelship');
-      const rerun = await s.cli('sync', '--env', 'production');
-      t.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
-      t.same(production(s), reference, 'the same state as a sync that was never interrupted');
-    });
-  }
-});
-
 t.test('--watch keeps the environment as main says, heals a hand edit, and exposes its state', async (t) => {
   const s = await stage(t);
   const port = await freePort();
@@ -245,6 +178,22 @@ t.test('serverless: a canary is applied only once the stable version runs', asyn
   const r = await s.cli('sync', '--env', 'staging');
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.equal(s.kube.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-staging', 'fraud-detector')!.spec.predictor.canaryTrafficPercent, 10);
+
+  // The canary is reverted: its share goes to 0 % first (no new revision), then the stable spec rolls.
+  writeFileSync(file, original);
+  s.git('commit', '-qam', 'Revert "canary"');
+  const plan = await s.cli('plan', '--env', 'staging');
+  t.match(plan.stdout, /~ InferenceService ml-staging\/fraud-detector .*\n {6}first: canary 2026\.11\.06-1 at 10% → 0% first: all traffic back to the rolled-out revision at once/);
+  const before = s.kube.writes().length;
+  const aborted = await s.cli('sync', '--env', 'staging');
+  t.equal(aborted.code, 0, aborted.stdout + aborted.stderr);
+  const patches = s.kube.writes().slice(before).filter((w) => w.path.endsWith('/inferenceservices/fraud-detector'))
+    .map((w) => (w.body as { spec: { predictor: { canaryTrafficPercent?: number; model: { storageUri: string } } } }).spec.predictor)
+    .map((p) => `${p.canaryTrafficPercent ?? 'none'} ${p.model.storageUri.includes('8116cbcc') ? 'stable' : 'canary'}`);
+  t.same(patches, ['0 canary', 'none stable'], 'first the canary\'s share to 0 on its own spec, then the stable spec');
+  const isvc = s.kube.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-staging', 'fraud-detector')!;
+  t.equal(isvc.spec.predictor.canaryTrafficPercent, undefined);
+  t.equal(isvc.metadata.annotations['modelship.io/version'], '2026.11.13-1');
 });
 
 t.test('a record directory is optional; usage errors exit 2', async (t) => {

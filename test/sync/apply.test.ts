@@ -109,3 +109,23 @@ t.test('a lost lease stops the writes that have not been sent; what was sent is 
   t.match(r.results, [{ key: 'InferenceService/ml-serving/a', outcome: 'ready' }, { outcome: 'skipped', message: "not applied: the environment's lease was lost" }, { outcome: 'skipped' }]);
   t.notOk(r.converged);
 });
+
+t.test('an intermediate step is applied and waited on first; if it does not settle, the object gets no further write', async (t) => {
+  const withFirst = (): PlanAction => {
+    const desired = obj('InferenceService', 'fd');
+    const first = { ...obj('InferenceService', 'fd'), spec: { predictor: { canaryTrafficPercent: 0 } } };
+    return { ...act('update', desired), first: { object: first, why: 'canary at 10% → 0% first: all traffic back' } };
+  };
+  const ok = memoryCluster();
+  const r = await applyPlan(plan([withFirst(), act('update', obj('HTTPRoute', 'fd'))]), { kubernetes: ok.target }, fast);
+  t.same(ok.log, ['apply InferenceService/ml-serving/fd', 'apply InferenceService/ml-serving/fd', 'apply HTTPRoute/ml-serving/fd']);
+  t.ok(r.converged);
+  t.equal(r.writes, 3);
+
+  const stuck = memoryCluster({ stuck: ['fd'] });
+  const s = await applyPlan(plan([withFirst(), act('update', obj('HTTPRoute', 'fd'))]), { kubernetes: stuck.target }, fast);
+  t.same(stuck.log, ['apply InferenceService/ml-serving/fd'], 'only the step was sent');
+  t.notOk(s.converged);
+  t.same(s.results.map((x) => [x.key, x.outcome]), [['InferenceService/ml-serving/fd', 'not-ready'], ['HTTPRoute/ml-serving/fd', 'skipped']]);
+  t.match(s.results[0]!.message, /not ready after .*pods pending/);
+});
