@@ -102,3 +102,45 @@ t.test('plan: what merging a production promotion will do', async (t) => {
   t.equal(plan.code, 0, plan.stderr);
   readmeExample(t, 'plan', transcript('modelship plan --env production', plan));
 });
+
+t.test('drift: production\'s fraud detector against its training data, one feature past its bound', async (t) => {
+  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../src/sandbox/snowflake/server.js');
+  const { fraudLogSpec, loadLog, makeRows } = await import('./metrics/serving-log.js');
+  const { load } = await import('js-yaml');
+  const manifest = load(readFileSync(join(projectRootDir(), 'models/fraud-detector/versions/2026.11.06-1.yaml'), 'utf8')) as import('../src/config/types.js').VersionManifest;
+  const spec = fraudLogSpec(manifest);
+  const snow = await startSnowflakeStandIn({
+    setup: (c) => loadLog(c, 'ANALYTICS.SCORES.FRAUD_SCORES', spec, makeRows(spec, {
+      n: 20_000, version: manifest.version, start: new Date('2026-11-19T09:00:00Z'), end: new Date('2026-11-20T09:00:00Z'), seed: 5,
+      shifts: { txn_amount: { weights: [1, 1, 1, 2, 3, 4, 6, 8, 9, 9] } },
+    })),
+  });
+  t.teardown(() => snow.stop());
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const env = { SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password, MODELSHIP_SNOWFLAKE_URL: snow.url };
+  const r = await runCli(['drift', '--env', 'production', '--model', 'fraud-detector', '--window', '24h', '--at', '2026-11-20T09:00:00Z', '-C', repo.root], { env });
+  t.equal(r.code, 1, r.stderr);
+  readmeExample(t, 'drift', transcript('modelship drift --env production --model fraud-detector --window 24h', r));
+});
+
+t.test('status: production after a sync, one object edited by hand, one batch run failed', async (t) => {
+  const { stage, ranTasks } = await import('./status/stage.js');
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  ranTasks(s, 'FAILED', 'Uncaught exception in SCORE_WITH_MODEL: source table ANALYTICS.FEATURES.TXN_FEATURES_DAILY is empty');
+  const isvc = s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!;
+  s.kube.put({ ...isvc, spec: { ...isvc.spec, predictor: { ...isvc.spec.predictor, minReplicas: 1 } } }, 'kubectl-edit');
+  const r = await s.cli('status', '--env', 'production', '--no-drift');
+  t.equal(r.code, 1, r.stderr);
+  // Times of the sync and of the task runs follow the clock; the README shows fixed ones.
+  let n = 0;
+  const tidy = (out: string) => out
+    .replace(/\d{4}-\d\d-\d\d \d\d:\d\dZ(?= [0-9a-f]{7} )/g, '2026-11-20 09:02Z')
+    .replace(/(succeeded|failed) \d{4}-\d\d-\d\d \d\d:\d\dZ/g, (_, state: string) => `${state} 2026-11-20 ${['07:00', '07:00'][n++ % 2]}Z`);
+  readmeExample(t, 'status', transcript('modelship status --env production --no-drift', r, tidy));
+});
+
+function projectRootDir(): string {
+  return new URL('../', import.meta.url).pathname;
+}
