@@ -33,6 +33,13 @@ export interface CommitInfo extends CommitFact {
   trailers: Record<string, string[]>;
 }
 
+/** A revision's commit id; an ExternalError naming the revision when there is none. */
+export async function resolveCommit(root: string, rev: string): Promise<string> {
+  const r = await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], `resolve revision ${JSON.stringify(rev)}`, { allowFail: true });
+  if (r.code !== 0) throw new ExternalError('git', `resolve revision ${JSON.stringify(rev)}`, 'no such commit, branch or tag');
+  return r.stdout.toString('utf8').trim();
+}
+
 /** One commit's facts; undefined when the repository does not have it. */
 export async function commitInfo(root: string, commit: string): Promise<CommitInfo | undefined> {
   if (!/^[0-9a-f]{40,64}$/.test(commit)) return undefined;

@@ -2,13 +2,13 @@
 // change): where the environment's records are stored, how long they are locked, and the public
 // keys trusted to have signed them, each with its validity, so rotated keys keep old records valid.
 
+import jsYaml from 'js-yaml';
 import { ValidationError, type Problem } from '../errors.js';
-import { validateAgainst } from '../config/schema.js';
 import type { AuditPolicy, Policy } from '../config/types.js';
-import { parseYaml } from '../config/yaml.js';
 import { parseDuration } from '../gates/types.js';
 import { fileAt } from './git.js';
-import { algorithmOf, publicKeyFrom, type TrustedKey } from './sign.js';
+import { canonicalBytes } from './record.js';
+import { algorithmOf, publicKeyFrom, sha256Hex, type TrustedKey } from './sign.js';
 
 export interface AuditSettings {
   environment: string;
@@ -18,6 +18,8 @@ export interface AuditSettings {
   retentionDays: number;
   skewMs: number;
   keys: TrustedKey[];
+  /** sha256 of the canonical audit section: an index built under other keys or another store is not reused */
+  fingerprint: string;
   /** policy rollback.breakGlass.reviewWithin, in ms, when set */
   breakGlassReviewMs?: number;
 }
@@ -29,6 +31,8 @@ export async function auditSettings(root: string, rev: string, environment: stri
   const file = `policies/${environment}.yaml`;
   const bytes = await fileAt(root, rev, file);
   if (!bytes) throw new ValidationError([problem(file, '', `there is no ${file} at ${rev.slice(0, 12)}`, 'the environment\'s policy with an audit section')]);
+  // The schema machinery (ajv, the precise YAML parser) loads only here, not for a trace from a current index.
+  const [{ validateAgainst }, { parseYaml }] = await Promise.all([import('../config/schema.js'), import('../config/yaml.js')]);
   const parsed = parseYaml(file, bytes.toString('utf8'));
   const problems = [...parsed.problems, ...(parsed.problems.length ? [] : validateAgainst('policy', parsed))];
   if (problems.some((p) => p.severity === 'error')) throw new ValidationError(problems, `${file} at ${rev.slice(0, 12)}: ${ValidationError.summarize(problems)}`);
@@ -38,6 +42,24 @@ export async function auditSettings(root: string, rev: string, environment: stri
       `${file} has no audit section: the trail's store and trusted keys are declared there (see README, "The audit trail")`);
   }
   return settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path));
+}
+
+/**
+ * Where the trail is stored, read quickly and without the schema checks (no keys): enough for
+ * trace to find a current index. Anything that verifies records uses auditSettings.
+ */
+export async function auditLocation(root: string, rev: string, environment: string): Promise<AuditSettings | undefined> {
+  const bytes = await fileAt(root, rev, `policies/${environment}.yaml`);
+  let policy: Policy | undefined;
+  try {
+    policy = bytes ? (jsYaml.load(bytes.toString('utf8'), { schema: jsYaml.CORE_SCHEMA }) as Policy) : undefined;
+  } catch {
+    return undefined; // auditSettings will say what is wrong
+  }
+  const a = policy?.audit;
+  const m = typeof a?.store === 'string' ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(a.store) : null;
+  if (!a || !m || typeof a.retentionDays !== 'number') return undefined;
+  return { environment, file: `policies/${environment}.yaml`, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: a.retentionDays, skewMs: defaultSkewMs, keys: [], fingerprint: fingerprint(a) };
 }
 
 /** Checks what the schema cannot: each public key parses and is of its declared algorithm. */
@@ -65,10 +87,14 @@ export function settingsFrom(file: string, environment: string, audit: AuditPoli
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(audit.store)!;
   const review = reviewWithin ? parseDuration(reviewWithin) : undefined;
   return {
-    environment, file, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: audit.retentionDays,
+    fingerprint: fingerprint(audit), environment, file, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: audit.retentionDays,
     skewMs: audit.clockSkew ? parseDuration(audit.clockSkew) ?? defaultSkewMs : defaultSkewMs, keys,
     ...(review ? { breakGlassReviewMs: review } : {}),
   };
+}
+
+function fingerprint(audit: AuditPolicy): string {
+  return sha256Hex(canonicalBytes(audit));
 }
 
 function problem(file: string, path: string, message: string, expected?: string): Problem {

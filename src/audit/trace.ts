@@ -32,32 +32,50 @@ export interface Interval {
   pin: PinState;
 }
 
+/** A record as trace needs it: who, when, what was tested, and the lineage of what it pinned. */
+export interface IndexEntry {
+  record: IndexedRecord;
+  lineage: Record<string, Lineage>;
+}
+
+/** The index in memory: intervals per model, and one entry per verified record. */
 export interface TraceIndex {
-  format: 1;
   environment: string;
   /** the last verified record: the index is current while the store's newest record is this one */
   head: { seq: number; digest: string };
-  records: IndexedRecord[];
   /** model -> intervals, oldest first */
   models: Record<string, Interval[]>;
-  lineage: Record<string, Lineage>;
+  entries: IndexEntry[];
+}
+
+/** What trace reads: the intervals, and the entries it asks for by seq (from memory or from disk). */
+export interface TraceView {
+  environment: string;
+  head: { seq: number; digest: string };
+  models: Record<string, Interval[]>;
+  entry(seq: number): IndexEntry;
+}
+
+export function viewOf(index: TraceIndex): TraceView {
+  const first = index.entries[0]?.record.seq ?? 0;
+  return { environment: index.environment, head: index.head, models: index.models, entry: (seq) => index.entries[seq - first]! };
 }
 
 /** Builds the index from records that verified, in seq order. */
 export function buildIndex(environment: string, records: VerifiedRecord[]): TraceIndex {
-  const index: TraceIndex = { format: 1, environment, head: { seq: -1, digest: '' }, records: [], models: {}, lineage: {} };
+  const index: TraceIndex = { environment, head: { seq: -1, digest: '' }, models: {}, entries: [] };
   let clock = 0;
   for (const r of records) {
     const p = r.statement.predicate;
     const c = p.change;
-    index.records.push({
+    const record: IndexedRecord = {
       seq: p.seq, commit: p.git.commit, recordedAt: p.recordedAt, kind: c.kind, pr: c.pr, author: c.author,
       ...(c.mergedBy ? { mergedBy: c.mergedBy } : {}), ...(c.mergedAt ? { mergedAt: c.mergedAt } : {}),
       approvers: c.approvers, emergency: c.emergency, ...(c.emergencyReason ? { emergencyReason: c.emergencyReason } : {}),
       report: p.tested.report, result: p.deployed.result,
-    });
+    };
+    index.entries.push({ record, lineage: p.lineage });
     index.head = { seq: r.seq, digest: r.digest };
-    Object.assign(index.lineage, p.lineage);
     // A superseded commit never ran by itself: the next synced commit's pins take over.
     if (p.deployed.result === 'superseded') continue;
     const base = Date.parse(p.deployed.finishedAt ?? p.recordedAt);
@@ -97,11 +115,11 @@ export interface ServingVersion {
 }
 
 export type TraceAnswer =
-  | { found: true; environment: string; model: string; at: string; stable: ServingVersion; canary?: ServingVersion; shadow?: Omit<ServingVersion, 'traffic'> & { traffic: 0 }; head: TraceIndex['head']; notes: string[] }
-  | { found: false; environment: string; model: string; at: string; reason: string; head: TraceIndex['head'] };
+  | { found: true; environment: string; model: string; at: string; stable: ServingVersion; canary?: ServingVersion; shadow?: Omit<ServingVersion, 'traffic'> & { traffic: 0 }; head: TraceView['head']; notes: string[] }
+  | { found: false; environment: string; model: string; at: string; reason: string; head: TraceView['head'] };
 
 /** Which version of `model` served the environment at `at`, with canary and shadow if any. */
-export function trace(index: TraceIndex, model: string, at: Date): TraceAnswer {
+export function trace(index: TraceView, model: string, at: Date): TraceAnswer {
   const base = { environment: index.environment, model, at: at.toISOString(), head: index.head };
   const list = index.models[model];
   if (!list?.length) return { ...base, found: false, reason: `${model} was never deployed to ${index.environment} in the audit trail` };
@@ -110,7 +128,7 @@ export function trace(index: TraceIndex, model: string, at: Date): TraceAnswer {
   if (i < 0) return { ...base, found: false, reason: `the trail shows ${model} in ${index.environment} only from ${list[0]!.from}` };
   const cur = list[i]!;
   if (cur.to && Date.parse(cur.to) <= t) return { ...base, found: false, reason: `${model} was removed from ${index.environment} at ${cur.to}` };
-  const bySeq = (seq: number) => index.records[seq - index.records[0]!.seq] ?? index.records.find((r) => r.seq === seq)!;
+  const bySeq = (seq: number) => index.entry(seq).record;
   const role = (same: (x: Interval) => boolean) => {
     let a = i;
     let b = i;
@@ -121,24 +139,25 @@ export function trace(index: TraceIndex, model: string, at: Date): TraceAnswer {
   const canaryShare = cur.pin.canary?.traffic ?? 0;
   const stable: ServingVersion = {
     version: cur.pin.version, traffic: 100 - canaryShare, ...role((x) => x.pin.version === cur.pin.version),
-    ...lineageOf(index, model, cur.pin.version),
+    ...lineageOf(index, cur.seq, model, cur.pin.version),
   };
   const notes: string[] = [];
   if (bySeq(cur.seq).result === 'not-converged') notes.push(`the sync of record ${cur.seq} did not converge: some objects may not have served this state`);
   const answer: TraceAnswer = { ...base, found: true, stable, notes };
   if (cur.pin.canary) {
     const cv = cur.pin.canary.version;
-    answer.canary = { version: cv, traffic: canaryShare, ...role((x) => x.pin.canary?.version === cv), ...lineageOf(index, model, cv) };
+    answer.canary = { version: cv, traffic: canaryShare, ...role((x) => x.pin.canary?.version === cv), ...lineageOf(index, cur.seq, model, cv) };
   }
   if (cur.pin.shadow) {
     const sv = cur.pin.shadow.version;
-    answer.shadow = { version: sv, traffic: 0, ...role((x) => x.pin.shadow?.version === sv), ...lineageOf(index, model, sv) };
+    answer.shadow = { version: sv, traffic: 0, ...role((x) => x.pin.shadow?.version === sv), ...lineageOf(index, cur.seq, model, sv) };
   }
   return answer;
 }
 
-function lineageOf(index: TraceIndex, model: string, version: string): { lineage?: Lineage } {
-  const l = index.lineage[`${model}@${version}`];
+/** The lineage of a version pinned at record `seq`: that record carries the lineage of everything it pinned. */
+function lineageOf(index: TraceView, seq: number, model: string, version: string): { lineage?: Lineage } {
+  const l = index.entry(seq).lineage[`${model}@${version}`];
   return l ? { lineage: l } : {};
 }
 

@@ -2,7 +2,7 @@
 // main and the bundles' digests, finds everything wrong with the trail and names it. No I/O:
 // the adapters read the store and git, this judges.
 
-import { type AuditStatement, decodeRecord } from './record.js';
+import { type AuditStatement, type Decoded, decodeRecord } from './record.js';
 import { pae, verifySignature, type TrustedKey } from './sign.js';
 
 export interface StoredRecord {
@@ -10,6 +10,8 @@ export interface StoredRecord {
   /** the seq the key names */
   seq: number;
   bytes: Buffer;
+  /** decodeRecord(bytes), when the caller has it already */
+  decoded?: Decoded;
 }
 
 export interface CommitFact {
@@ -45,6 +47,8 @@ export interface VerifyInput {
   skewMs: number;
   /** judge records from this seq on; earlier ones only anchor the chain */
   fromSeq?: number;
+  /** signature checks done beforehand (on other threads), by `${seq}:${index}`; the rest are checked here */
+  signatures?: Map<string, boolean>;
 }
 
 export interface Finding {
@@ -96,7 +100,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   for (const stored of input.records) {
     const judged = stored.seq >= fromSeq;
     const label = `record ${stored.seq}`;
-    const d = decodeRecord(stored.bytes);
+    const d = stored.decoded ?? decodeRecord(stored.bytes);
     if (previous && stored.seq > previous.seq + 1 && judged) {
       error(previous.seq + 1, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
     }
@@ -116,7 +120,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const where = `${label} (commit ${short(commit ?? '?')})`;
 
     // Signatures: by a trusted key, within its validity, over exactly these payload bytes.
-    const signedBy = checkSignatures(d.envelope.signatures, d.payload, d.envelope.payloadType, keys, at, skewMs, (m) => error(stored.seq, commit, `${where}: ${m}`), environment);
+    const signedBy = checkSignatures(d.envelope.signatures, d.payload, d.envelope.payloadType, keys, at, skewMs, (m) => error(stored.seq, commit, `${where}: ${m}`), environment, (i) => input.signatures?.get(`${stored.seq}:${i}`));
 
     if (p.seq !== stored.seq) error(stored.seq, commit, `${where}: stored as seq ${stored.seq} but signed as seq ${p.seq}: records were moved or swapped`);
     if (p.environment !== environment) error(stored.seq, commit, `${where}: belongs to environment ${JSON.stringify(p.environment)}, found in ${environment}'s chain`);
@@ -188,21 +192,22 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
 
 function checkSignatures(
   sigs: Array<{ keyid: string; sig: string }>, payload: Buffer, type: string, keys: Map<string, TrustedKey>,
-  at: number, skewMs: number, fail: (m: string) => void, environment: string,
+  at: number, skewMs: number, fail: (m: string) => void, environment: string, checked: (index: number) => boolean | undefined,
 ): string[] {
   if (!sigs.length) {
     fail('carries no signature');
     return [];
   }
-  const data = pae(type, payload);
+  let pre: Buffer | undefined;
+  const data = () => (pre ??= pae(type, payload));
   const ok: string[] = [];
-  for (const s of sigs) {
+  for (const [i, s] of sigs.entries()) {
     const key = keys.get(s.keyid);
     if (!key) {
       fail(`signed by unknown key ${JSON.stringify(s.keyid)} (not among policies/${environment}.yaml audit.keys)`);
       continue;
     }
-    if (!verifySignature(key.algorithm, key.key, data, Buffer.from(s.sig, 'base64'))) {
+    if (!(checked(i) ?? verifySignature(key.algorithm, key.key, data(), Buffer.from(s.sig, 'base64')))) {
       fail(`the signature by key ${JSON.stringify(s.keyid)} does not verify: the record was changed after it was signed`);
       continue;
     }

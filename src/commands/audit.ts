@@ -9,16 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, RefusedError, UsageError } from '../errors.js';
-import { changeFromGit, reportFromFile, type ReportDigest } from '../audit/facts.js';
-import { commitInfo, repositoryName, fileAt } from '../audit/git.js';
-import { mirror } from '../audit/mirror.js';
-import { auditSettings, type AuditSettings } from '../audit/policy.js';
+import type { ReportDigest } from '../audit/facts.js';
+import { fileAt, repositoryName, resolveCommit } from '../audit/git.js';
+import { auditLocation, auditSettings, type AuditSettings } from '../audit/policy.js';
 import { traceText, verifyText } from '../audit/render.js';
 import { ed25519Signer, type Signer } from '../audit/sign.js';
 import { DirectoryStore, type AuditStore } from '../audit/store.js';
 import { trace } from '../audit/trace.js';
 import { currentIndex, saveIndex, verifyEnvironment } from '../audit/trail.js';
-import { resolveRevision } from '../git/tree.js';
 import type { DeploymentRecord } from '../sync/record.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
@@ -63,9 +61,10 @@ export async function run(args: unknown[], output: Output): Promise<number> {
 async function mirrorCommand(root: string, opts: Options, output: Output): Promise<number> {
   const environment = single(opts.env);
   if (!opts.recordDir) throw new UsageError('audit mirror needs --record-dir DIR: the folder sync --record-dir wrote the deployment records to');
-  const commit = await resolveRevision(root, opts.rev ?? 'HEAD');
+  const commit = await resolveCommit(root, opts.rev ?? 'HEAD');
   const settings = await auditSettings(root, commit, environment);
-  const report = opts.report ? readReport(opts.report) : undefined;
+  const [{ mirror }, { changeFromGit }] = await Promise.all([import('../audit/mirror.js'), import('../audit/facts.js')]);
+  const report = opts.report ? await readReport(opts.report) : undefined;
   const signer = await signerFor(opts, settings);
   const store = await storeFor(settings, opts.store);
   const recordDir = opts.recordDir;
@@ -89,7 +88,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
 }
 
 async function verifyCommand(root: string, opts: Options, output: Output): Promise<number> {
-  const rev = await resolveRevision(root, opts.rev ?? 'HEAD');
+  const rev = await resolveCommit(root, opts.rev ?? 'HEAD');
   const environments = opts.env ? ([] as string[]).concat(opts.env) : await auditedEnvironments(root, rev);
   if (!environments.length) throw new UsageError(`no policy at ${rev.slice(0, 12)} declares an audit trail (policies/<env>.yaml audit:); pass --env`);
   const since = opts.since !== undefined ? parseSince(opts.since) : undefined;
@@ -102,7 +101,7 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
     const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
-    if (result.ok && since === undefined) await saveIndex(cacheDirFor(root, opts), result, store.location);
+    if (result.ok && since === undefined) await saveIndex(cacheDirFor(root, opts), result, store.location, settings);
     if (!result.ok) code = ExitCode.checkFailed;
     reports.push({ environment, ok: result.ok, checked: result.checked, head, store: store.location, findings: result.findings });
     if (!opts.json) output.out(verifyText(result, { ...(head ? { head } : {}), keys }));
@@ -116,17 +115,19 @@ async function traceCommand(root: string, opts: Options, output: Output): Promis
   if (!opts.model) throw new UsageError('audit trace needs --model <name>');
   if (!opts.at) throw new UsageError('audit trace needs --at <time>, e.g. 2026-08-14T10:22:00Z');
   const at = parseTime(opts.at, '--at');
-  const rev = await resolveRevision(root, opts.rev ?? 'HEAD');
-  const settings = await auditSettings(root, rev, environment);
-  const store = await storeFor(settings, opts.store);
+  const rev = await resolveCommit(root, opts.rev ?? 'HEAD');
   const cacheDir = cacheDirFor(root, opts);
-  let index = await currentIndex(cacheDir, store, settings);
+  // Fast path: the policy's store, read without the schema machinery, and an index that is current.
+  const located = await auditLocation(root, rev, environment);
+  let index = located ? await currentIndex(cacheDir, await storeFor(located, opts.store), located) : undefined;
   if (!index) {
+    const settings = await auditSettings(root, rev, environment);
+    const store = await storeFor(settings, opts.store);
     const result = await verifyEnvironment({ root, rev, settings, store });
     if (!result.ok) {
       throw new RefusedError(`the audit trail of ${environment} does not verify (${result.findings.filter((f) => f.severity === 'error').length} problems): trace answers only from a verified trail`, `run modelship audit verify --env ${environment}`);
     }
-    index = await saveIndex(cacheDir, result, store.location);
+    index = await saveIndex(cacheDir, result, store.location, settings);
     output.err(`${environment}: index rebuilt from ${result.records.length} verified records`);
   }
   const answer = trace(index, opts.model, at);
@@ -222,7 +223,8 @@ function readDeployment(file: string): DeploymentRecord | undefined {
   }
 }
 
-function readReport(file: string): ReportDigest {
+async function readReport(file: string): Promise<ReportDigest> {
+  const { reportFromFile } = await import('../audit/facts.js');
   try {
     return reportFromFile(file.split('/').pop()!, readFileSync(file));
   } catch (e) {

@@ -9,7 +9,7 @@ import { auditSettings } from '../../src/audit/policy.js';
 import { canonicalBytes, decodeRecord, envelopeBytes } from '../../src/audit/record.js';
 import { ed25519Signer, signEnvelope } from '../../src/audit/sign.js';
 import { verifyEnvironment } from '../../src/audit/trail.js';
-import { buildIndex, trace } from '../../src/audit/trace.js';
+import { buildIndex, trace, viewOf } from '../../src/audit/trace.js';
 import { appendPolicy, auditSection, demoKey, mirrorCommit, setPin, standardTrail, type Trail } from './history.js';
 
 const verify = async (tr: Trail, rev = 'main') => verifyEnvironment({ root: tr.h.repo.root, rev, settings: await auditSettings(tr.h.repo.root, rev, 'production'), store: tr.store });
@@ -184,7 +184,7 @@ t.test('clock skew between writers, and between writer and reader', async (t) =>
     `warning: record 2 (commit ${short(tr2.commits.promote)}): recorded at 2026-11-16T09:55:00.000Z, 600 s before record 1: the writers' clocks disagree by more than the allowed skew (300 s); order follows seq`,
   ]);
   // trace orders by seq; readiness times from skewed writers never make time run backwards
-  const index = buildIndex('production', r2.records);
+  const index = viewOf(buildIndex('production', r2.records));
   const a = trace(index, 'fraud-detector', new Date('2026-11-19T00:00:00Z'));
   t.match(a, { found: true, stable: { version: '2026.11.13-1', promotedBy: { seq: 2 } } });
 });

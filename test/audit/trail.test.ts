@@ -6,7 +6,7 @@ import canonicalize from 'canonicalize';
 import t from 'tap';
 import { auditSettings } from '../../src/audit/policy.js';
 import { decodeRecord, predicateType, statementType } from '../../src/audit/record.js';
-import { buildIndex, trace } from '../../src/audit/trace.js';
+import { buildIndex, trace, viewOf } from '../../src/audit/trace.js';
 import { verifyEnvironment } from '../../src/audit/trail.js';
 import { mirrorCommit, standardTrail, type Trail } from './history.js';
 
@@ -68,7 +68,7 @@ t.test('mirroring a commit again, or an older one, writes nothing', async (t) =>
 
 t.test('trace: which version served, in which share, from when, promoted and approved by whom, trained on what', async (t) => {
   const r = await verify(trail);
-  const index = buildIndex('production', r.records);
+  const index = viewOf(buildIndex('production', r.records));
   const during = trace(index, 'fraud-detector', new Date('2026-11-17T12:00:00Z'));
   if (!during.found) throw new Error(during.reason);
   t.match(during.stable, { version: '2026.11.06-1', traffic: 90, window: { from: '2026-11-10T09:03:30Z', to: '2026-11-18T10:03:00Z' }, promotedBy: { seq: 0 } });
