@@ -170,6 +170,12 @@ command('status')
   .option('--json', 'print the snapshot as JSON')
   .action(lazy(() => import('./commands/status.js')));
 
+command('demo')
+  .description('the whole release lifecycle, locally, in under a minute: register, promote, check, sync, canary, rollback, audit — on stand-ins it starts and stops')
+  .option('--keep', 'keep the demo folder (repository, reports, dashboard, audit trail) afterwards')
+  .option('--dir <dir>', 'work in this (empty) folder instead of a new temporary one')
+  .action(lazy(() => import('./commands/demo.js')));
+
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {
   return program.command(name).option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)');
