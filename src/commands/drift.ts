@@ -8,7 +8,7 @@ import { loadDesiredState } from '../config/state.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { parseDuration } from '../gates/types.js';
 import { connectionFromEnv, octokit, openOrUpdateIssue, type IssueRef, type RepoRef } from '../github/client.js';
-import { githubRepoFromUrl, remoteUrl } from '../git/repo.js';
+import { githubRepository } from '../github/repository.js';
 import { resolveRevision } from '../git/tree.js';
 import { driftExitCode, driftText, retrainIssue, type ModelDrift } from '../metrics/drift-monitor.js';
 import { observeDrift, type DriftTarget } from '../metrics/drift-observe.js';
@@ -104,14 +104,7 @@ function checkModels(known: Iterable<string>, environments: Array<{ name: string
 
 /** owner/name from GITHUB_REPOSITORY, else from the origin remote's URL. */
 async function githubRepo(root: string): Promise<RepoRef> {
-  const explicit = process.env.GITHUB_REPOSITORY;
-  if (explicit) {
-    const [owner, repo] = explicit.split('/');
-    if (!owner || !repo) throw new UsageError(`GITHUB_REPOSITORY must be owner/name, found ${JSON.stringify(explicit)}`);
-    return { owner, repo };
-  }
-  const url = await remoteUrl(root);
-  const ref = url ? githubRepoFromUrl(url) : undefined;
+  const ref = await githubRepository(root);
   if (!ref) throw new UsageError('cannot tell which GitHub repository to open the issue in: the origin remote is not on GitHub; set GITHUB_REPOSITORY=owner/name');
   return ref;
 }

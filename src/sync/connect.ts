@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { Environment } from '../config/types.js';
 import { snowflakeConnection, warehouseFromEnv, type SnowflakeConnection } from '../metrics/warehouse.js';
 import type { SnowflakeThread } from '../metrics/warehouse-thread.js';
+import { environmentSession } from '../metrics/warehouse-env.js';
 import type { LiveSnowflake, Targets } from './agent.js';
 import { EnvironmentLease } from './lease.js';
 import { KubernetesTarget, loadKubeConfig, type KubeConnection } from './targets/kubernetes.js';
@@ -62,8 +63,7 @@ export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv 
       throw new UsageError(`environment ${name} runs batch scoring in Snowflake, but no Snowflake connection is configured`
         + ' (set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH; see the README)');
     }
-    const role = env.snowflake.role ?? warehouse.role;
-    const session = { ...warehouse, ...(role ? { role } : {}), warehouse: warehouse.warehouse ?? env.snowflake.warehouse };
+    const session = environmentSession(env, warehouse);
     // A shared session is ended by its owner (SnowflakeThread.closeSessions), not per environment.
     if (options.shared?.snowflake) targets.snowflake = snowflakeTarget(options.shared.snowflake.connection(session));
     else targets.snowflake = snowflakeTarget((sql = snowflakeConnection(session)));
