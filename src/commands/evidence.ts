@@ -12,6 +12,7 @@ import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../metrics/warehouse.js';
 import { ArtifactStore, parseS3Uri, s3Client } from '../registry/store.js';
+import { readHolds } from '../rollback/holds.js';
 
 export interface EvidenceContext {
   root: string;
@@ -47,6 +48,10 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
     }),
     ...[...req.timelines].map(async ([env, versions]) => {
       ev.timelines.set(env, await timeline(ctx.root, ctx.base, env, versions));
+    }),
+    ...[...(req.holds ?? [])].map(async ([key, h]) => {
+      const holds = await readHolds(ctx.root, ctx.base, h.environment, h.model, h.version, h.registeredAt).catch((e: unknown) => ({ error: message(e) }));
+      (ev.holds ??= new Map()).set(key, holds);
     }),
   ]);
 

@@ -12,6 +12,7 @@ import type { Change, ChangeKind } from './changes.js';
 import { driftGate } from './drift.js';
 import { featuresGate } from './features.js';
 import { freezeGate } from './freeze.js';
+import { heldGate, type Hold } from './held.js';
 import { integrityGate } from './integrity.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
@@ -21,11 +22,12 @@ import { result, worst, type GateName, type GateResult, type GateStatus } from '
 
 /** The gates each kind of change must pass, in report order. */
 const gatesByKind: Record<ChangeKind, GateName[]> = {
-  'new-model': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
-  promote: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
-  rollback: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
-  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'freeze', 'approvals'],
-  'canary-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'canary', 'freeze', 'approvals'],
+  'new-model': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  promote: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  // A return to a version held there (rolled back before) is a rollback by kind, but the hold still applies.
+  rollback: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  'canary-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'canary', 'held', 'freeze', 'approvals'],
   'canary-step': ['integrity', 'canary', 'freeze', 'approvals'],
   'canary-promote': ['integrity', 'canary', 'freeze', 'approvals'],
   'shadow-start': ['schema', 'integrity', 'freeze', 'approvals'],
@@ -66,6 +68,8 @@ export interface EvidenceRequest {
   serving: Set<string>;
   /** teams whose members the approvals gates need */
   teams: Set<string>;
+  /** versions to look up holds for (held gate): env/model@version -> what to search */
+  holds?: Map<string, { environment: string; model: string; version: string; registeredAt?: string }>;
 }
 
 export interface ReviewEvidence {
@@ -85,6 +89,8 @@ export interface Evidence {
   serving: Map<string, { histograms: Record<string, Histogram>; scores?: Histogram; label: string }>;
   /** absent in a local run: approvals are then left to GitHub */
   review?: ReviewEvidence;
+  /** env/model@version -> holds of that version there (git history), or why they could not be read */
+  holds?: Map<string, Hold[] | { error: string }>;
 }
 
 export interface CheckState {
@@ -160,6 +166,11 @@ export function needs(state: CheckState): EvidenceRequest {
       }
     }
     if (gates.includes('drift') && change.model) req.serving.add(`${change.environment}/${change.model}`);
+    const pinned = heldVersion(change);
+    if (gates.includes('held') && change.model && pinned) {
+      const registeredAt = (manifestOf(state.head, change.model, pinned) ?? manifestOf(state.base, change.model, pinned))?.registeredAt;
+      (req.holds ??= new Map()).set(`${change.environment}/${change.model}@${pinned}`, { environment: change.environment, model: change.model, version: pinned, ...(registeredAt ? { registeredAt } : {}) });
+    }
     if (gates.includes('approvals')) for (const t of approvalTeams(change, policy)) req.teams.add(t);
     if (gates.includes('policy')) for (const t of policy.policyOwners) req.teams.add(t);
   }
@@ -189,6 +200,13 @@ function approvalTeams(change: Change, policy: Policy): string[] {
   return change.kind === 'policy' ? policy.policyOwners : policy.approvals.teams ?? [];
 }
 
+/** The policy's rollback fast lane, for a rollback; a "rollback" to a version held there (rolled back itself) is a re-promotion and gets none. */
+function fastLaneOf(change: Change, policy: Policy, ev: Evidence): NonNullable<Policy['rollback']>['fastLane'] {
+  if (change.kind !== 'rollback') return undefined;
+  const holds = ev.holds?.get(`${change.environment}/${change.model}@${change.candidate}`);
+  return Array.isArray(holds) && holds.some((h) => h.version === change.candidate) ? undefined : policy.rollback?.fastLane;
+}
+
 function judgeChange(state: CheckState, change: Change, ev: Evidence): JudgedChange {
   const policy = state.base.policies.get(change.environment)?.data;
   if (!policy) {
@@ -198,7 +216,7 @@ function judgeChange(state: CheckState, change: Change, ev: Evidence): JudgedCha
     };
     return { change, status: 'fail', gates: [g] };
   }
-  const fastLane = change.kind === 'rollback' ? policy.rollback?.fastLane : undefined;
+  const fastLane = fastLaneOf(change, policy, ev);
   const gates = applicable(change, policy).map((gate): JudgedGate => {
     const mode = modal.has(gate) ? (policy.gates as Record<string, { mode?: 'block' | 'warn' | 'off' } | undefined>)[gate]?.mode ?? 'block' : 'block';
     if (mode === 'off') return { ...result(gate, 'skipped', `off in the ${change.environment} policy`), blocking: false };
@@ -275,11 +293,23 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         ...(candidate.scoreHistogram ? { scores: { reference: candidate.scoreHistogram, ...(current.scores ? { current: current.scores } : {}) } } : {}),
       });
     }
+    case 'held': {
+      const version = heldVersion(change);
+      if (!change.model || !version) return result('held', 'skipped', 'pins no version');
+      const entry = (repo: LoadedRepository) => repo.environments.get(change.environment)?.data.models[change.model!];
+      const reason = entry(state.head)?.reason;
+      const previousReason = entry(state.base)?.reason;
+      return heldGate({
+        environment: change.environment, model: change.model, version,
+        holds: ev.holds?.get(`${change.environment}/${change.model}@${version}`) ?? { error: 'the history was not read' },
+        ...(reason !== undefined ? { reason } : {}), ...(previousReason !== undefined ? { previousReason } : {}),
+      });
+    }
     case 'freeze':
       return freezeGate({ now: ev.now, windows: policy.freeze, isRollback: rollbackLike.has(change.kind) });
     case 'approvals':
     case 'policy': {
-      const fastLane = change.kind === 'rollback' ? policy.rollback?.fastLane?.approvals : undefined;
+      const fastLane = fastLaneOf(change, policy, ev)?.approvals;
       const required = change.kind === 'policy'
         ? { count: Math.max(1, policy.approvals.count), teams: policy.policyOwners, excludeAuthor: true, dismissStale: policy.approvals.dismissStale ?? true }
         : { ...policy.approvals, ...(fastLane !== undefined ? { count: fastLane } : {}) };
@@ -291,6 +321,11 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
     default:
       return result(gate, 'error', `no such gate: ${gate}`);
   }
+}
+
+/** The version a change puts in front of traffic again: the new stable pin, or the new canary. */
+function heldVersion(change: Change): string | undefined {
+  return change.kind === 'canary-start' ? change.to?.canary?.version : change.to?.version !== change.from?.version ? change.to?.version : undefined;
 }
 
 function isPinned(repo: LoadedRepository, model: string, version: string): boolean {

@@ -4,7 +4,7 @@
 
 export type GateName =
   | 'validation' | 'schema' | 'features' | 'performance' | 'integrity' | 'soak'
-  | 'canary' | 'drift' | 'approvals' | 'freeze' | 'policy';
+  | 'canary' | 'drift' | 'approvals' | 'freeze' | 'policy' | 'held';
 
 /**
  * pass: the gate's rule holds. fail: it does not. warn: it holds, but something deserves a look
