@@ -141,6 +141,30 @@ t.test('status: production after a sync, one object edited by hand, one batch ru
   readmeExample(t, 'status', transcript('modelship status --env production --no-drift', r, tidy));
 });
 
+t.test('audit: the regulator\'s question, answered from a verified trail', async (t) => {
+  const { demoKey, standardTrail } = await import('./audit/history.js');
+  const dates = { GIT_AUTHOR_DATE: process.env.GIT_AUTHOR_DATE, GIT_COMMITTER_DATE: process.env.GIT_COMMITTER_DATE };
+  const tr = await standardTrail({ mirror: false });
+  Object.assign(process.env, dates);
+  t.teardown(tr.cleanup);
+  const c = tr.commits;
+  // The sync workflow mirrors each merge a few minutes after it deployed; records are signed with the demo key into a local write-once store.
+  for (const [commit, at] of [[c.policy, '2026-11-10T09:05:00Z'], [c.canary, '2026-11-16T10:05:00Z'], [c.promote, '2026-11-18T10:05:00Z'], [c.chargeback, '2026-11-19T14:05:00Z']] as const) {
+    // The gate report the checker wrote for the pull request, as it stood when it was merged.
+    const report = join(tr.h.work, `report-${commit.slice(0, 7)}.md`);
+    await runCli(['check', '--base', `${commit}^1`, '--head', `${commit}^2`, '--at', new Date(Date.parse(at) - 600_000).toISOString(), '--output', report, '-C', tr.h.repo.root], { env: s3.env });
+    const m = await runCli(['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', 'records', '--report', report, '--store', 'audit-store', '--key-file', demoKey.file, '-C', tr.h.repo.root],
+      { cwd: tr.h.work, env: { SOURCE_DATE_EPOCH: String(Date.parse(at) / 1000), GITHUB_REPOSITORY: 'acmerisk/release' } });
+    t.equal(m.code, 0, m.stderr);
+  }
+  const v = await runCli(['audit', 'verify', '--store', 'audit-store', '-C', tr.h.repo.root], { cwd: tr.h.work });
+  t.equal(v.code, 0, v.stdout + v.stderr);
+  readmeExample(t, 'audit-verify', transcript('modelship audit verify --store audit-store', v));
+  const r = await runCli(['audit', 'trace', '--model', 'fraud-detector', '--env', 'production', '--at', '2026-11-17T10:22:00Z', '--store', 'audit-store', '-C', tr.h.repo.root], { cwd: tr.h.work });
+  t.equal(r.code, 0, r.stderr);
+  readmeExample(t, 'audit-trace', transcript('modelship audit trace --model fraud-detector --env production --at 2026-11-17T10:22:00Z --store audit-store', r));
+});
+
 function projectRootDir(): string {
   return new URL('../', import.meta.url).pathname;
 }

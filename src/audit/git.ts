@@ -3,7 +3,6 @@
 // Thin wrappers over the git binary (binary-safe output, one process per question).
 
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,13 +109,15 @@ export async function fileAt(root: string, commit: string, path: string): Promis
  * have (the whole history for the first record). Restore with `git fetch <bundle>` in order.
  */
 export async function createBundle(root: string, from: string | null, to: string): Promise<Buffer> {
-  // git bundles need a ref to name; a private one, removed again, points at the commit.
-  const ref = `refs/modelship-audit/${randomBytes(6).toString('hex')}`;
+  // git bundles need a ref to name; a private one, removed again, points at the commit. Named
+  // after the commit and packed on one thread, so the same range gives the same bytes (a
+  // re-run's bundle then matches the one stored, and records are reproducible).
+  const ref = `refs/modelship-audit/${to}`;
   const dir = await mkdtemp(join(tmpdir(), 'modelship-bundle-'));
   try {
     await git(root, ['update-ref', ref, to], `point ${ref} at ${to}`);
     const file = join(dir, 'main.bundle');
-    await git(root, ['bundle', 'create', '--quiet', file, ref, ...(from ? [`^${from}`] : [])], `bundle ${from ? `${from.slice(0, 12)}..` : ''}${to.slice(0, 12)}`);
+    await git(root, ['-c', 'pack.threads=1', 'bundle', 'create', '--quiet', file, ref, ...(from ? [`^${from}`] : [])], `bundle ${from ? `${from.slice(0, 12)}..` : ''}${to.slice(0, 12)}`);
     return await readFile(file);
   } finally {
     await git(root, ['update-ref', '-d', ref], `remove ${ref}`, { allowFail: true });

@@ -39,7 +39,11 @@ function role(name: string, v: ServingVersion | (Omit<ServingVersion, 'traffic'>
   const r = v.promotedBy;
   const row = (k: string, val: string) => `  ${k.padEnd(14)}${val}`;
   const out = [`${name} ${v.version}, ${share}`];
-  out.push(row('live', `${v.window.from} until ${v.window.to ?? 'now (still live)'}`));
+  out.push(row('live', `${v.beforeTrail ? 'before ' : ''}${v.window.from}${v.beforeTrail ? ' (the trail\'s start)' : ''} until ${v.window.to ?? 'now (still live)'}`));
+  if (v.beforeTrail) {
+    out.push(row('promoted', `before the trail began; first recorded at seq ${r.seq} (commit ${short(r.commit)})`));
+    return [...out, ...lineage(v)];
+  }
   const how = r.kind === 'pull-request' && r.pr ? `PR #${r.pr.number}${r.pr.title ? ` "${r.pr.title}"` : ''}` : r.kind === 'break-glass' ? `break-glass change (${r.emergencyReason ?? 'no reason given'})` : 'a direct push to main';
   out.push(row('promoted by', `${how}, commit ${short(r.commit)} (record seq ${r.seq})`));
   out.push(row('asked by', r.author || 'unknown'));
@@ -47,11 +51,13 @@ function role(name: string, v: ServingVersion | (Omit<ServingVersion, 'traffic'>
   out.push(row('approved by', approvers.length ? approvers.map((x) => `${x.login} at ${x.at}`).join(', ') : r.emergency ? 'nobody yet (emergency change; review due)' : 'nobody other than the author'));
   if (r.mergedAt) out.push(row('merged', `${r.mergedAt}${r.mergedBy ? ` by ${r.mergedBy}` : ''}`));
   out.push(row('gate report', r.report ? `sha256 ${r.report.sha256}${r.report.verdict ? ` (${r.report.verdict})` : ''}` : 'none recorded'));
+  return [...out, ...lineage(v)];
+}
+
+function lineage(v: ServingVersion | (Omit<ServingVersion, 'traffic'> & { traffic: 0 })): string[] {
+  const out: string[] = [];
   const l = v.lineage;
-  if (!l) {
-    out.push(row('lineage', 'not recorded (no version manifest at the commit)'));
-    return out;
-  }
+  if (!l) return ['  lineage       not recorded (no version manifest at the commit)'];
   const sub = (k: string, val: string) => `    ${k.padEnd(18)}${val}`;
   out.push('  lineage');
   out.push(sub('artifact', `${l.artifact.uri} sha256 ${l.artifact.sha256}`));

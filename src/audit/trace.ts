@@ -19,6 +19,8 @@ export interface IndexedRecord {
   emergencyReason?: string;
   report: AuditPredicate['tested']['report'];
   result: AuditPredicate['deployed']['result'];
+  /** the models whose pins this record changed */
+  changed: string[];
 }
 
 /** One stretch of time during which a model's pin in the environment did not change. */
@@ -72,7 +74,7 @@ export function buildIndex(environment: string, records: VerifiedRecord[]): Trac
       seq: p.seq, commit: p.git.commit, recordedAt: p.recordedAt, kind: c.kind, pr: c.pr, author: c.author,
       ...(c.mergedBy ? { mergedBy: c.mergedBy } : {}), ...(c.mergedAt ? { mergedAt: c.mergedAt } : {}),
       approvers: c.approvers, emergency: c.emergency, ...(c.emergencyReason ? { emergencyReason: c.emergencyReason } : {}),
-      report: p.tested.report, result: p.deployed.result,
+      report: p.tested.report, result: p.deployed.result, changed: p.deployed.changes.map((x) => x.model),
     };
     index.entries.push({ record, lineage: p.lineage });
     index.head = { seq: r.seq, digest: r.digest };
@@ -111,6 +113,8 @@ export interface ServingVersion {
   window: { from: string; to?: string };
   /** the record (and so the pull request) that put it there */
   promotedBy: IndexedRecord;
+  /** it was already serving when the trail began: promotedBy is the first record, not its promotion */
+  beforeTrail?: boolean;
   lineage?: Lineage;
 }
 
@@ -134,7 +138,8 @@ export function trace(index: TraceView, model: string, at: Date): TraceAnswer {
     let b = i;
     while (a > 0 && list[a - 1]!.to === list[a]!.from && same(list[a - 1]!)) a--;
     while (b + 1 < list.length && list[b]!.to === list[b + 1]!.from && same(list[b + 1]!)) b++;
-    return { window: { from: list[a]!.from, ...(list[b]!.to ? { to: list[b]!.to } : {}) }, promotedBy: bySeq(list[a]!.seq) };
+    const by = bySeq(list[a]!.seq);
+    return { window: { from: list[a]!.from, ...(list[b]!.to ? { to: list[b]!.to } : {}) }, promotedBy: by, ...(a === 0 && !by.changed.includes(model) ? { beforeTrail: true } : {}) };
   };
   const canaryShare = cur.pin.canary?.traffic ?? 0;
   const stable: ServingVersion = {

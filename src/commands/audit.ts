@@ -79,6 +79,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
       return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs);
     },
     ...(report ? { report } : {}),
+    now: recordTime,
     log: (line) => output.err(line),
   });
   if (opts.json) output.out(JSON.stringify({ ok: true, store: store.location, ...result }, null, 2));
@@ -255,6 +256,12 @@ function cacheDirFor(root: string, opts: Options): string {
   if (opts.cacheDir) return opts.cacheDir;
   const gitDir = execFileSync('git', ['rev-parse', '--absolute-git-dir'], { cwd: root, encoding: 'utf8' }).trim();
   return join(gitDir, 'modelship-audit');
+}
+
+/** Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention, as register does): a record's recordedAt. Retention always counts from the real clock. */
+function recordTime(): Date {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
 }
 
 function single(env: string | string[] | undefined): string {
