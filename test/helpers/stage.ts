@@ -15,7 +15,8 @@ export interface Stage {
   cli: (...args: string[]) => Promise<CliResult>;
 }
 
-export async function stage(t: Test, options: { onWrite?: () => void } = {}): Promise<Stage> {
+/** `onWrite` is called on every write either stand-in receives; `setup` prepares the warehouse (DuckDB) before the first query. */
+export async function stage(t: Test, options: { onWrite?: () => void; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
   const repo = makeReleaseRepo();
   t.teardown(repo.cleanup);
   let count: () => void = () => {};
@@ -23,7 +24,7 @@ export async function stage(t: Test, options: { onWrite?: () => void } = {}): Pr
     namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 },
     fail: (req) => { if (req.method !== 'GET') count(); return undefined; },
   });
-  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); } });
+  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); }, ...(options.setup ? { setup: options.setup } : {}) });
   count = () => options.onWrite?.();
   t.teardown(async () => { await kube.stop(); await snow.stop(); });
   const env = {

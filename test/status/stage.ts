@@ -6,46 +6,27 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { load as parseYaml } from 'js-yaml';
 import type { VersionManifest } from '../../src/config/types.js';
-import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
-import { projectRoot, runCli, type CliResult } from '../helpers/cli.js';
-import { makeReleaseRepo } from '../helpers/repo.js';
+import { projectRoot } from '../helpers/cli.js';
+import { stage as baseStage, type Stage } from '../helpers/stage.js';
 import { chargebackLogSpec, fraudLogSpec, loadLog, makeRows, type Shift } from '../metrics/serving-log.js';
 
 const manifest = (model: string, version: string) => parseYaml(readFileSync(join(projectRoot, `models/${model}/versions/${version}.yaml`), 'utf8')) as VersionManifest;
 const fraud = manifest('fraud-detector', '2026.11.06-1');
 const chargeback = manifest('chargeback-risk', '2026.10.15-1');
 
-export interface Stage {
-  kube: KubernetesStandIn;
-  snow: SnowflakeStandIn;
-  env: Record<string, string>;
-  root: string;
-  git: (...args: string[]) => string;
-  cli: (...args: string[]) => Promise<CliResult>;
-}
+export type { Stage };
 
 /** Both stand-ins, a scoring log for the last day (drifted if asked), a clone of the example repository. */
-export async function stage(t: Test, options: { shifts?: Record<string, Shift>; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
-  const repo = makeReleaseRepo();
-  t.teardown(repo.cleanup);
+export function stage(t: Test, options: { shifts?: Record<string, Shift>; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
   const now = Date.now();
   const day = { start: new Date(now - 86_400_000), end: new Date(now) };
-  const kube = await startKubernetesStandIn({ namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 } });
-  const snow = await startSnowflakeStandIn({
+  return baseStage(t, {
     setup: async (c) => {
       await loadLog(c, 'ANALYTICS.SCORES.FRAUD_SCORES', fraudLogSpec(fraud), makeRows(fraudLogSpec(fraud), { n: 3000, version: fraud.version, ...day, seed: 21, ...(options.shifts ? { shifts: options.shifts } : {}) }));
       await loadLog(c, 'ANALYTICS.SCORES.CHARGEBACK_SCORES', chargebackLogSpec(chargeback), makeRows(chargebackLogSpec(chargeback), { n: 3000, version: chargeback.version, ...day, seed: 22 }));
       await options.setup?.(c);
     },
   });
-  t.teardown(async () => { await kube.stop(); await snow.stop(); });
-  const env = {
-    MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
-    SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
-    MODELSHIP_SNOWFLAKE_URL: snow.url,
-  };
-  return { kube, snow, env, root: repo.root, git: repo.git, cli: (...args) => runCli([...args, '-C', repo.root], { env }) };
 }
 
 /** The scheduler ran each production task once, an hour ago. */
