@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildStatement, bundleKey, canonicalBytes, envelopeBytes, recordKey, type AuditPredicate } from '../../src/audit/record.js';
@@ -25,8 +25,11 @@ const targets = { verifyMs: 2000, traceMs: 200 };
 const hour = 3_600_000;
 const start = Date.UTC(2025, 0, 1);
 
+/** The machine's load when the rounds began: these 2 cores are shared, and verify is CPU-bound. */
+let loadAtStart: number | undefined;
+
 export function auditNotes(): string[] {
-  return [`audit: ${records.toLocaleString('en')} records (Ed25519, one chain) over a real git repository of as many first-parent commits; bundles of realistic size with real headers (not real packs); cold CLI runs, median of ${runs}.`];
+  return [`audit: ${records.toLocaleString('en')} records (Ed25519, one chain) over a real git repository of as many first-parent commits; bundles of realistic size with real headers (not real packs); cold CLI runs, median of ${runs}; verify checks signatures on a worker thread per core.${loadAtStart !== undefined ? ` Load average when the rounds began: ${loadAtStart.toFixed(1)} (the machine is shared).` : ''}`];
 }
 
 export async function auditBench(options: { log: (s: string) => void }): Promise<Row[]> {
@@ -49,6 +52,7 @@ export async function auditBench(options: { log: (s: string) => void }): Promise
     writeFileSync(floorScript, verifyFloor);
     const indexFile = join(cache, 'production.json');
 
+    loadAtStart = loadavg()[0];
     options.log(`audit: ${runs} cold runs each of verify, trace, sha256sum, node verifying the signatures, node parsing the index`);
     const rounds = await repeat(runs, async () => ({
       verify: ok(await measure(process.execPath, verifyArgs, { env }), 'verify'),

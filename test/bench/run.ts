@@ -1,9 +1,10 @@
-// Entry of `npm run bench [-- register|validate|startup|check|sync ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check|sync|audit ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { auditBench, auditNotes } from './audit.js';
 import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
@@ -26,6 +27,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   startup: () => startupBench({ log }),
   check: () => checkBench({ log }),
   sync: () => syncBench({ log }),
+  audit: () => auditBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 
@@ -59,6 +61,7 @@ const notesOf: Record<string, string[]> = {
   ],
   check: checkNotes(),
   sync: syncNotes(),
+  audit: auditNotes(),
 };
 const m = machine();
 process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);
