@@ -176,6 +176,34 @@ command('demo')
   .option('--dir <dir>', 'work in this (empty) folder instead of a new temporary one')
   .action(lazy(() => import('./commands/demo.js')));
 
+command('rollback')
+  .description('roll a model back in an environment: revert (git revert) the commit on main that last moved its pin, or write the previous pin; the version taken away is held there afterwards')
+  .option('--env <name>', 'the environment')
+  .option('--model <name>', 'the model')
+  .option('--to <version>', 'roll back to this version instead of the one before the last promotion (the pin is written)')
+  .option('--commit <rev>', 'the promotion commit to revert (refused unless it is the last change of that pin on main)')
+  .option('--reason <text>', 'why: in the commit, the pull request, and (when the pin is written) the environment file')
+  .option('--open-pr', 'push the branch and open (or update) the pull request on GitHub (needs GITHUB_TOKEN)')
+  .addOption(new Option('--break-glass', 'where the policy allows it and you are in its teams (GITHUB_TOKEN, GITHUB_ACTOR): push to the default branch with a Break-Glass trailer and open a review issue').conflicts('openPr'))
+  .option('--base <branch>', 'the default branch (default: the repository\'s)')
+  .option('--json', 'print the result as JSON')
+  .action(lazy(() => import('./commands/rollback.js')));
+
+const canary = command('canary')
+  .description('live canaries: watch their guardrails and roll back a canary that breaches them');
+canary.command('watch')
+  .description('evaluate the canary checks of each live canary every interval; when one is breached for the policy\'s failureThreshold consecutive intervals, open the revert pull request (or push it, autoRollback: direct); exit 1 on a breach, 3 when a metric source is down')
+  .option('-C, --repo <dir>', 'the release repository')
+  .requiredOption('--env <name>', 'the environment')
+  .option('--once', 'evaluate once and exit')
+  .option('--interval <duration>', 'how often, and the length of one interval (default: the policy\'s canary.interval, else 1m)')
+  .option('--open-pr', 'act on a breach as the policy says (autoRollback: pr opens the revert pull request, direct pushes it; needs GITHUB_TOKEN for pr); without it, only report')
+  .option('--at <time>', 'evaluate as of this time (default: now)')
+  .option('--prometheus-url <url>', 'Prometheus (default: MODELSHIP_PROMETHEUS_URL)')
+  .option('--base <branch>', 'the default branch (default: the repository\'s)')
+  .option('--json', 'print each evaluation as JSON')
+  .action(lazy(() => import('./commands/canary.js')));
+
 /** A subcommand; every one accepts -C/--repo after its name too. */
 function command(name: string): Command {
   return program.command(name).option('-C, --repo <dir>', 'the release repository (default: the git repository around the current folder)');

@@ -296,6 +296,8 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
     case 'held': {
       const version = heldVersion(change);
       if (!change.model || !version) return result('held', 'skipped', 'pins no version');
+      // A caller that gathers no holds at all (evidence built by hand) gets a skip, not a pass.
+      if (!ev.holds) return result('held', 'skipped', `whether ${change.model} ${version} is held in ${change.environment} was not looked up`);
       const entry = (repo: LoadedRepository) => repo.environments.get(change.environment)?.data.models[change.model!];
       const reason = entry(state.head)?.reason;
       const previousReason = entry(state.base)?.reason;

@@ -47,3 +47,9 @@ export async function onFirstParentLine(root: string, rev: string, commit: strin
   const out = await git(root, `walk the first-parent history of ${rev}`, ['rev-list', '--first-parent', rev]);
   return out.split('\n').includes(commit);
 }
+
+/** When a commit was committed (committer time), as an ISO time without milliseconds. */
+export async function committedAt(root: string, rev: string): Promise<string> {
+  const out = (await git(root, `read the time of ${rev}`, ['log', '-1', '--format=%ct', rev])).trim();
+  return new Date(Number(out) * 1000).toISOString().replace('.000Z', 'Z');
+}

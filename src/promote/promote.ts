@@ -200,7 +200,7 @@ async function fromPromotionBranches(root: string, file: string): Promise<Buffer
 }
 
 /** The default branch as far as the clone knows: origin/HEAD, else main or master, else the current branch. */
-async function localDefaultBranch(root: string): Promise<string> {
+export async function localDefaultBranch(root: string): Promise<string> {
   const remote = await remoteDefaultBranch(root);
   if (remote) return remote;
   for (const name of ['main', 'master']) {

@@ -39,6 +39,7 @@ async function productionPromotion(): Promise<Report> {
     ]]]),
     canaries: new Map(),
     serving: new Map(),
+    holds: new Map([['production/fraud-detector@2026.11.13-1', []]]),
     review: {
       author: 'ada', headSha: head, teamMembers: { '@acmerisk/fraud-ml-leads': ['grace'], '@acmerisk/model-risk': ['barbara'], '@acmerisk/disputes-ml': ['ken'] },
       reviews: [{ user: 'grace', state: 'APPROVED', commitId: head, submittedAt: '2026-11-20T09:30:00Z' }],
@@ -52,7 +53,7 @@ t.test('the report model: a production promotion blocked by an unreadable artifa
   t.equal(report.verdict, 'blocked');
   t.equal(report.headline, 'blocked: 2 blocking results (integrity, approvals) in 1 of 1 change');
   t.same(report.changes[0]!.gates.map((g) => `${g.gate} ${g.status}`), [
-    'schema pass', 'features pass', 'integrity error', 'performance pass', 'soak pass', 'drift pass', 'freeze pass', 'approvals fail',
+    'schema pass', 'features pass', 'integrity error', 'performance pass', 'soak pass', 'drift pass', 'held pass', 'freeze pass', 'approvals fail',
   ]);
 });
 
@@ -67,10 +68,10 @@ t.test('markdown: marker, verdict line, gate table, metrics table, PSI chart, de
   const table = lines.slice(lines.indexOf('| change | gate | result | |') + 2).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('|')));
   t.same(table.map((row) => row.split(' | ').slice(1, 3).join(' ')), [
     'schema ✅ pass', 'features ✅ pass', 'integrity ⛔ error **(blocking)**', 'performance ✅ pass',
-    'soak ✅ pass', 'drift ✅ pass', 'freeze ✅ pass', 'approvals ❌ fail **(blocking)**',
+    'soak ✅ pass', 'drift ✅ pass', 'held ✅ pass', 'freeze ✅ pass', 'approvals ❌ fail **(blocking)**',
   ], 'one row per gate, in order; blocking results marked');
   t.match(table[0], /^\| \*\*production\*\* · promote<br>fraud-detector 2026\.11\.06-1 → 2026\.11\.13-1 \| schema/, 'the change is named on its first row');
-  t.match(table[7], /1 of 2 required approvals \(grace \(@acmerisk\/fraud-ml-leads\)\)/);
+  t.match(table[8], /1 of 2 required approvals \(grace \(@acmerisk\/fraud-ml-leads\)\)/);
 
   t.match(md, '**Metrics: fraud-detector 2026.11.13-1 vs 2026.11.06-1 in production**');
   t.match(md, '| metric | slice | candidate | 2026.11.06-1 | Δ | bound | |');

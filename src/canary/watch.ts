@@ -1,0 +1,167 @@
+// `canary watch`, one evaluation: for each live canary of an environment (what main pins), read
+// each check at the end of each of the last N intervals (stateless: the metric source keeps the
+// history, so nothing is stored between runs), judge them (guardrails.ts), and on a breach roll
+// the canary back as the policy's autoRollback says. A source that does not answer is an alert.
+
+import { loadRepository } from '../config/load.js';
+import type { Policy } from '../config/types.js';
+import { ModelshipError, UsageError } from '../errors.js';
+import type { CanaryObservation } from '../gates/canary.js';
+import { formatDuration, parseDuration } from '../gates/types.js';
+import { pinHistory, type PinCommit } from '../git/history.js';
+import { fetchBranch, refExists, remoteUrl } from '../git/repo.js';
+import { gitRevision, resolveRevision } from '../git/tree.js';
+import type { GitHubConnection } from '../github/client.js';
+import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
+import { observeChecks, type MetricSource } from '../metrics/source.js';
+import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../metrics/warehouse.js';
+import { localDefaultBranch } from '../promote/promote.js';
+import { rollback, type RollbackResult } from '../rollback/rollback.js';
+import { judgeGuardrails, type GuardrailVerdict, type IntervalObservations } from './guardrails.js';
+
+export interface WatchRequest {
+  root: string;
+  environment: string;
+  now: Date;
+  /** overrides the policy's canary.interval */
+  intervalMs?: number;
+  prometheusUrl?: string;
+  /** act on a breach as the policy says; otherwise only report */
+  act: boolean;
+  base?: string;
+  github?: GitHubConnection;
+}
+
+export interface CanaryWatch {
+  model: string;
+  version: string;
+  traffic: number;
+  stable: string;
+  startedAt?: string;
+  verdict: GuardrailVerdict;
+  /** what was done about a breach */
+  action: 'none' | 'reported' | 'pull-request' | 'pushed' | 'failed';
+  rollback?: RollbackResult;
+  error?: string;
+}
+
+export interface WatchReport {
+  environment: string;
+  at: string;
+  interval: string;
+  autoRollback: 'off' | 'pr' | 'direct';
+  canaries: CanaryWatch[];
+  notes: string[];
+}
+
+export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
+  const { root, environment: env } = req;
+  const base = req.base ?? (await localDefaultBranch(root));
+  if (await remoteUrl(root)) await fetchBranch(root, base);
+  const baseRef = (await refExists(root, `refs/remotes/origin/${base}`)) ? `origin/${base}` : base;
+  const tip = await resolveRevision(root, baseRef);
+  const repo = await loadRepository(await gitRevision(root, tip), { versions: 'pinned' });
+  const environment = repo.environments.get(env)?.data;
+  if (!environment) throw new UsageError(`environment "${env}" does not exist (or does not validate) on ${baseRef}`);
+  const policy = repo.policies.get(env)?.data.canary;
+  const intervalMs = req.intervalMs ?? (policy?.interval ? parseDuration(policy.interval) : undefined) ?? 60_000;
+  const report: WatchReport = {
+    environment: env, at: req.now.toISOString(), interval: formatDuration(intervalMs), autoRollback: policy?.autoRollback ?? 'off', canaries: [], notes: [],
+  };
+  const live = Object.entries(environment.models).filter(([, d]) => d.canary);
+  if (!live.length) {
+    report.notes.push(`no canary is running in ${env} on ${baseRef}`);
+    return report;
+  }
+  if (!policy) {
+    report.notes.push(`policies/${env}.yaml has no canary section: nothing to watch`);
+    return report;
+  }
+
+  const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = req.prometheusUrl ? { prometheus: prometheusSource({ url: req.prometheusUrl }) } : {};
+  let warehouse: WarehouseSource | undefined;
+  try {
+    const config = policy.checks.some((c) => c.source === 'warehouse') ? warehouseFromEnv(process.env) : undefined;
+    if (config) sources.warehouse = warehouse = warehouseSource(config);
+  } catch (e) {
+    if (!(e instanceof ModelshipError)) throw e;
+    sources.warehouse = { evaluate: () => Promise.reject(e) };
+  }
+  try {
+    const history = await canaryHistory(root, tip, env, live.map(([m, d]) => [m, d.canary!.version]));
+    for (const [model, d] of live) {
+      const c = d.canary!;
+      const startedAt = canaryStartedAt(history, model, c.version);
+      const intervals = await observeIntervals({ policy, sources, model, version: c.version, env, namespace: environment.kubernetes?.namespace ?? env, now: req.now, intervalMs, startedAt });
+      const verdict = judgeGuardrails({ policy, intervals, intervalText: formatDuration(intervalMs) });
+      const w: CanaryWatch = { model, version: c.version, traffic: c.traffic, stable: d.version, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}), verdict, action: 'none' };
+      report.canaries.push(w);
+      if (verdict.status !== 'breached') continue;
+      if (!req.act || report.autoRollback === 'off') {
+        w.action = 'reported';
+        continue;
+      }
+      try {
+        w.rollback = await rollback({
+          root, environment: env, model, openPr: report.autoRollback === 'pr', breakGlass: false, direct: report.autoRollback === 'direct',
+          base, now: req.now, by: 'modelship canary watch', evidence: verdict.reasons,
+          reason: `canary guardrail breached: ${verdict.checks.filter((x) => x.breached).map((x) => x.check).join(', ')}`,
+          ...(req.github ? { github: req.github } : {}),
+        });
+        w.action = w.rollback.pushed === 'default-branch' ? 'pushed' : w.rollback.pullRequest ? 'pull-request' : 'failed';
+        if (w.rollback.nextSteps) w.error = w.rollback.nextSteps.join(' ');
+      } catch (e) {
+        if (!(e instanceof ModelshipError)) throw e;
+        w.action = 'failed';
+        w.error = e.message;
+      }
+    }
+  } finally {
+    await warehouse?.close();
+  }
+  return report;
+}
+
+/** Reads each check at the end of each of the last N intervals that lie wholly after the canary started. */
+async function observeIntervals(input: {
+  policy: NonNullable<Policy['canary']>; sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>>;
+  model: string; version: string; env: string; namespace: string; now: Date; intervalMs: number; startedAt?: Date;
+}): Promise<IntervalObservations[]> {
+  const n = input.policy.failureThreshold ?? 3;
+  const out: IntervalObservations[] = [];
+  for (let k = n - 1; k >= 0; k--) {
+    const end = new Date(input.now.getTime() - k * input.intervalMs);
+    const start = new Date(end.getTime() - input.intervalMs);
+    if (input.startedAt && start < input.startedAt) continue;
+    // A warehouse query reads "now" (its window is in the SQL), so only the newest interval can be read.
+    const checks = input.policy.checks.filter((c) => c.source === 'prometheus' || k === 0);
+    const observations: CanaryObservation[] = await observeChecks({
+      checks, sources: input.sources, window: { start, end },
+      context: { namespace: input.namespace, model: input.model, version: input.version, environment: input.env },
+      requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+    });
+    out.push({ end, observations });
+  }
+  return out;
+}
+
+/** The environment's history back past the start of every live canary. */
+async function canaryHistory(root: string, tip: string, env: string, canaries: Array<[string, string]>): Promise<PinCommit[]> {
+  const events: PinCommit[] = [];
+  for await (const c of pinHistory(root, tip, env)) {
+    events.push(c);
+    if (c.pins && canaries.every(([m, v]) => c.pins![m]?.canary?.version !== v)) break;
+  }
+  return events;
+}
+
+/** When the canary of `version` started (at any traffic): the oldest consecutive commit running it. */
+function canaryStartedAt(events: PinCommit[], model: string, version: string): Date | undefined {
+  let start: Date | undefined;
+  for (const e of events) {
+    if (!e.pins) continue;
+    if (e.pins[model]?.canary?.version === version) start = e.at;
+    else break;
+  }
+  return start;
+}
