@@ -1,0 +1,146 @@
+// `modelship canary watch` through the CLI: a live canary of fraud-detector in production (started
+// with `modelship promote --canary`, merged), its request metrics in a real Prometheus, the
+// revert pull request through Octokit against the GitHub stand-in, the registry in s3rver.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { runCli } from '../helpers/cli.js';
+import { makeReleaseRepo } from '../helpers/repo.js';
+import { makeRun } from '../helpers/runs.js';
+import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
+import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../metrics/prometheus-server.js';
+import { startGitHub } from '../../src/sandbox/github/server.js';
+
+const missing = missingBinaries();
+const skip = missing.length ? `${missing.join(' and ')} not installed (Debian package "prometheus")` : false;
+
+// The canary started 2 h before `bad`; from `bad` on it throws 3% server errors (healthy: 0.3%).
+const minute = 60_000;
+const bad = new Date(Math.floor(Date.now() / minute) * minute - 60 * minute);
+const started = new Date(bad.getTime() - 120 * minute);
+const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+const after = (m: number) => iso(new Date(bad.getTime() + m * minute));
+
+function series(): string {
+  const times: Date[] = [];
+  for (let at = started.getTime() - 10 * minute; at <= bad.getTime() + 40 * minute; at += 30_000) times.push(new Date(at));
+  const labels = { namespace: 'ml-serving', model: 'fraud-detector', version: '2026.11.20-1' };
+  // Cumulative counts at 2 requests/s: the error share changes at `bad`.
+  const count = (share: (at: number) => number) => {
+    let total = 0;
+    let prev = times[0]!.getTime();
+    return times.map((d): [Date, number] => {
+      total += 2 * share(d.getTime()) * (d.getTime() - prev) / 1000;
+      prev = d.getTime();
+      return [d, Math.floor(total)];
+    });
+  };
+  const errorShare = (at: number) => (at > bad.getTime() ? 0.03 : 0.003);
+  const requests: Series[] = [
+    { name: 'revision_request_count', labels: { ...labels, response_code_class: '2xx' }, samples: count((at) => 1 - errorShare(at)) },
+    { name: 'revision_request_count', labels: { ...labels, response_code_class: '5xx' }, samples: count(errorShare) },
+  ];
+  return openMetrics([{ name: 'revision_request_count', type: 'counter', series: requests }]);
+}
+
+let s3: TestS3;
+let prometheus: TestPrometheus;
+t.before(async () => {
+  s3 = await startCheckerS3();
+  if (!skip) prometheus = await startPrometheus(series());
+});
+t.teardown(async () => {
+  await prometheus?.stop();
+  await s3.stop();
+});
+
+/** production runs 2026.11.20-1 as a 5% canary since `started`; its policy keeps only the Prometheus error-rate check. */
+async function stage(t: Test, autoRollback: 'pr' | 'direct') {
+  const dated = (d: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: d, GIT_COMMITTER_DATE: d });
+  dated(iso(new Date(started.getTime() - 100 * 3_600_000)));
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const policyFile = join(repo.root, 'policies/production.yaml');
+  const policy = readFileSync(policyFile, 'utf8');
+  const checks = policy.slice(policy.indexOf('  checks:\n'), policy.indexOf('freeze:'));
+  const errorRate = checks.slice(0, checks.indexOf('    - name: p99-latency-ms'));
+  writeFileSync(policyFile, policy.replace(checks, errorRate).replace('autoRollback: pr', `autoRollback: ${autoRollback}`));
+  repo.git('commit', '-qam', 'production: the error-rate guardrail only');
+  repo.git('push', '-q', 'origin', 'main');
+  const registered = { SOURCE_DATE_EPOCH: String(Math.floor(started.getTime() / 1000) - 50 * 3600) };
+  t.equal((await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registered } })).code, 0);
+  for (const [when, args] of [[new Date(started.getTime() - 49 * 3_600_000), ['--to', 'staging']], [started, ['--to', 'production', '--canary', '5']]] as const) {
+    dated(iso(when));
+    const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', ...args, '--json', '-C', repo.root], { env: s3.env });
+    t.equal(p.code, 0, p.stderr);
+    repo.git('checkout', '-q', 'main');
+    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${JSON.parse(p.stdout).branch}`, JSON.parse(p.stdout).branch);
+    repo.git('push', '-q', 'origin', 'main');
+  }
+  dated(after(20));
+  const gh = await startGitHub({ owner: 'acmerisk', repo: 'model-releases', token: 'ghs_watch', teams: { '@acmerisk/fraud-ml-leads': ['lena'], '@acmerisk/model-risk': ['omar'] } });
+  t.teardown(() => gh.stop());
+  const env = { ...s3.env, GITHUB_TOKEN: 'ghs_watch', GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: 'acmerisk/model-releases' };
+  const watch = (at: string, ...args: string[]) => runCli(['canary', 'watch', '--env', 'production', '--once', '--at', at, '-C', repo.root, ...args], { env });
+  return { repo, gh, watch };
+}
+
+t.test('breached for 3 intervals in a row: the revert pull request, saying why; a second run updates the same one', { skip }, async (t) => {
+  const { repo, gh, watch } = await stage(t, 'pr');
+  const early = await watch(after(7), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(early.code, 0, early.stdout + early.stderr);
+  t.match(early.stdout, /fraud-detector 2026\.11\.20-1 at 5% beside 2026\.11\.06-1 \(canary since .*\): healthy/);
+  t.match(early.stdout, /warn   error-rate  ≤ 0\.01 .* 2 of 3 in a row/, 'two breached intervals are not enough');
+  t.equal(gh.state.pulls().length, 0);
+
+  const r = await watch(after(15), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /: BREACHED\n/);
+  t.match(r.stdout, /why    error-rate \(prometheus\) was outside ≤ 0\.01 in each of the last 3 intervals of 5m \(\d\d:\d\dZ 0\.0[23]\d*, /);
+  t.match(r.stdout, /action revert pull request #1 opened/);
+  const pr = gh.state.pull(1)!;
+  t.equal(pr.title, 'rollback(production): abort the canary of fraud-detector 2026.11.20-1, keep 2026.11.06-1');
+  t.match(pr.body, /### Why\n\n- error-rate \(prometheus\) was outside ≤ 0\.01 in each of the last 3 intervals of 5m/);
+  const branch = pr.pull.headRef;
+  const message = repo.git('log', '-1', '--format=%B', branch);
+  t.match(message, /This reverts commit [0-9a-f]{40}\./, 'the canary-start commit, reverted');
+  t.notMatch(repo.git('show', `${branch}:environments/production.yaml`), /canary:/);
+
+  const again = await watch(after(20), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(again.code, 1);
+  t.match(again.stdout, /action revert pull request #1 updated/);
+  t.equal(gh.state.pulls().length, 1, 'one pull request');
+});
+
+t.test('without --open-pr a breach is reported, nothing is opened', { skip }, async (t) => {
+  const { repo, gh, watch } = await stage(t, 'pr');
+  const r = await watch(after(15), '--prometheus-url', prometheus.url);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /action none: report only \(run with --open-pr to act\)/);
+  t.equal(gh.state.pulls().length, 0);
+  t.equal(repo.git('branch', '--list', 'rollback/*').trim(), '');
+});
+
+t.test('the metric source is down: an alert and exit 3, no rollback on missing data', { skip }, async (t) => {
+  const { repo, gh, watch } = await stage(t, 'direct');
+  const tip = repo.git('ls-remote', 'origin', 'refs/heads/main');
+  const r = await watch(after(15), '--prometheus-url', 'http://127.0.0.1:9', '--open-pr');
+  t.equal(r.code, 3, r.stdout + r.stderr);
+  t.match(r.stdout, /UNKNOWN \(metric source down\)/);
+  t.match(r.stdout, /ALERT  error-rate: prometheus did not answer: .*cannot connect.*; no rollback on missing data/);
+  t.equal(repo.git('ls-remote', 'origin', 'refs/heads/main'), tip, 'nothing pushed');
+  t.equal(gh.state.pulls().length, 0);
+});
+
+t.test('autoRollback: direct pushes the revert to main', { skip }, async (t) => {
+  const { repo, watch } = await stage(t, 'direct');
+  const r = await watch(after(15), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.match(r.stdout, /action rollback\(production\): abort the canary of fraud-detector 2026\.11\.20-1, keep 2026\.11\.06-1: [0-9a-f]{12} pushed to main/);
+  const main = repo.git('ls-remote', 'origin', 'refs/heads/main').split('\t')[0]!;
+  t.notMatch(repo.git('show', `${main}:environments/production.yaml`), /canary:/);
+  t.match(repo.git('log', '-1', '--format=%B', main), /error-rate \(prometheus\) was outside ≤ 0\.01/);
+  const next = await watch(after(20), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(next.code, 0);
+  t.match(next.stdout, /no canary is running in production/);
+});
