@@ -141,6 +141,41 @@ t.test('status: production after a sync, one object edited by hand, one batch ru
   readmeExample(t, 'status', transcript('modelship status --env production --no-drift', r, tidy));
 });
 
+/** fraud-detector 2026.11.20-1 merged to staging at 10:00, then to production (`production` extra args) two days later. */
+async function promotedToProduction(t: Test, production: string[]) {
+  const saved = { GIT_AUTHOR_DATE: process.env.GIT_AUTHOR_DATE, GIT_COMMITTER_DATE: process.env.GIT_COMMITTER_DATE };
+  t.teardown(() => { Object.assign(process.env, saved); });
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  await registerRun(t, repo.root);
+  const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
+  for (const [iso, args] of [['2026-11-20T10:00:00Z', ['--to', 'staging']], ['2026-11-22T11:00:00Z', ['--to', 'production', ...production]]] as const) {
+    dated(iso);
+    const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', ...args, '--json', '-C', repo.root]);
+    t.equal(p.code, 0, p.stderr);
+    const branch = JSON.parse(p.stdout).branch as string;
+    repo.git('checkout', '-q', 'main');
+    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
+    repo.git('push', '-q', 'origin', 'main');
+  }
+  dated('2026-11-22T14:00:00Z');
+  return repo;
+}
+
+t.test('rollback: the production promotion reverted on a branch', async (t) => {
+  const repo = await promotedToProduction(t, []);
+  const r = await runCli(['rollback', '--env', 'production', '--model', 'fraud-detector', '--reason', 'INC-4411: decline rate doubled', '-C', repo.root], { env: s3.env });
+  t.equal(r.code, 0, r.stderr);
+  readmeExample(t, 'rollback', transcript('modelship rollback --env production --model fraud-detector --reason "INC-4411: decline rate doubled"', r));
+});
+
+t.test('canary watch: a metric source that does not answer is an alert, never a rollback', async (t) => {
+  const repo = await promotedToProduction(t, ['--canary', '5']);
+  const r = await runCli(['canary', 'watch', '--env', 'production', '--once', '--at', '2026-11-22T14:00:00Z', '--prometheus-url', 'http://127.0.0.1:9', '-C', repo.root], { env: s3.env });
+  t.equal(r.code, 3, r.stdout + r.stderr);
+  readmeExample(t, 'canary-watch', transcript('modelship canary watch --env production --once --prometheus-url http://127.0.0.1:9', r));
+});
+
 t.test('audit: the regulator\'s question, answered from a verified trail', async (t) => {
   const { demoKey, standardTrail } = await import('./audit/history.js');
   const dates = { GIT_AUTHOR_DATE: process.env.GIT_AUTHOR_DATE, GIT_COMMITTER_DATE: process.env.GIT_COMMITTER_DATE };
