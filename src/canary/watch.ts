@@ -13,7 +13,7 @@ import { fetchBranch, refExists, remoteUrl } from '../git/repo.js';
 import { gitRevision, resolveRevision } from '../git/tree.js';
 import type { GitHubConnection } from '../github/client.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
-import { observeChecks, type MetricSource } from '../metrics/source.js';
+import { observeChecks, usesWindowBounds, type MetricSource } from '../metrics/source.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../metrics/warehouse.js';
 import { localDefaultBranch } from '../promote/promote.js';
 import { rollback, type RollbackResult } from '../rollback/rollback.js';
@@ -133,8 +133,9 @@ async function observeIntervals(input: {
     const end = new Date(input.now.getTime() - k * input.intervalMs);
     const start = new Date(end.getTime() - input.intervalMs);
     if (input.startedAt && start < input.startedAt) continue;
-    // A warehouse query reads "now" (its window is in the SQL), so only the newest interval can be read.
-    const checks = input.policy.checks.filter((c) => c.source === 'prometheus' || k === 0);
+    // A warehouse query that reads "now" (CURRENT_TIMESTAMP in its SQL) can only be read for the
+    // newest interval; one written with {{start}} and {{end}} is read for every interval.
+    const checks = input.policy.checks.filter((c) => c.source === 'prometheus' || k === 0 || usesWindowBounds(c.query));
     const observations: CanaryObservation[] = await observeChecks({
       checks, sources: input.sources, window: { start, end },
       context: { namespace: input.namespace, model: input.model, version: input.version, environment: input.env },

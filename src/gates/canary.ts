@@ -103,8 +103,9 @@ function judgeCheck(check: CanaryCheck, observations: CanaryObservation[]): Cana
     const seen = { ...base, ...(o.value !== undefined ? { value: o.value } : {}), ...(o.requests !== undefined ? { requests: o.requests } : {}) };
     const row = (status: GateStatus, message: string): CanaryCheckRow => ({ ...seen, status, message: `${check.name}: ${message}` });
     if (o.error) return row('error', `could not be measured: ${o.error}`);
-    // Traffic first: with too few requests the value itself means little.
+    // Traffic first: with too few requests the value itself means little. Nothing at all is no data.
     if (check.minRequests !== undefined) {
+      if (o.requests === undefined && (o.value === undefined || Number.isNaN(o.value))) return row('fail', 'no data (is the canary receiving traffic?)');
       if (o.requests === undefined) return row('fail', `request count unknown; need ≥ ${check.minRequests}`);
       if (o.requests < check.minRequests) return row('fail', `not enough traffic: ${Math.round(o.requests)} requests, need ${check.minRequests}`);
     }

@@ -30,7 +30,11 @@ export interface QueryContext {
   model: string;
   version: string;
   environment: string;
-  /** makes {{window}} available: the window's length (PromQL "9000s"; SQL: seconds, bound) */
+  /**
+   * makes {{window}} available: the window's length (PromQL "9000s"; SQL: seconds, bound); and,
+   * in SQL, {{start}} and {{end}}: the window's bounds as bound RFC 3339 strings (write
+   * `CAST({{end}} AS TIMESTAMP WITH TIME ZONE)`), so a warehouse check can be read for any interval.
+   */
   window?: MetricWindow;
 }
 
@@ -41,7 +45,7 @@ const placeholder = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
 /** Kubernetes names, model names, versions like 2026.11.20-1: nothing that can end a PromQL string. */
 const identifier = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 
-/** Substitutes {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}} in a policy query. */
+/** Substitutes {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}} (and in SQL {{start}}, {{end}}) in a policy query. */
 export function renderQuery(query: string, context: QueryContext, language: QueryLanguage = 'promql'): RenderedQuery {
   return language === 'promql' ? { text: renderPromQL(query, context), binds: [] } : renderSql(query, context);
 }
@@ -52,8 +56,14 @@ function valueOf(name: string, context: QueryContext, language: QueryLanguage): 
     const seconds = Math.max(1, Math.round((context.window.end.getTime() - context.window.start.getTime()) / 1000));
     return language === 'promql' ? `${seconds}s` : seconds;
   }
+  if (name === 'start' || name === 'end') {
+    // PromQL is evaluated at the window's end already; a time in the text would only be spliced.
+    if (language === 'promql') throw new RefusedError(`{{${name}}} is for SQL queries; a PromQL query is evaluated at the window's end (use {{window}} for its length)`);
+    if (!context.window) throw new RefusedError(`the query uses {{${name}}} but no window was given`);
+    return context.window[name].toISOString();
+  }
   if (name === 'namespace' || name === 'model' || name === 'version' || name === 'environment') return context[name];
-  throw new RefusedError(`unknown placeholder {{${name}}} in query`, 'known: {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}}');
+  throw new RefusedError(`unknown placeholder {{${name}}} in query`, 'known: {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}}, and in SQL {{start}}, {{end}}');
 }
 
 function renderPromQL(query: string, context: QueryContext): string {
@@ -143,4 +153,9 @@ export async function observeChecks(input: {
       throw e;
     }
   }));
+}
+
+/** Whether a query reads its window from placeholders (so it can be evaluated for any interval, not just "now"). */
+export function usesWindowBounds(query: string): boolean {
+  return /\{\{\s*(start|end)\s*\}\}/.test(query);
 }

@@ -15,7 +15,7 @@ const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
 const healthy: CanaryObservation[] = [
   { check: 'error-rate', value: 0.0042, requests: 18_250 },
   { check: 'p99-latency-ms', value: 98.27, requests: 18_250 },
-  { check: 'decline-rate-ratio', value: 1.04 },
+  { check: 'decline-rate-ratio', value: 1.04, requests: 1_900 },
 ];
 
 function gate(overrides: Partial<CanaryInput> = {}, replace: CanaryObservation[] = []) {
@@ -67,13 +67,13 @@ t.test('an error rate above the bound fails, naming value and bound', async (t) 
 });
 
 t.test('a ratio below its lower bound fails', async (t) => {
-  const r = gate({}, [{ check: 'decline-rate-ratio', value: 0.71 }]);
+  const r = gate({}, [{ check: 'decline-rate-ratio', value: 0.71, requests: 1_900 }]);
   t.equal(r.status, 'fail');
   t.match(r.summary, /decline-rate-ratio: 0\.71 < min 0\.8/);
 });
 
 t.test('values on a bound are inside it', async (t) => {
-  t.equal(gate({}, [{ check: 'error-rate', value: 0.01, requests: 500 }, { check: 'decline-rate-ratio', value: 0.8 }]).status, 'pass');
+  t.equal(gate({}, [{ check: 'error-rate', value: 0.01, requests: 500 }, { check: 'decline-rate-ratio', value: 0.8, requests: 1_900 }]).status, 'pass');
 });
 
 t.test('too few requests fail even when the value looks fine', async (t) => {

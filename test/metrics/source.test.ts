@@ -33,16 +33,24 @@ t.test('{{window}} is the window length: seconds in PromQL, a bound number in SQ
   t.throws(() => renderQuery('increase(x[{{window}}])', context), { message: /uses \{\{window\}\} but no window was given/ });
 });
 
+t.test('{{start}} and {{end}}: the window\'s bounds as bound timestamps in SQL; refused in PromQL', async (t) => {
+  t.same(renderQuery('WHERE ts > CAST({{start}} AS TIMESTAMP WITH TIME ZONE) AND ts <= CAST({{end}} AS TIMESTAMP WITH TIME ZONE)', { ...context, window }, 'sql'),
+    { text: 'WHERE ts > CAST(? AS TIMESTAMP WITH TIME ZONE) AND ts <= CAST(? AS TIMESTAMP WITH TIME ZONE)', binds: [window.start.toISOString(), window.end.toISOString()] });
+  t.throws(() => renderQuery('x @ {{end}}', { ...context, window }), { message: /\{\{end\}\} is for SQL queries/ });
+  t.throws(() => renderQuery('WHERE ts <= {{end}}', context, 'sql'), { message: /uses \{\{end\}\} but no window was given/ });
+});
+
 t.test('a misspelt placeholder is an error, not a silently broken query', async (t) => {
   t.throws(() => renderQuery('up{model="{{modle}}"}', context), RefusedError);
   t.throws(() => renderQuery('WHERE model = {{ modle }}', context, 'sql'), { message: 'unknown placeholder {{modle}} in query' });
 });
 
 t.test('SQL: every placeholder becomes a bind, in order, and nothing is spliced', async (t) => {
-  const r = renderQuery(check('decline-rate-ratio').query, context, 'sql');
-  t.same(r.binds, ['fraud-detector', '2026.11.20-1', 'fraud-detector', '2026.11.20-1']);
-  t.notMatch(r.text, /fraud-detector|2026\.11\.20-1|\{\{/);
-  t.match(r.text, /WHERE model = \? AND version <> \? AND ts > DATEADD\(hour, -1, CURRENT_TIMESTAMP\(\)\)\), 0\)/);
+  const r = renderQuery(check('decline-rate-ratio').query, { ...context, window }, 'sql');
+  const [start, end] = [window.start.toISOString(), window.end.toISOString()];
+  t.same(r.binds, ['fraud-detector', '2026.11.20-1', start, end, 'fraud-detector', '2026.11.20-1', start, end]);
+  t.notMatch(r.text, /fraud-detector|2026\.11\.20-1|\{\{|T\d\d:/);
+  t.match(r.text, /WHERE model = \? AND version <> \?\s+AND ts > CAST\(\? AS TIMESTAMP WITH TIME ZONE\) AND ts <= CAST\(\? AS TIMESTAMP WITH TIME ZONE\)\), 0\) AS ratio/);
   t.match(r.text, /decision = 'decline'/, 'string literals stay as written');
 });
 
@@ -90,7 +98,9 @@ t.test('observeChecks: rendered queries go to the right source, with binds and a
   t.equal(prometheus.calls.length, 2);
   t.same(prometheus.calls[0]!.options, { requestsQuery: 'sum(increase(requests{version="2026.11.20-1"}[9000s]))' });
   t.same(prometheus.calls[0]!.window, window);
-  t.same(warehouse.calls[0]!.options, { binds: ['fraud-detector', '2026.11.20-1', 'fraud-detector', '2026.11.20-1'] }, 'no minRequests: no requests query');
+  const [start, end] = [window.start.toISOString(), window.end.toISOString()];
+  t.same(warehouse.calls[0]!.options, { binds: ['fraud-detector', '2026.11.20-1', start, end, 'fraud-detector', '2026.11.20-1', start, end] },
+    'binds only: a warehouse query reports its requests in its own REQUESTS column');
 });
 
 t.test('observeChecks: a failing or missing source becomes an error observation', async (t) => {
