@@ -19,9 +19,11 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   output.out('modelship demo: the release lifecycle of a fraud model, on stand-ins started for it (nothing leaves this machine)\n');
   const world = await createWorld(opts.dir ? { dir: opts.dir } : {});
   let interrupted = false;
+  const stop = new AbortController();
   const onSignal = () => {
     interrupted = true;
-    output.err('\ninterrupted: stopping the stand-ins');
+    output.err('\ninterrupted: stopping the running command and the stand-ins');
+    stop.abort();
     void world.close().finally(() => {
       if (!opts.keep) removeWorld(world.dir);
       process.exit(ExitCode.interrupted);
@@ -34,7 +36,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
       step: (n, total, title) => output.out(`\n[${n}/${total}] ${title}   (${secs()})`),
       command: (line, text) => output.out(`  $ ${line}\n${text ? text.split('\n').map((l) => `    ${l}`).join('\n') : ''}`),
       say: (line) => output.out(`  ${line}`),
-    });
+    }, stop.signal);
     output.out([
       '',
       `Done in ${secs()}. ${opts.keep ? 'Kept' : 'Everything was in'} ${world.dir}${opts.keep ? ':' : ' (removed; run with --keep to look around):'}`,

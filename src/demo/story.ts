@@ -44,7 +44,8 @@ const clock = {
   revertMerge: '2026-11-23T10:10:00Z',
 };
 
-export async function tellStory(world: World, out: StoryOutput): Promise<StoryResult> {
+/** `signal`: aborting it stops the command that is running (Ctrl-C) and the story. */
+export async function tellStory(world: World, out: StoryOutput, signal?: AbortSignal): Promise<StoryResult> {
   const files = {
     report: join(world.dir, 'reports/production-canary.md'),
     dashboard: join(world.dir, 'dashboard/index.html'),
@@ -61,7 +62,7 @@ export async function tellStory(world: World, out: StoryOutput): Promise<StoryRe
 
   /** Runs `modelship <args>` in the clone; shows the command and its output; fails the story on an unexpected exit code. */
   const run = async (args: string[], options: { at?: string; expect?: number[]; show?: (r: Ran) => string; env?: Record<string, string>; noRepo?: boolean } = {}): Promise<Ran> => {
-    const r = await spawnCli(options.noRepo ? args : [...args, '-C', world.repo], { ...world.env, ...(options.at ? dated(options.at) : {}), ...options.env });
+    const r = await spawnCli(options.noRepo ? args : [...args, '-C', world.repo], { ...world.env, ...(options.at ? dated(options.at) : {}), ...options.env }, signal);
     const shown = (options.show ?? ((x) => x.stdout + (x.code ? x.stderr : '')))(r);
     const line = `modelship ${args.map(quote).join(' ')}`;
     out.command(line, trim(shown));
@@ -117,7 +118,7 @@ export async function tellStory(world: World, out: StoryOutput): Promise<StoryRe
   // --- the guardrail breaks ---
   step('the canary declines far more transactions than the stable version: the guardrail breaks');
   await injectDeclines(world, candidate, stable);
-  out.say(`(the demo writes an hour of authorisations to the warehouse: the canary ${candidate} declines 3× as often as ${stable})`);
+  out.say(`(the demo writes the last hour of authorisations into the warehouse: ${stable} declined 2 %, the canary ${candidate} 6 %)`);
   return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock });
 }
 
@@ -125,10 +126,10 @@ export async function tellStory(world: World, out: StoryOutput): Promise<StoryRe
 async function finishStory(ctx: StoryContext): Promise<StoryResult> {
   const { world, out, run, step, files, keyFile, candidate, stable, traced } = ctx;
   step('canary watch sees the guardrail broken and opens the revert pull request');
-  const watch = await run(['canary', 'watch', '--env', 'production', '--once', '--open-pr'], { expect: [1], at: ctx.clock.revertMerge });
-  const revertBranch = branchOf(watch.stdout);
+  const watch = await run(['canary', 'watch', '--env', 'production', '--once', '--open-pr'], { expect: [1] });
   const revertNumber = prNumberOf(watch.stdout);
-  step('on-call approves the revert (the rollback fast lane: one approval) and merges; the sync agent puts the stable version back');
+  const revertBranch = world.github.state.pull(revertNumber)!.pull.headRef;
+  step('on-call approves the revert and merges it; the sync agent puts the stable version back');
   await run(['check', '--base', 'main', '--head', revertBranch, '--at', ctx.clock.revertMerge], { expect: [0] });
   merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, [approve(world, revertNumber, people.oncall[0]!, ctx.clock.revertMerge)]);
   await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
@@ -162,9 +163,10 @@ interface StoryContext {
 /** A sync's output without the field-by-field diffs: what changes, and how it went. */
 const syncShown = (r: Ran) => r.stdout.split('\n').filter((l) => !/^ {6}/.test(l) && l.trim()).join('\n') + (r.code ? r.stderr : '');
 
-function spawnCli(args: string[], env: Record<string, string>): Promise<Ran> {
+function spawnCli(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (signal?.aborted) return reject(new Error('interrupted'));
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -201,7 +203,9 @@ function approve(world: World, pull: number, login: string, at: string): string 
 function merge(world: World, branch: string, pull: number, at: string, approvals: string[]): void {
   const pr = world.github.state.pull(pull)!;
   world.git('checkout', '-q', 'main');
-  execGit(world, at, ['merge', '--no-ff', '-q', '-m', `Merge pull request #${pull} from ${branch}\n\n${pr.title}\n\nPull-Request-Author: ${people.author}\n${approvals.join('\n')}`, branch]);
+  // The branch as pushed to the origin (the tool that opened the PR may not have left it here).
+  world.git('fetch', '-q', 'origin', branch);
+  execGit(world, at, ['merge', '--no-ff', '-q', '-m', `Merge pull request #${pull} from ${branch}\n\n${pr.title}\n\nPull-Request-Author: ${pr.user}\n${approvals.join('\n')}`, 'FETCH_HEAD']);
   execGit(world, at, ['push', '-q', 'origin', 'main']);
   const sha = world.git('rev-parse', 'HEAD').trim();
   world.github.setBranch('main', sha);
@@ -234,18 +238,17 @@ function trustKey(world: World, keygenOut: string): void {
   }
 }
 
-/** An hour of authorisations: the stable version declines 2 %, the canary 6 %. */
+/**
+ * An hour of authorisations, written into the warehouse (DuckDB): per minute 40 by the stable
+ * version, declining 2 %, and 12 by the canary, declining 6 %. Versions are the repository's
+ * validated names, so they can stand in this SQL text.
+ */
 async function injectDeclines(world: World, canary: string, stable: string): Promise<void> {
-  const now = Date.now();
-  const rows: string[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const ts = new Date(now - (i % 50) * 60_000).toISOString();
-    const isCanary = i % 20 === 0;
-    const version = isCanary ? canary : stable;
-    const decline = isCanary ? i % 100 < 6 * 5 : i % 50 === 1;
-    rows.push(`('${ts}', 'fraud-detector', '${version}', '${decline ? 'decline' : 'approve'}')`);
-  }
-  await world.snow.run(`INSERT INTO ANALYTICS.DECISIONS.AUTHORISATIONS VALUES ${rows.join(',\n')}`);
+  const rows = (version: string, perMinute: number, declinePer50: number) => `
+    SELECT now() - to_seconds(m * 60 + j), 'fraud-detector', '${version}',
+           CASE WHEN (m * ${perMinute} + j) % 50 < ${declinePer50} THEN 'decline' ELSE 'approve' END
+    FROM range(0, 60) a(m), range(0, ${perMinute}) b(j)`;
+  await world.snow.run(`INSERT INTO ANALYTICS.DECISIONS.AUTHORISATIONS ${rows(stable, 40, 1)} UNION ALL ${rows(canary, 12, 3)}`);
 }
 
 function quote(a: string): string {

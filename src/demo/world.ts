@@ -4,11 +4,12 @@
 // close(). Only for `modelship demo`; see src/sandbox/ for what each stand-in does not do.
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { UsageError } from '../errors.js';
+import { parse, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -41,7 +42,10 @@ export const people = {
 
 /** Starts everything; on any failure what was started is stopped again. */
 export async function createWorld(options: { dir?: string } = {}): Promise<World> {
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'modelship-demo-'));
+  if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length > 0) {
+    throw new UsageError(`${options.dir} is not empty; give the demo an empty or new folder`);
+  }
+  const dir = options.dir ? (mkdirSync(options.dir, { recursive: true }), options.dir) : mkdtempSync(join(tmpdir(), 'modelship-demo-'));
   const stops: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -58,6 +62,7 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     for (const d of ['environments', 'models', 'policies']) cpSync(join(projectRoot, d), join(repo, d), { recursive: true });
     mkdirSync(join(dir, 'runs'));
     cpSync(join(projectRoot, 'test/fixtures/runs/fraud-detector-run-8812'), join(dir, 'runs/fraud-detector-run-8812'), { recursive: true });
+    withoutPrometheus(join(repo, 'policies/production.yaml'));
     git(repo, 'add', '-A');
     gitIn(repo, { GIT_AUTHOR_DATE: '2026-11-16T09:00:00Z', GIT_COMMITTER_DATE: '2026-11-16T09:00:00Z' }, ['commit', '-q', '-m', 'AcmeRisk release repository']);
     git(repo, 'push', '-q', '-u', 'origin', 'main');
@@ -70,7 +75,8 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
       startKubernetesStandIn({ namespaces: ['ml-staging', 'ml-serving'], controller: { delayMs: 150 } }),
       startSnowflakeStandIn({ setup: warehouseTables }),
       startGitHub({
-        owner, repo: repoName, token, login: 'modelship-bot',
+        // The token is the ML engineer's: the pull requests the story opens are hers.
+        owner, repo: repoName, token, login: people.author,
         users: [people.author, ...people.leads, ...people.modelRisk, ...people.oncall],
         teams: { 'fraud-ml-leads': people.leads, 'model-risk': people.modelRisk, 'ml-oncall': people.oncall, 'ml-platform': people.leads, 'disputes-ml': [] },
       }),
@@ -137,6 +143,17 @@ async function warehouseTables(conn: import('@duckdb/node-api').DuckDBConnection
   await conn.run("ATTACH ':memory:' AS ANALYTICS");
   await conn.run('CREATE SCHEMA ANALYTICS.DECISIONS');
   await conn.run('CREATE TABLE ANALYTICS.DECISIONS.AUTHORISATIONS (ts TIMESTAMPTZ, model VARCHAR, version VARCHAR, decision VARCHAR)');
+}
+
+/**
+ * No Prometheus runs in the demo: its copy of the production policy keeps the canary guardrails
+ * the warehouse measures (the decline-rate ratio, in DuckDB) and drops the PromQL ones.
+ */
+function withoutPrometheus(file: string): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const checks = doc.getIn(['canary', 'checks']) as YAMLSeq<YAMLMap>;
+  checks.items = checks.items.filter((c) => c.get('source') !== 'prometheus');
+  writeFileSync(file, doc.toString({ lineWidth: 0 }));
 }
 
 export function versionOf(repo: string, env: string, model: string): string {
