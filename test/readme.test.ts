@@ -66,6 +66,9 @@ t.test('check: a production promotion one hour short of its staging soak', async
   const repo = makeReleaseRepo();
   t.teardown(repo.cleanup);
   await registerRun(t, repo.root);
+  // The dates this scenario sets are put back after it, for the scenarios that follow.
+  const saved = { GIT_AUTHOR_DATE: process.env.GIT_AUTHOR_DATE, GIT_COMMITTER_DATE: process.env.GIT_COMMITTER_DATE };
+  t.teardown(() => Object.assign(process.env, saved));
   const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
   dated('2026-11-20T10:00:00Z');
   t.equal((await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', 'staging', '-C', repo.root])).code, 0);
