@@ -3,7 +3,7 @@
 // Thin wrappers over the git binary (binary-safe output, one process per question).
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError } from '../errors.js';
@@ -109,18 +109,22 @@ export async function fileAt(root: string, commit: string, path: string): Promis
  * have (the whole history for the first record). Restore with `git fetch <bundle>` in order.
  */
 export async function createBundle(root: string, from: string | null, to: string): Promise<Buffer> {
-  // git bundles need a ref to name; a private one, removed again, points at the commit. Named
-  // after the commit and packed on one thread, so the same range gives the same bytes (a
-  // re-run's bundle then matches the one stored, and records are reproducible).
+  // git bundles need a ref to name. It lives in a scratch repository that borrows this one's
+  // objects (alternates), so the user's refs are never touched and two mirrors running at once
+  // cannot remove each other's ref. Named after the commit and packed on one thread, so the same
+  // range gives the same bytes (a re-run's bundle then matches the one stored).
   const ref = `refs/modelship-audit/${to}`;
   const dir = await mkdtemp(join(tmpdir(), 'modelship-bundle-'));
   try {
-    await git(root, ['update-ref', ref, to], `point ${ref} at ${to}`);
+    const commonDir = (await git(root, ['rev-parse', '--path-format=absolute', '--git-common-dir'], 'find the repository\'s objects')).stdout.toString().trim();
+    const scratch = join(dir, 'scratch.git');
+    await git(dir, ['init', '--quiet', '--bare', scratch], 'make a scratch repository for the bundle');
+    await writeFile(join(scratch, 'objects/info/alternates'), `${join(commonDir, 'objects')}\n`);
+    await git(scratch, ['update-ref', ref, to], `point ${ref} at ${to}`);
     const file = join(dir, 'main.bundle');
-    await git(root, ['-c', 'pack.threads=1', 'bundle', 'create', '--quiet', file, ref, ...(from ? [`^${from}`] : [])], `bundle ${from ? `${from.slice(0, 12)}..` : ''}${to.slice(0, 12)}`);
+    await git(scratch, ['-c', 'pack.threads=1', 'bundle', 'create', '--quiet', file, ref, ...(from ? [`^${from}`] : [])], `bundle ${from ? `${from.slice(0, 12)}..` : ''}${to.slice(0, 12)}`);
     return await readFile(file);
   } finally {
-    await git(root, ['update-ref', '-d', ref], `remove ${ref}`, { allowFail: true });
     await rm(dir, { recursive: true, force: true });
   }
 }

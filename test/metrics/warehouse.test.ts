@@ -102,7 +102,7 @@ t.test('values were bound, not spliced', async (t) => {
 
 t.test('a version whose traffic is all older than the window has no data', async (t) => {
   const rendered = renderQuery(declineRatio.query, { ...context('2026.11.20-3'), window }, 'sql');
-  t.same(await source.evaluate(rendered.text, window, { binds: rendered.binds }), {}, 'AVG over no rows is NULL: no value');
+  t.same(await source.evaluate(rendered.text, window, { binds: rendered.binds }), { requests: 0 }, 'AVG over no rows is NULL: no value, and no requests');
   const none = await source.evaluate('SELECT COUNT(*) FROM ANALYTICS.DECISIONS.AUTHORISATIONS WHERE version = ? GROUP BY model', window, { binds: ['never-deployed'] });
   t.same(none, {}, 'no row at all: no value');
 });

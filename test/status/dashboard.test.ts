@@ -51,13 +51,13 @@ function canaryMetrics(): string {
 t.test('the dashboard: matrix, timeline, PSI bars and canary metrics, offline, on a laptop screen', { skip: missing.length ? `${missing.join(', ')} not installed` : false }, async (t) => {
   const s = await stage(t, {
     shifts: { txn_amount: { weights: [1, 1, 1, 2, 3, 4, 6, 8, 9, 9] } },
-    // The decline-rate check reads authorisations from the warehouse (the last hour, by the real clock).
+    // The decline-rate check reads authorisations from the warehouse, per interval: an hour and a bit of them, by the real clock.
     setup: async (c) => {
       await c.run("ATTACH ':memory:' AS ANALYTICS_D; CREATE SCHEMA IF NOT EXISTS ANALYTICS.DECISIONS");
       await c.run('CREATE TABLE ANALYTICS.DECISIONS.AUTHORISATIONS (model VARCHAR, version VARCHAR, decision VARCHAR, ts TIMESTAMPTZ)');
       await c.run(`INSERT INTO ANALYTICS.DECISIONS.AUTHORISATIONS
         SELECT 'fraud-detector', IF(i % 10 = 0, '2026.11.13-1', '2026.11.06-1'), IF(i % 37 = 0 OR i % 41 = 0, 'decline', 'approve'), now() - INTERVAL (i) SECOND
-        FROM range(1, 3000) t(i)`);
+        FROM range(1, 3700) t(i)`);
     },
   });
   const prometheus = await startPrometheus(canaryMetrics());
