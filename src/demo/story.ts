@@ -112,8 +112,10 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   merge(world, canaryBranch, canaryNumber, clock.canaryMerge, approvals);
   await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
   await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--report', files.report, '--key-file', keyFile, '--store', files.audit]);
-  const traced = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await new Promise((r) => setTimeout(r, 1100));
+  // The moment the regulator will ask about: the next whole second, when the canary serves for sure
+  // (rounded up, not down: rounding down could land before it was ready), and past before the story goes on.
+  const traced = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await new Promise((r) => setTimeout(r, Date.parse(traced) - Date.now() + 100));
 
   // --- the guardrail breaks ---
   step('the canary declines far more transactions than the stable version: the guardrail breaks');

@@ -1,10 +1,11 @@
-// Entry of `npm run bench [-- register|validate|startup|check|sync|audit ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check|sync|audit|demo ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { auditBench, auditNotes } from './audit.js';
+import { demoBench } from './demo.js';
 import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
@@ -28,6 +29,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   check: () => checkBench({ log }),
   sync: () => syncBench({ log }),
   audit: () => auditBench({ log }),
+  demo: () => demoBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { cleanEnv, projectRoot, runCli } from '../helpers/cli.js';
+import { readmeExample } from '../helpers/golden.js';
 
 /** Processes whose command line mentions `text` (the demo's folder): the stand-ins and commands it started. */
 function processesMentioning(text: string): string[] {
@@ -30,13 +31,14 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   t.match(out, /production runs 2026\.11\.06-1 again/);
   t.match(out, /production: OK: 3 records verified/);
   t.match(out, /canary 2026\.11\.20-1, 5% of online traffic\n\s+live +\S+ until \S+\n\s+promoted by +PR #2/);
-  t.match(out, /Done in \d+\.\d s/);
-  const seconds = Number(/Done in (\d+\.\d) s/.exec(out)![1]);
-  t.ok(seconds < 60, `finished in ${seconds} s (the README promises under a minute)`);
+  t.match(out, /Done in \d+\.\d s/, 'how long it took is measured by npm run bench -- demo, not asserted here');
   for (const f of ['reports/production-canary.md', 'dashboard/index.html', 'transcript.txt']) t.ok(existsSync(join(dir, f)), f);
   t.ok(readdirSync(join(dir, 'audit')).length > 0, 'the audit trail is on disk');
   t.match(readFileSync(join(dir, 'dashboard/index.html'), 'utf8'), /fraud-detector/);
   t.same(processesMentioning(dir), [], 'no process left behind');
+  // The README shows the step lines of this run (timings vary; the full output is in transcript.txt).
+  const steps = out.split('\n').filter((l) => /^\[\d+\/\d+\] /.test(l)).map((l) => l.replace(/\s+\(\d+\.\d s\)$/, ''));
+  readmeExample(t, 'demo', ['$ modelship demo', out.split('\n')[0]!, ...steps].join('\n'));
 });
 
 t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 130', async (t) => {
