@@ -49,12 +49,16 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
     commits.push(d.statement.predicate.git.commit);
     if (d.statement.predicate.git.bundle?.key) bundleKeys.push(d.statement.predicate.git.bundle.key);
   }
+  // Signatures (on worker threads) and git history (a git process) start first; this thread
+  // hashes the bundles meanwhile.
+  const checking = Promise.all([gitView(req.root, req.rev, commits), checkSignaturesInParallel(records, settings, fromSeq)]);
+  checking.catch(() => undefined);
   const bundles = new Map<string, BundleFact>();
   await mapLimit(bundleKeys, req.concurrency ?? 16, async (key) => {
     const bytes = await store.read(key);
     bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [] } : undefined);
   });
-  const [git, signatures] = await Promise.all([gitView(req.root, req.rev, commits), checkSignaturesInParallel(records, settings, fromSeq)]);
+  const [git, signatures] = await checking;
   return verifyTrail({
     ...(signatures ? { signatures } : {}),
     environment: settings.environment, records, keys: settings.keys, git, bundles, skewMs: settings.skewMs,

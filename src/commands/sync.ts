@@ -46,34 +46,32 @@ export async function run(args: unknown[], output: Output): Promise<number> {
 }
 
 async function watch(root: string, opts: Options, output: Output, snowflake: SnowflakeThread | undefined, github: GitHubDeployments | undefined): Promise<number> {
-  {
-    const every = parseDuration(opts.interval) ?? 30_000;
-    let stop = false;
-    process.once('SIGTERM', () => (stop = true));
-    process.once('SIGINT', () => (stop = true));
-    const state: WatchState = { startedAt: new Date().toISOString(), iterations: 0 };
-    const server = opts.listen ? await serveState(opts.listen, state) : undefined;
-    let code: number = ExitCode.ok;
-    try {
-      while (!stop) {
-        try {
-          code = await once(root, opts, output, snowflake, github, state);
-          state.lastError = undefined;
-        } catch (e) {
-          // The loop outlives a failed iteration (an API server restart, a bad commit): say so and go on.
-          if (!(e instanceof ModelshipError)) throw e;
-          state.lastError = e.message;
-          printError(e, output, false);
-        }
-        state.iterations++;
-        state.lastRunAt = new Date().toISOString();
-        for (let waited = 0; waited < every && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
+  const every = parseDuration(opts.interval) ?? 30_000;
+  let stop = false;
+  process.once('SIGTERM', () => (stop = true));
+  process.once('SIGINT', () => (stop = true));
+  const state: WatchState = { startedAt: new Date().toISOString(), iterations: 0 };
+  const server = opts.listen ? await serveState(opts.listen, state) : undefined;
+  let code: number = ExitCode.ok;
+  try {
+    while (!stop) {
+      try {
+        code = await once(root, opts, output, snowflake, github, state);
+        state.lastError = undefined;
+      } catch (e) {
+        // The loop outlives a failed iteration (an API server restart, a bad commit): say so and go on.
+        if (!(e instanceof ModelshipError)) throw e;
+        state.lastError = e.message;
+        printError(e, output, false);
       }
-    } finally {
-      server?.close();
+      state.iterations++;
+      state.lastRunAt = new Date().toISOString();
+      for (let waited = 0; waited < every && !stop; waited += 250) await new Promise((r) => setTimeout(r, 250));
     }
-    return code;
+  } finally {
+    server?.close();
   }
+  return code;
 }
 
 /** What the watch loop exposes on --listen: /healthz (200 while the last iteration worked) and /state. */
@@ -161,59 +159,57 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
 
 async function syncOne(repo: LoadedRepository, name: string, commit: string, opts: Options, output: Output,
   connections: Connections, plan: Plan, deployment?: GitHubDeployment): Promise<SyncResult | { environment: string; skipped: string }> {
-  {
-    let stopRenewing: (() => void) | undefined;
-    const leaseLost = new AbortController();
-    if (connections.lease && hasWrites(plan)) {
-      const held = await connections.lease.acquire();
-      if (!held.acquired) {
-        output.err(`${name}: ${held.message}`);
-        return { environment: name, skipped: held.message };
-      }
-      // Waiting for readiness can outlast the lease: keep it renewed; losing it is reported.
-      stopRenewing = connections.lease.keepRenewed((e) => {
-        output.err(`${name}: lost the lease, stopping: ${e.message}`);
-        leaseLost.abort();
-      });
+  let stopRenewing: (() => void) | undefined;
+  const leaseLost = new AbortController();
+  if (connections.lease && hasWrites(plan)) {
+    const held = await connections.lease.acquire();
+    if (!held.acquired) {
+      output.err(`${name}: ${held.message}`);
+      return { environment: name, skipped: held.message };
     }
-    const env = repo.environments.get(name)!.data;
-    // Something to deploy: GitHub shows it on the commit and the environment's page.
-    if (deployment && hasWrites(plan)) await deployment.begin(plan, env);
-    try {
-      const r = await syncEnvironment(repo, name, commit, connections.targets, {
-        readyTimeoutMs: parseDuration(opts.readyTimeout) ?? 300_000,
-        forceConflicts: !!opts.forceConflicts,
-        signal: leaseLost.signal,
-        progress: (line) => output.progress(`${name}: ${line}`),
-        // nothing to do: no second read (a plan with writes is read again, now under the lease)
-        planned: plan,
-      });
-      output.progress('');
-      if (!opts.json) {
-        output.out(planText(r.plan));
-        if (r.result.writes) output.out(resultText(r.result));
-      }
-      const rows = deploymentRows(r.record, artifactDigests(repo, name));
-      if (rows.length && env.snowflake && connections.targets.snowflake) {
-        // The data team's join key: which version scored what, from when. Only converged models.
-        await connections.targets.snowflake.recordDeployments(env.snowflake.database, env.snowflake.schema, rows);
-      }
-      if (opts.recordDir) {
-        mkdirSync(join(opts.recordDir, name), { recursive: true });
-        writeFileSync(join(opts.recordDir, name, `${commit}.json`), JSON.stringify(r.record, null, 2) + '\n');
-      }
-      await deployment?.end(r);
-      return r;
-    } catch (e) {
-      await deployment?.error(e);
-      throw e;
-    } finally {
-      stopRenewing?.();
-      if (hasWrites(plan)) await connections.lease?.release().catch((e: unknown) => {
-        if (!(e instanceof ModelshipError)) throw e;
-        output.err(`${name}: could not release the lease (it expires by itself): ${e.message}`);
-      });
+    // Waiting for readiness can outlast the lease: keep it renewed; losing it is reported.
+    stopRenewing = connections.lease.keepRenewed((e) => {
+      output.err(`${name}: lost the lease, stopping: ${e.message}`);
+      leaseLost.abort();
+    });
+  }
+  const env = repo.environments.get(name)!.data;
+  // Something to deploy: GitHub shows it on the commit and the environment's page.
+  if (deployment && hasWrites(plan)) await deployment.begin(plan, env);
+  try {
+    const r = await syncEnvironment(repo, name, commit, connections.targets, {
+      readyTimeoutMs: parseDuration(opts.readyTimeout) ?? 300_000,
+      forceConflicts: !!opts.forceConflicts,
+      signal: leaseLost.signal,
+      progress: (line) => output.progress(`${name}: ${line}`),
+      // nothing to do: no second read (a plan with writes is read again, now under the lease)
+      planned: plan,
+    });
+    output.progress('');
+    if (!opts.json) {
+      output.out(planText(r.plan));
+      if (r.result.writes) output.out(resultText(r.result));
     }
+    const rows = deploymentRows(r.record, artifactDigests(repo, name));
+    if (rows.length && env.snowflake && connections.targets.snowflake) {
+      // The data team's join key: which version scored what, from when. Only converged models.
+      await connections.targets.snowflake.recordDeployments(env.snowflake.database, env.snowflake.schema, rows);
+    }
+    if (opts.recordDir) {
+      mkdirSync(join(opts.recordDir, name), { recursive: true });
+      writeFileSync(join(opts.recordDir, name, `${commit}.json`), JSON.stringify(r.record, null, 2) + '\n');
+    }
+    await deployment?.end(r);
+    return r;
+  } catch (e) {
+    await deployment?.error(e);
+    throw e;
+  } finally {
+    stopRenewing?.();
+    if (hasWrites(plan)) await connections.lease?.release().catch((e: unknown) => {
+      if (!(e instanceof ModelshipError)) throw e;
+      output.err(`${name}: could not release the lease (it expires by itself): ${e.message}`);
+    });
   }
 }
 
