@@ -8,6 +8,7 @@ import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
+import { hours, registeredBefore } from '../helpers/clock.js';
 
 let s3: TestS3;
 t.before(async () => {
@@ -15,10 +16,6 @@ t.before(async () => {
 });
 t.teardown(() => s3.stop());
 
-const T0 = Date.parse('2026-11-20T10:00:00Z');
-/** Registrations happen an hour before T0 (the CLI helper drops SOURCE_DATE_EPOCH unless given). */
-const registeredBefore = { SOURCE_DATE_EPOCH: String((T0 - 3_600_000) / 1000) };
-const hours = (h: number) => new Date(T0 + h * 3_600_000).toISOString().replace('.000Z', 'Z');
 
 /** A release repository whose first commit is dated `at`, with 2026.11.20-1 registered and committed-to-be. */
 async function stage(t: Test): Promise<{ repo: TestRepo; at: (iso: string, ...args: string[]) => string; cli: (...args: string[]) => ReturnType<typeof runCli> }> {

@@ -9,6 +9,7 @@ import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun, seedExampleArtifacts } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
+import { hours, registeredBefore } from '../helpers/clock.js';
 import { startGitHub } from '../../src/sandbox/github/server.js';
 
 let s3: TestS3;
@@ -17,9 +18,6 @@ t.before(async () => {
 });
 t.teardown(() => s3.stop());
 
-const T0 = Date.parse('2026-11-20T10:00:00Z');
-const registeredBefore = { SOURCE_DATE_EPOCH: String((T0 - 3_600_000) / 1000) };
-const hours = (h: number) => new Date(T0 + h * 3_600_000).toISOString().replace('.000Z', 'Z');
 const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
 const gate = (out: string, name: string) => new RegExp(`^  (\\w+)\\s+${name}\\s+(.*)$`, 'm').exec(out);
 
