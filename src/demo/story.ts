@@ -186,14 +186,11 @@ function dated(at: string): Record<string, string> {
 function commit(world: World, at: string, message: string, paths: string[]): void {
   world.git('add', '--', ...paths);
   if (!world.git('status', '--porcelain', '--', ...paths).trim()) return;
-  execGit(world, at, ['commit', '-q', '-m', message]);
-  execGit(world, at, ['push', '-q', 'origin', 'main']);
+  world.gitAt(at, 'commit', '-q', '-m', message);
+  world.gitAt(at, 'push', '-q', 'origin', 'main');
   world.github.setBranch('main', world.git('rev-parse', 'HEAD').trim());
 }
 
-function execGit(world: World, at: string, args: string[]): string {
-  return world.gitAt(at, ...args);
-}
 
 /** A reviewer approves on GitHub (the stand-in); returns the trailer the merge carries. */
 function approve(world: World, pull: number, login: string, at: string): string {
@@ -207,8 +204,8 @@ function merge(world: World, branch: string, pull: number, at: string, approvals
   world.git('checkout', '-q', 'main');
   // The branch as pushed to the origin (the tool that opened the PR may not have left it here).
   world.git('fetch', '-q', 'origin', branch);
-  execGit(world, at, ['merge', '--no-ff', '-q', '-m', `Merge pull request #${pull} from ${branch}\n\n${pr.title}\n\nPull-Request-Author: ${pr.user}\n${approvals.join('\n')}`, 'FETCH_HEAD']);
-  execGit(world, at, ['push', '-q', 'origin', 'main']);
+  world.gitAt(at, 'merge', '--no-ff', '-q', '-m', `Merge pull request #${pull} from ${branch}\n\n${pr.title}\n\nPull-Request-Author: ${pr.user}\n${approvals.join('\n')}`, 'FETCH_HEAD');
+  world.gitAt(at, 'push', '-q', 'origin', 'main');
   const sha = world.git('rev-parse', 'HEAD').trim();
   world.github.setBranch('main', sha);
   Object.assign(pr, { state: 'closed', closedAt: at });

@@ -2,11 +2,11 @@
 // against the Kubernetes stand-in, the real snowflake-sdk against the Snowflake stand-in (task
 // catalog, TASK_HISTORY, MODELSHIP_DEPLOYMENTS and a scoring log in DuckDB), the example
 // repository in a real git clone. Asserted: the rows a user sees, the JSON, the exit code.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
+import { promoteFraudDetector } from '../helpers/stage.js';
 import { ranTasks, stage } from '../status/stage.js';
 
 const row = (out: string, model: string) => out.split('\n').find((l) => new RegExp(`^[ !] +${model} `).test(l)) ?? '';
@@ -55,9 +55,7 @@ t.test('a hand edit of a managed object: that row is out of sync and says why; e
 t.test('main moved on and nothing synced yet: out of sync, naming both versions', async (t) => {
   const s = await stage(t);
   t.equal((await s.cli('sync', '--env', 'production')).code, 0);
-  const file = join(s.root, 'environments/production.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
-  s.git('commit', '-qam', 'promote(production): fraud-detector 2026.11.06-1 → 2026.11.13-1');
+  promoteFraudDetector(s, '2026.11.13-1');
   const r = await s.cli('status', '--env', 'production', '--no-drift');
   t.equal(r.code, 1, r.stdout + r.stderr);
   t.match(row(r.stdout, 'fraud-detector'), /^! {2}fraud-detector +2026\.11\.13-1 +2026\.11\.06-1 +2026\.11\.06-1 .* OUT-OF-SYNC$/);
@@ -67,9 +65,7 @@ t.test('main moved on and nothing synced yet: out of sync, naming both versions'
 t.test('split brain: EKS and Snowflake run different versions longer than a sync takes', async (t) => {
   const s = await stage(t);
   t.equal((await s.cli('sync', '--env', 'production')).code, 0);
-  const file = join(s.root, 'environments/production.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
-  s.git('commit', '-qam', 'promote');
+  promoteFraudDetector(s, '2026.11.13-1', 'promote');
   // The new version reaches EKS; Snowflake refuses the task change.
   s.snow.inject({ match: /CREATE OR ALTER TASK/i, code: '003001', message: 'Insufficient privileges to operate on task MODELSHIP_FRAUD_DETECTOR', times: 10 });
   const sync = await s.cli('sync', '--env', 'production');

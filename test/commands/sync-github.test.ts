@@ -3,12 +3,10 @@
 // GitHub's OpenAPI description). A sync with nothing to do reports nothing; a re-run after a
 // failure adds statuses to the same deployment; GitHub being down never stops the environment
 // from converging, but the command says so and exits 3.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startGitHub, type GitHubStandIn } from '../../src/sandbox/github/server.js';
 import { runCli } from '../helpers/cli.js';
-import { production, stage, writes, type Stage } from '../helpers/stage.js';
+import { production, promoteFraudDetector, stage, writes, type Stage } from '../helpers/stage.js';
 
 const owner = 'acmerisk';
 const name = 'model-releases';
@@ -28,12 +26,6 @@ async function staged(t: Test): Promise<{ s: Stage; gh: GitHubStandIn; sync: (..
 
 const statuses = (gh: GitHubStandIn) => gh.state.deployments.map((d) => d.statuses.map((x) => x.state));
 
-function promote(s: Stage, version: string): string {
-  const file = join(s.root, 'environments/production.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/version: 2026\.11\.06-1/, `version: ${version}`));
-  s.git('commit', '-qam', `promote(production): fraud-detector 2026.11.06-1 → ${version}`);
-  return s.git('rev-parse', 'HEAD').trim();
-}
 
 t.test('a sync that changes production is a deployment of the commit: in_progress, then success', async (t) => {
   const { s, gh, sync } = await staged(t);
@@ -60,7 +52,7 @@ t.test('a sync that changes production is a deployment of the commit: in_progres
 t.test('a rollout that does not converge is a failure naming the object; the fixed re-run adds success to the same deployment', async (t) => {
   const { s, gh, sync } = await staged(t);
   t.equal((await sync('--env', 'production')).code, 0);
-  const commit = promote(s, '2026.11.13-1');
+  const commit = promoteFraudDetector(s, '2026.11.13-1');
   s.kube.controller.failWhen = (o) => (String(o.metadata?.name).includes('2026-11-13-1') ? 'ModelLoadFailed: xgboost cannot parse model.json' : undefined);
   const failed = await sync('--env', 'production', '--ready-timeout', '2s');
   t.equal(failed.code, 1, failed.stdout + failed.stderr);

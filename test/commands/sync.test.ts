@@ -3,12 +3,12 @@
 // repository in a real git clone. What is asserted is what the systems end up holding.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, runCli, type CliResult } from '../helpers/cli.js';
-import { production, stage, writes, type Stage } from '../helpers/stage.js';
+import { cleanEnv } from '../helpers/cli.js';
+import { production, promoteFraudDetector, stage, writes } from '../helpers/stage.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const freePort = () => new Promise<number>((resolve) => {
@@ -68,9 +68,7 @@ t.test('a sync with nothing to do sends no write at all, not even the lease', as
 t.test('a promotion merged to main: only that model\'s objects are written; traffic moves after the new version is ready', async (t) => {
   const s = await stage(t);
   t.equal((await s.cli('sync', '--env', 'production')).code, 0);
-  const file = join(s.root, 'environments/production.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
-  s.git('commit', '-qam', 'promote(production): fraud-detector 2026.11.06-1 → 2026.11.13-1');
+  promoteFraudDetector(s, '2026.11.13-1');
   const before = s.kube.writes().length;
   const r = await s.cli('sync', '--env', 'production');
   t.equal(r.code, 0, r.stdout + r.stderr);
@@ -101,9 +99,7 @@ t.test('a hand edit of a managed object is drift: sync names who changed what; -
 t.test('an object that never becomes ready: exit 1 with its condition; traffic not moved; not recorded as deployed', async (t) => {
   const s = await stage(t);
   t.equal((await s.cli('sync', '--env', 'production')).code, 0);
-  const file = join(s.root, 'environments/production.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
-  s.git('commit', '-qam', 'promote');
+  promoteFraudDetector(s, '2026.11.13-1', 'promote');
   s.kube.controller.failWhen = (o) => (String(o.metadata?.name).includes('2026-11-13-1') ? 'ModelLoadFailed: xgboost cannot parse model.json' : undefined);
   const recordDir = join(s.root, '.records');
   const r = await s.cli('sync', '--env', 'production', '--ready-timeout', '3s', '--record-dir', recordDir);

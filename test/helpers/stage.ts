@@ -1,5 +1,7 @@
 // A release repository with the loopback Kubernetes and Snowflake stand-ins running, and the CLI
 // pointed at them: what the sync, status and GitHub-deployment tests start from.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { runCli, type CliResult } from './cli.js';
 import { makeReleaseRepo } from './repo.js';
@@ -50,3 +52,11 @@ export function production(s: Stage) {
 }
 
 export const writes = (s: Stage) => s.kube.writes().length + s.snow.queries.filter((q) => !/^\s*(SHOW|SELECT)\b/i.test(q.sqlText)).length;
+
+/** Main moves production's fraud-detector from 2026.11.06-1 to `version` in one commit; returns the commit. */
+export function promoteFraudDetector(s: Stage, version: string, message = `promote(production): fraud-detector 2026.11.06-1 → ${version}`): string {
+  const file = join(s.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', `version: ${version}`));
+  s.git('commit', '-qam', message);
+  return s.git('rev-parse', 'HEAD').trim();
+}
