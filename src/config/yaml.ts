@@ -51,7 +51,8 @@ export function decodeText(file: string, bytes: Uint8Array, limits: Limits = def
 export function parseYaml(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
   // An anchor or alias is `&` or `*` followed by its name, so `*` in a cron line ("0 2 * * *")
   // keeps the fast path; anything that might be one (even inside a quoted string) does not.
-  if (!/\t|[&*][^\s,[\]{}]/.test(text)) {
+  // (The plain character scan first: most files have none of these characters at all.)
+  if (!/[\t&*]/.test(text) || !/\t|[&*][^\s,[\]{}]/.test(text)) {
     try {
       const data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
       return { file, data: data ?? null, problems: [], locate: lazyLocator(file, text) };
