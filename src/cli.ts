@@ -170,12 +170,6 @@ command('status')
   .option('--json', 'print the snapshot as JSON')
   .action(lazy(() => import('./commands/status.js')));
 
-command('demo')
-  .description('the whole release lifecycle, locally, in under a minute: register, promote, check, sync, canary, rollback, audit — on stand-ins it starts and stops')
-  .option('--keep', 'keep the demo folder (repository, reports, dashboard, audit trail) afterwards')
-  .option('--dir <dir>', 'work in this (empty) folder instead of a new temporary one')
-  .action(lazy(() => import('./commands/demo.js')));
-
 command('rollback')
   .description('roll a model back in an environment: revert (git revert) the commit on main that last moved its pin, or write the previous pin; the version taken away is held there afterwards')
   .option('--env <name>', 'the environment')

@@ -86,8 +86,8 @@ t.test('check: a production promotion one hour short of its staging soak', async
 });
 
 t.test('plan: what merging a production promotion will do', async (t) => {
-  const { startKubernetesStandIn } = await import('../src/sandbox/kubernetes/server.js');
-  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../src/sandbox/snowflake/server.js');
+  const { startKubernetesStandIn } = await import('../tools/sandbox/kubernetes/server.js');
+  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../tools/sandbox/snowflake/server.js');
   const kube = await startKubernetesStandIn({ namespaces: ['ml-serving', 'ml-staging'] });
   const snow = await startSnowflakeStandIn();
   t.teardown(async () => { await kube.stop(); await snow.stop(); });
@@ -107,7 +107,7 @@ t.test('plan: what merging a production promotion will do', async (t) => {
 });
 
 t.test('drift: production\'s fraud detector against its training data, one feature past its bound', async (t) => {
-  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../src/sandbox/snowflake/server.js');
+  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../tools/sandbox/snowflake/server.js');
   const { fraudLogSpec, loadLog, makeRows } = await import('./metrics/serving-log.js');
   const { load } = await import('js-yaml');
   const manifest = load(readFileSync(join(projectRootDir(), 'models/fraud-detector/versions/2026.11.06-1.yaml'), 'utf8')) as import('../src/config/types.js').VersionManifest;

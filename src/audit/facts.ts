@@ -6,7 +6,7 @@
 //   Break-Glass: <reason>                       (an emergency change pushed without review)
 
 import { createHash } from 'node:crypto';
-import type { CommitInfo } from './git.js';
+import type { CommitInfo } from '../adapters/git/audit.js';
 import type { Approval, AuditPredicate, ChangeEvidence } from './record.js';
 
 export type ReportDigest = NonNullable<AuditPredicate['tested']['report']>;

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { Octokit } from '@octokit/rest';
 import { ExternalError } from '../errors.js';
-import { listReviews, type RepoRef } from '../github/client.js';
+import { listReviews, type RepoRef } from '../adapters/github/client.js';
 import { changeFromGit, pullNumberOf, type ReportDigest } from './facts.js';
-import type { CommitInfo } from './git.js';
+import type { CommitInfo } from '../adapters/git/audit.js';
 import type { ChangeEvidence } from './record.js';
 
 /**

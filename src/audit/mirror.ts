@@ -6,9 +6,9 @@
 
 import { parse } from 'yaml';
 import { RefusedError, UsageError } from '../errors.js';
-import { readPins } from '../git/history.js';
+import { readPins } from '../adapters/git/history.js';
 import type { DeploymentRecord } from '../sync/record.js';
-import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from './git.js';
+import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from '../adapters/git/audit.js';
 import type { ReportDigest } from './facts.js';
 import type { AuditSettings } from './policy.js';
 import {

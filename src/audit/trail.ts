@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleHeads, gitView } from './git.js';
+import { bundleHeads, gitView } from '../adapters/git/audit.js';
 import type { AuditSettings } from './policy.js';
 import { decodeRecord, recordKey, seqOfKey } from './record.js';
 import { sha256Hex } from './sign.js';

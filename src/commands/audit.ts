@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, RefusedError, UsageError } from '../errors.js';
 import type { ReportDigest } from '../audit/facts.js';
-import { fileAt, repositoryName, resolveCommit } from '../audit/git.js';
+import { fileAt, repositoryName, resolveCommit } from '../adapters/git/audit.js';
 import { auditLocation, auditSettings, type AuditSettings } from '../audit/policy.js';
 import { traceText, verifyText } from '../audit/render.js';
 import { ed25519Signer, type Signer } from '../audit/sign.js';
@@ -156,7 +156,7 @@ async function signerFor(opts: Options, settings: AuditSettings): Promise<Signer
   let signer: Signer;
   let publicDer: Buffer;
   if (kmsKey) {
-    const { kmsSigner } = await import('../audit/kms.js');
+    const { kmsSigner } = await import('../adapters/kms.js');
     const s = await kmsSigner({ keyId: kmsKey });
     signer = s;
     publicDer = s.publicKeyDer;
@@ -189,7 +189,7 @@ async function signerFor(opts: Options, settings: AuditSettings): Promise<Signer
 /** The AWS SDK loads only when the store is on S3: trace from a local index stays quick. */
 async function storeFor(settings: AuditSettings, override?: string): Promise<AuditStore> {
   if (override && !override.startsWith('s3://')) return new DirectoryStore(override);
-  const [{ S3Store }, { s3Client }] = await Promise.all([import('../audit/s3-store.js'), import('../registry/store.js')]);
+  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
   const m = override ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(override) : undefined;
   const bucket = m?.[1] ?? settings.bucket;
   if (m) settings.prefix = m[2]!.replace(/\/+$/, '');
@@ -198,7 +198,7 @@ async function storeFor(settings: AuditSettings, override?: string): Promise<Aud
 }
 
 async function githubFor(root: string) {
-  const { connectionFromEnv, octokit } = await import('../github/client.js');
+  const { connectionFromEnv, octokit } = await import('../adapters/github/client.js');
   const c = connectionFromEnv();
   if (!c) throw new UsageError('--github needs GITHUB_TOKEN (the workflow\'s token with pull-requests: read and checks: read)');
   const name = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));

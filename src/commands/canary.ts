@@ -4,7 +4,7 @@
 
 import { ExitCode, ModelshipError, UsageError } from '../errors.js';
 import { parseDuration } from '../gates/types.js';
-import { connectionFromEnv } from '../github/client.js';
+import { connectionFromEnv } from '../adapters/github/client.js';
 import { watchOnce, type WatchReport } from '../canary/watch.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';

@@ -10,12 +10,12 @@ import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { renderJson, renderMarkdown, renderText, commentMarker } from '../gates/report/render.js';
 import { evaluate, invalidReport, isBlocked, needs, type Report } from '../gates/run.js';
-import { gitRevision, resolveRevision } from '../git/tree.js';
-import { checkRunTextLimit, commentLimit, connectionFromEnv, getPull, listReviews, octokit, teamMembers, upsertCheckRun, upsertStickyComment } from '../github/client.js';
-import { readEvent, type CheckEvent } from '../github/event.js';
+import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { checkRunTextLimit, commentLimit, connectionFromEnv, getPull, listReviews, octokit, teamMembers, upsertCheckRun, upsertStickyComment } from '../adapters/github/client.js';
+import { readEvent, type CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
 import { commandOptions, repoRoot } from './context.js';
-import { collectEvidence, wasStableBefore } from './evidence.js';
+import { collectEvidence, wasStableBefore } from '../check/evidence.js';
 import { printError, type Output } from './output.js';
 
 interface Options { base?: string; head?: string; format?: 'text' | 'markdown' | 'json'; json?: boolean; github?: boolean; at?: string; output?: string; prometheusUrl?: string }

@@ -7,13 +7,13 @@
 import { loadDesiredState } from '../config/state.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { parseDuration } from '../gates/types.js';
-import { connectionFromEnv, octokit, openOrUpdateIssue, type IssueRef, type RepoRef } from '../github/client.js';
-import { githubRepository } from '../github/repository.js';
-import { resolveRevision } from '../git/tree.js';
+import { connectionFromEnv, octokit, openOrUpdateIssue, type IssueRef, type RepoRef } from '../adapters/github/client.js';
+import { githubRepository } from '../adapters/github/repository.js';
+import { resolveRevision } from '../adapters/git/tree.js';
 import { driftExitCode, driftText, retrainIssue, type ModelDrift } from '../metrics/drift-monitor.js';
 import { observeDrift, type DriftTarget } from '../metrics/drift-observe.js';
 import { patterns } from '../sync/render/snowflake.js';
-import { warehouseFor } from '../metrics/warehouse-env.js';
+import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { commandOptions, repoRoot } from './context.js';
 import { environmentsToSync } from './plan.js';
 import { printError, type Output } from './output.js';

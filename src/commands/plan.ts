@@ -3,7 +3,7 @@
 
 import { ExitCode, UsageError } from '../errors.js';
 import { loadDesiredState } from '../config/state.js';
-import { resolveRevision } from '../git/tree.js';
+import { resolveRevision } from '../adapters/git/tree.js';
 import { planFor } from '../sync/agent.js';
 import { connect } from '../sync/connect.js';
 import { planText } from '../sync/show.js';

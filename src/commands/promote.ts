@@ -1,7 +1,7 @@
 // `modelship promote <model>@<version> --to <env> [--canary PCT | --shadow] [--open-pr]`.
 
 import { ExitCode } from '../errors.js';
-import { connectionFromEnv } from '../github/client.js';
+import { connectionFromEnv } from '../adapters/github/client.js';
 import type { PromotionMode } from '../promote/edit.js';
 import { parseTarget, promote } from '../promote/promote.js';
 import { commandOptions, repoRoot } from './context.js';

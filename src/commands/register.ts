@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { simpleGit } from 'simple-git';
 import { ExitCode } from '../errors.js';
 import { register } from '../registry/register.js';
-import { ArtifactStore, s3Client } from '../registry/store.js';
+import { ArtifactStore, s3Client } from '../adapters/s3/store.js';
 import { formatBytes } from '../config/yaml.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';

@@ -1,7 +1,7 @@
 // `modelship rollback --env E --model M [--to VERSION] [--commit REV] [--open-pr | --break-glass] [--reason TEXT]`.
 
 import { ExitCode } from '../errors.js';
-import { connectionFromEnv } from '../github/client.js';
+import { connectionFromEnv } from '../adapters/github/client.js';
 import { rollback } from '../rollback/rollback.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { loadDesiredState } from '../config/state.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../gates/types.js';
-import { resolveRevision } from '../git/tree.js';
+import { resolveRevision } from '../adapters/git/tree.js';
 import type { ModelDrift } from '../metrics/drift-monitor.js';
 import { sampleCanaries } from '../status/canary.js';
 import { dashboardHtml } from '../status/html.js';

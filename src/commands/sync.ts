@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ExitCode, ModelshipError, UsageError } from '../errors.js';
 import { loadDesiredState } from '../config/state.js';
 import type { LoadedRepository } from '../config/load.js';
-import { resolveRevision } from '../git/tree.js';
+import { resolveRevision } from '../adapters/git/tree.js';
 import { parseDuration } from '../gates/types.js';
 import { planFor, syncEnvironment, type SyncResult } from '../sync/agent.js';
 import type { Connections, SharedClients } from '../sync/connect.js';
@@ -15,7 +15,7 @@ import { deploymentRows } from '../sync/record.js';
 import { planText, resultText } from '../sync/show.js';
 import { hasWrites } from '../sync/plan.js';
 import type { Plan } from '../sync/types.js';
-import { startSnowflakeThread, type SnowflakeThread } from '../metrics/warehouse-thread.js';
+import { startSnowflakeThread, type SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
 import { deploymentRequest, finalStatus } from '../sync/deployment.js';
 import type { Environment } from '../config/types.js';
 import { commandOptions, repoRoot } from './context.js';
@@ -227,14 +227,14 @@ function artifactDigests(repo: LoadedRepository, environment: string): Record<st
 /** `--github`: where deployments are reported, and the Actions run that made them. */
 interface GitHubDeployments {
   gh: import('@octokit/rest').Octokit;
-  repo: import('../github/client.js').RepoRef;
-  client: typeof import('../github/client.js');
+  repo: import('../adapters/github/client.js').RepoRef;
+  client: typeof import('../adapters/github/client.js');
   logUrl?: string;
 }
 
 async function githubDeployments(root: string): Promise<GitHubDeployments> {
-  const client = await import('../github/client.js');
-  const { githubRepository } = await import('../github/repository.js');
+  const client = await import('../adapters/github/client.js');
+  const { githubRepository } = await import('../adapters/github/repository.js');
   const connection = client.connectionFromEnv();
   if (!connection) throw new UsageError('--github needs GITHUB_TOKEN (the workflow\'s token with deployments: write)');
   const repo = await githubRepository(root);

@@ -3,7 +3,7 @@
 import { formatProblem, ExitCode } from '../errors.js';
 import { validateSnapshot } from '../config/state.js';
 import { workingTree } from '../config/snapshot.js';
-import { gitRevision } from '../git/tree.js';
+import { gitRevision } from '../adapters/git/tree.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 

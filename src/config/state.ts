@@ -2,7 +2,7 @@
 // environments pin (check, sync), at the working tree or at any git revision.
 
 import { ValidationError, type Problem } from '../errors.js';
-import { gitRevision } from '../git/tree.js';
+import { gitRevision } from '../adapters/git/tree.js';
 import { checkRepository } from './check.js';
 import { loadRepository, type LoadedRepository, type LoadOptions } from './load.js';
 import { workingTree, type Snapshot } from './snapshot.js';

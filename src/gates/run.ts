@@ -4,8 +4,8 @@
 
 import type { LoadedRepository } from '../config/load.js';
 import type { Histogram, Policy, VersionManifest } from '../config/types.js';
-import type { DbtIndex } from '../dbt/manifest.js';
-import type { StoredObject } from '../registry/store.js';
+import type { DbtIndex } from '../adapters/dbt.js';
+import type { StoredObject } from '../adapters/s3/store.js';
 import { approvalsGate, type Review } from './approvals.js';
 import { canaryGate, type CanaryObservation } from './canary.js';
 import type { Change, ChangeKind } from './changes.js';
@@ -16,7 +16,7 @@ import { heldGate, type Hold } from './held.js';
 import { integrityGate } from './integrity.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
-import type { PinCommit } from '../git/history.js';
+import type { PinCommit } from '../adapters/git/history.js';
 import { soakGate } from './soak.js';
 import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
 

@@ -6,7 +6,7 @@ import type { LoadedRepository } from '../config/load.js';
 import { ModelshipError } from '../errors.js';
 import { judgeDrift, type ModelDrift } from './drift-monitor.js';
 import { isTimeout, readServingHistograms, servingQuery, type ServingHistograms } from './serving-drift.js';
-import type { SnowflakeConnection } from './warehouse.js';
+import type { SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
 
 export interface DriftTarget {
   environment: string;

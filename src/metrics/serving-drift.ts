@@ -19,7 +19,7 @@
 import type { Histogram } from '../config/types.js';
 import { ExternalError, UsageError } from '../errors.js';
 import { patterns, quoteIdentifier } from '../sync/render/snowflake.js';
-import type { SnowflakeConnection } from './warehouse.js';
+import type { SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
 
 /** The scoring log's column holding when a row was scored. */
 export const timeColumn = 'SCORED_AT';

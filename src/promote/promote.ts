@@ -12,10 +12,10 @@ import type { ModelCard, VersionManifest } from '../config/types.js';
 import {
   branchesUnder, branchExists, checkout, commitOnBranch, currentBranch, fetchBranch, pathStatus, push, refExists,
   remoteDefaultBranch, showFile, type FileChange,
-} from '../git/repo.js';
-import { gitRevision, resolveRevision } from '../git/tree.js';
-import { defaultBranch, octokit, openOrUpdatePull, requestTeamReviews, type GitHubConnection, type PullRef, type RepoRef } from '../github/client.js';
-import { githubRepository } from '../github/repository.js';
+} from '../adapters/git/repo.js';
+import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { defaultBranch, octokit, openOrUpdatePull, requestTeamReviews, type GitHubConnection, type PullRef, type RepoRef } from '../adapters/github/client.js';
+import { githubRepository } from '../adapters/github/repository.js';
 import { editEnvironment, type ChangeKind, type PinState, type PromotionMode } from './edit.js';
 import { commitMessage, promotionBody, promotionTitle, type PromotionSummaryInput } from './summary.js';
 

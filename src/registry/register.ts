@@ -12,7 +12,7 @@ import { validateAgainst } from '../config/schema.js';
 import { parseYaml } from '../config/yaml.js';
 import { buildManifest, manifestPath, nextVersion, registryKey, renderManifest } from './manifest.js';
 import { readRun, type TrainingRun } from './run.js';
-import { b64, parseS3Uri, s3Uri, type ArtifactStore, type S3Location, type UploadProgress } from './store.js';
+import { b64, parseS3Uri, s3Uri, type ArtifactStore, type S3Location, type UploadProgress } from '../adapters/s3/store.js';
 
 export interface RegisterRequest {
   /** the release repository (working tree) */

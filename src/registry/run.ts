@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { RefusedError, ValidationError, type Problem } from '../errors.js';
 import { loadDocument } from '../config/load.js';
 import type { RunMetadata, ValidationReport } from '../config/types.js';
-import { parseS3Uri, s3Uri, type ArtifactStore, type S3Location } from './store.js';
+import { parseS3Uri, s3Uri, type ArtifactStore, type S3Location } from '../adapters/s3/store.js';
 
 export const runFiles = { metadata: 'metadata.json', report: 'validation-report.json' } as const;
 const maxRunFileBytes = 16 * 1024 * 1024;

@@ -2,8 +2,8 @@
 // first-parent history: only the commits since the version first appeared in the file, plus the
 // one before, which says what was stable before it (a return to that is a rollback).
 
-import { pinHistory, type PinCommit } from '../git/history.js';
-import { commitsChangingText } from '../git/search.js';
+import { pinHistory, type PinCommit } from '../adapters/git/history.js';
+import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
 
 export async function readHolds(root: string, base: string, environment: string, model: string, version: string, registeredAt?: string): Promise<Hold[]> {

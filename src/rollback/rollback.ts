@@ -11,19 +11,19 @@ import { validateSnapshot } from '../config/state.js';
 import type { ModelCard, Policy, VersionManifest } from '../config/types.js';
 import { integrityGate } from '../gates/integrity.js';
 import { parseDuration } from '../gates/types.js';
-import { pinHistory, readPins, type PinCommit } from '../git/history.js';
-import { commitOnBranch, deleteBranch, fetchBranch, refExists, remoteUrl, showFile } from '../git/repo.js';
-import { pushCommit, revertOnBranch } from '../git/revert.js';
-import { commitFacts, committedAt, onFirstParentLine } from '../git/search.js';
-import { gitRevision, resolveRevision } from '../git/tree.js';
+import { pinHistory, readPins, type PinCommit } from '../adapters/git/history.js';
+import { commitOnBranch, deleteBranch, fetchBranch, refExists, remoteUrl, showFile } from '../adapters/git/repo.js';
+import { pushCommit, revertOnBranch } from '../adapters/git/revert.js';
+import { commitFacts, committedAt, onFirstParentLine } from '../adapters/git/search.js';
+import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import {
   defaultBranch, octokit, openOrUpdateIssue, openOrUpdatePull, requestTeamReviews, teamMembers,
   type GitHubConnection, type IssueRef, type PullRef, type RepoRef,
-} from '../github/client.js';
-import { githubRepository } from '../github/repository.js';
+} from '../adapters/github/client.js';
+import { githubRepository } from '../adapters/github/repository.js';
 import { editEnvironment } from '../promote/edit.js';
 import { localDefaultBranch } from '../promote/promote.js';
-import { ArtifactStore, parseS3Uri, s3Client } from '../registry/store.js';
+import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
 import { historyIsEnough, pinMove, planRollback, type RollbackPlan } from './plan.js';
 import { breakGlassIssue, rollbackBody, rollbackMessage, rollbackTitle, type RollbackSummaryInput } from './summary.js';
 

@@ -6,9 +6,9 @@
 import type { LoadedRepository } from '../config/load.js';
 import { ModelshipError } from '../errors.js';
 import { parseDuration } from '../gates/types.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../metrics/prometheus.js';
+import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
-import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../metrics/warehouse.js';
+import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 
 export interface CanarySeries {
   environment: string;

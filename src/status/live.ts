@@ -8,12 +8,12 @@ import type { LoadedRepository } from '../config/load.js';
 import { ModelshipError } from '../errors.js';
 import type { ModelDrift } from '../metrics/drift-monitor.js';
 import { observeDrift } from '../metrics/drift-observe.js';
-import { warehouseFor } from '../metrics/warehouse-env.js';
-import type { SnowflakeConnection } from '../metrics/warehouse.js';
+import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
+import type { SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
 import { desiredFor } from '../sync/agent.js';
 import { kubeConnection } from '../sync/connect.js';
 import { quoteIdentifier, taskName } from '../sync/render/snowflake.js';
-import { KubernetesTarget, loadKubeConfig } from '../sync/targets/kubernetes.js';
+import { KubernetesTarget, loadKubeConfig } from '../adapters/kubernetes/target.js';
 import { deploymentsTable, snowflakeTarget, type DeploymentRow } from '../sync/targets/snowflake.js';
 import type { EnvironmentInput, ReadError, TaskRun } from './snapshot.js';
 

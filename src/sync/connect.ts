@@ -5,12 +5,12 @@
 
 import { UsageError } from '../errors.js';
 import type { Environment } from '../config/types.js';
-import { snowflakeConnection, warehouseFromEnv, type SnowflakeConnection } from '../metrics/warehouse.js';
-import type { SnowflakeThread } from '../metrics/warehouse-thread.js';
-import { environmentSession } from '../metrics/warehouse-env.js';
+import { snowflakeConnection, warehouseFromEnv, type SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
+import type { SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
+import { environmentSession } from '../adapters/snowflake/warehouse-env.js';
 import type { LiveSnowflake, Targets } from './agent.js';
-import { EnvironmentLease } from './lease.js';
-import { KubernetesTarget, loadKubeConfig, type KubeConnection } from './targets/kubernetes.js';
+import { EnvironmentLease } from '../adapters/kubernetes/lease.js';
+import { KubernetesTarget, loadKubeConfig, type KubeConnection } from '../adapters/kubernetes/target.js';
 import { snowflakeTarget, type SnowflakeTaskTarget } from './targets/snowflake.js';
 
 export interface Connections {

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { changeFromGitHub } from '../../src/audit/github.js';
-import type { CommitInfo } from '../../src/audit/git.js';
-import { octokit } from '../../src/github/client.js';
-import { startGitHub } from '../../src/sandbox/github/server.js';
+import type { CommitInfo } from '../../src/adapters/git/audit.js';
+import { octokit } from '../../src/adapters/github/client.js';
+import { startGitHub } from '../../tools/sandbox/github/server.js';
 
 t.test('who asked, who approved, what was tested: from the pull request, its reviews and the check run', async (t) => {
   let clock = Date.parse('2026-11-18T08:00:00Z');

@@ -5,9 +5,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import t, { type Test } from 'tap';
 import { auditSettings } from '../../src/audit/policy.js';
-import { S3Store } from '../../src/audit/s3-store.js';
+import { S3Store } from '../../src/adapters/s3/audit-store.js';
 import { verifyEnvironment } from '../../src/audit/trail.js';
-import { s3Client } from '../../src/registry/store.js';
+import { s3Client } from '../../src/adapters/s3/store.js';
 import { ExternalError } from '../../src/errors.js';
 import { startTestS3, type TestS3 } from '../helpers/s3.js';
 import { mirrorCommit, standardTrail, type Trail } from './history.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startS3rver, s3rverCredentials, type RunningS3 } from '../../src/sandbox/s3rver.js';
+import { startS3rver, s3rverCredentials, type RunningS3 } from '../../tools/sandbox/s3rver.js';
 import { childEnv, commandVersion, expectSuccess, flushDisks, measure, median, repeat, type Measured } from './measure.js';
 import { mb, ms, ratio, throughput, type Row } from './table.js';
 

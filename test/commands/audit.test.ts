@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { startTestS3, type TestS3 } from '../helpers/s3.js';
-import { startKmsStandIn, type KmsStandIn } from '../../src/sandbox/kms/server.js';
+import { startKmsStandIn, type KmsStandIn } from '../../tools/sandbox/kms/server.js';
 import { demoKey, setPin, standardTrail, type Trail } from '../audit/history.js';
 
 const mirrorArgs = (tr: Trail, commit: string, store = tr.storeDir) => ['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', tr.h.recordDir, '--store', store, '--key-file', demoKey.file, '-C', tr.h.repo.root];
@@ -149,8 +149,8 @@ t.test('production shape: S3 with Object Lock and KMS, from the policy, through 
 });
 
 t.test('a real sync\'s deployment record is what the mirror signs', async (t) => {
-  const { startKubernetesStandIn } = await import('../../src/sandbox/kubernetes/server.js');
-  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../../src/sandbox/snowflake/server.js');
+  const { startKubernetesStandIn } = await import('../../tools/sandbox/kubernetes/server.js');
+  const { startSnowflakeStandIn, snowflakeStandInCredentials } = await import('../../tools/sandbox/snowflake/server.js');
   const kube = await startKubernetesStandIn({ namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 } });
   const snow = await startSnowflakeStandIn();
   t.teardown(async () => { await kube.stop(); await snow.stop(); });

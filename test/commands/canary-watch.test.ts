@@ -8,8 +8,8 @@ import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
-import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../metrics/prometheus-server.js';
-import { startGitHub } from '../../src/sandbox/github/server.js';
+import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../adapters/prometheus-server.js';
+import { startGitHub } from '../../tools/sandbox/github/server.js';
 
 const missing = missingBinaries();
 const skip = missing.length ? `${missing.join(' and ')} not installed (Debian package "prometheus")` : false;

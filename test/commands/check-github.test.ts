@@ -11,7 +11,7 @@ import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { Octokit } from '@octokit/rest';
 import t, { type Test } from 'tap';
 import { commentMarker } from '../../src/gates/report/render.js';
-import { startGitHub, type GitHubStandIn } from '../../src/sandbox/github/server.js';
+import { startGitHub, type GitHubStandIn } from '../../tools/sandbox/github/server.js';
 import { projectRoot, runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';

@@ -6,7 +6,7 @@ import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { startTestS3, type TestS3 } from '../helpers/s3.js';
-import { startGitHub, type GitHubStandIn } from '../../src/sandbox/github/server.js';
+import { startGitHub, type GitHubStandIn } from '../../tools/sandbox/github/server.js';
 
 let s3: TestS3;
 t.before(async () => {

@@ -10,7 +10,7 @@ import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun, seedExampleArtifacts } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { hours, registeredBefore } from '../helpers/clock.js';
-import { startGitHub } from '../../src/sandbox/github/server.js';
+import { startGitHub } from '../../tools/sandbox/github/server.js';
 
 let s3: TestS3;
 t.before(async () => {

@@ -4,7 +4,7 @@
 // failure adds statuses to the same deployment; GitHub being down never stops the environment
 // from converging, but the command says so and exits 3.
 import t, { type Test } from 'tap';
-import { startGitHub, type GitHubStandIn } from '../../src/sandbox/github/server.js';
+import { startGitHub, type GitHubStandIn } from '../../tools/sandbox/github/server.js';
 import { runCli } from '../helpers/cli.js';
 import { production, promoteFraudDetector, stage, writes, type Stage } from '../helpers/stage.js';
 

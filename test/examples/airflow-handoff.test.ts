@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { startGitHub } from '../../src/sandbox/github/server.js';
+import { startGitHub } from '../../tools/sandbox/github/server.js';
 import { cleanEnv, projectRoot } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadRepository } from '../../src/config/load.js';
 import { withChanges, workingTree } from '../../src/config/snapshot.js';
-import { readDbtIndex } from '../../src/dbt/manifest.js';
+import { readDbtIndex } from '../../src/adapters/dbt.js';
 import { diffStates } from '../../src/gates/changes.js';
 import { commentMarker, renderJson, renderMarkdown, renderText } from '../../src/gates/report/render.js';
 import { evaluate, type Evidence, type Report } from '../../src/gates/run.js';
-import { checkRunTextLimit, commentLimit } from '../../src/github/client.js';
+import { checkRunTextLimit, commentLimit } from '../../src/adapters/github/client.js';
 import { projectRoot } from '../helpers/cli.js';
 
 const head = 'c0ffee0000000000000000000000000000000001';

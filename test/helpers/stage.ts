@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { runCli, type CliResult } from './cli.js';
 import { makeReleaseRepo } from './repo.js';
-import { startKubernetesStandIn, type KubernetesStandIn } from '../../src/sandbox/kubernetes/server.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../src/sandbox/snowflake/server.js';
+import { startKubernetesStandIn, type KubernetesStandIn } from '../../tools/sandbox/kubernetes/server.js';
+import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
 
 export interface Stage {
   kube: KubernetesStandIn;

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { ExternalError, RefusedError } from '../../src/errors.js';
 import { register } from '../../src/registry/register.js';
-import { ArtifactStore, s3Client } from '../../src/registry/store.js';
+import { ArtifactStore, s3Client } from '../../src/adapters/s3/store.js';
 import { runCli } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';

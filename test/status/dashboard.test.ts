@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import t from 'tap';
 import { projectRoot, runCli } from '../helpers/cli.js';
-import { missingBinaries, openMetrics, startPrometheus, type Series } from '../metrics/prometheus-server.js';
+import { missingBinaries, openMetrics, startPrometheus, type Series } from '../adapters/prometheus-server.js';
 import { ranTasks, stage } from './stage.js';
 
 const chromium = '/usr/bin/chromium';

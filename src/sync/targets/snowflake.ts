@@ -6,7 +6,7 @@
 // retryable only when Snowflake could not be reached.
 
 import { ExternalError, ModelshipError } from '../../errors.js';
-import type { SnowflakeConnection } from '../../metrics/warehouse.js';
+import type { SnowflakeConnection } from '../../adapters/snowflake/warehouse.js';
 import { quoteIdentifier, taskIdentifier, taskStatements } from '../render/snowflake.js';
 import { managerName, type LiveTask, type ScoringTask } from '../types.js';
 

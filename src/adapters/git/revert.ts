@@ -1,0 +1,63 @@
+// A real `git revert`, made in a temporary worktree so the user's working tree and index are
+// never touched, and pushes of a single commit. A revert that conflicts is aborted and reported
+// as such: the caller decides what to do instead.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExternalError } from '../../errors.js';
+
+function git(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') return reject(error); // git not found
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function must(cwd: string, operation: string, args: string[], hint?: string): Promise<string> {
+  const r = await git(cwd, args).catch((e: Error) => { throw new ExternalError('git', operation, e.message, { cause: e }); });
+  if (r.code !== 0) throw new ExternalError('git', operation, (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' '), hint ? { hint } : {});
+  return r.stdout;
+}
+
+export type RevertOutcome = { commit: string } | { conflict: string };
+
+/**
+ * `git revert` of `commit` on top of `parent` (with `-m 1` for a merge), committed with
+ * `message`; `branch` is pointed at the result. On a conflict nothing is left behind.
+ */
+export async function revertOnBranch(root: string, req: { parent: string; commit: string; merge: boolean; message: string; branch: string }): Promise<RevertOutcome> {
+  const dir = await mkdtemp(join(tmpdir(), 'modelship-revert-'));
+  const tree = join(dir, 'tree');
+  await must(root, 'prepare a worktree for the revert', ['worktree', 'add', '--quiet', '--detach', tree, req.parent]);
+  try {
+    const r = await git(tree, ['revert', '--no-commit', ...(req.merge ? ['-m', '1'] : []), req.commit]);
+    if (r.code !== 0) {
+      await git(tree, ['revert', '--abort']);
+      const conflicted = (await git(tree, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim();
+      return { conflict: conflicted || (r.stderr || r.stdout).trim().split('\n')[0] || `git revert exited with ${r.code}` };
+    }
+    const staged = (await git(tree, ['diff', '--cached', '--quiet'])).code;
+    if (staged === 0) return { conflict: 'the revert changes nothing: its effect is already undone' };
+    await must(tree, 'commit the revert', ['commit', '--quiet', '--no-verify', '-m', req.message],
+      'set your git identity: git config user.name "..." && git config user.email "..."');
+    const commit = (await must(tree, 'read the revert commit', ['rev-parse', 'HEAD'])).trim();
+    await must(root, `point ${req.branch} at the revert`, ['update-ref', `refs/heads/${req.branch}`, commit]);
+    return { commit };
+  } finally {
+    await git(root, ['worktree', 'remove', '--force', tree]);
+    await rm(dir, { recursive: true, force: true });
+    await git(root, ['worktree', 'prune']);
+  }
+}
+
+/** Pushes one commit to a branch of the remote: a fast-forward, or with `force` a lease-checked replace. */
+export async function pushCommit(root: string, commit: string, branch: string, options: { force?: boolean; remote?: string } = {}): Promise<void> {
+  const remote = options.remote ?? 'origin';
+  await must(root, `push ${commit.slice(0, 12)} to ${remote}/${branch}`,
+    ['push', '--quiet', ...(options.force ? ['--force'] : []), remote, `${commit}:refs/heads/${branch}`],
+    options.force ? undefined : `${branch} on ${remote} moved on; fetch and run the command again`);
+}

@@ -1,0 +1,55 @@
+// Searches of first-parent history that rollback and the held gate need: the commits where a
+// text (a version) appears in or leaves a file, and what one commit changed.
+
+import { simpleGit } from 'simple-git';
+import { ExternalError } from '../../errors.js';
+
+async function git(root: string, operation: string, args: string[]): Promise<string> {
+  try {
+    return await simpleGit(root).raw(args);
+  } catch (e) {
+    throw new ExternalError('git', operation, ((e as Error).message ?? String(e)).trim().split('\n')[0]!, { cause: e });
+  }
+}
+
+/**
+ * First-parent commits of `rev` that changed how often `text` occurs in `path` (git's pickaxe),
+ * newest first. A version cannot be in a file before it was registered, so with `since` (an ISO
+ * time) the search starts a day before it.
+ */
+export async function commitsChangingText(root: string, rev: string, path: string, text: string, since?: string): Promise<string[]> {
+  const after = since && !Number.isNaN(Date.parse(since)) ? [`--since=${new Date(Date.parse(since) - 86_400_000).toISOString()}`] : [];
+  const out = await git(root, `search the history of ${path}`, ['log', '--first-parent', '--format=%H', ...after, `-S${text}`, rev, '--', path]);
+  return out.trim().split('\n').filter(Boolean);
+}
+
+export interface CommitFacts {
+  commit: string;
+  parents: string[];
+  subject: string;
+  /** paths the commit changed against its first parent */
+  paths: string[];
+}
+
+/** A commit's parents, subject and the paths it changed against its first parent. */
+export async function commitFacts(root: string, rev: string): Promise<CommitFacts> {
+  const head = (await git(root, `read commit ${rev}`, ['log', '-1', '--format=%H %P%x1f%s', rev])).trim();
+  const [ids, subject] = head.split('\x1f');
+  const [commit, ...parents] = ids!.split(' ').filter(Boolean);
+  const diff = parents.length
+    ? await git(root, `list what ${rev} changed`, ['diff', '--name-only', '--no-renames', '-z', parents[0]!, commit!])
+    : await git(root, `list what ${rev} changed`, ['ls-tree', '-r', '--name-only', '-z', commit!]);
+  return { commit: commit!, parents, subject: subject ?? '', paths: diff.split('\0').filter(Boolean).sort() };
+}
+
+/** Whether `commit` is on the first-parent line of `rev`. */
+export async function onFirstParentLine(root: string, rev: string, commit: string): Promise<boolean> {
+  const out = await git(root, `walk the first-parent history of ${rev}`, ['rev-list', '--first-parent', rev]);
+  return out.split('\n').includes(commit);
+}
+
+/** When a commit was committed (committer time), as an ISO time without milliseconds. */
+export async function committedAt(root: string, rev: string): Promise<string> {
+  const out = (await git(root, `read the time of ${rev}`, ['log', '-1', '--format=%ct', rev])).trim();
+  return new Date(Number(out) * 1000).toISOString().replace('.000Z', 'Z');
+}

@@ -1,0 +1,288 @@
+// The Kubernetes target: a thin adapter over @kubernetes/client-node. It lists the objects
+// modelship manages in one environment (by label), applies rendered objects with server-side
+// apply as field manager `modelship` (never forcing unless the caller says so), reads and deletes
+// them. Failures become ExternalError('kubernetes', …) with `retryable` set for what a retry can
+// fix (429, 5xx, timeouts, refused connections); a 409 names the field manager that owns the
+// contested fields. Retries themselves live in apply.ts. Every call has a timeout.
+
+import {
+  ApiException, createConfiguration, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration,
+  type Configuration, type KubernetesObject as ClientObject,
+} from '@kubernetes/client-node';
+import { ExternalError } from '../../errors.js';
+import { labels, managerName, type KubernetesObject, type LiveKubernetesObject } from '../../sync/types.js';
+
+/** Where the cluster is and who we are. */
+export type KubeConnection =
+  /** the pod's service account (KUBERNETES_SERVICE_HOST/PORT, /var/run/secrets/kubernetes.io/serviceaccount) */
+  | { kind: 'in-cluster' }
+  /** a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster) and optionally a context in it */
+  | { kind: 'kubeconfig'; path?: string; context?: string }
+  /** an API server URL and a bearer token; plain http is allowed (loopback stand-ins) */
+  | { kind: 'server'; server: string; token: string; caData?: string; skipTLSVerify?: boolean };
+
+/** The kinds modelship manages; listManaged reads each. */
+export const managedKinds = [
+  { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService' },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
+] as const;
+
+export const defaultTimeoutMs = 30_000;
+
+export function loadKubeConfig(connection?: KubeConnection): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (!connection) {
+      kc.loadFromDefault();
+    } else if (connection.kind === 'in-cluster') {
+      if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+        throw new ExternalError('kubernetes', 'load in-cluster config', 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set', {
+          hint: 'in-cluster configuration only works inside a pod; use a kubeconfig (KUBECONFIG) elsewhere',
+        });
+      }
+      kc.loadFromCluster();
+    } else if (connection.kind === 'kubeconfig') {
+      if (connection.path) kc.loadFromFile(connection.path);
+      else kc.loadFromDefault();
+      if (connection.context) kc.setCurrentContext(connection.context);
+    } else {
+      kc.loadFromOptions({
+        clusters: [{
+          name: 'modelship', server: connection.server,
+          skipTLSVerify: connection.skipTLSVerify ?? connection.server.startsWith('http:'),
+          ...(connection.caData ? { caData: connection.caData } : {}),
+        }],
+        users: [{ name: 'modelship', token: connection.token }],
+        contexts: [{ name: 'modelship', cluster: 'modelship', user: 'modelship' }],
+        currentContext: 'modelship',
+      });
+    }
+  } catch (e) {
+    if (e instanceof ExternalError) throw e;
+    throw new ExternalError('kubernetes', 'load cluster configuration', (e as Error).message, { cause: e });
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new ExternalError('kubernetes', 'load cluster configuration', `no current cluster (context ${JSON.stringify(kc.getCurrentContext())})`, {
+      hint: 'set KUBECONFIG or pass a kubeconfig context that names a cluster',
+    });
+  }
+  return kc;
+}
+
+/**
+ * A client configuration for `kc` whose every request is aborted after `timeoutMs`.
+ * (KubeConfig.makeApiClient has no per-request timeout; this adds one as middleware.)
+ */
+export function apiConfiguration(kc: KubeConfig, timeoutMs = defaultTimeoutMs): Configuration {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ExternalError('kubernetes', 'configure client', 'no current cluster in the kubeconfig');
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [{
+      pre: async (ctx) => {
+        ctx.setHeaderParam('User-Agent', `${managerName}`);
+        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        return ctx;
+      },
+      post: async (rsp) => rsp,
+    }],
+  });
+}
+
+/** A Kubernetes `Status` body, as far as modelship reads it. */
+interface StatusBody {
+  kind?: string;
+  message?: string;
+  reason?: string;
+  details?: { causes?: Array<{ type?: string; message?: string; field?: string }>; retryAfterSeconds?: number };
+}
+
+function statusBody(body: unknown): StatusBody | undefined {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return body ? { message: body } : undefined;
+    }
+  }
+  return body && typeof body === 'object' ? (body as StatusBody) : undefined;
+}
+
+const retryableNetworkCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+/** The field managers named in a server-side apply conflict, with the fields each owns. */
+export function conflictOwners(status: StatusBody | undefined): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  for (const c of status?.details?.causes ?? []) {
+    if (c.type !== 'FieldManagerConflict') continue;
+    const m = /conflict with "([^"]+)"/.exec(c.message ?? '');
+    const who = m?.[1] ?? c.message ?? 'another field manager';
+    owners.set(who, [...(owners.get(who) ?? []), ...(c.field ? [c.field] : [])]);
+  }
+  if (!owners.size && status?.message) {
+    for (const m of status.message.matchAll(/conflicts? with "([^"]+)"(?: using [^:]+)?:\s*((?:\n?- )?[^\n]+(?:\n- [^\n]+)*)/g)) {
+      const fields = m[2]!.split('\n').map((f) => f.replace(/^- /, '').trim()).filter(Boolean);
+      owners.set(m[1]!, [...(owners.get(m[1]!) ?? []), ...fields]);
+    }
+  }
+  return owners;
+}
+
+/** Maps anything client-node throws to an ExternalError('kubernetes', operation, …). */
+export function kubernetesError(operation: string, e: unknown, timeoutMs = defaultTimeoutMs): ExternalError {
+  if (e instanceof ExternalError) return e;
+  if (e instanceof ApiException) {
+    const code = e.code;
+    const status = statusBody(e.body);
+    const message = status?.message ?? `HTTP ${code}`;
+    if (code === 409) {
+      const owners = conflictOwners(status);
+      if (owners.size) {
+        const who = [...owners].map(([m, fields]) => `"${m}" owns ${fields.join(', ') || 'fields modelship sets'}`).join('; ');
+        return new ExternalError('kubernetes', operation, `conflict with another field manager: ${who}`, {
+          status: code, retryable: false, cause: e,
+          hint: `these fields were changed outside modelship (by ${[...owners.keys()].map((m) => `"${m}"`).join(', ')}); modelship applies without force. Undo that change or hand the fields back, or let policy allow forcing`,
+        });
+      }
+      return new ExternalError('kubernetes', operation, message, { status: code, retryable: false, cause: e });
+    }
+    const retryable = code === 429 || code >= 500;
+    const hints: Record<number, string> = {
+      401: 'the API server refused the credentials: check the token or kubeconfig',
+      403: 'the credentials lack permission (RBAC) for this operation',
+      404: 'not found: is the namespace there, and the CRD installed?',
+      422: 'the API server rejected the object as invalid',
+      429: `the API server is throttling requests${status?.details?.retryAfterSeconds ? `; retry after ${status.details.retryAfterSeconds} s` : ''}`,
+    };
+    const hint = hints[code];
+    return new ExternalError('kubernetes', operation, message, { status: code, retryable, cause: e, ...(hint ? { hint } : {}) });
+  }
+  const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; name?: string; message?: string } };
+  if (err?.name === 'TimeoutError' || err?.cause?.name === 'TimeoutError') {
+    return new ExternalError('kubernetes', operation, `no answer within ${timeoutMs} ms`, { retryable: true, cause: e });
+  }
+  if (err?.name === 'AbortError') return new ExternalError('kubernetes', operation, 'request aborted', { retryable: true, cause: e });
+  const netCode = err?.cause?.code ?? err?.code;
+  if (netCode && retryableNetworkCodes.has(netCode)) {
+    return new ExternalError('kubernetes', operation, `${netCode}: ${err.cause?.message ?? err.message ?? ''}`.trim(), { retryable: true, cause: e });
+  }
+  const cause = err?.cause ? `: ${[err.cause.code, err.cause.message].filter(Boolean).join(' ')}` : '';
+  const text = `${err?.message ?? String(e)}${cause}`;
+  if (netCode && /CERT|SELF_SIGNED|TLS|SSL/.test(netCode)) {
+    return new ExternalError('kubernetes', operation, text, {
+      retryable: false, cause: e, hint: 'the API server\'s certificate is not trusted: give the cluster CA (certificate-authority-data in the kubeconfig, or caData)',
+    });
+  }
+  if (/Unrecognized API version and kind/.test(text)) {
+    return new ExternalError('kubernetes', operation, text, { retryable: false, cause: e, hint: 'the API server does not serve this kind: is its CRD installed (KServe, Gateway API)?' });
+  }
+  return new ExternalError('kubernetes', operation, text, { retryable: false, cause: e });
+}
+
+type ObjectRef = { apiVersion: string; kind: string; metadata: { name: string; namespace: string } };
+
+const describe = (o: ObjectRef) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`;
+
+/** Plain JSON (no Dates, no class instances), as LiveKubernetesObject. */
+function toLive(o: unknown, fallback?: { apiVersion: string; kind: string }): LiveKubernetesObject {
+  const plain = JSON.parse(JSON.stringify(o)) as LiveKubernetesObject;
+  if (fallback) {
+    plain.apiVersion ??= fallback.apiVersion;
+    plain.kind ??= fallback.kind;
+  }
+  return plain;
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof ApiException && e.code === 404;
+}
+
+/** A kind the server does not serve (its CRD is not installed): there can be none of it. */
+function isUnserved(e: unknown): boolean {
+  if (/Unrecognized API version and kind/.test((e as Error)?.message ?? '')) return true;
+  return e instanceof ApiException && e.code === 404 && /Failed to fetch resource metadata/.test(e.message);
+}
+
+export interface KubernetesTargetOptions {
+  /** per request; default 30 s */
+  timeoutMs?: number;
+  /** default `modelship` */
+  fieldManager?: string;
+}
+
+export class KubernetesTarget {
+  private readonly api: KubernetesObjectApi;
+  private readonly timeoutMs: number;
+  private readonly fieldManager: string;
+
+  constructor(kc: KubeConfig, options: KubernetesTargetOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    this.fieldManager = options.fieldManager ?? managerName;
+    this.api = new KubernetesObjectApi(apiConfiguration(kc, this.timeoutMs));
+  }
+
+  static connect(connection?: KubeConnection, options?: KubernetesTargetOptions): KubernetesTarget {
+    return new KubernetesTarget(loadKubeConfig(connection), options);
+  }
+
+  /**
+   * Every object modelship manages for `environment` in `namespace`: InferenceServices and
+   * HTTPRoutes labelled managed-by=modelship and environment=<environment>. A kind the cluster
+   * does not serve (no Gateway API installed) contributes nothing.
+   */
+  async listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]> {
+    const selector = `${labels.managedBy}=${managerName},${labels.environment}=${environment}`;
+    const out: LiveKubernetesObject[] = [];
+    for (const k of managedKinds) {
+      try {
+        const list = await this.api.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, selector);
+        for (const item of list.items) out.push(toLive(item, k));
+      } catch (e) {
+        if (isUnserved(e)) continue;
+        throw kubernetesError(`list ${k.kind} in ${namespace}`, e, this.timeoutMs);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Server-side apply as field manager `modelship`. Without `force` (the default) a field owned
+   * by another manager with a different value fails with a 409 naming that manager; only policy
+   * may ask for force. `dryRun` asks the server to validate and merge without persisting.
+   */
+  async apply(obj: KubernetesObject, options: { force?: boolean; dryRun?: boolean } = {}): Promise<LiveKubernetesObject> {
+    try {
+      const result = await this.api.patch(
+        obj as unknown as ClientObject, undefined, options.dryRun ? 'All' : undefined, this.fieldManager,
+        options.force === true, PatchStrategy.ServerSideApply,
+      );
+      return toLive(result, obj);
+    } catch (e) {
+      throw kubernetesError(`apply ${describe(obj)}`, e, this.timeoutMs);
+    }
+  }
+
+  /** The live object, or undefined when it does not exist. */
+  async get(ref: ObjectRef): Promise<LiveKubernetesObject | undefined> {
+    try {
+      return toLive(await this.api.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.metadata.name, namespace: ref.metadata.namespace } }), ref);
+    } catch (e) {
+      if (isNotFound(e) && !isUnserved(e)) return undefined;
+      throw kubernetesError(`get ${describe(ref)}`, e, this.timeoutMs);
+    }
+  }
+
+  /** Deletes the object. Idempotent: an object already gone is not an error (a re-run after a crash converges). */
+  async remove(ref: ObjectRef): Promise<void> {
+    try {
+      await this.api.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.metadata.name, namespace: ref.metadata.namespace } });
+    } catch (e) {
+      if (isNotFound(e) && !isUnserved(e)) return;
+      throw kubernetesError(`delete ${describe(ref)}`, e, this.timeoutMs);
+    }
+  }
+}

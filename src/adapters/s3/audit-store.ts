@@ -1,0 +1,149 @@
+// The audit store on S3: every object is written with Object Lock in COMPLIANCE mode (nobody,
+// root included, can delete or overwrite that version before retain-until), a SHA-256 checksum
+// S3 verifies and keeps, and If-None-Match: * so a key that exists is never written again.
+// The store does not rely on the server for that last rule alone: it looks before it writes and
+// reads back after, so a server that ignores the condition (s3rver) still cannot make it
+// report someone else's object as its own.
+
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ExternalError } from '../../errors.js';
+import type { AuditStore } from '../../audit/store.js';
+
+export interface S3StoreOptions {
+  client: S3Client;
+  bucket: string;
+  /** key prefix, without leading or trailing '/' ('' for the bucket's root) */
+  prefix: string;
+  retentionDays: number;
+  now?: () => Date;
+  attempts?: number;
+  backoffMs?: number;
+}
+
+const day = 86_400_000;
+
+export class S3Store implements AuditStore {
+  readonly location: string;
+  private readonly attempts: number;
+  constructor(private readonly o: S3StoreOptions) {
+    this.location = `s3://${o.bucket}${o.prefix ? `/${o.prefix}` : ''}`;
+    this.attempts = o.attempts ?? 4;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list s3://${this.o.bucket}/${prefix}`, () => this.o.client.send(new ListObjectsV2Command({
+        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}),
+      })));
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
+  async read(key: string): Promise<Buffer | undefined> {
+    try {
+      const r = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (e) {
+      if (status(e) === 404 || name(e) === 'NoSuchKey') return undefined;
+      throw this.error(`read s3://${this.o.bucket}/${key}`, e);
+    }
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    try {
+      await this.o.client.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      return true;
+    } catch (e) {
+      if (status(e) === 404 || name(e) === 'NotFound' || name(e) === 'NoSuchKey') return false;
+      throw this.error(`look for s3://${this.o.bucket}/${key}`, e);
+    }
+  }
+
+  async writeOnce(key: string, body: Buffer, contentType: string): Promise<'written' | 'exists'> {
+    const checksum = createHash('sha256').update(body).digest('base64');
+    let wait = this.o.backoffMs ?? 200;
+    for (let attempt = 1; ; attempt++) {
+      // Look first: a key that is there (from an earlier attempt whose answer was lost, or from
+      // another writer) is never written again, whatever the server would allow.
+      if (await this.retrying(`look for s3://${this.o.bucket}/${key}`, () => this.exists(key))) return this.compare(key, body);
+      try {
+        const retainUntil = new Date((this.o.now ?? (() => new Date()))().getTime() + this.o.retentionDays * day);
+        await this.o.client.send(new PutObjectCommand({
+          Bucket: this.o.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length,
+          ChecksumAlgorithm: 'SHA256', ChecksumSHA256: checksum,
+          ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: retainUntil,
+          IfNoneMatch: '*',
+        }));
+        // Read back: on a server that ignores If-None-Match a racing writer may have won.
+        return await this.compare(key, body);
+      } catch (e) {
+        // 412: someone wrote the key first; 409: a concurrent conditional write is in flight.
+        if (status(e) === 412 || status(e) === 409) return this.compare(key, body);
+        if (!retryable(e) || attempt >= this.attempts) throw this.error(`write s3://${this.o.bucket}/${key}`, e, attempt);
+        await sleep(wait);
+        wait *= 2;
+      }
+    }
+  }
+
+  private async compare(key: string, body: Buffer): Promise<'written' | 'exists'> {
+    const there = await this.retrying(`read back s3://${this.o.bucket}/${key}`, () => this.read(key));
+    if (!there) throw new ExternalError('s3', `read back s3://${this.o.bucket}/${key}`, 'the object is not there although the write was accepted or refused as existing', { retryable: true });
+    return there.equals(body) ? 'written' : 'exists';
+  }
+
+  private async retrying<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let wait = this.o.backoffMs ?? 200;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const cause = e instanceof ExternalError ? e.cause : e;
+        if (!retryable(cause) || attempt >= this.attempts) throw e instanceof ExternalError ? e : this.error(operation, e, attempt);
+        await sleep(wait);
+        wait *= 2;
+      }
+    }
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.retrying(operation, async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw this.error(operation, e);
+      }
+    });
+  }
+
+  private error(operation: string, e: unknown, attempts?: number): ExternalError {
+    const s = status(e);
+    const message = `${name(e) ?? 'error'}${s ? ` (HTTP ${s})` : ''}: ${(e as Error).message}${attempts && attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+    const hint = s === 403 ? 'the role needs s3:PutObject, s3:PutObjectRetention, s3:GetObject and s3:ListBucket on the audit bucket'
+      : name(e) === 'InvalidRequest' ? 'the audit bucket must have Object Lock enabled (it needs versioning)' : undefined;
+    return new ExternalError('s3', operation, message, { cause: e, retryable: retryable(e), ...(s ? { status: s } : {}), ...(hint ? { hint } : {}) });
+  }
+}
+
+function status(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function name(e: unknown): string | undefined {
+  return (e as { name?: string })?.name;
+}
+
+function retryable(e: unknown): boolean {
+  const s = status(e);
+  if (s !== undefined) return s >= 500 || s === 429 || name(e) === 'SlowDown';
+  return e instanceof Error && !(e instanceof ExternalError); // no HTTP answer: a network failure
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,364 @@
+// The artifact store: S3 through the AWS SDK. Uploads stream the file once, hashing while they
+// send it (multipart, a SHA-256 checksum per part, bounded memory and concurrency); copies from
+// another bucket stay inside S3. A failed or interrupted multipart upload is always aborted.
+
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
+  UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { ExternalError, InterruptedError, RefusedError } from '../../errors.js';
+
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
+
+/** s3://bucket/key -> {bucket, key}; the key may be empty or end in '/'. */
+export function parseS3Uri(uri: string): S3Location {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new RefusedError(`not an S3 URI: ${JSON.stringify(uri)}`, 'expected s3://bucket/key');
+  return { bucket: m[1]!, key: m[2] ?? '' };
+}
+
+export function s3Uri(loc: S3Location): string {
+  return `s3://${loc.bucket}/${loc.key}`;
+}
+
+export interface StoreOptions {
+  /** S3-compatible endpoint (path-style), e.g. http://127.0.0.1:4568 for s3rver; default AWS */
+  endpoint?: string;
+  region?: string;
+  maxAttempts?: number;
+  /** per-request timeout in ms */
+  requestTimeout?: number;
+}
+
+/**
+ * An S3 client configured from options and the environment: MODELSHIP_S3_ENDPOINT points it at an
+ * S3-compatible server; credentials and region come from the usual AWS chain.
+ */
+export function s3Client(options: StoreOptions = {}): S3Client {
+  // The SDK warns on every run that Node 20 support ends in 2027; the README says so once.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const endpoint = options.endpoint ?? process.env.MODELSHIP_S3_ENDPOINT;
+  return new S3Client({
+    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    maxAttempts: options.maxAttempts ?? 4,
+    // We send explicit SHA-256 checksums ourselves; the SDK's own streaming trailers are
+    // unnecessary and some S3-compatible servers store them verbatim.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: options.requestTimeout ?? 120_000, throwOnRequestTimeout: true },
+  });
+}
+
+export interface StoredObject {
+  size: number;
+  /** the sha256 (hex) modelship recorded in the object's metadata when it verified the upload */
+  sha256?: string;
+  /** S3's stored SHA-256 checksum: base64, with '-N' for a composite multipart checksum */
+  checksum?: string;
+  /** 'FULL_OBJECT' or 'COMPOSITE' when S3 says */
+  checksumType?: string;
+}
+
+export interface UploadProgress {
+  bytes: number;
+  total: number;
+}
+
+export interface UploadOptions {
+  partSize: number;
+  concurrency: number;
+  /** largest object copied with one CopyObject (S3's limit, 5 GiB); larger ones use UploadPartCopy */
+  singleCopyLimit?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: UploadProgress) => void;
+}
+
+export interface UploadResult {
+  sha256: string;
+  size: number;
+  /** the checksum S3 will report: full-object for a single PUT, composite '-N' for multipart */
+  checksum: string;
+  parts: number;
+}
+
+const MiB = 1024 * 1024;
+/** S3's limits: at most 10,000 parts, each (but the last) at least 5 MiB, at most 5 GiB. */
+const maxParts = 10_000;
+const maxCopyObject = 5 * 1024 * MiB;
+
+export const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+
+/** Part size for an object: the preference, grown so the object fits in S3's part limit. */
+export function partSizeFor(size: number, preferred: number): number {
+  const min = Math.max(5 * MiB, preferred);
+  const needed = Math.ceil(size / maxParts);
+  return Math.max(min, Math.ceil(needed / MiB) * MiB);
+}
+
+export class ArtifactStore {
+  constructor(readonly client: S3Client) {}
+
+  /** The object at `loc`, or undefined when there is none. */
+  async head(loc: S3Location, signal?: AbortSignal): Promise<StoredObject | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
+      const o: StoredObject = { size: r.ContentLength ?? 0 };
+      if (r.Metadata?.sha256) o.sha256 = r.Metadata.sha256;
+      if (r.ChecksumSHA256) o.checksum = r.ChecksumSHA256;
+      if (r.ChecksumType) o.checksumType = r.ChecksumType;
+      return o;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw external(e, `read ${s3Uri(loc)}`);
+    }
+  }
+
+  /** Reads a small object whole (run metadata, reports); refuses more than `maxBytes`. */
+  async getSmall(loc: S3Location, maxBytes: number): Promise<Buffer | undefined> {
+    const head = await this.head(loc);
+    if (!head) return undefined;
+    if (head.size > maxBytes) return Buffer.alloc(maxBytes + 1);
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (e) {
+      throw external(e, `read ${s3Uri(loc)}`);
+    }
+  }
+
+  /** Writes a small object with its SHA-256 checksum, so S3 rejects it if a byte changes in transit. */
+  async putSmall(loc: S3Location, body: Buffer, sha256: string, contentType: string): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType,
+        ChecksumSHA256: b64(sha256), Metadata: { sha256 },
+      }));
+    } catch (e) {
+      throw external(e, `write ${s3Uri(loc)}`);
+    }
+  }
+
+  async delete(loc: S3Location): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    } catch (e) {
+      throw external(e, `delete ${s3Uri(loc)}`);
+    }
+  }
+
+  /**
+   * Uploads a local file, reading it once: each part is hashed (its own SHA-256, sent for S3 to
+   * check, and the running SHA-256 of the whole file) and sent while the next is read. The upload
+   * completes only if the whole-file digest equals `expectedSha256`; otherwise, and on any
+   * failure or interruption, the multipart upload is aborted and nothing is stored.
+   */
+  async uploadFile(path: string, size: number, dest: S3Location, expectedSha256: string, options: UploadOptions): Promise<UploadResult> {
+    const partSize = partSizeFor(size, options.partSize);
+    if (size <= partSize) return this.uploadSingle(path, size, dest, expectedSha256, options);
+
+    let uploadId: string | undefined;
+    const file = await open(path, 'r');
+    const whole = createHash('sha256');
+    const parts: CompletedPart[] = [];
+    const partDigests: Buffer[] = [];
+    let sent = 0;
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({
+        Bucket: dest.bucket, Key: dest.key, ChecksumAlgorithm: 'SHA256', Metadata: { sha256: expectedSha256 },
+        ContentType: 'application/octet-stream',
+      }), { abortSignal: options.signal });
+      uploadId = created.UploadId!;
+      const count = Math.ceil(size / partSize);
+      for (let n = 1; n <= count; n++) {
+        if (failure) break;
+        checkAborted(options.signal);
+        const length = Math.min(partSize, size - (n - 1) * partSize);
+        const body = Buffer.allocUnsafe(length);
+        await readFully(file, body, (n - 1) * partSize);
+        whole.update(body);
+        const digest = createHash('sha256').update(body).digest();
+        partDigests[n - 1] = digest;
+        const task = this.client.send(new UploadPartCommand({
+          Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, PartNumber: n, Body: body,
+          ChecksumSHA256: digest.toString('base64'), ContentLength: length,
+        }), { abortSignal: options.signal }).then((r) => {
+          parts[n - 1] = { PartNumber: n, ETag: r.ETag, ChecksumSHA256: digest.toString('base64') };
+          sent += length;
+          options.onProgress?.({ bytes: sent, total: size });
+        }, (e) => {
+          failure ??= e;
+        });
+        inflight.add(task);
+        void task.finally(() => inflight.delete(task));
+        if (inflight.size >= options.concurrency) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+      if (failure) throw failure;
+      checkAborted(options.signal);
+      const sha256 = whole.digest('hex');
+      if (sha256 !== expectedSha256) {
+        throw new RefusedError(`the artifact's sha256 is ${sha256}, but metadata.json says ${expectedSha256}; nothing was stored`,
+          'the artifact or its metadata changed after training; re-run the training task\'s export');
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({
+        Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }), { abortSignal: options.signal });
+      uploadId = undefined;
+      return { sha256, size, parts: count, checksum: `${compositeChecksum(partDigests)}-${count}` };
+    } catch (e) {
+      if (uploadId) await this.abort(dest, uploadId);
+      if (e instanceof RefusedError || e instanceof InterruptedError) throw e;
+      if (options.signal?.aborted) throw new InterruptedError('interrupted; the partial upload was aborted and nothing was stored');
+      throw external(e, `upload ${s3Uri(dest)}`, 'the partial upload was aborted; nothing was stored');
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async uploadSingle(path: string, size: number, dest: S3Location, expectedSha256: string, options: UploadOptions): Promise<UploadResult> {
+    const body = Buffer.allocUnsafe(size);
+    const file = await open(path, 'r');
+    try {
+      await readFully(file, body, 0);
+    } finally {
+      await file.close();
+    }
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    if (sha256 !== expectedSha256) {
+      throw new RefusedError(`the artifact's sha256 is ${sha256}, but metadata.json says ${expectedSha256}; nothing was stored`,
+        'the artifact or its metadata changed after training; re-run the training task\'s export');
+    }
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: size, ContentType: 'application/octet-stream',
+        ChecksumSHA256: b64(sha256), Metadata: { sha256 },
+      }), { abortSignal: options.signal });
+    } catch (e) {
+      if (options.signal?.aborted) throw new InterruptedError('interrupted; nothing was stored');
+      throw external(e, `upload ${s3Uri(dest)}`);
+    }
+    options.onProgress?.({ bytes: size, total: size });
+    return { sha256, size, parts: 1, checksum: b64(sha256) };
+  }
+
+  /**
+   * Copies an object between buckets without it leaving S3. Up to 5 GiB: one CopyObject, for
+   * which S3 computes the copy's full SHA-256. Larger: UploadPartCopy in parts.
+   * Returns the checksum S3 reports for the copy (undefined when the store reports none).
+   */
+  async copy(source: S3Location, size: number, dest: S3Location, sha256: string, options: UploadOptions): Promise<{ checksum?: string; checksumType?: string }> {
+    const copySource = `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, '/')}`;
+    if (size <= (options.singleCopyLimit ?? maxCopyObject)) {
+      try {
+        const r = await this.client.send(new CopyObjectCommand({
+          Bucket: dest.bucket, Key: dest.key, CopySource: copySource, ChecksumAlgorithm: 'SHA256',
+          MetadataDirective: 'REPLACE', Metadata: { sha256 }, ContentType: 'application/octet-stream',
+        }), { abortSignal: options.signal });
+        options.onProgress?.({ bytes: size, total: size });
+        const out: { checksum?: string; checksumType?: string } = {};
+        if (r.CopyObjectResult?.ChecksumSHA256) out.checksum = r.CopyObjectResult.ChecksumSHA256;
+        if (r.CopyObjectResult?.ChecksumType) out.checksumType = r.CopyObjectResult.ChecksumType;
+        return out;
+      } catch (e) {
+        if (options.signal?.aborted) throw new InterruptedError('interrupted; nothing was stored');
+        throw external(e, `copy ${s3Uri(source)} to ${s3Uri(dest)}`);
+      }
+    }
+    const partSize = Math.min(partSizeFor(size, options.partSize), options.singleCopyLimit ?? maxCopyObject);
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({
+        Bucket: dest.bucket, Key: dest.key, ChecksumAlgorithm: 'SHA256', Metadata: { sha256 }, ContentType: 'application/octet-stream',
+      }), { abortSignal: options.signal });
+      uploadId = created.UploadId!;
+      const count = Math.ceil(size / partSize);
+      const parts: CompletedPart[] = new Array(count);
+      let next = 1;
+      let copied = 0;
+      const worker = async () => {
+        while (next <= count) {
+          const n = next++;
+          checkAborted(options.signal);
+          const start = (n - 1) * partSize;
+          const end = Math.min(size, start + partSize) - 1;
+          const r = await this.client.send(new UploadPartCopyCommand({
+            Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, PartNumber: n, CopySource: copySource,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }), { abortSignal: options.signal });
+          parts[n - 1] = { PartNumber: n, ETag: r.CopyPartResult?.ETag, ChecksumSHA256: r.CopyPartResult?.ChecksumSHA256 };
+          copied += end - start + 1;
+          options.onProgress?.({ bytes: copied, total: size });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(options.concurrency, count) }, worker));
+      await this.client.send(new CompleteMultipartUploadCommand({
+        Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }), { abortSignal: options.signal });
+      uploadId = undefined;
+      if (!parts.every((p) => p.ChecksumSHA256)) return {};
+      const digests = parts.map((p) => Buffer.from(p.ChecksumSHA256!, 'base64'));
+      return { checksum: `${compositeChecksum(digests)}-${count}`, checksumType: 'COMPOSITE' };
+    } catch (e) {
+      if (uploadId) await this.abort(dest, uploadId);
+      if (e instanceof InterruptedError) throw e;
+      if (options.signal?.aborted) throw new InterruptedError('interrupted; the partial copy was aborted and nothing was stored');
+      throw external(e, `copy ${s3Uri(source)} to ${s3Uri(dest)}`, 'the partial copy was aborted; nothing was stored');
+    }
+  }
+
+  /** Aborts a multipart upload; its own failure is reported but does not hide the first error. */
+  private async abort(dest: S3Location, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId }));
+    } catch (e) {
+      process.stderr.write(`warning: could not abort the multipart upload ${uploadId} of ${s3Uri(dest)}: ${(e as Error).message}; ` +
+        'a bucket lifecycle rule (AbortIncompleteMultipartUpload) will remove it\n');
+    }
+  }
+}
+
+/** S3's composite checksum of a multipart object: the SHA-256 of the parts' binary digests. */
+export function compositeChecksum(partDigests: Buffer[]): string {
+  const h = createHash('sha256');
+  for (const d of partDigests) h.update(d);
+  return h.digest('base64');
+}
+
+async function readFully(file: import('node:fs/promises').FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesRead } = await file.read(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesRead === 0) throw new RefusedError('the artifact file became shorter while it was being read');
+    offset += bytesRead;
+  }
+}
+
+function checkAborted(signal?: AbortSignal) {
+  if (signal?.aborted) throw new InterruptedError('interrupted');
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey');
+}
+
+/** Wraps an SDK error as an ExternalError naming what was being done; never includes credentials. */
+export function external(e: unknown, operation: string, hint?: string): ExternalError {
+  if (e instanceof ExternalError) return e;
+  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
+  const name = (e as Error)?.name ?? 'Error';
+  const message = (e as Error)?.message || name;
+  const details: ConstructorParameters<typeof ExternalError>[3] = { cause: e, retryable: status === undefined || status >= 500 || status === 429 };
+  if (status !== undefined) details.status = status;
+  if (hint) details.hint = hint;
+  else if (status === 403) details.hint = 'check the AWS credentials and that the role may read and write this bucket';
+  return new ExternalError('s3', operation, status ? `${name} (HTTP ${status}): ${message}` : `${name}: ${message}`, details);
+}

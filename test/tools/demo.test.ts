@@ -1,0 +1,78 @@
+// `npm run demo` (tools/demo): the whole story runs, says what it did, and leaves no process and (without
+// --keep) no folder behind — also when interrupted.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { cleanEnv, projectRoot } from '../helpers/cli.js';
+import { readmeExample } from '../helpers/golden.js';
+
+/** Processes whose command line mentions `text` (the demo's folder): the stand-ins and commands it started. */
+/** The demo as `npm run demo` starts it (after the build): its TypeScript through tsx. */
+const demoArgs = ['--import', 'tsx', join(projectRoot, 'tools/demo/cli.ts')];
+
+function runDemo(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...demoArgs, ...args], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function processesMentioning(text: string): string[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.includes(text) && !l.includes('ps -eo'));
+}
+
+t.test('the story from registration to the regulator\'s answer, in one run', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'modelship-demo-test-'));
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'demo');
+  const r = await runDemo(['--keep', '--dir', dir], parent);
+  t.equal(r.code, 0, 'exit 0');
+  if (r.code !== 0) t.comment(r.stdout + r.stderr);
+  const out = r.stdout;
+  t.match(out, /\[1\/12\] set up/);
+  t.match(out, /registered fraud-detector@2026\.11\.20-1/);
+  t.match(out, /pull request #1 opened/);
+  t.match(out, /staging at [0-9a-f]{12}: converged/);
+  t.match(out, /fraud-detector 2026\.11\.20-1 at 5% beside 2026\.11\.06-1 .*BREACHED/);
+  t.match(out, /revert pull request #3 opened/);
+  t.match(out, /production runs 2026\.11\.06-1 again/);
+  t.match(out, /production: OK: 3 records verified/);
+  t.match(out, /canary 2026\.11\.20-1, 5% of online traffic\n\s+live +\S+ until \S+\n\s+promoted by +PR #2/);
+  t.match(out, /Done in \d+\.\d s/, 'how long it took is measured by npm run bench -- demo, not asserted here');
+  for (const f of ['reports/production-canary.md', 'dashboard/index.html', 'transcript.txt']) t.ok(existsSync(join(dir, f)), f);
+  t.ok(readdirSync(join(dir, 'audit')).length > 0, 'the audit trail is on disk');
+  t.match(readFileSync(join(dir, 'dashboard/index.html'), 'utf8'), /fraud-detector/);
+  t.same(processesMentioning(dir), [], 'no process left behind');
+  // The README shows the step lines of this run (timings vary; the full output is in transcript.txt).
+  const steps = out.split('\n').filter((l) => /^\[\d+\/\d+\] /.test(l)).map((l) => l.replace(/\s+\(\d+\.\d s\)$/, ''));
+  readmeExample(t, 'demo', ['$ npm run demo', out.split('\n')[0]!, ...steps].join('\n'));
+});
+
+t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 130', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'modelship-demo-test-'));
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'demo');
+  const child = spawn(process.execPath, [...demoArgs, '--dir', dir], { cwd: parent, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const started = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.includes('[3/12]')) resolve();
+  }));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await Promise.race([started, exited]);
+  t.ok(processesMentioning(dir).length > 0, 'the stand-ins run while the story does');
+  child.kill('SIGINT');
+  t.equal(await exited, 130);
+  // The stand-ins are stopped before the process exits; give the OS a moment to reap them.
+  await new Promise((r) => setTimeout(r, 500));
+  t.same(processesMentioning(dir), [], 'no process left behind');
+  t.notOk(existsSync(dir), 'the folder is removed');
+});

@@ -1,0 +1,261 @@
+// The story `modelship demo` tells, step by step, with the real commands (each one a `modelship`
+// process against the stand-ins, its output shown): a new fraud-detector version is registered,
+// promoted to staging through a pull request and merged, synced and recorded; then started as a
+// 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
+// previous version serves again; the audit trail is verified and answers the regulator.
+//
+// The git history runs on a fixed story clock (commits, registration and checks are dated, so
+// the soak time and freeze windows are those of the story, whatever day the demo runs); syncs,
+// readiness and audit records happen in real time.
+
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { people, versionOf, type World } from './world.js';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface StoryOutput {
+  /** a step begins: its number, the total and a title */
+  step(n: number, total: number, title: string): void;
+  /** a command and what it printed (already trimmed) */
+  command(line: string, output: string): void;
+  /** one line of narration */
+  say(line: string): void;
+}
+
+export interface StoryResult {
+  files: { report: string; dashboard: string; audit: string; records: string; transcript: string };
+  traced: string;
+}
+
+interface Ran { code: number; stdout: string; stderr: string }
+
+/** The story's clock: when each thing in git happened. */
+const clock = {
+  registered: '2026-11-20T06:00:00Z',
+  stagingPr: '2026-11-20T07:00:00Z',
+  stagingCheck: '2026-11-20T07:05:00Z',
+  stagingMerge: '2026-11-20T08:00:00Z',
+  canaryPr: '2026-11-23T09:00:00Z',
+  canaryCheck: '2026-11-23T09:05:00Z',
+  canaryMerge: '2026-11-23T09:30:00Z',
+  revertMerge: '2026-11-23T10:10:00Z',
+};
+
+/** `signal`: aborting it stops the command that is running (Ctrl-C) and the story. */
+export async function tellStory(world: World, out: StoryOutput, signal?: AbortSignal): Promise<StoryResult> {
+  const files = {
+    report: join(world.dir, 'reports/production-canary.md'),
+    dashboard: join(world.dir, 'dashboard/index.html'),
+    audit: join(world.dir, 'audit'),
+    records: join(world.dir, 'records'),
+    transcript: join(world.dir, 'transcript.txt'),
+  };
+  mkdirSync(join(world.dir, 'reports'), { recursive: true });
+  mkdirSync(join(world.dir, 'keys'), { recursive: true });
+  const keyFile = join(world.dir, 'keys/audit-demo.pem');
+  const total = 12;
+  let n = 0;
+  const step = (title: string) => out.step(++n, total, title);
+
+  /** Runs `modelship <args>` in the clone; shows the command and its output; fails the story on an unexpected exit code. */
+  const run = async (args: string[], options: { at?: string; expect?: number[]; show?: (r: Ran) => string; env?: Record<string, string>; noRepo?: boolean } = {}): Promise<Ran> => {
+    const r = await spawnCli(options.noRepo ? args : [...args, '-C', world.repo], { ...world.env, ...(options.at ? dated(options.at) : {}), ...options.env }, signal);
+    const shown = (options.show ?? ((x) => x.stdout + (x.code ? x.stderr : '')))(r);
+    const line = `modelship ${args.map(quote).join(' ')}`;
+    out.command(line, trim(shown));
+    appendFileSync(files.transcript, `$ ${line}\n${r.stdout}${r.stderr}\n`);
+    if (!(options.expect ?? [0]).includes(r.code)) throw new Error(`\`${line}\` exited ${r.code}:\n${r.stderr || r.stdout}`);
+    return r;
+  };
+
+  // --- the audit key the policies trust (the demo's; production signs with KMS) ---
+  step('set up: a local audit signing key, trusted by the policies, and the environments as main says');
+  const keygen = await run(['audit', 'keygen', '--id', 'demo-2026', '--out', keyFile], { noRepo: true, show: (r) => r.stdout.split('\n').slice(0, 4).join('\n') });
+  trustKey(world, keygen.stdout);
+  commit(world, clock.registered, 'policies: the demo\'s audit trail (local store, demo key)', ['policies']);
+  await run(['sync', '--record-dir', files.records], { show: (r) => r.stdout.split('\n').filter((l) => / at [0-9a-f]{12}: /.test(l)).join('\n') });
+  for (const env of ['staging', 'production']) {
+    await run(['audit', 'mirror', '--env', env, '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit], { expect: [0] });
+  }
+
+  // --- 1. register ---
+  step('register a new fraud-detector training run: artifact uploaded to the registry and verified');
+  await run(['register', join(world.dir, 'runs/fraud-detector-run-8812')], { at: clock.registered });
+  const candidate = '2026.11.20-1';
+  commit(world, clock.registered, `register fraud-detector ${candidate}`, ['models']);
+
+  // --- 2. staging: PR, check, review, merge, sync, audit ---
+  step('promote it to staging as a pull request');
+  const stagingPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'staging', '--reason', 'weekly retrain', '--open-pr'], { at: clock.stagingPr });
+  const stagingBranch = branchOf(stagingPr.stdout);
+  const stagingNumber = prNumberOf(stagingPr.stdout);
+  step('the checker gates it with staging\'s policy from main, and a lead approves');
+  await run(['check', '--base', 'main', '--head', stagingBranch, '--at', clock.stagingCheck], { expect: [0] });
+  const stagingApproval = approve(world, stagingNumber, people.leads[0]!, clock.stagingCheck);
+  step('merge; the sync agent makes staging run it (plan, apply, ready) and the audit trail records it');
+  merge(world, stagingBranch, stagingNumber, clock.stagingMerge, [stagingApproval]);
+  await run(['sync', '--env', 'staging', '--record-dir', files.records], { show: syncShown });
+  await run(['audit', 'mirror', '--env', 'staging', '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit]);
+
+  // --- 3. production canary ---
+  step('three days later: start it in production as a 5 % canary (pull request, two approvals)');
+  const stable = versionOf(world.repo, 'production', 'fraud-detector');
+  const canaryPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'production', '--canary', '5', '--reason', 'weekly retrain', '--open-pr'], { at: clock.canaryPr });
+  const canaryBranch = branchOf(canaryPr.stdout);
+  const canaryNumber = prNumberOf(canaryPr.stdout);
+  await run(['check', '--base', 'main', '--head', canaryBranch, '--at', clock.canaryCheck, '--output', files.report], { expect: [0] });
+  const approvals = [approve(world, canaryNumber, people.leads[1]!, clock.canaryCheck), approve(world, canaryNumber, people.modelRisk[0]!, clock.canaryCheck)];
+  step('merge; production serves the canary to 5 % of traffic');
+  merge(world, canaryBranch, canaryNumber, clock.canaryMerge, approvals);
+  await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
+  await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--report', files.report, '--key-file', keyFile, '--store', files.audit]);
+  // The moment the regulator will ask about: the next whole second, when the canary serves for sure
+  // (rounded up, not down: rounding down could land before it was ready), and past before the story goes on.
+  const traced = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await new Promise((r) => setTimeout(r, Date.parse(traced) - Date.now() + 100));
+
+  // --- the guardrail breaks ---
+  step('the canary declines far more transactions than the stable version: the guardrail breaks');
+  await injectDeclines(world, candidate, stable);
+  out.say(`(the demo writes the last hour of authorisations into the warehouse: ${stable} declined 2 %, the canary ${candidate} 6 %)`);
+  return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock });
+}
+
+/** The second half (canary watch → revert → sync → verify → trace): see finishStory. */
+async function finishStory(ctx: StoryContext): Promise<StoryResult> {
+  const { world, out, run, step, files, keyFile, candidate, stable, traced } = ctx;
+  step('canary watch sees the guardrail broken and opens the revert pull request');
+  const watch = await run(['canary', 'watch', '--env', 'production', '--once', '--open-pr'], { expect: [1] });
+  const revertNumber = prNumberOf(watch.stdout);
+  const revertBranch = world.github.state.pull(revertNumber)!.pull.headRef;
+  step('on-call approves the revert and merges it; the sync agent puts the stable version back');
+  await run(['check', '--base', 'main', '--head', revertBranch, '--at', ctx.clock.revertMerge], { expect: [0] });
+  merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, [approve(world, revertNumber, people.oncall[0]!, ctx.clock.revertMerge)]);
+  await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
+  await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit]);
+  out.say(`production runs ${versionOf(world.repo, 'production', 'fraud-detector')} again (the canary ${candidate} is gone; stable ${stable})`);
+
+  step('the auditor: the trail is complete and unaltered, and answers the regulator');
+  await run(['audit', 'verify', '--store', files.audit]);
+  const result: StoryResult = { files, traced };
+  await run(['audit', 'trace', '--model', 'fraud-detector', '--env', 'production', '--at', traced, '--store', files.audit]);
+  step('where everything is');
+  await run(['status', '--html', join(files.dashboard, '..'), '--no-drift'], { expect: [0, 1] });
+  return result;
+}
+
+interface StoryContext {
+  world: World;
+  out: StoryOutput;
+  run: (args: string[], options?: { at?: string; expect?: number[]; show?: (r: Ran) => string }) => Promise<Ran>;
+  step: (title: string) => void;
+  files: StoryResult['files'];
+  keyFile: string;
+  candidate: string;
+  stable: string;
+  traced: string;
+  clock: typeof clock;
+}
+
+// --- helpers ---
+
+/** A sync's output without the field-by-field diffs: what changes, and how it went. */
+const syncShown = (r: Ran) => r.stdout.split('\n').filter((l) => !/^ {6}/.test(l) && l.trim()).join('\n') + (r.code ? r.stderr : '');
+
+function spawnCli(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('interrupted'));
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 130 : 70), stdout, stderr }));
+  });
+}
+
+/** Environment for a command at a story time: git dates and the registry's clock. */
+function dated(at: string): Record<string, string> {
+  return { GIT_AUTHOR_DATE: at, GIT_COMMITTER_DATE: at, SOURCE_DATE_EPOCH: String(Date.parse(at) / 1000) };
+}
+
+function commit(world: World, at: string, message: string, paths: string[]): void {
+  world.git('add', '--', ...paths);
+  if (!world.git('status', '--porcelain', '--', ...paths).trim()) return;
+  world.gitAt(at, 'commit', '-q', '-m', message);
+  world.gitAt(at, 'push', '-q', 'origin', 'main');
+  world.github.setBranch('main', world.git('rev-parse', 'HEAD').trim());
+}
+
+
+/** A reviewer approves on GitHub (the stand-in); returns the trailer the merge carries. */
+function approve(world: World, pull: number, login: string, at: string): string {
+  world.github.addReview(pull, login, 'APPROVED');
+  return `Approved-by: ${login} ${at}`;
+}
+
+/** GitHub's merge button: a merge commit on main naming the pull request, pushed; the PR closed as merged. */
+function merge(world: World, branch: string, pull: number, at: string, approvals: string[]): void {
+  const pr = world.github.state.pull(pull)!;
+  world.git('checkout', '-q', 'main');
+  // The branch as pushed to the origin (the tool that opened the PR may not have left it here).
+  world.git('fetch', '-q', 'origin', branch);
+  world.gitAt(at, 'merge', '--no-ff', '-q', '-m', `Merge pull request #${pull} from ${branch}\n\n${pr.title}\n\nPull-Request-Author: ${pr.user}\n${approvals.join('\n')}`, 'FETCH_HEAD');
+  world.gitAt(at, 'push', '-q', 'origin', 'main');
+  const sha = world.git('rev-parse', 'HEAD').trim();
+  world.github.setBranch('main', sha);
+  Object.assign(pr, { state: 'closed', closedAt: at });
+  Object.assign(pr.pull, { mergedAt: at, mergedBy: people.leads[0], mergeCommitSha: sha });
+}
+
+function branchOf(stdout: string): string {
+  const m = /\b(promote\/[^\s'"`]+|rollback\/[^\s'"`]+|revert\/[^\s'"`]+)/.exec(stdout);
+  if (!m) throw new Error(`no branch in:\n${stdout}`);
+  return m[1]!.replace(/[.,;:]$/, '');
+}
+
+function prNumberOf(stdout: string): number {
+  const m = /\/pull\/(\d+)|#(\d+)/.exec(stdout);
+  if (!m) throw new Error(`no pull request in:\n${stdout}`);
+  return Number(m[1] ?? m[2]);
+}
+
+/**
+ * The policies trust the demo key. Their store names the production bucket; the demo writes to a
+ * local folder with the same write-once rules instead (--store).
+ */
+function trustKey(world: World, keygenOut: string): void {
+  const entry = keygenOut.split('\n').filter((l) => /^(- |  )\S/.test(l));
+  for (const env of ['staging', 'production']) {
+    const file = join(world.repo, 'policies', `${env}.yaml`);
+    const audit = ['audit:', `  store: s3://acme-audit-trail/${env}`, '  retentionDays: 365', '  keys:', ...entry.map((l) => `    ${l}`)];
+    writeFileSync(file, `${readFileSync(file, 'utf8').trimEnd()}\n${audit.join('\n')}\n`);
+  }
+}
+
+/**
+ * An hour of authorisations, written into the warehouse (DuckDB): per minute 40 by the stable
+ * version, declining 2 %, and 12 by the canary, declining 6 %. Versions are the repository's
+ * validated names, so they can stand in this SQL text.
+ */
+async function injectDeclines(world: World, canary: string, stable: string): Promise<void> {
+  const rows = (version: string, perMinute: number, declinePer50: number) => `
+    SELECT now() - to_seconds(m * 60 + j), 'fraud-detector', '${version}',
+           CASE WHEN (m * ${perMinute} + j) % 50 < ${declinePer50} THEN 'decline' ELSE 'approve' END
+    FROM range(0, 60) a(m), range(0, ${perMinute}) b(j)`;
+  await world.snow.run(`INSERT INTO ANALYTICS.DECISIONS.AUTHORISATIONS ${rows(stable, 40, 1)} UNION ALL ${rows(canary, 12, 3)}`);
+}
+
+function quote(a: string): string {
+  return /^[\w@./:=,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** At most 24 lines of a command's output, with how many were left out. */
+function trim(text: string, max = 24): string {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines.length <= max ? lines.join('\n') : [...lines.slice(0, max), `… (${lines.length - max} more lines in the transcript)`].join('\n');
+}

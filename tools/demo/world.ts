@@ -1,0 +1,162 @@
+// The demo's world: a throw-away copy of this repository's release files (a bare origin and a
+// clone in a temp folder) and the local stand-ins the commands talk to — S3 (s3rver), the
+// Kubernetes API, Snowflake (SQL run in DuckDB) and GitHub — each on loopback, all stopped by
+// close(). Only for `modelship demo`; see src/sandbox/ for what each stand-in does not do.
+
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../src/errors.js';
+import { parse, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface World {
+  dir: string;
+  /** the clone the story works in */
+  repo: string;
+  origin: string;
+  /** environment for every command: the stand-ins' addresses and credentials */
+  env: Record<string, string>;
+  github: import('../sandbox/github/server.js').GitHubStandIn;
+  kube: import('../sandbox/kubernetes/server.js').KubernetesStandIn;
+  snow: import('../sandbox/snowflake/server.js').SnowflakeStandIn;
+  git(...args: string[]): string;
+  /** git with author and committer dates set to `at` (the story's clock) */
+  gitAt(at: string, ...args: string[]): string;
+  close(): Promise<void>;
+}
+
+export const owner = 'acmerisk';
+export const repoName = 'model-releases';
+const token = 'ghs_modelship_demo_token';
+/** Who plays the people of the story (the GitHub stand-in's teams). */
+export const people = {
+  author: 'ada-ml',
+  leads: ['grace-lead', 'alan-lead'],
+  modelRisk: ['katherine-risk'],
+  oncall: ['linus-oncall'],
+};
+
+/** Starts everything; on any failure what was started is stopped again. */
+export async function createWorld(options: { dir?: string } = {}): Promise<World> {
+  if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length > 0) {
+    throw new UsageError(`${options.dir} is not empty; give the demo an empty or new folder`);
+  }
+  const dir = options.dir ? (mkdirSync(options.dir, { recursive: true }), options.dir) : mkdtempSync(join(tmpdir(), 'modelship-demo-'));
+  const stops: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    const origin = join(dir, 'origin.git');
+    const repo = join(dir, 'acmerisk-model-releases');
+    const git = (cwd: string, ...args: string[]) => gitIn(cwd, {}, args);
+    git(dir, 'init', '-q', '--bare', '-b', 'main', origin);
+    git(dir, 'init', '-q', '-b', 'main', repo);
+    for (const [k, v] of Object.entries({ 'user.name': 'Ada Engineer', 'user.email': 'ada@acmerisk.example', 'commit.gpgsign': 'false' })) git(repo, 'config', k, v);
+    git(repo, 'remote', 'add', 'origin', origin);
+    for (const d of ['environments', 'models', 'policies']) cpSync(join(projectRoot, d), join(repo, d), { recursive: true });
+    mkdirSync(join(dir, 'runs'));
+    cpSync(join(projectRoot, 'test/fixtures/runs/fraud-detector-run-8812'), join(dir, 'runs/fraud-detector-run-8812'), { recursive: true });
+    withoutPrometheus(join(repo, 'policies/production.yaml'));
+    git(repo, 'add', '-A');
+    gitIn(repo, { GIT_AUTHOR_DATE: '2026-11-16T09:00:00Z', GIT_COMMITTER_DATE: '2026-11-16T09:00:00Z' }, ['commit', '-q', '-m', 'AcmeRisk release repository']);
+    git(repo, 'push', '-q', '-u', 'origin', 'main');
+
+    const [{ startS3rver, s3rverCredentials }, { startKubernetesStandIn }, { startSnowflakeStandIn, snowflakeStandInCredentials }, { startGitHub }] = await Promise.all([
+      import('../sandbox/s3rver.js'), import('../sandbox/kubernetes/server.js'), import('../sandbox/snowflake/server.js'), import('../sandbox/github/server.js'),
+    ]);
+    const [s3, kube, snow, github] = await Promise.all([
+      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training'], dir: join(dir, 's3') }),
+      startKubernetesStandIn({ namespaces: ['ml-staging', 'ml-serving'], controller: { delayMs: 150 } }),
+      startSnowflakeStandIn({ setup: warehouseTables }),
+      startGitHub({
+        // The token is the ML engineer's: the pull requests the story opens are hers.
+        owner, repo: repoName, token, login: people.author,
+        users: [people.author, ...people.leads, ...people.modelRisk, ...people.oncall],
+        teams: { 'fraud-ml-leads': people.leads, 'model-risk': people.modelRisk, 'ml-oncall': people.oncall, 'ml-platform': people.leads, 'disputes-ml': [] },
+      }),
+    ]);
+    stops.push(() => s3.stop(), () => kube.stop(), () => snow.stop(), () => github.stop());
+
+    const env: Record<string, string> = {
+      AWS_ACCESS_KEY_ID: s3rverCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3rverCredentials.secretAccessKey,
+      AWS_REGION: 'us-east-1', MODELSHIP_S3_ENDPOINT: s3.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
+      SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
+      MODELSHIP_SNOWFLAKE_URL: snow.url,
+      GITHUB_TOKEN: token, GITHUB_API_URL: github.url, GITHUB_REPOSITORY: `${owner}/${repoName}`,
+    };
+    await seedRegistry(env);
+    return {
+      dir, repo, origin, env, github, kube, snow,
+      git: (...args) => git(repo, ...args),
+      gitAt: (at, ...args) => gitIn(repo, { GIT_AUTHOR_DATE: at, GIT_COMMITTER_DATE: at }, args),
+      close: async () => {
+        await close();
+      },
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Removes the demo's folder (the caller keeps it with --keep). */
+export function removeWorld(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function gitIn(cwd: string, extra: Record<string, string>, args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', ...extra } });
+}
+
+/**
+ * The registry holds the artifacts of the versions the example repository already pins (they
+ * were registered before the story starts) and the dbt manifest the feature gate reads.
+ */
+async function seedRegistry(env: Record<string, string>): Promise<void> {
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    endpoint: env.MODELSHIP_S3_ENDPOINT, forcePathStyle: true, region: env.AWS_REGION,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+  });
+  const puts: Array<Promise<unknown>> = [];
+  for (const run of ['fraud-detector-run-8610', 'fraud-detector-run-8702', 'fraud-detector-run-8755', 'chargeback-risk-run-311', 'chargeback-risk-run-342']) {
+    const dir = join(projectRoot, 'test/fixtures/runs', run);
+    const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as { model: string; artifact: { file: string; sha256: string } };
+    const body = readFileSync(join(dir, meta.artifact.file));
+    const key = `${meta.model}/${meta.artifact.sha256}/${meta.artifact.file}`;
+    puts.push(client.send(new PutObjectCommand({ Bucket: 'acme-model-registry', Key: key, Body: body, ChecksumSHA256: Buffer.from(meta.artifact.sha256, 'hex').toString('base64') })));
+  }
+  puts.push(client.send(new PutObjectCommand({ Bucket: 'acme-dbt-artifacts', Key: 'prod/manifest.json', Body: readFileSync(join(projectRoot, 'test/fixtures/dbt/manifest-v12.json')) })));
+  await Promise.all(puts);
+  client.destroy();
+}
+
+/** The warehouse tables the story's canary check reads (ANALYTICS.DECISIONS.AUTHORISATIONS). */
+async function warehouseTables(conn: import('@duckdb/node-api').DuckDBConnection): Promise<void> {
+  await conn.run("ATTACH ':memory:' AS ANALYTICS");
+  await conn.run('CREATE SCHEMA ANALYTICS.DECISIONS');
+  await conn.run('CREATE TABLE ANALYTICS.DECISIONS.AUTHORISATIONS (ts TIMESTAMPTZ, model VARCHAR, version VARCHAR, decision VARCHAR)');
+}
+
+/**
+ * No Prometheus runs in the demo: its copy of the production policy keeps the canary guardrails
+ * the warehouse measures (the decline-rate ratio, in DuckDB) and drops the PromQL ones.
+ */
+function withoutPrometheus(file: string): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const checks = doc.getIn(['canary', 'checks']) as YAMLSeq<YAMLMap>;
+  checks.items = checks.items.filter((c) => c.get('source') !== 'prometheus');
+  writeFileSync(file, doc.toString({ lineWidth: 0 }));
+}
+
+export function versionOf(repo: string, env: string, model: string): string {
+  const doc = parse(readFileSync(join(repo, 'environments', `${env}.yaml`), 'utf8')) as { models: Record<string, { version: string }> };
+  return doc.models[model]!.version;
+}
