@@ -15,7 +15,7 @@ import { deploymentRows } from '../sync/record.js';
 import { planText, resultText } from '../sync/show.js';
 import { hasWrites } from '../sync/plan.js';
 import type { Plan } from '../sync/types.js';
-import { startSnowflakeThread, type SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
+import { sharedSnowflakeThread, type SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
 import { deploymentRequest, finalStatus } from '../sync/deployment.js';
 import type { Environment } from '../config/types.js';
 import { commandOptions, repoRoot } from './context.js';
@@ -34,7 +34,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const github = opts.github ? await githubDeployments(root) : undefined;
     // Started first: the worker loads the Snowflake driver on the other core while this thread
     // reads the repository and loads the Kubernetes client. (No Snowflake account, no worker.)
-    const snowflake = process.env.SNOWFLAKE_ACCOUNT?.trim() ? startSnowflakeThread() : undefined;
+    const snowflake = process.env.SNOWFLAKE_ACCOUNT?.trim() ? sharedSnowflakeThread() : undefined;
     try {
       return await (opts.watch ? watch(root, opts, output, snowflake, github) : once(root, opts, output, snowflake, github));
     } finally {

@@ -1,9 +1,14 @@
-// Runs the built CLI (dist/cli.js) as a user would, capturing output and exit code.
+// Runs modelship commands for tests. `runCli` runs the built program (dist/program.js) inside the
+// test process: the same argument parsing, commands and exit codes as the binary, without paying
+// a Node start-up and the client libraries' load time per call. `spawnCli` runs dist/cli.js as a
+// child process, as a user does: for the few end-to-end tests that need a real process (exit by
+// signal, the bin itself, a crash).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const program = fileURLToPath(new URL('../../dist/program.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -12,19 +17,64 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** Variables of the machine that must not reach a command under test: ambient AWS/GitHub settings, tap's instrumentation. */
+const ambient = /^(AWS_|GITHUB_|GH_|MODELSHIP_|SOURCE_DATE_EPOCH$|NODE_OPTIONS$|_TAPJS_|NODE_V8_COVERAGE$)/;
+
 /** Environment for child processes: no ambient AWS/GitHub settings leak in from the machine. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Nor tap's own instrumentation (NODE_OPTIONS=--import @tapjs/processinfo, coverage): the CLI
     // runs as a user runs it, and starts in half the time.
-    if (!/^(AWS_|GITHUB_|GH_|MODELSHIP_|SOURCE_DATE_EPOCH$|NODE_OPTIONS$|_TAPJS_|NODE_V8_COVERAGE$)/.test(k)) env[k] = v;
+    if (!ambient.test(k)) env[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * `modelship <args>` in this process. Runs one at a time: for its duration the process environment
+ * is exactly cleanEnv(env) (restored afterwards) and the working folder is `cwd`.
+ */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const run = queue.then(() => runInProcess(args, options));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function runInProcess(args: string[], options: CliOptions): Promise<CliResult> {
+  const { runCommand } = (await import(program)) as typeof import('../../src/program.js');
+  const savedEnv = { ...process.env };
+  const savedCwd = process.cwd();
+  const wanted = cleanEnv(options.env);
+  for (const k of Object.keys(process.env)) if (!(k in wanted)) delete process.env[k];
+  Object.assign(process.env, wanted);
+  process.chdir(options.cwd ?? projectRoot);
+  let stdout = '';
+  let stderr = '';
+  try {
+    const code = await runCommand(args, {
+      out: (s) => (stdout += s + '\n'),
+      err: (s) => (stderr += s + '\n'),
+      progress: () => {},
+    });
+    return { code, signal: null, stdout, stderr };
+  } finally {
+    process.chdir(savedCwd);
+    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
+  }
+}
+
+/** `modelship <args>` as a child process (dist/cli.js); `onSpawn` gets its pid (to kill it). */
+export function spawnCli(args: string[], options: CliOptions & { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd ?? projectRoot, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

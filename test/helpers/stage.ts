@@ -17,16 +17,30 @@ export interface Stage {
   cli: (...args: string[]) => Promise<CliResult>;
 }
 
-/** `onWrite` is called on every write either stand-in receives; `setup` prepares the warehouse (DuckDB) before the first query. */
-export async function stage(t: Test, options: { onWrite?: () => void; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
+/**
+ * `onWrite` is called on every write either stand-in receives; while `refuse` says so, both refuse
+ * every request (as if the client were gone: Kubernetes answers 403, Snowflake an access error);
+ * `setup` prepares the warehouse (DuckDB) before the first query.
+ */
+export async function stage(t: Test, options: { onWrite?: () => void; refuse?: () => boolean; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
   const repo = makeReleaseRepo();
   t.teardown(repo.cleanup);
   let count: () => void = () => {};
   const kube = await startKubernetesStandIn({
     namespaces: ['ml-serving', 'ml-staging'], controller: { delayMs: 20 },
-    fail: (req) => { if (req.method !== 'GET') count(); return undefined; },
+    fail: (req) => {
+      if (options.refuse?.()) return { status: 403, message: 'the agent is gone (refused by the test)' };
+      if (req.method !== 'GET') count();
+      return undefined;
+    },
   });
-  const snow = await startSnowflakeStandIn({ onQuery: (sql) => { if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count(); }, ...(options.setup ? { setup: options.setup } : {}) });
+  const snow = await startSnowflakeStandIn({
+    onQuery: (sql) => {
+      if (options.refuse?.()) snow.inject({ match: /[\s\S]*/, code: '003001', message: 'Insufficient privileges: the agent is gone (refused by the test)', sqlState: '42501' });
+      else if (!/^\s*(SHOW|SELECT)\b/i.test(sql)) count();
+    },
+    ...(options.setup ? { setup: options.setup } : {}),
+  });
   count = () => options.onWrite?.();
   t.teardown(async () => { await kube.stop(); await snow.stop(); });
   const env = {
@@ -60,3 +74,7 @@ export function promoteFraudDetector(s: Stage, version: string, message = `promo
   s.git('commit', '-qam', message);
   return s.git('rev-parse', 'HEAD').trim();
 }
+
+/** Writes the systems took (answered without error): what a client that died left behind. */
+export const applied = (s: Stage) => s.kube.writes().filter((w) => (w.status ?? 0) < 400).length
+  + s.snow.queries.filter((q) => !/^\s*(SHOW|SELECT)\b/i.test(q.sqlText) && q.error === undefined).length;

@@ -40,7 +40,7 @@ export interface SnowflakeThread {
 const workerFile = new URL('./warehouse-thread-worker.js', import.meta.url);
 
 /** Starts the worker now (it begins loading the driver at once). */
-export function startSnowflakeThread(): SnowflakeThread {
+export function startSnowflakeThread(onEnd?: () => void): SnowflakeThread {
   // The driver's environment switches (set by loadSdk) must be visible in the worker too.
   process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION ??= 'true';
   process.env.SF_TELEMETRY_DISABLE_CONNECTION_SHAPE ??= '1';
@@ -61,6 +61,7 @@ export function startSnowflakeThread(): SnowflakeThread {
   });
   const fail = (e: Error) => {
     ended ??= e;
+    onEnd?.();
     for (const p of pending.values()) p.reject(e);
     pending.clear();
   };
@@ -103,6 +104,23 @@ export function startSnowflakeThread(): SnowflakeThread {
       return shutdown;
     },
   };
+}
+
+let shared: { thread: SnowflakeThread; ended: () => boolean } | undefined;
+
+/**
+ * The process's Snowflake thread: started on first use and kept, idle and unref'd (it never holds
+ * the process open), for the next command in this process: the watch loop's next iteration, or
+ * the next command run in-process. Its close() ends the sessions only.
+ */
+export function sharedSnowflakeThread(): SnowflakeThread {
+  if (!shared || shared.ended()) {
+    let gone = false;
+    const thread = startSnowflakeThread(() => (gone = true));
+    shared = { thread, ended: () => gone };
+  }
+  const { thread } = shared;
+  return { connection: (o) => thread.connection(o), closeSessions: () => thread.closeSessions(), close: () => thread.closeSessions() };
 }
 
 /** Sessions are shared by equal options; the key never leaves the process (it holds secrets). */
