@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { ops, startTestS3, type TestS3 } from '../helpers/s3.js';
@@ -221,7 +221,7 @@ t.test('Ctrl-C during an upload aborts it, exits 130 and writes nothing', async 
     }
     return r.operation === 'UploadPart' ? { delayMs: 200 } : 'pass';
   };
-  const r = await runCli(['register', run.dir, '-C', repo.root, '--part-size', '5', '--concurrency', '1'], { env: s3.env, onSpawn: (pid) => (child = pid) });
+  const r = await spawnCli(['register', run.dir, '-C', repo.root, '--part-size', '5', '--concurrency', '1'], { env: s3.env, onSpawn: (pid) => (child = pid) });
   t.equal(r.code, 130, r.stderr);
   t.match(r.stderr, /interrupted: aborting the upload/);
   t.match(r.stderr, /error: interrupted; the partial upload was aborted and nothing was stored/);
