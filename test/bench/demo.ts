@@ -22,7 +22,7 @@ export async function demoBench(options: { log: (s: string) => void }): Promise<
     const parent = mkdtempSync(join(tmpdir(), 'modelship-bench-demo-'));
     try {
       options.log(`demo: run ${i + 1} of ${runs}`);
-      walls.push(expectSuccess('modelship demo', await measure(process.execPath, ['--import', 'tsx', join(projectRoot, 'tools/demo/cli.ts'), '--dir', join(parent, 'demo')], { env, cwd: parent })).wallMs);
+      walls.push(expectSuccess('modelship demo', await measure(process.execPath, ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts'), '--dir', join(parent, 'demo')], { env, cwd: parent })).wallMs);
       validate.push(expectSuccess('modelship validate', await measure(process.execPath, [cli, 'validate', '-C', projectRoot], { env })).wallMs);
     } finally {
       rmSync(parent, { recursive: true, force: true });

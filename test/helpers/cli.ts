@@ -1,14 +1,14 @@
 // Runs modelship commands for tests. `runCli` runs the built program (dist/program.js) inside the
-// test process: the same argument parsing, commands and exit codes as the binary, without paying
-// a Node start-up and the client libraries' load time per call. `spawnCli` runs dist/cli.js as a
+// test process (tools/sandbox/modelship.ts): the same argument parsing, commands and exit codes as
+// the binary, without paying a Node start-up and the client libraries' load time per call. `spawnCli` runs dist/cli.js as a
 // child process, as a user does: for the few end-to-end tests that need a real process (exit by
 // signal, the bin itself, a crash).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runModelship } from '../../tools/sandbox/modelship.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const program = fileURLToPath(new URL('../../dist/program.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -37,40 +37,10 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-let queue: Promise<unknown> = Promise.resolve();
-
-/**
- * `modelship <args>` in this process. Runs one at a time: for its duration the process environment
- * is exactly cleanEnv(env) (restored afterwards) and the working folder is `cwd`.
- */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const run = queue.then(() => runInProcess(args, options));
-  queue = run.catch(() => undefined);
-  return run;
-}
-
-async function runInProcess(args: string[], options: CliOptions): Promise<CliResult> {
-  const { runCommand } = (await import(program)) as typeof import('../../src/program.js');
-  const savedEnv = { ...process.env };
-  const savedCwd = process.cwd();
-  const wanted = cleanEnv(options.env);
-  for (const k of Object.keys(process.env)) if (!(k in wanted)) delete process.env[k];
-  Object.assign(process.env, wanted);
-  process.chdir(options.cwd ?? projectRoot);
-  let stdout = '';
-  let stderr = '';
-  try {
-    const code = await runCommand(args, {
-      out: (s) => (stdout += s + '\n'),
-      err: (s) => (stderr += s + '\n'),
-      progress: () => {},
-    });
-    return { code, signal: null, stdout, stderr };
-  } finally {
-    process.chdir(savedCwd);
-    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
-    Object.assign(process.env, savedEnv);
-  }
+/** `modelship <args>` in this process (see tools/sandbox/modelship.ts), its environment cleanEnv(env), in `cwd`. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const r = await runModelship(args, { env: cleanEnv(options.env), cwd: options.cwd ?? projectRoot });
+  return { ...r, signal: null };
 }
 
 /** `modelship <args>` as a child process (dist/cli.js); `onSpawn` gets its pid (to kill it). */

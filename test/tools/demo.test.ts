@@ -10,7 +10,7 @@ import { readmeExample } from '../helpers/golden.js';
 
 /** Processes whose command line mentions `text` (the demo's folder): the stand-ins and commands it started. */
 /** The demo as `npm run demo` starts it (after the build): its TypeScript through tsx. */
-const demoArgs = ['--import', 'tsx', join(projectRoot, 'tools/demo/cli.ts')];
+const demoArgs = ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts')];
 
 function runDemo(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
-// The story `modelship demo` tells, step by step, with the real commands (each one a `modelship`
-// process against the stand-ins, its output shown): a new fraud-detector version is registered,
+// The story `npm run demo` tells, step by step, with the real commands (each the built `modelship`
+// program, run in this process against the stand-ins, its output shown): a new fraud-detector version is registered,
 // promoted to staging through a pull request and merged, synced and recorded; then started as a
 // 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
 // previous version serves again; the audit trail is verified and answers the regulator.
@@ -8,13 +8,11 @@
 // the soak time and freeze windows are those of the story, whatever day the demo runs); syncs,
 // readiness and audit records happen in real time.
 
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runModelship } from '../sandbox/modelship.js';
 import { people, versionOf, type World } from './world.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface StoryOutput {
   /** a step begins: its number, the total and a title */
@@ -30,7 +28,7 @@ export interface StoryResult {
   traced: string;
 }
 
-interface Ran { code: number; stdout: string; stderr: string }
+type Ran = import('../sandbox/modelship.js').Ran;
 
 /** The story's clock: when each thing in git happened. */
 const clock = {
@@ -62,7 +60,7 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
 
   /** Runs `modelship <args>` in the clone; shows the command and its output; fails the story on an unexpected exit code. */
   const run = async (args: string[], options: { at?: string; expect?: number[]; show?: (r: Ran) => string; env?: Record<string, string>; noRepo?: boolean } = {}): Promise<Ran> => {
-    const r = await spawnCli(options.noRepo ? args : [...args, '-C', world.repo], { ...world.env, ...(options.at ? dated(options.at) : {}), ...options.env }, signal);
+    const r = await modelship(options.noRepo ? args : [...args, '-C', world.repo], { ...world.env, ...(options.at ? dated(options.at) : {}), ...options.env }, signal);
     const shown = (options.show ?? ((x) => x.stdout + (x.code ? x.stderr : '')))(r);
     const line = `modelship ${args.map(quote).join(' ')}`;
     out.command(line, trim(shown));
@@ -165,17 +163,10 @@ interface StoryContext {
 /** A sync's output without the field-by-field diffs: what changes, and how it went. */
 const syncShown = (r: Ran) => r.stdout.split('\n').filter((l) => !/^ {6}/.test(l) && l.trim()).join('\n') + (r.code ? r.stderr : '');
 
-function spawnCli(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error('interrupted'));
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 130 : 70), stdout, stderr }));
-  });
+/** The command, in this process (the built program, as the binary runs it); stops the story when interrupted. */
+async function modelship(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<Ran> {
+  if (signal?.aborted) throw new Error('interrupted');
+  return runModelship(args, { env: { ...process.env, ...env, FORCE_COLOR: '0' } });
 }
 
 /** Environment for a command at a story time: git dates and the registry's clock. */
