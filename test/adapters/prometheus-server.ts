@@ -1,10 +1,11 @@
 // A real Prometheus (Debian package) for tests: series written as OpenMetrics, turned into TSDB
 // blocks by promtool, served by a prometheus process on a loopback port. The caller must stop() it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnTethered } from '../../tools/sandbox/tether.js';
 
 /** The binaries this needs that are not installed; empty when Prometheus can run. */
 export function missingBinaries(): string[] {
@@ -45,25 +46,24 @@ export async function startPrometheus(metrics: string): Promise<TestPrometheus> 
   if (made.status !== 0) throw new Error(`promtool create-blocks-from failed: ${made.stderr || made.stdout}`);
 
   const port = await freePort();
-  const child = spawn('prometheus', [
+  // Tethered: the server dies with this process, even when a test runner kills it without a teardown.
+  const tethered = spawnTethered('prometheus', [
     `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, `--config.file=${join(dir, 'prometheus.yml')}`,
     '--storage.tsdb.retention.time=30d', '--log.level=warn',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { stdout: 'ignore', stderr: 'pipe' });
+  const child = tethered.process;
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
-  // If the test process dies without teardown, take the server with it.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.on('exit', killOnExit);
+  const pid = await tethered.pid.catch((e: Error) => { throw new Error(`${e.message}: ${stderr}`); });
 
   const url = `http://127.0.0.1:${port}`;
   const server: TestPrometheus = {
     url,
-    pid: child.pid!,
-    freeze: () => { child.kill('SIGSTOP'); },
-    thaw: () => { child.kill('SIGCONT'); },
+    pid,
+    freeze: () => { process.kill(pid, 'SIGSTOP'); },
+    thaw: () => { process.kill(pid, 'SIGCONT'); },
     stop: async () => {
-      process.off('exit', killOnExit);
-      await stopProcess(child);
+      await stopProcess(child, pid);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -87,10 +87,10 @@ async function waitReady(url: string, child: ChildProcess, stderr: () => string)
   throw new Error(`prometheus not ready after 15 s: ${stderr()}`);
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+async function stopProcess(child: ChildProcess, pid: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGCONT'); // a frozen process cannot act on SIGTERM
+  try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ } // a frozen process cannot act on SIGTERM
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;

@@ -4,11 +4,12 @@
 // Lock headers, answers UploadPartCopy with 501 and AbortMultipartUpload with 405 (so tests
 // assert that the abort was sent). See shared/NOTES.md.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnTethered } from './tether.js';
 
 export interface RunningS3 {
   endpoint: string;
@@ -26,7 +27,8 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
   const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
   const args = ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--no-vhost-buckets'];
   for (const b of options.buckets) args.push('--configure-bucket', b);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Tethered: s3rver dies with this process, even when a test runner kills it without a teardown.
+  const child = spawnTethered(process.execPath, args).process;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${out}`)), 15_000);
