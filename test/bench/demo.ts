@@ -1,4 +1,4 @@
-// Benchmark 7: `modelship demo`, the whole story, from spawn to exit (the README promises under a
+// Benchmark 7: the demo (`npm run demo` after the build), the whole story, from spawn to exit (the README promises under a
 // minute), against the same machine running `npm run build`'s compiler-free part: a cold
 // `modelship validate` of this repository, as a yardstick of process start-up cost here.
 
@@ -22,7 +22,7 @@ export async function demoBench(options: { log: (s: string) => void }): Promise<
     const parent = mkdtempSync(join(tmpdir(), 'modelship-bench-demo-'));
     try {
       options.log(`demo: run ${i + 1} of ${runs}`);
-      walls.push(expectSuccess('modelship demo', await measure(process.execPath, ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts'), '--dir', join(parent, 'demo')], { env, cwd: parent })).wallMs);
+      walls.push(expectSuccess('npm run demo', await measure(process.execPath, ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts'), '--dir', join(parent, 'demo')], { env, cwd: parent })).wallMs);
       validate.push(expectSuccess('modelship validate', await measure(process.execPath, [cli, 'validate', '-C', projectRoot], { env })).wallMs);
     } finally {
       rmSync(parent, { recursive: true, force: true });
@@ -31,7 +31,7 @@ export async function demoBench(options: { log: (s: string) => void }): Promise<
   const wall = median(walls);
   const reference = median(validate);
   return [{
-    figure: `modelship demo (12 steps, ~30 modelship processes, stand-ins started and stopped), median of ${runs}`,
+    figure: `the demo (12 steps, ~30 modelship commands in one process, stand-ins started and stopped), median of ${runs}`,
     target: `< ${ms(targetMs)}`,
     measured: ms(wall),
     reference: `modelship validate (one cold command): ${ms(reference)}`,

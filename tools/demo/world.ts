@@ -1,7 +1,7 @@
 // The demo's world: a throw-away copy of this repository's release files (a bare origin and a
 // clone in a temp folder) and the local stand-ins the commands talk to — S3 (s3rver), the
 // Kubernetes API, Snowflake (SQL run in DuckDB) and GitHub — each on loopback, all stopped by
-// close(). Only for `modelship demo`; see src/sandbox/ for what each stand-in does not do.
+// close(). Only for the demo (`npm run demo`); see tools/sandbox/ for what each stand-in does not do.
 
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // Source: the npm package @octokit/openapi (GitHub's github/rest-api-description plus
 // Octokit's extensions), file generated/api.github.com.json. To regenerate:
 //   npm pack @octokit/openapi@23.0.2 && mkdir -p /tmp/oa && tar -xzf octokit-openapi-23.0.2.tgz -C /tmp/oa
-//   node src/sandbox/github/extract-openapi.mjs /tmp/oa/package/generated/api.github.com.json
+//   node tools/sandbox/github/extract-openapi.mjs /tmp/oa/package/generated/api.github.com.json
 // Add an operationId to OPERATIONS below to make it known to the stand-in (it answers 501
 // until server handlers implement it). Run by hand only; nothing imports this file.
 //
@@ -57,7 +57,7 @@ const ANNOTATIONS = new Set(['title', 'description', 'example', 'examples', 'ext
 
 const source = process.argv[2];
 if (!source) {
-  console.error('usage: node src/sandbox/github/extract-openapi.mjs /path/to/api.github.com.json');
+  console.error('usage: node tools/sandbox/github/extract-openapi.mjs /path/to/api.github.com.json');
   process.exit(2);
 }
 const doc = JSON.parse(readFileSync(source, 'utf8'));
@@ -204,7 +204,7 @@ const subset = {
     source: '@octokit/openapi generated/api.github.com.json',
     version: doc.info.version,
     openapi: doc.openapi,
-    generator: 'src/sandbox/github/extract-openapi.mjs',
+    generator: 'tools/sandbox/github/extract-openapi.mjs',
   },
   operations,
   components: { schemas: sorted(copied.schemas), examples: sorted(copied.examples) },

@@ -1,4 +1,4 @@
-// A loopback stand-in for the GitHub REST API, for tests and `modelship demo`: the real Octokit
+// A loopback stand-in for the GitHub REST API, for tests and the demo (`npm run demo`): the real Octokit
 // talks to it as to api.github.com. Each request is checked against its operation's schema in
 // GitHub's OpenAPI description (422 when it does not validate), and each response against the
 // response schema (500 when the stand-in itself is wrong).

@@ -1,4 +1,4 @@
-// A loopback stand-in of the Kubernetes API server, for the tests and `modelship demo`: no real
+// A loopback stand-in of the Kubernetes API server, for the tests and the demo (`npm run demo`): no real
 // kube-apiserver can run on these machines (no Debian package, no container runtime). The real
 // client (@kubernetes/client-node) and kubectl talk to it over plain HTTP or HTTPS.
 //

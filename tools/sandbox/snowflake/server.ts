@@ -1,5 +1,5 @@
 // A loopback stand-in for the Snowflake SQL REST API that snowflake-sdk speaks, for tests and
-// `modelship demo`: the real driver connects to it with `accessUrl: 'http://127.0.0.1:PORT'`.
+// the demo (`npm run demo`): the real driver connects to it with `accessUrl: 'http://127.0.0.1:PORT'`.
 // Each query runs for real in an in-process DuckDB database (@duckdb/node-api), with the request's
 // bindings bound as DuckDB parameters (never spliced into the text), and the rows come back in
 // Snowflake's JSON wire format (values as strings, a rowtype per column derived from DuckDB's types).
