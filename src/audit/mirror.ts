@@ -13,10 +13,11 @@ import type { ReportDigest } from './facts.js';
 import type { AuditSettings } from './policy.js';
 import {
   buildStatement, bundleKey, canonicalBytes, decodeRecord, envelopeBytes, recordKey, seqOfKey,
-  type AuditPredicate, type ChangeEvidence, type Lineage, type ModelChange, type PinState,
+  type AuditPredicate, type ChangeEvidence, type Lineage, type ModelChange,
 } from './record.js';
 import { sha256Hex, signEnvelope, type Signer } from './sign.js';
 import type { AuditStore } from './store.js';
+import type { Pin } from '../model/pins.js';
 
 export interface MirrorRequest {
   root: string;
@@ -49,7 +50,7 @@ export interface ChainHead {
   seq: number;
   digest: string;
   commit: string;
-  pins: Record<string, PinState>;
+  pins: Record<string, Pin>;
 }
 
 /** The newest record of an environment's chain, or undefined for an empty chain. */
@@ -159,16 +160,16 @@ function describeChange(c: ChangeEvidence): string {
   return c.kind === 'pull-request' && c.pr ? `PR #${c.pr.number}` : c.kind === 'break-glass' ? 'break-glass' : 'direct push';
 }
 
-async function pinsAt(root: string, rev: string, file: string): Promise<Record<string, PinState>> {
+async function pinsAt(root: string, rev: string, file: string): Promise<Record<string, Pin>> {
   const bytes = await fileAt(root, rev, file);
   return readPins(bytes, file).pins ?? {};
 }
 
-function samePin(a: PinState | undefined, b: PinState | undefined): boolean {
+function samePin(a: Pin | undefined, b: Pin | undefined): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
-function deployedPart(d: DeploymentRecord | undefined, before: Record<string, PinState>, after: Record<string, PinState>): AuditPredicate['deployed'] {
+function deployedPart(d: DeploymentRecord | undefined, before: Record<string, Pin>, after: Record<string, Pin>): AuditPredicate['deployed'] {
   const changes: ModelChange[] = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
     .filter((m) => !samePin(before[m], after[m]))
     .map((m) => ({ model: m, ...(before[m] ? { from: before[m] } : {}), ...(after[m] ? { to: after[m] } : {}) }));
@@ -187,7 +188,7 @@ function deployedPart(d: DeploymentRecord | undefined, before: Record<string, Pi
 }
 
 /** The lineage of every version pinned, from its manifest at the commit. */
-async function lineageAt(root: string, commit: string, pins: Record<string, PinState>): Promise<Record<string, Lineage>> {
+async function lineageAt(root: string, commit: string, pins: Record<string, Pin>): Promise<Record<string, Lineage>> {
   const out: Record<string, Lineage> = {};
   for (const [model, pin] of Object.entries(pins)) {
     for (const version of [pin.version, pin.canary?.version, pin.shadow?.version]) {

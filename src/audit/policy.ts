@@ -5,7 +5,7 @@
 import jsYaml from 'js-yaml';
 import { ValidationError, type Problem } from '../errors.js';
 import type { AuditPolicy, Policy } from '../config/types.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { fileAt } from '../adapters/git/audit.js';
 import { canonicalBytes } from './record.js';
 import { algorithmOf, publicKeyFrom, sha256Hex, type TrustedKey } from './sign.js';

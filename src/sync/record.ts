@@ -4,12 +4,10 @@
 
 import type { ActionResult, ApplyResult } from './apply.js';
 import { annotations, type LiveKubernetesObject, type LiveTask, type Plan } from './types.js';
+import type { Pin } from '../model/pins.js';
 
-export interface ModelDeployment {
+export interface ModelDeployment extends Pin {
   model: string;
-  version: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
   /** whether this sync created, changed or deleted any of the model's objects */
   changed: boolean;
   /** the version the model's objects ran before this sync, when it differs */
@@ -37,7 +35,7 @@ export interface RecordInput {
   startedAt: Date;
   finishedAt: Date;
   /** the environment's pins at this commit */
-  pins: Record<string, { version: string; canary?: { version: string; traffic: number }; shadow?: { version: string } }>;
+  pins: Record<string, Pin>;
 }
 
 const settled = (r: ActionResult) => r.outcome === 'unchanged' || r.outcome === 'ready' || r.outcome === 'deleted' || (r.outcome === 'applied' && r.target === 'snowflake');
