@@ -22,6 +22,8 @@ export interface AuditSettings {
   fingerprint: string;
   /** policy rollback.breakGlass.reviewWithin, in ms, when set */
   breakGlassReviewMs?: number;
+  /** the policy's rule for which approvals stand (the approvals gate's): the record names those approvers */
+  approvals?: { excludeAuthor?: boolean; dismissStale?: boolean };
 }
 
 export const defaultSkewMs = 5 * 60_000;
@@ -41,7 +43,11 @@ export async function auditSettings(root: string, rev: string, environment: stri
     throw new ValidationError([problem(file, 'audit', 'the policy declares no audit trail', 'audit: { store: s3://bucket/prefix, retentionDays: 365 or more, keys: [...] }')],
       `${file} has no audit section: the trail's store and trusted keys are declared there (see README, "The audit trail")`);
   }
-  return settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path));
+  const { excludeAuthor, dismissStale } = policy.approvals;
+  return {
+    ...settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path)),
+    approvals: { ...(excludeAuthor !== undefined ? { excludeAuthor } : {}), ...(dismissStale !== undefined ? { dismissStale } : {}) },
+  };
 }
 
 /**

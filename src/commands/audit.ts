@@ -76,7 +76,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
     change: async (info, side) => {
       if (!gh) return { change: changeFromGit(info, side, settings.breakGlassReviewMs) };
       const { changeFromGitHub } = await import('../audit/github.js');
-      return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs);
+      return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs, settings.approvals);
     },
     ...(report ? { report } : {}),
     now: recordTime,

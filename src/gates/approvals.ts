@@ -1,26 +1,8 @@
 // Approvals gate: counts the pull request's qualified approvals the way GitHub reads reviews,
 // and says for every reviewer whether they counted and, if not, why.
 
+import { approvalLapse, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
 import { result, type GateResult } from './types.js';
-
-export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
-
-export interface Review {
-  user: string;
-  state: ReviewState;
-  commitId: string;
-  submittedAt: string;
-}
-
-export interface ApprovalRequirement {
-  count: number;
-  /** "@org/team" slugs; when absent or empty, anyone who reviews qualifies */
-  teams?: string[];
-  /** default true */
-  excludeAuthor?: boolean;
-  /** approvals of another commit than the head do not count */
-  dismissStale?: boolean;
-}
 
 export interface ReviewerVerdict {
   user: string;
@@ -59,14 +41,13 @@ export function approvalsGate(input: {
     const v: ReviewerVerdict = { user: review.user, state: review.state, commitId: review.commitId, teams: inTeams, counted: false, blocks: false };
     if (excludeAuthor && login === author) v.reason = 'the author';
     else if (teams.length && !inTeams.length) v.reason = `not in ${teams.join(', ')}`;
-    else if (review.state === 'CHANGES_REQUESTED') {
-      v.blocks = true;
-      v.reason = 'requested changes';
+    else {
+      // the same rule as the audit trail's (model/approvals.ts): what lapses here is never recorded as an approval
+      const lapse = approvalLapse(review, { headSha, ...(required.dismissStale !== undefined ? { dismissStale: required.dismissStale } : {}) });
+      v.blocks = review.state === 'CHANGES_REQUESTED';
+      if (lapse) v.reason = lapse;
+      else v.counted = true;
     }
-    else if (review.state === 'COMMENTED') v.reason = 'commented without approving';
-    else if (review.state === 'DISMISSED') v.reason = 'review dismissed';
-    else if (required.dismissStale && review.commitId !== headSha) v.reason = `approved an earlier commit ${review.commitId.slice(0, 7)}`;
-    else v.counted = true;
     verdicts.push(v);
   }
 
@@ -94,26 +75,4 @@ export function approvalsGate(input: {
   const couldFlip = unknownTeams.length > 0 && verdicts.some((v) => v.state === 'APPROVED' && !v.teams.length && v.reason?.startsWith('not in '));
   return result('approvals', couldFlip ? 'error' : 'fail',
     `${tally}${names}${skipped}${couldFlip ? `; members of ${unknownTeams.join(', ')} unknown` : ''}`, { details, data });
-}
-
-/**
- * Each reviewer's standing review, as GitHub computes it: the latest APPROVED, CHANGES_REQUESTED
- * or DISMISSED review wins. A later COMMENTED review neither approves nor withdraws an approval
- * (GitHub keeps the approval), so it only stands when the user did nothing else. PENDING
- * reviews are unsubmitted drafts and do not exist for anyone but their author.
- */
-export function standingReviews(reviews: Review[]): Review[] {
-  const byUser = new Map<string, Review>();
-  const ordered = reviews
-    .map((r, i) => ({ r, i, at: Date.parse(r.submittedAt) }))
-    .filter(({ r }) => r.state !== 'PENDING')
-    .sort((a, b) => (a.at - b.at) || (a.i - b.i)) // same second: the API's order
-    .map(({ r }) => r);
-  for (const r of ordered) {
-    const key = r.user.toLowerCase();
-    const standing = byUser.get(key);
-    if (r.state === 'COMMENTED' && standing && standing.state !== 'COMMENTED') continue;
-    byUser.set(key, r);
-  }
-  return [...byUser.values()];
 }
