@@ -4,10 +4,11 @@
 // signed record, each written once. Idempotent: mirroring a commit already recorded does
 // nothing; two mirrors racing for one seq leave one record and the loser moves on.
 
-import { parse } from 'yaml';
+import { readDocument } from '../config/load.js';
+import type { VersionManifest } from '../config/types.js';
 import { RefusedError, UsageError } from '../errors.js';
 import { readPins } from '../adapters/git/history.js';
-import type { DeploymentRecord } from '../sync/record.js';
+import type { DeploymentRecord } from '../model/deployments.js';
 import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from '../adapters/git/audit.js';
 import type { ReportDigest } from './facts.js';
 import type { AuditSettings } from './policy.js';
@@ -193,16 +194,17 @@ async function lineageAt(root: string, commit: string, pins: Record<string, Pin>
   for (const [model, pin] of Object.entries(pins)) {
     for (const version of [pin.version, pin.canary?.version, pin.shadow?.version]) {
       if (!version || out[`${model}@${version}`]) continue;
-      const bytes = await fileAt(root, commit, `models/${model}/versions/${version}.yaml`);
+      const file = `models/${model}/versions/${version}.yaml`;
+      const bytes = await fileAt(root, commit, file);
       if (!bytes) continue;
-      const m = parse(bytes.toString('utf8')) as { artifact?: { uri: string; sha256: string }; lineage?: Record<string, unknown> & { dbt?: { manifestSha256?: string } } };
-      if (!m?.artifact || !m.lineage) continue;
-      const l = m.lineage as unknown as Lineage & { trainingData: Lineage['trainingData'] & { rows?: number } };
+      // What is signed must be what the schema promises: a manifest that fails it is refused, with file, line and column.
+      const { data: m } = readDocument<VersionManifest>(file, bytes, 'version', `${file} at ${commit.slice(0, 12)}`);
+      const l = m.lineage;
       out[`${model}@${version}`] = {
         artifact: { uri: m.artifact.uri, sha256: m.artifact.sha256 },
         codeRepo: l.codeRepo, codeCommit: l.codeCommit,
         trainingData: { uri: l.trainingData.uri, snapshot: l.trainingData.snapshot, ...(l.trainingData.sha256 ? { sha256: l.trainingData.sha256 } : {}) },
-        ...(m.lineage.dbt?.manifestSha256 ? { dbtManifestSha256: m.lineage.dbt.manifestSha256 } : {}),
+        ...(l.dbt?.manifestSha256 ? { dbtManifestSha256: l.dbt.manifestSha256 } : {}),
         hyperparameters: l.hyperparameters, seed: l.seed, pipelineRunId: l.pipelineRunId,
       };
     }

@@ -4,30 +4,8 @@
 
 import type { ActionResult, ApplyResult } from './apply.js';
 import { annotations, type LiveKubernetesObject, type LiveTask, type Plan } from './types.js';
+import type { DeploymentRecord, ModelDeployment } from '../model/deployments.js';
 import type { Pin } from '../model/pins.js';
-
-export interface ModelDeployment extends Pin {
-  model: string;
-  /** whether this sync created, changed or deleted any of the model's objects */
-  changed: boolean;
-  /** the version the model's objects ran before this sync, when it differs */
-  previousVersion?: string;
-  /** every object of the model converged (always true for a model this sync did not touch) */
-  deployed: boolean;
-  /** which systems run it: online, batch or online+batch */
-  kind: string;
-}
-
-export interface DeploymentRecord {
-  environment: string;
-  commit: string;
-  startedAt: string;
-  finishedAt: string;
-  converged: boolean;
-  models: ModelDeployment[];
-  /** every object the sync wrote, with its outcome and times */
-  objects: Array<{ key: string; model?: string; target: 'kubernetes' | 'snowflake'; op: string; outcome: string; appliedAt?: string; readyAt?: string; message?: string }>;
-}
 
 export interface RecordInput {
   plan: Plan;
