@@ -1,7 +1,7 @@
 // Approvals gate: counts the pull request's qualified approvals the way GitHub reads reviews,
 // and says for every reviewer whether they counted and, if not, why.
 
-import { approvalLapse, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
+import { approvalLapse, standingApprovals, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
 import { result, type GateResult } from './types.js';
 
 export interface ReviewerVerdict {
@@ -34,6 +34,10 @@ export function approvalsGate(input: {
   const members = new Map(Object.entries(input.teamMembers).map(([team, logins]) => [team.toLowerCase(), new Set(logins.map((l) => l.toLowerCase()))]));
   const unknownTeams = teams.filter((team) => !members.has(team.toLowerCase()));
 
+  // Which approvals still stand is the audit trail's rule too (model/approvals.ts): the signed
+  // record names these approvers, so the gate counts nobody outside them.
+  const rule = { headSha, ...(required.dismissStale !== undefined ? { dismissStale: required.dismissStale } : {}) };
+  const stands = new Set(standingApprovals({ reviews: input.reviews, headSha, author: input.author, required }));
   const verdicts: ReviewerVerdict[] = [];
   for (const review of standingReviews(input.reviews)) {
     const login = review.user.toLowerCase();
@@ -42,11 +46,9 @@ export function approvalsGate(input: {
     if (excludeAuthor && login === author) v.reason = 'the author';
     else if (teams.length && !inTeams.length) v.reason = `not in ${teams.join(', ')}`;
     else {
-      // the same rule as the audit trail's (model/approvals.ts): what lapses here is never recorded as an approval
-      const lapse = approvalLapse(review, { headSha, ...(required.dismissStale !== undefined ? { dismissStale: required.dismissStale } : {}) });
       v.blocks = review.state === 'CHANGES_REQUESTED';
-      if (lapse) v.reason = lapse;
-      else v.counted = true;
+      v.counted = stands.has(review);
+      if (!v.counted) v.reason = approvalLapse(review, rule) ?? 'no standing approval';
     }
     verdicts.push(v);
   }
