@@ -9,76 +9,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExitCode, ExternalError, ModelshipError } from '../errors.js';
 import { external, parseS3Uri, s3Client } from './s3/store.js';
+import type { DbtColumn, DbtConstraint, DbtIndex, DbtNode } from '../model/dbt.js';
 
 /** The schema versions we read, and the dbt Core releases that write them (for messages). */
 const supported: Record<number, string> = { 11: 'dbt Core 1.7', 12: 'dbt Core 1.8–1.11' };
 const older: Record<number, string> = { 4: '1.0', 5: '1.1', 6: '1.2', 7: '1.3', 8: '1.4', 9: '1.5', 10: '1.6' };
 const supportedText = 'v11 (dbt Core 1.7) and v12 (dbt Core 1.8–1.11)';
-
-export interface DbtConstraint {
-  /** not_null, unique, primary_key, foreign_key, check, custom */
-  type: string;
-  name?: string;
-  expression?: string;
-  /** model-level constraints name their columns */
-  columns?: string[];
-}
-
-export interface DbtColumn {
-  /** as written in the dbt YAML (Snowflake folds it to upper case unless quoted) */
-  name: string;
-  /** the warehouse type the contract declares, e.g. NUMBER(18,2); absent when not declared */
-  dataType?: string;
-  constraints: DbtConstraint[];
-  /** true when dbt quotes the name, so the warehouse keeps its case */
-  quoted: boolean;
-}
-
-export interface DbtNode {
-  uniqueId: string;
-  resourceType: string;
-  name: string;
-  packageName?: string;
-  database?: string;
-  schema?: string;
-  alias?: string;
-  /** database.schema.identifier as dbt renders it */
-  relationName?: string;
-  materialized?: string;
-  /** dbt's checksum of the model file (sha256) */
-  checksum?: string;
-  contract: { enforced: boolean; checksum?: string };
-  columns: Record<string, DbtColumn>;
-  /** model-level constraints */
-  constraints: DbtConstraint[];
-  /** columns that a not_null data test covers (checked after each build, not enforced) */
-  notNullTests: string[];
-  version?: string;
-  latestVersion?: string;
-  deprecationDate?: string;
-  /** found under `disabled`: the project has it, but dbt builds nothing for it */
-  disabled: boolean;
-}
-
-export interface DbtIndex {
-  /** where it was read from, for messages */
-  location?: string;
-  /** sha256 of the manifest file */
-  sha256?: string;
-  metadata: {
-    schemaVersion: number;
-    dbtVersion?: string;
-    generatedAt?: string;
-    adapterType?: string;
-    projectName?: string;
-    /** the project's column quoting default (v12 from dbt 1.9 records it); unset means unquoted */
-    quoteColumns?: boolean;
-  };
-  /** the indexed model nodes, by unique_id (all models, or those asked for) */
-  nodes: Map<string, DbtNode>;
-  /** every model unique_id in the manifest, enabled or not, to suggest a near name */
-  modelIds: string[];
-}
 
 /** A file that is not a dbt manifest modelship can read. The message names the file and says why. */
 export class DbtManifestError extends ModelshipError {

@@ -4,19 +4,21 @@
 // signed record, each written once. Idempotent: mirroring a commit already recorded does
 // nothing; two mirrors racing for one seq leave one record and the loser moves on.
 
-import { parse } from 'yaml';
+import { readDocument } from '../config/load.js';
+import type { VersionManifest } from '../config/types.js';
 import { RefusedError, UsageError } from '../errors.js';
 import { readPins } from '../adapters/git/history.js';
-import type { DeploymentRecord } from '../sync/record.js';
+import type { DeploymentRecord } from '../model/deployments.js';
 import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from '../adapters/git/audit.js';
 import type { ReportDigest } from './facts.js';
 import type { AuditSettings } from './policy.js';
 import {
   buildStatement, bundleKey, canonicalBytes, decodeRecord, envelopeBytes, recordKey, seqOfKey,
-  type AuditPredicate, type ChangeEvidence, type Lineage, type ModelChange, type PinState,
+  type AuditPredicate, type ChangeEvidence, type Lineage, type ModelChange,
 } from './record.js';
 import { sha256Hex, signEnvelope, type Signer } from './sign.js';
 import type { AuditStore } from './store.js';
+import type { Pin } from '../model/pins.js';
 
 export interface MirrorRequest {
   root: string;
@@ -49,7 +51,7 @@ export interface ChainHead {
   seq: number;
   digest: string;
   commit: string;
-  pins: Record<string, PinState>;
+  pins: Record<string, Pin>;
 }
 
 /** The newest record of an environment's chain, or undefined for an empty chain. */
@@ -159,16 +161,16 @@ function describeChange(c: ChangeEvidence): string {
   return c.kind === 'pull-request' && c.pr ? `PR #${c.pr.number}` : c.kind === 'break-glass' ? 'break-glass' : 'direct push';
 }
 
-async function pinsAt(root: string, rev: string, file: string): Promise<Record<string, PinState>> {
+async function pinsAt(root: string, rev: string, file: string): Promise<Record<string, Pin>> {
   const bytes = await fileAt(root, rev, file);
   return readPins(bytes, file).pins ?? {};
 }
 
-function samePin(a: PinState | undefined, b: PinState | undefined): boolean {
+function samePin(a: Pin | undefined, b: Pin | undefined): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
-function deployedPart(d: DeploymentRecord | undefined, before: Record<string, PinState>, after: Record<string, PinState>): AuditPredicate['deployed'] {
+function deployedPart(d: DeploymentRecord | undefined, before: Record<string, Pin>, after: Record<string, Pin>): AuditPredicate['deployed'] {
   const changes: ModelChange[] = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
     .filter((m) => !samePin(before[m], after[m]))
     .map((m) => ({ model: m, ...(before[m] ? { from: before[m] } : {}), ...(after[m] ? { to: after[m] } : {}) }));
@@ -187,21 +189,22 @@ function deployedPart(d: DeploymentRecord | undefined, before: Record<string, Pi
 }
 
 /** The lineage of every version pinned, from its manifest at the commit. */
-async function lineageAt(root: string, commit: string, pins: Record<string, PinState>): Promise<Record<string, Lineage>> {
+async function lineageAt(root: string, commit: string, pins: Record<string, Pin>): Promise<Record<string, Lineage>> {
   const out: Record<string, Lineage> = {};
   for (const [model, pin] of Object.entries(pins)) {
     for (const version of [pin.version, pin.canary?.version, pin.shadow?.version]) {
       if (!version || out[`${model}@${version}`]) continue;
-      const bytes = await fileAt(root, commit, `models/${model}/versions/${version}.yaml`);
+      const file = `models/${model}/versions/${version}.yaml`;
+      const bytes = await fileAt(root, commit, file);
       if (!bytes) continue;
-      const m = parse(bytes.toString('utf8')) as { artifact?: { uri: string; sha256: string }; lineage?: Record<string, unknown> & { dbt?: { manifestSha256?: string } } };
-      if (!m?.artifact || !m.lineage) continue;
-      const l = m.lineage as unknown as Lineage & { trainingData: Lineage['trainingData'] & { rows?: number } };
+      // What is signed must be what the schema promises: a manifest that fails it is refused, with file, line and column.
+      const { data: m } = readDocument<VersionManifest>(file, bytes, 'version', `${file} at ${commit.slice(0, 12)}`);
+      const l = m.lineage;
       out[`${model}@${version}`] = {
         artifact: { uri: m.artifact.uri, sha256: m.artifact.sha256 },
         codeRepo: l.codeRepo, codeCommit: l.codeCommit,
         trainingData: { uri: l.trainingData.uri, snapshot: l.trainingData.snapshot, ...(l.trainingData.sha256 ? { sha256: l.trainingData.sha256 } : {}) },
-        ...(m.lineage.dbt?.manifestSha256 ? { dbtManifestSha256: m.lineage.dbt.manifestSha256 } : {}),
+        ...(l.dbt?.manifestSha256 ? { dbtManifestSha256: l.dbt.manifestSha256 } : {}),
         hyperparameters: l.hyperparameters, seed: l.seed, pipelineRunId: l.pipelineRunId,
       };
     }

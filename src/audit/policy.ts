@@ -2,10 +2,9 @@
 // change): where the environment's records are stored, how long they are locked, and the public
 // keys trusted to have signed them, each with its validity, so rotated keys keep old records valid.
 
-import jsYaml from 'js-yaml';
 import { ValidationError, type Problem } from '../errors.js';
 import type { AuditPolicy, Policy } from '../config/types.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { fileAt } from '../adapters/git/audit.js';
 import { canonicalBytes } from './record.js';
 import { algorithmOf, publicKeyFrom, sha256Hex, type TrustedKey } from './sign.js';
@@ -22,6 +21,8 @@ export interface AuditSettings {
   fingerprint: string;
   /** policy rollback.breakGlass.reviewWithin, in ms, when set */
   breakGlassReviewMs?: number;
+  /** the policy's rule for which approvals stand (the approvals gate's): the record names those approvers */
+  approvals?: { excludeAuthor?: boolean; dismissStale?: boolean };
 }
 
 export const defaultSkewMs = 5 * 60_000;
@@ -31,34 +32,33 @@ export async function auditSettings(root: string, rev: string, environment: stri
   const file = `policies/${environment}.yaml`;
   const bytes = await fileAt(root, rev, file);
   if (!bytes) throw new ValidationError([problem(file, '', `there is no ${file} at ${rev.slice(0, 12)}`, 'the environment\'s policy with an audit section')]);
-  // The schema machinery (ajv, the precise YAML parser) loads only here, not for a trace from a current index.
-  const [{ validateAgainst }, { parseYaml }] = await Promise.all([import('../config/schema.js'), import('../config/yaml.js')]);
-  const parsed = parseYaml(file, bytes.toString('utf8'));
-  const problems = [...parsed.problems, ...(parsed.problems.length ? [] : validateAgainst('policy', parsed))];
-  if (problems.some((p) => p.severity === 'error')) throw new ValidationError(problems, `${file} at ${rev.slice(0, 12)}: ${ValidationError.summarize(problems)}`);
-  const policy = parsed.data as Policy;
+  // config/ (ajv's validators, the YAML reader) loads when first needed, not at startup.
+  const { readDocument } = await import('../config/load.js');
+  const { data: policy, parsed } = readDocument<Policy>(file, bytes, 'policy', `${file} at ${rev.slice(0, 12)}`);
   if (!policy.audit) {
     throw new ValidationError([problem(file, 'audit', 'the policy declares no audit trail', 'audit: { store: s3://bucket/prefix, retentionDays: 365 or more, keys: [...] }')],
       `${file} has no audit section: the trail's store and trusted keys are declared there (see README, "The audit trail")`);
   }
-  return settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path));
+  const { excludeAuthor, dismissStale } = policy.approvals;
+  return {
+    ...settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path)),
+    approvals: { ...(excludeAuthor !== undefined ? { excludeAuthor } : {}), ...(dismissStale !== undefined ? { dismissStale } : {}) },
+  };
 }
 
 /**
- * Where the trail is stored, read quickly and without the schema checks (no keys): enough for
- * trace to find a current index. Anything that verifies records uses auditSettings.
+ * Where the trail is stored, read through the policy schema but without the key checks: enough
+ * for trace to find a current index. Anything that verifies records uses auditSettings.
+ * Undefined when the policy is missing, invalid or has no audit section (auditSettings says what is wrong).
  */
 export async function auditLocation(root: string, rev: string, environment: string): Promise<AuditSettings | undefined> {
-  const bytes = await fileAt(root, rev, `policies/${environment}.yaml`);
-  let policy: Policy | undefined;
-  try {
-    policy = bytes ? (jsYaml.load(bytes.toString('utf8'), { schema: jsYaml.CORE_SCHEMA }) as Policy) : undefined;
-  } catch {
-    return undefined; // auditSettings will say what is wrong
-  }
-  const a = policy?.audit;
-  const m = typeof a?.store === 'string' ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(a.store) : null;
-  if (!a || !m || typeof a.retentionDays !== 'number') return undefined;
+  const file = `policies/${environment}.yaml`;
+  const bytes = await fileAt(root, rev, file);
+  if (!bytes) return undefined;
+  const { loadDocument } = await import('../config/load.js');
+  const a = loadDocument<Policy>(file, bytes, 'policy').loaded?.data.audit;
+  const m = a ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(a.store) : null;
+  if (!a || !m) return undefined;
   return { environment, file: `policies/${environment}.yaml`, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: a.retentionDays, skewMs: defaultSkewMs, keys: [], fingerprint: fingerprint(a) };
 }
 

@@ -5,15 +5,10 @@
 
 import canonicalize from 'canonicalize';
 import { payloadType, sha256Hex, type Envelope } from './sign.js';
+import type { Pin } from '../model/pins.js';
 
 export const statementType = 'https://in-toto.io/Statement/v1';
 export const predicateType = 'https://modelship.dev/audit/deployment/v1';
-
-export interface PinState {
-  version: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
-}
 
 export interface Approval {
   login: string;
@@ -40,8 +35,8 @@ export interface ChangeEvidence {
 
 export interface ModelChange {
   model: string;
-  from?: PinState;
-  to?: PinState;
+  from?: Pin;
+  to?: Pin;
 }
 
 export interface Lineage {
@@ -94,7 +89,7 @@ export interface AuditPredicate {
     finishedAt?: string;
     changes: ModelChange[];
     /** what the environment runs after this commit, with when each model's objects were seen ready */
-    pins: Record<string, PinState & { liveAt?: string }>;
+    pins: Record<string, Pin & { liveAt?: string }>;
     objects: SyncedObject[];
   };
   /** the lineage of every version pinned after this commit, by model@version */

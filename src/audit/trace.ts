@@ -2,7 +2,8 @@
 // environment, from when to when, and who put it there), and the answer for one model at one
 // time. Pure: the command builds the index after verify and keeps it in a local cache.
 
-import type { AuditPredicate, Lineage, PinState } from './record.js';
+import type { AuditPredicate, Lineage } from './record.js';
+import type { Pin } from '../model/pins.js';
 import type { VerifiedRecord } from './verify.js';
 
 export interface IndexedRecord {
@@ -31,7 +32,7 @@ export interface Interval {
   to?: string;
   /** the record that put this pin in place */
   seq: number;
-  pin: PinState;
+  pin: Pin;
 }
 
 /** A record as trace needs it: who, when, what was tested, and the lineage of what it pinned. */
@@ -101,7 +102,7 @@ export function buildIndex(environment: string, records: VerifiedRecord[]): Trac
   return index;
 }
 
-function samePin(a: PinState, b: PinState): boolean {
+function samePin(a: Pin, b: Pin): boolean {
   return a.version === b.version && a.canary?.version === b.canary?.version && a.canary?.traffic === b.canary?.traffic && a.shadow?.version === b.shadow?.version;
 }
 

@@ -7,8 +7,10 @@ import { loadRepository } from '../config/load.js';
 import type { Policy } from '../config/types.js';
 import { ModelshipError, UsageError } from '../errors.js';
 import type { CanaryObservation } from '../gates/canary.js';
-import { formatDuration, parseDuration } from '../gates/types.js';
-import { pinHistory, type PinCommit } from '../adapters/git/history.js';
+import { formatDuration, parseDuration } from '../model/durations.js';
+import { pinHistory } from '../adapters/git/history.js';
+import type { CanaryPin, PinCommit } from '../model/pins.js';
+import { canaryStartedAt } from './start.js';
 import { fetchBranch, refExists, remoteUrl } from '../adapters/git/repo.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import type { GitHubConnection } from '../adapters/github/client.js';
@@ -88,10 +90,10 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
     sources.warehouse = { evaluate: () => Promise.reject(e) };
   }
   try {
-    const history = await canaryHistory(root, tip, env, live.map(([m, d]) => [m, d.canary!.version]));
+    const history = await canaryHistory(root, tip, env, live.map(([m, d]) => [m, d.canary!]));
     for (const [model, d] of live) {
       const c = d.canary!;
-      const startedAt = canaryStartedAt(history, model, c.version);
+      const startedAt = canaryStartedAt(history, model, c);
       const intervals = await observeIntervals({ policy, sources, model, version: c.version, env, namespace: environment.kubernetes?.namespace ?? env, now: req.now, intervalMs, startedAt });
       const verdict = judgeGuardrails({ policy, intervals, intervalText: formatDuration(intervalMs) });
       const w: CanaryWatch = { model, version: c.version, traffic: c.traffic, stable: d.version, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}), verdict, action: 'none' };
@@ -147,22 +149,12 @@ async function observeIntervals(input: {
 }
 
 /** The environment's history back past the start of every live canary. */
-async function canaryHistory(root: string, tip: string, env: string, canaries: Array<[string, string]>): Promise<PinCommit[]> {
+async function canaryHistory(root: string, tip: string, env: string, canaries: Array<[string, CanaryPin]>): Promise<PinCommit[]> {
   const events: PinCommit[] = [];
   for await (const c of pinHistory(root, tip, env)) {
     events.push(c);
-    if (c.pins && canaries.every(([m, v]) => c.pins![m]?.canary?.version !== v)) break;
+    // the first readable commit where no live canary runs at its current step ends every run
+    if (c.pins && canaries.every(([m, k]) => c.pins![m]?.canary?.version !== k.version || c.pins![m]?.canary?.traffic !== k.traffic)) break;
   }
   return events;
-}
-
-/** When the canary of `version` started (at any traffic): the oldest consecutive commit running it. */
-function canaryStartedAt(events: PinCommit[], model: string, version: string): Date | undefined {
-  let start: Date | undefined;
-  for (const e of events) {
-    if (!e.pins) continue;
-    if (e.pins[model]?.canary?.version === version) start = e.at;
-    else break;
-  }
-  return start;
 }

@@ -5,7 +5,9 @@
 import { simpleGit } from 'simple-git';
 import { readDbtIndex } from '../adapters/dbt.js';
 import { ModelshipError } from '../errors.js';
-import { pinHistory, readPins, type PinCommit } from '../adapters/git/history.js';
+import { pinHistory, readPins } from '../adapters/git/history.js';
+import type { PinCommit } from '../model/pins.js';
+import { canaryStartedAt } from '../canary/start.js';
 import { showFile } from '../adapters/git/repo.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
@@ -68,7 +70,7 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
   }
   try {
     await Promise.all([...req.canaries].map(async ([key, c]) => {
-      const startedAt = canaryStart(ev.timelines.get(c.environment) ?? [], c.model, c.version, c.traffic);
+      const startedAt = canaryStartedAt(ev.timelines.get(c.environment) ?? [], c.model, c);
       const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
       const observations = await observeChecks({
         checks: c.policy.checks, sources, window,
@@ -129,17 +131,6 @@ export async function wasStableBefore(root: string, base: string, env: string, m
 async function pickaxe(root: string, base: string, path: string, text: string, registeredAt?: string): Promise<string[]> {
   const since = registeredAt && !Number.isNaN(Date.parse(registeredAt)) ? [`--since=${new Date(Date.parse(registeredAt) - 86_400_000).toISOString()}`] : [];
   return (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', ...since, `-S${text}`, base, '--', path])).trim().split('\n').filter(Boolean);
-}
-
-/** When the running canary reached its current share: the oldest consecutive commit (newest first) with it. */
-export function canaryStart(events: PinCommit[], model: string, version: string, traffic: number): Date | undefined {
-  let start: Date | undefined;
-  for (const e of events) {
-    const c = e.pins?.[model]?.canary;
-    if (c?.version === version && c.traffic === traffic) start = e.at;
-    else if (e.pins) break;
-  }
-  return start;
 }
 
 /** Whether commit `a` is an ancestor of `b`: `git merge-base --is-ancestor` answers with its exit code (1: no). */

@@ -17,7 +17,7 @@ import { ed25519Signer, type Signer } from '../audit/sign.js';
 import { DirectoryStore, type AuditStore } from '../audit/store.js';
 import { trace } from '../audit/trace.js';
 import { currentIndex, saveIndex, verifyEnvironment } from '../audit/trail.js';
-import type { DeploymentRecord } from '../sync/record.js';
+import { readDeploymentRecord } from '../config/records.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 
@@ -72,11 +72,11 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
   const repoName = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));
   const result = await mirror({
     root, environment, commit, settings, store, signer, repoName, recorderVersion: pkg.version,
-    deployment: async (c) => readDeployment(join(recordDir, environment, `${c}.json`)),
+    deployment: async (c) => readDeploymentRecord(join(recordDir, environment, `${c}.json`)),
     change: async (info, side) => {
       if (!gh) return { change: changeFromGit(info, side, settings.breakGlassReviewMs) };
       const { changeFromGitHub } = await import('../audit/github.js');
-      return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs);
+      return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs, settings.approvals);
     },
     ...(report ? { report } : {}),
     now: recordTime,
@@ -205,23 +205,6 @@ async function githubFor(root: string) {
   const [owner, repo] = name.split('/');
   if (!owner || !repo) throw new UsageError(`--github needs GITHUB_REPOSITORY (owner/name) or an origin remote on GitHub; found ${JSON.stringify(name)}`);
   return { client: octokit(c), repo: { owner, repo } };
-}
-
-function readDeployment(file: string): DeploymentRecord | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const d = JSON.parse(text) as DeploymentRecord;
-    if (typeof d.environment !== 'string' || typeof d.commit !== 'string' || !Array.isArray(d.objects) || !Array.isArray(d.models)) throw new Error('not a deployment record (environment, commit, models, objects)');
-    return d;
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message}`);
-  }
 }
 
 async function readReport(file: string): Promise<ReportDigest> {

@@ -3,7 +3,7 @@
 // when stopped): 1 a guardrail was breached, 3 a metric source did not answer, else 0.
 
 import { ExitCode, ModelshipError, UsageError } from '../errors.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { connectionFromEnv } from '../adapters/github/client.js';
 import { watchOnce, type WatchReport } from '../canary/watch.js';
 import { commandOptions, repoRoot } from './context.js';

@@ -6,7 +6,7 @@
 
 import { loadDesiredState } from '../config/state.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { connectionFromEnv, octokit, openOrUpdateIssue, type IssueRef, type RepoRef } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
 import { resolveRevision } from '../adapters/git/tree.js';

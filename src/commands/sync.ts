@@ -8,7 +8,7 @@ import { ExitCode, ModelshipError, UsageError } from '../errors.js';
 import { loadDesiredState } from '../config/state.js';
 import type { LoadedRepository } from '../config/load.js';
 import { resolveRevision } from '../adapters/git/tree.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { planFor, syncEnvironment, type SyncResult } from '../sync/agent.js';
 import type { Connections, SharedClients } from '../sync/connect.js';
 import { deploymentRows } from '../sync/record.js';

@@ -1,7 +1,7 @@
 // Loading the release repository: which file is which, parsing with positions, schema checks.
 // The result keeps every file's parsed text so later checks can point at lines and columns.
 
-import type { Problem } from '../errors.js';
+import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, VersionManifest } from './types.js';
@@ -172,6 +172,17 @@ export function loadDocument<T>(file: string, bytes: Uint8Array, schema: SchemaN
   if (!isJson) problems.push(...schemaComment(file, text, schema));
   const errors = problems.filter((p) => p.severity === 'error');
   return errors.length ? { parsed, problems } : { loaded: { file, data: parsed.data as T, parsed }, problems };
+}
+
+/**
+ * Reads one document against its schema, or throws a ValidationError whose problems name the
+ * file, line, column, field path, what was expected and what was found. `what` opens the
+ * message (e.g. "policies/production.yaml at 1a2b3c4d5e6f").
+ */
+export function readDocument<T>(file: string, bytes: Uint8Array, schema: SchemaName, what = file): Loaded<T> {
+  const { loaded, problems } = loadDocument<T>(file, bytes, schema);
+  if (!loaded) throw new ValidationError(problems, `${what}: ${ValidationError.summarize(problems)}`);
+  return loaded;
 }
 
 /** The `# yaml-language-server: $schema=` line that lets editors check the file as it is typed. */

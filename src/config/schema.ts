@@ -9,7 +9,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Problem } from '../errors.js';
 import type { ParsedText, PathSegment } from './yaml.js';
 
-export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'run-metadata' | 'validation-report';
+export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'run-metadata' | 'validation-report' | 'deployment-record';
 
 const schemaFiles: Record<SchemaName | 'common', string> = {
   common: 'common.schema.json',
@@ -19,6 +19,7 @@ const schemaFiles: Record<SchemaName | 'common', string> = {
   policy: 'policy.schema.json',
   'run-metadata': 'run-metadata.schema.json',
   'validation-report': 'validation-report.schema.json',
+  'deployment-record': 'deployment-record.schema.json',
 };
 
 /** Where the schema files live: src/config/schemas, reached the same way from src/ and from dist/. */

@@ -1,6 +1,8 @@
 // TypeScript shapes of the repository files, matching src/config/schemas/*.json.
 // Data only reaches these types after it has passed its schema.
 
+import type { Pin } from '../model/pins.js';
+
 export type FeatureType = 'boolean' | 'integer' | 'long' | 'float' | 'double' | 'string' | 'binary' | 'datetime';
 export type Metrics = Record<string, number>;
 
@@ -89,10 +91,8 @@ export interface VersionManifest {
   validationReport: { uri: string; sha256: string };
 }
 
-export interface Deployment {
-  version: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
+/** A model's entry in environments/<env>.yaml: its pin and how it is served. */
+export interface Deployment extends Pin {
   online?: { replicas: { min: number; max: number }; scaleMetric?: string; scaleTarget?: number };
   batch?: { schedule: { cron?: string; timezone?: string; every?: string }; warehouse?: string };
   reason?: string;

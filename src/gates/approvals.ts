@@ -1,26 +1,8 @@
 // Approvals gate: counts the pull request's qualified approvals the way GitHub reads reviews,
 // and says for every reviewer whether they counted and, if not, why.
 
+import { approvalLapse, standingApprovals, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
 import { result, type GateResult } from './types.js';
-
-export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
-
-export interface Review {
-  user: string;
-  state: ReviewState;
-  commitId: string;
-  submittedAt: string;
-}
-
-export interface ApprovalRequirement {
-  count: number;
-  /** "@org/team" slugs; when absent or empty, anyone who reviews qualifies */
-  teams?: string[];
-  /** default true */
-  excludeAuthor?: boolean;
-  /** approvals of another commit than the head do not count */
-  dismissStale?: boolean;
-}
 
 export interface ReviewerVerdict {
   user: string;
@@ -52,6 +34,10 @@ export function approvalsGate(input: {
   const members = new Map(Object.entries(input.teamMembers).map(([team, logins]) => [team.toLowerCase(), new Set(logins.map((l) => l.toLowerCase()))]));
   const unknownTeams = teams.filter((team) => !members.has(team.toLowerCase()));
 
+  // Which approvals still stand is the audit trail's rule too (model/approvals.ts): the signed
+  // record names these approvers, so the gate counts nobody outside them.
+  const rule = { headSha, ...(required.dismissStale !== undefined ? { dismissStale: required.dismissStale } : {}) };
+  const stands = new Set(standingApprovals({ reviews: input.reviews, headSha, author: input.author, required }));
   const verdicts: ReviewerVerdict[] = [];
   for (const review of standingReviews(input.reviews)) {
     const login = review.user.toLowerCase();
@@ -59,14 +45,11 @@ export function approvalsGate(input: {
     const v: ReviewerVerdict = { user: review.user, state: review.state, commitId: review.commitId, teams: inTeams, counted: false, blocks: false };
     if (excludeAuthor && login === author) v.reason = 'the author';
     else if (teams.length && !inTeams.length) v.reason = `not in ${teams.join(', ')}`;
-    else if (review.state === 'CHANGES_REQUESTED') {
-      v.blocks = true;
-      v.reason = 'requested changes';
+    else {
+      v.blocks = review.state === 'CHANGES_REQUESTED';
+      v.counted = stands.has(review);
+      if (!v.counted) v.reason = approvalLapse(review, rule) ?? 'no standing approval';
     }
-    else if (review.state === 'COMMENTED') v.reason = 'commented without approving';
-    else if (review.state === 'DISMISSED') v.reason = 'review dismissed';
-    else if (required.dismissStale && review.commitId !== headSha) v.reason = `approved an earlier commit ${review.commitId.slice(0, 7)}`;
-    else v.counted = true;
     verdicts.push(v);
   }
 
@@ -94,26 +77,4 @@ export function approvalsGate(input: {
   const couldFlip = unknownTeams.length > 0 && verdicts.some((v) => v.state === 'APPROVED' && !v.teams.length && v.reason?.startsWith('not in '));
   return result('approvals', couldFlip ? 'error' : 'fail',
     `${tally}${names}${skipped}${couldFlip ? `; members of ${unknownTeams.join(', ')} unknown` : ''}`, { details, data });
-}
-
-/**
- * Each reviewer's standing review, as GitHub computes it: the latest APPROVED, CHANGES_REQUESTED
- * or DISMISSED review wins. A later COMMENTED review neither approves nor withdraws an approval
- * (GitHub keeps the approval), so it only stands when the user did nothing else. PENDING
- * reviews are unsubmitted drafts and do not exist for anyone but their author.
- */
-export function standingReviews(reviews: Review[]): Review[] {
-  const byUser = new Map<string, Review>();
-  const ordered = reviews
-    .map((r, i) => ({ r, i, at: Date.parse(r.submittedAt) }))
-    .filter(({ r }) => r.state !== 'PENDING')
-    .sort((a, b) => (a.at - b.at) || (a.i - b.i)) // same second: the API's order
-    .map(({ r }) => r);
-  for (const r of ordered) {
-    const key = r.user.toLowerCase();
-    const standing = byUser.get(key);
-    if (r.state === 'COMMENTED' && standing && standing.state !== 'COMMENTED') continue;
-    byUser.set(key, r);
-  }
-  return [...byUser.values()];
 }

@@ -2,7 +2,9 @@
 // the canary must have run long enough at enough traffic, and every check must be in bounds over
 // the window. No data and too little traffic fail; a source that could not answer is an error.
 import type { Policy } from '../config/types.js';
-import { formatDuration, parseDuration, result, worst, type GateResult, type GateStatus } from './types.js';
+import { result, worst, type GateResult, type GateStatus } from './types.js';
+import { formatDuration, parseDuration } from '../model/durations.js';
+import type { CanaryPin } from '../model/pins.js';
 
 export type CanaryPolicy = NonNullable<Policy['canary']>;
 export type CanaryCheck = CanaryPolicy['checks'][number];
@@ -22,7 +24,7 @@ export interface CanaryObservation {
 export interface CanaryInput {
   policy: Policy['canary'];
   /** the canary running now (from the base branch); startedAt from git history: when it started, or was last stepped */
-  canary: { version: string; traffic: number; startedAt?: Date } | undefined;
+  canary: (CanaryPin & { startedAt?: Date }) | undefined;
   now: Date;
   /** one per check, over the window [startedAt, now] */
   observations: CanaryObservation[];

@@ -3,34 +3,8 @@
 // gates by the base branch's policy for its environment. Pure: history and file lists are inputs.
 
 import type { Deployment, Environment, ModelCard, Policy } from '../config/types.js';
-
-export type ChangeKind =
-  | 'new-model' | 'promote' | 'rollback' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort'
-  | 'shadow-start' | 'shadow-promote' | 'shadow-stop' | 'config' | 'removal'
-  | 'environment-config' | 'policy' | 'model-card' | 'version-modified';
-
-export interface Pin {
-  version?: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
-}
-
-export interface Change {
-  kind: ChangeKind;
-  /** the environment whose policy judges this change */
-  environment: string;
-  model?: string;
-  from?: Pin;
-  to?: Pin;
-  /** the version this change puts in front of traffic (or returns to) */
-  candidate?: string;
-  /** the stable version serving before the change: what the candidate is compared with */
-  champion?: string;
-  /** the file the change is in */
-  file: string;
-  /** one line for people: "fraud-detector 2026.11.13-1 → 2026.11.20-1" */
-  description: string;
-}
+import type { Change } from '../model/changes.js';
+import type { PinState } from '../model/pins.js';
 
 /** The parts of a loaded repository the diff reads. */
 export interface DesiredState {
@@ -138,7 +112,7 @@ function diffDeployment(env: string, model: string, before: Deployment | undefin
   return out;
 }
 
-export function pin(d: Deployment | undefined): Pin {
+export function pin(d: Deployment | undefined): PinState {
   if (!d) return {};
   return { version: d.version, ...(d.canary ? { canary: { ...d.canary } } : {}), ...(d.shadow ? { shadow: { ...d.shadow } } : {}) };
 }

@@ -3,7 +3,7 @@
 // the model can read; and the dbt model must be the definition the version was trained on.
 
 import type { FeatureSpec, FeatureType, ModelCard, Policy, VersionManifest } from '../config/types.js';
-import type { DbtColumn, DbtIndex, DbtNode } from '../adapters/dbt.js';
+import type { DbtColumn, DbtIndex, DbtNode } from '../model/dbt.js';
 import { readableAs } from './schema.js';
 import { result, worst, type GateResult, type GateStatus } from './types.js';
 

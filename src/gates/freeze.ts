@@ -3,7 +3,8 @@
 
 import { CronExpressionParser } from 'cron-parser';
 import type { Policy } from '../config/types.js';
-import { formatDuration, parseDuration, result, worst, type GateResult, type GateStatus } from './types.js';
+import { result, worst, type GateResult, type GateStatus } from './types.js';
+import { formatDuration, parseDuration } from '../model/durations.js';
 
 export type FreezeWindow = NonNullable<Policy['freeze']>[number];
 

@@ -3,7 +3,7 @@
 // there again fails unless it says why (`reason:` on the deployment entry, new in this change).
 // Pure: the holds come from the environment's first-parent pin history (holdsIn).
 
-import type { Pin } from '../adapters/git/history.js';
+import type { Pin } from '../model/pins.js';
 import { result, type GateResult } from './types.js';
 
 /** The environment file as one first-parent commit left it (git/history.ts PinCommit satisfies it). */

@@ -2,7 +2,7 @@
 // manifest records, the manifest itself was not edited after registration, and the model
 // server image is pinned by digest. The stored object's HEAD is an input (fetched by the caller).
 
-import type { StoredObject } from '../adapters/s3/store.js';
+import type { StoredObject } from '../model/objects.js';
 import type { VersionManifest } from '../config/types.js';
 import { result, type GateResult } from './types.js';
 

@@ -4,11 +4,12 @@
 
 import type { LoadedRepository } from '../config/load.js';
 import type { Histogram, Policy, VersionManifest } from '../config/types.js';
-import type { DbtIndex } from '../adapters/dbt.js';
-import type { StoredObject } from '../adapters/s3/store.js';
-import { approvalsGate, type Review } from './approvals.js';
+import type { DbtIndex } from '../model/dbt.js';
+import type { StoredObject } from '../model/objects.js';
+import { approvalsGate } from './approvals.js';
+import type { Review } from '../model/approvals.js';
 import { canaryGate, type CanaryObservation } from './canary.js';
-import type { Change, ChangeKind } from './changes.js';
+import type { Change, ChangeKind } from '../model/changes.js';
 import { driftGate } from './drift.js';
 import { featuresGate } from './features.js';
 import { freezeGate } from './freeze.js';
@@ -16,7 +17,7 @@ import { heldGate, type Hold } from './held.js';
 import { integrityGate } from './integrity.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
-import type { PinCommit } from '../adapters/git/history.js';
+import type { CanaryPin, PinCommit } from '../model/pins.js';
 import { soakGate } from './soak.js';
 import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
 
@@ -63,7 +64,7 @@ export interface EvidenceRequest {
    */
   timelines: Map<string, Map<string, string | undefined>>;
   /** canaries to observe: env/model -> what runs */
-  canaries: Map<string, { environment: string; model: string; version: string; traffic: number; policy: NonNullable<Policy['canary']> }>;
+  canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']> }>;
   /** serving distributions to read for drift: env/model */
   serving: Set<string>;
   /** teams whose members the approvals gates need */

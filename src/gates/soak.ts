@@ -2,7 +2,9 @@
 // environment for a continuous span of at least the policy's soak time. A canary or a shadow
 // there does not count; a span that has since ended (staging moved on) still does.
 
-import { formatDuration, parseDuration, result, type GateResult } from './types.js';
+import { result, type GateResult } from './types.js';
+import { formatDuration, parseDuration } from '../model/durations.js';
+import type { Pin } from '../model/pins.js';
 
 /**
  * The upstream environment file as one commit left it. `pins` is what the file pinned per model
@@ -12,7 +14,7 @@ import { formatDuration, parseDuration, result, type GateResult } from './types.
 export interface PinEvent {
   commit?: string;
   at: Date;
-  pins?: Record<string, { version: string; canary?: { version: string } }>;
+  pins?: Record<string, Pin>;
   note?: string;
 }
 

@@ -7,7 +7,7 @@
 import type { Policy, VersionManifest } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import { driftGate, type DriftRow } from '../gates/drift.js';
-import { formatDuration } from '../gates/types.js';
+import { formatDuration } from '../model/durations.js';
 import type { ServingHistograms } from './serving-drift.js';
 
 export type DriftStatus = 'ok' | 'warn' | 'fail' | 'unknown';

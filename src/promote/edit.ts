@@ -5,18 +5,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { Document, isMap, isScalar, parse, parseDocument, stringify, YAMLMap } from 'yaml';
 import { RefusedError } from '../errors.js';
 import type { Deployment, Environment, ModelCard } from '../config/types.js';
+import type { ChangeKind as AnyChangeKind } from '../model/changes.js';
+import type { PinState } from '../model/pins.js';
 
 export type PromotionMode = { kind: 'stable' } | { kind: 'canary'; traffic: number } | { kind: 'shadow' };
 
-/** What runs for one model in one environment, before or after the edit. */
-export interface PinState {
-  version?: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
-}
 
-export type ChangeKind =
-  | 'new-model' | 'promote' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort' | 'shadow-start' | 'shadow-promote';
+/** The kinds of change a promotion makes (a subset of what the check recognises). */
+export type ChangeKind = Extract<AnyChangeKind, 'new-model' | 'promote' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort' | 'shadow-start' | 'shadow-promote'>;
 
 export interface EnvironmentEdit {
   text: string;

@@ -16,7 +16,8 @@ import {
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import { defaultBranch, octokit, openOrUpdatePull, requestTeamReviews, type GitHubConnection, type PullRef, type RepoRef } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
-import { editEnvironment, type ChangeKind, type PinState, type PromotionMode } from './edit.js';
+import { editEnvironment, type ChangeKind, type PromotionMode } from './edit.js';
+import type { PinState } from '../model/pins.js';
 import { commitMessage, promotionBody, promotionTitle, type PromotionSummaryInput } from './summary.js';
 
 export interface PromoteRequest {

@@ -2,7 +2,8 @@
 // rollback and audit read back) and the pull request's title and body. Pure functions.
 
 import type { Metrics, MetricBound, VersionManifest } from '../config/types.js';
-import type { ChangeKind, PinState } from './edit.js';
+import type { ChangeKind } from './edit.js';
+import type { PinState } from '../model/pins.js';
 
 export interface PromotionSummaryInput {
   environment: string;

@@ -2,7 +2,8 @@
 // first-parent history: only the commits since the version first appeared in the file, plus the
 // one before, which says what was stable before it (a return to that is a rollback).
 
-import { pinHistory, type PinCommit } from '../adapters/git/history.js';
+import { pinHistory } from '../adapters/git/history.js';
+import type { PinCommit } from '../model/pins.js';
 import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
 

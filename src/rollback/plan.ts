@@ -5,7 +5,7 @@
 
 import { RefusedError, UsageError } from '../errors.js';
 import type { PinEvent } from '../gates/held.js';
-import type { Pin } from '../adapters/git/history.js';
+import type { Pin } from '../model/pins.js';
 
 export type PinMove =
   | 'none' | 'new-model' | 'removal' | 'promote' | 'rollback' | 'canary-start' | 'canary-step' | 'canary-promote'

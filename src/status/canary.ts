@@ -5,7 +5,7 @@
 
 import type { LoadedRepository } from '../config/load.js';
 import { ModelshipError } from '../errors.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';

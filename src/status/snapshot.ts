@@ -11,6 +11,7 @@ import { readiness } from '../sync/readiness.js';
 import { liveSpecHash } from '../sync/render/hash.js';
 import { annotations, labels, managerName, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type PlanAction } from '../sync/types.js';
 import type { DeploymentRow } from '../sync/targets/snowflake.js';
+import type { CanaryPin, Pin, ShadowPin } from '../model/pins.js';
 
 /** A read that failed: the system and why. Rows that needed it say so. */
 export interface ReadError { error: string }
@@ -44,8 +45,8 @@ export type Problem = 'out-of-sync' | 'unhealthy' | 'split-brain' | 'unknown' | 
 export interface OnlineStatus {
   /** the stable version live (raw: the route's main backend; serverless: the service's version, or undefined while a canary runs) */
   version?: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
+  canary?: CanaryPin;
+  shadow?: ShadowPin;
   ready?: boolean;
   /** readiness, or why the live state could not be read */
   detail: string;
@@ -67,7 +68,7 @@ export interface ModelStatus {
   environment: string;
   model: string;
   /** what the revision pins; undefined for a model that only runs (pruned from the file, not yet from the systems) */
-  pinned?: { version: string; canary?: { version: string; traffic: number }; shadow?: { version: string }; online: boolean; batch: boolean };
+  pinned?: Pin & { online: boolean; batch: boolean };
   online?: OnlineStatus;
   batch?: BatchStatus;
   drift?: { status: ModelDrift['status']; summary: string; largestPsi?: { feature: string; psi: number } };

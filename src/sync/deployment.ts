@@ -4,7 +4,7 @@
 
 import type { Environment } from '../config/types.js';
 import type { ApplyResult } from './apply.js';
-import type { DeploymentRecord } from './record.js';
+import type { DeploymentRecord } from '../model/deployments.js';
 import type { Plan } from './types.js';
 
 export interface GitHubDeploymentRequest {

@@ -4,32 +4,8 @@
 
 import type { ActionResult, ApplyResult } from './apply.js';
 import { annotations, type LiveKubernetesObject, type LiveTask, type Plan } from './types.js';
-
-export interface ModelDeployment {
-  model: string;
-  version: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
-  /** whether this sync created, changed or deleted any of the model's objects */
-  changed: boolean;
-  /** the version the model's objects ran before this sync, when it differs */
-  previousVersion?: string;
-  /** every object of the model converged (always true for a model this sync did not touch) */
-  deployed: boolean;
-  /** which systems run it: online, batch or online+batch */
-  kind: string;
-}
-
-export interface DeploymentRecord {
-  environment: string;
-  commit: string;
-  startedAt: string;
-  finishedAt: string;
-  converged: boolean;
-  models: ModelDeployment[];
-  /** every object the sync wrote, with its outcome and times */
-  objects: Array<{ key: string; model?: string; target: 'kubernetes' | 'snowflake'; op: string; outcome: string; appliedAt?: string; readyAt?: string; message?: string }>;
-}
+import type { DeploymentRecord, ModelDeployment } from '../model/deployments.js';
+import type { Pin } from '../model/pins.js';
 
 export interface RecordInput {
   plan: Plan;
@@ -37,7 +13,7 @@ export interface RecordInput {
   startedAt: Date;
   finishedAt: Date;
   /** the environment's pins at this commit */
-  pins: Record<string, { version: string; canary?: { version: string; traffic: number }; shadow?: { version: string } }>;
+  pins: Record<string, Pin>;
 }
 
 const settled = (r: ActionResult) => r.outcome === 'unchanged' || r.outcome === 'ready' || r.outcome === 'deleted' || (r.outcome === 'applied' && r.target === 'snowflake');

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import { changeFromGitHub } from '../../src/audit/github.js';
 import type { CommitInfo } from '../../src/adapters/git/audit.js';
-import { octokit } from '../../src/adapters/github/client.js';
+import { listReviews, octokit } from '../../src/adapters/github/client.js';
+import { approvalsGate, type ReviewerVerdict } from '../../src/gates/approvals.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
 
 t.test('who asked, who approved, what was tested: from the pull request, its reviews and the check run', async (t) => {
@@ -43,5 +44,41 @@ t.test('who asked, who approved, what was tested: from the pull request, its rev
   });
   t.same(change.approvers, [{ login: 'grace', at: '2026-11-18T09:10:00Z' }, { login: 'linus', at: '2026-11-18T09:20:00Z' }]);
   t.same(report, { sha256: createHash('sha256').update(summary).digest('hex'), source: `check-run:${run.id}`, verdict: 'success' });
+  t.same(gh.requests.filter((r) => r.status >= 400), [], 'every request was valid for GitHub\'s API description');
+});
+
+t.test('the record names exactly the approvers the approvals gate counted: same reviews in, same names out', async (t) => {
+  let clock = Date.parse('2026-11-18T08:00:00Z');
+  const gh = await startGitHub({ owner: 'acmerisk', repo: 'release', login: 'ada', token: 't0ken', now: () => new Date(clock) });
+  t.teardown(() => gh.stop());
+  const client = octokit({ token: 't0ken', baseUrl: gh.url });
+  const repo = { owner: 'acmerisk', repo: 'release' };
+  const earlier = 'e'.repeat(40);
+  const head = 'a'.repeat(40);
+  gh.setBranch('promote/production/fraud-detector-2026.11.20-1', head);
+  const pr = (await client.rest.pulls.create({ ...repo, head: 'promote/production/fraud-detector-2026.11.20-1', base: 'main', title: 'Promote fraud-detector@2026.11.20-1 to production' })).data;
+  const at = () => (clock += 600_000);
+  at(); gh.addReview(pr.number, 'grace', 'APPROVED', { commitId: earlier }); // stale: the branch moved on after it
+  at(); gh.addReview(pr.number, 'Linus', 'APPROVED', { commitId: head });
+  at(); gh.addReview(pr.number, 'linus', 'CHANGES_REQUESTED', { commitId: head }); // the same person, another case
+  at(); gh.addReview(pr.number, 'LINUS', 'APPROVED', { commitId: head });
+  at(); gh.addReview(pr.number, 'ken', 'APPROVED', { commitId: head });
+  at(); gh.addReview(pr.number, 'Ada', 'COMMENTED', { commitId: head }); // the author, in another case
+  at(); await client.rest.pulls.merge({ ...repo, pull_number: pr.number });
+
+  const rule = { excludeAuthor: true, dismissStale: true };
+  const reviews = await listReviews(client, repo, pr.number);
+  const judged = approvalsGate({ reviews, headSha: head, author: 'ada', teamMembers: {}, required: { count: 2, ...rule } });
+  const counted = (judged.data!.reviewers as ReviewerVerdict[]).filter((v) => v.counted).map((v) => v.user);
+  t.same(counted.sort(), ['LINUS', 'ken'], 'the gate drops the stale approval and counts linus once');
+  t.ok(judged.details!.includes(`not counted: grace (approved; approved an earlier commit ${earlier.slice(0, 7)})`));
+
+  const info: CommitInfo = {
+    commit: 'b'.repeat(40), tree: 'c'.repeat(40), parents: ['d'.repeat(40), head], author: 'GitHub <noreply@github.com>', committer: 'GitHub <noreply@github.com>',
+    committedAt: new Date(clock).toISOString(), subject: `Merge pull request #${pr.number} from acmerisk/promote/production/fraud-detector-2026.11.20-1`, body: '', trailers: {},
+  };
+  const { change } = await changeFromGitHub(client, repo, info, undefined, undefined, rule);
+  t.same(change.approvers.map((a) => a.login).sort(), counted.sort(), 'the signed record names the same approvers');
+  t.same(change.approvers, [{ login: 'LINUS', at: '2026-11-18T08:40:00Z' }, { login: 'ken', at: '2026-11-18T08:50:00Z' }]);
   t.same(gh.requests.filter((r) => r.status >= 400), [], 'every request was valid for GitHub\'s API description');
 });

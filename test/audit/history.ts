@@ -14,7 +14,7 @@ import { mirror, type MirrorResult } from '../../src/audit/mirror.js';
 import { auditSettings, type AuditSettings } from '../../src/audit/policy.js';
 import { ed25519Signer, type Signer } from '../../src/audit/sign.js';
 import { DirectoryStore, type AuditStore } from '../../src/audit/store.js';
-import type { DeploymentRecord } from '../../src/sync/record.js';
+import type { DeploymentRecord } from '../../src/model/deployments.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 
 export const demoKey = {
@@ -100,7 +100,7 @@ export class History {
         model, version: p.version, ...(p.canary ? { canary: p.canary } : {}), changed: changed.includes(model), deployed: true, kind: 'online+batch',
       })),
       objects: changed.flatMap((model) => [
-        { key: `InferenceService/ml-serving/${model}`, model, target: 'kubernetes' as const, op: 'update', outcome: options.converged === false ? 'timeout' : 'ready', appliedAt: addSeconds(at, 5), ...(options.converged === false ? {} : { readyAt: addSeconds(at, 120) }) },
+        { key: `InferenceService/ml-serving/${model}`, model, target: 'kubernetes' as const, op: 'update', outcome: options.converged === false ? 'not-ready' : 'ready', appliedAt: addSeconds(at, 5), ...(options.converged === false ? {} : { readyAt: addSeconds(at, 120) }) },
         { key: `ML_PROD.SCORING.${model.toUpperCase().replace(/-/g, '_')}_SCORING`, model, target: 'snowflake' as const, op: 'update', outcome: 'applied', appliedAt: addSeconds(at, 7) },
       ]),
     };

@@ -85,6 +85,13 @@ t.test('bad input is refused with a clear message, and nothing is written', asyn
   t.match(r.stderr, /^error: the signing key is not among the keys policies\/production.yaml trusts; nothing was written\nhint: add it to audit.keys in a reviewed change: \{ id: \.\.\., algorithm: ed25519, publicKey: MCowBQYDK2VwAyEA/);
   r = await runCli(mirrorArgs(tr, c.policy).map((a) => (a === c.policy ? `${c.policy}^` : a)));
   t.match(r, { code: 1, stderr: /^policies\/production.yaml  audit  the policy declares no audit trail; expected audit: \{ store: s3:\/\/bucket\/prefix, retentionDays: 365 or more, keys: \[\.\.\.\] \}\nerror: policies\/production.yaml has no audit section/ });
+  // a deployment record edited by hand: refused through its schema, with file, line and column
+  const edited = join(tr.h.recordDir, 'production', `${c.policy}.json`);
+  writeFileSync(edited, readFileSync(edited, 'utf8').replace('"converged": true', '"converged": "yes"'));
+  r = await runCli(mirrorArgs(tr, c.policy));
+  t.equal(r.code, 1);
+  t.match(r.stderr, new RegExp(`^${edited.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:16  converged  .*found the string "yes"\nerror: ${edited.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a deployment record: 1 problem in 1 file\n$`));
+  nothingWritten();
   // a deployment record missing for the commit
   rmSync(join(tr.h.recordDir, 'production', `${c.policy}.json`));
   r = await runCli(mirrorArgs(tr, c.policy));

@@ -144,3 +144,21 @@ t.test('autoRollback: direct pushes the revert to main', { skip }, async (t) => 
   t.equal(next.code, 0);
   t.match(next.stdout, /no canary is running in production/);
 });
+
+t.test('a traffic step restarts the window: the intervals before the step are not held against 25%', { skip }, async (t) => {
+  const { repo, gh, watch } = await stage(t, 'pr');
+  // 5 minutes into the bad spell someone steps the canary to 25%: a new step, judged from then on.
+  Object.assign(process.env, { GIT_AUTHOR_DATE: after(5), GIT_COMMITTER_DATE: after(5) });
+  const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', 'production', '--canary', '25', '--json', '-C', repo.root], { env: s3.env });
+  t.equal(p.code, 0, p.stderr);
+  repo.git('checkout', '-q', 'main');
+  repo.git('merge', '-q', '--no-ff', '-m', `Merge ${JSON.parse(p.stdout).branch}`, JSON.parse(p.stdout).branch);
+  repo.git('push', '-q', 'origin', 'main');
+  Object.assign(process.env, { GIT_AUTHOR_DATE: after(20), GIT_COMMITTER_DATE: after(20) });
+
+  const r = await watch(after(15), '--prometheus-url', prometheus.url, '--open-pr');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /fraud-detector 2026\.11\.20-1 at 25% beside 2026\.11\.06-1 \(canary since .*\): healthy/);
+  t.match(r.stdout, /warn   error-rate  ≤ 0\.01 .* 2 of 3 in a row/, 'only the two intervals since the step count');
+  t.equal(gh.state.pulls().length, 0, 'nothing opened');
+});

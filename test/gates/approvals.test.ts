@@ -1,5 +1,6 @@
 import t from 'tap';
-import { approvalsGate, standingReviews, type Review, type ReviewerVerdict } from '../../src/gates/approvals.js';
+import { approvalsGate, type ReviewerVerdict } from '../../src/gates/approvals.js';
+import { standingReviews, type Review } from '../../src/model/approvals.js';
 
 // A production promotion PR by ada; the production policy wants two approvals from three teams.
 const head = 'c0ffee0000000000000000000000000000000001';

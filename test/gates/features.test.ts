@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import type { ModelCard, Policy, VersionManifest } from '../../src/config/types.js';
-import { parseDbtManifest, type DbtIndex } from '../../src/adapters/dbt.js';
+import { parseDbtManifest } from '../../src/adapters/dbt.js';
+import type { DbtIndex } from '../../src/model/dbt.js';
 import { featuresGate, featureTypeOf, type FeatureRow, type ModelRow } from '../../src/gates/features.js';
 
 const root = new URL('../../', import.meta.url).pathname;

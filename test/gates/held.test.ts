@@ -1,6 +1,6 @@
 import t from 'tap';
 import { heldGate, holdsIn, type PinEvent } from '../../src/gates/held.js';
-import type { Pin } from '../../src/adapters/git/history.js';
+import type { Pin } from '../../src/model/pins.js';
 
 // production's history of fraud-detector pins, written oldest first here for reading, passed newest first.
 const h = (hoursAfter: number) => new Date(Date.parse('2026-11-20T10:00:00Z') + hoursAfter * 3_600_000);

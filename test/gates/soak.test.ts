@@ -30,14 +30,14 @@ t.test('exactly enough soak passes', async (t) => {
 t.test('a canary in staging does not count toward the soak', async (t) => {
   const timeline = newestFirst(
     pinned(h(-200), '2026.11.13-1'),
-    pinned(h(-100), '2026.11.13-1', { canary: { version: '2026.11.20-1' } }), // canary for 100h
+    pinned(h(-100), '2026.11.13-1', { canary: { version: '2026.11.20-1', traffic: 10 } }), // canary for 100h
     pinned(h(0), '2026.11.20-1'),
   );
   const r = soak(timeline, h(20));
   t.equal(r.status, 'fail');
   t.match(r.summary, /has been live in staging for 20h; production needs 48h \(28h more; from 2026-11-20T10:00Z\)/);
 
-  const onlyCanary = soak(newestFirst(pinned(h(-200), '2026.11.13-1'), pinned(h(-100), '2026.11.13-1', { canary: { version: '2026.11.20-1' } })), h(0));
+  const onlyCanary = soak(newestFirst(pinned(h(-200), '2026.11.13-1'), pinned(h(-100), '2026.11.13-1', { canary: { version: '2026.11.20-1', traffic: 10 } })), h(0));
   t.equal(onlyCanary.status, 'fail');
   t.equal(onlyCanary.summary, 'fraud-detector 2026.11.20-1 has never been the stable version in staging (it ran there only as a canary, which does not count); production needs 48h there first');
 });
@@ -79,7 +79,7 @@ t.test('the span must be continuous: two short spans do not add up', async (t) =
 t.test('commits that leave the stable pin alone do not break the span', async (t) => {
   const timeline = newestFirst(
     pinned(h(0), '2026.11.20-1'),
-    pinned(h(10), '2026.11.20-1', { canary: { version: '2026.11.27-1' } }), // next candidate canaries beside it
+    pinned(h(10), '2026.11.20-1', { canary: { version: '2026.11.27-1', traffic: 10 } }), // next candidate canaries beside it
     pinned(h(20), '2026.11.20-1'),
   );
   t.equal(soak(timeline, h(48)).status, 'pass');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { UsageError, RefusedError } from '../../src/errors.js';
 import type { PinEvent } from '../../src/gates/held.js';
-import type { Pin } from '../../src/adapters/git/history.js';
+import type { Pin } from '../../src/model/pins.js';
 import { historyIsEnough, planRollback } from '../../src/rollback/plan.js';
 
 // production's history, written oldest first for reading and passed newest first.

@@ -8,26 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { isMap, parseDocument } from 'yaml';
 import { ExternalError, UsageError } from '../../errors.js';
 import { resolveRevision } from './tree.js';
-
-/** What an environment runs for one model. */
-export interface Pin {
-  version: string;
-  canary?: { version: string; traffic: number };
-  shadow?: { version: string };
-}
-
-export interface PinCommit {
-  commit: string;
-  /** committer time: when the change landed on the branch (author time survives rebases) */
-  at: Date;
-  subject: string;
-  /** `Key: value` trailers (Modelship-Version, Co-authored-by, ...); a key may repeat */
-  trailers: Record<string, string[]>;
-  /** the file's pins after this commit, {} when the commit deleted it; undefined when it could not be read */
-  pins?: Record<string, Pin>;
-  /** why the file or part of it was not read */
-  note?: string;
-}
+import type { Pin, PinCommit } from '../../model/pins.js';
 
 export interface PinHistoryOptions {
   /** at most this many commits */

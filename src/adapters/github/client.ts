@@ -3,6 +3,7 @@
 
 import { Octokit } from '@octokit/rest';
 import { ExternalError } from '../../errors.js';
+import type { Review } from '../../model/approvals.js';
 
 export interface RepoRef {
   owner: string;
@@ -126,12 +127,7 @@ export async function getPull(gh: Octokit, r: RepoRef, number: number): Promise<
   return { number: p.number, author: p.user?.login ?? '', headSha: p.head.sha, headRef: p.head.ref, baseRef: p.base.ref, baseSha: p.base.sha, body: p.body ?? '', url: p.html_url };
 }
 
-export interface ReviewInfo {
-  user: string;
-  state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
-  commitId: string;
-  submittedAt: string;
-}
+export type ReviewInfo = Review;
 
 /** Every review of a pull request, oldest first (paginated). */
 export async function listReviews(gh: Octokit, r: RepoRef, number: number): Promise<ReviewInfo[]> {
@@ -274,4 +270,34 @@ export async function setDeploymentStatus(gh: Octokit, r: RepoRef, deploymentId:
     ...r, deployment_id: deploymentId, state: s.state, description,
     ...(s.logUrl ? { log_url: s.logUrl } : {}), ...(s.environmentUrl ? { environment_url: s.environmentUrl } : {}),
   }));
+}
+
+/** A merged (or closed) pull request as the audit trail records it. */
+export interface MergedPullInfo extends PullInfo {
+  title: string;
+  mergedAt?: string;
+  mergedBy?: string;
+}
+
+/** The pull request with who merged it and when (audit mirror --github). */
+export async function getMergedPull(gh: Octokit, r: RepoRef, number: number): Promise<MergedPullInfo> {
+  const p = await call(`read pull request #${number}`, async () => (await gh.rest.pulls.get({ ...r, pull_number: number })).data);
+  return {
+    number: p.number, author: p.user?.login ?? '', headSha: p.head.sha, headRef: p.head.ref, baseRef: p.base.ref, baseSha: p.base.sha, body: p.body ?? '', url: p.html_url,
+    title: p.title, ...(p.merged_at ? { mergedAt: p.merged_at } : {}), ...(p.merged_by?.login ? { mergedBy: p.merged_by.login } : {}),
+  };
+}
+
+export interface CheckRunInfo {
+  id: number;
+  conclusion?: string;
+  summary?: string;
+}
+
+/** The latest check run named `name` on `ref`, if there is one. */
+export async function latestCheckRun(gh: Octokit, r: RepoRef, ref: string, name: string): Promise<CheckRunInfo | undefined> {
+  const runs = await call(`read the ${name} check run of ${ref.slice(0, 12)}`, async () => (await gh.rest.checks.listForRef({ ...r, ref, check_name: name, filter: 'latest', per_page: 1 })).data.check_runs);
+  const run = runs[0];
+  if (!run) return undefined;
+  return { id: run.id, ...(run.conclusion ? { conclusion: run.conclusion } : {}), ...(run.output?.summary ? { summary: run.output.summary } : {}) };
 }

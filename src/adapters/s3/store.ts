@@ -10,6 +10,7 @@ import {
   UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { ExternalError, InterruptedError, RefusedError } from '../../errors.js';
+import type { StoredObject } from '../../model/objects.js';
 
 export interface S3Location {
   bucket: string;
@@ -54,16 +55,6 @@ export function s3Client(options: StoreOptions = {}): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: 5_000, requestTimeout: options.requestTimeout ?? 120_000, throwOnRequestTimeout: true },
   });
-}
-
-export interface StoredObject {
-  size: number;
-  /** the sha256 (hex) modelship recorded in the object's metadata when it verified the upload */
-  sha256?: string;
-  /** S3's stored SHA-256 checksum: base64, with '-N' for a composite multipart checksum */
-  checksum?: string;
-  /** 'FULL_OBJECT' or 'COMPOSITE' when S3 says */
-  checksumType?: string;
 }
 
 export interface UploadProgress {

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeReleaseRepo, type TestRepo } from '../../helpers/repo.js';
-import { pinHistory, type PinCommit, type Pin } from '../../../src/adapters/git/history.js';
+import { pinHistory } from '../../../src/adapters/git/history.js';
+import type { Pin, PinCommit } from '../../../src/model/pins.js';
 import { soakGate } from '../../../src/gates/soak.js';
 import { ExternalError, UsageError } from '../../../src/errors.js';
 
