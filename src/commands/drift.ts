@@ -15,7 +15,7 @@ import { observeDrift, type DriftTarget } from '../metrics/drift-observe.js';
 import { patterns } from '../sync/render/snowflake.js';
 import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { commandOptions, repoRoot } from './context.js';
-import { environmentsToSync } from './plan.js';
+import { environmentsToSync } from '../sync/environments.js';
 import { printError, type Output } from './output.js';
 
 interface Options { env?: string[]; model?: string[]; window?: string; table?: string; at?: string; timeout: string; rev?: string; json?: boolean; openIssue?: boolean }

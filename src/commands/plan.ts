@@ -1,11 +1,12 @@
 // `modelship plan [--env E] [--rev REV] [--json]`: what a sync would create, change or delete,
 // like a terraform plan, read-only.
 
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { loadDesiredState } from '../config/state.js';
 import { resolveRevision } from '../adapters/git/tree.js';
 import { planFor } from '../sync/agent.js';
 import { connect } from '../sync/connect.js';
+import { environmentsToSync } from '../sync/environments.js';
 import { planText } from '../sync/show.js';
 import type { Plan } from '../sync/types.js';
 import { commandOptions, repoRoot } from './context.js';
@@ -34,13 +35,4 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   } catch (e) {
     return printError(e, output, !!opts.json);
   }
-}
-
-/** The environments named by --env (each must exist), else all of them, sorted. */
-export function environmentsToSync(known: Iterable<string>, asked: string[] | undefined): string[] {
-  const all = [...known].sort();
-  if (!asked?.length) return all;
-  const unknown = asked.filter((e) => !all.includes(e));
-  if (unknown.length) throw new UsageError(`no such environment: ${unknown.join(', ')}; environments: ${all.join(', ')}`);
-  return [...new Set(asked)];
 }

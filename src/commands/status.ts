@@ -18,7 +18,7 @@ import { statusExitCode, statusSnapshot } from '../status/snapshot.js';
 import { statusText } from '../status/text.js';
 import type { DeploymentRow } from '../sync/targets/snowflake.js';
 import { commandOptions, repoRoot } from './context.js';
-import { environmentsToSync } from './plan.js';
+import { environmentsToSync } from '../sync/environments.js';
 import { printError, type Output } from './output.js';
 
 interface Options { env?: string[]; rev?: string; json?: boolean; html?: string; at?: string; timeout: string; syncGrace: string; drift: boolean; window?: string; prometheusUrl?: string }
