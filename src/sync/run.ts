@@ -167,3 +167,20 @@ function artifactDigests(repo: LoadedRepository, environment: string): Record<st
   }
   return out;
 }
+
+/** What a sync would do at the revision, read-only: one plan per environment asked. */
+export async function planRevision(req: { root: string; rev?: string; env?: string[] }): Promise<{ commit: string; plans: Plan[] }> {
+  const { connect } = await import('./connect.js');
+  const commit = await resolveRevision(req.root, req.rev ?? 'HEAD');
+  const repo = await loadDesiredState(req.root, commit);
+  const plans: Plan[] = [];
+  for (const name of environmentsToSync(repo.environments.keys(), req.env)) {
+    const connections = connect(name, repo.environments.get(name)!.data);
+    try {
+      plans.push((await planFor(repo, name, commit, connections.targets)).plan);
+    } finally {
+      await connections.close();
+    }
+  }
+  return { commit, plans };
+}
