@@ -1,6 +1,7 @@
 // Gathers what the checker's gates asked for (gates/run.ts `needs`) through the adapters: git
-// history (one walk per environment, check/history.ts), artifact HEADs in S3, the dbt manifest, canary metrics, reviews on GitHub. Every
-// failure becomes an `error` the gate reports; nothing here decides pass or fail.
+// history (one walk per environment, check/history.ts), artifact HEADs in S3, the dbt manifest,
+// canary metrics, reviews on GitHub. Every failure becomes an `error` the gate reports; nothing
+// here decides pass or fail.
 
 import { readDbtIndex } from '../adapters/dbt.js';
 import { ModelshipError } from '../errors.js';
