@@ -1,20 +1,17 @@
 // Gathers what the checker's gates asked for (gates/run.ts `needs`) through the adapters: git
-// history, artifact HEADs in S3, the dbt manifest, canary metrics, reviews on GitHub. Every
-// failure becomes an `error` the gate reports; nothing here decides pass or fail.
+// history (one walk per environment, check/history.ts), artifact HEADs in S3, the dbt manifest,
+// canary metrics, reviews on GitHub. Every failure becomes an `error` the gate reports; nothing
+// here decides pass or fail.
 
-import { simpleGit } from 'simple-git';
 import { readDbtIndex } from '../adapters/dbt.js';
 import { ModelshipError } from '../errors.js';
-import { pinHistory, readPins } from '../adapters/git/history.js';
-import type { PinCommit } from '../model/pins.js';
 import { canaryStartedAt } from '../canary/start.js';
-import { showFile } from '../adapters/git/repo.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
-import { readHolds } from '../rollback/holds.js';
+import { PinHistories } from './history.js';
 
 export interface EvidenceContext {
   root: string;
@@ -28,9 +25,20 @@ export interface EvidenceContext {
   review?: Evidence['review'];
   /** per-call timeout for S3 HEADs */
   timeoutMs?: number;
+  /** the run's pin histories (read from `base`), shared with rollback detection; without it, one is made and closed here */
+  histories?: PinHistories;
 }
 
 export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext): Promise<Evidence> {
+  const histories = ctx.histories ?? new PinHistories(ctx.root, ctx.base);
+  try {
+    return await gather(req, ctx, histories);
+  } finally {
+    if (!ctx.histories) await histories.close();
+  }
+}
+
+async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: PinHistories): Promise<Evidence> {
   const ev: Evidence = {
     now: ctx.now, artifacts: new Map(), dbt: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(),
     ...(ctx.review ? { review: ctx.review } : {}),
@@ -49,10 +57,10 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
       ev.dbt.set(location, await readDbtIndex(location, { root: ctx.root, ...(s3 ? { s3 } : {}), only: models }));
     }),
     ...[...req.timelines].map(async ([env, versions]) => {
-      ev.timelines.set(env, await timeline(ctx.root, ctx.base, env, versions));
+      ev.timelines.set(env, await histories.timeline(env, versions));
     }),
     ...[...(req.holds ?? [])].map(async ([key, h]) => {
-      const holds = await readHolds(ctx.root, ctx.base, h.environment, h.model, h.version, h.registeredAt).catch((e: unknown) => ({ error: message(e) }));
+      const holds = await histories.holds(h.environment, h.model, h.version, h.registeredAt).catch((e: unknown) => ({ error: message(e) }));
       (ev.holds ??= new Map()).set(key, holds);
     }),
   ]);
@@ -83,64 +91,6 @@ export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext
     await warehouse?.close();
   }
   return ev;
-}
-
-/**
- * An environment's pin history, newest first, back to the commit where the oldest of `versions`
- * first appeared in its file (found by git's pickaxe): enough for soak and canary timing. A
- * version cannot be pinned before it was registered, so each search starts there (`--since`,
- * a day early for clock skew): the walk grows with the change, not with the history.
- */
-export async function timeline(root: string, base: string, env: string, versions: Map<string, string | undefined>): Promise<PinCommit[]> {
-  const path = `environments/${env}.yaml`;
-  let oldest: string | undefined;
-  for (const [v, registeredAt] of versions) {
-    const hits = await pickaxe(root, base, path, v, registeredAt);
-    const first = hits.at(-1);
-    if (first && (!oldest || (await isAncestor(root, first, oldest)))) oldest = first;
-  }
-  const events: PinCommit[] = [];
-  if (!oldest) {
-    // Never there: the newest state is all soak needs to say so.
-    for await (const c of pinHistory(root, base, env, { limit: 1 })) events.push(c);
-    return events;
-  }
-  for await (const c of pinHistory(root, base, env)) {
-    events.push(c);
-    if (c.commit === oldest) break;
-  }
-  return events;
-}
-
-/**
- * Whether `version` was the stable pin of `model` in `env` at some commit of `base`'s first-parent
- * history. Only the commits where the version string appears or disappears in the file can
- * change the answer, so only those are read.
- */
-export async function wasStableBefore(root: string, base: string, env: string, model: string, version: string, registeredAt?: string): Promise<boolean> {
-  const path = `environments/${env}.yaml`;
-  const hits = await pickaxe(root, base, path, version, registeredAt);
-  if (!hits.length) return false;
-  for (const commit of hits) {
-    if (readPins(await showFile(root, commit, path), path).pins?.[model]?.version === version) return true;
-  }
-  return false;
-}
-
-/** First-parent commits of `base` that changed how often `text` occurs in `path`, newest first. */
-async function pickaxe(root: string, base: string, path: string, text: string, registeredAt?: string): Promise<string[]> {
-  const since = registeredAt && !Number.isNaN(Date.parse(registeredAt)) ? [`--since=${new Date(Date.parse(registeredAt) - 86_400_000).toISOString()}`] : [];
-  return (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', ...since, `-S${text}`, base, '--', path])).trim().split('\n').filter(Boolean);
-}
-
-/** Whether commit `a` is an ancestor of `b`: `git merge-base --is-ancestor` answers with its exit code (1: no). */
-async function isAncestor(root: string, a: string, b: string): Promise<boolean> {
-  try {
-    await simpleGit(root).raw(['merge-base', '--is-ancestor', a, b]);
-    return true;
-  } catch {
-    return false; // exit 1 is the answer "no"; both commits come from git log, so nothing else is expected
-  }
 }
 
 function message(e: unknown): string {

@@ -2,9 +2,10 @@
 // guardrails every interval; on a breach, roll it back as the policy says. Exit (with --once, or
 // when stopped): 1 a guardrail was breached, 3 a metric source did not answer, else 0.
 
-import { ExitCode, ModelshipError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { parseDuration } from '../model/durations.js';
 import { connectionFromEnv } from '../adapters/github/client.js';
+import { watchExitCode, watchUntilStopped } from '../canary/loop.js';
 import { watchOnce, type WatchReport } from '../canary/watch.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
@@ -28,37 +29,18 @@ export async function run(args: unknown[], output: Output): Promise<number> {
       });
       if (opts.json) output.out(JSON.stringify(report, null, 2));
       else print(report, output);
-      return exitCode(report);
+      return watchExitCode(report);
     };
     if (opts.once || at) return await once();
 
-    let stop = false;
-    let wake: () => void = () => {};
-    const halt = () => { stop = true; wake(); };
-    process.once('SIGTERM', halt);
-    process.once('SIGINT', halt);
-    let last: number = ExitCode.ok;
-    while (!stop) {
-      try {
-        last = await once();
-      } catch (e) {
-        // One failed evaluation (git, GitHub down) does not end the watch; the next one retries.
-        if (!(e instanceof ModelshipError)) throw e;
-        last = printError(e, output, !!opts.json);
-      }
-      if (stop) break;
-      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, intervalMs ?? 60_000).unref(); });
-    }
-    return last === ExitCode.ok ? ExitCode.interrupted : last;
+    return await watchUntilStopped({
+      ...(intervalMs ? { intervalMs } : {}),
+      evaluate: once,
+      failed: (e) => printError(e, output, !!opts.json),
+    });
   } catch (e) {
     return printError(e, output, !!opts.json);
   }
-}
-
-function exitCode(r: WatchReport): number {
-  if (r.canaries.some((c) => c.verdict.status === 'breached')) return ExitCode.checkFailed;
-  if (r.canaries.some((c) => c.verdict.alerts.length)) return ExitCode.external;
-  return ExitCode.ok;
 }
 
 function print(r: WatchReport, output: Output): void {

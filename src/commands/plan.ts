@@ -1,13 +1,9 @@
 // `modelship plan [--env E] [--rev REV] [--json]`: what a sync would create, change or delete,
 // like a terraform plan, read-only.
 
-import { ExitCode, UsageError } from '../errors.js';
-import { loadDesiredState } from '../config/state.js';
-import { resolveRevision } from '../adapters/git/tree.js';
-import { planFor } from '../sync/agent.js';
-import { connect } from '../sync/connect.js';
+import { ExitCode } from '../errors.js';
+import { planRevision } from '../sync/run.js';
 import { planText } from '../sync/show.js';
-import type { Plan } from '../sync/types.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 
@@ -17,30 +13,11 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   const opts = commandOptions<Options>(args);
   try {
     const root = repoRoot(opts.repo);
-    const commit = await resolveRevision(root, opts.rev ?? 'HEAD');
-    const repo = await loadDesiredState(root, commit);
-    const plans: Plan[] = [];
-    for (const name of environmentsToSync(repo.environments.keys(), opts.env)) {
-      const connections = connect(name, repo.environments.get(name)!.data);
-      try {
-        plans.push((await planFor(repo, name, commit, connections.targets)).plan);
-      } finally {
-        await connections.close();
-      }
-    }
+    const { commit, plans } = await planRevision({ root, ...(opts.rev !== undefined ? { rev: opts.rev } : {}), ...(opts.env ? { env: opts.env } : {}) });
     if (opts.json) output.out(JSON.stringify({ ok: true, commit, plans }, null, 2));
     else output.out(plans.map(planText).join('\n\n'));
     return ExitCode.ok;
   } catch (e) {
     return printError(e, output, !!opts.json);
   }
-}
-
-/** The environments named by --env (each must exist), else all of them, sorted. */
-export function environmentsToSync(known: Iterable<string>, asked: string[] | undefined): string[] {
-  const all = [...known].sort();
-  if (!asked?.length) return all;
-  const unknown = asked.filter((e) => !all.includes(e));
-  if (unknown.length) throw new UsageError(`no such environment: ${unknown.join(', ')}; environments: ${all.join(', ')}`);
-  return [...new Set(asked)];
 }

@@ -1,9 +1,8 @@
 // `modelship register <dir | s3://bucket/prefix/>`: store a training run's artifact and write its manifest.
 
-import { userInfo } from 'node:os';
-import { simpleGit } from 'simple-git';
 import { ExitCode } from '../errors.js';
 import { register } from '../registry/register.js';
+import { registrant, registrationClock } from '../registry/registrant.js';
 import { ArtifactStore, s3Client } from '../adapters/s3/store.js';
 import { formatBytes } from '../config/yaml.js';
 import { commandOptions, repoRoot } from './context.js';
@@ -27,8 +26,8 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const started = Date.now();
     const result = await register({
       root, source, partSize: opts.partSize, concurrency: opts.concurrency, signal: controller.signal,
-      registeredBy: await identity(root),
-      now: clock(),
+      registeredBy: await registrant(root),
+      now: registrationClock(),
       onProgress: (p) => {
         const secs = Math.max((Date.now() - started) / 1000, 0.001);
         output.progress(`uploading ${formatBytes(p.bytes)} / ${formatBytes(p.total)} (${Math.round((100 * p.bytes) / Math.max(p.total, 1))}%, ${formatBytes(p.bytes / secs)}/s)`);
@@ -60,22 +59,4 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     process.off('SIGTERM', onSignal);
     client.destroy();
   }
-}
-
-/** Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention), for repeatable manifests. */
-function clock(): () => Date {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  return epoch && /^[0-9]+$/.test(epoch) ? () => new Date(Number(epoch) * 1000) : () => new Date();
-}
-
-/** Who is registering: the CI actor, else the git user, else the OS user. */
-async function identity(root: string): Promise<string> {
-  if (process.env.GITHUB_ACTOR) return process.env.GITHUB_ACTOR;
-  try {
-    const email = (await simpleGit(root).raw(['config', 'user.email'])).trim();
-    if (email) return email;
-  } catch {
-    // no git identity configured: fall back to the OS user
-  }
-  return userInfo().username;
 }

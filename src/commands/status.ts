@@ -4,21 +4,11 @@
 // self-contained dashboard. Exit 0 all well, 1 something out of sync / unhealthy / split, 3 a
 // system could not be read (the rows that needed it say so).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadDesiredState } from '../config/state.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../model/durations.js';
-import { resolveRevision } from '../adapters/git/tree.js';
-import type { ModelDrift } from '../metrics/drift-monitor.js';
-import { sampleCanaries } from '../status/canary.js';
-import { dashboardHtml } from '../status/html.js';
-import { readEnvironment } from '../status/live.js';
-import { statusExitCode, statusSnapshot } from '../status/snapshot.js';
+import { readStatus } from '../status/flow.js';
 import { statusText } from '../status/text.js';
-import type { DeploymentRow } from '../sync/targets/snowflake.js';
 import { commandOptions, repoRoot } from './context.js';
-import { environmentsToSync } from './plan.js';
 import { printError, type Output } from './output.js';
 
 interface Options { env?: string[]; rev?: string; json?: boolean; html?: string; at?: string; timeout: string; syncGrace: string; drift: boolean; window?: string; prometheusUrl?: string }
@@ -32,35 +22,13 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const now = opts.at ? new Date(opts.at) : new Date();
     if (Number.isNaN(now.getTime())) throw new UsageError(`--at ${JSON.stringify(opts.at)} is not a time (expected ISO 8601, e.g. 2026-11-20T12:00:00Z)`);
     const root = repoRoot(opts.repo);
-    const commit = await resolveRevision(root, opts.rev ?? 'HEAD');
-    const repo = await loadDesiredState(root, commit);
-    const names = environmentsToSync(repo.environments.keys(), opts.env);
-
-    output.progress(`reading ${names.join(', ')}…`);
-    const inputs = await Promise.all(names.map((name) => {
-      const span = windowMs ?? parseDuration(repo.policies.get(name)?.data.gates.drift?.window ?? '') ?? 86_400_000;
-      return readEnvironment(repo, name, commit, process.env, {
-        timeoutMs, ...(opts.drift ? { driftWindow: { start: new Date(now.getTime() - span), end: now } } : {}),
-      });
-    }));
-    output.progress('');
-    const snapshot = statusSnapshot(inputs, { now, syncGraceMs, commit });
-    const code = statusExitCode(snapshot);
-
-    if (opts.html) {
-      const prometheusUrl = opts.prometheusUrl ?? process.env.MODELSHIP_PROMETHEUS_URL;
-      const canaries = await sampleCanaries(repo, names, { now, timeoutMs, ...(prometheusUrl ? { prometheusUrl } : {}) });
-      const history: Record<string, DeploymentRow[]> = Object.fromEntries(inputs.map((i) => [i.environment, i.history ?? []]));
-      const drift: ModelDrift[] = inputs.flatMap((i) => Object.values(i.drift ?? {}));
-      const dir = resolve(opts.html);
-      try {
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'index.html'), dashboardHtml({ snapshot, history, drift, canaries }));
-      } catch (e) {
-        throw new UsageError(`cannot write the dashboard to ${dir}: ${(e as Error).message}`);
-      }
-      if (!opts.json) output.err(`dashboard written to ${join(dir, 'index.html')}`);
-    }
+    const prometheusUrl = opts.html ? opts.prometheusUrl ?? process.env.MODELSHIP_PROMETHEUS_URL : undefined;
+    const { snapshot, code, dashboard } = await readStatus({
+      root, now, timeoutMs, syncGraceMs, drift: !!opts.drift,
+      ...(opts.rev !== undefined ? { rev: opts.rev } : {}), ...(opts.env ? { env: opts.env } : {}),
+      ...(windowMs !== undefined ? { windowMs } : {}), ...(opts.html ? { html: opts.html } : {}), ...(prometheusUrl ? { prometheusUrl } : {}),
+    }, (line) => output.progress(line));
+    if (dashboard && !opts.json) output.err(`dashboard written to ${dashboard}`);
     if (opts.json) output.out(JSON.stringify({ ok: code === 0, ...snapshot }, null, 2));
     else output.out(statusText(snapshot));
     return code;

@@ -1,0 +1,187 @@
+// The audit flows behind `modelship audit mirror|verify|trace`: which settings, store, signer
+// and git facts each needs, and the order they run in. The command parses flags and prints.
+
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { RefusedError, UsageError } from '../errors.js';
+import type { ReportDigest } from './facts.js';
+import { fileAt, repositoryName, resolveCommit } from '../adapters/git/audit.js';
+import { listFilesAt } from '../adapters/git/list.js';
+import { auditLocation, auditSettings, type AuditSettings } from './policy.js';
+import type { MirrorResult } from './mirror.js';
+import { trustedSigner, type SigningKeySource } from './signer.js';
+import { DirectoryStore, type AuditStore } from './store.js';
+import { trace, type TraceAnswer } from './trace.js';
+import { currentIndex, saveIndex, verifyEnvironment } from './trail.js';
+import type { VerifyResult } from './verify.js';
+import { readDeploymentRecord } from '../config/records.js';
+
+export interface MirrorFlowRequest {
+  root: string;
+  environment: string;
+  rev: string;
+  /** the folder sync --record-dir wrote the deployment records to */
+  recordDir: string;
+  /** the gate report of the commit, as a file */
+  reportFile?: string;
+  key: SigningKeySource;
+  /** --store: a folder or an s3:// location instead of the policy's bucket */
+  store?: string;
+  /** who asked and approved, read from GitHub instead of commit trailers */
+  github: boolean;
+  recorderVersion: string;
+  log(line: string): void;
+}
+
+/** Records the environment's synced commits not yet in its trail: signed, chained, written once. */
+export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult & { store: string }> {
+  const { root, environment, recordDir } = req;
+  const commit = await resolveCommit(root, req.rev);
+  const settings = await auditSettings(root, commit, environment);
+  const [{ mirror }, { changeFromGit }] = await Promise.all([import('./mirror.js'), import('./facts.js')]);
+  const report = req.reportFile ? await readReport(req.reportFile) : undefined;
+  const signer = await trustedSigner(req.key, settings);
+  const store = await storeFor(settings, req.store);
+  const gh = req.github ? githubFor(root) : undefined;
+  const repoName = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));
+  const result = await mirror({
+    root, environment, commit, settings, store, signer, repoName, recorderVersion: req.recorderVersion,
+    deployment: async (c) => readDeploymentRecord(join(recordDir, environment, `${c}.json`)),
+    change: async (info, side) => {
+      if (!gh) return { change: changeFromGit(info, side, settings.breakGlassReviewMs) };
+      const { changeFromGitHub } = await import('./github.js');
+      return changeFromGitHub((await gh).client, (await gh).repo, info, side, settings.breakGlassReviewMs, settings.approvals);
+    },
+    ...(report ? { report } : {}),
+    now: recordTime,
+    log: req.log,
+  });
+  return { ...result, store: store.location };
+}
+
+export interface VerifyFlowRequest {
+  root: string;
+  rev: string;
+  /** these environments, else every one whose policy declares an audit trail */
+  environments?: string[];
+  since?: number | Date;
+  store?: string;
+  cacheDir?: string;
+}
+
+export interface VerifiedTrail {
+  environment: string;
+  result: VerifyResult;
+  head?: { seq: number; digest: string };
+  keys: string[];
+  store: string;
+}
+
+/** Verifies each environment's trail in turn; `each` hears every one as it is done. A complete, verified trail refreshes the trace index. */
+export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTrail) => void): Promise<VerifiedTrail[]> {
+  const { root } = req;
+  const rev = await resolveCommit(root, req.rev);
+  const environments = req.environments ?? (await auditedEnvironments(root, rev));
+  if (!environments.length) throw new UsageError(`no policy at ${rev.slice(0, 12)} declares an audit trail (policies/<env>.yaml audit:); pass --env`);
+  const out: VerifiedTrail[] = [];
+  for (const environment of environments) {
+    const settings = await auditSettings(root, rev, environment);
+    const store = await storeFor(settings, req.store);
+    const result = await verifyEnvironment({ root, rev, settings, store, ...(req.since !== undefined ? { since: req.since } : {}) });
+    const last = result.records[result.records.length - 1];
+    const head = last ? { seq: last.seq, digest: last.digest } : undefined;
+    const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
+    if (result.ok && req.since === undefined) await saveIndex(cacheDirFor(root, req.cacheDir), result, store.location, settings);
+    const v = { environment, result, ...(head ? { head } : {}), keys, store: store.location };
+    out.push(v);
+    each(v);
+  }
+  return out;
+}
+
+export interface TraceFlowRequest {
+  root: string;
+  rev: string;
+  environment: string;
+  model: string;
+  at: Date;
+  store?: string;
+  cacheDir?: string;
+  log(line: string): void;
+}
+
+/** Which version of the model served the environment at the time: answered only from a verified trail (its index, rebuilt when stale). */
+export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
+  const { root, environment } = req;
+  const rev = await resolveCommit(root, req.rev);
+  const cacheDir = cacheDirFor(root, req.cacheDir);
+  // Fast path: the policy's store, read without the schema machinery, and an index that is current.
+  const located = await auditLocation(root, rev, environment);
+  let index = located ? await currentIndex(cacheDir, await storeFor(located, req.store), located) : undefined;
+  if (!index) {
+    const settings = await auditSettings(root, rev, environment);
+    const store = await storeFor(settings, req.store);
+    const result = await verifyEnvironment({ root, rev, settings, store });
+    if (!result.ok) {
+      throw new RefusedError(`the audit trail of ${environment} does not verify (${result.findings.filter((f) => f.severity === 'error').length} problems): trace answers only from a verified trail`, `run modelship audit verify --env ${environment}`);
+    }
+    index = await saveIndex(cacheDir, result, store.location, settings);
+    req.log(`${environment}: index rebuilt from ${result.records.length} verified records`);
+  }
+  return trace(index, req.model, req.at);
+}
+
+/** Environments whose policy at `rev` has an audit section. */
+export async function auditedEnvironments(root: string, rev: string): Promise<string[]> {
+  const names = (await listFilesAt(root, rev, 'policies')).filter((n) => n.endsWith('.yaml'));
+  const out: string[] = [];
+  for (const n of names) {
+    const text = (await fileAt(root, rev, `policies/${n}`))?.toString('utf8') ?? '';
+    if (/^audit:/m.test(text)) out.push(n.slice(0, -5));
+  }
+  return out;
+}
+
+/** The AWS SDK loads only when the store is on S3: trace from a local index stays quick. */
+async function storeFor(settings: AuditSettings, override?: string): Promise<AuditStore> {
+  if (override && !override.startsWith('s3://')) return new DirectoryStore(override);
+  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
+  const m = override ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(override) : undefined;
+  const bucket = m?.[1] ?? settings.bucket;
+  if (m) settings.prefix = m[2]!.replace(/\/+$/, '');
+  // Retries are the store's own (it looks before every retry), so the SDK sends each request once.
+  return new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix: settings.prefix, retentionDays: settings.retentionDays });
+}
+
+async function githubFor(root: string) {
+  const { connectionFromEnv, octokit } = await import('../adapters/github/client.js');
+  const c = connectionFromEnv();
+  if (!c) throw new UsageError('--github needs GITHUB_TOKEN (the workflow\'s token with pull-requests: read and checks: read)');
+  const name = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));
+  const [owner, repo] = name.split('/');
+  if (!owner || !repo) throw new UsageError(`--github needs GITHUB_REPOSITORY (owner/name) or an origin remote on GitHub; found ${JSON.stringify(name)}`);
+  return { client: octokit(c), repo: { owner, repo } };
+}
+
+async function readReport(file: string): Promise<ReportDigest> {
+  const { reportFromFile } = await import('./facts.js');
+  try {
+    return reportFromFile(file.split('/').pop()!, readFileSync(file));
+  } catch (e) {
+    throw new UsageError(`cannot read the gate report ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Where the trace index lives: --cache-dir, else inside the repository's git directory. */
+function cacheDirFor(root: string, cacheDir: string | undefined): string {
+  if (cacheDir) return cacheDir;
+  const gitDir = execFileSync('git', ['rev-parse', '--absolute-git-dir'], { cwd: root, encoding: 'utf8' }).trim();
+  return join(gitDir, 'modelship-audit');
+}
+
+/** Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention, as register does): a record's recordedAt. Retention always counts from the real clock. */
+function recordTime(): Date {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+}

@@ -1,0 +1,127 @@
+// The check flow: loads base and head, diffs their desired states into changes, gathers the
+// evidence the gates ask for (each environment's pin history read once, check/history.ts) and
+// evaluates them into one report. The command prints it; check/publish.ts posts it to GitHub.
+
+import { createHash } from 'node:crypto';
+import { simpleGit } from 'simple-git';
+import { UsageError } from '../errors.js';
+import { loadRepository } from '../config/load.js';
+import { validateSnapshot } from '../config/state.js';
+import { diffStates, type FileDiff } from '../gates/changes.js';
+import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
+import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { getPull, listReviews, octokit, teamMembers } from '../adapters/github/client.js';
+import type { CheckEvent } from '../adapters/github/event.js';
+import { previewMerge } from '../sync/preview.js';
+import { collectEvidence } from './evidence.js';
+import { PinHistories } from './history.js';
+import { githubConnection } from './publish.js';
+
+export interface CheckRequest {
+  root: string;
+  /** the base revision as given (a branch name or a commit) */
+  base: string;
+  head: string;
+  /** the time the gates judge at */
+  at: Date;
+  /** GitHub mode: the pull request whose reviews count */
+  event?: CheckEvent;
+  prometheusUrl?: string;
+}
+
+/** Loads base and head, diffs them, gathers evidence and evaluates. */
+export async function checkChange(req: CheckRequest): Promise<Report> {
+  const { root, at: now } = req;
+  const base = await resolveRevision(root, req.base);
+  const head = await resolveRevision(root, req.head);
+  // What the pull request changes is measured from where it branched; the rules come from the base's tip.
+  const forkPoint = (await simpleGit(root).raw(['merge-base', base, head])).trim() || base;
+  const baseLabel = label(req.base, base);
+  const headLabel = label(req.head, head);
+
+  const headSnapshot = await gitRevision(root, head);
+  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned' });
+  if (!validation.ok) return invalidReport(baseLabel, headLabel, validation.problems, now);
+  const headRepo = validation.repo;
+  const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned' });
+  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned' });
+  // The base's policies judge; the fork point's pins are what changes are measured from.
+  const baseRepo = { ...before, policies: rules.policies, label: baseLabel };
+
+  const files = await fileDiff(root, forkPoint, head);
+  // Rollback detection, soak timelines and holds share one walk of each environment's history.
+  const histories = new PinHistories(root, forkPoint);
+  try {
+    const rollbacks = new Map<string, boolean>();
+    for (const [env, e] of headRepo.environments) {
+      for (const [model, d] of Object.entries(e.data.models)) {
+        const was = before.environments.get(env)?.data.models[model]?.version;
+        if (was && was !== d.version) {
+          const registeredAt = headRepo.versions.get(model)?.get(d.version)?.data.registeredAt;
+          rollbacks.set(`${env}/${model}/${d.version}`, await histories.wasStableBefore(env, model, d.version, registeredAt));
+        }
+      }
+    }
+    const changes = diffStates({
+      base: baseRepo, head: headRepo, files,
+      liveBefore: (env, model) => new Set([...rollbacks].filter(([k, v]) => v && k.startsWith(`${env}/${model}/`)).map(([k]) => k.split('/')[2]!)),
+    });
+
+    const environmentDigests: Record<string, string> = {};
+    const envFiles = [...headRepo.environments.values()].map((e) => e.file).sort();
+    for (const [path, bytes] of await headSnapshot.read(envFiles, 1 << 20)) environmentDigests[path] = createHash('sha256').update(bytes).digest('hex');
+
+    const state = { base: { ...baseRepo, label: baseLabel }, head: { ...headRepo, label: headLabel }, changes, environmentDigests };
+    const request = needs(state);
+    const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
+    const review = req.event ? await reviewEvidence(req.event, request.teams) : undefined;
+    const evidence = await collectEvidence(request, {
+      root, base: forkPoint, now, namespaces, histories,
+      ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
+      ...(review ? { review } : {}),
+    });
+    const report = evaluate(state, evidence);
+    const touched = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
+    if (touched.length) report.preview = previewMerge(before, headRepo, touched, { base: forkPoint, head });
+    return report;
+  } finally {
+    await histories.close();
+  }
+}
+
+/** The base when none is given: the first of origin/HEAD, origin/main, main, master that exists. */
+export async function defaultBase(root: string): Promise<string> {
+  for (const ref of ['origin/HEAD', 'origin/main', 'main', 'master']) {
+    try {
+      await resolveRevision(root, ref);
+      return ref;
+    } catch {
+      // try the next name
+    }
+  }
+  throw new UsageError('cannot tell the base branch; pass --base <rev>');
+}
+
+async function reviewEvidence(event: CheckEvent, teams: Set<string>) {
+  if (!event.pull) return undefined;
+  const gh = octokit(githubConnection());
+  const pull = await getPull(gh, event.repo, event.pull);
+  const reviews = await listReviews(gh, event.repo, event.pull);
+  const { members } = await teamMembers(gh, teams);
+  return { author: pull.author, headSha: pull.headSha, reviews, teamMembers: members };
+}
+
+async function fileDiff(root: string, from: string, to: string): Promise<FileDiff[]> {
+  const out = await simpleGit(root).raw(['diff', '--name-status', '--no-renames', '-z', from, to, '--', 'environments', 'models', 'policies']);
+  const parts = out.split('\0').filter(Boolean);
+  const files: FileDiff[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const status = parts[i]!.startsWith('A') ? 'added' : parts[i]!.startsWith('D') ? 'deleted' : 'modified';
+    files.push({ path: parts[i + 1]!, status });
+  }
+  return files;
+}
+
+function label(rev: string, commit: string): string {
+  return rev === commit ? commit.slice(0, 12) : `${rev} (${commit.slice(0, 12)})`;
+}

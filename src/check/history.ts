@@ -1,0 +1,145 @@
+// Each environment's first-parent pin history, read once per check run. Soak timelines, holds
+// and rollback detection all look at the same commits of the same file, so they share one walk
+// per environment (git/history.ts `pinHistory`), which goes only as deep as the deepest of them
+// asks. Each asks as deep as the oldest commit where its version appears in the file, found by
+// git's pickaxe from the version's registration time on (a version cannot be pinned earlier),
+// so the walk grows with the change, not with the history.
+
+import { pinHistory, type PinCommit } from '../adapters/git/history.js';
+import { commitsChangingText } from '../adapters/git/search.js';
+import { holdsIn, type Hold } from '../gates/held.js';
+
+/** The pin histories of one check run, all read from `base`. Close it when the run ends. */
+export class PinHistories {
+  private readonly walks = new Map<string, EnvironmentWalk>();
+  private readonly searches = new Map<string, Promise<string[]>>();
+
+  constructor(private readonly root: string, private readonly base: string) {}
+
+  /**
+   * The environment's pin history, newest first, back to the commit where the oldest of
+   * `versions` first appeared in its file: enough for soak and canary timing. A version that
+   * was never there leaves only the newest state, which is all soak needs to say so.
+   */
+  async timeline(env: string, versions: Map<string, string | undefined>): Promise<PinCommit[]> {
+    const firsts = new Set<string>();
+    for (const [v, registeredAt] of versions) {
+      const first = (await this.appearances(env, v, registeredAt)).at(-1);
+      if (first) firsts.add(first);
+    }
+    const walk = this.walk(env);
+    if (!firsts.size) return walk.take(1);
+    // The oldest first appearance is the one the walk meets last.
+    const events = await walk.through((c) => firsts.delete(c.commit) && firsts.size === 0);
+    return events;
+  }
+
+  /**
+   * Which versions of `model` are held in `env` (gates/held.ts holdsIn), for `version`: the
+   * commits since the version first appeared in the file, plus the one before, which says what
+   * was stable before it (a return to that is a rollback).
+   */
+  async holds(env: string, model: string, version: string, registeredAt?: string): Promise<Hold[]> {
+    const first = (await this.appearances(env, version, registeredAt)).at(-1);
+    if (!first) return []; // never in the file: never rolled back there
+    const events = await this.walk(env).through((c) => c.commit === first, 1);
+    return holdsIn(events, model).filter((h) => h.version === version);
+  }
+
+  /**
+   * Whether `version` was the stable pin of `model` in `env` at some commit of the base's
+   * first-parent history. Only the commits where the version string appears or disappears in
+   * the file can change the answer, so only those are looked at.
+   */
+  async wasStableBefore(env: string, model: string, version: string, registeredAt?: string): Promise<boolean> {
+    const hits = await this.appearances(env, version, registeredAt);
+    if (!hits.length) return false;
+    const oldest = hits.at(-1)!;
+    const events = await this.walk(env).through((c) => c.commit === oldest);
+    const at = new Map(events.map((c) => [c.commit, c]));
+    return hits.some((commit) => at.get(commit)?.pins?.[model]?.version === version);
+  }
+
+  /** Ends the git processes of walks that stopped early. */
+  async close(): Promise<void> {
+    await Promise.all([...this.walks.values()].map((w) => w.close()));
+  }
+
+  /** First-parent commits of the base that changed how often `text` occurs in the environment's file, newest first (once per run). */
+  private appearances(env: string, text: string, registeredAt?: string): Promise<string[]> {
+    const key = `${env}\0${text}\0${registeredAt ?? ''}`;
+    let hits = this.searches.get(key);
+    if (!hits) this.searches.set(key, (hits = commitsChangingText(this.root, this.base, `environments/${env}.yaml`, text, registeredAt)));
+    return hits;
+  }
+
+  private walk(env: string): EnvironmentWalk {
+    let w = this.walks.get(env);
+    if (!w) this.walks.set(env, (w = new EnvironmentWalk(this.root, this.base, env)));
+    return w;
+  }
+}
+
+/** One lazy walk of one environment's history: what has been read is kept, and read on from there when someone needs more. */
+class EnvironmentWalk {
+  private readonly read: PinCommit[] = [];
+  private source: AsyncGenerator<PinCommit> | undefined;
+  private ended = false;
+  private failure: unknown;
+  /** reads happen one at a time: the consumers run concurrently */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly root: string, private readonly base: string, private readonly env: string) {}
+
+  /** The newest `n` commits (fewer when the history is shorter). */
+  take(n: number): Promise<PinCommit[]> {
+    return this.serial(async () => {
+      while (this.read.length < n && (await this.next()));
+      return this.read.slice(0, n);
+    });
+  }
+
+  /** Commits newest first through the first one `stop` accepts, plus `extra` older ones; all of them when none is accepted. */
+  through(stop: (c: PinCommit) => boolean, extra = 0): Promise<PinCommit[]> {
+    return this.serial(async () => {
+      let i = 0;
+      for (; ; i++) {
+        if (i >= this.read.length && !(await this.next())) return this.read.slice();
+        if (stop(this.read[i]!)) break;
+      }
+      const end = i + 1 + extra;
+      while (this.read.length < end && (await this.next()));
+      return this.read.slice(0, end);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    if (this.source && !this.ended && this.failure === undefined) await this.source.return(undefined);
+  }
+
+  private async next(): Promise<boolean> {
+    if (this.failure !== undefined) throw this.failure; // a failed walk fails every reader, not just the first
+    if (this.ended) return false;
+    this.source ??= pinHistory(this.root, this.base, this.env);
+    let r: IteratorResult<PinCommit>;
+    try {
+      r = await this.source.next();
+    } catch (e) {
+      this.failure = e ?? new Error('the pin history walk failed');
+      throw e;
+    }
+    if (r.done) {
+      this.ended = true;
+      return false;
+    }
+    this.read.push(r.value);
+    return true;
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(f);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}

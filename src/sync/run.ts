@@ -1,0 +1,186 @@
+// The sync flow: make each environment run what the repository says at a revision, one
+// environment at a time under its lease, wait until it serves, and record what was deployed
+// (the warehouse's deployment log, --record-dir files, GitHub Deployments).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, ModelshipError } from '../errors.js';
+import { loadDesiredState } from '../config/state.js';
+import type { LoadedRepository } from '../config/load.js';
+import { resolveRevision } from '../adapters/git/tree.js';
+import type { SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
+import { planFor, syncEnvironment, type SyncResult } from './agent.js';
+import type { Connections, SharedClients } from './connect.js';
+import { environmentsToSync } from './environments.js';
+import { GitHubDeployment, type GitHubDeployments } from './github-deployment.js';
+import { hasWrites } from './plan.js';
+import { deploymentRows } from './record.js';
+import type { Plan } from './types.js';
+import type { WatchState } from './watch.js';
+
+/** Exit code when another agent holds an environment's lease: nothing was done there. */
+export const leaseHeldExitCode = 4;
+
+export interface SyncRequest {
+  root: string;
+  rev?: string;
+  /** --env: these environments (each must exist), else all */
+  env?: string[];
+  readyTimeoutMs: number;
+  forceConflicts: boolean;
+  /** where each environment's deployment record is written as <env>/<commit>.json */
+  recordDir?: string;
+  snowflake?: SnowflakeThread;
+  github?: GitHubDeployments;
+  /** the watch loop's state, kept up to date environment by environment */
+  state?: WatchState;
+}
+
+/** How the flow tells the command what happens, as it happens. */
+export interface SyncReporter {
+  /** one environment synced */
+  synced(r: SyncResult): void;
+  /** a message for the operator (stderr) */
+  log(line: string): void;
+  /** a transient progress line */
+  progress(line: string): void;
+}
+
+export type EnvironmentOutcome = SyncResult | { environment: string; skipped: string };
+
+export interface SyncOutcome {
+  /** the worst of: ok, 1 not converged, 3 GitHub not told, 4 a lease held elsewhere */
+  code: number;
+  commit: string;
+  results: EnvironmentOutcome[];
+}
+
+/** Syncs the environments at the revision. */
+export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Promise<SyncOutcome> {
+  // The Kubernetes client (@kubernetes/client-node, as large as the Snowflake driver) loads while
+  // git reads the revision.
+  const connecting = import('./connect.js');
+  connecting.catch(() => undefined);
+  const commit = await resolveRevision(req.root, req.rev ?? 'HEAD');
+  const repo = await loadDesiredState(req.root, commit);
+  const { connect } = await connecting;
+  const names = environmentsToSync(repo.environments.keys(), req.env);
+  const shared: SharedClients = { ...(req.snowflake ? { snowflake: req.snowflake } : {}), kubernetes: new Map() };
+  const connections = new Map<string, Connections>();
+  try {
+    for (const name of names) connections.set(name, connect(name, repo.environments.get(name)!.data, process.env, { lease: true, shared }));
+    // Reads first, for every environment at once: a sync with nothing to do writes nothing, not
+    // even the lease. Changes are then made one environment at a time, in order; an environment
+    // whose reads failed fails when its turn comes (the ones before it are synced).
+    const plans = names.map((name) => planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan));
+    for (const p of plans) p.catch(() => undefined);
+    return await syncAll(repo, names, commit, req, reporter, connections, plans);
+  } finally {
+    await Promise.all([...connections.values()].map((c) => c.close()));
+    await req.snowflake?.closeSessions();
+  }
+}
+
+async function syncAll(repo: LoadedRepository, names: string[], commit: string, req: SyncRequest, reporter: SyncReporter,
+  connections: Map<string, Connections>, plans: Array<Promise<Plan>>): Promise<SyncOutcome> {
+  const results: EnvironmentOutcome[] = [];
+  let code: number = ExitCode.ok;
+  for (const [i, name] of names.entries()) {
+    const deployment = req.github ? new GitHubDeployment(req.github, name, reporter.log) : undefined;
+    const r = await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
+    results.push(r);
+    if (deployment?.failed) code = Math.max(code, ExitCode.external);
+    if ('skipped' in r) code = Math.max(code, leaseHeldExitCode);
+    else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
+    const state = req.state;
+    if (state) {
+      state.commit = commit;
+      state.environments ??= {};
+      state.environments[name] = 'skipped' in r
+        ? { converged: false, writes: 0, drift: [], skipped: r.skipped }
+        : { converged: r.result.converged, writes: r.result.writes, drift: r.plan.actions.filter((a) => a.reason.includes('drift')).map((a) => a.key) };
+    }
+  }
+  return { code, commit, results };
+}
+
+async function syncOne(repo: LoadedRepository, name: string, commit: string, req: SyncRequest, reporter: SyncReporter,
+  connections: Connections, plan: Plan, deployment?: GitHubDeployment): Promise<EnvironmentOutcome> {
+  let stopRenewing: (() => void) | undefined;
+  const leaseLost = new AbortController();
+  if (connections.lease && hasWrites(plan)) {
+    const held = await connections.lease.acquire();
+    if (!held.acquired) {
+      reporter.log(`${name}: ${held.message}`);
+      return { environment: name, skipped: held.message };
+    }
+    // Waiting for readiness can outlast the lease: keep it renewed; losing it is reported.
+    stopRenewing = connections.lease.keepRenewed((e) => {
+      reporter.log(`${name}: lost the lease, stopping: ${e.message}`);
+      leaseLost.abort();
+    });
+  }
+  const env = repo.environments.get(name)!.data;
+  // Something to deploy: GitHub shows it on the commit and the environment's page.
+  if (deployment && hasWrites(plan)) await deployment.begin(plan, env);
+  try {
+    const r = await syncEnvironment(repo, name, commit, connections.targets, {
+      readyTimeoutMs: req.readyTimeoutMs,
+      forceConflicts: req.forceConflicts,
+      signal: leaseLost.signal,
+      progress: (line) => reporter.progress(`${name}: ${line}`),
+      // nothing to do: no second read (a plan with writes is read again, now under the lease)
+      planned: plan,
+    });
+    reporter.progress('');
+    reporter.synced(r);
+    const rows = deploymentRows(r.record, artifactDigests(repo, name));
+    if (rows.length && env.snowflake && connections.targets.snowflake) {
+      // The data team's join key: which version scored what, from when. Only converged models.
+      await connections.targets.snowflake.recordDeployments(env.snowflake.database, env.snowflake.schema, rows);
+    }
+    if (req.recordDir) {
+      mkdirSync(join(req.recordDir, name), { recursive: true });
+      writeFileSync(join(req.recordDir, name, `${commit}.json`), JSON.stringify(r.record, null, 2) + '\n');
+    }
+    await deployment?.end(r);
+    return r;
+  } catch (e) {
+    await deployment?.error(e);
+    throw e;
+  } finally {
+    stopRenewing?.();
+    if (hasWrites(plan)) await connections.lease?.release().catch((e: unknown) => {
+      if (!(e instanceof ModelshipError)) throw e;
+      reporter.log(`${name}: could not release the lease (it expires by itself): ${e.message}`);
+    });
+  }
+}
+
+function artifactDigests(repo: LoadedRepository, environment: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [model, d] of Object.entries(repo.environments.get(environment)!.data.models)) {
+    for (const v of [d.version, d.canary?.version, d.shadow?.version]) {
+      const m = v ? repo.versions.get(model)?.get(v)?.data : undefined;
+      if (m) out[`${model}@${m.version}`] = m.artifact.sha256;
+    }
+  }
+  return out;
+}
+
+/** What a sync would do at the revision, read-only: one plan per environment asked. */
+export async function planRevision(req: { root: string; rev?: string; env?: string[] }): Promise<{ commit: string; plans: Plan[] }> {
+  const { connect } = await import('./connect.js');
+  const commit = await resolveRevision(req.root, req.rev ?? 'HEAD');
+  const repo = await loadDesiredState(req.root, commit);
+  const plans: Plan[] = [];
+  for (const name of environmentsToSync(repo.environments.keys(), req.env)) {
+    const connections = connect(name, repo.environments.get(name)!.data);
+    try {
+      plans.push((await planFor(repo, name, commit, connections.targets)).plan);
+    } finally {
+      await connections.close();
+    }
+  }
+  return { commit, plans };
+}
