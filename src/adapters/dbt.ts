@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ExitCode, ExternalError, ModelshipError } from '../errors.js';
+import { DbtManifestError, ExternalError } from '../errors.js';
 import { external, parseS3Uri, s3Client } from './s3/store.js';
 
 /** The schema versions we read, and the dbt Core releases that write them (for messages). */
@@ -80,11 +80,7 @@ export interface DbtIndex {
   modelIds: string[];
 }
 
-/** A file that is not a dbt manifest modelship can read. The message names the file and says why. */
-export class DbtManifestError extends ModelshipError {
-  readonly exitCode = ExitCode.checkFailed;
-  override name = 'DbtManifestError';
-}
+export { DbtManifestError };
 
 type Json = Record<string, unknown>;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);

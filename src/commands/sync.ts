@@ -24,9 +24,6 @@ import { printError, type Output } from './output.js';
 
 interface Options { env?: string[]; rev?: string; json?: boolean; watch?: boolean; interval: string; readyTimeout: string; recordDir?: string; forceConflicts?: boolean; listen?: string; github?: boolean }
 
-/** Exit code when another agent holds an environment's lease: nothing was done there. */
-export const leaseHeldExitCode = 4;
-
 export async function run(args: unknown[], output: Output): Promise<number> {
   const opts = commandOptions<Options>(args);
   try {
@@ -143,7 +140,7 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
     const r = await syncOne(repo, name, commit, opts, output, prepared.connections.get(name)!, await prepared.plans[i]!, deployment);
     results.push(r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
-    if ('skipped' in r) code = Math.max(code, leaseHeldExitCode);
+    if ('skipped' in r) code = Math.max(code, ExitCode.leaseHeld);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
     if (state) {
       state.commit = commit;
