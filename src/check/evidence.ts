@@ -2,11 +2,11 @@
 // history, artifact HEADs in S3, the dbt manifest, canary metrics, reviews on GitHub. Every
 // failure becomes an `error` the gate reports; nothing here decides pass or fail.
 
-import { simpleGit } from 'simple-git';
 import { readDbtIndex } from '../adapters/dbt.js';
 import { ModelshipError } from '../errors.js';
 import { pinHistory, readPins, type PinCommit } from '../adapters/git/history.js';
 import { showFile } from '../adapters/git/repo.js';
+import { commitsChangingText, isAncestor } from '../adapters/git/search.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
@@ -126,9 +126,8 @@ export async function wasStableBefore(root: string, base: string, env: string, m
 }
 
 /** First-parent commits of `base` that changed how often `text` occurs in `path`, newest first. */
-async function pickaxe(root: string, base: string, path: string, text: string, registeredAt?: string): Promise<string[]> {
-  const since = registeredAt && !Number.isNaN(Date.parse(registeredAt)) ? [`--since=${new Date(Date.parse(registeredAt) - 86_400_000).toISOString()}`] : [];
-  return (await simpleGit(root).raw(['log', '--first-parent', '--format=%H', ...since, `-S${text}`, base, '--', path])).trim().split('\n').filter(Boolean);
+function pickaxe(root: string, base: string, path: string, text: string, registeredAt?: string): Promise<string[]> {
+  return commitsChangingText(root, base, path, text, registeredAt);
 }
 
 /** When the running canary reached its current share: the oldest consecutive commit (newest first) with it. */
@@ -140,16 +139,6 @@ export function canaryStart(events: PinCommit[], model: string, version: string,
     else if (e.pins) break;
   }
   return start;
-}
-
-/** Whether commit `a` is an ancestor of `b`: `git merge-base --is-ancestor` answers with its exit code (1: no). */
-async function isAncestor(root: string, a: string, b: string): Promise<boolean> {
-  try {
-    await simpleGit(root).raw(['merge-base', '--is-ancestor', a, b]);
-    return true;
-  } catch {
-    return false; // exit 1 is the answer "no"; both commits come from git log, so nothing else is expected
-  }
 }
 
 function message(e: unknown): string {

@@ -5,12 +5,12 @@
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, RefusedError, UsageError } from '../errors.js';
 import type { ReportDigest } from '../audit/facts.js';
-import { fileAt, repositoryName, resolveCommit } from '../adapters/git/audit.js';
+import { fileAt, folderEntries, repositoryName, resolveCommit } from '../adapters/git/audit.js';
+import { gitDirectory } from '../adapters/git/repo.js';
 import { auditLocation, auditSettings, type AuditSettings } from '../audit/policy.js';
 import { traceText, verifyText } from '../audit/render.js';
 import { ed25519Signer, type Signer } from '../audit/sign.js';
@@ -102,7 +102,7 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
     const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
-    if (result.ok && since === undefined) await saveIndex(cacheDirFor(root, opts), result, store.location, settings);
+    if (result.ok && since === undefined) await saveIndex(await cacheDirFor(root, opts), result, store.location, settings);
     if (!result.ok) code = ExitCode.checkFailed;
     reports.push({ environment, ok: result.ok, checked: result.checked, head, store: store.location, findings: result.findings });
     if (!opts.json) output.out(verifyText(result, { ...(head ? { head } : {}), keys }));
@@ -117,7 +117,7 @@ async function traceCommand(root: string, opts: Options, output: Output): Promis
   if (!opts.at) throw new UsageError('audit trace needs --at <time>, e.g. 2026-08-14T10:22:00Z');
   const at = parseTime(opts.at, '--at');
   const rev = await resolveCommit(root, opts.rev ?? 'HEAD');
-  const cacheDir = cacheDirFor(root, opts);
+  const cacheDir = await cacheDirFor(root, opts);
   // Fast path: the policy's store, read without the schema machinery, and an index that is current.
   const located = await auditLocation(root, rev, environment);
   let index = located ? await currentIndex(cacheDir, await storeFor(located, opts.store), located) : undefined;
@@ -243,7 +243,7 @@ function readKeyFile(file: string): string {
 
 /** Environments whose policy at `rev` has an audit section. */
 async function auditedEnvironments(root: string, rev: string): Promise<string[]> {
-  const names = execFileSync('git', ['ls-tree', '--name-only', `${rev}:policies`], { cwd: root, encoding: 'utf8' }).split('\n').filter((n) => n.endsWith('.yaml'));
+  const names = (await folderEntries(root, rev, 'policies')).filter((n) => n.endsWith('.yaml'));
   const out: string[] = [];
   for (const n of names) {
     const text = (await fileAt(root, rev, `policies/${n}`))?.toString('utf8') ?? '';
@@ -252,9 +252,9 @@ async function auditedEnvironments(root: string, rev: string): Promise<string[]>
   return out;
 }
 
-function cacheDirFor(root: string, opts: Options): string {
+async function cacheDirFor(root: string, opts: Options): Promise<string> {
   if (opts.cacheDir) return opts.cacheDir;
-  const gitDir = execFileSync('git', ['rev-parse', '--absolute-git-dir'], { cwd: root, encoding: 'utf8' }).trim();
+  const gitDir = await gitDirectory(root);
   return join(gitDir, 'modelship-audit');
 }
 

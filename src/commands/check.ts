@@ -3,7 +3,6 @@
 
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { simpleGit } from 'simple-git';
 import { ExitCode, UsageError } from '../errors.js';
 import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
@@ -11,6 +10,7 @@ import { diffStates, type FileDiff } from '../gates/changes.js';
 import { renderJson, renderMarkdown, renderText, commentMarker } from '../gates/report/render.js';
 import { evaluate, invalidReport, isBlocked, needs, type Report } from '../gates/run.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { diffNameStatus, mergeBase } from '../adapters/git/search.js';
 import { checkRunTextLimit, commentLimit, connectionFromEnv, getPull, listReviews, octokit, teamMembers, upsertCheckRun, upsertStickyComment } from '../adapters/github/client.js';
 import { readEvent, type CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
@@ -57,7 +57,7 @@ export async function check(req: CheckRequest): Promise<Report> {
   const base = await resolveRevision(root, req.baseRev);
   const head = await resolveRevision(root, req.headRev);
   // What the pull request changes is measured from where it branched; the rules come from the base's tip.
-  const forkPoint = (await simpleGit(root).raw(['merge-base', base, head])).trim() || base;
+  const forkPoint = (await mergeBase(root, base, head)) ?? base;
   const baseLabel = label(req.baseRev, base);
   const headLabel = label(req.headRev, head);
 
@@ -137,7 +137,7 @@ function githubConnection() {
 }
 
 async function fileDiff(root: string, from: string, to: string): Promise<FileDiff[]> {
-  const out = await simpleGit(root).raw(['diff', '--name-status', '--no-renames', '-z', from, to, '--', 'environments', 'models', 'policies']);
+  const out = await diffNameStatus(root, from, to, ['environments', 'models', 'policies']);
   const parts = out.split('\0').filter(Boolean);
   const files: FileDiff[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {

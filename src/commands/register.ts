@@ -1,7 +1,7 @@
 // `modelship register <dir | s3://bucket/prefix/>`: store a training run's artifact and write its manifest.
 
 import { userInfo } from 'node:os';
-import { simpleGit } from 'simple-git';
+import { configValue } from '../adapters/git/repo.js';
 import { ExitCode } from '../errors.js';
 import { register } from '../registry/register.js';
 import { ArtifactStore, s3Client } from '../adapters/s3/store.js';
@@ -71,11 +71,6 @@ function clock(): () => Date {
 /** Who is registering: the CI actor, else the git user, else the OS user. */
 async function identity(root: string): Promise<string> {
   if (process.env.GITHUB_ACTOR) return process.env.GITHUB_ACTOR;
-  try {
-    const email = (await simpleGit(root).raw(['config', 'user.email'])).trim();
-    if (email) return email;
-  } catch {
-    // no git identity configured: fall back to the OS user
-  }
-  return userInfo().username;
+  // no git identity configured: fall back to the OS user
+  return (await configValue(root, 'user.email')) || userInfo().username;
 }
