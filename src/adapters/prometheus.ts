@@ -23,6 +23,8 @@ export interface PrometheusOptions {
   attempts?: number;
   /** the longest first wait before a retry (full jitter), doubled each time; default 250 ms */
   backoffMs?: number;
+  /** 0 ≤ x < 1: where in its window each backoff falls (full jitter); Math.random by default */
+  random?: () => number;
   /** e.g. { authorization: 'Bearer …' } */
   headers?: Record<string, string>;
 }
@@ -46,7 +48,7 @@ export function prometheusSource(options: PrometheusOptions): PrometheusSource {
     url.searchParams.set('timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`);
     const operation = `query at ${time.toISOString()}`;
     try {
-      return await retry(() => once(url, operation, promql), { attempts, baseDelayMs: backoffMs, retryable: isRetryable });
+      return await retry(() => once(url, operation, promql), { attempts, baseDelayMs: backoffMs, retryable: isRetryable, ...(options.random ? { random: options.random } : {}) });
     } catch (e) {
       if (!isRetryable(e)) throw e;
       const last = e as ExternalError;

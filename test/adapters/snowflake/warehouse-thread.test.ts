@@ -10,7 +10,7 @@ import { projectRoot } from '../../helpers/cli.js';
 
 const { ExternalError } = (await import(join(projectRoot, 'dist/errors.js'))) as typeof import('../../../src/errors.js');
 type ExternalError = InstanceType<typeof ExternalError>;
-const { startSnowflakeThread } = (await import(join(projectRoot, 'dist/metrics/warehouse-thread.js'))) as typeof import('../../../src/adapters/snowflake/warehouse-thread.js');
+const { startSnowflakeThread } = (await import(join(projectRoot, 'dist/adapters/snowflake/warehouse-thread.js'))) as typeof import('../../../src/adapters/snowflake/warehouse-thread.js');
 
 t.test('sessions on the worker thread', async (t) => {
   const standIn = await startSnowflakeStandIn();
