@@ -101,6 +101,8 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
         retryable: (e) => e instanceof ExternalError && e.details.retryable === true,
         onRetry: ({ error, delayMs }) => say(`${what} ${a.key}: ${(error as Error).message}; retrying in ${delayMs} ms`),
         sleep,
+        // A lost lease stops the retrying too: another agent may be writing now.
+        ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (e) {
       if (!(e instanceof ModelshipError)) throw e;
