@@ -35,18 +35,18 @@ export interface GitResult {
 export async function git(root: string, args: string[], operation: string, options: GitOptions = {}): Promise<GitResult> {
   const { simpleGit } = await (library ??= import('simple-git'));
   let outcome: { code: number; stdout: Buffer[]; stderr: Buffer[]; rejection?: Error } | undefined;
-  const client = simpleGit({
-    baseDir: root,
-    allowEnvironment,
-    ...(options.signal ? { abort: options.signal } : {}),
-    // Every outcome comes here first: keep the bytes and the exit code, and decide below.
-    errors: (error, result) => {
-      outcome = { code: result.exitCode, stdout: result.stdOut, stderr: result.stdErr, ...(error instanceof Error ? { rejection: error } : {}) };
-      return undefined;
-    },
-  });
   const hint = options.hint ? { hint: options.hint } : {};
   try {
+    // Every outcome comes to `errors` first: keep the bytes and the exit code, and decide below.
+    const client = simpleGit({
+      baseDir: root,
+      allowEnvironment,
+      ...(options.signal ? { abort: options.signal } : {}),
+      errors: (error, result) => {
+        outcome = { code: result.exitCode, stdout: result.stdOut, stderr: result.stdErr, ...(error instanceof Error ? { rejection: error } : {}) };
+        return undefined;
+      },
+    });
     await (options.env ? client.env(options.env) : client).raw(args);
   } catch (e) {
     throw new ExternalError('git', operation, firstLines((e as Error).message ?? String(e)), { cause: e, ...hint });

@@ -27,6 +27,7 @@ t.test('the runner: text, bytes as git wrote them, exit codes that answer, error
   t.type(e, ExternalError);
   t.match((e as ExternalError).message, /^git: read no-such-file at HEAD: fatal: path 'no-such-file' does not exist/);
   t.equal((e as ExternalError).exitCode, 3);
+  await t.rejects(git('/nonexistent-modelship-dir', ['status'], 'read status'), { name: 'ExternalError', message: /^git: read status: / }, 'no such folder: the same kind of error');
 });
 
 t.test('search helpers read the exit code: is-ancestor says no, merge-base finds the fork point', async (t) => {
