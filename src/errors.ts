@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   /** an external system (S3, git, GitHub, ...) failed or refused */
   external: 3,
+  /** `sync`: another agent holds the environment's lease; nothing was done there */
+  leaseHeld: 4,
   /** a bug in modelship itself (EX_SOFTWARE) */
   internal: 70,
   /** interrupted by a signal (Ctrl-C) after cleaning up */
@@ -75,6 +77,21 @@ export class ExternalError extends ModelshipError {
   ) {
     super(`${system}: ${operation}: ${message}`, { cause: details.cause });
   }
+}
+
+/** KMS failed or refused (the audit signer). */
+export class KmsError extends ModelshipError {
+  readonly exitCode = ExitCode.external;
+  override name = 'KmsError';
+  constructor(readonly operation: string, message: string, readonly hint?: string, options?: { cause?: unknown }) {
+    super(`kms: ${operation}: ${message}${hint ? `; ${hint}` : ''}`, options);
+  }
+}
+
+/** A file that is not a dbt manifest modelship can read. The message names the file and says why. */
+export class DbtManifestError extends ModelshipError {
+  readonly exitCode = ExitCode.checkFailed;
+  override name = 'DbtManifestError';
 }
 
 /** The user interrupted the command; cleanup has run. */

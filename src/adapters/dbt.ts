@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ExitCode, ExternalError, ModelshipError } from '../errors.js';
+import { DbtManifestError, ExternalError } from '../errors.js';
 import { external, parseS3Uri, s3Client } from './s3/store.js';
 import type { DbtColumn, DbtConstraint, DbtIndex, DbtNode } from '../model/dbt.js';
 
@@ -16,11 +16,7 @@ const supported: Record<number, string> = { 11: 'dbt Core 1.7', 12: 'dbt Core 1.
 const older: Record<number, string> = { 4: '1.0', 5: '1.1', 6: '1.2', 7: '1.3', 8: '1.4', 9: '1.5', 10: '1.6' };
 const supportedText = 'v11 (dbt Core 1.7) and v12 (dbt Core 1.8–1.11)';
 
-/** A file that is not a dbt manifest modelship can read. The message names the file and says why. */
-export class DbtManifestError extends ModelshipError {
-  readonly exitCode = ExitCode.checkFailed;
-  override name = 'DbtManifestError';
-}
+export { DbtManifestError };
 
 type Json = Record<string, unknown>;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);

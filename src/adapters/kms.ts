@@ -5,17 +5,10 @@
 
 import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { ExitCode, ModelshipError } from '../errors.js';
+import { KmsError } from '../errors.js';
 import type { Signer } from '../audit/sign.js';
 
-/** KMS failed or refused. */
-export class KmsError extends ModelshipError {
-  readonly exitCode = ExitCode.external;
-  override name = 'KmsError';
-  constructor(readonly operation: string, message: string, readonly hint?: string, options?: { cause?: unknown }) {
-    super(`kms: ${operation}: ${message}${hint ? `; ${hint}` : ''}`, options);
-  }
-}
+export { KmsError };
 
 export interface KmsOptions {
   /** key id, ARN or alias/...; the record's keyid is the key's ARN as KMS reports it */

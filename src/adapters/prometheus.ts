@@ -2,6 +2,7 @@
 // end of the canary window. Each call has a timeout; 5xx, 429, timeouts and network errors are
 // retried a bounded number of times with backoff; a bad query is not retried.
 import { ExternalError } from '../errors.js';
+import { retry } from './retry.js';
 import type { EvaluateOptions, MetricSample, MetricSource, MetricWindow } from '../metrics/source.js';
 
 /**
@@ -20,8 +21,10 @@ export interface PrometheusOptions {
   timeoutMs?: number;
   /** calls per query, first included; default 3 */
   attempts?: number;
-  /** wait before the first retry, doubled each time; default 250 ms */
+  /** the longest first wait before a retry (full jitter), doubled each time; default 250 ms */
   backoffMs?: number;
+  /** 0 ≤ x < 1: where in its window each backoff falls (full jitter); Math.random by default */
+  random?: () => number;
   /** e.g. { authorization: 'Bearer …' } */
   headers?: Record<string, string>;
 }
@@ -44,19 +47,15 @@ export function prometheusSource(options: PrometheusOptions): PrometheusSource {
     // Lets Prometheus give up on its side too, instead of computing an answer nobody waits for.
     url.searchParams.set('timeout', `${Math.max(1, Math.floor(timeoutMs / 1000))}s`);
     const operation = `query at ${time.toISOString()}`;
-    let last: ExternalError | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 2)));
-      try {
-        return await once(url, operation, promql);
-      } catch (e) {
-        if (!(e instanceof ExternalError) || !e.details.retryable) throw e;
-        last = e;
-      }
+    try {
+      return await retry(() => once(url, operation, promql), { attempts, baseDelayMs: backoffMs, retryable: isRetryable, ...(options.random ? { random: options.random } : {}) });
+    } catch (e) {
+      if (!isRetryable(e)) throw e;
+      const last = e as ExternalError;
+      const reason = last.message.slice(`prometheus: ${operation}: `.length);
+      throw new ExternalError('prometheus', operation, `${reason} (${attempts} attempt${attempts === 1 ? '' : 's'})`,
+        { ...last.details, hint: `is ${options.url} reachable?` });
     }
-    const reason = last!.message.slice(`prometheus: ${operation}: `.length);
-    throw new ExternalError('prometheus', operation, `${reason} (${attempts} attempt${attempts === 1 ? '' : 's'})`,
-      { ...last!.details, hint: `is ${options.url} reachable?` });
   }
 
   async function once(url: URL, operation: string, promql: string): Promise<number | undefined> {
@@ -130,3 +129,7 @@ function parseValue(text: string): number | undefined {
 }
 
 const short = (promql: string) => (promql.length > 100 ? `${promql.slice(0, 97)}…` : promql);
+
+function isRetryable(e: unknown): boolean {
+  return e instanceof ExternalError && e.details.retryable === true;
+}

@@ -2,12 +2,11 @@
 // and git facts each needs, and the order they run in. The command parses flags and prints.
 
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { RefusedError, UsageError } from '../errors.js';
 import type { ReportDigest } from './facts.js';
-import { fileAt, repositoryName, resolveCommit } from '../adapters/git/audit.js';
-import { listFilesAt } from '../adapters/git/list.js';
+import { fileAt, folderEntries, repositoryName, resolveCommit } from '../adapters/git/audit.js';
+import { gitDirectory } from '../adapters/git/repo.js';
 import { auditLocation, auditSettings, type AuditSettings } from './policy.js';
 import type { MirrorResult } from './mirror.js';
 import { trustedSigner, type SigningKeySource } from './signer.js';
@@ -92,7 +91,7 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
     const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
-    if (result.ok && req.since === undefined) await saveIndex(cacheDirFor(root, req.cacheDir), result, store.location, settings);
+    if (result.ok && req.since === undefined) await saveIndex(await cacheDirFor(root, req.cacheDir), result, store.location, settings);
     const v = { environment, result, ...(head ? { head } : {}), keys, store: store.location };
     out.push(v);
     each(v);
@@ -115,7 +114,7 @@ export interface TraceFlowRequest {
 export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
   const { root, environment } = req;
   const rev = await resolveCommit(root, req.rev);
-  const cacheDir = cacheDirFor(root, req.cacheDir);
+  const cacheDir = await cacheDirFor(root, req.cacheDir);
   // Fast path: the policy's store, read without the schema machinery, and an index that is current.
   const located = await auditLocation(root, rev, environment);
   let index = located ? await currentIndex(cacheDir, await storeFor(located, req.store), located) : undefined;
@@ -134,7 +133,7 @@ export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
 
 /** Environments whose policy at `rev` has an audit section. */
 export async function auditedEnvironments(root: string, rev: string): Promise<string[]> {
-  const names = (await listFilesAt(root, rev, 'policies')).filter((n) => n.endsWith('.yaml'));
+  const names = (await folderEntries(root, rev, 'policies')).filter((n) => n.endsWith('.yaml'));
   const out: string[] = [];
   for (const n of names) {
     const text = (await fileAt(root, rev, `policies/${n}`))?.toString('utf8') ?? '';
@@ -174,10 +173,9 @@ async function readReport(file: string): Promise<ReportDigest> {
 }
 
 /** Where the trace index lives: --cache-dir, else inside the repository's git directory. */
-function cacheDirFor(root: string, cacheDir: string | undefined): string {
+async function cacheDirFor(root: string, cacheDir: string | undefined): Promise<string> {
   if (cacheDir) return cacheDir;
-  const gitDir = execFileSync('git', ['rev-parse', '--absolute-git-dir'], { cwd: root, encoding: 'utf8' }).trim();
-  return join(gitDir, 'modelship-audit');
+  return join(await gitDirectory(root), 'modelship-audit');
 }
 
 /** Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention, as register does): a record's recordedAt. Retention always counts from the real clock. */

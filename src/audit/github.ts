@@ -2,8 +2,7 @@
 // the checker's "modelship" check run. Imported only with --github (Octokit is not small).
 
 import { createHash } from 'node:crypto';
-import type { Octokit } from '@octokit/rest';
-import { getMergedPull, latestCheckRun, listReviews, type RepoRef } from '../adapters/github/client.js';
+import { getMergedPull, latestCheckRun, listReviews, type GitHubClient, type RepoRef } from '../adapters/github/client.js';
 import type { CommitInfo } from '../adapters/git/audit.js';
 import { standingApprovals, type ApprovalRequirement } from '../model/approvals.js';
 import { changeFromGit, pullNumberOf, type ReportDigest } from './facts.js';
@@ -19,7 +18,7 @@ export type StandingRule = Pick<ApprovalRequirement, 'excludeAuthor' | 'dismissS
  * logins case-insensitive, a stale approval dropped when the policy dismisses them, the author
  * excluded). Falls back to the commit message when the commit names no pull request.
  */
-export async function changeFromGitHub(gh: Octokit, repo: RepoRef, info: CommitInfo, sideTip: CommitInfo | undefined, reviewMs?: number, rule: StandingRule = {}): Promise<{ change: ChangeEvidence; report?: ReportDigest }> {
+export async function changeFromGitHub(gh: GitHubClient, repo: RepoRef, info: CommitInfo, sideTip: CommitInfo | undefined, reviewMs?: number, rule: StandingRule = {}): Promise<{ change: ChangeEvidence; report?: ReportDigest }> {
   const fromGit = changeFromGit(info, sideTip, reviewMs);
   const number = pullNumberOf(info.subject);
   if (number === undefined) return { change: fromGit };

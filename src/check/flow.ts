@@ -3,13 +3,13 @@
 // evaluates them into one report. The command prints it; check/publish.ts posts it to GitHub.
 
 import { createHash } from 'node:crypto';
-import { simpleGit } from 'simple-git';
 import { UsageError } from '../errors.js';
 import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { diffNameStatus, mergeBase } from '../adapters/git/search.js';
 import { getPull, listReviews, octokit, teamMembers } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
@@ -35,7 +35,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const base = await resolveRevision(root, req.base);
   const head = await resolveRevision(root, req.head);
   // What the pull request changes is measured from where it branched; the rules come from the base's tip.
-  const forkPoint = (await simpleGit(root).raw(['merge-base', base, head])).trim() || base;
+  const forkPoint = (await mergeBase(root, base, head)) ?? base;
   const baseLabel = label(req.base, base);
   const headLabel = label(req.head, head);
 
@@ -112,7 +112,7 @@ async function reviewEvidence(event: CheckEvent, teams: Set<string>) {
 }
 
 async function fileDiff(root: string, from: string, to: string): Promise<FileDiff[]> {
-  const out = await simpleGit(root).raw(['diff', '--name-status', '--no-renames', '-z', from, to, '--', 'environments', 'models', 'policies']);
+  const out = await diffNameStatus(root, from, to, ['environments', 'models', 'policies']);
   const parts = out.split('\0').filter(Boolean);
   const files: FileDiff[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {

@@ -5,7 +5,8 @@
 // git's pickaxe from the version's registration time on (a version cannot be pinned earlier),
 // so the walk grows with the change, not with the history.
 
-import { pinHistory, type PinCommit } from '../adapters/git/history.js';
+import { pinHistory } from '../adapters/git/history.js';
+import type { PinCommit } from '../model/pins.js';
 import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
 

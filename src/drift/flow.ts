@@ -4,7 +4,7 @@
 
 import { loadDesiredState } from '../config/state.js';
 import { UsageError } from '../errors.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { octokit, openOrUpdateIssue, type GitHubConnection, type IssueRef, type RepoRef } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
 import { resolveRevision } from '../adapters/git/tree.js';

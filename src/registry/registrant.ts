@@ -2,18 +2,12 @@
 // user, else the OS user; now, or SOURCE_DATE_EPOCH for repeatable manifests.
 
 import { userInfo } from 'node:os';
-import { simpleGit } from 'simple-git';
+import { configValue } from '../adapters/git/repo.js';
 
 /** Who is registering: the CI actor, else the git user, else the OS user. */
 export async function registrant(root: string): Promise<string> {
   if (process.env.GITHUB_ACTOR) return process.env.GITHUB_ACTOR;
-  try {
-    const email = (await simpleGit(root).raw(['config', 'user.email'])).trim();
-    if (email) return email;
-  } catch {
-    // no git identity configured: fall back to the OS user
-  }
-  return userInfo().username;
+  return (await configValue(root, 'user.email')) || userInfo().username;
 }
 
 /** Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention), for repeatable manifests. */

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDesiredState } from '../config/state.js';
 import { UsageError } from '../errors.js';
-import { parseDuration } from '../gates/types.js';
+import { parseDuration } from '../model/durations.js';
 import { resolveRevision } from '../adapters/git/tree.js';
 import type { ModelDrift } from '../metrics/drift-monitor.js';
 import type { DeploymentRow } from '../sync/targets/snowflake.js';

@@ -6,6 +6,7 @@
 // failure is recorded per object and the run goes on with what does not depend on it.
 
 import { ExternalError, ModelshipError } from '../errors.js';
+import { retry } from '../adapters/retry.js';
 import { readiness, type Readiness } from './readiness.js';
 import type { KubernetesObject, LiveKubernetesObject, LiveTask, Plan, PlanAction, ScoringTask } from './types.js';
 
@@ -90,29 +91,28 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
       record(a, 'skipped', { message: 'not applied: the environment\'s lease was lost' });
       return false;
     }
-    const attempts = options.attempts ?? 4;
-    let wait = options.backoffMs ?? 500;
-    for (let i = 1; ; i++) {
-      try {
+    try {
+      await retry(async () => {
         writes++;
         await fn();
-        record(a, a.op === 'delete' ? 'deleted' : 'applied', { appliedAt: now().toISOString() });
-        say(`${what} ${a.key}`);
-        return true;
-      } catch (e) {
-        const retryable = e instanceof ExternalError && e.details.retryable === true;
-        if (retryable && i < attempts) {
-          say(`${what} ${a.key}: ${(e as Error).message}; retrying in ${wait} ms`);
-          await sleep(wait);
-          wait *= 2;
-          continue;
-        }
-        if (!(e instanceof ModelshipError)) throw e;
-        record(a, 'failed', { message: e.message });
-        say(`${what} ${a.key} failed: ${e.message}`);
-        return false;
-      }
+      }, {
+        attempts: options.attempts ?? 4,
+        baseDelayMs: options.backoffMs ?? 500,
+        retryable: (e) => e instanceof ExternalError && e.details.retryable === true,
+        onRetry: ({ error, delayMs }) => say(`${what} ${a.key}: ${(error as Error).message}; retrying in ${delayMs} ms`),
+        sleep,
+        // A lost lease stops the retrying too: another agent may be writing now.
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof ModelshipError)) throw e;
+      record(a, 'failed', { message: e.message });
+      say(`${what} ${a.key} failed: ${e.message}`);
+      return false;
     }
+    record(a, a.op === 'delete' ? 'deleted' : 'applied', { appliedAt: now().toISOString() });
+    say(`${what} ${a.key}`);
+    return true;
   };
 
   const waitReady = async (actions: PlanAction[], objectOf: (a: PlanAction) => KubernetesObject = (a) => a.desired as KubernetesObject): Promise<boolean> => {

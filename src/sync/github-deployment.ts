@@ -1,17 +1,16 @@
 // `sync --github`: each environment's sync as a GitHub Deployment on the commit, with its status
 // (in progress, then success, failure or error) and a link to the Actions run that made it.
 
-import type { Octokit } from '@octokit/rest';
 import { ModelshipError, UsageError } from '../errors.js';
 import type { Environment } from '../config/types.js';
-import type { RepoRef } from '../adapters/github/client.js';
+import type { GitHubClient, RepoRef } from '../adapters/github/client.js';
 import type { SyncResult } from './agent.js';
 import { deploymentRequest, finalStatus } from './deployment.js';
 import type { Plan } from './types.js';
 
 /** Where deployments are reported, and the Actions run that made them. */
 export interface GitHubDeployments {
-  gh: Octokit;
+  gh: GitHubClient;
   repo: RepoRef;
   client: typeof import('../adapters/github/client.js');
   logUrl?: string;

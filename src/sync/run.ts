@@ -18,9 +18,6 @@ import { deploymentRows } from './record.js';
 import type { Plan } from './types.js';
 import type { WatchState } from './watch.js';
 
-/** Exit code when another agent holds an environment's lease: nothing was done there. */
-export const leaseHeldExitCode = 4;
-
 export interface SyncRequest {
   root: string;
   rev?: string;
@@ -90,7 +87,7 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
     const r = await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
     results.push(r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
-    if ('skipped' in r) code = Math.max(code, leaseHeldExitCode);
+    if ('skipped' in r) code = Math.max(code, ExitCode.leaseHeld);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
     const state = req.state;
     if (state) {

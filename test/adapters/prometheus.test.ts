@@ -174,7 +174,8 @@ function scenarios() {
     });
     await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
     t.teardown(() => new Promise<void>((r) => flaky.close(() => r())));
-    const source = prometheusSource({ url: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, attempts: 3, backoffMs: 40 });
+    // The top of each full-jitter window, so the doubling shows.
+    const source = prometheusSource({ url: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, attempts: 3, backoffMs: 40, random: () => 0.999 });
     t.equal(await source.query('up', end), 0.25);
     t.equal(seen.length, 3);
     t.ok(seen[2]! - seen[1]! >= (seen[1]! - seen[0]!) && seen[2]! - seen[1]! >= 75, `backoff doubles: ${seen[1]! - seen[0]!} ms, then ${seen[2]! - seen[1]!} ms`);

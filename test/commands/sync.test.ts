@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv } from '../helpers/cli.js';
 import { production, promoteFraudDetector, stage, writes } from '../helpers/stage.js';
+import { ExitCode } from '../../src/errors.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const freePort = () => new Promise<number>((resolve) => {
@@ -123,7 +124,7 @@ t.test('another agent holds the lease: exit 4, nothing written', async (t) => {
   }, 'modelship');
   const before = writes(s);
   const r = await s.cli('sync', '--env', 'production');
-  t.equal(r.code, 4, r.stdout + r.stderr);
+  t.equal(r.code, ExitCode.leaseHeld, r.stdout + r.stderr);
   t.match(r.stderr, /sync-runner-7/);
   t.equal(writes(s), before);
 });

@@ -110,6 +110,16 @@ t.test('a lost lease stops the writes that have not been sent; what was sent is 
   t.notOk(r.converged);
 });
 
+t.test('a lease lost while a write is being retried ends the retrying: nothing more is sent', async (t) => {
+  const { target, log } = memoryCluster({ failures: { a: [503, 503, 503] } });
+  const lost = new AbortController();
+  const wrapped: KubernetesTarget = { ...target, apply: async (o, opts) => { lost.abort(); return target.apply(o, opts); } };
+  const r = await applyPlan(plan([act('create', obj('InferenceService', 'a'))]), { kubernetes: wrapped }, { ...fast, signal: lost.signal });
+  t.same(log, [], 'no second try of the write');
+  t.equal(r.writes, 1);
+  t.match(r.results, [{ key: 'InferenceService/ml-serving/a', outcome: 'failed', message: /HTTP 503/ }]);
+});
+
 t.test('an intermediate step is applied and waited on first; if it does not settle, the object gets no further write', async (t) => {
   const withFirst = (): PlanAction => {
     const desired = obj('InferenceService', 'fd');

@@ -1,23 +1,16 @@
 // The git facts the audit trail records and checks: a commit's tree, parents, message and
 // trailers; main's first-parent line with the files each commit changed; incremental bundles.
-// Thin wrappers over the git binary (binary-safe output, one process per question).
+// Thin wrappers over the git runner (binary-safe output, one process per question).
 
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError } from '../../errors.js';
 import type { CommitFact, GitView, LineCommit } from '../../audit/verify.js';
+import { git as run } from './run.js';
 
 function git(root: string, args: string[], operation: string, options: { allowFail?: boolean } = {}): Promise<{ stdout: Buffer; code: number }> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd: root, encoding: 'buffer', maxBuffer: 1 << 30 }, (e, stdout, stderr) => {
-      const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : -1) : 0;
-      if (e && !(options.allowFail && code > 0)) {
-        reject(new ExternalError('git', operation, (stderr.toString().trim() || e.message).split('\n').slice(0, 3).join(' '), { cause: e }));
-      } else resolve({ stdout, code });
-    });
-  });
+  return run(root, args, operation, options.allowFail ? { allowExit: true } : {});
 }
 
 const US = '\x1f';
@@ -144,4 +137,9 @@ export async function repositoryName(root: string): Promise<string> {
   const m = /github\.com[/:]([^/]+)\/([^/]+?)(?:\.git)?$/.exec(url);
   if (m) return `${m[1]}/${m[2]}`;
   return url || root.split('/').filter(Boolean).pop()!;
+}
+
+/** The names of the entries of a folder at a revision (`git ls-tree --name-only <rev>:<dir>`). */
+export async function folderEntries(root: string, rev: string, dir: string): Promise<string[]> {
+  return (await git(root, ['ls-tree', '--name-only', `${rev}:${dir}`], `list ${dir} at ${rev}`)).stdout.toString('utf8').split('\n').filter(Boolean);
 }

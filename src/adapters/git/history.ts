@@ -4,9 +4,10 @@
 // the file, not with the repository: one `git log -- <path>` streams the commits, one
 // `git cat-file --batch` reads the file at each, and the caller stops the walk when it knows enough.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { isMap, parseDocument } from 'yaml';
 import { ExternalError, UsageError } from '../../errors.js';
+import { ObjectReader } from './objects.js';
+import { streamGit } from './run.js';
 import { resolveRevision } from './tree.js';
 import type { Pin, PinCommit } from '../../model/pins.js';
 
@@ -26,11 +27,12 @@ export async function* pinHistory(root: string, rev: string, environment: string
   const head = await resolveRevision(root, rev);
   const args = ['log', '--first-parent', '-z', '--no-renames', `--format=%H${US}%ct${US}%s${US}%(trailers:only,unfold)`,
     ...(opts.limit !== undefined ? [`--max-count=${opts.limit}`] : []), head, '--', `:(literal)${path}`];
-  const log = spawn('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = streamGit(root, args, `list the commits that changed ${path}`);
+  log.stdin.end();
   log.stdout.setEncoding('utf8'); // decodes characters split across chunks
-  const logDone = exited(log, `list the commits that changed ${path}`);
+  const logDone = log.done;
   logDone.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-  const blobs = new BlobReader(root);
+  const blobs = new ObjectReader(root, 'read environment files');
   let finished = false;
   try {
     let pending = '';
@@ -101,82 +103,4 @@ function toPin(d: unknown): Pin | undefined {
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Resolves when the process exits 0; rejects with its stderr otherwise. */
-function exited(child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>, operation: string): Promise<void> {
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new ExternalError('git', operation, e.message, { cause: e })));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new ExternalError('git', operation, `git exited with ${code}: ${stderr.trim()}`))));
-  });
-}
-
-/**
- * One long-lived `git cat-file --batch` for the whole walk, asked in batches: `<commit>:<path>`
- * names the file as that commit has it, and "missing" means the commit has no such file.
- */
-class BlobReader {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private buffered: Buffer = Buffer.alloc(0);
-  private waiting: { count: number; out: Array<Buffer | undefined>; resolve: (b: Array<Buffer | undefined>) => void; reject: (e: Error) => void } | undefined;
-  private failure: Error | undefined;
-
-  constructor(private readonly root: string) {}
-
-  read(names: string[]): Promise<Array<Buffer | undefined>> {
-    if (names.length === 0) return Promise.resolve([]);
-    if (this.failure) return Promise.reject(this.failure);
-    const child = (this.child ??= this.start());
-    return new Promise((resolve, reject) => {
-      this.waiting = { count: names.length, out: [], resolve, reject };
-      child.stdin.write(names.join('\n') + '\n');
-    });
-  }
-
-  close(): void {
-    this.child?.stdin.end();
-  }
-
-  private start(): ChildProcessWithoutNullStreams {
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.root, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => {
-      this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-      this.drain();
-    });
-    // A closed stdin while stopping is expected; anything else fails the waiting read.
-    child.stdin.on('error', (e) => this.fail(e));
-    exited(child, 'read environment files').catch((e: Error) => this.fail(e));
-    return child;
-  }
-
-  private drain(): void {
-    const w = this.waiting;
-    while (w && w.out.length < w.count) {
-      const nl = this.buffered.indexOf(10);
-      if (nl < 0) return;
-      const header = this.buffered.subarray(0, nl).toString();
-      if (header.endsWith(' missing')) {
-        w.out.push(undefined);
-        this.buffered = this.buffered.subarray(nl + 1);
-        continue;
-      }
-      // <oid> <type> <size> LF <content> LF
-      const size = Number(header.split(' ')[2]);
-      if (this.buffered.length < nl + 1 + size + 1) return;
-      w.out.push(Buffer.from(this.buffered.subarray(nl + 1, nl + 1 + size)));
-      this.buffered = this.buffered.subarray(nl + 1 + size + 1);
-    }
-    if (w) {
-      this.waiting = undefined;
-      w.resolve(w.out);
-    }
-  }
-
-  private fail(e: Error): void {
-    this.failure ??= e instanceof ExternalError ? e : new ExternalError('git', 'read environment files', e.message, { cause: e });
-    this.waiting?.reject(this.failure);
-    this.waiting = undefined;
-  }
 }

@@ -2,25 +2,19 @@
 // never touched, and pushes of a single commit. A revert that conflicts is aborted and reported
 // as such: the caller decides what to do instead.
 
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExternalError } from '../../errors.js';
+import { git as run } from './run.js';
 
-function git(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') return reject(error); // git not found
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+/** A git command whose exit code the caller reads. */
+async function git(cwd: string, args: string[], operation = `git ${args[0]}`): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await run(cwd, args, operation, { allowExit: true });
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
 
 async function must(cwd: string, operation: string, args: string[], hint?: string): Promise<string> {
-  const r = await git(cwd, args).catch((e: Error) => { throw new ExternalError('git', operation, e.message, { cause: e }); });
-  if (r.code !== 0) throw new ExternalError('git', operation, (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' '), hint ? { hint } : {});
-  return r.stdout;
+  return (await run(cwd, args, operation, hint ? { hint } : {})).stdout.toString('utf8');
 }
 
 export type RevertOutcome = { commit: string } | { conflict: string };
@@ -34,13 +28,13 @@ export async function revertOnBranch(root: string, req: { parent: string; commit
   const tree = join(dir, 'tree');
   await must(root, 'prepare a worktree for the revert', ['worktree', 'add', '--quiet', '--detach', tree, req.parent]);
   try {
-    const r = await git(tree, ['revert', '--no-commit', ...(req.merge ? ['-m', '1'] : []), req.commit]);
+    const r = await git(tree, ['revert', '--no-commit', ...(req.merge ? ['-m', '1'] : []), req.commit], `revert ${req.commit.slice(0, 12)}`);
     if (r.code !== 0) {
-      await git(tree, ['revert', '--abort']);
-      const conflicted = (await git(tree, ['diff', '--name-only', '--diff-filter=U'])).stdout.trim();
+      await git(tree, ['revert', '--abort'], 'abort the revert');
+      const conflicted = (await git(tree, ['diff', '--name-only', '--diff-filter=U'], 'list the conflicted files')).stdout.trim();
       return { conflict: conflicted || (r.stderr || r.stdout).trim().split('\n')[0] || `git revert exited with ${r.code}` };
     }
-    const staged = (await git(tree, ['diff', '--cached', '--quiet'])).code;
+    const staged = (await git(tree, ['diff', '--cached', '--quiet'], 'look for staged changes')).code;
     if (staged === 0) return { conflict: 'the revert changes nothing: its effect is already undone' };
     await must(tree, 'commit the revert', ['commit', '--quiet', '--no-verify', '-m', req.message],
       'set your git identity: git config user.name "..." && git config user.email "..."');
@@ -48,9 +42,9 @@ export async function revertOnBranch(root: string, req: { parent: string; commit
     await must(root, `point ${req.branch} at the revert`, ['update-ref', `refs/heads/${req.branch}`, commit]);
     return { commit };
   } finally {
-    await git(root, ['worktree', 'remove', '--force', tree]);
+    await git(root, ['worktree', 'remove', '--force', tree], 'remove the revert worktree');
     await rm(dir, { recursive: true, force: true });
-    await git(root, ['worktree', 'prune']);
+    await git(root, ['worktree', 'prune'], 'prune worktrees');
   }
 }
 

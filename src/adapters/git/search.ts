@@ -1,16 +1,9 @@
 // Searches of first-parent history that rollback and the held gate need: the commits where a
 // text (a version) appears in or leaves a file, and what one commit changed.
 
-import { simpleGit } from 'simple-git';
-import { ExternalError } from '../../errors.js';
+import { git as run, gitText } from './run.js';
 
-async function git(root: string, operation: string, args: string[]): Promise<string> {
-  try {
-    return await simpleGit(root).raw(args);
-  } catch (e) {
-    throw new ExternalError('git', operation, ((e as Error).message ?? String(e)).trim().split('\n')[0]!, { cause: e });
-  }
-}
+const git = (root: string, operation: string, args: string[]): Promise<string> => gitText(root, args, operation);
 
 /**
  * First-parent commits of `rev` that changed how often `text` occurs in `path` (git's pickaxe),
@@ -52,4 +45,20 @@ export async function onFirstParentLine(root: string, rev: string, commit: strin
 export async function committedAt(root: string, rev: string): Promise<string> {
   const out = (await git(root, `read the time of ${rev}`, ['log', '-1', '--format=%ct', rev])).trim();
   return new Date(Number(out) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Whether commit `a` is an ancestor of `b` (`git merge-base --is-ancestor` answers with its exit code; 1: no). */
+export async function isAncestor(root: string, a: string, b: string): Promise<boolean> {
+  return (await run(root, ['merge-base', '--is-ancestor', a, b], `ask whether ${a.slice(0, 12)} is an ancestor of ${b.slice(0, 12)}`, { allowExit: [1] })).code === 0;
+}
+
+/** The best common ancestor of two commits, or undefined when they share no history. */
+export async function mergeBase(root: string, a: string, b: string): Promise<string | undefined> {
+  const r = await run(root, ['merge-base', a, b], `find the merge base of ${a} and ${b}`, { allowExit: [1] });
+  return r.stdout.toString('utf8').trim() || undefined;
+}
+
+/** `git diff --name-status -z` between two commits, limited to `paths`: NUL-separated status and path fields. */
+export async function diffNameStatus(root: string, from: string, to: string, paths: string[]): Promise<string> {
+  return git(root, `list the files changed between ${from.slice(0, 12)} and ${to.slice(0, 12)}`, ['diff', '--name-status', '--no-renames', '-z', from, to, '--', ...paths]);
 }

@@ -4,6 +4,7 @@
 import { Octokit } from '@octokit/rest';
 import { ExternalError } from '../../errors.js';
 import type { Review } from '../../model/approvals.js';
+import { parseRetryAfter, retry } from '../retry.js';
 
 export interface RepoRef {
   owner: string;
@@ -24,6 +25,9 @@ export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env): GitHubC
   return { token, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) };
 }
 
+/** The client the functions here take: flows hold it, only this room knows it is Octokit. */
+export type GitHubClient = Octokit;
+
 export function octokit(c: GitHubConnection): Octokit {
   const timeout = c.timeoutMs ?? 30_000;
   return new Octokit({
@@ -41,27 +45,31 @@ export function octokit(c: GitHubConnection): Octokit {
 const attempts = 3;
 
 async function call<T>(operation: string, fn: () => Promise<T>, options: { retry?: boolean; backoffMs?: number } = {}): Promise<T> {
-  let wait = options.backoffMs ?? 500;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const status = (e as { status?: number }).status;
-      const retryable = status === undefined || status >= 500 || status === 429;
-      if (retryable && options.retry !== false && attempt < attempts) {
-        await new Promise((r) => setTimeout(r, wait));
-        wait *= 2;
-        continue;
-      }
-      const response = (e as { response?: { data?: { message?: string; errors?: Array<{ message?: string } | string> } } }).response;
-      const detail = [response?.data?.message, ...(response?.data?.errors ?? []).map((x) => (typeof x === 'string' ? x : x.message))].filter(Boolean).join('; ') || (e as Error).message;
-      const hint = status === 401 ? 'the token is invalid or expired'
-        : status === 403 || status === 404 ? 'check that the token may read and write pull requests, checks and issues in this repository'
-          : retryable ? `GitHub did not answer after ${attempt} attempt${attempt === 1 ? '' : 's'}; re-run the job` : undefined;
-      throw new ExternalError('github', operation, status ? `HTTP ${status}: ${detail}` : detail,
-        { cause: e, retryable, ...(status ? { status } : {}), ...(hint ? { hint } : {}) });
-    }
+  let attempt = 0;
+  try {
+    return await retry(() => (attempt++, fn()), {
+      attempts: options.retry === false ? 1 : attempts,
+      baseDelayMs: options.backoffMs ?? 500,
+      retryable: (e) => retryableStatus((e as { status?: number }).status),
+      // GitHub's rate limits say how long to wait (secondary limits with Retry-After).
+      retryAfterMs: (e) => parseRetryAfter((e as { response?: { headers?: Record<string, string | undefined> } }).response?.headers?.['retry-after']),
+    });
+  } catch (e) {
+    const status = (e as { status?: number }).status;
+    const retryable = retryableStatus(status);
+    const response = (e as { response?: { data?: { message?: string; errors?: Array<{ message?: string } | string> } } }).response;
+    const detail = [response?.data?.message, ...(response?.data?.errors ?? []).map((x) => (typeof x === 'string' ? x : x.message))].filter(Boolean).join('; ') || (e as Error).message;
+    const hint = status === 401 ? 'the token is invalid or expired'
+      : status === 403 || status === 404 ? 'check that the token may read and write pull requests, checks and issues in this repository'
+        : retryable ? `GitHub did not answer after ${attempt} attempt${attempt === 1 ? '' : 's'}; re-run the job` : undefined;
+    throw new ExternalError('github', operation, status ? `HTTP ${status}: ${detail}` : detail,
+      { cause: e, retryable, ...(status ? { status } : {}), ...(hint ? { hint } : {}) });
   }
+}
+
+/** Server errors, rate limits and network failures (no status) may pass when tried again. */
+function retryableStatus(status: number | undefined): boolean {
+  return status === undefined || status >= 500 || status === 429;
 }
 
 export async function defaultBranch(gh: Octokit, r: RepoRef): Promise<string> {

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExternalError } from '../../errors.js';
+import { retry, type RetryOptions } from '../retry.js';
 import type { AuditStore } from '../../audit/store.js';
 
 export interface S3StoreOptions {
@@ -66,28 +67,34 @@ export class S3Store implements AuditStore {
 
   async writeOnce(key: string, body: Buffer, contentType: string): Promise<'written' | 'exists'> {
     const checksum = createHash('sha256').update(body).digest('base64');
-    let wait = this.o.backoffMs ?? 200;
-    for (let attempt = 1; ; attempt++) {
-      // Look first: a key that is there (from an earlier attempt whose answer was lost, or from
-      // another writer) is never written again, whatever the server would allow.
-      if (await this.retrying(`look for s3://${this.o.bucket}/${key}`, () => this.exists(key))) return this.compare(key, body);
-      try {
-        const retainUntil = new Date((this.o.now ?? (() => new Date()))().getTime() + this.o.retentionDays * day);
-        await this.o.client.send(new PutObjectCommand({
-          Bucket: this.o.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length,
-          ChecksumAlgorithm: 'SHA256', ChecksumSHA256: checksum,
-          ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: retainUntil,
-          IfNoneMatch: '*',
-        }));
-        // Read back: on a server that ignores If-None-Match a racing writer may have won.
-        return await this.compare(key, body);
-      } catch (e) {
-        // 412: someone wrote the key first; 409: a concurrent conditional write is in flight.
-        if (status(e) === 412 || status(e) === 409) return this.compare(key, body);
-        if (!retryable(e) || attempt >= this.attempts) throw this.error(`write s3://${this.o.bucket}/${key}`, e, attempt);
-        await sleep(wait);
-        wait *= 2;
-      }
+    // Errors of the write itself are reported as such; those of the look and the read back already say what failed.
+    const ofTheWrite = new WeakSet<object>();
+    let attempt = 0;
+    try {
+      return await retry(async () => {
+        attempt++;
+        // Look first: a key that is there (from an earlier attempt whose answer was lost, or from
+        // another writer) is never written again, whatever the server would allow.
+        if (await this.retrying(`look for s3://${this.o.bucket}/${key}`, () => this.exists(key))) return this.compare(key, body);
+        try {
+          const retainUntil = new Date((this.o.now ?? (() => new Date()))().getTime() + this.o.retentionDays * day);
+          await this.o.client.send(new PutObjectCommand({
+            Bucket: this.o.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length,
+            ChecksumAlgorithm: 'SHA256', ChecksumSHA256: checksum,
+            ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: retainUntil,
+            IfNoneMatch: '*',
+          }));
+          // Read back: on a server that ignores If-None-Match a racing writer may have won.
+          return await this.compare(key, body);
+        } catch (e) {
+          // 412: someone wrote the key first; 409: a concurrent conditional write is in flight.
+          if (status(e) === 412 || status(e) === 409) return this.compare(key, body);
+          if (typeof e === 'object' && e !== null) ofTheWrite.add(e);
+          throw e;
+        }
+      }, this.retryOptions(retryable));
+    } catch (e) {
+      throw typeof e === 'object' && e !== null && ofTheWrite.has(e) ? this.error(`write s3://${this.o.bucket}/${key}`, e, attempt) : e;
     }
   }
 
@@ -98,17 +105,16 @@ export class S3Store implements AuditStore {
   }
 
   private async retrying<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    let wait = this.o.backoffMs ?? 200;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        const cause = e instanceof ExternalError ? e.cause : e;
-        if (!retryable(cause) || attempt >= this.attempts) throw e instanceof ExternalError ? e : this.error(operation, e, attempt);
-        await sleep(wait);
-        wait *= 2;
-      }
+    let attempt = 0;
+    try {
+      return await retry(() => (attempt++, fn()), this.retryOptions((e) => retryable(e instanceof ExternalError ? e.cause : e)));
+    } catch (e) {
+      throw e instanceof ExternalError ? e : this.error(operation, e, attempt);
     }
+  }
+
+  private retryOptions(isRetryable: (e: unknown) => boolean): RetryOptions {
+    return { attempts: this.attempts, baseDelayMs: this.o.backoffMs ?? 200, retryable: isRetryable };
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -142,8 +148,4 @@ function retryable(e: unknown): boolean {
   const s = status(e);
   if (s !== undefined) return s >= 500 || s === 429 || name(e) === 'SlowDown';
   return e instanceof Error && !(e instanceof ExternalError); // no HTTP answer: a network failure
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

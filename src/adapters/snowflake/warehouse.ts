@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import type { Connection, ConnectionOptions, SnowflakeError } from 'snowflake-sdk';
 import { ExternalError } from '../../errors.js';
+import { retry } from '../retry.js';
 import type { EvaluateOptions, MetricSample, MetricSource, MetricWindow } from '../../metrics/source.js';
 
 export interface WarehouseOptions {
@@ -36,7 +37,7 @@ export interface WarehouseOptions {
   timeoutMs?: number;
   /** tries to connect or run a statement when Snowflake cannot be reached, first included; default 3 */
   attempts?: number;
-  /** wait before the first retry, doubled each time; default 500 ms */
+  /** the longest first wait before a retry (full jitter), doubled each time; default 500 ms */
   backoffMs?: number;
 }
 
@@ -197,18 +198,15 @@ export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnect
   }
 
   async function query(sql: string, binds: ReadonlyArray<string | number> = []): Promise<Array<Record<string, unknown>>> {
-    let last: ExternalError | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 2)));
-      try {
-        return await once(sql, binds);
-      } catch (e) {
-        if (!(e instanceof ExternalError) || !e.details.retryable) throw e;
-        last = e;
-      }
+    const isRetryable = (e: unknown) => e instanceof ExternalError && e.details.retryable === true;
+    try {
+      return await retry(() => once(sql, binds), { attempts, baseDelayMs: backoffMs, retryable: isRetryable });
+    } catch (e) {
+      if (!isRetryable(e)) throw e;
+      const last = e as ExternalError;
+      throw new ExternalError('snowflake', last.operation, `${last.message.slice(`snowflake: ${last.operation}: `.length)} (${attempts} attempt${attempts === 1 ? '' : 's'})`,
+        { ...last.details, hint: `is ${where} reachable?` });
     }
-    throw new ExternalError('snowflake', last!.operation, `${last!.message.slice(`snowflake: ${last!.operation}: `.length)} (${attempts} attempt${attempts === 1 ? '' : 's'})`,
-      { ...last!.details, hint: `is ${where} reachable?` });
   }
 
   function withTimeout<T>(work: Promise<T>, operation: string, onTimeout: () => void): Promise<T> {

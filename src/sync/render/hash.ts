@@ -3,27 +3,34 @@
 // is a no-op, and a hand edit of an owned field shows as drift.
 
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { annotations, managerName, type LiveKubernetesObject } from '../types.js';
 
 type Plain = Record<string, unknown>;
 
 /**
- * Canonical JSON (RFC 8785, JCS). For plain JSON data JCS is exactly ECMAScript's own
- * serialisation of strings and numbers (RFC 8785 §3.2.2 defines it by reference to ES) with
- * object keys sorted by UTF-16 code units (§3.2.3), which is JavaScript's default sort; so a
- * dozen lines here instead of a dependency. What JSON cannot carry (undefined, functions,
- * NaN, Infinity, class instances) is refused, not silently dropped: a hash must not hide a value.
+ * Canonical JSON (RFC 8785, JCS), written by the `canonicalize` package (as audit records are).
+ * What JSON cannot carry (undefined, functions, NaN, Infinity, class instances such as Date) is
+ * refused first, not silently dropped or converted: a hash must not hide a value.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  refuseWhatJsonCannotCarry(value);
+  return canonicalize(value)!;
+}
+
+function refuseWhatJsonCannotCarry(value: unknown): void {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot carry the number ${value}`);
-    return JSON.stringify(value);
+    return;
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    for (const v of value) refuseWhatJsonCannotCarry(v);
+    return;
+  }
   if (typeof value === 'object' && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)) {
-    const entries = Object.entries(value as Plain).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    for (const v of Object.values(value as Plain)) if (v !== undefined) refuseWhatJsonCannotCarry(v);
+    return;
   }
   throw new TypeError(`canonical JSON cannot carry a value of type ${typeof value === 'object' ? (value as object).constructor?.name ?? 'object' : typeof value}`);
 }
