@@ -136,6 +136,8 @@ export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnect
   const where = options.accessUrl ?? `account ${options.account}`;
   let connection: Promise<Connection> | undefined;
   let closed = false;
+  /** statements sent and not yet answered (a cancelled one is answered soon after the cancel) */
+  const inflight = new Set<Promise<unknown>>();
 
   if (!options.username) throw new ExternalError('snowflake', 'configure', 'no user name (SNOWFLAKE_USER)');
   if (!options.password && !options.privateKey && !options.privateKeyPath) {
@@ -158,7 +160,9 @@ export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnect
         ...(options.role ? { role: options.role } : {}),
         ...(options.accessUrl ? { accessUrl: options.accessUrl } : {}),
         application: 'modelship',
-        timeout: timeoutMs,
+        // The driver's own HTTP timeout re-sends a request that outlives it; ours, a little
+        // shorter, cancels the statement instead (and the cancelled statement is answered).
+        timeout: timeoutMs + 5_000,
         // Our own loop retries (bounded, with backoff); the driver's would wait minutes.
         sfRetryMaxLoginRetries: 1,
       };
@@ -190,6 +194,8 @@ export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnect
       });
       cancel = () => statement.cancel(() => undefined);
     });
+    inflight.add(run);
+    void run.then(() => inflight.delete(run), () => inflight.delete(run));
     try {
       return await withTimeout(run, 'query', () => cancel?.());
     } catch (e) {
@@ -239,9 +245,19 @@ export function snowflakeConnection(options: WarehouseOptions): SnowflakeConnect
       connection = undefined;
       if (!pending) return;
       const conn = await pending.catch(() => undefined);
+      // A statement cancelled on timeout is still being answered: ending the session under it
+      // makes the driver re-send it (with backoff, for a minute) to a session that is gone.
+      if (inflight.size) await settled([...inflight], 5_000);
       if (conn) await destroy(conn);
     },
   };
+}
+
+/** Waits until every promise has settled, or `ms` has passed. */
+function settled(work: Array<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  return Promise.race([Promise.allSettled(work).then(() => undefined), limit]).finally(() => clearTimeout(timer));
 }
 
 function destroy(conn: Connection): Promise<void> {

@@ -21,7 +21,7 @@
 // no token expiry or renewal), warehouses, roles, databases/schemas as session context (USE …),
 // most of Snowflake's SQL dialect (only what DuckDB understands plus IFF/DATEADD/CURRENT_TIMESTAMP();
 // DATEADD's unit must be one DuckDB can read as an interval: second, minute, hour, day, week, month,
-// year), async queries, query cancellation, result chunks or Arrow results (every result is inline
+// year), async queries, cancellation of anything but a statement held by slow(), result chunks or Arrow results (every result is inline
 // JSON), multi-statement requests, array (bulk) bindings, PUT/GET, session parameters (the
 // statement timeout is not enforced), OCSP, and most of Snowflake's error codes: a query DuckDB
 // rejects answers success:false with code 001003 ("SQL compilation error") and DuckDB's message;
@@ -118,6 +118,8 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
   const tasks = new TaskCatalog();
   const faults: Array<InjectedFault & { left: number }> = [];
   const delays: Array<{ match: RegExp; delayMs: number; left: number }> = [];
+  /** statements held by slow(), by the driver's requestId: cancelling one answers it at once */
+  const running = new Map<string, () => void>();
   /** The first armed fault matching, consumed once. */
   const fault = (what: string | 'login'): InjectedFault | undefined => {
     const f = faults.find((x) => x.left > 0 && (x.match === 'login' ? what === 'login' : what !== 'login' && x.match.test(what)));
@@ -164,7 +166,13 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
         send({ success: false, code: '390104', message: 'User must login again to access the service.', data: null });
         return;
       }
-      send(await query(String(body.sqlText ?? ''), (body.bindings ?? {}) as Record<string, SnowflakeBinding>));
+      send(await query(String(body.sqlText ?? ''), (body.bindings ?? {}) as Record<string, SnowflakeBinding>, url.searchParams.get('requestId') ?? undefined));
+      return;
+    }
+    // What snowflake-sdk's statement.cancel() sends before the statement has a query id.
+    if (req.method === 'POST' && url.pathname === '/queries/v1/abort-request') {
+      running.get(String(body.requestId ?? ''))?.();
+      send({ success: true, data: null });
       return;
     }
     if (req.method === 'POST' && url.pathname === '/session' && url.searchParams.get('delete') === 'true') {
@@ -177,7 +185,7 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     send({ success: true, data: null });
   }
 
-  async function query(sqlText: string, bindings: Record<string, SnowflakeBinding>) {
+  async function query(sqlText: string, bindings: Record<string, SnowflakeBinding>, requestId?: string) {
     const ranAs = rewrite(sqlText);
     const record: RecordedQuery = { sqlText, bindings, ranAs };
     queries.push(record);
@@ -190,7 +198,14 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     const slow = delays.find((d) => d.left > 0 && d.match.test(sqlText));
     if (slow) {
       slow.left--;
-      await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+      // A running statement can be cancelled (POST /queries/v1/abort-request with its requestId):
+      // Snowflake then answers it with 000604 "SQL execution canceled" (SQLSTATE 57014), as its
+      // SQL API reference shows for a cancelled statement.
+      const cancelled = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => { if (requestId) running.delete(requestId); resolve(false); }, slow.delayMs);
+        if (requestId) running.set(requestId, () => { clearTimeout(timer); running.delete(requestId); resolve(true); });
+      });
+      if (cancelled) return failure('000604', 'SQL execution canceled', '57014');
     }
     const injected = fault(sqlText);
     if (injected) return failure(injected.code, injected.message, injected.sqlState);
