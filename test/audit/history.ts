@@ -4,7 +4,7 @@
 // mirror into a write-once store. Dates are fixed and whole seconds, as git keeps them.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { auditSettings, type AuditSettings } from '../../src/audit/policy.js';
 import { ed25519Signer, type Signer } from '../../src/audit/sign.js';
 import { DirectoryStore, type AuditStore } from '../../src/audit/store.js';
 import type { DeploymentRecord } from '../../src/model/deployments.js';
-import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
+import { copyReleaseRepo, makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 
 export const demoKey = {
   file: fileURLToPath(new URL('./fixtures/demo-ed25519.pem', import.meta.url)),
@@ -164,6 +164,39 @@ export interface Trail {
  */
 export async function standardTrail(options: { keys?: PolicyKey[]; mirror?: boolean } = {}): Promise<Trail> {
   for (const k of ['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE']) process.env[k] = '2026-11-01T09:00:00Z';
+  // Built once per test process and options, then copied for each test (each may tamper with its own).
+  const key = JSON.stringify(options);
+  let template = templates.get(key);
+  if (!template) {
+    template = buildStandardTrail(options);
+    templates.set(key, template);
+    void template.then((x) => built.push(x), () => undefined);
+  }
+  return copyTrail(await template);
+}
+
+const templates = new Map<string, Promise<Trail>>();
+const built: Trail[] = [];
+process.once('exit', () => {
+  for (const t of built) t.cleanup();
+});
+
+function copyTrail(template: Trail): Trail {
+  const repo = copyReleaseRepo(template.h.repo);
+  const work = mkdtempSync(join(tmpdir(), 'modelship-audit-'));
+  cpSync(template.h.work, work, { recursive: true });
+  const storeDir = join(work, 'audit-store');
+  return {
+    h: new History(repo, work), store: new DirectoryStore(storeDir), storeDir, commits: { ...template.commits },
+    cleanup: () => {
+      execFileSync('chmod', ['-R', 'u+w', work]);
+      rmSync(work, { recursive: true, force: true });
+      repo.cleanup();
+    },
+  };
+}
+
+async function buildStandardTrail(options: { keys?: PolicyKey[]; mirror?: boolean }): Promise<Trail> {
   const repo = makeReleaseRepo();
   const work = mkdtempSync(join(tmpdir(), 'modelship-audit-'));
   const h = new History(repo, work);
