@@ -6,9 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DbtManifestError, ExternalError } from '../errors.js';
-import { external, parseS3Uri, s3Client } from './s3/store.js';
+import { getObjectBytes, parseS3Uri, s3Client, type S3Client } from './s3/store.js';
 import type { DbtColumn, DbtConstraint, DbtIndex, DbtNode } from '../model/dbt.js';
 
 /** The schema versions we read, and the dbt Core releases that write them (for messages). */
@@ -198,21 +197,12 @@ async function readS3(location: string, opts: LoadOptions, maxBytes: number): Pr
     throw new ExternalError('s3', operation(location), 'not an s3://bucket/key URI', { cause: e, retryable: false });
   }
   const client = opts.s3 ?? s3Client();
-  const timeoutMs = opts.timeoutMs ?? 120_000;
   try {
-    const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: AbortSignal.timeout(timeoutMs) });
-    if (r.ContentLength !== undefined && r.ContentLength > maxBytes) {
-      (r.Body as { destroy?: () => void } | undefined)?.destroy?.();
-      throw tooLarge('s3', location, r.ContentLength, maxBytes);
-    }
-    return Buffer.from(await r.Body!.transformToByteArray());
-  } catch (e) {
-    if ((e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError') {
-      throw new ExternalError('s3', operation(location), `no answer within ${timeoutMs / 1000} s`, { cause: e, retryable: true });
-    }
-    throw external(e, operation(location), (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 404
-      ? 'the production dbt job should publish manifest.json there after each run; check gates.features.manifest in the policy'
-      : undefined);
+    return await getObjectBytes(client, loc, {
+      operation: operation(location), timeoutMs: opts.timeoutMs ?? 120_000, maxBytes,
+      tooLarge: (size) => tooLarge('s3', location, size, maxBytes),
+      notFoundHint: 'the production dbt job should publish manifest.json there after each run; check gates.features.manifest in the policy',
+    });
   } finally {
     if (!opts.s3) client.destroy();
   }

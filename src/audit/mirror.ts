@@ -7,7 +7,7 @@
 import { readDocument } from '../config/load.js';
 import type { VersionManifest } from '../config/types.js';
 import { RefusedError, UsageError } from '../errors.js';
-import { readPins } from '../adapters/git/history.js';
+import { readPins } from '../config/pins.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import { bundleHeads, changedFiles, commitInfo, createBundle, fileAt, firstParentRange, type CommitInfo } from '../adapters/git/audit.js';
 import type { ReportDigest } from './facts.js';

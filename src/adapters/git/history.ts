@@ -4,12 +4,12 @@
 // the file, not with the repository: one `git log -- <path>` streams the commits, one
 // `git cat-file --batch` reads the file at each, and the caller stops the walk when it knows enough.
 
-import { isMap, parseDocument } from 'yaml';
 import { ExternalError, UsageError } from '../../errors.js';
 import { ObjectReader } from './objects.js';
 import { streamGit } from './run.js';
 import { resolveRevision } from './tree.js';
-import type { Pin, PinCommit } from '../../model/pins.js';
+import type { PinCommit } from '../../model/pins.js';
+import { readPins } from '../../config/pins.js';
 
 export interface PinHistoryOptions {
   /** at most this many commits */
@@ -66,41 +66,4 @@ function parseRecord(record: string): Omit<PinCommit, 'pins' | 'note'> {
     if (m) (trailers[m[1]!] ??= []).push(m[2]!.trim());
   }
   return { commit: commit!, at: new Date(Number(time) * 1000), subject: subject ?? '', trailers };
-}
-
-/** The pins in one historical version of the file. Old files may predate today's schema, so this reads leniently. */
-/** The pins an environment file holds (`text` undefined: the file is deleted), or a note saying why they cannot be read. */
-export function readPins(text: Buffer | undefined, path: string): Pick<PinCommit, 'pins' | 'note'> {
-  if (text === undefined) return { pins: {} }; // the commit deleted the file
-  const doc = parseDocument(text.toString('utf8'));
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const where = e.linePos ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : '';
-    return { note: `${path} does not parse: ${e.message.split('\n')[0]}${where}; skipped` };
-  }
-  const models = doc.get('models');
-  if (models === undefined || models === null) return { pins: {} };
-  if (!isMap(models)) return { note: `${path} has no "models" mapping; skipped` };
-  const pins: Record<string, Pin> = {};
-  const unread: string[] = [];
-  for (const [name, d] of Object.entries(models.toJSON() as Record<string, unknown>)) {
-    const pin = toPin(d);
-    if (pin) pins[name] = pin;
-    else unread.push(name);
-  }
-  return { pins, ...(unread.length ? { note: `${path}: no readable version for ${unread.join(', ')}; left out` } : {}) };
-}
-
-function toPin(d: unknown): Pin | undefined {
-  if (!isRecord(d) || typeof d.version !== 'string') return undefined;
-  const pin: Pin = { version: d.version };
-  if (isRecord(d.canary) && typeof d.canary.version === 'string' && typeof d.canary.traffic === 'number') {
-    pin.canary = { version: d.canary.version, traffic: d.canary.traffic };
-  }
-  if (isRecord(d.shadow) && typeof d.shadow.version === 'string') pin.shadow = { version: d.shadow.version };
-  return pin;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

@@ -9,7 +9,9 @@ import {
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
   UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { ExternalError, InterruptedError, RefusedError } from '../../errors.js';
+import { ExternalError, InterruptedError, ModelshipError, RefusedError } from '../../errors.js';
+
+export type { S3Client };
 import type { StoredObject } from '../../model/objects.js';
 
 export interface S3Location {
@@ -339,6 +341,25 @@ function checkAborted(signal?: AbortSignal) {
 
 function isNotFound(e: unknown): boolean {
   return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey');
+}
+
+
+/** An object's bytes, read whole: refused past `maxBytes` (as `tooLarge` says), given up after `timeoutMs`. */
+export async function getObjectBytes(client: S3Client, loc: S3Location, opts: { operation: string; timeoutMs: number; maxBytes: number; tooLarge: (size: number) => Error; notFoundHint?: string }): Promise<Buffer> {
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: AbortSignal.timeout(opts.timeoutMs) });
+    if (r.ContentLength !== undefined && r.ContentLength > opts.maxBytes) {
+      (r.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw opts.tooLarge(r.ContentLength);
+    }
+    return Buffer.from(await r.Body!.transformToByteArray());
+  } catch (e) {
+    if (e instanceof ModelshipError) throw e;
+    if ((e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError') {
+      throw new ExternalError('s3', opts.operation, `no answer within ${opts.timeoutMs / 1000} s`, { cause: e, retryable: true });
+    }
+    throw external(e, opts.operation, (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 404 ? opts.notFoundHint : undefined);
+  }
 }
 
 /** Wraps an SDK error as an ExternalError naming what was being done; never includes credentials. */
