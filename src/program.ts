@@ -9,10 +9,6 @@ import { printError, type Output } from './commands/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export interface GlobalOptions {
-  repo?: string;
-}
-
 type CommandModule = { run: (args: unknown[], out: Output) => Promise<number> };
 
 /** Runs `modelship <args>` (without the node and script names) and returns its exit code. */

@@ -1,8 +1,8 @@
 // Runs modelship commands for tests. `runCli` runs the built program (dist/program.js) inside the
 // test process (tools/sandbox/modelship.ts): the same argument parsing, commands and exit codes as
-// the binary, without paying a Node start-up and the client libraries' load time per call. `spawnCli` runs dist/cli.js as a
-// child process, as a user does: for the few end-to-end tests that need a real process (exit by
-// signal, the bin itself, a crash).
+// the binary, without paying a Node start-up and the client libraries' load time per call.
+// `spawnCli` runs dist/cli.js as a child process, as a user does: for the few end-to-end tests
+// that need a real process (exit by signal, the bin itself, a crash).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runModelship } from '../../tools/sandbox/modelship.js';
