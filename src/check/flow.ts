@@ -9,7 +9,7 @@ import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
-import { diffNameStatus, mergeBase } from '../adapters/git/search.js';
+import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { getPull, listReviews, octokit, teamMembers } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
@@ -74,7 +74,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
     const state = { base: { ...baseRepo, label: baseLabel }, head: { ...headRepo, label: headLabel }, changes, environmentDigests };
     const request = needs(state);
     const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
-    const review = req.event ? await reviewEvidence(req.event, request.teams) : undefined;
+    const review = req.event ? await reviewEvidence(root, req.event, request.teams) : undefined;
     const evidence = await collectEvidence(request, {
       root, base: forkPoint, now, namespaces, histories,
       ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
@@ -102,13 +102,35 @@ export async function defaultBase(root: string): Promise<string> {
   throw new UsageError('cannot tell the base branch; pass --base <rev>');
 }
 
-async function reviewEvidence(event: CheckEvent, teams: Set<string>) {
+async function reviewEvidence(root: string, event: CheckEvent, teams: Set<string>) {
   if (!event.pull) return undefined;
   const gh = octokit(githubConnection());
   const pull = await getPull(gh, event.repo, event.pull);
+  if (event.name === 'merge_group') await onePullInGroup(root, event, event.pull, pull.headSha);
   const reviews = await listReviews(gh, event.repo, event.pull);
   const { members } = await teamMembers(gh, teams);
   return { author: pull.author, headSha: pull.headSha, reviews, teamMembers: members };
+}
+
+/**
+ * A merge group is judged on one pull request's approvals, so it must hold that pull request
+ * alone. GitHub's merge queue builds a group on its base branch with every pull request ahead of
+ * it in the queue ("the pull request's changes ... applied to the latest version of the target
+ * branch and any pull requests already in the queue", and up to "Maximum pull requests to
+ * merge" in one group: docs.github.com/en/repositories/configuring-branches-and-merges-in-your-
+ * repository/configuring-pull-request-merges/managing-a-merge-queue), while the event names only
+ * the last one (merge_group.head_ref gh-readonly-queue/<base>/pr-<n>-<sha>). The group holds #n
+ * alone exactly when its tree is what merging #n's head into the group's base makes.
+ */
+async function onePullInGroup(root: string, event: CheckEvent, pull: number, pullHead: string): Promise<void> {
+  const group = `the merge group ${event.headSha.slice(0, 12)}`;
+  if (!(await hasCommit(root, pullHead))) {
+    throw new UsageError(`cannot tell that ${group} holds only pull request #${pull}: its head ${pullHead.slice(0, 12)} is not in this clone (check out with fetch-depth: 0, and fetch refs/pull/${pull}/head for a fork)`);
+  }
+  const alone = await mergedTree(root, event.baseSha, pullHead);
+  if (alone !== undefined && alone === await treeOf(root, event.headSha)) return;
+  throw new UsageError(`${group} holds more than pull request #${pull}: it changes ${event.baseSha.slice(0, 12)} beyond what #${pull} does, and the event names only #${pull}, whose approvals cannot judge the others. `
+    + 'modelship checks one pull request per group: set the merge queue\'s "Build concurrency" and "Maximum pull requests to merge" to 1 (ruleset merge_queue: max_entries_to_build and max_entries_to_merge 1)');
 }
 
 async function fileDiff(root: string, from: string, to: string): Promise<FileDiff[]> {

@@ -12,7 +12,7 @@ import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import type { SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
 import { desiredFor } from '../sync/agent.js';
 import { kubeConnection } from '../sync/connect.js';
-import { quoteIdentifier, taskName } from '../sync/render/snowflake.js';
+import { quoteIdentifier, stringLiteral, taskName } from '../sync/render/snowflake.js';
 import { KubernetesTarget, loadKubeConfig } from '../adapters/kubernetes/target.js';
 import { deploymentsTable, snowflakeTarget, type DeploymentRow } from '../sync/targets/snowflake.js';
 import type { EnvironmentInput, ReadError, TaskRun } from './snapshot.js';
@@ -71,16 +71,25 @@ async function measure(repo: LoadedRepository, conn: SnowflakeConnection, enviro
   return Object.fromEntries(results.map((r) => [r.model, r]));
 }
 
-/** The newest finished or running run of each task (SCHEDULED rows are the future, not a run). */
+/**
+ * The newest finished or running run of each task (SCHEDULED rows are the future, not a run).
+ * TASK_HISTORY answers for the whole account, newest first, at most RESULT_LIMIT (10,000) rows,
+ * before any WHERE: without TASK_NAME a busy account's other tasks push ours out of the window.
+ * So one read per task, by TASK_NAME (unqualified and case-insensitive; same-named tasks of
+ * other schemas come too, hence the schema filter): docs.snowflake.com/en/sql-reference/functions/task_history.
+ */
 export async function lastRuns(conn: Pick<SnowflakeConnection, 'query'>, database: string, schema: string, tasks: string[]): Promise<Record<string, TaskRun>> {
   if (!tasks.length) return {};
-  // The table function takes no binds for its own arguments here; the filter binds everything.
-  const rows = await conn.query([
-    'SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_MESSAGE',
-    `FROM TABLE(${quoteIdentifier(database)}.INFORMATION_SCHEMA.TASK_HISTORY(RESULT_LIMIT => 10000))`,
-    `WHERE SCHEMA_NAME = ? AND NAME IN (${tasks.map(() => '?').join(', ')}) AND STATE <> 'SCHEDULED'`,
-    'QUALIFY ROW_NUMBER() OVER (PARTITION BY NAME ORDER BY SCHEDULED_TIME DESC) = 1',
-  ].join('\n'), [schema.toUpperCase(), ...tasks]);
+  const rows: Array<Record<string, unknown>> = [];
+  for (const task of tasks) {
+    // The table function's own arguments are literals (the name is ours: MODELSHIP_<MODEL>); the filter binds.
+    rows.push(...await conn.query([
+      'SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_MESSAGE',
+      `FROM TABLE(${quoteIdentifier(database)}.INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => ${stringLiteral(task)}, RESULT_LIMIT => 10000))`,
+      "WHERE SCHEMA_NAME = ? AND NAME = ? AND STATE <> 'SCHEDULED'",
+      'ORDER BY SCHEDULED_TIME DESC LIMIT 1',
+    ].join('\n'), [schema.toUpperCase(), task]));
+  }
   const out: Record<string, TaskRun> = {};
   for (const row of rows) {
     const v = lower(row);

@@ -3,7 +3,7 @@
 // (its fields no longer hash to its annotation) is updated back: self-heal, reported as drift.
 // Only objects carrying modelship's marks are ever deleted.
 
-import { taskConfig, taskDefinition } from './render/snowflake.js';
+import { normalDefinition, normalSchedule, taskConfig, taskDefinition } from './render/snowflake.js';
 import { annotations, labels, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type Plan, type PlanAction, type ScoringTask } from './types.js';
 
 export interface PlanInput {
@@ -87,7 +87,7 @@ function owned(o: { metadata: { labels?: Record<string, string>; annotations?: R
 
 /** What a task runs, comparable between rendered and live (state is judged separately). */
 function taskFields(t: ScoringTask, live?: LiveTask): Record<string, unknown> {
-  const fields: Record<string, unknown> = { warehouse: t.warehouse.toUpperCase(), schedule: t.schedule, definition: taskDefinition(t), config: taskConfig(t) };
+  const fields: Record<string, unknown> = { warehouse: t.warehouse.toUpperCase(), schedule: normalSchedule(t.schedule), definition: normalDefinition(taskDefinition(t)), config: taskConfig(t) };
   // Fields the live side cannot report (an older target) are not compared.
   if (live && live.definition === undefined) delete fields.definition;
   if (live && live.config === undefined) delete fields.config;
@@ -96,8 +96,9 @@ function taskFields(t: ScoringTask, live?: LiveTask): Record<string, unknown> {
 
 function liveTaskFields(t: LiveTask): Record<string, unknown> {
   return {
-    ...(t.warehouse !== undefined ? { warehouse: t.warehouse.toUpperCase() } : {}), ...(t.schedule !== undefined ? { schedule: t.schedule } : {}),
-    ...(t.definition !== undefined ? { definition: t.definition } : {}), ...(t.config !== undefined ? { config: t.config } : {}),
+    // SHOW TASKS may spell the schedule and the body differently from what was written: compared in one spelling.
+    ...(t.warehouse !== undefined ? { warehouse: t.warehouse.toUpperCase() } : {}), ...(t.schedule !== undefined ? { schedule: normalSchedule(t.schedule) } : {}),
+    ...(t.definition !== undefined ? { definition: normalDefinition(t.definition) } : {}), ...(t.config !== undefined ? { config: t.config } : {}),
   };
 }
 

@@ -112,6 +112,20 @@ t.test('a write failing half-way is retried; one record per seq', async (t) => {
   t.same((await s3.keys('acme-audit')).filter((k) => k.startsWith(`${prefix}/production/records/`)).length, 4);
 });
 
+t.test('409 ConditionalRequestConflict (a concurrent write of the key in flight) is retried, as AWS advises', async (t) => {
+  const { tr, store, prefix } = await trailOnS3(t);
+  await mirrorCommit(tr.h, store, tr.commits.policy, { prefix });
+  // S3 answers 409 when a conflicting write of the same key is in progress; nothing was written
+  // ("On a 409 failure you should retry the upload": PutObject If-None-Match, S3 API reference).
+  let conflicts = 0;
+  guard.fault = (r) => (r.method === 'PUT' && r.key.endsWith('000000000001.dsse.json') && conflicts++ === 0 ? { status: 409, code: 'ConditionalRequestConflict' } : 'pass');
+  t.teardown(() => (guard.fault = () => 'pass'));
+  const m = await mirrorCommit(tr.h, store, tr.commits.canary, { prefix });
+  t.same(m.written.map((w) => w.seq), [1]);
+  const attempts = puts(prefix, 'records').filter((r) => r.key.endsWith('000000000001.dsse.json'));
+  t.same(attempts.map((r) => r.status), [409, 200], 'the conflicted write, then one that landed');
+});
+
 t.test('two mirrors racing leave one record per seq', async (t) => {
   const { tr, store, prefix } = await trailOnS3(t);
   await mirrorCommit(tr.h, store, tr.commits.policy, { now: '2026-11-10T09:05:00Z', prefix });

@@ -260,6 +260,32 @@ t.test('the merge queue: the gates run again on the merge commit, a check run la
   t.same(s.calls(), ['pulls/get 200', 'pulls/list-reviews 200', 'checks/list-for-ref 200', 'checks/create 201'], 'no comment call at all');
 });
 
+t.test('a merge group of several pull requests is refused: the event names only the last, whose approvals cannot judge the others', async (t) => {
+  const s = await stage(t);
+  s.gh.addReview(s.pull, 'lena', 'APPROVED', { commitId: s.head });
+  // Another pull request, queued ahead of ours, that nobody approved: it loosens production's policy.
+  const other = 'loosen-production';
+  s.repo.git('checkout', '-q', '-b', other, 'main');
+  const policy = join(s.repo.root, 'policies/production.yaml');
+  writeFileSync(policy, `${readFileSync(policy, 'utf8')}# one approval is plenty\n`);
+  s.repo.git('commit', '-q', '-am', 'production: a note');
+
+  // What GitHub's merge queue builds for a group: main, then each pull request in queue order.
+  const queueRef = `gh-readonly-queue/main/pr-${s.pull}-${s.base}`;
+  s.repo.git('checkout', '-q', '-b', queueRef, 'main');
+  s.repo.git('merge', '-q', '--no-ff', '-m', 'Merge pull request #99 from acmerisk/loosen-production', other);
+  s.repo.git('merge', '-q', '--no-ff', '-m', `Merge pull request #${s.pull} from ${owner}/${branch}`, branch);
+  const merge = s.repo.git('rev-parse', 'HEAD').trim();
+  const p = inRepository(example('merge_group', 'checks_requested'));
+  Object.assign(p.merge_group, { head_sha: merge, head_ref: `refs/heads/${queueRef}`, base_sha: s.base, base_ref: 'refs/heads/main' });
+  p.merge_group.head_commit.id = merge;
+
+  const r = await s.check('merge_group', p);
+  t.equal(r.code, 2, r.stdout + r.stderr);
+  t.match(r.stderr, new RegExp(`error: the merge group ${merge.slice(0, 12)} holds more than pull request #${s.pull}: .*set the merge queue's "Build concurrency" and "Maximum pull requests to merge" to 1`));
+  t.same(checkerRun(s, merge), [], 'no passing check run on the group');
+});
+
 t.test('GitHub answering 500 once: the call is retried and the run completes', async (t) => {
   const s = await stage(t);
   s.gh.addReview(s.pull, 'lena', 'APPROVED', { commitId: s.head });

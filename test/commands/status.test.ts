@@ -40,6 +40,24 @@ t.test('after a real sync: each model as main pins it, ready, last batch run, dr
   t.ok(history.length >= 1 && history.every((q) => !q.error), 'TASK_HISTORY answered');
 });
 
+t.test('a busy account: ten thousand newer runs of other tasks do not hide the last batch run', async (t) => {
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  ranTasks(s);
+  // Another team's task in another database that runs every minute: TASK_HISTORY answers for the
+  // whole account, newest first, 10,000 rows at most.
+  s.snow.tasks.execute("CREATE TASK EVENTS.INGEST.LOAD_CLICKS WAREHOUSE = ETL_WH SCHEDULE = '1 MINUTE' AS SELECT 1", []);
+  const start = Date.now() - 10_001 * 60_000;
+  for (let i = 0; i < 10_001; i++) s.snow.tasks.recordRun('EVENTS.INGEST.LOAD_CLICKS', { state: 'SUCCEEDED', scheduledTime: new Date(start + i * 60_000) });
+  const json = await s.cli('status', '--env', 'production', '--json', '--no-drift');
+  t.equal(json.code, 0, json.stderr);
+  const models = JSON.parse(json.stdout).environments[0].models as Array<{ model: string; batch?: { lastRun?: { task: string; state: string } } }>;
+  t.match(models.find((m) => m.model === 'fraud-detector')?.batch, { lastRun: { task: 'MODELSHIP_FRAUD_DETECTOR', state: 'SUCCEEDED' } });
+  t.match(models.find((m) => m.model === 'chargeback-risk')?.batch, { lastRun: { task: 'MODELSHIP_CHARGEBACK_RISK', state: 'SUCCEEDED' } });
+  const history = s.snow.queries.filter((q) => /INFORMATION_SCHEMA\.TASK_HISTORY/.test(q.sqlText));
+  t.ok(history.length && history.every((q) => /TASK_NAME => 'MODELSHIP_[A-Z_]+'/.test(q.sqlText) && !q.error), 'read by TASK_NAME');
+});
+
 t.test('a hand edit of a managed object: that row is out of sync and says why; exit 1', async (t) => {
   const s = await stage(t);
   t.equal((await s.cli('sync', '--env', 'production')).code, 0);

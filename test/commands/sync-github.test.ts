@@ -34,7 +34,7 @@ t.test('a sync that changes production is a deployment of the commit: in_progres
   const commit = s.git('rev-parse', 'HEAD').trim();
   t.equal(gh.state.deployments.length, 1);
   const d = gh.state.deployments[0]!;
-  t.match(d, { sha: commit, ref: commit, environment: 'production', task: 'deploy', productionEnvironment: true, transientEnvironment: false });
+  t.match(d, { sha: commit, ref: commit, environment: 'production', task: 'deploy:modelship', productionEnvironment: true, transientEnvironment: false });
   t.match(d.description, /^modelship sync: chargeback-risk 2026\.10\.15-1, fraud-detector 2026\.11\.06-1/);
   t.match(d.payload, { tool: 'modelship', commit, environment: 'production', models: { 'fraud-detector': { version: '2026.11.06-1' } } });
   t.same(d.statuses.map((x) => x.state), ['in_progress', 'success']);
@@ -47,6 +47,21 @@ t.test('a sync that changes production is a deployment of the commit: in_progres
   const again = await sync('--env', 'production');
   t.equal(again.code, 0);
   t.equal(gh.requests.length, calls.length, 'nothing to deploy: nothing reported');
+});
+
+t.test('the deployment Actions made for the job\'s environment is left alone: modelship adds statuses only to its own', async (t) => {
+  const { s, gh, sync } = await staged(t);
+  const commit = s.git('rev-parse', 'HEAD').trim();
+  gh.state.setBranch('main', commit);
+  // the sync job has `environment: production`: Actions made its deployment of the commit first
+  const actions = gh.state.actionsDeployment('main', 'production', { runUrl: `https://github.com/${owner}/${name}/actions/runs/4242` });
+  const r = await sync('--env', 'production');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.same(actions.statuses.map((x) => x.state), ['queued', 'in_progress'], 'no status added to the Actions deployment');
+  const ours = gh.state.deployments.filter((d) => d !== actions);
+  t.equal(ours.length, 1, 'modelship made its own');
+  t.match(ours[0], { sha: commit, task: 'deploy:modelship', environment: 'production' });
+  t.same(ours[0]!.statuses.map((x) => x.state), ['in_progress', 'success']);
 });
 
 t.test('a rollout that does not converge is a failure naming the object; the fixed re-run adds success to the same deployment', async (t) => {

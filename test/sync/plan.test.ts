@@ -46,6 +46,18 @@ t.test('missing objects are created, changed ones updated with a readable diff',
   t.same(p.actions[2]!.diff, ['~ config.version: v1 → v2']);
 });
 
+t.test('SHOW TASKS spelling the same schedule and body differently is no drift; a different schedule is', async (t) => {
+  const respelled = { ...liveTask(task('v1')), schedule: 'using cron  0 2 * * * America/New_York', definition: `\n  ${taskDefinition(task('v1')).replace(', ', ',\n    ')};\n` };
+  t.same(plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [respelled] }, hashLive }).actions.map((a) => a.op), ['noop']);
+  const hourly = { ...task('v1'), schedule: '60 MINUTES' };
+  t.same(plan({ desired: desired([], [hourly]), live: { kubernetes: [], snowflake: [{ ...liveTask(hourly), schedule: '60 minute' }] }, hashLive }).actions.map((a) => a.op), ['noop']);
+  const [changed] = plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [{ ...liveTask(task('v1')), schedule: 'USING CRON 0 3 * * * America/New_York' }] }, hashLive }).actions;
+  t.match(changed, { op: 'update', diff: ['~ schedule: USING CRON 0 3 * * * America/New_York → USING CRON 0 2 * * * America/New_York'] });
+  // Quoted text is compared as written.
+  const [quoted] = plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [{ ...liveTask(task('v1')), definition: taskDefinition(task('v1')).replace("('model')", "('model ')") }] }, hashLive }).actions;
+  t.equal(quoted!.op, 'update');
+});
+
 t.test('a task whose CONFIG was edited by hand is drift, though its comment still matches', async (t) => {
   const edited = { ...liveTask(task('v1')), config: { ...taskConfig(task('v1')), version: 'v0' } };
   const [action] = plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [edited] }, hashLive }).actions;

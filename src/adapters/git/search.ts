@@ -62,3 +62,24 @@ export async function mergeBase(root: string, a: string, b: string): Promise<str
 export async function diffNameStatus(root: string, from: string, to: string, paths: string[]): Promise<string> {
   return git(root, `list the files changed between ${from.slice(0, 12)} and ${to.slice(0, 12)}`, ['diff', '--name-status', '--no-renames', '-z', from, to, '--', ...paths]);
 }
+
+/** Whether `rev` names a commit this repository holds. */
+export async function hasCommit(root: string, rev: string): Promise<boolean> {
+  const r = await run(root, ['cat-file', '-e', `${rev}^{commit}`], `look for commit ${rev.slice(0, 12)}`, { allowExit: true });
+  return r.code === 0;
+}
+
+/** The tree a commit records. */
+export async function treeOf(root: string, rev: string): Promise<string> {
+  return (await git(root, `read the tree of ${rev.slice(0, 12)}`, ['rev-parse', `${rev}^{tree}`])).trim();
+}
+
+/**
+ * The tree git makes merging `b` into `a` without touching the work tree or the index (`git
+ * merge-tree --write-tree`, git 2.38 or later); undefined when the two conflict.
+ */
+export async function mergedTree(root: string, a: string, b: string): Promise<string | undefined> {
+  const r = await run(root, ['merge-tree', '--write-tree', '--no-messages', a, b], `merge ${b.slice(0, 12)} into ${a.slice(0, 12)} in memory`, { allowExit: [1] });
+  if (r.code === 1) return undefined;
+  return r.stdout.toString('utf8').split('\n')[0]!.trim();
+}

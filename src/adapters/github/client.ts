@@ -249,6 +249,16 @@ export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 
 export const deploymentStatusDescriptionLimit = 140;
 
 /**
+ * The task modelship's deployments carry, and are found by. A workflow job with `environment:`
+ * makes GitHub Actions create its own deployment of the same commit to the same environment with
+ * task "deploy" (https://docs.github.com/actions/using-jobs/using-environments-for-jobs;
+ * DeploymentSimple in github/rest-api-description), by the same github-actions[bot] the
+ * workflow's token acts as: only a task of our own tells our deployment from that one. GitHub's
+ * REST reference gives "deploy:migrations" as an example of a task.
+ */
+export const deploymentTask = 'deploy:modelship';
+
+/**
  * The GitHub Deployment of commit `sha` to `environment`: found if an earlier run made it (a
  * re-run after a crash adds statuses to the same one), else created for exactly that commit
  * (auto_merge off; no required contexts: the checks gated the pull request, not main's tip).
@@ -257,12 +267,12 @@ export async function findOrCreateDeployment(gh: Octokit, r: RepoRef, d: {
   sha: string; environment: string; description: string; payload: Record<string, unknown>; production: boolean;
 }): Promise<{ id: number; url: string; created: boolean }> {
   const existing = await call(`list deployments of ${d.sha.slice(0, 12)} to ${d.environment}`, async () =>
-    (await gh.rest.repos.listDeployments({ ...r, sha: d.sha, environment: d.environment, task: 'deploy', per_page: 1 })).data[0]);
+    (await gh.rest.repos.listDeployments({ ...r, sha: d.sha, environment: d.environment, task: deploymentTask, per_page: 1 })).data[0]);
   if (existing) return { id: existing.id, url: existing.url, created: false };
   // Not retried: a 5xx after GitHub stored it would leave two; the next run finds the one.
   const created = await call(`create a deployment of ${d.sha.slice(0, 12)} to ${d.environment}`, async () => {
     const res = await gh.rest.repos.createDeployment({
-      ...r, ref: d.sha, task: 'deploy', auto_merge: false, required_contexts: [], environment: d.environment,
+      ...r, ref: d.sha, task: deploymentTask, auto_merge: false, required_contexts: [], environment: d.environment,
       description: d.description, payload: d.payload, production_environment: d.production, transient_environment: false,
     });
     if (res.status !== 201) throw new ExternalError('github', 'create a deployment', `GitHub answered ${res.status}: ${(res.data as { message?: string }).message ?? ''}`);

@@ -87,12 +87,16 @@ export class S3Store implements AuditStore {
           // Read back: on a server that ignores If-None-Match a racing writer may have won.
           return await this.compare(key, body);
         } catch (e) {
-          // 412: someone wrote the key first; 409: a concurrent conditional write is in flight.
-          if (status(e) === 412 || status(e) === 409) return this.compare(key, body);
+          // 412: someone wrote the key first: read what is there.
+          if (status(e) === 412) return this.compare(key, body);
+          // 409 ConditionalRequestConflict: a conflicting write of the key is in flight and nothing
+          // may be there yet; AWS: "On a 409 failure you should retry the upload" (PutObject,
+          // If-None-Match: docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html). The retry
+          // looks first, so it finds the other writer's object once that one lands.
           if (typeof e === 'object' && e !== null) ofTheWrite.add(e);
           throw e;
         }
-      }, this.retryOptions(retryable));
+      }, this.retryOptions((e) => retryable(e) || conditionalConflict(e)));
     } catch (e) {
       throw typeof e === 'object' && e !== null && ofTheWrite.has(e) ? this.error(`write s3://${this.o.bucket}/${key}`, e, attempt) : e;
     }
@@ -142,6 +146,10 @@ function status(e: unknown): number | undefined {
 
 function name(e: unknown): string | undefined {
   return (e as { name?: string })?.name;
+}
+
+function conditionalConflict(e: unknown): boolean {
+  return status(e) === 409 && (name(e) === 'ConditionalRequestConflict' || (e as { Code?: string })?.Code === 'ConditionalRequestConflict');
 }
 
 function retryable(e: unknown): boolean {

@@ -157,6 +157,51 @@ export function taskDefinition(task: ScoringTask): string {
   return `CALL ${qualified(task.procedure)}(${args})`;
 }
 
+/**
+ * A task schedule in one spelling, for comparing what we write with what SHOW TASKS answers.
+ * Snowflake takes the same interval as "N MINUTES", "N MINUTE" or "N M" (and HOUR, SECOND, H, S:
+ * docs.snowflake.com/en/sql-reference/sql/create-task, SCHEDULE), keywords in any case, and a
+ * schedule set by hand or by another tool may use any of them; Snowflake's own Terraform provider
+ * parses every such spelling back from SHOW TASKS (ParseTaskSchedule, snowflakedb/terraform-
+ * provider-snowflake pkg/sdk). The cron fields and the time zone are kept as written.
+ */
+export function normalSchedule(schedule: string): string {
+  const text = schedule.trim().replace(/\s+/g, ' ');
+  const cron = /^using cron (.*)$/i.exec(text);
+  if (cron) return `USING CRON ${cron[1]}`;
+  const interval = /^(\d+) ?([a-z]+)$/i.exec(text);
+  if (!interval) return text;
+  const unit = interval[2]!.toUpperCase();
+  const canonical = ['MINUTES', 'MINUTE', 'M'].includes(unit) ? 'MINUTES' : ['HOURS', 'HOUR', 'H'].includes(unit) ? 'HOURS' : ['SECONDS', 'SECOND', 'S'].includes(unit) ? 'SECONDS' : unit;
+  return `${Number(interval[1])} ${canonical}`;
+}
+
+/**
+ * A task body in one spelling: runs of whitespace outside quotes are one space, no trailing
+ * semicolon. Snowflake "does not faithfully round-trip queries" (runs of whitespace, case), which
+ * is why its Terraform provider compares statements with whitespace folded (DiffSuppressStatement,
+ * snowflakedb/terraform-provider-snowflake); text inside quotes (our CONFIG keys, identifiers) is kept.
+ */
+export function normalDefinition(definition: string): string {
+  let out = '';
+  let quote: string | undefined;
+  for (let i = 0; i < definition.length; i++) {
+    const c = definition[i]!;
+    if (quote) {
+      out += c;
+      if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (/\s/.test(c)) {
+      if (!out.endsWith(' ')) out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out.trim().replace(/\s*;$/, '');
+}
+
 /** The fully qualified, quoted task name. */
 export function taskIdentifier(t: { database: string; schema: string; name: string }): string {
   return [t.database, t.schema, t.name].map(quoteIdentifier).join('.');

@@ -42,7 +42,9 @@ export function renderer(s: GitHubState, api: string) {
   });
 
   function user(login: string): Json {
-    const u = mapStrings(example('pull-request').user, (str) => str.replace(/octocat/g, login).replace(/^https:\/\/api\.github\.com/, api));
+    // In URLs the login is percent-encoded, as GitHub does for a bot's: github-actions[bot] is
+    // https://api.github.com/users/github-actions%5Bbot%5D.
+    const u = mapStrings(example('pull-request').user, (str) => (/^https?:/.test(str) ? str.replace(/octocat/g, encodeURIComponent(login)) : str.replace(/octocat/g, login)).replace(/^https:\/\/api\.github\.com/, api));
     return { ...u, id: s.userId(login), node_id: nodeId('User', s.userId(login)), type: login.endsWith('[bot]') ? 'Bot' : 'User', site_admin: false };
   }
 

@@ -209,6 +209,32 @@ export class GitHubState {
     return this.teams.get(key.toLowerCase());
   }
 
+  /**
+   * What GitHub Actions does when a job with `environment:` starts on `ref` (e.g. the sync job on
+   * main): it creates its own deployment of the commit to that environment, task "deploy", by
+   * github-actions[bot], and moves it through queued and in_progress. GitHub's REST description
+   * calls it "a deployment created as the result of an Actions check run from a workflow that
+   * references an environment" (DeploymentSimple, github/rest-api-description); the job's
+   * environment `url` becomes its environment_url
+   * (https://docs.github.com/actions/using-jobs/using-environments-for-jobs). Anyone listing the
+   * commit's deployments to that environment with task=deploy finds this one first.
+   */
+  actionsDeployment(ref: string, environment: string, options: { url?: string; runUrl?: string } = {}): DeploymentRecord {
+    const sha = this.resolveRef(ref);
+    if (!sha) throw new Error(`there is no ref ${ref}`);
+    const now = this.now();
+    const creator = 'github-actions[bot]';
+    const status = (state: DeploymentState): DeploymentStatusRecord => ({
+      id: this.nextId(), state, description: '', environmentUrl: options.url ?? '', logUrl: options.runUrl ?? '', creator, createdAt: now,
+    });
+    const d: DeploymentRecord = {
+      id: this.nextId(), sha, ref, task: 'deploy', payload: {}, environment, description: null, creator, createdAt: now, updatedAt: now,
+      transientEnvironment: false, productionEnvironment: false, statuses: [status('queued'), status('in_progress')],
+    };
+    this.deployments.push(d);
+    return d;
+  }
+
   /** Records a submitted review, as a reviewer would on github.com; drops their pending review request. */
   addReview(pullNumber: number, user: string, state: ReviewState, options: { body?: string; commitId?: string } = {}): ReviewRecord {
     const pr = this.pull(pullNumber);

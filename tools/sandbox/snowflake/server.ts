@@ -8,7 +8,7 @@
 // Every query text and its bindings are recorded, so tests can assert values were bound.
 // Task DDL and SHOW TASKS are answered by an in-memory task catalog (tasks.ts, which says what it
 // models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
-// [TASK_NAME => '…'] [, RESULT_LIMIT => n])) reads the catalog's recorded runs of that database
+// [TASK_NAME => '…'] [, RESULT_LIMIT => n])) reads the catalog's recorded runs of the account
 // (newest first, RESULT_LIMIT default 100), put in a temporary DuckDB table for the statement, so
 // WHERE, QUALIFY and ORDER BY around it run for real; its other arguments (time ranges,
 // ERROR_ONLY) are refused, and ACCOUNT_USAGE.TASK_HISTORY is not modelled. CREATE TABLE of DATABASE.SCHEMA.TABLE
@@ -254,7 +254,6 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
     const m = new RegExp(`TABLE\\s*\\(\\s*(?:(${part})\\.)?INFORMATION_SCHEMA\\.TASK_HISTORY\\s*\\(([^()]*)\\)\\s*\\)`, 'i').exec(record.ranAs);
     if (!m) return undefined;
     if (!m[1]) throw new SnowflakeSqlError('090105', 'Cannot perform SELECT. This session does not have a current database. Call \'USE DATABASE\', or use a qualified name.', '22000');
-    const database = m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1].toUpperCase();
     const args: Record<string, string> = {};
     for (const a of m[2]!.split(',').map((x) => x.trim()).filter(Boolean)) {
       const arg = /^([A-Za-z_]+)\s*=>\s*('(?:[^']|'')*'|[0-9]+)$/.exec(a);
@@ -263,9 +262,16 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
       if (key !== 'TASK_NAME' && key !== 'RESULT_LIMIT') throw new SnowflakeSqlError('001003', `SQL compilation error:\nthe stand-in's TASK_HISTORY does not model ${key}`);
       args[key] = arg[2]!.startsWith("'") ? arg[2]!.slice(1, -1).replace(/''/g, "'") : arg[2]!;
     }
+    // As Snowflake's TASK_HISTORY (docs.snowflake.com/en/sql-reference/functions/task_history):
+    // the history of the entire account (whichever database's INFORMATION_SCHEMA is named), or of
+    // the tasks named TASK_NAME (unqualified, case-insensitive, every schema's); the newest
+    // RESULT_LIMIT runs (1 to 10000, default 100) before any WHERE of the query.
     const limit = Number(args.RESULT_LIMIT ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10000) {
+      throw new SnowflakeSqlError('001003', `SQL compilation error:\ninvalid value [${args.RESULT_LIMIT}] for parameter 'RESULT_LIMIT'`);
+    }
     const runs = tasks.runs
-      .filter((r) => r.database === database && (!args.TASK_NAME || r.name.toUpperCase() === args.TASK_NAME.toUpperCase()))
+      .filter((r) => !args.TASK_NAME || r.name.toUpperCase() === args.TASK_NAME.toUpperCase())
       .sort((a, b) => b.scheduledTime.getTime() - a.scheduledTime.getTime())
       .slice(0, limit);
     const table = `__TASK_HISTORY_${++serial}`;
