@@ -1,7 +1,7 @@
 // package.json's `engines.node` is a promise: modelship runs on every Node it allows. So every
 // installed production dependency (ours and the tool workspaces', followed through node_modules
 // the way Node resolves them) must accept every one of those versions: its own `engines.node`
-// must contain ours as a subset. Content-type 3.1 and canonicalize 5.1 want Node >= 22, undici 7
+// must accept every Node release ours does. Content-type 3.1 and canonicalize 5.1 want Node >= 22, undici 7
 // >= 20.18.1, jsep >= 20.16: the old ">=20.10" broke that promise silently. The CI script and the
 // workflows must run the Node line the floor names.
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
@@ -58,14 +58,27 @@ function productionTree(roots: string[]): { installed: Installed[]; missing: str
   return { installed: [...seen.values()], missing };
 }
 
+/**
+ * A Node release `ours` allows and `theirs` refuses, if any. Exact for release versions (Node
+ * ships no prereleases to users): membership changes only at the ranges' comparator versions, so
+ * each of those and the first release after each is a witness for its interval. Plain
+ * semver.subset would count the prereleases between "^22.12.0 || >=23" (c8, yargs) as a gap.
+ */
+function counterexample(ours: string, theirs: string): string | undefined {
+  const bounds = [ours, theirs].flatMap((r) => new semver.Range(r).set.flat().map((c) => c.semver.version)).filter((v): v is string => typeof v === 'string' && v !== '');
+  const candidates = new Set(['0.0.0', ...bounds.flatMap((v) => [v, semver.inc(v, 'patch')!].filter((c) => semver.prerelease(c) === null))]);
+  return [...candidates].sort(semver.compare).find((v) => semver.satisfies(v, ours) && !semver.satisfies(v, theirs));
+}
+
 /** The packages whose `engines.node` does not accept every version `ours` allows, as messages. */
 function unmet(ours: string, packages: Installed[]): string[] {
   const problems: string[] = [];
   for (const p of packages) {
     if (p.node === undefined) continue;
     const where = relative(root, p.dir) || '.';
-    if (semver.validRange(p.node) === null) problems.push(`${p.name}@${p.version} (${where}) has an engines.node range semver cannot read: "${p.node}"`);
-    else if (!semver.subset(ours, p.node)) problems.push(`${p.name}@${p.version} (${where}) wants node "${p.node}", but package.json's engines.node "${ours}" allows versions outside it`);
+    if (semver.validRange(p.node) === null) { problems.push(`${p.name}@${p.version} (${where}) has an engines.node range semver cannot read: "${p.node}"`); continue; }
+    const refused = counterexample(ours, p.node);
+    if (refused !== undefined) problems.push(`${p.name}@${p.version} (${where}) wants node "${p.node}", but package.json's engines.node "${ours}" allows versions outside it (e.g. ${refused})`);
   }
   return problems;
 }
@@ -92,11 +105,15 @@ t.test('every installed production dependency accepts every Node that engines.no
 
 t.test('the check itself: a floor below a dependency\'s is reported with both ranges', async (t) => {
   const fake = (name: string, node: string | undefined): Installed => ({ name, version: '1.0.0', dir: join(root, 'node_modules', name), node });
-  const packages = [fake('old', '>=0.6'), fake('none', undefined), fake('twentytwo', '>=22'), fake('either', '^20.19 || >=22.12'), fake('bounded', '>=18 <24')];
-  t.same(unmet('>=22.12', packages).map((m) => m.split('@')[0]), ['bounded'], 'an upper bound is a problem too: >=22.12 allows 24');
+  const packages = [fake('old', '>=0.6.x'), fake('any', '*'), fake('none', undefined), fake('twentytwo', '>=22'), fake('either', '^20.19 || >=22.12'),
+    fake('lines', '^20.19.0 || ^22.12.0 || >=23'), fake('bounded', '>=18 <24'), fake('gap', '^22.12.0 || >=24')];
+  t.same(unmet('>=22.12', packages).map((m) => m.split('@')[0]), ['bounded', 'gap'], 'an upper bound or a gap is a problem too: >=22.12 allows 24 and 23');
+  t.match(unmet('>=22.12', packages)[0], /\(e\.g\. 24\.0\.0\)$/);
+  t.match(unmet('>=22.12', packages)[1], /\(e\.g\. 23\.0\.0\)$/);
   const old = unmet('>=20.10', packages);
-  t.same(old.map((m) => m.split('@')[0]), ['twentytwo', 'either', 'bounded']);
-  t.match(old[0], /twentytwo@1\.0\.0 \(node_modules\/twentytwo\) wants node ">=22", but package.json's engines.node ">=20\.10" allows versions outside it/);
+  t.same(old.map((m) => m.split('@')[0]), ['twentytwo', 'either', 'lines', 'bounded', 'gap']);
+  t.match(old[0], /twentytwo@1\.0\.0 \(node_modules\/twentytwo\) wants node ">=22", but package.json's engines.node ">=20\.10" allows versions outside it \(e\.g\. 20\.10\.0\)/);
+  t.match(old[1], /\(e\.g\. 20\.10\.0\)$/);
   t.match(unmet('>=22', [fake('junk', 'not a range')])[0], /semver cannot read: "not a range"/);
 });
 
@@ -109,5 +126,5 @@ t.test('.ci/run and the workflows run the Node line that engines.node names', as
   const versions = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).flatMap((f) =>
     [...readFileSync(join(dir, f), 'utf8').matchAll(/node-version:\s*['"]?([^'"\s#]+)/g)].map((m) => ({ file: f, version: m[1]! })));
   t.ok(versions.length > 0, 'the workflows set up Node');
-  for (const v of versions) t.equal(v.version, String(major), `${v.file}: node-version ${v.version} is the latest ${major}.x, inside "${ours}"`);
+  for (const v of versions) t.equal(v.version, String(major), `${v.file}: node-version is ${major}, the line engines.node "${ours}" starts (its latest ${major}.x is inside the range)`);
 });
