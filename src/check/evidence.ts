@@ -8,7 +8,7 @@ import { ModelshipError } from '../errors.js';
 import { canaryStartedAt } from '../canary/start.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
+import { defaultRequestsQueries, prometheusSource } from '../adapters/prometheus.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
 import { PinHistories } from './history.js';
@@ -20,6 +20,8 @@ export interface EvidenceContext {
   now: Date;
   /** Kubernetes namespace per environment, for canary query templates */
   namespaces: Record<string, string>;
+  /** online serving mode per environment (kubernetes.mode), for {{service}}, {{inferenceService}} and the requests query */
+  modes?: Record<string, 'serverless' | 'raw'>;
   prometheusUrl?: string;
   /** reviews etc. in GitHub mode */
   review?: Evidence['review'];
@@ -82,8 +84,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
       const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
       const observations = await observeChecks({
         checks: c.policy.checks, sources, window,
-        context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment },
-        requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+        context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment, ...(ctx.modes?.[c.environment] ? { mode: ctx.modes[c.environment] } : {}) },
+        requestsQueries: defaultRequestsQueries(ctx.modes?.[c.environment]),
       });
       ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
     }));
