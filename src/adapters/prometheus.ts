@@ -7,12 +7,32 @@ import type { EvaluateOptions, MetricSample, MetricSource, MetricWindow } from '
 
 /**
  * The canary's request count over the whole window, for checks with minRequests. It is a separate
- * query because a check's own query (a ratio, a quantile) does not reveal its traffic. Labels follow
- * policies/production.yaml; pass another template to observeChecks if your metrics differ.
+ * query because a check's own query (a ratio, a quantile) does not reveal its traffic. Each
+ * counts requests where the metric exists in that serving mode, under its real name and labels:
+ *
+ * raw (KServe Standard behind a Gateway API HTTPRoute): the gateway's per-backend counter. With
+ * Istio as the Gateway API implementation, the gateway's Envoy reports each request it routes as
+ * `istio_requests_total` with reporter="source" (a gateway reports as the client side) and the
+ * backend Service in destination_service_name / destination_service_namespace; the backend of a
+ * version is its predictor Service, `{{service}}`. Other gateways: see the README (Canary metrics).
+ *
+ * serverless (Knative): the queue-proxy's `revision_request_count`, labelled namespace_name,
+ * configuration_name (`<InferenceService>-predictor` = `{{service}}`), revision_name, response_code,
+ * response_code_class. Knative's labels carry the revision, not the model version: KServe's
+ * canary and stable are two revisions of one configuration, so this counts both; it is a floor
+ * check on traffic, not the canary's share.
+ *
  * `or vector(0)`: a version with no series at all served 0 requests, which reads better than "unknown".
  */
-export const DEFAULT_REQUESTS_QUERY =
-  'sum(increase(revision_request_count{namespace="{{namespace}}",model="{{model}}",version="{{version}}"}[{{window}}])) or vector(0)';
+export const REQUESTS_QUERIES = {
+  raw: 'sum(increase(istio_requests_total{reporter="source",destination_service_namespace="{{namespace}}",destination_service_name="{{service}}"}[{{window}}])) or vector(0)',
+  serverless: 'sum(increase(revision_request_count{namespace_name="{{namespace}}",configuration_name="{{service}}"}[{{window}}])) or vector(0)',
+} as const;
+
+/** The requests query for an environment's serving mode (observeChecks' requestsQueries); none when it serves nothing online. */
+export function defaultRequestsQueries(mode: 'serverless' | 'raw' | undefined): { prometheus?: string } {
+  return mode ? { prometheus: REQUESTS_QUERIES[mode] } : {};
+}
 
 export interface PrometheusOptions {
   /** base URL, e.g. http://prometheus.monitoring:9090 (a path prefix is kept) */

@@ -14,7 +14,7 @@ import { canaryStartedAt } from './start.js';
 import { fetchBranch, refExists, remoteUrl } from '../adapters/git/repo.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import type { GitHubConnection } from '../adapters/github/client.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
+import { defaultRequestsQueries, prometheusSource } from '../adapters/prometheus.js';
 import { observeChecks, usesWindowBounds, type MetricSource } from '../metrics/source.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 import { localDefaultBranch } from '../promote/promote.js';
@@ -94,7 +94,7 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
     for (const [model, d] of live) {
       const c = d.canary!;
       const startedAt = canaryStartedAt(history, model, c);
-      const intervals = await observeIntervals({ policy, sources, model, version: c.version, env, namespace: environment.kubernetes?.namespace ?? env, now: req.now, intervalMs, startedAt });
+      const intervals = await observeIntervals({ policy, sources, model, version: c.version, env, namespace: environment.kubernetes?.namespace ?? env, ...(environment.kubernetes ? { mode: environment.kubernetes.mode } : {}), now: req.now, intervalMs, startedAt });
       const verdict = judgeGuardrails({ policy, intervals, intervalText: formatDuration(intervalMs) });
       const w: CanaryWatch = { model, version: c.version, traffic: c.traffic, stable: d.version, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}), verdict, action: 'none' };
       report.canaries.push(w);
@@ -127,7 +127,7 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
 /** Reads each check at the end of each of the last N intervals that lie wholly after the canary started. */
 async function observeIntervals(input: {
   policy: NonNullable<Policy['canary']>; sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>>;
-  model: string; version: string; env: string; namespace: string; now: Date; intervalMs: number; startedAt?: Date;
+  model: string; version: string; env: string; namespace: string; mode?: 'serverless' | 'raw'; now: Date; intervalMs: number; startedAt?: Date;
 }): Promise<IntervalObservations[]> {
   const n = input.policy.failureThreshold ?? 3;
   const out: IntervalObservations[] = [];
@@ -140,8 +140,8 @@ async function observeIntervals(input: {
     const checks = input.policy.checks.filter((c) => c.source === 'prometheus' || k === 0 || usesWindowBounds(c.query));
     const observations: CanaryObservation[] = await observeChecks({
       checks, sources: input.sources, window: { start, end },
-      context: { namespace: input.namespace, model: input.model, version: input.version, environment: input.env },
-      requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+      context: { namespace: input.namespace, model: input.model, version: input.version, environment: input.env, ...(input.mode ? { mode: input.mode } : {}) },
+      requestsQueries: defaultRequestsQueries(input.mode),
     });
     out.push({ end, observations });
   }

@@ -8,9 +8,12 @@ import { ModelshipError } from '../errors.js';
 import { canaryStartedAt } from '../canary/start.js';
 import type { Evidence, EvidenceRequest } from '../gates/run.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
+import { defaultRequestsQueries, prometheusSource } from '../adapters/prometheus.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
+import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
+import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
+import type { ServingEvidence, ServingRequest } from '../gates/run.js';
 import { PinHistories } from './history.js';
 
 export interface EvidenceContext {
@@ -20,6 +23,8 @@ export interface EvidenceContext {
   now: Date;
   /** Kubernetes namespace per environment, for canary query templates */
   namespaces: Record<string, string>;
+  /** online serving mode per environment (kubernetes.mode), for {{service}}, {{inferenceService}} and the requests query */
+  modes?: Record<string, 'serverless' | 'raw'>;
   prometheusUrl?: string;
   /** reviews etc. in GitHub mode */
   review?: Evidence['review'];
@@ -59,6 +64,7 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
     ...[...req.timelines].map(async ([env, versions]) => {
       ev.timelines.set(env, await histories.timeline(env, versions));
     }),
+    ...servingByEnvironment(req).map((requests) => readServing(requests, ctx, ev.serving)),
     ...[...(req.holds ?? [])].map(async ([key, h]) => {
       const holds = await histories.holds(h.environment, h.model, h.version, h.registeredAt).catch((e: unknown) => ({ error: message(e) }));
       (ev.holds ??= new Map()).set(key, holds);
@@ -82,8 +88,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
       const window = { start: startedAt ?? new Date(ctx.now.getTime() - 3_600_000), end: ctx.now };
       const observations = await observeChecks({
         checks: c.policy.checks, sources, window,
-        context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment },
-        requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+        context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment, ...(ctx.modes?.[c.environment] ? { mode: ctx.modes[c.environment] } : {}) },
+        requestsQueries: defaultRequestsQueries(ctx.modes?.[c.environment]),
       });
       ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
     }));
@@ -91,6 +97,44 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
     await warehouse?.close();
   }
   return ev;
+}
+
+function servingByEnvironment(req: EvidenceRequest): Array<Array<[string, ServingRequest]>> {
+  const by = new Map<string, Array<[string, ServingRequest]>>();
+  for (const entry of req.serving) by.set(entry[1].environment, [...(by.get(entry[1].environment) ?? []), entry]);
+  return [...by.values()];
+}
+
+/**
+ * The drift gate's serving data: the aggregation `modelship drift` runs (metrics/serving-drift.ts),
+ * one per model, in one warehouse session per environment, over the policy's drift window ending
+ * now. No Snowflake connection, or no rows: the gate compares with the live version's training
+ * data and says why; a failed query is the gate's error.
+ */
+async function readServing(requests: Array<[string, ServingRequest]>, ctx: EvidenceContext, out: Map<string, ServingEvidence>): Promise<void> {
+  const conn = warehouseFor(requests[0]![1].env, process.env, { timeoutMs: ctx.timeoutMs ?? 60_000 });
+  try {
+    for (const [key, r] of requests) {
+      if (!conn) {
+        out.set(key, { unavailable: `serving data not read: no Snowflake connection is configured (SNOWFLAKE_ACCOUNT) for ${r.table}` });
+        continue;
+      }
+      const window = { start: new Date(ctx.now.getTime() - r.windowMs), end: ctx.now };
+      const span = r.windowText;
+      try {
+        const q = servingQuery({ table: r.table, version: r.version, window, features: r.features, ...(r.score ? { score: r.score } : {}) });
+        const m = await readServingHistograms(conn, q);
+        out.set(key, m.rows === 0
+          ? { unavailable: `no serving rows scored by ${r.version} in the last ${span} (${r.table})` }
+          : { histograms: m.features, ...(m.score ? { scores: m.score } : {}), label: `serving data of ${r.version} in ${r.environment}, last ${span} (${m.rows.toLocaleString('en-US')} rows of ${r.table})` });
+      } catch (e) {
+        if (!(e instanceof ModelshipError)) throw e;
+        out.set(key, { error: `${r.table}: ${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` });
+      }
+    }
+  } finally {
+    await conn?.close();
+  }
 }
 
 function message(e: unknown): string {

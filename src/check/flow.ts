@@ -74,9 +74,10 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
     const state = { base: { ...baseRepo, label: baseLabel }, head: { ...headRepo, label: headLabel }, changes, environmentDigests };
     const request = needs(state);
     const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
+    const modes = Object.fromEntries([...headRepo.environments].flatMap(([n, e]) => (e.data.kubernetes ? [[n, e.data.kubernetes.mode] as const] : [])));
     const review = req.event ? await reviewEvidence(root, req.event, request.teams) : undefined;
     const evidence = await collectEvidence(request, {
-      root, base: forkPoint, now, namespaces, histories,
+      root, base: forkPoint, now, namespaces, modes, histories,
       ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
       ...(review ? { review } : {}),
     });

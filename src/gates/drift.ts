@@ -102,7 +102,8 @@ function judge(feature: string, reference: Histogram, current: Histogram | undef
   if (c.kind === 'categorical') {
     const widest = [...c.bins].sort((a, b) => Math.abs(b.reference - b.current) - Math.abs(a.reference - a.current))[0];
     cross(c.linf, t.categoricalLinf, (limit) =>
-      `L∞ ${fmt(c.linf)} ≥ ${limit} (${widest?.label}: ${pct(widest?.reference)} → ${pct(widest?.current)})`);
+      // current first, as everywhere ("serving vs training", "live vs candidate", the null rate)
+      `L∞ ${fmt(c.linf)} ≥ ${limit} (${widest?.label}: ${pct(widest?.current)} vs ${pct(widest?.reference)})`);
   }
   const n = c.nullRate;
   cross(Math.abs(n.delta), t.nullRateDelta, (limit) =>

@@ -3,7 +3,8 @@
 // through the adapters, and hands both to `evaluate`. Policies always come from the base.
 
 import type { LoadedRepository } from '../config/load.js';
-import type { Histogram, Policy, VersionManifest } from '../config/types.js';
+import type { Environment, Histogram, Policy, VersionManifest } from '../config/types.js';
+import { parseDuration } from '../model/durations.js';
 import type { DbtIndex } from '../model/dbt.js';
 import type { StoredObject } from '../model/objects.js';
 import { approvalsGate } from './approvals.js';
@@ -65,13 +66,38 @@ export interface EvidenceRequest {
   timelines: Map<string, Map<string, string | undefined>>;
   /** canaries to observe: env/model -> what runs */
   canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']> }>;
-  /** serving distributions to read for drift: env/model */
-  serving: Set<string>;
+  /** serving distributions to read for drift: env/model -> the scoring log to aggregate (the SQL `modelship drift` runs) */
+  serving: Map<string, ServingRequest>;
   /** teams whose members the approvals gates need */
   teams: Set<string>;
   /** versions to look up holds for (held gate): env/model@version -> what to search */
   holds?: Map<string, { environment: string; model: string; version: string; registeredAt?: string }>;
 }
+
+/**
+ * Rows the live version scored in the environment's scoring log (the model card's
+ * serving.batch.target), binned on the candidate's training histograms so the two compare bin by bin.
+ */
+export interface ServingRequest {
+  environment: string;
+  /** the environment file (its Snowflake role and warehouse) */
+  env: Environment;
+  model: string;
+  /** the version live there (the champion): the rows it scored */
+  version: string;
+  table: string;
+  /** the policy's drift window (default a day), ending at the check's time, and as the policy wrote it */
+  windowMs: number;
+  windowText: string;
+  features: Record<string, Histogram>;
+  score?: { column: string; histogram: Histogram };
+}
+
+/** What the serving data source gave: histograms, or why there are none (`unavailable`: compare with training data instead; `error`: the gate errs). */
+export type ServingEvidence =
+  | { histograms: Record<string, Histogram>; scores?: Histogram; label: string }
+  | { unavailable: string }
+  | { error: string };
 
 export interface ReviewEvidence {
   author: string;
@@ -87,7 +113,7 @@ export interface Evidence {
   /** newest first, per environment (git/history.ts's commits satisfy soak's PinEvent) */
   timelines: Map<string, PinCommit[]>;
   canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[] }>;
-  serving: Map<string, { histograms: Record<string, Histogram>; scores?: Histogram; label: string }>;
+  serving: Map<string, ServingEvidence>;
   /** absent in a local run: approvals are then left to GitHub */
   review?: ReviewEvidence;
   /** env/model@version -> holds of that version there (git history), or why they could not be read */
@@ -144,7 +170,7 @@ export interface Binding {
 
 /** Lists the evidence the changes' gates will ask for. */
 export function needs(state: CheckState): EvidenceRequest {
-  const req: EvidenceRequest = { artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), canaries: new Map(), serving: new Set(), teams: new Set() };
+  const req: EvidenceRequest = { artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(), teams: new Set() };
   for (const change of state.changes) {
     const policy = state.base.policies.get(change.environment)?.data;
     if (!policy) continue;
@@ -166,7 +192,22 @@ export function needs(state: CheckState): EvidenceRequest {
         req.canaries.set(`${change.environment}/${change.model}`, { environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary });
       }
     }
-    if (gates.includes('drift') && change.model) req.serving.add(`${change.environment}/${change.model}`);
+    if (gates.includes('drift') && change.model && candidate?.histograms && Object.keys(candidate.histograms).length) {
+      const env = state.base.environments.get(change.environment)?.data;
+      const live = change.champion && change.champion !== change.candidate ? change.champion : undefined;
+      const card = state.head.models.get(change.model)?.data ?? state.base.models.get(change.model)?.data;
+      const table = card?.serving.batch?.target;
+      const output = card?.output[0]?.name;
+      if (env && live && table) {
+        req.serving.set(`${change.environment}/${change.model}`, {
+          environment: change.environment, env, model: change.model, version: live, table,
+          windowMs: parseDuration(policy.gates.drift?.window ?? '') ?? 86_400_000,
+          windowText: policy.gates.drift?.window && parseDuration(policy.gates.drift.window) !== undefined ? policy.gates.drift.window : '24h',
+          features: candidate.histograms,
+          ...(candidate.scoreHistogram && output ? { score: { column: output, histogram: candidate.scoreHistogram } } : {}),
+        });
+      }
+    }
     const pinned = heldVersion(change);
     if (gates.includes('held') && change.model && pinned) {
       const registeredAt = (manifestOf(state.head, change.model, pinned) ?? manifestOf(state.base, change.model, pinned))?.registeredAt;
@@ -286,7 +327,12 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         return result('drift', 'skipped', `${change.model}@${change.candidate} records no training histograms`);
       }
       const serving = ev.serving.get(`${change.environment}/${change.model}`);
-      const current = serving ?? (champion?.histograms ? { histograms: champion.histograms, label: `training data of ${champion.version} (live in ${change.environment}; no serving data source)`, ...(champion.scoreHistogram ? { scores: champion.scoreHistogram } : {}) } : undefined);
+      if (serving && 'error' in serving) return result('drift', 'error', `the serving data could not be read: ${serving.error}`);
+      // Without serving data, the training data of the version live there stands in for it, and the label says why.
+      const why = serving && 'unavailable' in serving ? serving.unavailable
+        : card?.serving.batch?.target ? 'serving data not read' : 'no serving data source: the model card names no scoring log (serving.batch.target)';
+      const current = serving && 'histograms' in serving ? serving
+        : champion?.histograms ? { histograms: champion.histograms, label: `training data of ${champion.version} (live in ${change.environment}; ${why})`, ...(champion.scoreHistogram ? { scores: champion.scoreHistogram } : {}) } : undefined;
       if (!current) return result('drift', 'skipped', `no serving data and no version live in ${change.environment} to compare with`);
       return driftGate({
         reference: candidate.histograms, current: current.histograms, referenceLabel: `training data of ${candidate.version}`,

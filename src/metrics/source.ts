@@ -3,6 +3,7 @@
 // spliced), and observeChecks, which runs a policy's checks and turns failures into observations.
 import { ModelshipError, RefusedError } from '../errors.js';
 import type { CanaryCheck, CanaryObservation } from '../gates/canary.js';
+import { inferenceServiceName, predictorServiceName } from '../sync/render/kubernetes.js';
 
 export interface MetricWindow { start: Date; end: Date }
 
@@ -31,6 +32,13 @@ export interface QueryContext {
   version: string;
   environment: string;
   /**
+   * how the environment serves online (environments/<env>.yaml kubernetes.mode); makes
+   * {{inferenceService}} and {{service}} available: the names sync gives this version's
+   * InferenceService and its predictor Service (raw: one per version, the HTTPRoute's backend;
+   * serverless: one per model, so Knative's queue-proxy labels it configuration_name)
+   */
+  mode?: 'serverless' | 'raw';
+  /**
    * makes {{window}} available: the window's length (PromQL "9000s"; SQL: seconds, bound); and,
    * in SQL, {{start}} and {{end}}: the window's bounds as bound RFC 3339 strings (write
    * `CAST({{end}} AS TIMESTAMP WITH TIME ZONE)`), so a warehouse check can be read for any interval.
@@ -45,7 +53,7 @@ const placeholder = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
 /** Kubernetes names, model names, versions like 2026.11.20-1: nothing that can end a PromQL string. */
 const identifier = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 
-/** Substitutes {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}} (and in SQL {{start}}, {{end}}) in a policy query. */
+/** Substitutes {{namespace}}, {{model}}, {{version}}, {{environment}}, {{inferenceService}}, {{service}}, {{window}} (and in SQL {{start}}, {{end}}) in a policy query. */
 export function renderQuery(query: string, context: QueryContext, language: QueryLanguage = 'promql'): RenderedQuery {
   return language === 'promql' ? { text: renderPromQL(query, context), binds: [] } : renderSql(query, context);
 }
@@ -63,7 +71,12 @@ function valueOf(name: string, context: QueryContext, language: QueryLanguage): 
     return context.window[name].toISOString();
   }
   if (name === 'namespace' || name === 'model' || name === 'version' || name === 'environment') return context[name];
-  throw new RefusedError(`unknown placeholder {{${name}}} in query`, 'known: {{namespace}}, {{model}}, {{version}}, {{environment}}, {{window}}, and in SQL {{start}}, {{end}}');
+  if (name === 'inferenceService' || name === 'service') {
+    if (!context.mode) throw new RefusedError(`the query uses {{${name}}} but the environment ${context.environment} serves nothing online (no kubernetes.mode)`);
+    const isvc = inferenceServiceName(context.mode, context.model, context.version);
+    return name === 'service' ? predictorServiceName(isvc) : isvc;
+  }
+  throw new RefusedError(`unknown placeholder {{${name}}} in query`, 'known: {{namespace}}, {{model}}, {{version}}, {{environment}}, {{inferenceService}}, {{service}}, {{window}}, and in SQL {{start}}, {{end}}');
 }
 
 function renderPromQL(query: string, context: QueryContext): string {
@@ -130,7 +143,7 @@ export async function observeChecks(input: {
   sources: Partial<Record<CanaryCheck['source'], MetricSource>>;
   context: Omit<QueryContext, 'window'>;
   window: MetricWindow;
-  /** PromQL template counting the canary's requests (e.g. DEFAULT_REQUESTS_QUERY); a warehouse source reports requests itself */
+  /** PromQL template counting the canary's requests (e.g. defaultRequestsQueries(mode)); a warehouse source reports requests itself */
   requestsQueries?: { prometheus?: string };
 }): Promise<CanaryObservation[]> {
   const context = { ...input.context, window: input.window };

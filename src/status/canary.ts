@@ -6,7 +6,7 @@
 import type { LoadedRepository } from '../config/load.js';
 import { ModelshipError } from '../errors.js';
 import { parseDuration } from '../model/durations.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../adapters/prometheus.js';
+import { defaultRequestsQueries, prometheusSource } from '../adapters/prometheus.js';
 import { observeChecks, type MetricSource } from '../metrics/source.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 
@@ -28,7 +28,7 @@ export async function sampleCanaries(repo: LoadedRepository, environments: strin
     const env = repo.environments.get(environment)!.data;
     const policy = repo.policies.get(environment)?.data.canary;
     return Object.entries(env.models).filter(([, d]) => d.canary && policy?.checks.length)
-      .map(([model, d]) => ({ environment, model, canary: d.canary!, policy: policy!, namespace: env.kubernetes?.namespace ?? environment }));
+      .map(([model, d]) => ({ environment, model, canary: d.canary!, policy: policy!, namespace: env.kubernetes?.namespace ?? environment, mode: env.kubernetes?.mode }));
   });
   if (!running.length) return [];
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = options.prometheusUrl ? { prometheus: prometheusSource({ url: options.prometheusUrl }) } : {};
@@ -55,8 +55,8 @@ export async function sampleCanaries(repo: LoadedRepository, environments: strin
         const end = new Date(options.now.getTime() - i * interval);
         const observations = await observeChecks({
           checks: r.policy.checks, sources, window: { start: new Date(end.getTime() - interval), end },
-          context: { namespace: r.namespace, model: r.model, version: r.canary.version, environment: r.environment },
-          requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+          context: { namespace: r.namespace, model: r.model, version: r.canary.version, environment: r.environment, ...(r.mode ? { mode: r.mode } : {}) },
+          requestsQueries: defaultRequestsQueries(r.mode),
         });
         observations.forEach((o, k) => series[k]!.points.push({ at: end.toISOString(), ...(o.value !== undefined ? { value: o.value } : {}), ...(o.error ? { error: o.error } : {}) }));
       }

@@ -1,5 +1,11 @@
 // The production canary checks (policies/production.yaml), run through the Prometheus source
-// against a real Prometheus loaded with 2h40m of KServe-style series, then judged by canaryGate.
+// against a real Prometheus loaded with 2h40m of series under the names and labels the real
+// exporters use, then judged by canaryGate. Production is raw mode behind an Istio Gateway: the
+// gateway's istio_requests_total / istio_request_duration_milliseconds per backend Service
+// (reporter="source", destination_service_name = the version's predictor Service), and the KServe
+// Python server's request_predict_seconds (label model_name; namespace and pod from the scrape).
+// A serverless environment's Knative queue-proxy series (revision_request_count with
+// namespace_name, configuration_name, revision_name, …) are loaded too.
 // Four versions share the data: the stable one, a healthy canary, one throwing 5xx, one without traffic.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -9,7 +15,8 @@ import { loadDocument } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/types.js';
 import { ExternalError } from '../../src/errors.js';
 import { canaryGate, type CanaryCheckRow } from '../../src/gates/canary.js';
-import { DEFAULT_REQUESTS_QUERY, prometheusSource } from '../../src/adapters/prometheus.js';
+import { defaultRequestsQueries, prometheusSource, REQUESTS_QUERIES } from '../../src/adapters/prometheus.js';
+import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 import { observeChecks, type MetricWindow } from '../../src/metrics/source.js';
 import { projectRoot } from '../helpers/cli.js';
 import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from './prometheus-server.js';
@@ -26,6 +33,13 @@ const traffic: Record<string, { rps: number; errors: number; latency: number[] }
   '2026.11.20-3': { rps: 0.02, errors: 0, latency: [0.6, 0.95, 0.998, 0.999, 1, 1] }, // ~180 requests in the window
 };
 const buckets = ['50', '100', '150', '250', '500', '+Inf'];
+/** prometheus_client's default buckets (seconds), which KServe's histograms use, and the cumulative share at each. */
+const predictBuckets = ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '0.75', '1.0', '2.5', '5.0', '7.5', '10.0', '+Inf'];
+const predictShares = [0.2, 0.6, 0.95, 0.995, 0.999, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+const namespace = 'ml-serving';
+const model = 'fraud-detector';
+/** The Service sync renders as the HTTPRoute's backend for a version (raw mode). */
+const backend = (version: string) => predictorServiceName(inferenceServiceName('raw', model, version));
 
 function series(): string {
   // Counters from 10 minutes before the window, a sample every 30 s, like a scrape.
@@ -33,17 +47,41 @@ function series(): string {
   const times: Date[] = [];
   for (let at = first; at <= end.getTime(); at += 30_000) times.push(new Date(at));
   const counter = (perSecond: number) => times.map((at): [Date, number] => [at, Math.floor(perSecond * (at.getTime() - first) / 1000)]);
-  const labels = (version: string) => ({ namespace: 'fraud', model: 'fraud-detector', version });
+  // What an Istio gateway (Gateway API, deployment <gateway>-istio) reports for a request it routes.
+  const istio = (version: string) => ({
+    reporter: 'source', source_workload: 'ml-gateway-istio', source_workload_namespace: 'gateway-system', source_canonical_service: 'ml-gateway-istio',
+    destination_service: `${backend(version)}.${namespace}.svc.cluster.local`, destination_service_name: backend(version), destination_service_namespace: namespace,
+    destination_workload: backend(version), destination_workload_namespace: namespace, destination_canonical_service: model,
+    request_protocol: 'http', response_flags: '-', connection_security_policy: 'unknown',
+  });
   const requests: Series[] = [];
   const latencies: Series[] = [];
+  const predict: Series[] = [];
   for (const [version, v] of Object.entries(traffic)) {
-    requests.push({ name: 'revision_request_count', labels: { ...labels(version), response_code_class: '2xx' }, samples: counter(v.rps * (1 - v.errors)) });
-    requests.push({ name: 'revision_request_count', labels: { ...labels(version), response_code_class: '5xx' }, samples: counter(v.rps * v.errors) });
-    buckets.forEach((le, i) => latencies.push({ name: 'revision_request_latencies_bucket', labels: { ...labels(version), le }, samples: counter(v.rps * v.latency[i]!) }));
+    requests.push({ name: 'istio_requests_total', labels: { ...istio(version), response_code: '200' }, samples: counter(v.rps * (1 - v.errors)) });
+    requests.push({ name: 'istio_requests_total', labels: { ...istio(version), response_code: '503' }, samples: counter(v.rps * v.errors) });
+    buckets.forEach((le, i) => latencies.push({ name: 'istio_request_duration_milliseconds_bucket', labels: { ...istio(version), response_code: '200', le }, samples: counter(v.rps * v.latency[i]!) }));
+    // Two pods of the predictor Deployment, each scraped on its own; KServe labels by model_name only.
+    for (const pod of ['6c9f7d8b5d-k2x9q', '6c9f7d8b5d-w7m4t']) {
+      const labels = { namespace, pod: `${backend(version)}-${pod}`, container: 'kserve-container', model_name: model };
+      predictBuckets.forEach((le, i) => predict.push({ name: 'request_predict_seconds_bucket', labels: { ...labels, le }, samples: counter(v.rps / 2 * predictShares[i]!) }));
+    }
   }
+  // A serverless environment: Knative's queue-proxy, one configuration per InferenceService
+  // (<name>-predictor) and one revision per rollout; stable and canary are two revisions.
+  const knative = (revision: string, code: string) => ({
+    namespace_name: 'ml-serving-eu', service_name: `${model}-predictor`, configuration_name: `${model}-predictor`, revision_name: revision,
+    pod_name: `${revision}-deployment-5d8f9c7b6-abcde`, container_name: 'queue-proxy', response_code: code, response_code_class: `${code[0]}xx`,
+  });
+  const queueProxy: Series[] = [
+    { name: 'revision_request_count', labels: knative(`${model}-predictor-00003`, '200'), samples: counter(9) },
+    { name: 'revision_request_count', labels: knative(`${model}-predictor-00004`, '200'), samples: counter(1) },
+  ];
   return openMetrics([
-    { name: 'revision_request_count', type: 'counter', series: requests },
-    { name: 'revision_request_latencies', type: 'histogram', series: latencies },
+    { name: 'istio_requests_total', type: 'counter', series: requests },
+    { name: 'istio_request_duration_milliseconds', type: 'histogram', series: latencies },
+    { name: 'request_predict_seconds', type: 'histogram', series: predict },
+    { name: 'revision_request_count', type: 'counter', series: queueProxy },
   ]);
 }
 
@@ -66,8 +104,8 @@ function scenarios() {
   async function judge(version: string, source = prometheusSource({ url: server.url, timeoutMs: 3000 }), checks = policy.checks) {
     const observations = await observeChecks({
       checks, sources: { prometheus: source }, window,
-      context: { namespace: 'fraud', model: 'fraud-detector', version, environment: 'production' },
-      requestsQueries: { prometheus: DEFAULT_REQUESTS_QUERY },
+      context: { namespace, model, version, environment: 'production', mode: 'raw' },
+      requestsQueries: defaultRequestsQueries('raw'),
     });
     const gate = canaryGate({
       policy: { ...policy, checks }, observations, now: window.end, change: 'promote-canary',
@@ -87,14 +125,17 @@ function scenarios() {
     const p99 = observations.find((o) => o.check === 'p99-latency-ms')!;
     // rank 0.99 falls in the (100, 150] bucket: 100 + 50 × (0.99 − 0.95) / (0.998 − 0.95) ≈ 141.7 ms.
     t.ok(Math.abs(p99.value! - 141.7) < 2, `p99 ${p99.value}`);
-    t.match(gate.summary, /^canary 2026\.11\.20-1 at 10% for 2h 30m: 2 checks in bounds \(error-rate: 0\.00\d+ ≤ 0\.01; p99-latency-ms: 14\d(\.\d+)? ≤ 150\)$/);
+    const predict = observations.find((o) => o.check === 'p99-predict-ms')!;
+    // the model server's: rank 0.99 in (25, 50] ms: 25 + 25 × (0.99 − 0.95) / (0.995 − 0.95) ≈ 47.2 ms.
+    t.ok(Math.abs(predict.value! - 47.2) < 1, `predict p99 ${predict.value}`);
+    t.match(gate.summary, /^canary 2026\.11\.20-1 at 10% for 2h 30m: 3 checks in bounds \(error-rate: 0\.00\d+ ≤ 0\.01; p99-latency-ms: 14\d(\.\d+)? ≤ 150; p99-predict-ms: 4\d(\.\d+)? ≤ 60\)$/);
   });
 
   t.test('a canary throwing 3% server errors fails on the error rate', { skip }, async (t) => {
     const { gate, rows } = await judge('2026.11.20-2');
     t.equal(gate.status, 'fail');
     t.match(gate.summary, /error-rate: 0\.0[23]\d* > max 0\.01/);
-    t.same(rows.map((r) => [r.name, r.status]), [['error-rate', 'fail'], ['p99-latency-ms', 'pass']]);
+    t.same(rows.map((r) => [r.name, r.status]), [['error-rate', 'fail'], ['p99-latency-ms', 'pass'], ['p99-predict-ms', 'pass']]);
   });
 
   t.test('a canary that barely got traffic fails: not enough requests', { skip }, async (t) => {
@@ -106,12 +147,33 @@ function scenarios() {
   t.test('a version Prometheus has never seen has no data: fail, not pass', { skip }, async (t) => {
     const { gate, observations } = await judge('2026.11.21-1');
     t.equal(gate.status, 'fail');
-    t.same(observations.map((o) => o.value), [undefined, undefined], 'empty vector and 0/0 both read as no data');
+    t.same(observations.map((o) => o.value), [undefined, undefined, undefined], 'empty vector and 0/0 both read as no data');
     t.match(gate.summary, /not enough traffic: 0 requests, need 500/);
   });
 
+  t.test('the checks select one version\'s backend: the stable version\'s traffic is its own', { skip }, async (t) => {
+    const { observations } = await judge('2026.11.13-1');
+    const errorRate = observations.find((o) => o.check === 'error-rate')!;
+    // 18 req/s over 150 min ≈ 162,000: the stable's, not the canary's 18,000.
+    t.ok(errorRate.requests! > 155_000 && errorRate.requests! < 170_000, `requests ${errorRate.requests}`);
+    t.ok(Math.abs(errorRate.value! - 0.002) < 0.001, `error rate ${errorRate.value}`);
+  });
+
+  t.test('serverless: the requests query reads the queue-proxy\'s revision_request_count of the model\'s configuration', { skip }, async (t) => {
+    const source = prometheusSource({ url: server.url, timeoutMs: 3000 });
+    const [observation] = await observeChecks({
+      checks: [{ name: 'up', source: 'prometheus', query: 'vector(1)', max: 2, minRequests: 1 }],
+      sources: { prometheus: source }, window,
+      context: { namespace: 'ml-serving-eu', model, version: '2026.11.20-1', environment: 'production-eu', mode: 'serverless' },
+      requestsQueries: defaultRequestsQueries('serverless'),
+    });
+    // Knative labels revisions, not versions: both revisions (9 + 1 req/s over 150 min) are counted.
+    t.ok(observation!.requests! > 85_000 && observation!.requests! < 95_000, `requests ${observation!.requests}`);
+    t.match(REQUESTS_QUERIES.serverless, /revision_request_count\{namespace_name=.*configuration_name=/);
+  });
+
   t.test('a query Prometheus rejects is an error of the gate, reported with Prometheus\' message', { skip }, async (t) => {
-    const broken = [{ name: 'error-rate', source: 'prometheus' as const, query: 'sum(rate(revision_request_count[5m]', max: 0.01 }];
+    const broken = [{ name: 'error-rate', source: 'prometheus' as const, query: 'sum(rate(istio_requests_total[5m]', max: 0.01 }];
     const { gate } = await judge('2026.11.20-1', undefined, broken);
     t.equal(gate.status, 'error');
     t.match(gate.summary, /error-rate: could not be measured: prometheus: query at .*: bad_data: .*parse error/);
@@ -119,7 +181,7 @@ function scenarios() {
 
   t.test('a query returning several series is refused: a check needs one number', { skip }, async (t) => {
     const source = prometheusSource({ url: server.url });
-    await t.rejects(source.query('revision_request_count{version="2026.11.20-1"}', end), { name: 'ExternalError', message: /returned 2 series .*aggregate with sum\(\)/ });
+    await t.rejects(source.query(`istio_requests_total{destination_service_name="${backend('2026.11.20-1')}"}`, end), { name: 'ExternalError', message: /returned 2 series .*aggregate with sum\(\)/ });
   });
 
   t.test('instant results: a scalar, +Inf, and NaN as no data', { skip }, async (t) => {
@@ -131,7 +193,7 @@ function scenarios() {
 
   t.test('a range vector is refused: a check needs one number', { skip }, async (t) => {
     const source = prometheusSource({ url: server.url });
-    await t.rejects(source.query('revision_request_count{version="2026.11.20-1",response_code_class="5xx"}[5m]', end),
+    await t.rejects(source.query(`istio_requests_total{destination_service_name="${backend('2026.11.20-1')}",response_code="503"}[5m]`, end),
       { message: /returned a matrix result; a check needs a scalar or a single-sample vector/ });
   });
 

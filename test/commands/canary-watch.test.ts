@@ -10,6 +10,7 @@ import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../adapters/prometheus-server.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
+import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 
 const missing = missingBinaries();
 const skip = missing.length ? `${missing.join(' and ')} not installed (Debian package "prometheus")` : false;
@@ -24,7 +25,13 @@ const after = (m: number) => iso(new Date(bad.getTime() + m * minute));
 function series(): string {
   const times: Date[] = [];
   for (let at = started.getTime() - 10 * minute; at <= bad.getTime() + 40 * minute; at += 30_000) times.push(new Date(at));
-  const labels = { namespace: 'ml-serving', model: 'fraud-detector', version: '2026.11.20-1' };
+  // production is raw mode behind an Istio gateway: what the gateway reports for the canary's backend Service.
+  const service = predictorServiceName(inferenceServiceName('raw', 'fraud-detector', '2026.11.20-1'));
+  const labels = {
+    reporter: 'source', source_workload: 'ml-gateway-istio', source_workload_namespace: 'gateway-system',
+    destination_service: `${service}.ml-serving.svc.cluster.local`, destination_service_name: service, destination_service_namespace: 'ml-serving',
+    destination_workload: service, destination_workload_namespace: 'ml-serving', request_protocol: 'http', response_flags: '-',
+  };
   // Cumulative counts at 2 requests/s: the error share changes at `bad`.
   const count = (share: (at: number) => number) => {
     let total = 0;
@@ -37,10 +44,10 @@ function series(): string {
   };
   const errorShare = (at: number) => (at > bad.getTime() ? 0.03 : 0.003);
   const requests: Series[] = [
-    { name: 'revision_request_count', labels: { ...labels, response_code_class: '2xx' }, samples: count((at) => 1 - errorShare(at)) },
-    { name: 'revision_request_count', labels: { ...labels, response_code_class: '5xx' }, samples: count(errorShare) },
+    { name: 'istio_requests_total', labels: { ...labels, response_code: '200' }, samples: count((at) => 1 - errorShare(at)) },
+    { name: 'istio_requests_total', labels: { ...labels, response_code: '500' }, samples: count(errorShare) },
   ];
-  return openMetrics([{ name: 'revision_request_count', type: 'counter', series: requests }]);
+  return openMetrics([{ name: 'istio_requests_total', type: 'counter', series: requests }]);
 }
 
 let s3: TestS3;

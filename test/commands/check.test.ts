@@ -4,11 +4,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { runCli } from '../helpers/cli.js';
+import { projectRoot, runCli } from '../helpers/cli.js';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { hours, registeredBefore } from '../helpers/clock.js';
+import { load as parseYaml } from 'js-yaml';
+import type { VersionManifest } from '../../src/config/types.js';
+import { snowflakeStandInCredentials, startSnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
+import { fraudLogSpec, loadLog, makeRows } from '../metrics/serving-log.js';
 
 let s3: TestS3;
 t.before(async () => {
@@ -86,6 +90,35 @@ t.test('production: a staging soak 1 h short blocks, exactly enough passes', asy
   t.equal(enough.code, 0, enough.stdout);
   t.equal(gate(enough.stdout, 'soak')?.[1], 'pass');
   t.match(gate(enough.stdout, 'performance')?.[2], /3 metrics and 3 slices within bounds against production 2026\.11\.06-1/);
+});
+
+t.test('production drift reads the serving data the live version scored (the SQL `modelship drift` runs), not training data', async (t) => {
+  const s = await stage(t);
+  await merged(s, hours(0), 'fraud-detector@2026.11.20-1', '--to', 'staging');
+  Object.assign(process.env, { GIT_AUTHOR_DATE: hours(48), GIT_COMMITTER_DATE: hours(48) });
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'production')).code, 0);
+  // 2026.11.06-1 is live in production; over the policy's 7 days its scoring log shows amounts moved up.
+  const live = parseYaml(readFileSync(join(projectRoot, 'models/fraud-detector/versions/2026.11.06-1.yaml'), 'utf8')) as VersionManifest;
+  const end = new Date(hours(48));
+  const snow = await startSnowflakeStandIn({
+    setup: (c) => loadLog(c, 'ANALYTICS.SCORES.FRAUD_SCORES', fraudLogSpec(live), makeRows(fraudLogSpec(live), {
+      n: 4000, version: live.version, start: new Date(end.getTime() - 6 * 86_400_000), end, seed: 11,
+      shifts: { txn_amount: { weights: [1, 1, 1, 2, 3, 4, 6, 8, 9, 9] } },
+    })),
+  });
+  t.teardown(() => snow.stop());
+  const snowflake = { SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password, MODELSHIP_SNOWFLAKE_URL: snow.url };
+  const r = await runCli(['check', '--base', 'main', '--head', 'HEAD', '--at', hours(48), '-C', s.repo.root], { env: { ...s3.env, ...snowflake } });
+  t.equal(r.code, 1, r.stdout);
+  t.match(gate(r.stdout, 'drift')?.[2], /PSI \d\.\d+ on txn_amount|txn_amount/);
+  t.match(r.stdout, /serving data of 2026\.11\.06-1 in production, last 7d \(4,000 rows of ANALYTICS\.SCORES\.FRAUD_SCORES\) vs training data of 2026\.11\.20-1/);
+  t.notMatch(r.stdout, /no serving data source/);
+  const aggregations = snow.queries.filter((q) => /^SELECT\n {2}COUNT\(\*\) AS N_ROWS/.test(q.sqlText));
+  t.equal(aggregations.length, 1, 'one aggregation, in the warehouse');
+
+  // Without a Snowflake connection the live version's training data stands in, and the report says why.
+  const offline = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(48));
+  t.match(offline.stdout, /training data of 2026\.11\.06-1 \(live in production; serving data not read: no Snowflake connection is configured/);
 });
 
 t.test('a pull request that loosens a threshold and promotes a weak model in the same change is blocked by the base policy', async (t) => {

@@ -1,6 +1,6 @@
 // The canary gate with AcmeRisk's production canary policy (policies/production.yaml):
-// minDuration 2h, minTraffic 5%, error-rate ≤ 0.01 and p99 ≤ 150 ms with ≥ 500 requests,
-// decline-rate ratio in [0.8, 1.25].
+// minDuration 2h, minTraffic 5%, error-rate ≤ 0.01, gateway p99 ≤ 150 ms and model-server predict
+// p99 ≤ 60 ms with ≥ 500 requests, decline-rate ratio in [0.8, 1.25].
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parse } from 'yaml';
@@ -15,6 +15,7 @@ const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
 const healthy: CanaryObservation[] = [
   { check: 'error-rate', value: 0.0042, requests: 18_250 },
   { check: 'p99-latency-ms', value: 98.27, requests: 18_250 },
+  { check: 'p99-predict-ms', value: 41.3, requests: 18_250 },
   { check: 'decline-rate-ratio', value: 1.04, requests: 1_900 },
 ];
 
@@ -31,9 +32,9 @@ const checkRows = (r: ReturnType<typeof canaryGate>) => r.data!.checks as Canary
 t.test('a healthy canary that ran long enough may be promoted', async (t) => {
   const r = gate();
   t.equal(r.status, 'pass');
-  t.equal(r.summary, 'canary 2026.11.20-1 at 10% for 3h: 3 checks in bounds '
-    + '(error-rate: 0.0042 ≤ 0.01; p99-latency-ms: 98.27 ≤ 150; decline-rate-ratio: 1.04 in [0.8, 1.25])');
-  t.same(checkRows(r).map((c) => c.status), ['pass', 'pass', 'pass']);
+  t.equal(r.summary, 'canary 2026.11.20-1 at 10% for 3h: 4 checks in bounds '
+    + '(error-rate: 0.0042 ≤ 0.01; p99-latency-ms: 98.27 ≤ 150; p99-predict-ms: 41.3 ≤ 60; decline-rate-ratio: 1.04 in [0.8, 1.25])');
+  t.same(checkRows(r).map((c) => c.status), ['pass', 'pass', 'pass', 'pass']);
   t.match(r.data!.canary, { version: '2026.11.20-1', traffic: 10, ranForMs: 3 * 3_600_000 });
 });
 
@@ -63,7 +64,7 @@ t.test('an error rate above the bound fails, naming value and bound', async (t) 
   const r = gate({}, [{ check: 'error-rate', value: 0.0312, requests: 18_250 }]);
   t.equal(r.status, 'fail');
   t.equal(r.summary, 'canary 2026.11.20-1 at 10% for 3h: error-rate: 0.0312 > max 0.01');
-  t.same(r.details, ['✗ error-rate: 0.0312 > max 0.01', '✓ p99-latency-ms: 98.27 ≤ 150', '✓ decline-rate-ratio: 1.04 in [0.8, 1.25]']);
+  t.same(r.details, ['✗ error-rate: 0.0312 > max 0.01', '✓ p99-latency-ms: 98.27 ≤ 150', '✓ p99-predict-ms: 41.3 ≤ 60', '✓ decline-rate-ratio: 1.04 in [0.8, 1.25]']);
 });
 
 t.test('a ratio below its lower bound fails', async (t) => {
@@ -122,7 +123,7 @@ t.test('an unknown start time is an error: the duration cannot be checked', asyn
 t.test('starting a canary is skipped: there is no evidence yet, and the note says what promotion will need', async (t) => {
   const r = canaryGate({ policy, now, change: 'start', canary: { version: '2026.11.20-1', traffic: 5 }, observations: [] });
   t.equal(r.status, 'skipped');
-  t.equal(r.summary, 'canary 2026.11.20-1 starts at 5% traffic; promotion needs 2h at ≥ 5% traffic and 3 checks in bounds');
+  t.equal(r.summary, 'canary 2026.11.20-1 starts at 5% traffic; promotion needs 2h at ≥ 5% traffic and 4 checks in bounds');
 });
 
 t.test('promoting when no canary runs fails', async (t) => {

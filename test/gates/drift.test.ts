@@ -71,9 +71,9 @@ t.test('a rare category tripling its share fails on L∞ even where PSI only war
     counts: { grocery: 2300, travel: 1900, electronics: 620, gaming: 210, fuel: 980, restaurants: 1400 }, other: 330 } };
   const r = gate(current);
   t.equal(r.status, 'fail');
-  t.match(r.summary, /^merchant_category: L∞ 0\.137 ≥ 0\.1 \(travel: 10\.8% → 24\.5%\)/);
+  t.match(r.summary, /^merchant_category: L∞ 0\.137 ≥ 0\.1 \(travel: 24\.5% vs 10\.8%\)/, 'serving first, as in "serving vs training" and the null rate');
   const row = rows(r).find((x) => x.feature === 'merchant_category')!;
-  t.same(row.reasons, ['L∞ 0.137 ≥ 0.1 (travel: 10.8% → 24.5%)', 'PSI 0.155 ≥ 0.1'], 'worst reason first');
+  t.same(row.reasons, ['L∞ 0.137 ≥ 0.1 (travel: 24.5% vs 10.8%)', 'PSI 0.155 ≥ 0.1'], 'worst reason first');
 });
 
 t.test('a feature going null upstream fails on the null-rate delta, not on PSI', async (t) => {

@@ -6,24 +6,36 @@ import { parse } from 'yaml';
 import type { Policy } from '../../src/config/types.js';
 import { ExternalError, RefusedError } from '../../src/errors.js';
 import { observeChecks, renderQuery, type EvaluateOptions, type MetricSource, type MetricWindow } from '../../src/metrics/source.js';
+import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 import { projectRoot } from '../helpers/cli.js';
 
 const canary = (parse(readFileSync(`${projectRoot}policies/production.yaml`, 'utf8')) as Policy).canary!;
 const check = (name: string) => canary.checks.find((c) => c.name === name)!;
-const context = { namespace: 'fraud', model: 'fraud-detector', version: '2026.11.20-1', environment: 'production' };
+const context = { namespace: 'ml-serving', model: 'fraud-detector', version: '2026.11.20-1', environment: 'production', mode: 'raw' as const };
 const window: MetricWindow = { start: new Date('2026-11-21T09:30:00Z'), end: new Date('2026-11-21T12:00:00Z') };
 
-t.test('PromQL: the canary\'s labels are substituted in place', async (t) => {
+t.test('PromQL: the canary\'s labels are substituted in place; {{service}} is the HTTPRoute backend sync renders', async (t) => {
   const r = renderQuery(check('error-rate').query, context);
   t.same(r.binds, []);
+  const service = predictorServiceName(inferenceServiceName('raw', 'fraud-detector', '2026.11.20-1'));
+  t.match(service, /^fraud-detector-2026-11-20-1-[0-9a-f]{6}-predictor$/);
   t.equal(r.text,
-    'sum(rate(revision_request_count{namespace="fraud",model="fraud-detector",version="2026.11.20-1",response_code_class="5xx"}[5m]))'
-    + ' / sum(rate(revision_request_count{namespace="fraud",model="fraud-detector",version="2026.11.20-1"}[5m]))');
+    `sum(rate(istio_requests_total{reporter="source",destination_service_namespace="ml-serving",destination_service_name="${service}",response_code=~"5.."}[5m]))`
+    + ` / sum(rate(istio_requests_total{reporter="source",destination_service_namespace="ml-serving",destination_service_name="${service}"}[5m]))`);
+});
+
+t.test('{{service}} and {{inferenceService}} follow the environment\'s mode; an environment without online serving has none', async (t) => {
+  t.equal(renderQuery('{{inferenceService}} {{service}}', { ...context, mode: 'serverless' }).text, 'fraud-detector fraud-detector-predictor');
+  const isvc = inferenceServiceName('raw', 'fraud-detector', '2026.11.20-1');
+  t.equal(renderQuery('{{inferenceService}} {{service}}', context).text, `${isvc} ${isvc}-predictor`);
+  const { mode: _, ...batchOnly } = context;
+  t.throws(() => renderQuery('x{s="{{service}}"}', batchOnly), { name: 'RefusedError', message: /uses \{\{service\}\} but the environment production serves nothing online/ });
 });
 
 t.test('PromQL: a value that could break out of a label string is refused, not escaped', async (t) => {
-  const hostile = { ...context, version: '1"} or vector(1) or {x="' };
-  t.throws(() => renderQuery(check('error-rate').query, hostile), { name: 'RefusedError', message: /\{\{version\}\} = .* is not a plain identifier; refusing to put it into PromQL/ });
+  const hostile = { ...context, namespace: '1"} or vector(1) or {x="' };
+  t.throws(() => renderQuery(check('error-rate').query, hostile), { name: 'RefusedError', message: /\{\{namespace\}\} = .* is not a plain identifier; refusing to put it into PromQL/ });
+  t.throws(() => renderQuery('up{version="{{version}}"}', { ...context, version: '1"} or vector(1) or {x="' }), { name: 'RefusedError', message: /\{\{version\}\} = .* is not a plain identifier/ });
 });
 
 t.test('{{window}} is the window length: seconds in PromQL, a bound number in SQL', async (t) => {
@@ -84,7 +96,7 @@ function recordingSource(answer: (query: string) => { value?: number; requests?:
 }
 
 t.test('observeChecks: rendered queries go to the right source, with binds and a requests query', async (t) => {
-  const prometheus = recordingSource((q) => (q.includes('5xx') ? { value: 0.004, requests: 18_000 } : { value: 98, requests: 18_000 }));
+  const prometheus = recordingSource((q) => (q.includes('5..') ? { value: 0.004, requests: 18_000 } : q.includes('request_predict_seconds') ? { value: 41, requests: 18_000 } : { value: 98, requests: 18_000 }));
   const warehouse = recordingSource(() => ({ value: 1.04 }));
   const observations = await observeChecks({
     checks: canary.checks, sources: { prometheus: prometheus.source, warehouse: warehouse.source }, context, window,
@@ -93,9 +105,10 @@ t.test('observeChecks: rendered queries go to the right source, with binds and a
   t.same(observations, [
     { check: 'error-rate', value: 0.004, requests: 18_000 },
     { check: 'p99-latency-ms', value: 98, requests: 18_000 },
+    { check: 'p99-predict-ms', value: 41, requests: 18_000 },
     { check: 'decline-rate-ratio', value: 1.04 },
   ]);
-  t.equal(prometheus.calls.length, 2);
+  t.equal(prometheus.calls.length, 3);
   t.same(prometheus.calls[0]!.options, { requestsQuery: 'sum(increase(requests{version="2026.11.20-1"}[9000s]))' });
   t.same(prometheus.calls[0]!.window, window);
   const [start, end] = [window.start.toISOString(), window.end.toISOString()];
@@ -109,6 +122,7 @@ t.test('observeChecks: a failing or missing source becomes an error observation'
   t.same(observations, [
     { check: 'error-rate', error: 'prometheus: query at 2026-11-21T12:00:00.000Z: cannot connect: ECONNREFUSED (3 attempts)' },
     { check: 'p99-latency-ms', error: 'prometheus: query at 2026-11-21T12:00:00.000Z: cannot connect: ECONNREFUSED (3 attempts)' },
+    { check: 'p99-predict-ms', error: 'prometheus: query at 2026-11-21T12:00:00.000Z: cannot connect: ECONNREFUSED (3 attempts)' },
     { check: 'decline-rate-ratio', error: 'no warehouse source is configured' },
   ]);
 });

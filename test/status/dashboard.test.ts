@@ -10,6 +10,7 @@ import t from 'tap';
 import { projectRoot, runCli } from '../helpers/cli.js';
 import { missingBinaries, openMetrics, startPrometheus, type Series } from '../adapters/prometheus-server.js';
 import { ranTasks, stage } from './stage.js';
+import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 
 const chromium = '/usr/bin/chromium';
 const missing = [...(existsSync(chromium) ? [] : ['chromium']), ...missingBinaries()];
@@ -24,7 +25,14 @@ function canaryMetrics(): string {
   const first = at.getTime() - 90 * 60_000;
   const times: Date[] = [];
   for (let x = first; x <= at.getTime(); x += 30_000) times.push(new Date(x));
-  const labels = (version: string) => ({ namespace: 'ml-serving', model: 'fraud-detector', version });
+  // production is raw mode behind an Istio gateway: the gateway's series per backend Service
+  // (the version's predictor Service), and the KServe model server's own predict histogram.
+  const service = (version: string) => predictorServiceName(inferenceServiceName('raw', 'fraud-detector', version));
+  const labels = (version: string) => ({
+    reporter: 'source', source_workload: 'ml-gateway-istio', source_workload_namespace: 'gateway-system',
+    destination_service: `${service(version)}.ml-serving.svc.cluster.local`, destination_service_name: service(version), destination_service_namespace: 'ml-serving',
+    destination_workload: service(version), destination_workload_namespace: 'ml-serving', request_protocol: 'http', response_flags: '-',
+  });
   const counter = (perSecond: (ms: number) => number) => {
     let total = 0;
     return times.map((time, i): [Date, number] => {
@@ -34,17 +42,23 @@ function canaryMetrics(): string {
   };
   const requests: Series[] = [];
   const latencies: Series[] = [];
+  const predict: Series[] = [];
   for (const [version, rps] of [['2026.11.06-1', 18], ['2026.11.13-1', 2]] as const) {
     const errors = (ms: number) => (version === '2026.11.13-1' ? 0.002 + 0.008 * (ms / (90 * 60_000)) : 0.002);
-    requests.push({ name: 'revision_request_count', labels: { ...labels(version), response_code_class: '2xx' }, samples: counter((ms) => rps * (1 - errors(ms))) });
-    requests.push({ name: 'revision_request_count', labels: { ...labels(version), response_code_class: '5xx' }, samples: counter((ms) => rps * errors(ms)) });
+    requests.push({ name: 'istio_requests_total', labels: { ...labels(version), response_code: '200' }, samples: counter((ms) => rps * (1 - errors(ms))) });
+    requests.push({ name: 'istio_requests_total', labels: { ...labels(version), response_code: '503' }, samples: counter((ms) => rps * errors(ms)) });
     ['50', '100', '150', '250', '500', '+Inf'].forEach((le, i) => latencies.push({
-      name: 'revision_request_latencies_bucket', labels: { ...labels(version), le }, samples: counter(() => rps * [0.6, 0.95, 0.995, 0.999, 1, 1][i]!),
+      name: 'istio_request_duration_milliseconds_bucket', labels: { ...labels(version), response_code: '200', le }, samples: counter(() => rps * [0.6, 0.95, 0.995, 0.999, 1, 1][i]!),
+    }));
+    const pod = { namespace: 'ml-serving', pod: `${service(version)}-6c9f7d8b5d-k2x9q`, container: 'kserve-container', model_name: 'fraud-detector' };
+    ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '+Inf'].forEach((le, i) => predict.push({
+      name: 'request_predict_seconds_bucket', labels: { ...pod, le }, samples: counter(() => rps * [0.2, 0.6, 0.95, 0.995, 0.999, 1, 1][i]!),
     }));
   }
   return openMetrics([
-    { name: 'revision_request_count', type: 'counter', series: requests },
-    { name: 'revision_request_latencies', type: 'histogram', series: latencies },
+    { name: 'istio_requests_total', type: 'counter', series: requests },
+    { name: 'istio_request_duration_milliseconds', type: 'histogram', series: latencies },
+    { name: 'request_predict_seconds', type: 'histogram', series: predict },
   ]);
 }
 
@@ -101,7 +115,7 @@ t.test('the dashboard: matrix, timeline, PSI bars and canary metrics, offline, o
   t.equal(await bars.first().getAttribute('fill'), '#cf222e', 'the drifted feature is drawn red, first');
   t.match(await page.textContent('[data-drift="production/fraud-detector"]'), /fail.*txn_amount.*warn 0\.1.*fail 0\.25/);
   const charts = page.locator('[data-testid=canary] [data-canary]');
-  t.equal(await charts.count(), 3, 'one chart per canary check of the production policy');
+  t.equal(await charts.count(), 4, 'one chart per canary check of the production policy');
   t.equal(await page.locator('[data-canary="production/fraud-detector/error-rate"] circle').count(), 12, 'twelve intervals with data');
   t.match(await page.textContent('[data-canary="production/fraud-detector/error-rate"]'), /fraud-detector@2026\.11\.13-1 at 10% — error-rate \(prometheus\)\s+max 0\.01/);
   t.equal(await page.locator('[data-canary="production/fraud-detector/decline-rate-ratio"] circle').count(), 12, 'the warehouse check too');

@@ -138,11 +138,21 @@ async function seedRegistry(env: Record<string, string>): Promise<void> {
   client.destroy();
 }
 
-/** The warehouse tables the story's canary check reads (ANALYTICS.DECISIONS.AUTHORISATIONS). */
+/**
+ * The warehouse tables the story reads: the canary check's ANALYTICS.DECISIONS.AUTHORISATIONS, and
+ * the models' scoring logs (serving.batch.target), which the checker's drift gate aggregates. The
+ * logs start empty: the demo scores nothing, so drift compares with the live version's training
+ * data and the report says "no serving rows".
+ */
 async function warehouseTables(conn: import('@duckdb/node-api').DuckDBConnection): Promise<void> {
   await conn.run("ATTACH ':memory:' AS ANALYTICS");
   await conn.run('CREATE SCHEMA ANALYTICS.DECISIONS');
   await conn.run('CREATE TABLE ANALYTICS.DECISIONS.AUTHORISATIONS (ts TIMESTAMPTZ, model VARCHAR, version VARCHAR, decision VARCHAR)');
+  await conn.run('CREATE SCHEMA ANALYTICS.SCORES');
+  await conn.run(`CREATE TABLE ANALYTICS.SCORES.FRAUD_SCORES (SCORED_AT TIMESTAMPTZ, MODEL_VERSION VARCHAR, TXN_AMOUNT DOUBLE, MERCHANT_CATEGORY VARCHAR,
+    CARD_AGE_DAYS BIGINT, TXN_COUNT_1H BIGINT, AMOUNT_ZSCORE_30D DOUBLE, IS_CARD_PRESENT BOOLEAN, FRAUD_SCORE DOUBLE)`);
+  await conn.run(`CREATE TABLE ANALYTICS.SCORES.CHARGEBACK_SCORES (SCORED_AT TIMESTAMPTZ, MODEL_VERSION VARCHAR, TXN_AMOUNT DOUBLE,
+    MERCHANT_DISPUTE_RATE_90D DOUBLE, CUSTOMER_TENURE_DAYS BIGINT, IS_CROSS_BORDER BOOLEAN, CHARGEBACK_PROBABILITY DOUBLE)`);
 }
 
 /**

@@ -186,7 +186,7 @@ t.test('collectEvidence uses the warehouse configured in the environment, and en
   const logins = standIn.logins.length;
   const logouts = standIn.logouts;
   const ev = await collectEvidence({
-    artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), serving: new Set(), teams: new Set(),
+    artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), serving: new Map(), teams: new Set(),
     canaries: new Map([['production/fraud-detector', { environment: 'production', model: 'fraud-detector', version: '2026.11.20-2', traffic: 10, policy }]]),
   }, { root: projectRoot, base: 'HEAD', now: new Date(), namespaces: { production: 'fraud' } });
   const [observation] = ev.canaries.get('production/fraud-detector')!.observations;
