@@ -16,13 +16,38 @@ export async function runCommand(args: string[], output: Output): Promise<number
   let code: number = ExitCode.ok;
   const program = buildProgram(output, (c) => (code = c));
   try {
-    await program.parseAsync(args, { from: 'user' });
+    await program.parseAsync(withoutHelpForUnknownCommand(program, args), { from: 'user' });
     return code;
   } catch (e) {
     // help and version exit 0; everything else commander rejects is a usage error
     if (e instanceof CommanderError) return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     return printError(e, output, args.includes('--json'));
   }
+}
+
+/**
+ * `modelship nosuchcommand --help` would print the top-level help and exit 0 (commander handles
+ * --help before it looks at the command name): without the help flag, an unknown command is the
+ * usage error it is (exit 2), with commander's suggestion of the nearest command.
+ */
+function withoutHelpForUnknownCommand(program: Command, args: string[]): string[] {
+  const end = args.indexOf('--') < 0 ? args.length : args.indexOf('--');
+  const find = (cmd: Command, n: string) => cmd.commands.find((c) => c.name() === n || c.aliases().includes(n));
+  let cmd = program;
+  let i = 0;
+  // down the command tree (`canary watch`) while the command has subcommands
+  while (cmd.commands.length) {
+    while (i < end && args[i]!.startsWith('-')) i += args[i] === '-C' || args[i] === '--repo' ? 2 : 1;
+    if (i >= end) return args;
+    let name = args[i]!;
+    // `modelship help nosuchcommand` likewise
+    if (name === 'help' && cmd === program && i + 1 < end) name = args[++i]!;
+    const sub = find(cmd, name);
+    if (!sub) return args.filter((a, k) => k >= end || (a !== '--help' && a !== '-h' && !(a === 'help' && k === i - 1)));
+    cmd = sub;
+    i++;
+  }
+  return args;
 }
 
 function buildProgram(output: Output, exit: (code: number) => void): Command {

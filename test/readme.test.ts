@@ -1,7 +1,7 @@
 // The README's command examples are this file's output: each scenario runs the built CLI on a
 // fresh copy of the example repository and the README block must match it. UPDATE_GOLDEN=1
 // rewrites the blocks. Dates are fixed so commit ids are stable.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -9,6 +9,7 @@ import { runCli, type CliResult } from './helpers/cli.js';
 import { readmeExample } from './helpers/golden.js';
 import { makeReleaseRepo } from './helpers/repo.js';
 import { makeRun } from './helpers/runs.js';
+import { annotations } from '../src/sync/types.js';
 import { startCheckerS3, type TestS3 } from './helpers/s3.js';
 
 for (const k of ['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE']) process.env[k] = '2026-11-20T09:00:00Z';
@@ -206,3 +207,23 @@ t.test('audit: the regulator\'s question, answered from a verified trail', async
 function projectRootDir(): string {
   return new URL('../', import.meta.url).pathname;
 }
+
+t.test('the README says how its examples are made, and claims only what the code and workflows do', async (t) => {
+  const root = new URL('../', import.meta.url).pathname;
+  const readme = readFileSync(join(root, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  t.ok(readme.includes('The command examples in this README are not written by hand: `test/readme.test.ts` runs each one against the stand-ins'), 'where the examples come from');
+  t.ok(readme.includes('regenerate them with `npm run build && UPDATE_GOLDEN=1 npx tap test/readme.test.ts` and review the diff'), 'how to regenerate them');
+  // KServe's serviceAnnotationDisallowedList matches exact keys: the README lists every key the renderer writes
+  const keys = Object.values(annotations);
+  t.same(keys, ['modelship.io/spec-hash', 'modelship.io/commit', 'modelship.io/version']);
+  t.ok(readme.includes(`"serviceAnnotationDisallowedList": [${keys.map((k) => JSON.stringify(k)).join(', ')}]`), 'the ConfigMap entry, key by key');
+  t.notMatch(readme, /modelship\.io\/\*/, 'no wildcard: KServe takes keys');
+  // no scheduled runs that no workflow performs
+  const workflows = readdirSync(join(root, '.github/workflows')).map((f) => readFileSync(join(root, '.github/workflows', f), 'utf8')).join('\n');
+  for (const command of ['canary watch', 'drift']) {
+    if (workflows.includes(`cli.js ${command}`)) continue;
+    t.ok(readme.includes(`No workflow in this repository runs ${command === 'drift' ? '`drift` on a schedule' : 'it'} yet`), `${command}: the README says nothing runs it`);
+  }
+  t.notMatch(readme, /a scheduled workflow keeps one issue/);
+  t.notMatch(readme, /`canary watch` \(in the sync workflow or the in-cluster loop\)/);
+});

@@ -16,7 +16,8 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const { commit, plans } = await planRevision({ root, ...(opts.rev !== undefined ? { rev: opts.rev } : {}), ...(opts.env ? { env: opts.env } : {}) });
     if (opts.json) output.out(JSON.stringify({ ok: true, commit, plans }, null, 2));
     else output.out(plans.map(planText).join('\n\n'));
-    return ExitCode.ok;
+    // a substrate that could not be reached: what could be planned is shown, and the exit says it is partial
+    return plans.some((p) => p.unreachable?.length) ? ExitCode.external : ExitCode.ok;
   } catch (e) {
     return printError(e, output, !!opts.json);
   }

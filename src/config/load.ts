@@ -161,7 +161,7 @@ export function loadDocument<T>(file: string, bytes: Uint8Array, schema: SchemaN
   const text = decodeText(file, bytes, limits);
   if (typeof text !== 'string') return { problems: [text] };
   const isJson = file.endsWith('.json');
-  let parsed = isJson ? parseJson(file, text) : parseYaml(file, text, limits);
+  let parsed = isJson ? parseJson(file, text, limits) : parseYaml(file, text, limits);
   if (parsed.problems.length) return { problems: parsed.problems };
   let problems = validateAgainst(schema, parsed);
   if (problems.length && !isJson) {

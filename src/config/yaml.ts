@@ -17,9 +17,14 @@ export interface Limits {
   maxBytes: number;
   /** most aliases (`*name`) one document may use */
   maxAliases: number;
+  /** deepest nesting of collections (sequences and mappings, block or flow) a document may have */
+  maxDepth?: number;
 }
 
-export const defaultLimits: Limits = { maxBytes: 1024 * 1024, maxAliases: 20 };
+/** Nesting deeper than this is refused before parsing: both parsers recurse, and 1 MB of `[` would take seconds and end in a stack overflow. */
+export const defaultMaxDepth = 100;
+
+export const defaultLimits: Limits = { maxBytes: 1024 * 1024, maxAliases: 20, maxDepth: defaultMaxDepth };
 
 export interface Position {
   line: number;
@@ -43,12 +48,49 @@ export function decodeText(file: string, bytes: Uint8Array, limits: Limits = def
   try {
     return utf8.decode(bytes);
   } catch {
-    return fileProblem(file, 'file is not UTF-8 text', 'UTF-8 text', 'binary data');
+    const at = firstInvalidUtf8(bytes);
+    const lineStart = bytes.lastIndexOf(0x0a, at - 1) + 1;
+    let line = 1;
+    for (let i = 0; i < lineStart; i++) if (bytes[i] === 0x0a) line++;
+    const col = utf8.decode(bytes.subarray(lineStart, at)).length + 1;
+    const byte = `0x${bytes[at]!.toString(16).toUpperCase().padStart(2, '0')}`;
+    return { file, line, col, path: '', severity: 'error', message: 'file is not UTF-8 text (save it as UTF-8)', expected: 'UTF-8 text', found: `byte ${byte}` };
   }
+}
+
+/** Offset of the first byte that does not belong to a well-formed UTF-8 sequence (the input is known to be invalid). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let n: number;
+    let min = 0x80;
+    let max = 0xbf;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) min = 0xa0;
+      if (c === 0xed) max = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) min = 0x90;
+      if (c === 0xf4) max = 0x8f;
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      // a sequence cut short or broken: its first byte is the one reported
+      if (d === undefined || d < (k === 1 ? min : 0x80) || d > (k === 1 ? max : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return Math.max(0, b.length - 1);
 }
 
 /** Parses YAML text into plain data, collecting syntax problems with their positions. */
 export function parseYaml(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
+  const deep = tooDeep(file, text, limits.maxDepth ?? defaultMaxDepth);
+  if (deep) return deep;
   // An anchor or alias is `&` or `*` followed by its name, so `*` in a cron line ("0 2 * * *")
   // keeps the fast path; anything that might be one (even inside a quoted string) does not.
   // (The plain character scan first: most files have none of these characters at all.)
@@ -65,6 +107,8 @@ export function parseYaml(file: string, text: string, limits: Limits = defaultLi
 
 /** Parses YAML with the `yaml` document model only: every problem, with positions. */
 export function parseYamlPrecisely(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
+  const deep = tooDeep(file, text, limits.maxDepth ?? defaultMaxDepth);
+  if (deep) return deep;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, strict: true, prettyErrors: false });
   const problems: Problem[] = [];
@@ -103,8 +147,96 @@ export function parseYamlPrecisely(file: string, text: string, limits: Limits = 
   return { file, data, problems, locate: locatorFor(doc, lineCounter) };
 }
 
+/** A parse result carrying the nesting problem, when the text nests deeper than `max`. */
+function tooDeep(file: string, text: string, max: number): ParsedText | undefined {
+  const d = nestingDepth(text, max);
+  if (!d.beyond) return undefined;
+  const pos = d.beyond;
+  return {
+    file, data: undefined, locate: () => pos,
+    problems: [{
+      file, ...pos, path: '', severity: 'error',
+      message: `nesting too deep: ${d.depth} levels; at most ${max} are allowed (nesting is bounded to keep parsing safe)`,
+      expected: `at most ${max} levels of nesting`, found: `${d.depth} levels`,
+    }],
+  };
+}
+
+/**
+ * How deeply the text nests collections, from a scan of its characters (no parser: both recurse).
+ * A conservative count: flow brackets outside quotes and comments, plus, for block collections,
+ * one level per increase of indentation and one per compact `- `/`? ` on a line. Block scalar
+ * contents (after `|` or `>`) are skipped. `beyond` is where the depth first exceeds `max`.
+ */
+export function nestingDepth(text: string, max: number): { depth: number; beyond?: Position } {
+  let depth = 0;
+  let beyond: Position | undefined;
+  let flow = 0;
+  let quote: '"' | "'" | undefined;
+  const indents: number[] = [];
+  let scalarIndent: number | undefined;
+  let base = 0;
+  const note = (d: number, line: number, col: number) => {
+    if (d > depth) depth = d;
+    if (d > max && !beyond) beyond = { line, col };
+  };
+  let line = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    line++;
+    const s = text.slice(start, end);
+    start = end + 1;
+    let i = 0;
+    if (!quote && flow === 0) {
+      while (i < s.length && s[i] === ' ') i++;
+      const blank = i >= s.length || s[i] === '#' || s[i] === '\r';
+      if (scalarIndent !== undefined) {
+        if (blank || i > scalarIndent) continue;
+        scalarIndent = undefined;
+      }
+      if (blank) continue;
+      while (indents.length && indents[indents.length - 1]! >= i) indents.pop();
+      indents.push(i);
+      // the line's first `- ` is the collection at its indentation; each further one nests a level
+      let block = indents.length - 1;
+      while ((s[i] === '-' || s[i] === '?') && (i + 1 >= s.length || s[i + 1] === ' ')) {
+        note(++block, line, i + 1);
+        i += 2;
+        while (s[i] === ' ') i++;
+      }
+      // a line that opens with `[` or `{` is that flow collection, not a block one holding it
+      block = Math.max(block, indents.length);
+      base = s[i] === '[' || s[i] === '{' ? block - 1 : block;
+      note(base, line, i + 1);
+      if (/(?:^|[\s:-])[|>][-+0-9]*[ \t]*(?:#.*)?\r?$/.test(s.slice(i))) scalarIndent = indents[indents.length - 1]!;
+    }
+    for (; i < s.length; i++) {
+      const c = s[i]!;
+      if (quote) {
+        if (quote === '"' && c === '\\') i++;
+        else if (c === quote) {
+          if (quote === "'" && s[i + 1] === "'") i++;
+          else quote = undefined;
+        }
+        continue;
+      }
+      const prev = i === 0 ? ' ' : s[i - 1]!;
+      if (c === '#' && (prev === ' ' || prev === '\t')) break;
+      if ((c === '"' || c === "'") && ' \t[{,:'.includes(prev)) quote = c;
+      else if (c === '[' || c === '{') note(base + ++flow, line, i + 1);
+      else if ((c === ']' || c === '}') && flow > 0) flow--;
+    }
+    if (end === text.length) break;
+  }
+  return beyond ? { depth, beyond } : { depth };
+}
+
 /** Parses JSON text strictly (RFC 8259), reporting syntax errors and duplicate keys with their positions. */
-export function parseJson(file: string, text: string): ParsedText {
+export function parseJson(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
+  const deep = tooDeep(file, text, limits.maxDepth ?? defaultMaxDepth);
+  if (deep) return deep;
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -1,6 +1,7 @@
 // One sync of one environment: render what main says, read what runs, plan, and (for `sync`)
 // apply and record. The renderers and the planner are pure; the targets are the adapters.
 
+import { ModelshipError } from '../errors.js';
 import type { LoadedRepository } from '../config/load.js';
 import type { VersionManifest } from '../config/types.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type KubernetesTarget, type SnowflakeTarget } from './apply.js';
@@ -48,14 +49,28 @@ export function desiredFor(repo: LoadedRepository, environment: string, commit: 
 }
 
 /** Reads what the targets run for this environment and plans. */
-export async function planFor(repo: LoadedRepository, environment: string, commit: string, targets: Targets): Promise<{ desired: DesiredEnvironment; plan: Plan }> {
+export async function planFor(repo: LoadedRepository, environment: string, commit: string, targets: Targets,
+  unreachable?: NonNullable<Plan['unreachable']>): Promise<{ desired: DesiredEnvironment; plan: Plan }> {
   const desired = desiredFor(repo, environment, commit);
   const env = repo.environments.get(environment)!.data;
+  // With `unreachable` (plan): a substrate whose read fails is added to it and left out of the plan.
+  const read = <T>(target: 'kubernetes' | 'snowflake', p: Promise<T[]>): Promise<T[]> => unreachable
+    ? p.catch((e: unknown) => {
+      if (!(e instanceof ModelshipError)) throw e;
+      unreachable.push({ target, reason: e.message });
+      return [];
+    })
+    : p;
   const [kubernetes, snowflake] = await Promise.all([
-    env.kubernetes && targets.kubernetes ? targets.kubernetes.listManaged(env.kubernetes.namespace, environment) : Promise.resolve([]),
-    env.snowflake && targets.snowflake ? targets.snowflake.listManaged(env.snowflake.database, env.snowflake.schema, environment) : Promise.resolve([]),
+    env.kubernetes && targets.kubernetes ? read('kubernetes', targets.kubernetes.listManaged(env.kubernetes.namespace, environment)) : Promise.resolve([]),
+    env.snowflake && targets.snowflake ? read('snowflake', targets.snowflake.listManaged(env.snowflake.database, env.snowflake.schema, environment)) : Promise.resolve([]),
   ]);
   const plan = diffPlan({ desired, live: { kubernetes, snowflake }, hashLive: liveSpecHash });
+  if (unreachable?.length) {
+    const out = new Set(unreachable.map((u) => u.target));
+    plan.actions = plan.actions.filter((a) => !out.has(a.target));
+    plan.unreachable = [...unreachable].sort((a, b) => a.target.localeCompare(b.target));
+  }
   const refusals = serverlessCanaryRefusals(env, kubernetes);
   for (const a of plan.actions) if (a.op !== 'noop' && refusals.has(a.key)) a.refused = refusals.get(a.key)!;
   serverlessCanaryAborts(env, plan.actions);

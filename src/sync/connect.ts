@@ -9,12 +9,15 @@ import { snowflakeConnection, warehouseFromEnv, type SnowflakeConnection } from 
 import type { SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
 import { environmentSession } from '../adapters/snowflake/warehouse-env.js';
 import type { LiveSnowflake, Targets } from './agent.js';
+import type { Plan } from './types.js';
 import { EnvironmentLease } from '../adapters/kubernetes/lease.js';
 import { KubernetesTarget, loadKubeConfig, type KubeConnection } from '../adapters/kubernetes/target.js';
 import { snowflakeTarget, type SnowflakeTaskTarget } from './targets/snowflake.js';
 
 export interface Connections {
   targets: Targets & { snowflake?: LiveSnowflake & SnowflakeTaskTarget };
+  /** with `reachable: true`: the substrates that could not be connected, and why */
+  unreachable?: NonNullable<Plan['unreachable']>;
   /** one agent per environment at a time (when the environment has a cluster) */
   lease?: EnvironmentLease;
   close(): Promise<void>;
@@ -40,7 +43,25 @@ export function kubeConnection(vars: NodeJS.ProcessEnv): KubeConnection {
 }
 
 /** Connects to what `env` uses; refuses when the environment needs a system that is not configured. */
-export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv = process.env, options: { lease?: boolean; shared?: SharedClients } = {}): Connections {
+export function connect(name: string, env: Environment, vars: NodeJS.ProcessEnv = process.env, options: { lease?: boolean; shared?: SharedClients; reachable?: boolean } = {}): Connections {
+  if (options.reachable) {
+    // `plan`: each substrate on its own; one that cannot be connected is reported, not fatal
+    const unreachable: NonNullable<Plan['unreachable']> = [];
+    const parts: Connections[] = [];
+    for (const target of ['kubernetes', 'snowflake'] as const) {
+      if (!env[target]) continue;
+      try {
+        parts.push(connect(name, target === 'kubernetes' ? { ...env, snowflake: undefined } : { ...env, kubernetes: undefined }, vars, { ...options, reachable: false }));
+      } catch (e) {
+        unreachable.push({ target, reason: (e as Error).message });
+      }
+    }
+    return {
+      targets: Object.assign({}, ...parts.map((p) => p.targets)) as Connections['targets'],
+      ...(unreachable.length ? { unreachable } : {}),
+      close: async () => { await Promise.all(parts.map((p) => p.close())); },
+    };
+  }
   const targets: Connections['targets'] = {};
   let lease: EnvironmentLease | undefined;
   let sql: SnowflakeConnection | undefined;

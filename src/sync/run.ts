@@ -172,9 +172,10 @@ export async function planRevision(req: { root: string; rev?: string; env?: stri
   const repo = await loadDesiredState(req.root, commit);
   const plans: Plan[] = [];
   for (const name of environmentsToSync(repo.environments.keys(), req.env)) {
-    const connections = connect(name, repo.environments.get(name)!.data);
+    // Each substrate it can reach is planned; the others are reported as unreachable (exit 3).
+    const connections = connect(name, repo.environments.get(name)!.data, process.env, { reachable: true });
     try {
-      plans.push((await planFor(repo, name, commit, connections.targets)).plan);
+      plans.push((await planFor(repo, name, commit, connections.targets, [...(connections.unreachable ?? [])])).plan);
     } finally {
       await connections.close();
     }

@@ -9,13 +9,15 @@ const sign: Record<PlanAction['op'], string> = { create: '+', update: '~', delet
 export function planSummary(plan: Plan): string {
   const n = (op: PlanAction['op']) => plan.actions.filter((a) => a.op === op).length;
   const changes = n('create') + n('update') + n('delete');
-  return changes === 0
+  const out = plan.unreachable?.length ? `; ${plan.unreachable.map((u) => u.target).join(' and ')} unreachable, not planned` : '';
+  return (changes === 0
     ? `${plan.environment} at ${plan.commit.slice(0, 12)}: no changes; ${n('noop')} object${n('noop') === 1 ? '' : 's'} as desired`
-    : `${plan.environment} at ${plan.commit.slice(0, 12)}: ${n('create')} to create, ${n('update')} to change, ${n('delete')} to delete, ${n('noop')} unchanged`;
+    : `${plan.environment} at ${plan.commit.slice(0, 12)}: ${n('create')} to create, ${n('update')} to change, ${n('delete')} to delete, ${n('noop')} unchanged`) + out;
 }
 
 export function planText(plan: Plan): string {
   const lines = [planSummary(plan)];
+  for (const u of plan.unreachable ?? []) lines.push(`  ? ${u.target}: unreachable, not planned: ${u.reason}`);
   for (const a of plan.actions.filter((x) => x.op !== 'noop')) {
     lines.push('', `  ${a.refused ? '!' : sign[a.op]} ${label(a)}  (${a.refused ? `refused: ${a.refused}` : a.reason})`);
     if (a.first) lines.push(`      first: ${a.first.why}`);

@@ -113,4 +113,6 @@ export interface Plan {
   environment: string;
   commit: string;
   actions: PlanAction[];
+  /** `plan` only: substrates that could not be reached (no connection configured, or the read failed); nothing is planned there */
+  unreachable?: Array<{ target: 'kubernetes' | 'snowflake'; reason: string }>;
 }

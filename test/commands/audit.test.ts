@@ -194,3 +194,14 @@ t.test('a real sync\'s deployment record is what the mirror signs', async (t) =>
   const v = await runCli(['audit', 'verify', '--store', tr.storeDir, '-C', root]);
   t.equal(v.code, 0, v.stdout);
 });
+
+t.test('verify and trace on the shipped policies (no audit: section) say what to configure; exit 1', async (t) => {
+  const expected = 'policies/production.yaml  audit  the policy declares no audit trail; expected audit: { store: s3://bucket/prefix, retentionDays: 365 or more, keys: [...] }\n'
+    + 'error: policies/production.yaml has no audit section: the trail\'s store and trusted keys are declared there (see README, "The audit trail")\n';
+  for (const args of [['audit', 'verify', '--env', 'production'], ['audit', 'trace', '--env', 'production', '--model', 'fraud-detector', '--at', '2026-12-01T00:00:00Z']]) {
+    const r = await runCli(args);
+    t.equal(r.code, 1, args.join(' '));
+    t.equal(r.stderr, expected, args.join(' '));
+    t.equal(r.stdout, '', args.join(' '));
+  }
+});

@@ -150,3 +150,14 @@ t.test('bad input: exit 2 with a clear message', async (t) => {
     t.match(r.stderr, message);
   }
 });
+
+t.test('no kubeconfig at all: says there is no Kubernetes context and how to give one; exit 3', async (t) => {
+  const home = t.testdir({});
+  const r = await runCli(['status', '--env', 'production'], { env: { HOME: home, KUBECONFIG: '' } });
+  t.equal(r.code, 3, r.stdout + r.stderr);
+  const why = `kubernetes: load cluster configuration: no Kubernetes context: KUBECONFIG is not set and ${join(home, '.kube', 'config')} does not exist;`
+    + ' set KUBECONFIG to a kubeconfig (MODELSHIP_KUBE_CONTEXT names a context in it), or MODELSHIP_KUBE_SERVER and MODELSHIP_KUBE_TOKEN for one API server';
+  t.ok(r.stdout.split('\n').includes(`  ! cannot read kubernetes: ${why}`), r.stdout);
+  t.ok(r.stdout.split('\n').includes(`  ! fraud-detector: EKS: cannot read live state: ${why}`), r.stdout);
+  t.notMatch(r.stdout, /skipTLSVerify/);
+});

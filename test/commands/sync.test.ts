@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv } from '../helpers/cli.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
 import { production, promoteFraudDetector, stage, writes } from '../helpers/stage.js';
 import { ExitCode } from '../../src/errors.js';
 
@@ -31,6 +31,29 @@ t.test('plan on an empty cluster lists what sync will create, and writes nothing
   t.match(r.stdout, /\+ InferenceService ml-serving\/fraud-detector-2026-11-06-1-[0-9a-f]{6}  \(not found\)\n      \+ annotations\.modelship\.io\/spec-hash: [0-9a-f]{64}/);
   t.match(r.stdout, /\+ HTTPRoute ml-serving\/fraud-detector/);
   t.match(r.stdout, /\+ task ML_PROD\.SCORING\.MODELSHIP_FRAUD_DETECTOR  \(not found\)\n(.*\n)*      \+ config\.version: 2026\.11\.06-1/);
+  t.equal(writes(s), 0, 'plan only reads');
+});
+
+t.test('plan without a Snowflake connection plans Kubernetes and reports Snowflake unreachable; exit 3', async (t) => {
+  const s = await stage(t);
+  const env = { ...s.env, SNOWFLAKE_ACCOUNT: undefined, SNOWFLAKE_USER: undefined, SNOWFLAKE_PASSWORD: undefined, MODELSHIP_SNOWFLAKE_URL: undefined };
+  const r = await runCli(['plan', '--env', 'production', '-C', s.root], { env, cwd: s.root });
+  t.equal(r.code, ExitCode.external, r.stderr);
+  t.equal(r.stderr, '');
+  const lines = r.stdout.split('\n');
+  t.match(lines[0], /^production at [0-9a-f]{12}: 2 to create, 0 to change, 0 to delete, 0 unchanged; snowflake unreachable, not planned$/);
+  t.equal(lines[1], '  ? snowflake: unreachable, not planned: environment production runs batch scoring in Snowflake, but no Snowflake connection is configured'
+    + ' (set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH; see the README)');
+  t.match(r.stdout, /\+ InferenceService ml-serving\/fraud-detector-2026-11-06-1-[0-9a-f]{6}  \(not found\)/);
+  t.match(r.stdout, /\+ HTTPRoute ml-serving\/fraud-detector/);
+  t.notMatch(r.stdout, /\+ task /, 'nothing planned in Snowflake');
+  const json = await runCli(['plan', '--env', 'production', '--json', '-C', s.root], { env, cwd: s.root });
+  t.equal(json.code, ExitCode.external);
+  t.same(JSON.parse(json.stdout).plans[0].unreachable.map((u: { target: string }) => u.target), ['snowflake']);
+  // and with Kubernetes down too: both are reported, nothing is planned
+  const down = await runCli(['plan', '--env', 'production', '-C', s.root], { env: { ...env, MODELSHIP_KUBE_TOKEN: undefined }, cwd: s.root });
+  t.equal(down.code, ExitCode.external);
+  t.match(down.stdout, /^production at [0-9a-f]{12}: no changes; 0 objects as desired; kubernetes and snowflake unreachable, not planned\n  \? kubernetes: unreachable, not planned: MODELSHIP_KUBE_SERVER is set but MODELSHIP_KUBE_TOKEN is not\n  \? snowflake: /);
   t.equal(writes(s), 0, 'plan only reads');
 });
 

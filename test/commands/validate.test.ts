@@ -100,3 +100,23 @@ t.test('the command line: help, version, usage errors', async (t) => {
   t.equal(command.code, 2);
   t.match(command.stderr, /error: unknown command 'deploy'/);
 });
+
+t.test('an unknown command is a usage error even with --help, with a suggestion', async (t) => {
+  const cases: Array<[string[], string]> = [
+    [['nosuchcommand', '--help'], "error: unknown command 'nosuchcommand'\n(run with --help for usage)\n"],
+    [['-C', '.', 'valdate', '-h'], "error: unknown command 'valdate'\n(Did you mean validate?)\n(run with --help for usage)\n"],
+    [['help', 'promot'], "error: unknown command 'promot'\n(Did you mean promote?)\n(run with --help for usage)\n"],
+    [['canary', 'wach', '--help'], "error: unknown command 'wach'\n(Did you mean watch?)\n(run with --help for usage)\n"],
+  ];
+  for (const [args, stderr] of cases) {
+    const r = await runCli(args);
+    t.equal(r.code, 2, args.join(' '));
+    t.equal(r.stderr, stderr, args.join(' '));
+    t.equal(r.stdout, '', args.join(' '));
+  }
+  for (const args of [['--help'], ['help', 'validate'], ['canary', 'watch', '--help']]) {
+    const r = await runCli(args);
+    t.equal(r.code, 0, args.join(' '));
+    t.match(r.stdout, /^Usage: modelship /, args.join(' '));
+  }
+});

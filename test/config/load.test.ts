@@ -79,7 +79,38 @@ t.test('binary content is not YAML', async (t) => {
   const dir = tree(t);
   writeFileSync(join(dir, 'policies/staging.yaml'), Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x80]));
   const r = await problemsOf(dir);
-  t.match(r.lines, ['policies/staging.yaml  file is not UTF-8 text; expected UTF-8 text, found binary data']);
+  t.same(r.lines, ['policies/staging.yaml:1:1  file is not UTF-8 text (save it as UTF-8); expected UTF-8 text, found byte 0xFF']);
+});
+
+t.test('a byte that is not UTF-8 is reported at its line and column', async (t) => {
+  const dir = tree(t);
+  const file = join(dir, 'policies/staging.yaml');
+  // a Latin-1 "é" in a comment on line 2, after "# caf" (the line's 6th character)
+  const text = readFileSync(file, 'utf8').split('\n');
+  text.splice(1, 0, '# café: staging');
+  writeFileSync(file, Buffer.from(text.join('\n'), 'latin1'));
+  const r = await problemsOf(dir);
+  t.same(r.lines, ['policies/staging.yaml:2:6  file is not UTF-8 text (save it as UTF-8); expected UTF-8 text, found byte 0xE9']);
+});
+
+t.test('nesting is bounded: 1 MB of "[" is a clear error, quickly', async (t) => {
+  const dir = tree(t);
+  writeFileSync(join(dir, 'policies/staging.yaml'), '['.repeat(1024 * 1024));
+  const started = Date.now();
+  const r = await problemsOf(dir);
+  t.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  t.same(r.lines, ['policies/staging.yaml:1:101  nesting too deep: 1048576 levels; at most 100 are allowed (nesting is bounded to keep parsing safe); expected at most 100 levels of nesting, found 1048576 levels']);
+});
+
+t.test('nesting is bounded in block collections and JSON too; ordinary nesting passes', async (t) => {
+  const message = (p: { problems: Array<{ line: number; col: number; message: string }> }) => p.problems.map((q) => `${q.line}:${q.col} ${q.message}`);
+  t.same(message(parseYaml('x.yaml', '- '.repeat(5000) + 'x\n')), ['1:201 nesting too deep: 5000 levels; at most 100 are allowed (nesting is bounded to keep parsing safe)']);
+  t.same(message(parseYamlPrecisely('x.yaml', Array.from({ length: 150 }, (_, i) => ' '.repeat(i) + 'k:').join('\n') + ' 1\n')),
+    ['101:101 nesting too deep: 150 levels; at most 100 are allowed (nesting is bounded to keep parsing safe)']);
+  t.same(message(parseJson('x.json', '{"a":'.repeat(200) + '1' + '}'.repeat(200))), ['1:501 nesting too deep: 200 levels; at most 100 are allowed (nesting is bounded to keep parsing safe)']);
+  const ninety = '['.repeat(90) + ']'.repeat(90);
+  t.same(parseYaml('x.yaml', `a: ${ninety}\n`).problems, []);
+  t.same(parseYaml('x.yaml', 'sql: |\n' + Array.from({ length: 150 }, (_, i) => '  ' + ' '.repeat(i) + 'select [').join('\n') + '\n').problems, [], 'block scalar text is not nesting');
 });
 
 t.test('tabs used for indentation', async (t) => {

@@ -9,6 +9,9 @@ import {
   ApiException, createConfiguration, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration,
   type Configuration, type KubernetesObject as ClientObject,
 } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { ExternalError } from '../../errors.js';
 import { labels, managerName, type KubernetesObject, type LiveKubernetesObject } from '../../sync/types.js';
 
@@ -43,7 +46,16 @@ export function loadKubeConfig(connection?: KubeConnection): KubeConfig {
       kc.loadFromCluster();
     } else if (connection.kind === 'kubeconfig') {
       if (connection.path) kc.loadFromFile(connection.path);
-      else kc.loadFromDefault();
+      else {
+        // With no kubeconfig at all, client-node quietly falls back to http://localhost and every
+        // request then fails with "HTTP protocol is not allowed when skipTLSVerify is not set".
+        const fallback = join(homedir(), '.kube', 'config');
+        if (!process.env.KUBECONFIG && !existsSync(fallback)) {
+          throw new ExternalError('kubernetes', 'load cluster configuration',
+            `no Kubernetes context: KUBECONFIG is not set and ${fallback} does not exist; set KUBECONFIG to a kubeconfig (MODELSHIP_KUBE_CONTEXT names a context in it), or MODELSHIP_KUBE_SERVER and MODELSHIP_KUBE_TOKEN for one API server`);
+        }
+        kc.loadFromDefault();
+      }
       if (connection.context) kc.setCurrentContext(connection.context);
     } else {
       kc.loadFromOptions({
