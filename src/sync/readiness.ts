@@ -27,7 +27,14 @@ export interface Readiness {
 
 type Condition = { type?: string; status?: string; reason?: string; message?: string };
 
-export function readiness(desired: KubernetesObject, live: LiveKubernetesObject | undefined): Readiness {
+/**
+ * `before`: the object as read when the plan was made, if it existed. Serverless only: a changed
+ * predictor (anything but canaryTrafficPercent) changes the Knative Service's template, and every
+ * template change makes a new Revision (https://knative.dev/docs/serving/revisions/), so until
+ * status names a latest created revision other than the one before, the status is from before
+ * the change (observedGeneration, being the Knative Service's, cannot tell).
+ */
+export function readiness(desired: KubernetesObject, live: LiveKubernetesObject | undefined, before?: LiveKubernetesObject): Readiness {
   if (!live) return { ready: false, reason: 'not found' };
   const status = (live.status ?? {}) as Record<string, any>;
   const generation = live.metadata.generation;
@@ -57,6 +64,8 @@ export function readiness(desired: KubernetesObject, live: LiveKubernetesObject 
   }
   if (transition !== undefined && transition !== 'UpToDate') return { ready: false, reason: `model transition is ${transition}` };
   const predictor = status.components?.predictor as Record<string, any> | undefined;
+  const stale = staleRevision(desired, live, predictor, before);
+  if (stale) return { ready: false, reason: `KServe has not created the new revision yet (latest is still ${stale})` };
   if (predictor?.latestCreatedRevision && predictor.latestReadyRevision && predictor.latestCreatedRevision !== predictor.latestReadyRevision) {
     return { ready: false, reason: `revision ${predictor.latestCreatedRevision} is not ready yet (${predictor.latestReadyRevision} is)` };
   }
@@ -67,6 +76,25 @@ export function readiness(desired: KubernetesObject, live: LiveKubernetesObject 
     if (latest !== wantCanary) return { ready: false, reason: `traffic to the latest revision is ${latest}%, want ${wantCanary}%` };
   }
   return { ready: true, reason: wantCanary !== undefined ? `ready, canary at ${wantCanary}%` : 'ready' };
+}
+
+/** Both sides as the API server holds them (defaults included), so only a real change counts. */
+function staleRevision(desired: KubernetesObject, live: LiveKubernetesObject, predictor: Record<string, any> | undefined, before: LiveKubernetesObject | undefined): string | undefined {
+  const mode = desired.metadata.annotations?.['serving.kserve.io/deploymentMode'];
+  if (mode !== 'Serverless' && mode !== 'Knative') return undefined;
+  const previous = ((before?.status ?? {}) as Record<string, any>).components?.predictor?.latestCreatedRevision as string | undefined;
+  if (!before || !previous || predictor?.latestCreatedRevision !== previous) return undefined;
+  const template = (o: { spec?: Record<string, unknown> }) => {
+    const { canaryTrafficPercent: _c, ...rest } = ((o.spec ?? {}).predictor ?? {}) as Record<string, unknown>;
+    return JSON.stringify(sortKeys(rest));
+  };
+  return template(before) === template(live) ? undefined : previous;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
 }
 
 type RouteParent = {

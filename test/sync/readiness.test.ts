@@ -81,3 +81,19 @@ t.test('a gateway that refuses RequestMirror (Extended support) fails at once, n
     reason: /^gateway gateways\/public \(example.com\/gateway\) refused the route's filter RequestMirror: UnsupportedValue: unsupported filter type RequestMirror \(RequestMirror, used for the shadow, is Extended support in Gateway API/,
   });
 });
+
+t.test('serverless: a status from before the change is not taken for the new revision (Knative makes a revision per template change)', async (t) => {
+  const serverless = (storageUri: string, canary?: number): KubernetesObject => ({
+    ...desired({ predictor: { model: { storageUri }, ...(canary !== undefined ? { canaryTrafficPercent: canary } : {}) } }),
+    metadata: { name: 'fraud-detector', namespace: 'ml-serving', labels: {}, annotations: { 'serving.kserve.io/deploymentMode': 'Serverless' } },
+  });
+  const at = (o: KubernetesObject, revision: string): LiveKubernetesObject => ({
+    ...live({ ...ok, observedGeneration: 1, components: { predictor: { latestCreatedRevision: revision, latestReadyRevision: revision, traffic: [{ latestRevision: true, percent: 100 }] } } }), spec: o.spec,
+  });
+  const before = at(serverless('s3://m/1'), 'fd-00001');
+  t.match(readiness(serverless('s3://m/2'), at(serverless('s3://m/2'), 'fd-00001'), before), { ready: false, reason: 'KServe has not created the new revision yet (latest is still fd-00001)' });
+  t.match(readiness(serverless('s3://m/2'), at(serverless('s3://m/2'), 'fd-00002'), before), { ready: true });
+  t.match(readiness(serverless('s3://m/1', 0), at(serverless('s3://m/1', 0), 'fd-00001'), before).reason, /traffic to the latest revision is 100%, want 0%/, 'a traffic-only change makes no revision');
+  const raw = { ...serverless('s3://m/2'), metadata: { ...serverless('s3://m/2').metadata, annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } } };
+  t.match(readiness(raw, at(raw, 'fd-00001'), before), { ready: true }, 'raw mode has no revisions');
+});
