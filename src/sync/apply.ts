@@ -127,7 +127,7 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
         const d = objectOf(a);
         let r: Readiness;
         try {
-          r = readiness(d, await targets.kubernetes.get(d));
+          r = readiness(d, await targets.kubernetes.get(d), a.live as LiveKubernetesObject | undefined);
         } catch (e) {
           if (!(e instanceof ModelshipError)) throw e;
           r = { ready: false, reason: e.message };

@@ -3,6 +3,7 @@
 // (its fields no longer hash to its annotation) is updated back: self-heal, reported as drift.
 // Only objects carrying modelship's marks are ever deleted.
 
+import { deploymentModeAnnotation, sameDeploymentMode } from './render/kubernetes.js';
 import { normalDefinition, normalSchedule, taskConfig, taskDefinition } from './render/snowflake.js';
 import { annotations, labels, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type Plan, type PlanAction, type ScoringTask } from './types.js';
 
@@ -41,9 +42,11 @@ export function plan(input: PlanInput): Plan {
     const recorded = live.metadata.annotations?.[annotations.specHash];
     const actual = input.hashLive(live);
     const base = { target: 'kubernetes' as const, key, ...(model ? { model } : {}), desired: d, live };
-    if (recorded === want && actual === want) actions.push({ ...base, op: 'noop', reason: `spec hash ${short(want)} unchanged` });
-    else if (recorded === want) actions.push({ ...base, op: 'update', reason: `edited outside modelship (drift): its fields no longer match spec hash ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
-    else actions.push({ ...base, op: 'update', reason: `spec hash ${short(recorded)} → ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
+    const warning = modeMismatch(d, live);
+    const extra = warning ? { warning } : {};
+    if (recorded === want && actual === want) actions.push({ ...base, ...extra, op: 'noop', reason: `spec hash ${short(want)} unchanged` });
+    else if (recorded === want) actions.push({ ...base, ...extra, op: 'update', reason: `edited outside modelship (drift): its fields no longer match spec hash ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
+    else actions.push({ ...base, ...extra, op: 'update', reason: `spec hash ${short(recorded)} → ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
   }
   for (const [key, live] of liveKube) {
     const model = live.metadata.labels?.[labels.model];
@@ -75,6 +78,24 @@ export function plan(input: PlanInput): Plan {
     actions.push({ op: 'delete', target: 'snowflake', key, ...(live.comment ? { model: live.comment.model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(liveTaskFields(live), {}) });
   }
   return { environment: desired.environment, commit: desired.commit, actions };
+}
+
+/**
+ * When a live InferenceService runs in another deployment mode than the one wanted. KServe
+ * records the mode in status.deploymentMode at creation and keeps it: the recorded mode wins over
+ * the annotation on every later reconcile (kserve/kserve
+ * pkg/controller/v1beta1/inferenceservice/utils/utils.go GetDeploymentMode), and KServe up to
+ * 0.15 sends an annotation value it does not know to the cluster's default. Applying cannot
+ * change it; the object must be deleted and created again.
+ */
+function modeMismatch(d: KubernetesObject, live: LiveKubernetesObject): string | undefined {
+  if (d.kind !== 'InferenceService') return undefined;
+  const wanted = d.metadata.annotations[deploymentModeAnnotation];
+  const reported = (live.status as Record<string, unknown> | undefined)?.deploymentMode;
+  if (!wanted || typeof reported !== 'string' || !reported) return undefined;
+  const mode = wanted === 'RawDeployment' || wanted === 'Standard' ? 'raw' : 'serverless';
+  if (sameDeploymentMode(mode, reported)) return undefined;
+  return `KServe runs it in deployment mode ${reported}, not ${wanted} (kubernetes.mode ${mode}); KServe keeps the mode an InferenceService was created with, so applying will not change it: delete it (kubectl delete inferenceservice -n ${d.metadata.namespace} ${d.metadata.name}) and sync again`;
 }
 
 /** The fields modelship owns and compares: spec, labels, annotations other than the commit. */

@@ -18,8 +18,9 @@ export function planSummary(plan: Plan): string {
 export function planText(plan: Plan): string {
   const lines = [planSummary(plan)];
   for (const u of plan.unreachable ?? []) lines.push(`  ? ${u.target}: unreachable, not planned: ${u.reason}`);
-  for (const a of plan.actions.filter((x) => x.op !== 'noop')) {
+  for (const a of plan.actions.filter((x) => x.op !== 'noop' || x.warning)) {
     lines.push('', `  ${a.refused ? '!' : sign[a.op]} ${label(a)}  (${a.refused ? `refused: ${a.refused}` : a.reason})`);
+    if (a.warning) lines.push(`      warning: ${a.warning}`);
     if (a.first) lines.push(`      first: ${a.first.why}`);
     for (const d of a.diff ?? []) lines.push(`      ${d}`);
   }
@@ -31,11 +32,12 @@ export function planMarkdown(plans: Plan[]): string {
   const out = ['#### What merge will do', ''];
   for (const p of plans) {
     out.push(`**${planSummary(p)}**`, '');
-    const changed = p.actions.filter((a) => a.op !== 'noop');
+    const changed = p.actions.filter((a) => a.op !== 'noop' || a.warning);
     if (!changed.length) continue;
     out.push('```diff');
     for (const a of changed) {
       out.push(`${a.op === 'create' ? '+' : a.op === 'delete' ? '-' : '!'} ${label(a)} (${a.reason})`);
+      if (a.warning) out.push(`!     warning: ${a.warning}`);
       if (a.first) out.push(`!     first: ${a.first.why}`);
       for (const d of a.diff ?? []) out.push(`${d.startsWith('+') ? '+' : d.startsWith('-') ? '-' : '!'}     ${d.slice(2)}`);
     }

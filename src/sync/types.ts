@@ -107,6 +107,8 @@ export interface PlanAction {
    * once, no new pods), and only then rolls the stable spec.
    */
   first?: { object: KubernetesObject; why: string };
+  /** something the plan cannot fix by applying, said to the reader (the live object stays as it is) */
+  warning?: string;
 }
 
 export interface Plan {

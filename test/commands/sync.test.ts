@@ -139,6 +139,50 @@ t.test('an object that never becomes ready: exit 1 with its condition; traffic n
     'no deployment row for what did not converge');
 });
 
+t.test('raw mode: a replicas-only change and an HPA scale event leave status.observedGeneration behind (KServe copies the Deployment\'s); sync still converges', async (t) => {
+  // kserve/kserve pkg/apis/serving/v1beta1/inference_service_status.go (PropagateRawStatus): the
+  // InferenceService's status.observedGeneration is its predictor Deployment's. minReplicas goes
+  // to the HPA, so the InferenceService's generation moves and the Deployment's does not.
+  const s = await stage(t);
+  t.equal((await s.cli('sync', '--env', 'production')).code, 0);
+  const file = join(s.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('replicas: { min: 4, max: 20 }', 'replicas: { min: 6, max: 20 }'));
+  s.git('commit', '-qam', 'production: fraud-detector min replicas 6');
+  const [stable] = s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving').filter((o) => o.metadata.name.startsWith('fraud-detector-'));
+  s.kube.controller.scale('ml-serving', stable!.metadata.name);
+  s.kube.controller.scale('ml-serving', stable!.metadata.name);
+  await s.kube.controller.idle();
+  const r = await s.cli('sync', '--env', 'production', '--ready-timeout', '3s');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /production at [0-9a-f]{12}: converged/);
+  const live = s.kube.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', stable!.metadata.name)!;
+  t.equal(live.spec.predictor.minReplicas, 6);
+  t.not(live.status.observedGeneration, live.metadata.generation, 'the two differ, as on a real cluster');
+});
+
+t.test('KServe 0.15 runs the rendered InferenceServices in the mode asked for (RawDeployment, not the default Serverless)', async (t) => {
+  const s = await stage(t);
+  s.kube.controller.kserveVersion = '0.15';
+  const r = await s.cli('sync', '--env', 'production');
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  for (const o of s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')) t.equal(o.status.deploymentMode, 'RawDeployment', o.metadata.name);
+});
+
+t.test('a gateway that does not implement RequestMirror: sync fails at once, naming the gateway and the filter', async (t) => {
+  const s = await stage(t);
+  s.kube.controller.unsupportedFilters = ['RequestMirror'];
+  const file = join(s.root, 'environments/production.yaml');
+  const text = readFileSync(file, 'utf8');
+  t.match(text, /\n {4}version: 2026\.11\.06-1/);
+  writeFileSync(file, text.replace(/\n( {4})version: 2026\.11\.06-1([^\n]*)\n/, (_m, indent: string, rest: string) => `\n${indent}version: 2026.11.06-1${rest}\n${indent}shadow: { version: 2026.11.13-1 }\n`));
+  s.git('commit', '-qam', 'production: shadow fraud-detector 2026.11.13-1');
+  const started = Date.now();
+  const r = await s.cli('sync', '--env', 'production', '--ready-timeout', '20s');
+  t.equal(r.code, 1, r.stdout + r.stderr);
+  t.ok(Date.now() - started < 15_000, 'did not wait for the timeout');
+  t.match(r.stdout, /HTTPRoute\/ml-serving\/fraud-detector .*gateway [^ ]+ \(sandbox\.modelship\.io\/gateway-controller\) refused the route's filter RequestMirror: UnsupportedValue/);
+});
+
 t.test('another agent holds the lease: exit 4, nothing written', async (t) => {
   const s = await stage(t);
   s.kube.put({

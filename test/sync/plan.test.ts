@@ -91,3 +91,21 @@ t.test('only what modelship manages in this environment is pruned', async (t) =>
 t.test('diff lines: added, removed, changed, nested and arrays', async (t) => {
   t.same(diffLines({ a: 1, b: { c: [1, 2] } }, { a: 2, b: { c: [1] }, d: 'x' }), ['~ a: 1 → 2', '- b.c[1]: 2', '+ d: x']);
 });
+
+t.test('a live InferenceService in another KServe deployment mode: the plan says so (applying cannot change it)', async (t) => {
+  // KServe keeps status.deploymentMode from creation (kserve/kserve
+  // pkg/controller/v1beta1/inferenceservice/utils/utils.go GetDeploymentMode), and KServe up to
+  // 0.15 sent the 0.16 names Standard / Knative to the cluster default (Serverless).
+  const a = isvc('fraud-detector', { predictor: { minReplicas: 4 } });
+  a.metadata.annotations['serving.kserve.io/deploymentMode'] = 'RawDeployment';
+  const withMode = (mode: string): LiveKubernetesObject => ({ ...live(a), status: { deploymentMode: mode } });
+  const p = plan({ desired: desired([a]), live: { kubernetes: [withMode('Serverless')], snowflake: [] }, hashLive });
+  t.match(p.actions[0], { op: 'noop', warning: /^KServe runs it in deployment mode Serverless, not RawDeployment \(kubernetes\.mode raw\); .* delete it \(kubectl delete inferenceservice -n ml-serving fraud-detector\) and sync again$/ });
+  t.notOk(hasWrites(p), 'a warning is not a write');
+  const { planText } = await import('../../src/sync/show.js');
+  t.match(planText(p), /no changes; 1 object as desired\n\n {4}InferenceService ml-serving\/fraud-detector {2}\(spec hash .*\)\n {6}warning: KServe runs it in deployment mode Serverless/);
+  for (const same of ['RawDeployment', 'Standard']) {
+    t.equal(plan({ desired: desired([a]), live: { kubernetes: [withMode(same)], snowflake: [] }, hashLive }).actions[0]!.warning, undefined, `${same} is raw on every KServe`);
+  }
+  t.equal(plan({ desired: desired([a]), live: { kubernetes: [live(a)], snowflake: [] }, hashLive }).actions[0]!.warning, undefined, 'no status yet: nothing to say');
+});

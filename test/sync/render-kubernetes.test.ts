@@ -106,7 +106,7 @@ t.test('staging (serverless): one InferenceService named after the model, the ve
     metadata: {
       namespace: 'ml-staging',
       labels: { 'app.kubernetes.io/managed-by': 'modelship', 'modelship.io/environment': 'staging', 'modelship.io/model': 'fraud-detector' },
-      annotations: { 'serving.kserve.io/deploymentMode': 'Knative', 'modelship.io/version': '2026.11.13-1', 'modelship.io/commit': commitA, 'modelship.io/spec-hash': /^[0-9a-f]{64}$/ },
+      annotations: { 'serving.kserve.io/deploymentMode': 'Serverless', 'modelship.io/version': '2026.11.13-1', 'modelship.io/commit': commitA, 'modelship.io/spec-hash': /^[0-9a-f]{64}$/ },
     },
   });
   t.same(predictor(isvc), {
@@ -158,7 +158,7 @@ t.test('production (raw), stable only: a version-named InferenceService behind a
   t.match(stable, /^fraud-detector-2026-11-06-1-[0-9a-f]{6}$/);
   t.same(kinds(objects), [`InferenceService/${stable}`, 'HTTPRoute/fraud-detector']);
   const [isvc] = objects as [KubernetesObject];
-  t.match(isvc.metadata, { labels: { 'networking.kserve.io/visibility': 'cluster-local' }, annotations: { 'serving.kserve.io/deploymentMode': 'Standard' } });
+  t.match(isvc.metadata, { labels: { 'networking.kserve.io/visibility': 'cluster-local' }, annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } });
   t.match(predictor(isvc), { minReplicas: 4, maxReplicas: 20, scaleMetric: 'cpu', scaleTarget: 70, model: { storageUri: manifest('fraud-detector', '2026.11.06-1').artifact.uri, args: ['--model_name=fraud-detector'] } });
   t.same(route(objects).spec, {
     parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'gateway-system', name: 'ml-gateway' }],

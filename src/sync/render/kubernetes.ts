@@ -110,6 +110,25 @@ export function inferenceServiceName(mode: 'serverless' | 'raw', model: string, 
   return part ? `${model}-${part}-${digest}` : `${model}-${digest}`;
 }
 
+export const deploymentModeAnnotation = 'serving.kserve.io/deploymentMode';
+
+/**
+ * The deploymentMode annotation's value: the names every supported KServe accepts. KServe 0.16
+ * renamed the modes Standard / Knative and still takes RawDeployment / Serverless, mapping them
+ * (kserve/kserve pkg/constants/constants.go ParseDeploymentMode, LegacyRawDeployment and
+ * LegacyServerless); KServe 0.15 knows only RawDeployment / Serverless and sends any other value
+ * to the cluster's default mode without a word (v0.15.2
+ * pkg/controller/v1beta1/inferenceservice/utils/utils.go GetDeploymentMode).
+ */
+export function deploymentModeValue(mode: 'serverless' | 'raw'): 'RawDeployment' | 'Serverless' {
+  return mode === 'raw' ? 'RawDeployment' : 'Serverless';
+}
+
+/** Whether a status.deploymentMode KServe reports is the mode wanted (0.16 reports the new names, 0.15 the old). */
+export function sameDeploymentMode(mode: 'serverless' | 'raw', reported: string): boolean {
+  return mode === 'raw' ? reported === 'RawDeployment' || reported === 'Standard' : reported === 'Serverless' || reported === 'Knative';
+}
+
 /** The Service KServe raw mode creates in front of an InferenceService's predictor (port 80). */
 export function predictorServiceName(inferenceService: string): string {
   return `${inferenceService}-predictor`;
@@ -185,7 +204,7 @@ function inferenceService(m: Model, name: string, version: string, canaryTraffic
     name, namespace: m.namespace,
     // raw: the per-version services are reached through the route only, so KServe makes no ingress of its own.
     labels: { ...baseLabels(m), ...(m.mode === 'raw' ? { 'networking.kserve.io/visibility': 'cluster-local' } : {}) },
-    annotations: { 'serving.kserve.io/deploymentMode': m.mode === 'raw' ? 'Standard' : 'Knative' },
+    annotations: { [deploymentModeAnnotation]: deploymentModeValue(m.mode) },
   };
   return finish({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: meta, spec: { predictor } }, version, m.commit);
 }

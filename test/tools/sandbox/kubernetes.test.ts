@@ -233,7 +233,7 @@ t.test('the toy KServe controller: status after a delay, canary traffic split, p
   const canary = isvc('fraud', { model: model('s3://m/2'), canaryTrafficPercent: 10 });
   await apply(api, canary);
   live = s.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', 'fraud')!;
-  t.match(readiness(canary, live as any), { ready: false, reason: /has not seen generation 2/ });
+  t.match(readiness(canary, live as any), { ready: false, reason: 'traffic to the latest revision is 100%, want 10%' }, 'the status from before the canary does not pass');
   await s.controller.idle();
   live = s.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', 'fraud')!;
   t.same(live.status.components.predictor.traffic, [
@@ -298,17 +298,88 @@ t.test('stuck objects: a failed model load, a rollout that never finishes, failu
   t.equal(disabled.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', 'fraud')!.status, undefined, 'controller off: never ready');
 });
 
-t.test('HTTPRoute status: every parentRef accepted, per-condition observedGeneration (Gateway API shape)', async (t) => {
+t.test('HTTPRoute status: every parentRef accepted, per-condition observedGeneration (Gateway API shape); a missing backend is ResolvedRefs=False', async (t) => {
   const s = await standIn(t);
   const api = client(s);
-  await apply(api, {
+  const route = {
     apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'fraud', namespace: 'ml-serving' },
     spec: { parentRefs: [{ name: 'ml-gateway' }], rules: [{ backendRefs: [{ name: 'fraud-stable-predictor', port: 80, weight: 90 }, { name: 'fraud-canary-predictor', port: 80, weight: 10 }] }] },
-  });
+  };
+  await apply(api, route);
+  await s.controller.idle();
+  let live = s.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving', 'fraud')!;
+  // Gateway API: an attached route whose backend Service does not exist stays Accepted and says
+  // ResolvedRefs=False, BackendNotFound (apis/v1/shared_types.go).
+  t.match(live.status.parents, [{ parentRef: { name: 'ml-gateway' }, conditions: [
+    { type: 'Accepted', status: 'True', observedGeneration: 1 },
+    { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound', message: 'backend Service ml-serving/fraud-stable-predictor, Service ml-serving/fraud-canary-predictor not found' },
+  ] }]);
+  t.match(readiness(route as any, live as any), { ready: false, reason: /cannot resolve the route's backends \(BackendNotFound\)/ });
+  t.equal(live.status.observedGeneration, undefined, 'RouteStatus has no top-level observedGeneration');
+
+  // KServe raw mode makes <isvc>-predictor; the gateway sees the Services come and resolves.
+  for (const name of ['fraud-stable', 'fraud-canary']) await apply(api, isvc(name, { model: model('s3://m/1') }, { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } }));
+  await s.controller.idle();
+  live = s.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving', 'fraud')!;
+  t.match(live.status.parents, [{ conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] }]);
+  t.match(readiness(route as any, live as any), { ready: true });
+});
+
+t.test('a gateway without the Extended RequestMirror filter refuses the route: Accepted=False, UnsupportedValue', async (t) => {
+  const s = await standIn(t, { controller: { unsupportedFilters: ['RequestMirror'] } });
+  const api = client(s);
+  for (const name of ['fraud-stable', 'fraud-shadow']) await apply(api, isvc(name, { model: model('s3://m/1') }, { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } }));
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'fraud', namespace: 'ml-serving' },
+    spec: {
+      parentRefs: [{ name: 'ml-gateway', namespace: 'gateways' }],
+      rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'fraud-shadow-predictor', port: 80 } } }], backendRefs: [{ name: 'fraud-stable-predictor', port: 80 }] }],
+    },
+  };
+  await apply(api, route);
   await s.controller.idle();
   const live = s.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving', 'fraud')!;
-  t.match(live.status.parents, [{ parentRef: { name: 'ml-gateway' }, conditions: [{ type: 'Accepted', status: 'True', observedGeneration: 1 }, { type: 'ResolvedRefs', status: 'True' }] }]);
-  t.equal(live.status.observedGeneration, undefined, 'RouteStatus has no top-level observedGeneration');
+  t.match(live.status.parents, [{ conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedValue' }, { type: 'ResolvedRefs', status: 'True' }] }]);
+  t.match(readiness(route as any, live as any), {
+    ready: false, failed: true,
+    reason: /^gateway gateways\/ml-gateway \(sandbox.modelship.io\/gateway-controller\) refused the route's filter RequestMirror: UnsupportedValue: filter type RequestMirror is not supported \(RequestMirror, used for the shadow, is Extended support/,
+  });
+});
+
+t.test('KServe copies observedGeneration from the child: raw replicas-only changes and HPA scale events leave it apart, readiness does not wait on it', async (t) => {
+  const s = await standIn(t);
+  const api = client(s);
+  const raw = (min: number) => isvc('fraud', { minReplicas: min, maxReplicas: 4, model: model('s3://m/1') }, { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } });
+  await apply(api, raw(1));
+  await s.controller.idle();
+  const get = () => s.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', 'fraud')!;
+  t.match(get(), { metadata: { generation: 1 }, status: { observedGeneration: 1, deploymentMode: 'Standard' } });
+  await apply(api, raw(2)); // minReplicas goes to the HPA, not the Deployment
+  await s.controller.idle();
+  t.match(get(), { metadata: { generation: 2 }, status: { observedGeneration: 1 } }, 'the Deployment did not change');
+  t.match(readiness(raw(2), get() as any), { ready: true });
+  s.controller.scale('ml-serving', 'fraud');
+  await s.controller.idle();
+  t.match(get(), { metadata: { generation: 2 }, status: { observedGeneration: 2 } }, 'the HPA wrote the Deployment');
+  s.controller.scale('ml-serving', 'fraud');
+  await s.controller.idle();
+  t.match(get(), { metadata: { generation: 2 }, status: { observedGeneration: 3 } });
+  t.match(readiness(raw(2), get() as any), { ready: true, reason: 'ready' });
+});
+
+t.test('deployment modes: KServe 0.16 maps the legacy names, KServe 0.15 sends Standard / Knative to the default (Serverless)', async (t) => {
+  const cases: Array<['0.15' | '0.16', string, string]> = [
+    ['0.16', 'Standard', 'Standard'], ['0.16', 'RawDeployment', 'Standard'], ['0.16', 'Serverless', 'Knative'], ['0.16', 'Knative', 'Knative'],
+    ['0.15', 'RawDeployment', 'RawDeployment'], ['0.15', 'Standard', 'Serverless'], ['0.15', 'Serverless', 'Serverless'], ['0.15', 'Knative', 'Serverless'],
+  ];
+  for (const [kserveVersion, annotation, mode] of cases) {
+    const s = await standIn(t, { controller: { kserveVersion } });
+    await apply(client(s), isvc('fraud', { model: model('s3://m/1') }, { annotations: { 'serving.kserve.io/deploymentMode': annotation } }));
+    await s.controller.idle();
+    const live = s.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', 'fraud')!;
+    t.equal(live.status.deploymentMode, mode, `KServe ${kserveVersion}, ${annotation}`);
+    t.equal(live.status.components.predictor.traffic === undefined, mode === 'Standard' || mode === 'RawDeployment', 'Knative traffic only when serverless');
+  }
 });
 
 t.test('create, replace with a stale resourceVersion (409), AlreadyExists (409), MicroTime format', async (t) => {

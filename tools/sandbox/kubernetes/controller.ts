@@ -16,6 +16,13 @@ export interface RevisionState {
   latestReady?: string;
   latestRolledout?: string;
   previousRolledout?: string;
+  /**
+   * The child object KServe reconciles into (raw: the predictor Deployment; serverless: the
+   * Knative Service): its spec as far as the stand-in models it, and its metadata.generation.
+   */
+  child?: { spec: unknown; generation: number };
+  /** the deployment mode recorded at creation (KServe records it in status and keeps it) */
+  deploymentMode?: string;
 }
 
 /** How a stuck object fails: a failed model load, or a rollout that never finishes. */
@@ -24,9 +31,47 @@ export interface Failure {
   message: string;
 }
 
-export function isRawDeployment(obj: Obj): boolean {
+/**
+ * The deployment mode KServe picks, as KServe 0.16+ does: the mode recorded in status wins (it
+ * never changes after creation); else the annotation, where the legacy RawDeployment / Serverless
+ * mean Standard / Knative; any other value falls back to the cluster default, here Knative
+ * (kserve/kserve pkg/controller/v1beta1/inferenceservice/utils/utils.go GetDeploymentMode,
+ * pkg/constants/constants.go ParseDeploymentMode). KServe up to 0.15 knows only RawDeployment and
+ * Serverless (v0.15.2 utils.go GetDeploymentMode): `kserveVersion: '0.15'` makes the stand-in
+ * send Standard / Knative to the default, as such a cluster does.
+ */
+export function deploymentModeOf(obj: Obj, recorded?: string, kserveVersion: KServeVersion = '0.16'): 'Standard' | 'Knative' | 'RawDeployment' | 'Serverless' {
+  if (recorded) return recorded as 'Standard';
   const mode = obj.metadata?.annotations?.['serving.kserve.io/deploymentMode'];
+  if (kserveVersion === '0.15') return mode === 'RawDeployment' ? 'RawDeployment' : 'Serverless';
+  if (mode === 'RawDeployment' || mode === 'Standard') return 'Standard';
+  return 'Knative';
+}
+
+/** Which KServe the toy controller plays: 0.15 (legacy mode names only) or 0.16 and later. */
+export type KServeVersion = '0.15' | '0.16';
+
+export function isRawDeployment(obj: Obj, recorded?: string, kserveVersion?: KServeVersion): boolean {
+  const mode = deploymentModeOf(obj, recorded, kserveVersion);
   return mode === 'RawDeployment' || mode === 'Standard';
+}
+
+/**
+ * The part of the predictor spec that lands in the child object's spec, whose metadata.generation
+ * KServe copies into status.observedGeneration (kserve/kserve
+ * pkg/apis/serving/v1beta1/inference_service_status.go: PropagateRawStatus takes
+ * `deploymentList[0].Status.ObservedGeneration`, PropagateStatus the Knative Service's
+ * `serviceStatus.ObservedGeneration`). Raw: the Deployment; with an HPA its replicas are ignored
+ * (pkg/controller/v1beta1/inferenceservice/reconcilers/deployment/deployment_reconciler.go,
+ * "for HPA scaling, we should ignore Replicas of Deployment"), so minReplicas / maxReplicas /
+ * scale settings go to the HPA and canaryTrafficPercent nowhere: the InferenceService's generation
+ * moves, the Deployment's does not. Serverless: everything, traffic included, is in the Knative
+ * Service's spec.
+ */
+function childSpec(predictor: Obj, raw: boolean): unknown {
+  if (!raw) return clone(predictor);
+  const { canaryTrafficPercent, minReplicas, maxReplicas, scaleMetric, scaleTarget, ...deployment } = predictor;
+  return clone(deployment);
 }
 
 function condition(type: string, ok: boolean | 'Unknown', time: string, reason?: string, message?: string): Obj {
@@ -37,7 +82,7 @@ function condition(type: string, ok: boolean | 'Unknown', time: string, reason?:
 }
 
 /** Reconciles one InferenceService: the new status and the controller's new memory. */
-export function inferenceServiceStatus(obj: Obj, state: RevisionState, failure: Failure | undefined, now: string): { status: Obj; state: RevisionState } {
+export function inferenceServiceStatus(obj: Obj, state: RevisionState, failure: Failure | undefined, now: string, kserveVersion: KServeVersion = '0.16'): { status: Obj; state: RevisionState } {
   const name: string = obj.metadata.name;
   const ns: string = obj.metadata.namespace;
   const predictorSpec = isMap(obj.spec?.predictor) ? obj.spec.predictor : {};
@@ -49,10 +94,16 @@ export function inferenceServiceStatus(obj: Obj, state: RevisionState, failure: 
     s.predictor = clone(revisionSpec);
     s.latestCreated = `${name}-predictor-${String(s.revision).padStart(5, '0')}`;
   }
-  const raw = isRawDeployment(obj);
+  s.deploymentMode = deploymentModeOf(obj, s.deploymentMode, kserveVersion);
+  const raw = isRawDeployment(obj, s.deploymentMode);
+  const child = childSpec(predictorSpec as Obj, raw);
+  if (!s.child) s.child = { spec: child, generation: 1 };
+  else if (!deepEqual(s.child.spec, child)) s.child = { spec: child, generation: s.child.generation + 1 };
   const url = raw ? `http://${name}-${ns}.example.com` : `http://${name}.${ns}.example.com`;
   const status: Obj = {
-    observedGeneration: obj.metadata.generation,
+    // The child's generation, not the InferenceService's (see childSpec).
+    observedGeneration: s.child.generation,
+    deploymentMode: s.deploymentMode,
     url,
     address: { url: `http://${name}-predictor.${ns}.svc.cluster.local` },
   };
@@ -123,18 +174,53 @@ export function inferenceServiceStatus(obj: Obj, state: RevisionState, failure: 
 
 export const gatewayControllerName = 'sandbox.modelship.io/gateway-controller';
 
-/** Every parentRef accepted, every backendRef resolved (the stand-in checks neither). */
-export function httpRouteStatus(obj: Obj, failure: Failure | undefined, now: string): Obj {
+/** What the toy Gateway controller does not support, and which backends exist. */
+export interface GatewayBehaviour {
+  /**
+   * HTTPRoute filter types the gateway refuses. Gateway API: RequestMirror is "Support: Extended"
+   * and an unsupported filter type must set Accepted=False with reason UnsupportedValue
+   * (kubernetes-sigs/gateway-api apis/v1/httproute_types.go, HTTPRouteFilter.Type;
+   * RouteReasonUnsupportedValue / RouteReasonIncompatibleFilters in apis/v1/shared_types.go).
+   */
+  unsupportedFilters?: string[];
+  /**
+   * Whether a backendRef's Service exists. A missing one leaves the route Accepted but sets
+   * ResolvedRefs=False, reason BackendNotFound (apis/v1/shared_types.go RouteReasonBackendNotFound;
+   * RouteConditionResolvedRefs: "Accepted" stays about the route being attached).
+   */
+  serviceExists?: (namespace: string, name: string) => boolean;
+}
+
+/**
+ * Every parentRef accepted unless a failure is injected or a filter type is refused; ResolvedRefs
+ * False when a backend Service is missing (when the caller says which exist).
+ */
+export function httpRouteStatus(obj: Obj, failure: Failure | undefined, now: string, gateway: GatewayBehaviour = {}): Obj {
   const generation = obj.metadata.generation;
+  const ns: string = obj.metadata.namespace;
   const parentRefs: Obj[] = Array.isArray(obj.spec?.parentRefs) ? obj.spec.parentRefs : [];
+  const rules: Obj[] = Array.isArray(obj.spec?.rules) ? obj.spec.rules : [];
+  const filterTypes = rules.flatMap((r) => (Array.isArray(r.filters) ? r.filters.map((f: Obj) => String(f.type)) : []));
+  const refused = [...new Set(filterTypes.filter((f) => gateway.unsupportedFilters?.includes(f)))];
+  const backends = rules.flatMap((r) => [
+    ...(Array.isArray(r.backendRefs) ? r.backendRefs : []),
+    ...(Array.isArray(r.filters) ? r.filters.flatMap((f: Obj) => (f.requestMirror?.backendRef ? [f.requestMirror.backendRef] : [])) : []),
+  ]);
+  const missing = gateway.serviceExists
+    ? backends.filter((b: Obj) => (b.kind ?? 'Service') === 'Service' && !gateway.serviceExists!(b.namespace ?? ns, b.name)).map((b: Obj) => b.name as string)
+    : [];
+  let accepted: Obj;
+  if (failure) accepted = condition('Accepted', false, now, 'NotAllowedByListeners', failure.message);
+  else if (refused.length) accepted = condition('Accepted', false, now, 'UnsupportedValue', `filter type ${refused.join(', ')} is not supported`);
+  else accepted = condition('Accepted', true, now, 'Accepted');
+  const resolved = missing.length
+    ? condition('ResolvedRefs', false, now, 'BackendNotFound', `backend ${[...new Set(missing)].map((m) => `Service ${ns}/${m}`).join(', ')} not found`)
+    : condition('ResolvedRefs', true, now, 'ResolvedRefs');
   return {
     parents: parentRefs.map((parentRef) => ({
       parentRef,
       controllerName: gatewayControllerName,
-      conditions: [
-        { ...condition('Accepted', failure ? false : true, now, failure ? 'NotAllowedByListeners' : 'Accepted', failure?.message), observedGeneration: generation },
-        { ...condition('ResolvedRefs', true, now, 'ResolvedRefs'), observedGeneration: generation },
-      ],
+      conditions: [{ ...accepted, observedGeneration: generation }, { ...resolved, observedGeneration: generation }],
     })),
   };
 }

@@ -22,10 +22,14 @@
 //   generation (1 at creation, +1 when anything outside metadata and status changes, as for CRs);
 //   name and label syntax are validated (422 Invalid); writes into a missing namespace are 404;
 // - a toy KServe controller: some time after an InferenceService's generation changes it writes
-//   status (observedGeneration, conditions IngressReady/PredictorReady/Ready, modelStatus,
-//   components.predictor revisions and traffic split by canaryTrafficPercent in serverless mode;
-//   no revisions or traffic for the RawDeployment mode); objects can be made stuck (failed model
-//   load, or a rollout that never finishes); a toy Gateway controller accepts every HTTPRoute parent;
+//   status (observedGeneration copied from the child object as KServe does, so it is not the
+//   InferenceService's generation; deploymentMode; conditions IngressReady/PredictorReady/Ready,
+//   modelStatus, components.predictor revisions and traffic split by canaryTrafficPercent in
+//   serverless mode; no revisions or traffic for the raw mode; see controller.ts); it plays
+//   KServe 0.16 (Standard / Knative) or 0.15 (RawDeployment / Serverless only); objects can be
+//   made stuck (failed model load, or a rollout that never finishes) or scaled (an HPA event);
+//   a toy Gateway controller accepts every HTTPRoute parent unless it uses a refused filter type,
+//   and reports ResolvedRefs=False for a backend Service that does not exist;
 // - bearer-token auth (401), plain HTTP or HTTPS with a given certificate (tls.ts makes a
 //   self-signed one), fault injection and added latency per request, a request log.
 //
@@ -47,7 +51,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { inferenceServiceStatus, httpRouteStatus, type Failure, type RevisionState } from './controller.js';
+import { inferenceServiceStatus, httpRouteStatus, isRawDeployment, type Failure, type KServeVersion, type RevisionState } from './controller.js';
 import {
   clone, deepEqual, generationContent, isMap, pathText, recordUpdate, renderManagedFields, serverSideApply,
   type FieldConflict, type ManagerEntry,
@@ -94,6 +98,10 @@ export interface KubernetesStandInOptions {
     delayMs?: number;
     /** a failure message for objects that should fail by content (e.g. a storageUri) */
     failWhen?: (obj: Obj) => string | undefined;
+    /** which KServe to play: '0.16' (default; Standard / Knative and the legacy names) or '0.15' (RawDeployment / Serverless only) */
+    kserveVersion?: KServeVersion;
+    /** HTTPRoute filter types the toy gateway refuses (Accepted=False, UnsupportedValue), e.g. ['RequestMirror'] */
+    unsupportedFilters?: string[];
   };
   /** answer this request with an error instead (after auth): a status code or a Fault */
   fail?: (req: KubeRequest) => number | Fault | undefined;
@@ -114,6 +122,15 @@ export interface StandInController {
   /** makes this object stuck: a failed model load (default) or a rollout that never finishes */
   stick(namespace: string, name: string, message: string, mode?: Failure['mode']): void;
   unstick(namespace: string, name: string): void;
+  /**
+   * An autoscaler event: the HPA writes the predictor Deployment's replicas, which bumps the
+   * Deployment's generation; KServe copies it into the InferenceService's status.observedGeneration
+   * while the InferenceService's own generation stays (raw mode; Knative's autoscaler writes no
+   * Service spec, so serverless is left alone).
+   */
+  scale(namespace: string, name: string): void;
+  kserveVersion: KServeVersion;
+  unsupportedFilters: string[];
   /** resolves once no status write is pending */
   idle(): Promise<void>;
 }
@@ -257,6 +274,16 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
       failures.delete(`${namespace}/${name}`);
       rescheduleNamed(namespace, name);
     },
+    kserveVersion: options.controller?.kserveVersion ?? '0.16',
+    unsupportedFilters: options.controller?.unsupportedFilters ?? [],
+    scale(namespace, name) {
+      for (const [key, s] of store) {
+        if (s.type.kind !== 'InferenceService' || s.object.metadata.namespace !== namespace || s.object.metadata.name !== name) continue;
+        const r = revisions.get(key);
+        if (r?.child && isRawDeployment(s.object, r.deploymentMode)) r.child = { ...r.child, generation: r.child.generation + 1 };
+        schedule(key);
+      }
+    },
     async idle() {
       while (pending.size) await new Promise((r) => setTimeout(r, 2));
     },
@@ -289,16 +316,34 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
     const time = rfc3339(now());
     let status: Obj;
     if (s.type.kind === 'InferenceService') {
-      const r = inferenceServiceStatus(obj, revisions.get(key) ?? { revision: 0 }, failure, time);
+      const r = inferenceServiceStatus(obj, revisions.get(key) ?? { revision: 0 }, failure, time, controller.kserveVersion);
       revisions.set(key, r.state);
       status = r.status;
     } else {
-      status = httpRouteStatus(obj, failure, time);
+      status = httpRouteStatus(obj, failure, time, { unsupportedFilters: controller.unsupportedFilters, serviceExists });
     }
     if (deepEqual(withoutTimes(obj.status), withoutTimes(status))) return;
     const next: Obj = { ...clone(obj), status };
     next.metadata.resourceVersion = String(++resourceVersion);
     store.set(key, { ...s, object: next });
+  }
+
+  /**
+   * A Service exists when stored, or when KServe raw mode would have made it: `<isvc>-predictor`
+   * in front of a Standard-mode InferenceService (the Services themselves are not stored).
+   */
+  function serviceExists(namespace: string, name: string): boolean {
+    for (const [key, s] of store) {
+      if (s.object.metadata.namespace !== namespace) continue;
+      if (s.type.kind === 'Service' && s.object.metadata.name === name) return true;
+      if (s.type.kind === 'InferenceService' && `${s.object.metadata.name}-predictor` === name && isRawDeployment(s.object, revisions.get(key)?.deploymentMode, controller.kserveVersion)) return true;
+    }
+    return false;
+  }
+
+  /** Gateways watch Services: routes in a namespace are looked at again when its InferenceServices come and go. */
+  function scheduleRoutes(namespace: string | undefined): void {
+    for (const [key, s] of store) if (s.type.kind === 'HTTPRoute' && s.object.metadata.namespace === namespace) schedule(key);
   }
 
   function withoutTimes(v: unknown): unknown {
@@ -336,6 +381,7 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
     obj.metadata.resourceVersion = String(++resourceVersion);
     store.set(key, { type, object: obj, managers });
     if (!before || before.object.metadata.generation !== obj.metadata.generation) schedule(key);
+    if (!before && (type.kind === 'InferenceService' || type.kind === 'Service')) scheduleRoutes(obj.metadata.namespace);
     return clone(obj);
   }
 
@@ -527,6 +573,7 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
         pending.delete(key);
         revisions.delete(key);
         resourceVersion++;
+        if (type.kind === 'InferenceService' || type.kind === 'Service') scheduleRoutes(ns);
         if (type === nsType) {
           for (const [k, s] of store) if (s.type.namespaced && s.object.metadata.namespace === name) store.delete(k);
         }
