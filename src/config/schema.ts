@@ -4,8 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { _, Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../errors.js';
 import type { ParsedText, PathSegment } from './yaml.js';
 
@@ -55,6 +54,11 @@ function validators(): Map<SchemaName, ValidateFunction> {
 
 /** An Ajv holding every schema; with `standalone`, set up to emit code (see build-validators.ts). */
 export function schemaCompiler(standalone: boolean): Ajv2020 {
+  // Loaded here, not at the top: with the precompiled validators, commands never need ajv itself
+  // (tens of milliseconds of start-up for every command that reads a file).
+  const require = createRequire(import.meta.url);
+  const { Ajv2020, _ } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const addFormatsModule = require('ajv-formats') as typeof import('ajv-formats');
   const ajv = new Ajv2020({
     allErrors: true, strict: true, allowUnionTypes: true, verbose: true, discriminator: true,
     ...(standalone ? { code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } } : {}),
