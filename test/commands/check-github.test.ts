@@ -242,13 +242,7 @@ t.test('the merge queue: the gates run again on the merge commit, a check run la
   s.calls();
 
   // What GitHub's merge queue builds: main merged with the pull request on a temporary branch.
-  const queueRef = `gh-readonly-queue/main/pr-${s.pull}-${s.base}`;
-  s.repo.git('checkout', '-q', '-b', queueRef, 'main');
-  s.repo.git('merge', '-q', '--no-ff', '-m', `Merge pull request #${s.pull} from ${owner}/${branch}`, branch);
-  const merge = s.repo.git('rev-parse', 'HEAD').trim();
-  const p = inRepository(example('merge_group', 'checks_requested'));
-  Object.assign(p.merge_group, { head_sha: merge, head_ref: `refs/heads/${queueRef}`, base_sha: s.base, base_ref: 'refs/heads/main' });
-  p.merge_group.head_commit.id = merge;
+  const { merge, p } = mergeGroup(s, []);
 
   const r = await s.check('merge_group', p);
   t.equal(r.code, 0, r.stderr);
@@ -271,14 +265,7 @@ t.test('a merge group of several pull requests is refused: the event names only 
   s.repo.git('commit', '-q', '-am', 'production: a note');
 
   // What GitHub's merge queue builds for a group: main, then each pull request in queue order.
-  const queueRef = `gh-readonly-queue/main/pr-${s.pull}-${s.base}`;
-  s.repo.git('checkout', '-q', '-b', queueRef, 'main');
-  s.repo.git('merge', '-q', '--no-ff', '-m', 'Merge pull request #99 from acmerisk/loosen-production', other);
-  s.repo.git('merge', '-q', '--no-ff', '-m', `Merge pull request #${s.pull} from ${owner}/${branch}`, branch);
-  const merge = s.repo.git('rev-parse', 'HEAD').trim();
-  const p = inRepository(example('merge_group', 'checks_requested'));
-  Object.assign(p.merge_group, { head_sha: merge, head_ref: `refs/heads/${queueRef}`, base_sha: s.base, base_ref: 'refs/heads/main' });
-  p.merge_group.head_commit.id = merge;
+  const { merge, p } = mergeGroup(s, [[99, other]]);
 
   const r = await s.check('merge_group', p);
   t.equal(r.code, 2, r.stdout + r.stderr);
@@ -349,3 +336,19 @@ t.test('events the checker does not answer, and a missing token, are usage error
   t.match(r.stderr, /error: --github needs GITHUB_TOKEN/);
   t.same(gh.requests, [], 'GitHub was never called');
 });
+
+/**
+ * The merge commit GitHub's merge queue builds on its temporary branch (main, then the pull
+ * requests queued ahead, `[number, branch]`, then ours) and the merge_group event announcing it.
+ */
+function mergeGroup(s: Awaited<ReturnType<typeof stage>>, ahead: Array<[number, string]>) {
+  const queueRef = `gh-readonly-queue/main/pr-${s.pull}-${s.base}`;
+  s.repo.git('checkout', '-q', '-b', queueRef, 'main');
+  for (const [n, b] of ahead) s.repo.git('merge', '-q', '--no-ff', '-m', `Merge pull request #${n} from ${owner}/${b}`, b);
+  s.repo.git('merge', '-q', '--no-ff', '-m', `Merge pull request #${s.pull} from ${owner}/${branch}`, branch);
+  const merge = s.repo.git('rev-parse', 'HEAD').trim();
+  const p = inRepository(example('merge_group', 'checks_requested'));
+  Object.assign(p.merge_group, { head_sha: merge, head_ref: `refs/heads/${queueRef}`, base_sha: s.base, base_ref: 'refs/heads/main' });
+  p.merge_group.head_commit.id = merge;
+  return { merge, p };
+}
