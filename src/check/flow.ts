@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { loadRepository } from '../config/load.js';
+import { classify, loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
@@ -46,7 +46,9 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned' });
   const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned' });
   // The base's policies judge; the fork point's pins are what changes are measured from.
-  const baseRepo = { ...before, policies: rules.policies, label: baseLabel };
+  // So does the base's repository policy (policies/repository.yaml): who owns code, policies and environments.
+  const { repository: _forkPointRepository, ...fromFork } = before;
+  const baseRepo = { ...fromFork, policies: rules.policies, ...(rules.repository ? { repository: rules.repository } : {}), label: baseLabel };
 
   const files = await fileDiff(root, forkPoint, head);
   // Rollback detection, soak timelines and holds share one walk of each environment's history.
@@ -134,13 +136,15 @@ async function onePullInGroup(root: string, event: CheckEvent, pull: number, pul
     + 'modelship checks one pull request per group: set the merge queue\'s "Build concurrency" and "Maximum pull requests to merge" to 1 (ruleset merge_queue: max_entries_to_build and max_entries_to_merge 1)');
 }
 
+/** Every file the pull request changes; those that are not release files are code changes (owned by the repository policy). */
 async function fileDiff(root: string, from: string, to: string): Promise<FileDiff[]> {
-  const out = await diffNameStatus(root, from, to, ['environments', 'models', 'policies']);
+  const out = await diffNameStatus(root, from, to, []);
   const parts = out.split('\0').filter(Boolean);
   const files: FileDiff[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const status = parts[i]!.startsWith('A') ? 'added' : parts[i]!.startsWith('D') ? 'deleted' : 'modified';
-    files.push({ path: parts[i + 1]!, status });
+    const path = parts[i + 1]!;
+    files.push({ path, status, ...('schema' in classify(path) ? {} : { code: true }) });
   }
   return files;
 }

@@ -9,6 +9,7 @@ import type { Loaded, LoadedRepository } from './load.js';
 import { formatPath } from './schema.js';
 import type { Histogram } from './types.js';
 import type { PathSegment } from './yaml.js';
+import { checkRepositoryPolicy } from './repository.js';
 
 const modelNamePattern = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$/;
 const versionPattern = /^(?!.*\.\.)[0-9A-Za-z](?:[0-9A-Za-z._-]{0,61}[0-9A-Za-z])?$/;
@@ -22,6 +23,7 @@ export function checkRepository(repo: LoadedRepository): Problem[] {
     ...checkVersions(repo),
     ...checkEnvironments(repo),
     ...checkPolicies(repo),
+    ...checkRepositoryPolicy(repo),
   ];
 }
 

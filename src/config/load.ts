@@ -4,8 +4,9 @@
 import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
-import type { Environment, ModelCard, Policy, VersionManifest } from './types.js';
+import type { Environment, ModelCard, Policy, RepositoryPolicy, VersionManifest } from './types.js';
 import { offload } from './parallel.js';
+import { repositoryPolicyFile } from '../model/owners.js';
 import { decodeText, defaultLimits, lazyLocator, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
 
 /** A repository file that passed its schema, with what it holds and where. */
@@ -24,6 +25,8 @@ export interface LoadedRepository {
   versionFiles: Map<string, Set<string>>;
   environments: Map<string, Loaded<Environment>>;
   policies: Map<string, Loaded<Policy>>;
+  /** policies/repository.yaml: who approves code, policy and environment changes (absent when missing or invalid) */
+  repository?: Loaded<RepositoryPolicy>;
   /** every release file listed, loaded or not: existence checks use this, so one broken file does not cascade */
   present: Set<string>;
   /** files that parsed but failed their schema: cross-file checks look at what they safely can */
@@ -34,6 +37,8 @@ export interface LoadedRepository {
 
 type Kind = { schema: SchemaName; key: string[] };
 
+export { repositoryPolicyFile };
+
 /** What a path is, by where it lives. `key` is the folder/file identity the content must match. */
 export function classify(path: string): Kind | { ignore: true } | { problem: string } {
   const parts = path.split('/');
@@ -41,6 +46,7 @@ export function classify(path: string): Kind | { ignore: true } | { problem: str
   if (name.startsWith('.') || /^README(\.[a-z]+)?$/i.test(name)) return { ignore: true };
   if (/\.yml$/.test(name)) return { problem: 'modelship reads .yaml files only; rename this file to end in .yaml' };
   if (parts[0] === 'environments' && parts.length === 2 && name.endsWith('.yaml')) return { schema: 'environment', key: [name.slice(0, -5)] };
+  if (path === repositoryPolicyFile) return { schema: 'repository', key: [] };
   if (parts[0] === 'policies' && parts.length === 2 && name.endsWith('.yaml')) return { schema: 'policy', key: [name.slice(0, -5)] };
   if (parts[0] === 'models' && parts.length === 3 && name === 'model.yaml') return { schema: 'model', key: [parts[1]!] };
   if (parts[0] === 'models' && parts.length === 4 && parts[2] === 'versions' && name.endsWith('.yaml')) {
@@ -52,7 +58,7 @@ export function classify(path: string): Kind | { ignore: true } | { problem: str
 function expectedLayout(top: string): string {
   switch (top) {
     case 'environments': return 'environments/<environment>.yaml';
-    case 'policies': return 'policies/<environment>.yaml';
+    case 'policies': return 'policies/<environment>.yaml or policies/repository.yaml';
     default: return 'models/<model>/model.yaml or models/<model>/versions/<version>.yaml';
   }
 }
@@ -141,6 +147,7 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
       case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
       case 'environment': repo.environments.set(kind.key[0]!, result.loaded as Loaded<Environment>); break;
       case 'policy': repo.policies.set(kind.key[0]!, result.loaded as Loaded<Policy>); break;
+      case 'repository': repo.repository = result.loaded as Loaded<RepositoryPolicy>; break;
       case 'version': {
         const [model, version] = kind.key as [string, string];
         let byVersion = repo.versions.get(model);

@@ -8,7 +8,7 @@ import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../errors.js';
 import type { ParsedText, PathSegment } from './yaml.js';
 
-export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'run-metadata' | 'validation-report' | 'deployment-record';
+export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'repository' | 'run-metadata' | 'validation-report' | 'deployment-record';
 
 const schemaFiles: Record<SchemaName | 'common', string> = {
   common: 'common.schema.json',
@@ -16,6 +16,7 @@ const schemaFiles: Record<SchemaName | 'common', string> = {
   version: 'version.schema.json',
   environment: 'environment.schema.json',
   policy: 'policy.schema.json',
+  repository: 'repository.schema.json',
   'run-metadata': 'run-metadata.schema.json',
   'validation-report': 'validation-report.schema.json',
   'deployment-record': 'deployment-record.schema.json',

@@ -149,6 +149,17 @@ export interface Policy {
   audit?: AuditPolicy;
 }
 
+/** policies/repository.yaml: who approves what is not a release change (repository.schema.json). */
+export interface RepositoryPolicy {
+  releaseBranch: string;
+  description?: string;
+  code: { rules?: Array<{ paths: string[]; owners: string[]; count?: number }>; default: Approvers };
+  policies: Approvers;
+  environments: Approvers;
+}
+
+export interface Approvers { owners: string[]; count?: number }
+
 /** policies/<env>.yaml `audit`: the environment's audit trail. */
 export interface AuditPolicy {
   store: string;

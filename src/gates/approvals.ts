@@ -1,7 +1,7 @@
 // Approvals gate: counts the pull request's qualified approvals the way GitHub reads reviews,
 // and says for every reviewer whether they counted and, if not, why.
 
-import { approvalLapse, standingApprovals, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
+import { approvalLapse, disqualified, standingApprovals, standingReviews, type ApprovalRequirement, type Review, type ReviewState } from '../model/approvals.js';
 import { result, type GateResult } from './types.js';
 
 export interface ReviewerVerdict {
@@ -23,27 +23,29 @@ export function approvalsGate(input: {
   reviews: Review[];
   headSha: string;
   author: string;
+  /** who pushed or committed the head commit: none of them may approve it */
+  pushers?: string[];
   teamMembers: Record<string, string[]>;
   required: ApprovalRequirement;
 }): GateResult {
   const { headSha, required } = input;
-  const excludeAuthor = required.excludeAuthor ?? true;
   const teams = required.teams ?? [];
+  const barredWho = { author: input.author, ...(input.pushers ? { pushers: input.pushers } : {}), ...(required.excludeAuthor !== undefined ? { excludeAuthor: required.excludeAuthor } : {}) };
   // GitHub logins and team slugs are case-insensitive.
-  const author = input.author.toLowerCase();
   const members = new Map(Object.entries(input.teamMembers).map(([team, logins]) => [team.toLowerCase(), new Set(logins.map((l) => l.toLowerCase()))]));
   const unknownTeams = teams.filter((team) => !members.has(team.toLowerCase()));
 
   // Which approvals still stand is the audit trail's rule too (model/approvals.ts): the signed
   // record names these approvers, so the gate counts nobody outside them.
   const rule = { headSha, ...(required.dismissStale !== undefined ? { dismissStale: required.dismissStale } : {}) };
-  const stands = new Set(standingApprovals({ reviews: input.reviews, headSha, author: input.author, required }));
+  const stands = new Set(standingApprovals({ reviews: input.reviews, headSha, author: input.author, ...(input.pushers ? { pushers: input.pushers } : {}), required }));
   const verdicts: ReviewerVerdict[] = [];
   for (const review of standingReviews(input.reviews)) {
     const login = review.user.toLowerCase();
     const inTeams = teams.filter((team) => members.get(team.toLowerCase())?.has(login));
     const v: ReviewerVerdict = { user: review.user, state: review.state, commitId: review.commitId, teams: inTeams, counted: false, blocks: false };
-    if (excludeAuthor && login === author) v.reason = 'the author';
+    const barred = disqualified(review.user, barredWho);
+    if (barred) v.reason = barred;
     else if (teams.length && !inTeams.length) v.reason = `not in ${teams.join(', ')}`;
     else {
       v.blocks = review.state === 'CHANGES_REQUESTED';

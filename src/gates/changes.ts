@@ -2,8 +2,9 @@
 // changes (a promotion, a canary step, a rollback, a policy edit ...), each of which the runner
 // gates by the base branch's policy for its environment. Pure: history and file lists are inputs.
 
-import type { Deployment, Environment, ModelCard, Policy } from '../config/types.js';
-import type { Change } from '../model/changes.js';
+import type { Deployment, Environment, ModelCard, Policy, RepositoryPolicy } from '../config/types.js';
+import { repositoryScope, type Change } from '../model/changes.js';
+import { codeOwnerOf, repositoryPolicyFile, targetKeys } from '../model/owners.js';
 import type { PinState } from '../model/pins.js';
 
 /** The parts of a loaded repository the diff reads. */
@@ -11,12 +12,16 @@ export interface DesiredState {
   environments: ReadonlyMap<string, { data: Environment }>;
   policies: ReadonlyMap<string, { data: Policy }>;
   models: ReadonlyMap<string, { data: ModelCard }>;
+  /** policies/repository.yaml; the base's decides who owns a code change */
+  repository?: { data: RepositoryPolicy };
 }
 
 /** A file that differs between base and head (git diff --name-status). */
 export interface FileDiff {
   path: string;
   status: 'added' | 'modified' | 'deleted';
+  /** not a release file (config/load.ts classify): judged as a code change by the repository policy's owners */
+  code?: boolean;
 }
 
 export interface DiffInput {
@@ -37,7 +42,17 @@ export function diffStates(input: DiffInput): Change[] {
     const after = head.environments.get(env)?.data;
     const file = `environments/${env}.yaml`;
     if (before && after && !same(envSettings(before), envSettings(after))) {
-      changes.push({ kind: 'environment-config', environment: env, file, description: `${env}: ${changedKeys(envSettings(before), envSettings(after)).join(', ')} changed` });
+      const moved = targetValues(after, before);
+      const retarget = targetKeys.filter(([a, b]) => !same(at(before, a, b), at(after, a, b))).map(([a, b]) => `${a}.${b}`);
+      changes.push({
+        kind: 'environment-config', environment: env, file, description: `${env}: ${changedKeys(envSettings(before), envSettings(after)).join(', ')} changed`
+          + (retarget.length ? ` (targets: ${retarget.join(', ')})` : ''),
+        ...(retarget.length ? { owners: 'environments', reaches: reaching(env, moved, base, head) } : {}),
+      });
+    } else if (!before && after) {
+      changes.push({ kind: 'environment-added', environment: env, file, owners: 'environments', reaches: reaching(env, targetValues(after), base, head), description: `environment ${env} added` });
+    } else if (before && !after) {
+      changes.push({ kind: 'environment-removed', environment: env, file, owners: 'environments', description: `environment ${env} removed` });
     }
     const models = [...new Set([...Object.keys(before?.models ?? {}), ...Object.keys(after?.models ?? {})])].sort();
     for (const model of models) {
@@ -45,11 +60,16 @@ export function diffStates(input: DiffInput): Change[] {
     }
   }
 
+  const code: FileDiff[] = [];
   for (const f of input.files) {
     const parts = f.path.split('/');
-    if (parts[0] === 'policies' && parts.length === 2 && f.path.endsWith('.yaml')) {
+    if (f.code) {
+      code.push(f);
+    } else if (f.path === repositoryPolicyFile) {
+      changes.push({ kind: 'policy', environment: repositoryScope, file: f.path, owners: 'policies', description: `repository policy ${f.status}` });
+    } else if (parts[0] === 'policies' && parts.length === 2 && f.path.endsWith('.yaml')) {
       const env = parts[1]!.slice(0, -5);
-      changes.push({ kind: 'policy', environment: env, file: f.path, description: `policy for ${env} ${f.status}` });
+      changes.push({ kind: 'policy', environment: env, file: f.path, owners: 'policies', description: `policy for ${env} ${f.status}` });
     } else if (parts[0] === 'models' && parts[2] === 'versions' && parts.length === 4 && f.status !== 'added') {
       const model = parts[1]!;
       const version = parts[3]!.replace(/\.yaml$/, '');
@@ -58,15 +78,75 @@ export function diffStates(input: DiffInput): Change[] {
       for (const env of pinning.length ? pinning : [...base.environments.keys()].sort()) {
         changes.push({ kind: 'version-modified', environment: env, model, candidate: version, file: f.path, description: `registered version ${model}@${version} ${f.status}` });
       }
-    } else if (parts[0] === 'models' && parts[2] === 'model.yaml' && f.status === 'modified') {
+    } else if (parts[0] === 'models' && parts[2] === 'model.yaml' && f.status !== 'added') {
       const model = parts[1]!;
-      for (const env of pinningEnvironments(head, model)) {
+      const pinning = f.status === 'modified' ? pinningEnvironments(head, model) : [];
+      for (const env of pinning) {
         const pin = head.environments.get(env)!.data.models[model]!;
         changes.push({ kind: 'model-card', environment: env, model, candidate: pin.version, champion: pin.version, file: f.path, description: `model card of ${model} changed (checked against ${pin.version} in ${env})` });
       }
+      // A card nothing runs (or one deleted) still names who approves the model's promotions: its owners judge it.
+      if (!pinning.length) code.push(f);
+    }
+    // An added model card or version is judged when an environment pins it.
+  }
+  changes.push(...codeChanges(code, base.repository?.data));
+  return changes;
+}
+
+/**
+ * Files modelship does not read as release files, one change per repository-policy rule that
+ * owns them (code.rules in order, then code.default). Without a repository policy on the base,
+ * one change holds them all and nobody can approve it (the runner says so).
+ */
+function codeChanges(files: FileDiff[], policy: RepositoryPolicy | undefined): Change[] {
+  const groups = new Map<string, FileDiff[]>();
+  for (const f of files) {
+    const source = policy ? codeOwnerOf(policy, f.path).source : '';
+    groups.set(source, [...(groups.get(source) ?? []), f]);
+  }
+  return [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([source, group]) => {
+    const shown = group.slice(0, 5).map((f) => `${f.path}${f.status === 'modified' ? '' : ` (${f.status})`}`).join(', ');
+    return {
+      kind: 'code' as const, environment: repositoryScope, file: group[0]!.path, files: group.map((f) => f.path),
+      ...(source ? { owners: source } : {}),
+      description: `${shown}${group.length > 5 ? ` and ${group.length - 5} more` : ''}`,
+    };
+  });
+}
+
+type TargetValue = { key: string; value: string };
+
+/** An environment's target values (cluster, namespace, database, warehouse, role); with `before`, only those that changed. */
+function targetValues(e: Environment, before?: Environment): TargetValue[] {
+  const out: TargetValue[] = [];
+  for (const [section, key] of [['kubernetes', 'cluster'], ['kubernetes', 'namespace'], ['snowflake', 'database'], ['snowflake', 'warehouse'], ['snowflake', 'role']] as const) {
+    const v = at(e, section, key);
+    if (typeof v !== 'string' || (before && at(before, section, key) === v)) continue;
+    // Unquoted Snowflake identifiers are case-insensitive.
+    out.push({ key: `${section}.${key}`, value: section === 'snowflake' ? v.toUpperCase() : v });
+  }
+  return out;
+}
+
+/**
+ * The other environments that `values` reach: any whose cluster, namespace, database, warehouse
+ * or role (at base or head) equals one of them. Their policies judge the change too.
+ */
+function reaching(env: string, values: TargetValue[], base: DesiredState, head: DesiredState): string[] {
+  const out = new Set<string>();
+  for (const state of [base, head]) {
+    for (const [name, other] of state.environments) {
+      if (name === env) continue;
+      const theirs = targetValues(other.data);
+      if (values.some((v) => theirs.some((t) => t.key === v.key && t.value === v.value))) out.add(name);
     }
   }
-  return changes;
+  return [...out].sort();
+}
+
+function at(e: Environment, section: 'kubernetes' | 'snowflake', key: string): unknown {
+  return (e[section] as Record<string, unknown> | undefined)?.[key];
 }
 
 function diffDeployment(env: string, model: string, before: Deployment | undefined, after: Deployment | undefined,

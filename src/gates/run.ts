@@ -3,14 +3,15 @@
 // through the adapters, and hands both to `evaluate`. Policies always come from the base.
 
 import type { LoadedRepository } from '../config/load.js';
-import type { Environment, Histogram, Policy, VersionManifest } from '../config/types.js';
+import type { Environment, Histogram, Policy, RepositoryPolicy, VersionManifest } from '../config/types.js';
 import { parseDuration } from '../model/durations.js';
 import type { DbtIndex } from '../model/dbt.js';
 import type { StoredObject } from '../model/objects.js';
 import { approvalsGate } from './approvals.js';
 import type { Review } from '../model/approvals.js';
 import { canaryGate, type CanaryObservation } from './canary.js';
-import type { Change, ChangeKind } from '../model/changes.js';
+import { repositoryScope, type Change, type ChangeKind } from '../model/changes.js';
+import { codeOwnerOf, repositoryRule, type OwnerRule } from '../model/owners.js';
 import { driftGate } from './drift.js';
 import { featuresGate } from './features.js';
 import { freezeGate } from './freeze.js';
@@ -40,7 +41,11 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
   removal: ['freeze', 'approvals'],
   'model-card': ['schema', 'features', 'approvals'],
   'version-modified': ['integrity'],
-  policy: ['policy'],
+  policy: ['policy', 'owners'],
+  // Judged by the repository policy's owners (policies/repository.yaml on the base), not by an environment's policy.
+  code: ['owners'],
+  'environment-added': ['owners'],
+  'environment-removed': ['freeze', 'owners'],
 };
 
 /** Changes that take risk away; freeze windows let them through unless the window says otherwise. */
@@ -104,6 +109,10 @@ export interface ReviewEvidence {
   headSha: string;
   reviews: Review[];
   teamMembers: Record<string, string[]>;
+  /** GitHub logins that pushed or committed the head commit (the last push's sender, the head commit's author and committer); none of them may approve it */
+  pushers?: string[];
+  /** the pull request's base branch name (e.g. "main"); must be the release branch */
+  baseRef?: string;
 }
 
 export interface Evidence {
@@ -171,7 +180,14 @@ export interface Binding {
 /** Lists the evidence the changes' gates will ask for. */
 export function needs(state: CheckState): EvidenceRequest {
   const req: EvidenceRequest = { artifacts: new Map(), dbtManifests: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(), teams: new Set() };
+  const repository = state.base.repository?.data;
   for (const change of state.changes) {
+    const owners = repository ? ownerRule(repository, change) : undefined;
+    if (owners) for (const t of owners.owners) req.teams.add(t);
+    for (const env of change.reaches ?? []) {
+      const theirs = state.base.policies.get(env)?.data;
+      if (theirs) for (const t of approvalTeams(state, change, theirs)) req.teams.add(t);
+    }
     const policy = state.base.policies.get(change.environment)?.data;
     if (!policy) continue;
     const gates = applicable(change, policy);
@@ -213,7 +229,7 @@ export function needs(state: CheckState): EvidenceRequest {
       const registeredAt = (manifestOf(state.head, change.model, pinned) ?? manifestOf(state.base, change.model, pinned))?.registeredAt;
       (req.holds ??= new Map()).set(`${change.environment}/${change.model}@${pinned}`, { environment: change.environment, model: change.model, version: pinned, ...(registeredAt ? { registeredAt } : {}) });
     }
-    if (gates.includes('approvals')) for (const t of approvalTeams(change, policy)) req.teams.add(t);
+    if (gates.includes('approvals')) for (const t of approvalTeams(state, change, policy)) req.teams.add(t);
     if (gates.includes('policy')) for (const t of policy.policyOwners) req.teams.add(t);
   }
   return req;
@@ -222,7 +238,20 @@ export function needs(state: CheckState): EvidenceRequest {
 /** Runs every gate of every change and renders the verdict. */
 export function evaluate(state: CheckState, evidence: Evidence): Report {
   const judged = state.changes.map((change) => judgeChange(state, change, evidence));
-  return summarize(state, judged, evidence);
+  const report = summarize(state, judged, evidence);
+  // A verdict on a pull request into another branch would stand on the same head commit as one
+  // into the release branch, judged by that branch's (possibly laxer) files: refuse to give one.
+  const release = releaseBranchOf(state);
+  const baseRef = evidence.review?.baseRef;
+  if (baseRef !== undefined && baseRef !== release) {
+    return { ...report, verdict: 'blocked', headline: `the pull request's base is ${baseRef}, not the release branch ${release}: modelship judges only pull requests into ${release}` };
+  }
+  return report;
+}
+
+/** The release branch: the base's repository policy's releaseBranch, else main. */
+export function releaseBranchOf(state: Pick<CheckState, 'base'>): string {
+  return state.base.repository?.data.releaseBranch ?? 'main';
 }
 
 /** The report for a head revision that does not validate: nothing else runs. */
@@ -235,11 +264,75 @@ export function invalidReport(base: string, head: string, problems: import('../e
 }
 
 function applicable(change: Change, policy: Policy): GateName[] {
-  return gatesByKind[change.kind].filter((g) => g !== 'soak' || !!policy.promotion?.from);
+  const gates = gatesByKind[change.kind].filter((g) => g !== 'soak' || !!policy.promotion?.from);
+  return change.owners && !gates.includes('owners') ? [...gates, 'owners'] : gates;
 }
 
-function approvalTeams(change: Change, policy: Policy): string[] {
-  return change.kind === 'policy' ? policy.policyOwners : policy.approvals.teams ?? [];
+/**
+ * Who may approve a change under an environment's policy: for a policy change its policyOwners;
+ * else approvals.teams, by default (policy.schema.json) the model's reviewers as the base's model
+ * card names them (a pull request cannot choose its own approvers by editing or adding the card),
+ * and for a change that touches no model already on the base, the policy's policyOwners.
+ */
+function approvalTeams(state: Pick<CheckState, 'base'>, change: Change, policy: Policy): string[] {
+  if (change.kind === 'policy') return policy.policyOwners;
+  if (policy.approvals.teams) return policy.approvals.teams;
+  const reviewers = change.model ? state.base.models.get(change.model)?.data.reviewers : undefined;
+  return reviewers?.length ? reviewers : policy.policyOwners;
+}
+
+/** The repository policy's rule whose owners must approve `change`, if any. */
+function ownerRule(repository: RepositoryPolicy, change: Change): OwnerRule | undefined {
+  if (change.kind === 'code') return codeOwnerOf(repository, change.file);
+  if (change.owners === 'policies' || change.owners === 'environments') return repositoryRule(repository, change.owners);
+  return undefined;
+}
+
+/** What the owners gate calls a change: "code change", "policy change", "environment change". */
+function ownedWhat(change: Change): string {
+  return change.kind === 'code' ? 'code change' : change.kind === 'policy' ? 'policy change' : 'environment change';
+}
+
+/** The repository policy's owners gate: the base's policies/repository.yaml names who approves. */
+function ownersResult(state: CheckState, change: Change, ev: Evidence): GateResult {
+  const what = ownedWhat(change);
+  const repository = state.base.repository?.data;
+  if (!repository) {
+    return result('owners', 'fail', `${what}: there is no policies/repository.yaml on the base branch, so nobody owns this change; add the repository policy in a pull request of its own first`);
+  }
+  const rule = ownerRule(repository, change);
+  if (!rule) return result('owners', 'error', `${what}: no rule of the repository policy applies`);
+  const owners = rule.owners.join(', ');
+  const plural = rule.count === 1 ? '' : 's';
+  if (!ev.review) return result('owners', 'skipped', `${what}: needs ${rule.count} approval${plural} from ${owners} (repository policy, ${rule.source}); checked on GitHub (--github)`);
+  const r = approvalsGate({
+    reviews: ev.review.reviews, headSha: ev.review.headSha, author: ev.review.author, teamMembers: ev.review.teamMembers,
+    ...(ev.review.pushers ? { pushers: ev.review.pushers } : {}),
+    required: { count: rule.count, teams: rule.owners, excludeAuthor: true, dismissStale: true },
+  });
+  return { ...r, gate: 'owners', summary: r.status === 'pass' ? `${what}: ${r.summary}` : `${what}: needs ${owners}; ${r.summary}`, data: { ...r.data, rule: rule.source } };
+}
+
+/**
+ * The gates of another environment whose targets the change reaches (its new cluster,
+ * namespace, database, warehouse or role is that environment's): its approvals and freeze
+ * windows judge the change as well, so the strictest policy among them decides.
+ */
+function reachedGates(state: CheckState, change: Change, ev: Evidence): JudgedGate[] {
+  const out: JudgedGate[] = [];
+  for (const env of change.reaches ?? []) {
+    const theirs = state.base.policies.get(env)?.data;
+    const note = `${change.environment}'s targets reach ${env}: the ${env} policy judges this change too`;
+    if (!theirs) {
+      out.push({ ...result('approvals', 'fail', `${env} policy: there is none on the base branch to judge a change that reaches ${env}'s targets`), blocking: true, note });
+      continue;
+    }
+    for (const gate of ['freeze', 'approvals'] as const) {
+      const r = runGate(gate, state, { ...change, environment: env }, theirs, ev);
+      out.push({ ...r, summary: `${env} policy: ${r.summary}`, blocking: r.status === 'fail' || r.status === 'error', note });
+    }
+  }
+  return out;
 }
 
 /** The policy's rollback fast lane, for a rollback; a "rollback" to a version held there (rolled back itself) is a re-promotion and gets none. */
@@ -252,8 +345,20 @@ function fastLaneOf(change: Change, policy: Policy, ev: Evidence): NonNullable<P
 function judgeChange(state: CheckState, change: Change, ev: Evidence): JudgedChange {
   const policy = state.base.policies.get(change.environment)?.data;
   if (!policy) {
+    const isNew = !state.base.environments.has(change.environment) && state.head.environments.has(change.environment);
+    // A code change, a change to the repository policy, and a new environment with its policy are
+    // the repository owners' to approve (plus the policies of any environment whose targets a new one reaches).
+    if (change.environment === repositoryScope || (isNew && (change.kind === 'environment-added' || change.kind === 'policy'))) {
+      const owners = ownersResult(state, change, ev);
+      const gates = [{ ...owners, blocking: owners.status === 'fail' || owners.status === 'error' }, ...reachedGates(state, change, ev)];
+      return { change, status: worst(gates.map((g) => g.status)), gates };
+    }
+    // Nothing on the base can judge pins in a new environment (no soak source, no gates, no
+    // approvers of its own): it starts empty, and its first pins come in a pull request of their own.
     const g: JudgedGate = {
-      ...result('policy', 'fail', `there is no policy for ${change.environment} on the base branch; add policies/${change.environment}.yaml in a pull request of its own first`),
+      ...result('policy', 'fail', isNew
+        ? `${change.environment} is new in this pull request and its policy is not on the base branch yet, so nothing can judge what it runs: add the environment with no models (models: {}) first, then pin versions in a pull request of their own`
+        : `there is no policy for ${change.environment} on the base branch; add policies/${change.environment}.yaml in a pull request of its own first`),
       blocking: true,
     };
     return { change, status: 'fail', gates: [g] };
@@ -269,6 +374,7 @@ function judgeChange(state: CheckState, change: Change, ev: Evidence): JudgedCha
     }
     return { ...r, blocking: r.status === 'fail' || r.status === 'error', ...(fastLane && gate === 'approvals' ? { note: 'rollback fast lane' } : {}) };
   });
+  gates.push(...reachedGates(state, change, ev));
   return { change, status: worst(gates.map((g) => g.status)), gates };
 }
 
@@ -354,6 +460,8 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         ...(reason !== undefined ? { reason } : {}), ...(previousReason !== undefined ? { previousReason } : {}),
       });
     }
+    case 'owners':
+      return ownersResult(state, change, ev);
     case 'freeze':
       return freezeGate({ now: ev.now, windows: policy.freeze, isRollback: rollbackLike.has(change.kind) });
     case 'approvals':
@@ -361,10 +469,13 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
       const fastLane = fastLaneOf(change, policy, ev)?.approvals;
       const required = change.kind === 'policy'
         ? { count: Math.max(1, policy.approvals.count), teams: policy.policyOwners, excludeAuthor: true, dismissStale: policy.approvals.dismissStale ?? true }
-        : { ...policy.approvals, ...(fastLane !== undefined ? { count: fastLane } : {}) };
+        : { ...policy.approvals, teams: approvalTeams(state, change, policy), ...(fastLane !== undefined ? { count: fastLane } : {}) };
       const who = change.kind === 'policy' ? `policy owners (${policy.policyOwners.join(', ')}) of the base branch` : `${required.count} from ${required.teams?.join(', ') || 'any reviewer'}`;
       if (!ev.review) return result(gate, 'skipped', `needs ${required.count} approval${required.count === 1 ? '' : 's'}: ${who}; checked on GitHub (--github)`);
-      const r = approvalsGate({ reviews: ev.review.reviews, headSha: ev.review.headSha, author: ev.review.author, teamMembers: ev.review.teamMembers, required });
+      const r = approvalsGate({
+        reviews: ev.review.reviews, headSha: ev.review.headSha, author: ev.review.author, teamMembers: ev.review.teamMembers, required,
+        ...(ev.review.pushers ? { pushers: ev.review.pushers } : {}),
+      });
       return gate === 'policy' ? { ...r, gate: 'policy', summary: `policy change: ${r.summary}` } : r;
     }
     default:
@@ -391,14 +502,15 @@ function manifestOf(repo: LoadedRepository, model?: string, version?: string): V
 function summarize(state: CheckState, changes: JudgedChange[], ev: Evidence): Report {
   const all = changes.flatMap((c) => c.gates);
   const blocking = all.filter((g) => g.blocking);
-  const waitingOnly = blocking.length > 0 && blocking.every((g) => g.gate === 'approvals' || (g.gate === 'policy' && g.status === 'fail' && /approv/.test(g.summary)));
+  const waitingOnly = blocking.length > 0 && blocking.every((g) => (g.gate === 'approvals' && g.data !== undefined)
+    || ((g.gate === 'policy' || g.gate === 'owners') && g.status === 'fail' && g.data !== undefined));
   const warned = all.some((g) => g.status === 'warn');
-  const approvalsPending = !ev.review && all.some((g) => (g.gate === 'approvals' || g.gate === 'policy') && g.status === 'skipped');
+  const approvalsPending = !ev.review && all.some((g) => (g.gate === 'approvals' || g.gate === 'policy' || g.gate === 'owners') && g.status === 'skipped');
   let verdict: Verdict;
   let headline: string;
   if (!changes.length) {
     verdict = 'no-changes';
-    headline = 'no release changes: nothing in environments/, policies/ or registered versions changes';
+    headline = 'nothing to judge: the pull request changes no file, or only adds model cards or versions that nothing pins yet';
   } else if (blocking.length && !waitingOnly) {
     verdict = 'blocked';
     const gates = [...new Set(blocking.map((g) => g.gate))];

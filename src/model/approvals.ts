@@ -13,11 +13,11 @@ export interface Review {
 
 export interface ApprovalRequirement {
   count: number;
-  /** "@org/team" slugs; when absent or empty, anyone who reviews qualifies */
+  /** "@org/team" slugs; when absent or empty, anyone who reviews qualifies (the runner fills the policy's default: the model's reviewers) */
   teams?: string[];
   /** default true */
   excludeAuthor?: boolean;
-  /** approvals of another commit than the head do not count */
+  /** approvals of another commit than the head do not count (default true, as policy.schema.json says) */
   dismissStale?: boolean;
 }
 
@@ -55,17 +55,29 @@ export function approvalLapse(review: Review, at: { headSha: string; dismissStal
   if (review.state === 'COMMENTED') return 'commented without approving';
   if (review.state === 'DISMISSED') return 'review dismissed';
   if (review.state !== 'APPROVED') return `review ${review.state.toLowerCase()}`;
-  if (at.dismissStale && review.commitId !== at.headSha) return `approved an earlier commit ${review.commitId.slice(0, 7)}`;
+  if ((at.dismissStale ?? true) && review.commitId !== at.headSha) return `approved an earlier commit ${review.commitId.slice(0, 7)}`;
   return undefined;
 }
 
 /**
- * The approvals that still stand: each reviewer's standing review, approving, of the head when
- * stale approvals are dismissed, and not by the author unless the policy allows it. Team
+ * Why a reviewer cannot approve this head at all, whatever their review: the author (unless the
+ * policy allows it) and whoever pushed or committed the head commit (always: an approval must
+ * come from someone other than the last hands on the code). Undefined when they may.
+ */
+export function disqualified(user: string, input: { author: string; pushers?: readonly string[]; excludeAuthor?: boolean }): string | undefined {
+  if ((input.excludeAuthor ?? true) && sameLogin(user, input.author)) return 'the author';
+  if (input.pushers?.some((p) => sameLogin(p, user))) return 'pushed the latest commit';
+  return undefined;
+}
+
+/**
+ * The approvals that still stand: each reviewer's standing review, approving, of the head
+ * unless the policy keeps stale approvals (dismissStale: false), not by the author unless the
+ * policy allows it, and never by one of `pushers` (who pushed or committed the head). Team
  * membership is a further qualification the gate judges with the teams' members.
  */
-export function standingApprovals(input: { reviews: Review[]; headSha: string; author: string; required: Pick<ApprovalRequirement, 'excludeAuthor' | 'dismissStale'> }): Review[] {
-  const excludeAuthor = input.required.excludeAuthor ?? true;
-  return standingReviews(input.reviews).filter((r) => !(excludeAuthor && sameLogin(r.user, input.author))
+export function standingApprovals(input: { reviews: Review[]; headSha: string; author: string; pushers?: readonly string[]; required: Pick<ApprovalRequirement, 'excludeAuthor' | 'dismissStale'> }): Review[] {
+  const who = { author: input.author, ...(input.pushers ? { pushers: input.pushers } : {}), ...(input.required.excludeAuthor !== undefined ? { excludeAuthor: input.required.excludeAuthor } : {}) };
+  return standingReviews(input.reviews).filter((r) => disqualified(r.user, who) === undefined
     && approvalLapse(r, { headSha: input.headSha, ...(input.required.dismissStale !== undefined ? { dismissStale: input.required.dismissStale } : {}) }) === undefined);
 }
