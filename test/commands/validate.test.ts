@@ -1,5 +1,5 @@
 // `modelship validate` through the CLI: exit codes, text and JSON output, --rev without a checkout.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadDesiredState } from '../../src/config/state.js';
@@ -12,7 +12,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 t.test('the example repository validates: exit 0', async (t) => {
   const r = await runCli(['validate']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /^working tree: 11 files valid\n$/);
+  t.match(r.stdout, /^working tree: 12 files valid\n$/);
   t.equal(r.stderr, '');
 });
 
@@ -30,7 +30,7 @@ t.test('all problems, then a summary, exit 1; --json gives the same as data', as
     'environments/staging.yaml:8:9  kubernetes.mode  expected one of "serverless", "raw"; found the string "serverles"',
     'environments/staging.yaml:16:14  models.fraud-detector.version  version "2026.12.01-1" of fraud-detector is not registered; expected a registered version of fraud-detector (2026.10.30-1, 2026.11.06-1, 2026.11.13-1), found "2026.12.01-1"',
     'policies/production.yaml:8:9  promotion.soak  expected a duration such as 90s, 15m, 48h, 7d or 1h30m, found the string "two days"',
-    'working tree: 3 problems in 2 files (11 files checked)',
+    'working tree: 3 problems in 2 files (12 files checked)',
   ]);
   const j = await runCli(['validate', '-C', repo.root, '--json']);
   t.equal(j.code, 1);
@@ -61,7 +61,7 @@ t.test('--rev reads a commit from git, not the working tree', async (t) => {
   t.equal(tree.code, 0, 'the working tree is fixed');
   const old = await runCli(['validate', '-C', repo.root, '--rev', good.slice(0, 8)]);
   t.equal(old.code, 0, old.stderr);
-  t.match(old.stdout, new RegExp(`^${good.slice(0, 8)} \\(${good.slice(0, 12)}\\): 11 files valid`));
+  t.match(old.stdout, new RegExp(`^${good.slice(0, 8)} \\(${good.slice(0, 12)}\\): 12 files valid`));
 
   const missing = await runCli(['validate', '-C', repo.root, '--rev', 'no-such-branch']);
   t.equal(missing.code, 3);
@@ -119,4 +119,33 @@ t.test('an unknown command is a usage error even with --help, with a suggestion'
     t.equal(r.code, 0, args.join(' '));
     t.match(r.stdout, /^Usage: modelship /, args.join(' '));
   }
+});
+
+t.test('the repository policy is required, strict, and "repository" names no environment', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const file = join(repo.root, 'policies/repository.yaml');
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace('releaseBranch: main', 'releaseBranch: main\nreleaseBrunch: lax').replace('  default:\n    owners: ["@acmerisk/ml-platform"]\n', '  default:\n    owners: [ml-platform]\n'));
+  const bad = await runCli(['validate', '-C', repo.root]);
+  t.equal(bad.code, 1);
+  t.same(bad.stderr.trimEnd().split('\n'), [
+    'policies/repository.yaml:6:1  releaseBrunch  unknown key "releaseBrunch" (did you mean "releaseBranch"?); expected one of: releaseBranch, description, code, policies, environments',
+    'policies/repository.yaml:16:14  code.default.owners[0]  expected a GitHub team as @org/team-slug, found the string "ml-platform"',
+    'working tree: 2 problems in 1 file (12 files checked)',
+  ]);
+
+  rmSync(file);
+  const missing = await runCli(['validate', '-C', repo.root]);
+  t.equal(missing.code, 1);
+  t.same(missing.stderr.trimEnd().split('\n'), [
+    'policies/repository.yaml  the repository policy is missing: without it, changes to code, workflows, policies and environment targets have no owner; expected policies/repository.yaml with releaseBranch, code.default.owners, policies.owners and environments.owners, found no such file',
+    'working tree: 1 problem in 1 file (11 files checked)',
+  ]);
+
+  writeFileSync(file, text);
+  writeFileSync(join(repo.root, 'environments/repository.yaml'), readFileSync(join(repo.root, 'environments/staging.yaml'), 'utf8').replace('name: staging', 'name: repository'));
+  const reserved = await runCli(['validate', '-C', repo.root]);
+  t.equal(reserved.code, 1);
+  t.match(reserved.stderr, /^environments\/repository\.yaml {2}"repository" cannot name an environment: policies\/repository\.yaml is the repository policy; expected another environment name, found "repository"$/m);
 });
