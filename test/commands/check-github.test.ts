@@ -71,7 +71,8 @@ async function stage(t: Test, options: { approverTeams?: string[]; teams?: Recor
   const head = repo.git('rev-parse', branch).trim();
   const base = repo.git('rev-parse', 'main').trim();
 
-  const gh = await startGitHub({ owner, repo: name, token, ...(options.teams ? { teams: options.teams } : {}) });
+  // Staging names no approver teams, so (policy.schema.json) the model's reviewers approve: fraud-detector's are these two teams.
+  const gh = await startGitHub({ owner, repo: name, token, teams: options.teams ?? reviewerTeams });
   t.teardown(() => gh.stop());
   gh.setBranch('main', base);
   const octokit = new Octokit({ baseUrl: gh.url, auth: token, log: { debug() {}, info() {}, warn() {}, error() {} } });
@@ -130,6 +131,10 @@ function reviewSubmittedEvent(s: Stage, reviewer: string) {
   return p;
 }
 
+/** The members of fraud-detector's reviewer teams (models/fraud-detector/model.yaml reviewers). */
+const reviewerTeams = { '@acmerisk/fraud-ml-leads': ['lena'], '@acmerisk/model-risk': ['grace'] };
+const teamCalls = ['teams/list-members-in-org 200', 'teams/list-members-in-org 200'];
+
 const checkerRun = (s: Stage, sha: string) => s.gh.state.checkRuns.filter((c) => c.name === 'modelship' && c.headSha === sha);
 
 t.test('a new promotion pull request: waiting for one approval, one failing check run and one report comment', async (t) => {
@@ -155,10 +160,10 @@ t.test('a new promotion pull request: waiting for one approval, one failing chec
   t.match(body, /\| approvals \| ❌ fail \*\*\(blocking\)\*\* \| 0 of 1 required approval \|/, 'staging wants one approval');
 
   t.same(s.calls(), [
-    'pulls/get 200', 'pulls/list-reviews 200',
+    'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls,
     'checks/list-for-ref 200', 'checks/create 201',
     'issues/list-comments 200', 'issues/create-comment 201',
-  ], 'read the pull request and its reviews, then posted; every request matched its OpenAPI operation');
+  ], 'read the pull request, its reviews and the reviewer teams, then posted; every request matched its OpenAPI operation');
 });
 
 t.test('an approval re-runs the checker: the same check run turns green and the same comment is edited', async (t) => {
@@ -168,7 +173,7 @@ t.test('an approval re-runs the checker: the same check run turns green and the 
   const waiting = comment.body;
   s.calls();
 
-  // Staging names no teams: any reviewer but the author qualifies.
+  // Staging names no teams: fraud-detector's reviewers qualify (lena is in @acmerisk/fraud-ml-leads).
   s.gh.addReview(s.pull, 'lena', 'APPROVED', { commitId: s.head });
   const r = await s.check('pull_request_review', reviewSubmittedEvent(s, 'lena'));
   t.equal(r.code, 0, r.stderr);
@@ -183,9 +188,9 @@ t.test('an approval re-runs the checker: the same check run turns green and the 
   const passing = s.gh.state.comments[0]!.body;
   t.not(passing, waiting);
   t.match(passing, /### ✅ modelship: every gate passes; ready to merge/);
-  t.match(passing, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena\) \|/);
+  t.match(passing, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@acmerisk\/fraud-ml-leads\)\) \|/);
   t.same(s.calls(), [
-    'pulls/get 200', 'pulls/list-reviews 200',
+    'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls,
     'checks/list-for-ref 200', 'checks/update 200',
     'issues/list-comments 200', 'issues/update-comment 200',
   ]);
@@ -205,9 +210,14 @@ t.test('a push to the branch is checked on its new head: a check run there, the 
   s.gh.setBranch(branch, s.head);
 
   const r = await s.check('pull_request', pullRequestEvent(s, 'synchronize'));
-  t.equal(r.code, 0, `staging does not dismiss stale approvals (dismissStale is production's): ${r.stderr}`);
+  t.equal(r.code, 1, `stale approvals are dismissed by default (policy.schema.json): ${r.stderr}`);
+  t.match(r.stdout, new RegExp(`^WAITING-FOR-APPROVAL: every gate passes; waiting for approval: 0 of 1 required approval; not counted: lena \\(approved an earlier commit ${first.slice(0, 7)}\\)$`, 'm'));
   t.equal(checkerRun(s, first).length, 1, 'the first commit keeps its check run');
-  t.match(checkerRun(s, s.head), [{ conclusion: 'success' }], 'the new head has its own');
+  t.match(checkerRun(s, s.head), [{ conclusion: 'failure' }], 'the new head has its own');
+  s.gh.addReview(s.pull, 'lena', 'APPROVED', { commitId: s.head });
+  const again = await s.check('pull_request_review', reviewSubmittedEvent(s, 'lena'));
+  t.equal(again.code, 0, again.stderr);
+  t.match(checkerRun(s, s.head), [{ conclusion: 'success' }], 'approving the new head counts');
   t.equal(s.gh.state.comments.length, 1, 'one comment for the pull request');
   t.match(s.gh.state.comments[0]!.body, new RegExp(`head \`${s.head.slice(0, 12)}\``), 'now about the new head');
 });
@@ -247,11 +257,11 @@ t.test('the merge queue: the gates run again on the merge commit, a check run la
   const r = await s.check('merge_group', p);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, new RegExp(`head ${merge.slice(0, 12)}`), 'the merge commit was checked');
-  t.match(r.stdout, /approvals +1 of 1 required approval \(lena\)/, "the queued pull request's approvals count");
+  t.match(r.stdout, /approvals +1 of 1 required approval \(lena \(@acmerisk\/fraud-ml-leads\)\)/, "the queued pull request's approvals count");
   t.match(checkerRun(s, merge), [{ status: 'completed', conclusion: 'success' }], 'the check run is on the merge commit');
   t.equal(checkerRun(s, s.head).length, 1, "the pull request's own check run stays");
   t.same(s.gh.state.comments, [comment], 'the comment is untouched');
-  t.same(s.calls(), ['pulls/get 200', 'pulls/list-reviews 200', 'checks/list-for-ref 200', 'checks/create 201'], 'no comment call at all');
+  t.same(s.calls(), ['pulls/get 200', 'pulls/list-reviews 200', ...teamCalls, 'checks/list-for-ref 200', 'checks/create 201'], 'no comment call at all');
 });
 
 t.test('a merge group of several pull requests is refused: the event names only the last, whose approvals cannot judge the others', async (t) => {
@@ -282,7 +292,7 @@ t.test('GitHub answering 500 once: the call is retried and the run completes', a
   t.equal(r.code, 0, r.stderr);
   t.notMatch(r.stderr, /error/);
   t.same(s.calls(), [
-    'pulls/get 500', 'pulls/get 200', 'pulls/list-reviews 200',
+    'pulls/get 500', 'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls,
     'checks/list-for-ref 200', 'checks/create 201',
     'issues/list-comments 200', 'issues/create-comment 201',
   ]);
@@ -300,7 +310,7 @@ t.test('GitHub answering 500 for good: exit 3 with what failed and a hint, the r
   t.notMatch(r.stderr + r.stdout, new RegExp(token), 'the token is never printed');
   t.match(r.stdout, /^WAITING-FOR-APPROVAL: /, 'the job log still has the report');
   t.same(s.calls(), [
-    'pulls/get 200', 'pulls/list-reviews 200',
+    'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls,
     'checks/list-for-ref 200', 'checks/create 500', 'checks/create 500', 'checks/create 500',
   ], 'three attempts, then nothing else');
   t.same(s.gh.state.checkRuns, []);
