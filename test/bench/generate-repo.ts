@@ -51,6 +51,8 @@ export function generateRepo(dir: string, shape: RepoShape): GeneratedRepo {
     write(`environments/${env}.yaml`, environmentFile(env, models, pinned));
     write(`policies/${env}.yaml`, policyFile(env, shape.environments));
   });
+  // Who owns code, policies and environments: the example's, as it is.
+  write('policies/repository.yaml', readExample('policies/repository.yaml'));
   return out;
 }
 
