@@ -127,3 +127,17 @@ t.test('an approver who may be on a team whose members are unknown: error, not f
     teamMembers: { '@acmerisk/fraud-ml-leads': ['grace'] }, required: production });
   t.equal(known.status, 'fail', 'nobody else approved, so the unknown team changes nothing');
 });
+
+t.test('policy.schema.json defaults: stale approvals are dismissed unless the policy keeps them; pushers never count', async (t) => {
+  const { excludeAuthor: _e, dismissStale: _d, ...unsaid } = production;
+  const stale = gate([review('grace', 'APPROVED', earlier), review('ken', 'APPROVED')], unsaid);
+  t.equal(stale.status, 'fail');
+  t.equal(stale.summary, '1 of 2 required approvals (ken (@acmerisk/disputes-ml)); not counted: grace (approved an earlier commit bead000)');
+  t.equal(gate([review('grace', 'APPROVED', earlier), review('ken', 'APPROVED')], { ...unsaid, dismissStale: false }).status, 'pass');
+
+  const pushed = approvalsGate({ reviews: [review('grace', 'APPROVED'), review('KEN', 'APPROVED')], headSha: head, author: 'ada', pushers: ['ken', 'ada'], teamMembers, required: unsaid });
+  t.equal(pushed.status, 'fail');
+  t.equal(pushed.summary, '1 of 2 required approvals (grace (@acmerisk/fraud-ml-leads, @acmerisk/model-risk)); not counted: KEN (pushed the latest commit)');
+  const allowed = approvalsGate({ reviews: [review('grace', 'APPROVED'), review('ken', 'APPROVED')], headSha: head, author: 'ken', pushers: ['ken'], teamMembers, required: { ...unsaid, excludeAuthor: false } });
+  t.equal(reviewer(allowed, 'ken').reason, 'pushed the latest commit', 'excludeAuthor: false lets an author approve, never a pusher');
+});

@@ -236,3 +236,25 @@ t.test('a pull request into another branch than the release branch is blocked', 
   const nothing = await judge({}, { review: { baseRef: 'lax' } });
   t.equal(nothing.verdict, 'blocked', 'even with nothing to judge');
 });
+
+t.test('removing an environment needs the repository\'s environment owners besides its own policy', async (t) => {
+  const without = <V>(m: ReadonlyMap<string, V>) => new Map([...m].filter(([k]) => k !== 'staging'));
+  const headRepo = { ...base, environments: without(base.environments), policies: without(base.policies), label: head.slice(0, 12) };
+  const changes = diffStates({ base, head: headRepo, files: [{ path: 'environments/staging.yaml', status: 'deleted' }, { path: 'policies/staging.yaml', status: 'deleted' }] });
+  t.same(changes.map((c) => `${c.kind} ${c.environment}: ${c.description}`), [
+    'environment-removed staging: environment staging removed',
+    'removal staging: chargeback-risk removed from staging (was 2026.11.01-1)',
+    'removal staging: fraud-detector removed from staging (was 2026.11.13-1)',
+    'policy staging: policy for staging deleted',
+  ]);
+  const r = evaluate({ base: { ...base, label: 'main' }, head: headRepo, changes }, {
+    now, artifacts: new Map(), dbt: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(),
+    review: { author: 'ada', headSha: head, teamMembers, reviews: [approved('lena')] },
+  });
+  t.equal(r.verdict, 'waiting-for-approval');
+  t.same(gates(r).filter((g) => /: (owners|policy) /.test(g)), [
+    'environment-removed staging: owners fail: environment change: needs @acmerisk/ml-platform; 0 of 1 required approval; not counted: lena (not in @acmerisk/ml-platform)',
+    'policy staging: policy fail: policy change: 0 of 1 required approval; not counted: lena (not in @acmerisk/ml-platform)',
+    'policy staging: owners fail: policy change: needs @acmerisk/ml-platform, @acmerisk/model-risk; 0 of 1 required approval; not counted: lena (not in @acmerisk/ml-platform, @acmerisk/model-risk)',
+  ]);
+});
