@@ -11,7 +11,7 @@ import { approvalsGate } from './approvals.js';
 import type { Review } from '../model/approvals.js';
 import { canaryGate, type CanaryObservation } from './canary.js';
 import { repositoryScope, type Change, type ChangeKind } from '../model/changes.js';
-import { codeOwnerOf, repositoryRule, type OwnerRule } from '../model/owners.js';
+import { codeOwnerOf, repositoryPolicyFile, repositoryRule, type OwnerRule } from '../model/owners.js';
 import { driftGate } from './drift.js';
 import { featuresGate } from './features.js';
 import { freezeGate } from './freeze.js';
@@ -298,6 +298,8 @@ function ownersResult(state: CheckState, change: Change, ev: Evidence): GateResu
   const what = ownedWhat(change);
   const repository = state.base.repository?.data;
   if (!repository) {
+    // The first repository policy has nobody to approve it: an administrator merges it, and it judges every change after.
+    if (change.file === repositoryPolicyFile) return result('owners', 'fail', `${what}: policies/repository.yaml is new and there is none on the base branch to say who approves it; the first one is merged by an administrator`);
     return result('owners', 'fail', `${what}: there is no policies/repository.yaml on the base branch, so nobody owns this change; add the repository policy in a pull request of its own first`);
   }
   const rule = ownerRule(repository, change);

@@ -105,6 +105,10 @@ t.test('without a repository policy on the base, a code change is blocked: nobod
   const r = await judge({}, { code: ['src/cli.ts'], reviews: [approved('pat')], base: bare });
   t.equal(r.verdict, 'blocked');
   t.same(gates(r), ['code repository: owners fail: code change: there is no policies/repository.yaml on the base branch, so nobody owns this change; add the repository policy in a pull request of its own first']);
+  const first = await judge({ 'policies/repository.yaml': example('policies/repository.yaml') }, { reviews: [approved('pat')], base: { ...bare, present: new Set([...base.present].filter((p) => p !== 'policies/repository.yaml')) } });
+  t.equal(first.verdict, 'blocked');
+  t.same(gates(first), ['policy repository: owners fail: policy change: policies/repository.yaml is new and there is none on the base branch to say who approves it; the first one is merged by an administrator']);
+  t.equal(first.changes[0]!.change.description, 'repository policy added');
 });
 
 t.test('a policy change needs its policyOwners and the repository policy\'s policy owners', async (t) => {
