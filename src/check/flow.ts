@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { classify, loadRepository } from '../config/load.js';
+import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
@@ -143,8 +143,7 @@ async function fileDiff(root: string, from: string, to: string): Promise<FileDif
   const files: FileDiff[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const status = parts[i]!.startsWith('A') ? 'added' : parts[i]!.startsWith('D') ? 'deleted' : 'modified';
-    const path = parts[i + 1]!;
-    files.push({ path, status, ...('schema' in classify(path) ? {} : { code: true }) });
+    files.push({ path: parts[i + 1]!, status });
   }
   return files;
 }

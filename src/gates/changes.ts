@@ -4,7 +4,7 @@
 
 import type { Deployment, Environment, ModelCard, Policy, RepositoryPolicy } from '../config/types.js';
 import { repositoryScope, type Change } from '../model/changes.js';
-import { codeOwnerOf, repositoryPolicyFile, targetKeys } from '../model/owners.js';
+import { codeOwnerOf, isReleaseFile, repositoryPolicyFile, targetKeys } from '../model/owners.js';
 import type { PinState } from '../model/pins.js';
 
 /** The parts of a loaded repository the diff reads. */
@@ -20,8 +20,6 @@ export interface DesiredState {
 export interface FileDiff {
   path: string;
   status: 'added' | 'modified' | 'deleted';
-  /** not a release file (config/load.ts classify): judged as a code change by the repository policy's owners */
-  code?: boolean;
 }
 
 export interface DiffInput {
@@ -63,7 +61,8 @@ export function diffStates(input: DiffInput): Change[] {
   const code: FileDiff[] = [];
   for (const f of input.files) {
     const parts = f.path.split('/');
-    if (f.code) {
+    if (!isReleaseFile(f.path)) {
+      // Not a release file: a code change, judged by the repository policy's owners.
       code.push(f);
     } else if (f.path === repositoryPolicyFile) {
       changes.push({ kind: 'policy', environment: repositoryScope, file: f.path, owners: 'policies', description: `repository policy ${f.status}` });

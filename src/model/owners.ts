@@ -7,6 +7,19 @@ import type { RepositoryPolicy } from '../config/types.js';
 /** The repository policy's path: a policy file, but of the repository, not of an environment named "repository". */
 export const repositoryPolicyFile = 'policies/repository.yaml';
 
+/**
+ * Whether modelship reads `path` as a release file (config/load.ts classify: an environment, a
+ * policy, a model card or a version manifest). Anything else a pull request changes is code.
+ */
+export function isReleaseFile(path: string): boolean {
+  const parts = path.split('/');
+  const name = parts[parts.length - 1]!;
+  if (name.startsWith('.') || /^README(\.[a-z]+)?$/i.test(name) || !name.endsWith('.yaml')) return false;
+  if ((parts[0] === 'environments' || parts[0] === 'policies') && parts.length === 2) return true;
+  if (parts[0] === 'models' && parts.length === 3) return name === 'model.yaml';
+  return parts[0] === 'models' && parts.length === 4 && parts[2] === 'versions';
+}
+
 /** The approvers a change needs: any member of `owners`, `count` of them. */
 export interface OwnerRule {
   owners: string[];

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadRepository, type LoadedRepository } from '../../src/config/load.js';
+import { classify, loadRepository, type LoadedRepository } from '../../src/config/load.js';
 import { withChanges, workingTree } from '../../src/config/snapshot.js';
 import { diffStates, type FileDiff } from '../../src/gates/changes.js';
 import { evaluate, needs, type Evidence, type Report, type ReviewEvidence } from '../../src/gates/run.js';
 import type { Review } from '../../src/model/approvals.js';
-import { codeOwnerOf, globToRegExp } from '../../src/model/owners.js';
+import { codeOwnerOf, globToRegExp, isReleaseFile } from '../../src/model/owners.js';
 import { projectRoot } from '../helpers/cli.js';
 
 const head = 'c0ffee0000000000000000000000000000000001';
@@ -38,7 +38,7 @@ async function judge(written: Record<string, string>, options: { code?: string[]
   t.same(headRepo.problems.filter((p) => p.severity === 'error'), [], 'the head loads');
   const files: FileDiff[] = [
     ...Object.keys(written).map((path) => ({ path, status: from.present.has(path) ? 'modified' as const : 'added' as const })),
-    ...(options.code ?? []).map((path) => ({ path, status: 'modified' as const, code: true })),
+    ...(options.code ?? []).map((path) => ({ path, status: 'modified' as const })),
   ];
   const changes = diffStates({ base: from, head: headRepo, files });
   const state = { base: { ...from, label: 'main' }, head: { ...headRepo, label: head.slice(0, 12) }, changes };
@@ -52,6 +52,13 @@ async function judge(written: Record<string, string>, options: { code?: string[]
 }
 
 const gates = (r: Report) => r.changes.flatMap((c) => c.gates.map((g) => `${c.change.kind} ${c.change.environment}: ${g.gate} ${g.status}: ${g.summary}`));
+
+t.test('release files are those config/ reads; every other path is code', async (t) => {
+  const paths = ['environments/production.yaml', 'policies/repository.yaml', 'models/x/model.yaml', 'models/x/versions/1.yaml',
+    'environments/README.md', 'environments/x.yml', 'environments/.hidden.yaml', 'models/x/notes.yaml', 'models/x/versions/sub/1.yaml', 'src/cli.ts', '.github/workflows/check.yml', 'production.yaml'];
+  t.same(paths.filter(isReleaseFile), paths.slice(0, 4));
+  for (const p of paths) t.equal(isReleaseFile(p), 'schema' in classify(p), `${p}: as config/load.ts classifies it`);
+});
 
 t.test('globs: * within a segment, ** across, a trailing / for a folder, root-anchored', async (t) => {
   t.ok(globToRegExp('.github/').test('.github/workflows/check.yml'));
