@@ -269,3 +269,11 @@ t.test('removing an environment needs the repository\'s environment owners besid
     'policy staging: owners fail: policy change: needs @acmerisk/ml-platform, @acmerisk/model-risk; 0 of 1 required approval; not counted: lena (not in @acmerisk/ml-platform, @acmerisk/model-risk)',
   ]);
 });
+
+t.test('the release branch and the owners\' count come from the base\'s repository policy', async (t) => {
+  const policy = base.repository!.data;
+  const strict = { ...base, repository: { ...base.repository!, data: { ...policy, releaseBranch: 'release', code: { ...policy.code, default: { owners: policy.code.default.owners, count: 2 } } } } };
+  const r = await judge({}, { code: ['docs/notes.md'], reviews: [approved('pat')], review: { baseRef: 'main' }, base: strict });
+  t.equal(r.headline, "the pull request's base is main, not the release branch release: modelship judges only pull requests into release");
+  t.same(gates(r), ['code repository: owners fail: code change: needs @acmerisk/ml-platform; 1 of 2 required approvals (pat (@acmerisk/ml-platform))']);
+});
