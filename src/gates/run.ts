@@ -104,6 +104,10 @@ export interface ReviewEvidence {
   headSha: string;
   reviews: Review[];
   teamMembers: Record<string, string[]>;
+  /** GitHub logins that pushed or committed the head commit (the last push's sender, the head commit's author and committer); none of them may approve it */
+  pushers?: string[];
+  /** the pull request's base branch name (e.g. "main"); must be the release branch */
+  baseRef?: string;
 }
 
 export interface Evidence {
