@@ -18,8 +18,10 @@ export async function ensureBareRepository(dir: string): Promise<void> {
  * may be rewritten). `token` is sent as GitHub's `x-access-token` basic credential.
  */
 export async function fetchIntoMirror(dir: string, url: string, refspecs: string[], token?: string): Promise<void> {
-  // This process's environment less its GIT_* variables (a stray GIT_DIR must not redirect the fetch).
-  const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^GIT_/i.test(e[0])));
+  // What git needs from this process's environment (the path, a home, proxies and CA files), and
+  // nothing else: no stray GIT_DIR redirects the fetch, no EDITOR or pager is honoured.
+  const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR)$/;
+  const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && passed.test(e[0])));
   env.GIT_TERMINAL_PROMPT = '0';
   if (token) {
     Object.assign(env, {
@@ -28,5 +30,5 @@ export async function fetchIntoMirror(dir: string, url: string, refspecs: string
     });
   }
   await git(dir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--end-of-options', url, ...refspecs.map((r) => `+${r}`)],
-    `fetch ${refspecs.join(', ')} into the mirror`, { env, hint: 'check that the GitHub App is installed on the repository with contents: read' });
+    `fetch ${refspecs.join(', ')} into the mirror`, { env, configFromEnv: true, hint: 'check that the GitHub App is installed on the repository with contents: read' });
 }

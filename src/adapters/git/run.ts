@@ -25,6 +25,8 @@ export interface GitOptions {
   /** added to the error: what the user can do about it */
   hint?: string;
   signal?: AbortSignal;
+  /** lets `env` carry GIT_CONFIG_COUNT/KEY/VALUE (simple-git refuses them unless told): mirror.ts's token header */
+  configFromEnv?: true;
 }
 
 export interface GitResult {
@@ -44,6 +46,7 @@ export async function git(root: string, args: string[], operation: string, optio
       baseDir: root,
       allowEnvironment,
       ...(options.signal ? { abort: options.signal } : {}),
+      ...(options.configFromEnv ? { unsafe: { allowUnsafeConfigEnvCount: true } } : {}),
       errors: (error, result) => {
         outcome = { code: result.exitCode, stdout: result.stdOut, stderr: result.stdErr, ...(error instanceof Error ? { rejection: error } : {}) };
         return undefined;
