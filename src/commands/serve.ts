@@ -41,7 +41,8 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     });
     output.err(`${signal}: finishing running evaluations (up to ${graceMs / 1000} s)`);
     const { dropped, abandoned } = await service.stop(graceMs);
-    output.err(`stopped; ${dropped} queued evaluation${dropped === 1 ? '' : 's'} dropped${abandoned.length ? `, abandoned: ${abandoned.join(', ')}` : ''} (GitHub redelivers nothing by itself: re-run from the check run)`);
+    // GitHub does not redeliver by itself: a dropped or abandoned pull request is re-run from its check run (or its next push).
+    output.err(`stopped; ${dropped} queued evaluation${dropped === 1 ? '' : 's'} dropped${abandoned.length ? `, abandoned: ${abandoned.join(', ')}` : ''}`);
     return 0;
   } catch (e) {
     return printError(e, output, false);
