@@ -42,7 +42,7 @@ export async function publishReport(event: CheckEvent, report: Report, log: (lin
  * missing from the mirror, a failure reading GitHub) gets a failing check run saying why:
  * nothing posted would leave a required check pending, and neutral would pass it.
  */
-export async function publishFailure(event: CheckEvent, reason: string, log: (line: string) => void, publisher: Publisher): Promise<void> {
+export async function publishFailure(event: CheckEvent, reason: string, log: (line: string) => void, publisher: Publisher = actionsPublisher()): Promise<void> {
   const run = await upsertCheckRun(publisher.client, event.repo, {
     name: checkRunName, appId: publisher.appId, headSha: event.checkSha, conclusion: 'failure',
     output: { title: 'modelship could not judge this change', summary: reason.slice(0, checkRunTextLimit) },

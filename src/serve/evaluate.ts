@@ -65,6 +65,7 @@ export function evaluator(o: EvaluatorOptions) {
       return;
     }
     if (context.outdated()) return log(`${report.verdict}; a newer head arrived, not posted`);
+    log(`${report.verdict}, judged by ${release}'s policies${job.pusher ? `; last pushed by ${job.pusher}` : ''}`);
     await publishReport(job.event, report, log, publisher);
   };
 }

@@ -47,9 +47,10 @@ export async function startService(o: ServeOptions): Promise<Service> {
   });
   const queue = new WorkQueue<EvaluationJob>(o.concurrency, evaluate, (job, e) => o.log(`${job.repo.owner}/${job.repo.repo} ${job.describe}: failed: ${(e as Error).message}`));
   let closing = false;
+  const pushes = new LastPushes();
   const { server, stats } = intakeServer({
     verify: await webhookSignatureCheck(o.webhookSecret), appId: app.id, maxPayloadBytes: o.maxPayloadBytes, log: o.log,
-    enqueue: (job) => queue.push(job), ready: () => !closing,
+    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing,
   });
   const at = o.listen.lastIndexOf(':');
   const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';
@@ -72,4 +73,26 @@ export async function startService(o: ServeOptions): Promise<Service> {
       return outcome;
     },
   };
+}
+
+/**
+ * Who pushed each pull request's head, from its synchronize event, so a later review or re-run
+ * of the same head still counts them among the pushers. Bounded: the oldest pull requests are
+ * forgotten first (their pushers then come from the commit's author and committer alone).
+ */
+class LastPushes {
+  private readonly byPull = new Map<string, { sha: string; login: string }>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  fill(job: EvaluationJob): EvaluationJob {
+    if (job.pusher) {
+      this.byPull.delete(job.key);
+      this.byPull.set(job.key, { sha: job.event.headSha, login: job.pusher });
+      if (this.byPull.size > this.capacity) this.byPull.delete(this.byPull.keys().next().value!);
+      return job;
+    }
+    const last = this.byPull.get(job.key);
+    return last && last.sha === job.event.headSha ? { ...job, pusher: last.login } : job;
+  }
 }

@@ -274,6 +274,13 @@ t.test('a pull request changing .github/workflows/ and src/ is read from the mir
   t.equal(inMirror('rev-parse', 'refs/heads/main'), base, 'and the release branch, whose policies judge');
   t.notOk(readdirSync(mirror).some((f) => ['.github', 'src', 'package.json', 'node_modules', 'environments'].includes(f)), 'no file of the pull request is on disk');
   t.notOk(existsSync(marker), 'nothing from the pull request ran');
+
+  // A review of that head later: the pusher seen on synchronize still counts, and GitHub is asked for the commit's author and committer.
+  s.calls();
+  await s.send('pull_request_review', reviewEvent(s.target, pull, 'lena'));
+  await s.settle();
+  t.match(s.logs.filter((l) => /judged by/.test(l)).at(-1), /judged by main's policies; last pushed by mallory$/);
+  t.ok(s.calls().includes('repos/get-commit 200'));
 });
 
 t.test('a merge group that cannot be judged gets a failing check run saying why', async (t) => {
