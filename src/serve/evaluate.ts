@@ -27,11 +27,11 @@ export function evaluator(o: EvaluatorOptions) {
   /** One fetch at a time per mirror: concurrent fetches into one repository race for ref locks. */
   const fetching = new Map<string, Promise<unknown>>();
 
-  async function sync(mirror: string, job: EvaluationJob, release: string, token: string): Promise<void> {
+  async function sync(mirror: string, job: EvaluationJob, release: string, token: string, signal: AbortSignal): Promise<void> {
     const previous = fetching.get(mirror) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
       await ensureBareRepository(mirror);
-      await fetchIntoMirror(mirror, job.cloneUrl, [`refs/heads/${release}:refs/heads/${release}`, ...job.refs.map((r) => `${r}:${r}`)], token);
+      await fetchIntoMirror(mirror, job.cloneUrl, [`refs/heads/${release}:refs/heads/${release}`, ...job.refs.map((r) => `${r}:${r}`)], token, signal);
     });
     fetching.set(mirror, next);
     try {
@@ -51,7 +51,7 @@ export function evaluator(o: EvaluatorOptions) {
     const mirror = join(o.mirrorDir, owner, `${repo}.git`);
     let report;
     try {
-      await sync(mirror, job, release, await installation.token());
+      await sync(mirror, job, release, await installation.token(), context.signal);
       if (context.outdated()) return log('a newer head arrived; not evaluated');
       report = await checkChange({
         root: mirror, base: `refs/heads/${release}`, head: job.event.headSha, at: new Date(), event: job.event,
@@ -60,11 +60,13 @@ export function evaluator(o: EvaluatorOptions) {
       });
     } catch (e) {
       if (context.outdated()) return log(`a newer head arrived; not posted (${(e as Error).message})`);
+      if (context.signal.aborted) return log('abandoned at shutdown; not posted');
       log(`not judged: ${(e as Error).message}`);
       await publishFailure(job.event, `modelship could not judge ${job.describe}:\n\n${(e as Error).message}`, log, publisher);
       return;
     }
     if (context.outdated()) return log(`${report.verdict}; a newer head arrived, not posted`);
+    if (context.signal.aborted) return log(`${report.verdict}; abandoned at shutdown, not posted`);
     log(`${report.verdict}, judged by ${release}'s policies${job.pusher ? `; last pushed by ${job.pusher}` : ''}`);
     await publishReport(job.event, report, log, publisher);
   };

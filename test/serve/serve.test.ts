@@ -350,5 +350,5 @@ t.test('payload cap, probes and shutdown', async (t) => {
   t.equal((await fetch(`${s.service.url}/readyz`)).status, 200);
   t.equal((await fetch(s.service.webhookUrl)).status, 405);
   t.same(await s.service.stop(1000), { dropped: 0, abandoned: [] });
-  t.rejects(fetch(`${s.service.url}/healthz`), 'no longer listening');
+  await t.rejects(fetch(`${s.service.url}/healthz`), 'no longer listening');
 });

@@ -17,7 +17,7 @@ export async function ensureBareRepository(dir: string): Promise<void> {
  * Fetches `refspecs` from `url` into the bare repository at `dir` (forced: a pull request's head
  * may be rewritten). `token` is sent as GitHub's `x-access-token` basic credential.
  */
-export async function fetchIntoMirror(dir: string, url: string, refspecs: string[], token?: string): Promise<void> {
+export async function fetchIntoMirror(dir: string, url: string, refspecs: string[], token?: string, signal?: AbortSignal): Promise<void> {
   // What git needs from this process's environment (the path, a home, proxies and CA files), and
   // nothing else: no stray GIT_DIR redirects the fetch, no EDITOR or pager is honoured.
   const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR)$/;
@@ -30,5 +30,5 @@ export async function fetchIntoMirror(dir: string, url: string, refspecs: string
     });
   }
   await git(dir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--end-of-options', url, ...refspecs.map((r) => `+${r}`)],
-    `fetch ${refspecs.join(', ')} into the mirror`, { env, configFromEnv: true, hint: 'check that the GitHub App is installed on the repository with contents: read' });
+    `fetch ${refspecs.join(', ')} into the mirror`, { env, configFromEnv: true, ...(signal ? { signal } : {}), hint: 'check that the GitHub App is installed on the repository with contents: read' });
 }
