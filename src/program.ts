@@ -108,6 +108,21 @@ Docs: README.md in the modelship repository.`);
     .option('--prometheus-url <url>', 'Prometheus for canary checks (default: MODELSHIP_PROMETHEUS_URL)')
     .action(lazy(() => import('./commands/check.js')));
 
+  command('serve')
+    .description('run the checker as a GitHub App: take webhooks, judge pull requests and merge groups from a bare mirror by the release branch\'s policies, post one check run and one comment as the App')
+    .option('--app-id <id>', 'the GitHub App\'s id (default: MODELSHIP_GITHUB_APP_ID)')
+    .option('--private-key-file <file>', 'the App\'s private key, PEM (default: MODELSHIP_GITHUB_PRIVATE_KEY_FILE)')
+    .option('--webhook-secret-file <file>', 'the App\'s webhook secret (default: MODELSHIP_WEBHOOK_SECRET_FILE)')
+    .option('--github-api-url <url>', 'the GitHub REST API (default: MODELSHIP_GITHUB_API_URL, else https://api.github.com)')
+    .option('--listen <host:port>', 'where to listen; webhooks at POST /webhooks, probes at /healthz and /readyz (default: MODELSHIP_LISTEN, else 0.0.0.0:8080)')
+    .option('--mirror-dir <dir>', 'where the bare mirrors of the repositories live (default: MODELSHIP_MIRROR_DIR, else ./mirrors)')
+    .option('--concurrency <n>', 'evaluations at once; one per pull request at a time (default: MODELSHIP_CONCURRENCY, else 2)')
+    .option('--release-branch <branch>', 'the branch whose policies judge (default: MODELSHIP_RELEASE_BRANCH, else the repository\'s default branch)')
+    .option('--max-payload <bytes>', 'largest webhook payload accepted, 413 beyond (default: MODELSHIP_MAX_PAYLOAD, else 26214400: GitHub\'s own 25 MB cap)')
+    .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running evaluations may finish (default: MODELSHIP_SHUTDOWN_GRACE, else 30)')
+    .option('--prometheus-url <url>', 'Prometheus for canary checks (default: MODELSHIP_PROMETHEUS_URL)')
+    .action(lazy(() => import('./commands/serve.js')));
+
   command('plan')
     .description('show what a sync would create, change or delete in each environment (read-only)')
     .option('--env <name...>', 'only these environments (default: all)')

@@ -18,6 +18,8 @@ const importsOf = (text: string) => [...text.matchAll(/(?:from\s+|import\s*\(\s*
 /** Which room may import which library. */
 const rooms: Array<{ library: RegExp; room: RegExp }> = [
   { library: /^simple-git$|^node:child_process$/, room: /^src\/adapters\/git\// },
+  // The GitHub App libraries (JWT, installation tokens, webhook signatures) in one file of the GitHub room.
+  { library: /^@octokit\/(app|webhooks|auth-app)$/, room: /^src\/adapters\/github\/app\.ts$/ },
   { library: /^@octokit\//, room: /^src\/adapters\/github\// },
   { library: /^@aws-sdk\/client-s3$/, room: /^src\/adapters\/s3\// },
   { library: /^@aws-sdk\/client-kms$/, room: /^src\/adapters\/kms\.ts$/ },
@@ -40,6 +42,8 @@ t.test('each client library is imported only in its own room', async (t) => {
 t.test('the test finds what it looks for (a file that breaks the rule is caught)', async (t) => {
   t.same(importsOf("import { simpleGit } from 'simple-git';\nconst x = await import('snowflake-sdk');\nimport type { Octokit } from '@octokit/rest';"), ['simple-git', 'snowflake-sdk', '@octokit/rest']);
   t.ok(files.some((f) => importsOf(f.text).includes('simple-git')), 'simple-git is imported somewhere (by its room)');
+  t.ok(files.some((f) => f.path === 'src/adapters/github/app.ts' && importsOf(f.text).includes('@octokit/app') && importsOf(f.text).includes('@octokit/webhooks')), 'the App libraries are imported by their room');
+  t.same(rooms.find((r) => r.library.test('@octokit/webhooks'))!.room.test('src/serve/intake.ts'), false, 'serve may not verify signatures itself');
 });
 
 t.test('gates are pure: no adapter, no I/O module', async (t) => {

@@ -7,10 +7,10 @@ import { UsageError } from '../errors.js';
 import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
-import { evaluate, invalidReport, needs, type Report } from '../gates/run.js';
+import { evaluate, invalidReport, needs, type Report, type ReviewEvidence } from '../gates/run.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
-import { getPull, listReviews, octokit, teamMembers } from '../adapters/github/client.js';
+import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
 import { collectEvidence } from './evidence.js';
@@ -26,6 +26,8 @@ export interface CheckRequest {
   at: Date;
   /** GitHub mode: the pull request whose reviews count */
   event?: CheckEvent;
+  /** the GitHub client to read reviews with (serve: the App's installation; default: GITHUB_TOKEN) and who pushed the head */
+  github?: { client: GitHubClient; pushers?: string[] };
   prometheusUrl?: string;
 }
 
@@ -77,7 +79,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
     const request = needs(state);
     const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
     const modes = Object.fromEntries([...headRepo.environments].flatMap(([n, e]) => (e.data.kubernetes ? [[n, e.data.kubernetes.mode] as const] : [])));
-    const review = req.event ? await reviewEvidence(root, req.event, request.teams) : undefined;
+    const review = req.event ? await reviewEvidence(root, req.event, request.teams, req.github) : undefined;
     const evidence = await collectEvidence(request, {
       root, base: forkPoint, now, namespaces, modes, histories,
       ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
@@ -105,14 +107,16 @@ export async function defaultBase(root: string): Promise<string> {
   throw new UsageError('cannot tell the base branch; pass --base <rev>');
 }
 
-async function reviewEvidence(root: string, event: CheckEvent, teams: Set<string>) {
+async function reviewEvidence(root: string, event: CheckEvent, teams: Set<string>, github?: CheckRequest['github']): Promise<ReviewEvidence | undefined> {
   if (!event.pull) return undefined;
-  const gh = octokit(githubConnection());
+  const gh = github?.client ?? octokit(githubConnection());
   const pull = await getPull(gh, event.repo, event.pull);
   if (event.name === 'merge_group') await onePullInGroup(root, event, event.pull, pull.headSha);
   const reviews = await listReviews(gh, event.repo, event.pull);
   const { members } = await teamMembers(gh, teams);
-  return { author: pull.author, headSha: pull.headSha, reviews, teamMembers: members };
+  // serve knows who pushed (the synchronize event's sender); GitHub knows who wrote the commit.
+  const pushers = github ? [...new Set([...(github.pushers ?? []), ...(await commitLogins(gh, event.repo, pull.headSha))])] : undefined;
+  return { author: pull.author, headSha: pull.headSha, reviews, teamMembers: members, baseRef: pull.baseRef, ...(pushers ? { pushers } : {}) };
 }
 
 /**

@@ -7,7 +7,7 @@ import { renderJson, renderMarkdown, renderText } from '../gates/report/render.j
 import { isBlocked } from '../gates/run.js';
 import { readEvent } from '../adapters/github/event.js';
 import { checkChange, defaultBase } from '../check/flow.js';
-import { publishReport } from '../check/publish.js';
+import { publishFailure, publishReport } from '../check/publish.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 
@@ -23,7 +23,15 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const base = event?.baseSha ?? opts.base ?? (await defaultBase(root));
     const head = event?.headSha ?? opts.head ?? 'HEAD';
     const prometheusUrl = opts.prometheusUrl ?? process.env.MODELSHIP_PROMETHEUS_URL;
-    const report = await checkChange({ root, base, head, at, ...(event ? { event } : {}), ...(prometheusUrl ? { prometheusUrl } : {}) });
+    let report;
+    try {
+      report = await checkChange({ root, base, head, at, ...(event ? { event } : {}), ...(prometheusUrl ? { prometheusUrl } : {}) });
+    } catch (e) {
+      // A change that cannot be judged (a merge group of several pull requests) fails its check
+      // run rather than leaving none; the error is still the command's.
+      if (event) await publishFailure(event, (e as Error).message, (line) => output.err(line)).catch((p: unknown) => output.err(`could not post the failing check run: ${(p as Error).message}`));
+      throw e;
+    }
 
     if (opts.output) writeFileSync(opts.output, renderMarkdown(report) + '\n');
     // Printed before posting, so the job log has the report even when GitHub refuses the post

@@ -9,6 +9,7 @@ import { demoBench } from './demo.js';
 import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
+import { serveBench, serveNotes } from './serve.js';
 import { startupBench } from './startup.js';
 import { syncBench, syncNotes } from './sync.js';
 import { machine, renderMarkdown, renderText, type Machine, type Row } from './table.js';
@@ -29,6 +30,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   check: () => checkBench({ log }),
   sync: () => syncBench({ log }),
   audit: () => auditBench({ log }),
+  serve: () => serveBench({ log }),
   demo: () => demoBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
@@ -64,6 +66,7 @@ const notesOf: Record<string, string[]> = {
   check: checkNotes(),
   sync: syncNotes(),
   audit: auditNotes(),
+  serve: serveNotes(),
 };
 const m = machine();
 process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);

@@ -13,7 +13,9 @@ let library: Promise<SimpleGitModule> | undefined;
 
 // simple-git strips GIT_* variables from the child's environment unless they are allowed; these
 // are the ones modelship sets (a private index) or must respect (identity and dates, in CI and tests).
-const allowEnvironment = ['GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_AUTHOR_DATE', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_COMMITTER_DATE'];
+// GIT_CONFIG_COUNT/KEY_0/VALUE_0 carry the installation token's header to `git fetch` (mirror.ts)
+// without putting it on the command line; GIT_TERMINAL_PROMPT=0 keeps a refused fetch from waiting for a password.
+const allowEnvironment = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_TERMINAL_PROMPT', 'GIT_INDEX_FILE', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_AUTHOR_DATE', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_COMMITTER_DATE'];
 
 export interface GitOptions {
   /** non-zero exit codes that are an answer, not a failure (`true`: any); the caller reads `code` */
@@ -23,6 +25,8 @@ export interface GitOptions {
   /** added to the error: what the user can do about it */
   hint?: string;
   signal?: AbortSignal;
+  /** lets `env` carry GIT_CONFIG_COUNT/KEY/VALUE (simple-git refuses them unless told): mirror.ts's token header */
+  configFromEnv?: true;
 }
 
 export interface GitResult {
@@ -42,6 +46,7 @@ export async function git(root: string, args: string[], operation: string, optio
       baseDir: root,
       allowEnvironment,
       ...(options.signal ? { abort: options.signal } : {}),
+      ...(options.configFromEnv ? { unsafe: { allowUnsafeConfigEnvCount: true } } : {}),
       errors: (error, result) => {
         outcome = { code: result.exitCode, stdout: result.stdOut, stderr: result.stdErr, ...(error instanceof Error ? { rejection: error } : {}) };
         return undefined;

@@ -179,13 +179,18 @@ export const checkRunTextLimit = 65_535;
 /** GitHub's limit on an issue comment's body. */
 export const commentLimit = 65_536;
 
+/** GitHub Actions' app: the owner of check runs made with a workflow's GITHUB_TOKEN. */
+export const githubActionsAppId = 15368;
+
 /**
  * Creates the named check run on `headSha`, or updates the one already there, so every push,
- * review and re-run leaves exactly one.
+ * review and re-run leaves exactly one. Only runs of app `appId` (ours) are looked for: GitHub
+ * lets only the app that created a run update it, and a run of the same name from another app
+ * (a workflow job named "modelship") is someone else's, left alone.
  */
-export async function upsertCheckRun(gh: Octokit, r: RepoRef, run: { name: string; headSha: string; conclusion: 'success' | 'failure' | 'neutral' | 'action_required'; output: CheckRunOutput; detailsUrl?: string }): Promise<{ id: number; created: boolean }> {
+export async function upsertCheckRun(gh: Octokit, r: RepoRef, run: { name: string; appId: number; headSha: string; conclusion: 'success' | 'failure' | 'neutral' | 'action_required'; output: CheckRunOutput; detailsUrl?: string }): Promise<{ id: number; created: boolean }> {
   const existing = await call(`list check runs of ${run.headSha.slice(0, 12)}`, async () =>
-    (await gh.rest.checks.listForRef({ ...r, ref: run.headSha, check_name: run.name, filter: 'latest', per_page: 1 })).data.check_runs[0]);
+    (await gh.rest.checks.listForRef({ ...r, ref: run.headSha, check_name: run.name, app_id: run.appId, filter: 'latest', per_page: 1 })).data.check_runs[0]);
   const body = {
     ...r, name: run.name, head_sha: run.headSha, status: 'completed' as const, conclusion: run.conclusion, completed_at: new Date().toISOString(),
     output: { title: run.output.title.slice(0, 255), summary: run.output.summary.slice(0, checkRunTextLimit), ...(run.output.text ? { text: run.output.text.slice(0, checkRunTextLimit) } : {}) },
@@ -200,10 +205,22 @@ export async function upsertCheckRun(gh: Octokit, r: RepoRef, run: { name: strin
   return { id: created.id, created: true };
 }
 
-/** Creates or edits in place the one comment on a pull request that carries `marker`. */
-export async function upsertStickyComment(gh: Octokit, r: RepoRef, number: number, marker: string, body: string): Promise<{ id: number; created: boolean }> {
+/** Who wrote a comment that counts as ours: a GitHub App (its bot, performed via the app) or a login. */
+export interface CommentAuthor {
+  appId?: number;
+  login?: string;
+}
+
+/**
+ * Creates or edits in place the one comment on a pull request that carries `marker` and was
+ * written by `author` (when given): a comment holding the marker by anyone else is not ours to edit.
+ */
+export async function upsertStickyComment(gh: Octokit, r: RepoRef, number: number, marker: string, body: string, author?: CommentAuthor): Promise<{ id: number; created: boolean }> {
   const comments = await call(`list comments of #${number}`, () => gh.paginate(gh.rest.issues.listComments, { ...r, issue_number: number, per_page: 100 }));
-  const mine = comments.find((c) => c.body?.includes(marker));
+  const byAuthor = (c: (typeof comments)[number]) => !author
+    || (author.appId !== undefined && c.performed_via_github_app?.id === author.appId)
+    || (author.login !== undefined && c.user?.login === author.login);
+  const mine = comments.find((c) => c.body?.includes(marker) && byAuthor(c));
   const text = body.slice(0, commentLimit);
   if (mine) {
     await call(`edit comment ${mine.id}`, () => gh.rest.issues.updateComment({ ...r, comment_id: mine.id, body: text }));
@@ -212,6 +229,12 @@ export async function upsertStickyComment(gh: Octokit, r: RepoRef, number: numbe
   // Not retried: a 5xx after GitHub stored the comment would leave two; the next run finds and edits the one.
   const created = await call(`comment on #${number}`, async () => (await gh.rest.issues.createComment({ ...r, issue_number: number, body: text })).data, { retry: false });
   return { id: created.id, created: true };
+}
+
+/** The GitHub logins of a commit's author and committer (those GitHub could match to an account). */
+export async function commitLogins(gh: Octokit, r: RepoRef, sha: string): Promise<string[]> {
+  const c = await call(`read commit ${sha.slice(0, 12)}`, async () => (await gh.rest.repos.getCommit({ ...r, ref: sha, per_page: 1 })).data);
+  return [c.author, c.committer].map((u) => (u && 'login' in u ? u.login : undefined)).filter((l): l is string => !!l);
 }
 
 export interface IssueRef {

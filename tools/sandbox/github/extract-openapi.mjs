@@ -30,6 +30,9 @@ const OPERATIONS = [
   'checks/create', 'checks/update', 'checks/list-for-ref',
   'teams/list-members-in-org', 'teams/get-membership-for-user-in-org',
   'repos/create-deployment', 'repos/create-deployment-status', 'repos/list-deployments',
+  // GitHub App authentication (modelship serve): the app itself with a JWT, the installation of
+  // a repository, and an installation access token.
+  'apps/get-authenticated', 'apps/get-repo-installation', 'apps/create-installation-access-token',
 ];
 
 // GitHub's own examples that fail their own schemas (as of 23.0.2): the missing required

@@ -4,7 +4,8 @@
 // query defaults filled in; lists are returned whole and paginated by the server.
 
 import type { Renderer } from './render.js';
-import { fakeSha, type CheckRunRecord, type DeploymentRecord, type DeploymentStatusRecord, type GitHubState, type IssueRecord, type PullRecord } from './state.js';
+import { randomBytes } from 'node:crypto';
+import { fakeSha, githubActionsApp, type AppRecord, type CheckRunRecord, type DeploymentRecord, type DeploymentStatusRecord, type GitHubState, type IssueRecord, type PullRecord } from './state.js';
 
 type Json = any;
 
@@ -68,7 +69,7 @@ function setState(s: GitHubState, i: IssueRecord, now: string, state: 'open' | '
   if (state === 'open' && i.pull?.mergedAt) throw custom('PullRequest', 'state cannot be changed. The pull request has been merged.', 'state');
   i.state = state;
   i.closedAt = state === 'closed' ? now : null;
-  i.closedBy = state === 'closed' ? s.login : null;
+  i.closedBy = state === 'closed' ? s.actor.login : null;
   i.stateReason = i.pull ? null : state === 'closed' ? reason ?? 'completed' : reason ?? 'reopened';
 }
 
@@ -97,7 +98,7 @@ const createPull: Handler = ({ body: b }, s, r) => {
   const now = s.now();
   const pr = (issue ?? {
     id: s.nextId(), number: s.nextNumber(), title: String(b.title), body: b.body ?? null, state: 'open', stateReason: null,
-    user: s.login, labels: [], assignees: [], createdAt: now, updatedAt: now, closedAt: null, closedBy: null,
+    user: s.actor.login, labels: [], assignees: [], createdAt: now, updatedAt: now, closedAt: null, closedBy: null,
   }) as PullRecord;
   pr.pull = {
     headOwner, headRef, headSha, baseRef: b.base, draft: b.draft ?? false, maintainerCanModify: b.maintainer_can_modify ?? true,
@@ -159,8 +160,8 @@ const mergePull: Handler = ({ path, body }, s) => {
   if (body?.sha && body.sha !== pr.pull.headSha) throw new GitHubError(409, { message: 'Head branch was modified. Review and try the merge again.' });
   const now = s.now();
   const sha = fakeSha(`merge ${pr.number} ${pr.pull.headSha} ${body?.merge_method ?? 'merge'}`);
-  Object.assign(pr.pull, { mergedAt: now, mergedBy: s.login, mergeCommitSha: sha });
-  Object.assign(pr, { state: 'closed', closedAt: now, closedBy: s.login, updatedAt: now });
+  Object.assign(pr.pull, { mergedAt: now, mergedBy: s.actor.login, mergeCommitSha: sha });
+  Object.assign(pr, { state: 'closed', closedAt: now, closedBy: s.actor.login, updatedAt: now });
   s.branches.set(pr.pull.baseRef, sha);
   return { status: 200, body: { sha, merged: true, message: 'Pull Request successfully merged' } };
 };
@@ -173,7 +174,7 @@ const createIssue: Handler = ({ body: b }, s, r) => {
   const now = s.now();
   const issue: IssueRecord = {
     id: s.nextId(), number: s.nextNumber(), title: String(b.title), body: b.body ?? null, state: 'open', stateReason: null,
-    user: s.login, labels: labelNames(b.labels) ?? [], assignees: b.assignees ?? (b.assignee ? [b.assignee] : []),
+    user: s.actor.login, labels: labelNames(b.labels) ?? [], assignees: b.assignees ?? (b.assignee ? [b.assignee] : []),
     createdAt: now, updatedAt: now, closedAt: null, closedBy: null,
   };
   s.issues.set(issue.number, issue);
@@ -217,7 +218,11 @@ const createComment: Handler = ({ path, body: b }, s, r) => {
   const issue = issueOr404(s, path.issue_number);
   checkBody('IssueComment', b.body);
   const now = s.now();
-  const c = { id: s.nextId(), issueNumber: issue.number, body: b.body, user: s.login, createdAt: now, updatedAt: now };
+  // A comment written with an installation token is the app's bot's, performed via the app.
+  const c = {
+    id: s.nextId(), issueNumber: issue.number, body: b.body, user: s.actor.login, createdAt: now, updatedAt: now,
+    ...(s.actor.app && s.actor.login.endsWith('[bot]') ? { appId: s.actor.app.id } : {}),
+  };
   s.comments.push(c);
   issue.updatedAt = now;
   const body = r.comment(c);
@@ -227,6 +232,9 @@ const createComment: Handler = ({ path, body: b }, s, r) => {
 const updateComment: Handler = ({ path, body: b }, s, r) => {
   const c = s.comments.find((x) => x.id === path.comment_id);
   if (!c) throw notFound();
+  // An app may edit only its own bot's comments (the installation has no other user's rights);
+  // GitHub answers 403 "Resource not accessible by integration".
+  if (s.actor.login.endsWith('[bot]') && c.user !== s.actor.login) throw new GitHubError(403, { message: 'Resource not accessible by integration' });
   checkBody('IssueComment', b.body);
   c.body = b.body;
   c.updatedAt = s.now();
@@ -266,7 +274,7 @@ function applyCheck(s: GitHubState, c: CheckRunRecord, b: Json): void {
 const createCheck: Handler = ({ body: b }, s, r) => {
   if (!/^[0-9a-f]{40}$/.test(b.head_sha)) throw new GitHubError(422, { message: `No commit found for SHA: ${b.head_sha}` });
   const c: CheckRunRecord = {
-    id: s.nextId(), name: b.name, headSha: b.head_sha, status: 'queued', conclusion: null, startedAt: s.now(), completedAt: null,
+    id: s.nextId(), appId: s.actor.app?.id ?? githubActionsApp.id, name: b.name, headSha: b.head_sha, status: 'queued', conclusion: null, startedAt: s.now(), completedAt: null,
     detailsUrl: null, externalId: '', output: { title: null, summary: null, text: null, annotationsCount: 0 },
   };
   applyCheck(s, c, b);
@@ -277,6 +285,12 @@ const createCheck: Handler = ({ body: b }, s, r) => {
 const updateCheck: Handler = ({ path, body: b }, s, r) => {
   const c = s.checkRuns.find((x) => x.id === path.check_run_id);
   if (!c) throw notFound();
+  // Only the app that created a check run may update it. GitHub's answer, as seen by clients
+  // patching a run GitHub Actions (app 15368) created: "403 Invalid app_id `15368` - check run
+  // can only be modified by the GitHub App that created it." (int128/argocd-commenter#631,
+  // OP5dev/TF-via-PR#538); the id named is the creator's.
+  const requester = s.actor.app?.id ?? githubActionsApp.id;
+  if (c.appId !== requester) throw new GitHubError(403, { message: `Invalid app_id \`${c.appId}\` - check run can only be modified by the GitHub App that created it.` });
   applyCheck(s, c, b);
   return { status: 200, body: r.checkRun(c) };
 };
@@ -284,7 +298,8 @@ const updateCheck: Handler = ({ path, body: b }, s, r) => {
 const listChecksForRef: Handler = ({ path, query: q }, s, r) => {
   const sha = s.resolveRef(path.ref);
   if (!sha) throw new GitHubError(422, { message: `No commit found for SHA: ${path.ref}` });
-  let runs = s.checkRuns.filter((c) => c.headSha === sha && (!q.check_name || c.name === q.check_name) && (!q.status || c.status === q.status));
+  let runs = s.checkRuns.filter((c) => c.headSha === sha && (!q.check_name || c.name === q.check_name) && (!q.status || c.status === q.status)
+    && (q.app_id === undefined || c.appId === q.app_id));
   if (q.filter === 'latest') runs = runs.filter((c) => !runs.some((d) => d.name === c.name && d.id > c.id));
   return {
     status: 200, items: sorted(runs, (c) => c.id, 'desc'), render: r.checkRun,
@@ -316,7 +331,7 @@ const createDeployment: Handler = ({ body: b }, s, r) => {
   const environment = b.environment ?? 'production';
   const d: DeploymentRecord = {
     id: s.nextId(), sha, ref: b.ref, task: b.task ?? 'deploy', payload: b.payload ?? {}, environment,
-    description: b.description === undefined ? '' : b.description, creator: s.login, createdAt: now, updatedAt: now,
+    description: b.description === undefined ? '' : b.description, creator: s.actor.login, createdAt: now, updatedAt: now,
     transientEnvironment: b.transient_environment ?? false,
     productionEnvironment: b.production_environment ?? environment === 'production',
     statuses: [],
@@ -336,7 +351,7 @@ const createDeploymentStatus: Handler = ({ path, body: b }, s, r) => {
   if (!d) throw notFound();
   const now = s.now();
   const status = (state: DeploymentStatusRecord['state'], description: string, environmentUrl = '', logUrl = ''): DeploymentStatusRecord =>
-    ({ id: s.nextId(), state, description, environmentUrl, logUrl, creator: s.login, createdAt: now });
+    ({ id: s.nextId(), state, description, environmentUrl, logUrl, creator: s.actor.login, createdAt: now });
   if (typeof b.description === 'string' && b.description.length > 140) throw custom('DeploymentStatus', 'description is too long (maximum is 140 characters)', 'description');
   const st = status(b.state, b.description ?? '', b.environment_url ?? '', b.log_url || b.target_url || '');
   d.statuses.push(st);
@@ -369,6 +384,35 @@ const teamMembership: Handler = ({ path }, s, r) => {
   return { status: 200, body: r.teamMembership(`${path.org}/${path.team_slug}`.toLowerCase(), path.username) };
 };
 
+// --- GitHub Apps ---
+// The server has authenticated the request (server.ts): a JWT sets s.actor.jwt, an installation
+// token sets s.actor.app with login <slug>[bot].
+
+/** GitHub's answer to an app endpoint called without the app's JWT. */
+function jwtApp(s: GitHubState): AppRecord {
+  if (!s.actor.jwt) throw new GitHubError(401, { message: 'A JSON web token could not be decoded' });
+  return s.actor.jwt;
+}
+
+/** An installation access token lives one hour (https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app). */
+const TOKEN_LIFETIME_MS = 60 * 60 * 1000;
+
+const createInstallationToken: Handler = ({ path }, s, r) => {
+  const app = jwtApp(s);
+  if (path.installation_id !== app.installationId) throw notFound();
+  const token = `ghs_${randomBytes(18).toString('base64url').replace(/[-_]/g, 'x')}`;
+  const expiresAt = s.nowMs() + TOKEN_LIFETIME_MS;
+  s.installationTokens.set(token, { appId: app.id, expiresAt });
+  return { status: 201, body: r.installationToken(token, expiresAt) };
+};
+
+const getCommit: Handler = ({ path }, s, r) => {
+  const sha = s.resolveRef(path.ref);
+  const commit = sha ? s.commits.get(sha) : undefined;
+  if (!sha || !commit) throw new GitHubError(422, { message: `No commit found for SHA: ${path.ref}` });
+  return { status: 200, body: r.commit(sha, commit) };
+};
+
 /** The implemented operations; the others in the subset answer 501. */
 export const handlers: Record<string, Handler> = {
   'repos/get': (_in, _s, r) => ({ status: 200, body: r.fullRepository() }),
@@ -393,4 +437,8 @@ export const handlers: Record<string, Handler> = {
   'repos/create-deployment-status': createDeploymentStatus,
   'teams/list-members-in-org': listTeamMembers,
   'teams/get-membership-for-user-in-org': teamMembership,
+  'repos/get-commit': getCommit,
+  'apps/get-authenticated': (_in, s, r) => ({ status: 200, body: r.integration(jwtApp(s)) }),
+  'apps/get-repo-installation': (_in, s, r) => ({ status: 200, body: r.installation(jwtApp(s)) }),
+  'apps/create-installation-access-token': createInstallationToken,
 };

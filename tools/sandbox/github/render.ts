@@ -4,7 +4,7 @@
 // (e.g. line counts of a diff) keep neutral values.
 
 import { example } from './openapi.js';
-import type { CheckRunRecord, CommentRecord, DeploymentRecord, DeploymentStatusRecord, GitHubState, IssueRecord, PullRecord, ReviewRecord } from './state.js';
+import { githubActionsApp, type AppRecord, type CommitRecord, type CheckRunRecord, type CommentRecord, DeploymentRecord, DeploymentStatusRecord, GitHubState, IssueRecord, PullRecord, ReviewRecord } from './state.js';
 
 type Json = any;
 
@@ -132,10 +132,49 @@ export function renderer(s: GitHubState, api: string) {
     };
   }
 
+  /** A GitHub App as GitHub shows it (check runs' `app`, comments' `performed_via_github_app`, GET /app). */
+  function integration(a: { id: number; slug: string; name: string }): Json {
+    return {
+      ...relocate(example('integration')), id: a.id, slug: a.slug, name: a.name, node_id: nodeId('Integration', a.id),
+      owner: user(s.owner), html_url: `https://github.com/apps/${a.slug}`, client_id: `Iv1.${a.id.toString(16).padStart(16, '0')}`,
+      permissions: { checks: 'write', contents: 'read', issues: 'write', metadata: 'read', pull_requests: 'write', members: 'read' },
+      events: ['check_run', 'check_suite', 'merge_group', 'pull_request', 'pull_request_review', 'push'],
+    };
+  }
+
+  function installation(a: AppRecord): Json {
+    return {
+      ...relocate(example('installation')), id: a.installationId, app_id: a.id, app_slug: a.slug, client_id: integration(a).client_id,
+      account: user(s.owner), target_id: s.userId(s.owner), target_type: 'Organization', repository_selection: 'selected',
+      access_tokens_url: `${api}/app/installations/${a.installationId}/access_tokens`, repositories_url: `${api}/installation/repositories`,
+      html_url: `https://github.com/organizations/${s.owner}/settings/installations/${a.installationId}`,
+      permissions: integration(a).permissions, events: integration(a).events, single_file_name: null,
+      has_multiple_single_files: false, single_file_paths: [],
+    };
+  }
+
+  function installationToken(token: string, expiresAtMs: number): Json {
+    return {
+      token, expires_at: new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      permissions: { checks: 'write', contents: 'read', issues: 'write', metadata: 'read', pull_requests: 'write', members: 'read' },
+      repository_selection: 'selected',
+    };
+  }
+
+  function commit(sha: string, c: CommitRecord): Json {
+    const r = relocate(example('commit'), [[/6dcb09b5b57875f334f61aebed695e2e4193db5e/g, sha]]);
+    return {
+      ...r, sha, node_id: nodeId('Commit', parseInt(sha.slice(0, 6), 16)),
+      commit: { ...r.commit, message: c.message },
+      author: c.author ? user(c.author) : null, committer: c.committer ? user(c.committer) : null,
+    };
+  }
+
   function comment(c: CommentRecord): Json {
     const isPull = s.issues.get(c.issueNumber)?.pull !== undefined;
+    const app = c.appId !== undefined ? s.apps.get(c.appId) : undefined;
     return {
-      ...relocate(example('issue-comment')), id: c.id, node_id: nodeId('IssueComment', c.id), body: c.body, user: user(c.user),
+      ...relocate(example('issue-comment')), performed_via_github_app: app ? integration(app) : null, id: c.id, node_id: nodeId('IssueComment', c.id), body: c.body, user: user(c.user),
       url: `${repoApi}/issues/comments/${c.id}`, html_url: `${repoHtml}/${isPull ? 'pull' : 'issues'}/${c.issueNumber}#issuecomment-${c.id}`,
       issue_url: `${repoApi}/issues/${c.issueNumber}`, created_at: c.createdAt, updated_at: c.updatedAt, author_association: association(c.user),
     };
@@ -167,6 +206,7 @@ export function renderer(s: GitHubState, api: string) {
         annotations_count: c.output.annotationsCount, annotations_url: `${repoApi}/check-runs/${c.id}/annotations`,
       },
       check_suite: { id: parseInt(c.headSha.slice(0, 6), 16) },
+      app: integration(s.apps.get(c.appId) ?? githubActionsApp),
       pull_requests: s.pulls().filter((p) => p.state === 'open' && p.pull.headSha === c.headSha && p.pull.headOwner === s.owner).map(minimal),
     };
   }
@@ -195,5 +235,5 @@ export function renderer(s: GitHubState, api: string) {
     return { url: `${team(key).url}/memberships/${login}`, role: 'member', state: 'active' };
   }
 
-  return { user, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, deployment, deploymentStatus, teamMembership };
+  return { integration, installation, installationToken, commit, user, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, deployment, deploymentStatus, teamMembership };
 }

@@ -2,8 +2,11 @@
 // talks to it as to api.github.com. Each request is checked against its operation's schema in
 // GitHub's OpenAPI description (422 when it does not validate), and each response against the
 // response schema (500 when the stand-in itself is wrong).
-// It does not do: webhooks or events, git data (commits, trees, diffs, file lists; branch heads
-// are made-up shas unless a test sets them), permissions beyond one token, GitHub Apps, rate
+// Authentication: one token (`token`, acting as `login` with GitHub Actions' app, as a workflow's
+// GITHUB_TOKEN does), and/or GitHub Apps (`apps`): a JWT signed with the app's key (RS256) for
+// the app endpoints, and installation tokens it mints, acting as `<slug>[bot]` (see auth.ts).
+// It does not do: webhooks or events, git data (trees, diffs, file lists; commits only as a test
+// declares them; branch heads are made-up shas unless a test sets them), permissions, rate
 // limits, conditional requests (ETag/304), media types other than JSON, GraphQL, milestones,
 // and it answers 501 for the operations of openapi-subset.json that handlers.ts does not implement.
 // Outages are simulated only on request: `fail` answers a chosen request with an error status.
@@ -12,10 +15,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { GitHubError, handlers, type ListReply, type Reply } from './handlers.js';
 import { matchRoute, validateBody, validateParams, validateResponse, type FieldError, type Operation } from './openapi.js';
+import { authenticate } from './auth.js';
 import { renderer } from './render.js';
 import { GitHubState, type GitHubStateOptions, type ReviewRecord, type ReviewState } from './state.js';
 
 export { GitHubState, type ReviewState, type ReviewRecord } from './state.js';
+export { githubActionsApp } from './state.js';
 
 export interface RecordedRequest {
   method: string;
@@ -56,6 +61,8 @@ export interface GitHubStandIn {
   addReview(pull: number, login: string, state: ReviewState, options?: { body?: string; commitId?: string }): ReviewRecord;
   /** points a branch at a commit (pull requests from it follow) */
   setBranch(name: string, sha: string): void;
+  /** declares a commit GET /repos/{owner}/{repo}/commits/{ref} answers for, with its author's and committer's logins */
+  setCommit(sha: string, commit: { author: string | null; committer: string | null; message?: string }): void;
   /** injected failures, read on every request: set it to simulate an outage, unset it to end one */
   fail: GitHubFault | undefined;
   stop(): Promise<void>;
@@ -102,13 +109,16 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
   }
 
   function respond(rec: RecordedRequest, authorization: string | undefined, raw: string, target: URL): Answer {
-    if (options.token !== undefined) {
-      const given = /^(?:token|bearer)\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-      if (given !== options.token) return { status: 401, body: { message: authorization ? 'Bad credentials' : 'Requires authentication', documentation_url: DOCS, status: '401' } };
-    }
+    const actor = authenticate(state, options.token, authorization);
+    if ('refused' in actor) return { status: 401, body: { message: actor.refused, documentation_url: DOCS, status: '401' } };
     const route = matchRoute(rec.method, rec.path);
     if (!route) return { status: 404, body: { message: 'Not Found', documentation_url: DOCS, status: '404' } };
     const op = route.op;
+    // A JWT authenticates the app only for the app's own endpoints; an installation token not for those.
+    if (actor.jwt ? !op.id.startsWith('apps/') : op.id.startsWith('apps/') && state.apps.size > 0) {
+      return { status: 401, body: { message: actor.jwt ? 'Bad credentials' : 'A JSON web token could not be decoded', documentation_url: DOCS, status: '401' } };
+    }
+    state.actor = actor;
     rec.operationId = op.id;
     if (raw.trim() !== '') {
       try {
@@ -183,6 +193,7 @@ export async function startGitHub(options: GitHubStandInOptions): Promise<GitHub
     requests,
     addReview: (pull, login, reviewState, o) => state.addReview(pull, login, reviewState, o),
     setBranch: (name, sha) => state.setBranch(name, sha),
+    setCommit: (sha, c) => state.commits.set(sha, { author: c.author, committer: c.committer, message: c.message ?? 'commit' }),
     stop: () => new Promise<void>((resolve, reject) => {
       server.close((e) => (e ? reject(e) : resolve()));
       server.closeAllConnections();

@@ -46,6 +46,8 @@ export interface CommentRecord {
   issueNumber: number;
   body: string;
   user: string;
+  /** the GitHub App whose installation token wrote it (GitHub's performed_via_github_app) */
+  appId?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -62,6 +64,8 @@ export interface ReviewRecord {
 
 export interface CheckRunRecord {
   id: number;
+  /** the GitHub App that created it: only that app may update it */
+  appId: number;
   name: string;
   headSha: string;
   status: 'queued' | 'in_progress' | 'completed';
@@ -102,6 +106,37 @@ export interface DeploymentRecord {
   statuses: DeploymentStatusRecord[];
 }
 
+/** A GitHub App registered on the stand-in and installed on its repository. */
+export interface AppRecord {
+  id: number;
+  slug: string;
+  name: string;
+  /** PEM; JWTs the app signs with its private key are verified against it */
+  publicKey: string;
+  installationId: number;
+}
+
+/** Who a request acts as: a user, or an app's bot (`<slug>[bot]`) with the app. */
+export interface Actor {
+  login: string;
+  app?: { id: number; slug: string; name: string };
+  /** authenticated as the app itself (a JWT), not as an installation */
+  jwt?: AppRecord;
+}
+
+/**
+ * The app a workflow's GITHUB_TOKEN belongs to: check runs created with it carry GitHub Actions
+ * (id 15368, the id GitHub names in its 403 to other apps updating them, see handlers.ts).
+ */
+export const githubActionsApp = { id: 15368, slug: 'github-actions', name: 'GitHub Actions' };
+
+/** What GET /repos/{owner}/{repo}/commits/{ref} tells of a commit: the GitHub logins of its author and committer. */
+export interface CommitRecord {
+  author: string | null;
+  committer: string | null;
+  message: string;
+}
+
 export interface GitHubStateOptions {
   owner: string;
   repo: string;
@@ -114,6 +149,8 @@ export interface GitHubStateOptions {
   teams?: Record<string, string[]>;
   /** the clock, for deterministic timestamps */
   now?: () => Date;
+  /** GitHub Apps installed on the repository (JWT and installation-token authentication) */
+  apps?: Array<{ id: number; slug: string; name?: string; publicKey: string; installationId?: number }>;
 }
 
 /** A 40-hex commit id standing in for one git would compute (there is no git data here). */
@@ -136,6 +173,13 @@ export class GitHubState {
   readonly reviews: ReviewRecord[] = [];
   readonly checkRuns: CheckRunRecord[] = [];
   readonly deployments: DeploymentRecord[] = [];
+  readonly apps = new Map<number, AppRecord>();
+  /** installation access tokens: token -> app id and expiry (ms) */
+  readonly installationTokens = new Map<string, { appId: number; expiresAt: number }>();
+  /** commits by sha, as tests declare them (there is no git data here) */
+  readonly commits = new Map<string, CommitRecord>();
+  /** who the request being handled acts as (set by the server before each handler) */
+  actor: Actor;
   private readonly clock: () => Date;
   private readonly userIds = new Map<string, number>();
   private lastNumber = 0;
@@ -152,7 +196,16 @@ export class GitHubState {
       this.teams.set(`${org!.toLowerCase()}/${slug!.toLowerCase()}`, [...members]);
     }
     this.clock = o.now ?? (() => new Date());
+    for (const [i, a] of (o.apps ?? []).entries()) {
+      this.apps.set(a.id, { id: a.id, slug: a.slug, name: a.name ?? a.slug, publicKey: a.publicKey, installationId: a.installationId ?? 9000 + i });
+    }
+    this.actor = { login: this.login, app: githubActionsApp };
     this.branches.set(this.defaultBranch, fakeSha(`${this.owner}/${this.repo}@${this.defaultBranch}`));
+  }
+
+  /** The clock's time in milliseconds. */
+  nowMs(): number {
+    return this.clock().getTime();
   }
 
   /** Now, in GitHub's timestamp format (seconds, Z). */

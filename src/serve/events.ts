@@ -1,0 +1,96 @@
+// Which webhook deliveries start an evaluation, and of what: a delivery becomes a job (the pull
+// request or merge group, its commits, the refs to fetch into the mirror) or is ignored with a
+// reason. GitHub's payloads: https://docs.github.com/webhooks/webhook-events-and-payloads.
+
+import type { CheckEvent } from '../adapters/github/event.js';
+import type { RepoRef } from '../adapters/github/client.js';
+import type { Job } from './queue.js';
+
+export interface EvaluationJob extends Job {
+  installationId: number;
+  repo: RepoRef;
+  /** where the mirror fetches from (the repository's clone_url) */
+  cloneUrl: string;
+  defaultBranch: string;
+  /** the check flow's event: pull request, commits, where the check run goes */
+  event: CheckEvent;
+  /** refs to fetch besides the release branch */
+  refs: string[];
+  /** the login that pushed the head (a synchronize event's sender) */
+  pusher?: string;
+  /** the delivery that asked for it, for the log */
+  delivery: string;
+}
+
+export type Routed = { job: EvaluationJob } | { ignored: string };
+
+type Json = any;
+
+const pullActions = new Set(['opened', 'synchronize', 'reopened', 'ready_for_review']);
+
+/** The job a delivery of `event` asks for, or why it asks for none. `appId` is ours: re-runs of other apps' checks are theirs. */
+export function route(event: string, payload: Json, appId: number, delivery: string): Routed {
+  const action = payload?.action as string | undefined;
+  const what = action ? `${event}.${action}` : event;
+  const installationId = payload?.installation?.id;
+  const repository = payload?.repository;
+  if (event === 'ping') return { ignored: 'ping' };
+  if (!Number.isInteger(installationId) || typeof repository?.full_name !== 'string') return { ignored: `${what} names no installation and repository` };
+  const [owner, repo] = repository.full_name.split('/');
+  const base = {
+    installationId, repo: { owner, repo }, cloneUrl: repository.clone_url as string, defaultBranch: repository.default_branch as string, delivery,
+  };
+  const forPull = (pull: number, headSha: string, baseSha: string, name: CheckEvent['name'], pusher?: string): Routed => ({
+    job: {
+      ...base, key: `${repository.full_name}#${pull}`, describe: `#${pull} at ${headSha.slice(0, 12)} (${what})`,
+      event: { name, repo: base.repo, pull, baseSha, headSha, checkSha: headSha },
+      refs: [`refs/pull/${pull}/head`], ...(pusher ? { pusher } : {}),
+    },
+  });
+
+  switch (event) {
+    case 'pull_request': {
+      const pr = payload.pull_request;
+      // An edit matters only when it moved the pull request to another base branch.
+      if (!(pullActions.has(action!) || (action === 'edited' && payload.changes?.base))) return { ignored: what };
+      return forPull(pr.number, pr.head.sha, pr.base.sha, 'pull_request', action === 'synchronize' ? payload.sender?.login : undefined);
+    }
+    case 'pull_request_review': {
+      if (action !== 'submitted' && action !== 'dismissed') return { ignored: what };
+      const pr = payload.pull_request;
+      return forPull(pr.number, pr.head.sha, pr.base.sha, 'pull_request_review');
+    }
+    case 'merge_group': {
+      if (action !== 'checks_requested') return { ignored: what };
+      const g = payload.merge_group;
+      const pr = /\/pr-(\d+)-[0-9a-f]+$/.exec(g.head_ref ?? '');
+      const pull = pr ? Number(pr[1]) : undefined;
+      return {
+        job: {
+          ...base, key: `${repository.full_name}@${g.head_sha}`, describe: `merge group ${g.head_sha.slice(0, 12)} (${what})`,
+          event: { name: 'merge_group', repo: base.repo, ...(pull ? { pull } : {}), baseSha: g.base_sha, headSha: g.head_sha, checkSha: g.head_sha },
+          refs: [g.head_ref, ...(pull ? [`refs/pull/${pull}/head`] : [])],
+        },
+      };
+    }
+    case 'check_run': {
+      // The re-run button on our own check run; another app's run is that app's to re-run.
+      const run = payload.check_run;
+      if (action !== 'rerequested') return { ignored: what };
+      if (run?.app?.id !== appId) return { ignored: `${what} of another app's check run` };
+      const pr = run.pull_requests?.[0];
+      if (!pr) return { ignored: `${what} of a check run on no open pull request` };
+      return forPull(pr.number, run.head_sha, pr.base.sha, 'pull_request');
+    }
+    case 'check_suite': {
+      const suite = payload.check_suite;
+      if (action !== 'requested' && action !== 'rerequested') return { ignored: what };
+      if (suite?.app?.id !== undefined && suite.app.id !== appId) return { ignored: `${what} of another app's check suite` };
+      const pr = suite.pull_requests?.[0];
+      if (!pr) return { ignored: `${what} on no open pull request` };
+      return forPull(pr.number, suite.head_sha, pr.base.sha, 'pull_request');
+    }
+    default:
+      return { ignored: what };
+  }
+}

@@ -1,0 +1,98 @@
+// `modelship serve` put together: the GitHub App, the webhook intake, the work queue and the
+// evaluator, listening until stopped. The command (commands/serve.ts) only reads flags into
+// ServeOptions and waits for a signal.
+
+import type { AddressInfo } from 'node:net';
+import { connectApp, webhookSignatureCheck } from '../adapters/github/app.js';
+import { evaluator } from './evaluate.js';
+import type { EvaluationJob } from './events.js';
+import { intakeServer, webhookPath, type IntakeStats } from './intake.js';
+import { WorkQueue } from './queue.js';
+
+export interface ServeOptions {
+  appId: number;
+  privateKey: string;
+  webhookSecret: string;
+  /** https://api.github.com by default */
+  apiUrl?: string;
+  /** host:port; port 0 picks a free one */
+  listen: string;
+  mirrorDir: string;
+  concurrency: number;
+  releaseBranch?: string;
+  maxPayloadBytes: number;
+  prometheusUrl?: string;
+  log: (line: string) => void;
+}
+
+export interface Service {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  webhookUrl: string;
+  queue: WorkQueue<EvaluationJob>;
+  stats: IntakeStats;
+  /** stops taking deliveries, lets running evaluations finish for up to graceMs, then abandons them */
+  stop(graceMs: number): Promise<{ dropped: number; abandoned: string[] }>;
+}
+
+/** Default payload cap: GitHub caps webhook payloads at 25 MB and does not deliver larger ones (docs: webhook events and payloads). */
+export const defaultMaxPayloadBytes = 25 * 1024 * 1024;
+
+export async function startService(o: ServeOptions): Promise<Service> {
+  const app = await connectApp({ appId: o.appId, privateKey: o.privateKey, ...(o.apiUrl ? { baseUrl: o.apiUrl } : {}) });
+  o.log(`authenticated as GitHub App ${app.slug} (id ${app.id})`);
+  const evaluate = evaluator({
+    app, mirrorDir: o.mirrorDir, log: o.log,
+    ...(o.releaseBranch ? { releaseBranch: o.releaseBranch } : {}), ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
+  });
+  const queue = new WorkQueue<EvaluationJob>(o.concurrency, evaluate, (job, e) => o.log(`${job.repo.owner}/${job.repo.repo} ${job.describe}: failed: ${(e as Error).message}`));
+  let closing = false;
+  const pushes = new LastPushes();
+  const { server, stats } = intakeServer({
+    verify: await webhookSignatureCheck(o.webhookSecret), appId: app.id, maxPayloadBytes: o.maxPayloadBytes, log: o.log,
+    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing,
+  });
+  const at = o.listen.lastIndexOf(':');
+  const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';
+  const port = Number(at >= 0 ? o.listen.slice(at + 1) : o.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return {
+    url, webhookUrl: `${url}${webhookPath}`, queue, stats,
+    async stop(graceMs) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const outcome = await queue.close(graceMs);
+      server.closeAllConnections();
+      await closed;
+      return outcome;
+    },
+  };
+}
+
+/**
+ * Who pushed each pull request's head, from its synchronize event, so a later review or re-run
+ * of the same head still counts them among the pushers. Bounded: the oldest pull requests are
+ * forgotten first (their pushers then come from the commit's author and committer alone).
+ */
+class LastPushes {
+  private readonly byPull = new Map<string, { sha: string; login: string }>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  fill(job: EvaluationJob): EvaluationJob {
+    if (job.pusher) {
+      this.byPull.delete(job.key);
+      this.byPull.set(job.key, { sha: job.event.headSha, login: job.pusher });
+      if (this.byPull.size > this.capacity) this.byPull.delete(this.byPull.keys().next().value!);
+      return job;
+    }
+    const last = this.byPull.get(job.key);
+    return last && last.sha === job.event.headSha ? { ...job, pusher: last.login } : job;
+  }
+}
