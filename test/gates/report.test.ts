@@ -71,7 +71,7 @@ t.test('markdown: marker, verdict line, gate table, metrics table, PSI chart, de
     'soak ✅ pass', 'drift ✅ pass', 'held ✅ pass', 'freeze ✅ pass', 'approvals ❌ fail **(blocking)**',
   ], 'one row per gate, in order; blocking results marked');
   t.match(table[0], /^\| \*\*production\*\* · promote<br>fraud-detector 2026\.11\.06-1 → 2026\.11\.13-1 \| schema/, 'the change is named on its first row');
-  t.match(table[8], /1 of 2 required approvals \(grace \(@acmerisk\/fraud-ml-leads\)\)/);
+  t.match(table[8], /1 of 2 required approvals \(grace \(@&#8203;acmerisk\/fraud-ml-leads\)\)/, 'teams are named, not pinged on every push');
 
   t.match(md, '**Metrics: fraud-detector 2026.11.13-1 vs 2026.11.06-1 in production**');
   t.match(md, '| metric | slice | candidate | 2026.11.06-1 | Δ | bound | |');
@@ -86,7 +86,7 @@ t.test('markdown: marker, verdict line, gate table, metrics table, PSI chart, de
   t.match(md, '| feature | PSI | null rate Δ | L∞ | |');
 
   t.match(md, /<details><summary>✅ features · fraud-detector 2026\.11\.06-1 → 2026\.11\.13-1<\/summary>\n\n- pass {2}txn_amount ← /, 'details are folded');
-  t.match(md, /<details><summary>❌ approvals · [^<]*<\/summary>\n\n- counted: grace \(@acmerisk\/fraud-ml-leads\)\n/);
+  t.match(md, /<details><summary>❌ approvals · [^<]*<\/summary>\n\n- counted: grace \(@&#8203;acmerisk\/fraud-ml-leads\)\n/);
   t.equal(md.split('<details>').length, md.split('</details>').length, 'every fold is closed');
   const binding = /<!-- modelship:binding (.*) -->$/.exec(md);
   t.same(JSON.parse(binding![1]!).models, { 'fraud-detector@2026.11.13-1': report.binding!.models['fraud-detector@2026.11.13-1'] });
