@@ -5,14 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from './errors.js';
-import { printError, type Output } from './commands/output.js';
+import { printError, terminalOutput, type Output } from './commands/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 type CommandModule = { run: (args: unknown[], out: Output) => Promise<number> };
 
 /** Runs `modelship <args>` (without the node and script names) and returns its exit code. */
-export async function runCommand(args: string[], output: Output): Promise<number> {
+export async function runCommand(args: string[], terminal: Output): Promise<number> {
+  const output = terminalOutput(terminal);
   let code: number = ExitCode.ok;
   const program = buildProgram(output, (c) => (code = c));
   try {

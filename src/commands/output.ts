@@ -2,12 +2,27 @@
 // where errors become messages and exit codes.
 
 import { ExitCode, ExternalError, formatProblem, ModelshipError, RefusedError, ValidationError } from '../errors.js';
+import { terminalText } from '../model/escape.js';
 
 export interface Output {
   out(line: string): void;
   err(line: string): void;
   /** a transient progress line (only drawn on a terminal) */
   progress(line: string): void;
+}
+
+/**
+ * The print boundary: what commands print carries data from git (commit messages, author names,
+ * refs, file names), manifests and remote systems, so escape sequences, other control characters
+ * and bidi overrides in it are shown as `\u001b`, `\u202e` instead of reaching the terminal
+ * (model/escape.ts terminalText). JSON output stays valid and means the same.
+ */
+export function terminalOutput(output: Output): Output {
+  return {
+    out: (line) => output.out(terminalText(line)),
+    err: (line) => output.err(terminalText(line)),
+    progress: (line) => output.progress(terminalText(line)),
+  };
 }
 
 /** Prints an error the way a user should see it and returns the exit code. */

@@ -9,6 +9,7 @@ import { ExitCode } from '../errors.js';
 import { driftGate, type DriftRow } from '../gates/drift.js';
 import { formatDuration } from '../model/durations.js';
 import type { ServingHistograms } from './serving-drift.js';
+import { mdCode, mdText } from '../model/escape.js';
 
 export type DriftStatus = 'ok' | 'warn' | 'fail' | 'unknown';
 
@@ -147,18 +148,18 @@ export function retrainIssue(d: ModelDrift, context: { commit?: string; command?
   const table = [
     '| feature | status | PSI | L∞ | null rate (serving vs training) | why |',
     '|---|---|---:|---:|---|---|',
-    ...rows.map((f) => `| ${f.feature} | ${f.status === 'pass' ? 'ok' : `**${f.status}**`} | ${fmt(f.psi)} | ${fmt(f.linf)} | ${f.nullRate ? `${(f.nullRate.current * 100).toFixed(1)}% vs ${(f.nullRate.reference * 100).toFixed(1)}%` : '—'} | ${f.reasons.join('; ').replace(/\|/g, '\\|')} |`),
+    ...rows.map((f) => `| ${mdText(f.feature)} | ${f.status === 'pass' ? 'ok' : `**${f.status}**`} | ${fmt(f.psi)} | ${fmt(f.linf)} | ${f.nullRate ? `${(f.nullRate.current * 100).toFixed(1)}% vs ${(f.nullRate.reference * 100).toFixed(1)}%` : '—'} | ${mdText(f.reasons.join('; '))} |`),
   ];
   const body = [
     marker,
-    `**${d.model}@${d.version}** in **${d.environment}** has drifted past its policy's bounds: ${why}.`,
+    `**${mdText(`${d.model}@${d.version}`)}** in **${mdText(d.environment)}** has drifted past its policy's bounds: ${mdText(why)}.`,
     '',
-    `Serving data from ${d.window.start} to ${d.window.end}${d.table ? ` (${d.table}` : ''}${d.rows !== undefined ? `, ${d.rows.toLocaleString('en-US')} rows scored by ${d.version})` : d.table ? ')' : ''}, compared with the training data of ${d.version} on its frozen bins.`,
+    `Serving data from ${mdText(d.window.start)} to ${mdText(d.window.end)}${d.table ? ` (${mdText(d.table)}` : ''}${d.rows !== undefined ? `, ${d.rows.toLocaleString('en-US')} rows scored by ${mdText(d.version)})` : d.table ? ')' : ''}, compared with the training data of ${mdText(d.version)} on its frozen bins.`,
     '',
     ...table,
     '',
     'Retrain on recent data, register the run and promote it (`modelship register`, `modelship promote`).',
-    `This issue is updated by \`${context.command ?? `modelship drift --env ${d.environment} --model ${d.model} --open-issue`}\` while the drift lasts${context.commit ? ` (release repository at ${context.commit.slice(0, 12)})` : ''}; close it when a retrained version is live.`,
+    `This issue is updated by ${mdCode(context.command ?? `modelship drift --env ${d.environment} --model ${d.model} --open-issue`)} while the drift lasts${context.commit ? ` (release repository at ${mdText(context.commit.slice(0, 12))})` : ''}; close it when a retrained version is live.`,
   ].join('\n');
   return { title: `retrain ${d.model}: ${why}`, body, marker, labels: [retrainLabel] };
 }

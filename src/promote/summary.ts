@@ -1,9 +1,11 @@
 // What a promotion says about itself: the commit message (with machine-readable trailers that
-// rollback and audit read back) and the pull request's title and body. Pure functions.
+// rollback and audit read back) and the pull request's title and body. Pure functions. The body is
+// Markdown: every value from the manifest or the command line in it is escaped (model/escape.ts).
 
 import type { Metrics, MetricBound, VersionManifest } from '../config/types.js';
 import type { ChangeKind } from './edit.js';
 import type { PinState } from '../model/pins.js';
+import { commentJson, mdCode, mdLink, mdText } from '../model/escape.js';
 
 export interface PromotionSummaryInput {
   environment: string;
@@ -83,39 +85,39 @@ function metricRows(s: PromotionSummaryInput, metrics?: { candidate: Metrics; li
 export function promotionBody(s: PromotionSummaryInput): string {
   const m = s.candidate;
   const out: string[] = [];
-  out.push(`## ${promotionTitle(s)}`, '', describe(s), '');
+  out.push(`## ${mdText(promotionTitle(s))}`, '', mdText(describe(s)), '');
   out.push('| | before | after |', '|---|---|---|');
-  out.push(`| stable | ${s.from.version ?? '—'} | ${bold(s.to.version, s.to.version !== s.from.version)} |`);
-  if (s.from.canary || s.to.canary) out.push(`| canary | ${pinText(s.from.canary)} | ${bold(pinText(s.to.canary), pinText(s.to.canary) !== pinText(s.from.canary))} |`);
-  if (s.from.shadow || s.to.shadow) out.push(`| shadow | ${s.from.shadow?.version ?? '—'} | ${s.to.shadow?.version ?? '—'} |`);
+  out.push(`| stable | ${mdText(s.from.version ?? '—')} | ${bold(s.to.version, s.to.version !== s.from.version)} |`);
+  if (s.from.canary || s.to.canary) out.push(`| canary | ${mdText(pinText(s.from.canary))} | ${bold(pinText(s.to.canary), pinText(s.to.canary) !== pinText(s.from.canary))} |`);
+  if (s.from.shadow || s.to.shadow) out.push(`| shadow | ${mdText(s.from.shadow?.version ?? '—')} | ${mdText(s.to.shadow?.version ?? '—')} |`);
   out.push('');
-  out.push(`### Candidate \`${s.model}@${m.version}\``, '');
-  out.push(`- registered ${m.registeredAt}${m.registeredBy ? ` by ${m.registeredBy}` : ''}`);
-  out.push(`- artifact \`${m.artifact.uri}\` (${m.artifact.size} bytes), sha256 \`${m.artifact.sha256}\``);
-  if (m.image) out.push(`- model server \`${m.image}\``);
-  out.push(`- code ${m.lineage.codeRepo}/commit/${m.lineage.codeCommit}`);
-  out.push(`- training data \`${m.lineage.trainingData.uri}\` at \`${m.lineage.trainingData.snapshot}\`${m.lineage.trainingData.rows !== undefined ? ` (${m.lineage.trainingData.rows} rows)` : ''}`);
-  out.push(`- pipeline run ${m.lineage.pipelineRunUrl ? `[${m.lineage.pipelineRunId}](${m.lineage.pipelineRunUrl})` : `\`${m.lineage.pipelineRunId}\``}`);
-  if (m.lineage.dbt) out.push(`- dbt manifest sha256 \`${m.lineage.dbt.manifestSha256}\` (${Object.keys(m.lineage.dbt.models).length} models)`);
+  out.push(`### Candidate ${mdCode(`${s.model}@${m.version}`)}`, '');
+  out.push(`- registered ${mdText(m.registeredAt)}${m.registeredBy ? ` by ${mdText(m.registeredBy)}` : ''}`);
+  out.push(`- artifact ${mdCode(m.artifact.uri)} (${m.artifact.size} bytes), sha256 ${mdCode(m.artifact.sha256)}`);
+  if (m.image) out.push(`- model server ${mdCode(m.image)}`);
+  out.push(`- code ${mdLink(`${m.lineage.codeRepo}/commit/${m.lineage.codeCommit}`, `${m.lineage.codeRepo}/commit/${m.lineage.codeCommit}`)}`);
+  out.push(`- training data ${mdCode(m.lineage.trainingData.uri)} at ${mdCode(m.lineage.trainingData.snapshot)}${m.lineage.trainingData.rows !== undefined ? ` (${m.lineage.trainingData.rows} rows)` : ''}`);
+  out.push(`- pipeline run ${m.lineage.pipelineRunUrl ? mdLink(m.lineage.pipelineRunId, m.lineage.pipelineRunUrl) : mdCode(m.lineage.pipelineRunId)}`);
+  if (m.lineage.dbt) out.push(`- dbt manifest sha256 ${mdCode(m.lineage.dbt.manifestSha256)} (${Object.keys(m.lineage.dbt.models).length} models)`);
   out.push('');
   out.push(...metricsTable(s));
-  if (s.reason) out.push('', `**Reason:** ${s.reason}`);
-  if (s.notes?.length) out.push('', ...s.notes.map((n) => `> ${n}`));
+  if (s.reason) out.push('', `**Reason:** ${mdText(s.reason)}`);
+  if (s.notes?.length) out.push('', ...s.notes.map((n) => `> ${mdText(n)}`));
   out.push('', '<sub>Opened by `modelship promote`. The modelship check posts its gate report on this pull request.</sub>');
-  out.push(`<!-- modelship:promotion ${JSON.stringify({ environment: s.environment, model: s.model, version: s.version, change: s.kind })} -->`);
+  out.push(`<!-- modelship:promotion ${commentJson({ environment: s.environment, model: s.model, version: s.version, change: s.kind })} -->`);
   return out.join('\n') + '\n';
 }
 
 function metricsTable(s: PromotionSummaryInput): string[] {
   const live = s.live;
   const out: string[] = [];
-  out.push(live ? `### Offline metrics against ${live.version}, live in ${s.environment}` : '### Offline metrics', '');
-  out.push(live ? `| metric | ${live.version} | ${s.candidate.version} | change |` : `| metric | ${s.candidate.version} |`);
+  out.push(live ? `### Offline metrics against ${mdText(live.version)}, live in ${mdText(s.environment)}` : '### Offline metrics', '');
+  out.push(live ? `| metric | ${mdText(live.version)} | ${mdText(s.candidate.version)} | change |` : `| metric | ${mdText(s.candidate.version)} |`);
   out.push(live ? '|---|---:|---:|---|' : '|---|---:|');
   const rows = (label: string, candidate: Metrics, base?: Metrics) => {
     for (const r of metricRows(s, { candidate, ...(base ? { live: base } : {}) })) {
-      if (!live) out.push(`| ${label}${r.name} | ${fmt(r.candidate)} |`);
-      else out.push(`| ${label}${r.name} | ${r.live === undefined ? '—' : fmt(r.live)} | ${fmt(r.candidate)} | ${r.live === undefined ? 'new' : verdict(r)} |`);
+      if (!live) out.push(`| ${mdText(`${label}${r.name}`)} | ${fmt(r.candidate)} |`);
+      else out.push(`| ${mdText(`${label}${r.name}`)} | ${r.live === undefined ? '—' : fmt(r.live)} | ${fmt(r.candidate)} | ${r.live === undefined ? 'new' : verdict(r)} |`);
     }
   };
   rows('', s.candidate.metrics.overall, live?.metrics.overall);
@@ -141,7 +143,7 @@ function pinText(c?: { version: string; traffic?: number }): string {
 
 function bold(text: string | undefined, changed: boolean): string {
   if (!text) return '—';
-  return changed ? `**${text}**` : text;
+  return changed ? `**${mdText(text)}**` : mdText(text);
 }
 
 function fmt(n: number): string {

@@ -1,8 +1,10 @@
 // What a rollback says about itself: the commit message (trailers that audit and the held gate
 // read back: `Break-Glass: <reason>` marks an emergency change), the pull request, and the
-// break-glass review issue. Pure functions.
+// break-glass review issue. Pure functions. Bodies are Markdown: every value from git, the
+// manifests or the command line in them is escaped (model/escape.ts).
 
 import type { RollbackPlan } from './plan.js';
+import { commentJson, mdCode, mdText } from '../model/escape.js';
 
 export interface RollbackSummaryInput {
   plan: RollbackPlan;
@@ -48,15 +50,15 @@ export function rollbackMessage(s: RollbackSummaryInput): string {
 
 export function rollbackBody(s: RollbackSummaryInput): string {
   const p = s.plan;
-  const out = [`## ${rollbackTitle(p)}`, '', ...describe(s), ''];
-  out.push('| | before | after |', '|---|---|---|', `| stable | ${p.from.version} | **${p.to.version}** |`);
-  if (p.from.canary) out.push(`| canary | ${p.from.canary.version} (${p.from.canary.traffic}%) | — |`);
+  const out = [`## ${mdText(rollbackTitle(p))}`, '', ...describe(s).map((l) => (l ? mdText(l) : l)), ''];
+  out.push('| | before | after |', '|---|---|---|', `| stable | ${mdText(p.from.version)} | **${mdText(p.to.version)}** |`);
+  if (p.from.canary) out.push(`| canary | ${mdText(p.from.canary.version)} (${p.from.canary.traffic}%) | — |`);
   out.push('');
-  if (s.evidence?.length) out.push('### Why', '', ...s.evidence.map((l) => `- ${l}`), '');
-  if (s.reason) out.push(`**Reason:** ${s.reason}`, '');
-  out.push(`After merge, ${p.takenAway} is **held** in ${p.environment}: a later change that pins it there again fails the check unless it says why (\`reason:\` on the entry, \`modelship promote --reason\`).`);
-  out.push('', `<sub>Opened by \`${s.by}\`. The checker recognises the rollback and applies the ${p.environment} policy's fast lane.</sub>`);
-  out.push(`<!-- modelship:rollback ${JSON.stringify({ environment: p.environment, model: p.model, version: p.to.version, rolledBack: p.takenAway, reverts: p.commit.sha })} -->`);
+  if (s.evidence?.length) out.push('### Why', '', ...s.evidence.map((l) => `- ${mdText(l)}`), '');
+  if (s.reason) out.push(`**Reason:** ${mdText(s.reason)}`, '');
+  out.push(`After merge, ${mdText(p.takenAway)} is **held** in ${mdText(p.environment)}: a later change that pins it there again fails the check unless it says why (\`reason:\` on the entry, \`modelship promote --reason\`).`);
+  out.push('', `<sub>Opened by ${mdCode(s.by)}. The checker recognises the rollback and applies the ${mdText(p.environment)} policy's fast lane.</sub>`);
+  out.push(`<!-- modelship:rollback ${commentJson({ environment: p.environment, model: p.model, version: p.to.version, rolledBack: p.takenAway, reverts: p.commit.sha })} -->`);
   return out.join('\n') + '\n';
 }
 
@@ -68,15 +70,19 @@ export function breakGlassIssue(s: RollbackSummaryInput & { commit: string; acto
     marker,
     title: `Review break-glass rollback in ${p.environment}: ${p.model} ${p.takenAway} → ${p.to.version}${due}`,
     body: [
-      `@${s.actor} pushed a break-glass rollback straight to the default branch, without review.`, '',
-      `- commit: ${s.commit}`,
-      `- change: ${rollbackTitle(p)}`,
-      `- reason: ${s.breakGlass ?? ''}`,
-      `- undoes: ${p.commit.sha}${p.commit.subject ? ` "${p.commit.subject}"` : ''}`,
-      ...(s.reviewWithin ? [`- review within ${s.reviewWithin} (policy rollback.breakGlass.reviewWithin)${due}`] : []),
+      // the actor is mentioned on purpose (they owe the review), when GitHub says it is a login
+      `${login.test(s.actor) ? `@${s.actor}` : mdText(s.actor)} pushed a break-glass rollback straight to the default branch, without review.`, '',
+      `- commit: ${mdText(s.commit)}`,
+      `- change: ${mdText(rollbackTitle(p))}`,
+      `- reason: ${mdText(s.breakGlass ?? '')}`,
+      `- undoes: ${mdText(p.commit.sha)}${p.commit.subject ? ` "${mdText(p.commit.subject)}"` : ''}`,
+      ...(s.reviewWithin ? [`- review within ${mdText(s.reviewWithin)} (policy rollback.breakGlass.reviewWithin)${mdText(due)}`] : []),
       '', 'Review the commit as you would a pull request, then close this issue. The audit trail marks the change as an emergency.', '', marker,
     ].join('\n') + '\n',
   };
 }
 
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+/** A GitHub login (a user or an App's bot): letters, digits and single hyphens, at most 39 characters. */
+const login = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:\[bot\])?$/;

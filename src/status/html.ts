@@ -8,6 +8,7 @@ import type { ModelDrift } from '../metrics/drift-monitor.js';
 import type { DeploymentRow } from '../sync/targets/snowflake.js';
 import type { CanarySeries } from './canary.js';
 import type { ModelStatus, StatusSnapshot } from './snapshot.js';
+import { htmlText } from '../model/escape.js';
 import { canaryCell, deployedCell, driftCell, readyCell, runCell, stateCell } from './text.js';
 
 export interface DashboardInput {
@@ -18,7 +19,7 @@ export interface DashboardInput {
   canaries: CanarySeries[];
 }
 
-const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = htmlText;
 const dash = '—';
 
 const CSS = `

@@ -3,6 +3,7 @@
 
 import type { ApplyResult } from './apply.js';
 import type { Plan, PlanAction } from './types.js';
+import { mdFence, mdText } from '../model/escape.js';
 
 const sign: Record<PlanAction['op'], string> = { create: '+', update: '~', delete: '-', noop: ' ' };
 
@@ -31,17 +32,18 @@ export function planText(plan: Plan): string {
 export function planMarkdown(plans: Plan[]): string {
   const out = ['#### What merge will do', ''];
   for (const p of plans) {
-    out.push(`**${planSummary(p)}**`, '');
+    out.push(`**${mdText(planSummary(p))}**`, '');
     const changed = p.actions.filter((a) => a.op !== 'noop' || a.warning);
     if (!changed.length) continue;
-    out.push('```diff');
+    const lines: string[] = [];
     for (const a of changed) {
-      out.push(`${a.op === 'create' ? '+' : a.op === 'delete' ? '-' : '!'} ${label(a)} (${a.reason})`);
-      if (a.warning) out.push(`!     warning: ${a.warning}`);
-      if (a.first) out.push(`!     first: ${a.first.why}`);
-      for (const d of a.diff ?? []) out.push(`${d.startsWith('+') ? '+' : d.startsWith('-') ? '-' : '!'}     ${d.slice(2)}`);
+      lines.push(`${a.op === 'create' ? '+' : a.op === 'delete' ? '-' : '!'} ${label(a)} (${a.reason})`);
+      if (a.warning) lines.push(`!     warning: ${a.warning}`);
+      if (a.first) lines.push(`!     first: ${a.first.why}`);
+      for (const d of a.diff ?? []) lines.push(`${d.startsWith('+') ? '+' : d.startsWith('-') ? '-' : '!'}     ${d.slice(2)}`);
     }
-    out.push('```', '');
+    // values from the repository stay inside the block: one line each, a fence they cannot close
+    out.push(...mdFence(lines, 'diff'), '');
   }
   return out.join('\n');
 }

@@ -240,7 +240,7 @@ t.test('approvers from named teams: a token that cannot read the teams gets an e
   s.gh.fail = undefined;
   const r = await s.check('pull_request', pullRequestEvent(s, 'opened'));
   t.equal(r.code, 0, r.stderr);
-  t.match(s.gh.state.comments[0]!.body, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@acmerisk\/fraud-ml-leads\)\) \|/);
+  t.match(s.gh.state.comments[0]!.body, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@&#8203;acmerisk\/fraud-ml-leads\)\) \|/);
   t.same(s.calls().slice(0, 3), ['pulls/get 200', 'pulls/list-reviews 200', 'teams/list-members-in-org 200']);
 });
 

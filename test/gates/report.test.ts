@@ -22,8 +22,10 @@ const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
  * policy: the artifact's HEAD timed out (integrity: error), one of two approvals is in
  * (approvals: fail), everything else passes.
  */
-async function productionPromotion(): Promise<Report> {
-  const files = workingTree(projectRoot);
+async function productionPromotion(edit: { manifest?: (yaml: string) => string } = {}): Promise<Report> {
+  const tree = workingTree(projectRoot);
+  const manifestPath = 'models/fraud-detector/versions/2026.11.13-1.yaml';
+  const files = edit.manifest ? withChanges(tree, new Map([[manifestPath, Buffer.from(edit.manifest(readFileSync(join(projectRoot, manifestPath), 'utf8')))]])) : tree;
   const base = await loadRepository(files, { versions: 'all' });
   const edited = readFileSync(join(projectRoot, 'environments/production.yaml'), 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1');
   const headRepo = await loadRepository(withChanges(files, new Map([['environments/production.yaml', Buffer.from(edited)]])), { versions: 'all' });
@@ -71,7 +73,7 @@ t.test('markdown: marker, verdict line, gate table, metrics table, PSI chart, de
     'soak ✅ pass', 'drift ✅ pass', 'held ✅ pass', 'freeze ✅ pass', 'approvals ❌ fail **(blocking)**',
   ], 'one row per gate, in order; blocking results marked');
   t.match(table[0], /^\| \*\*production\*\* · promote<br>fraud-detector 2026\.11\.06-1 → 2026\.11\.13-1 \| schema/, 'the change is named on its first row');
-  t.match(table[8], /1 of 2 required approvals \(grace \(@acmerisk\/fraud-ml-leads\)\)/);
+  t.match(table[8], /1 of 2 required approvals \(grace \(@&#8203;acmerisk\/fraud-ml-leads\)\)/, 'teams are named, not pinged on every push');
 
   t.match(md, '**Metrics: fraud-detector 2026.11.13-1 vs 2026.11.06-1 in production**');
   t.match(md, '| metric | slice | candidate | 2026.11.06-1 | Δ | bound | |');
@@ -86,7 +88,7 @@ t.test('markdown: marker, verdict line, gate table, metrics table, PSI chart, de
   t.match(md, '| feature | PSI | null rate Δ | L∞ | |');
 
   t.match(md, /<details><summary>✅ features · fraud-detector 2026\.11\.06-1 → 2026\.11\.13-1<\/summary>\n\n- pass {2}txn_amount ← /, 'details are folded');
-  t.match(md, /<details><summary>❌ approvals · [^<]*<\/summary>\n\n- counted: grace \(@acmerisk\/fraud-ml-leads\)\n/);
+  t.match(md, /<details><summary>❌ approvals · [^<]*<\/summary>\n\n- counted: grace \(@&#8203;acmerisk\/fraud-ml-leads\)\n/);
   t.equal(md.split('<details>').length, md.split('</details>').length, 'every fold is closed');
   const binding = /<!-- modelship:binding (.*) -->$/.exec(md);
   t.same(JSON.parse(binding![1]!).models, { 'fraud-detector@2026.11.13-1': report.binding!.models['fraud-detector@2026.11.13-1'] });
@@ -146,4 +148,33 @@ t.test("a report too large for GitHub is cut to its comment and check-run limits
     t.match(md, /> \*\*Report truncated:\*\* \d+ more sections did not fit GitHub's 65,53[56]-character limit/);
     t.ok(md.startsWith(commentMarker));
   }
+});
+
+t.test('values from a manifest reach the markdown escaped: no tag, link, table cell or @mention comes out of a slice name', async (t) => {
+  const evil = ['<img src=x onerror=alert(1)>', '@acmerisk/model-risk', '[click](https://evil)', 'a|b'];
+  const report = await productionPromotion({
+    manifest: (yaml) => yaml
+      .replace('- name: region=us', `- name: '${evil[0]}'`).replace('- name: region=eu', `- name: '${evil[1]}'`)
+      .replace('- name: card_present=false\n      rows: 187300\n      metrics: {auc: 0.919}', `- name: '${evil[2]}'\n      rows: 187300\n      metrics: {auc: 0.919}\n    - name: '${evil[3]}'\n      rows: 50000\n      metrics: {auc: 0.85}`),
+  });
+  const perf = report.changes[0]!.gates.find((g) => g.gate === 'performance')!;
+  t.same([...new Set((perf.data!.rows as Array<{ slice?: string }>).flatMap((r) => (r.slice ? [r.slice] : [])))], evil, 'the slices are the manifest\'s, as written');
+  const md = renderMarkdown(report);
+  t.notMatch(md, '<img', 'no raw tag');
+  t.notMatch(md, /@acmerisk\/model-risk/, 'no mention of the team');
+  t.notMatch(md, '](https://evil)', 'no link');
+  const rows = md.split('\n').filter((l) => l.startsWith('| auc | ') && !l.includes('| overall |'));
+  t.same(rows, [
+    '| auc | &lt;img src=x onerror=alert(1)&gt; | 0.943 |  |  | higher is better; ≥ 0.880; regression ≤ 0.010 | ✅ |',
+    '| auc | @&#8203;acmerisk/model-risk | 0.928 |  |  | higher is better; ≥ 0.880; regression ≤ 0.010 | ✅ |',
+    '| auc | &#91;click&#93;(https&#8203;://evil) | 0.919 |  |  | higher is better; ≥ 0.880; regression ≤ 0.010 | ✅ |',
+    '| auc | a&#124;b | 0.85 |  |  | higher is better; ≥ 0.880; regression ≤ 0.010 | ❌ |',
+  ], 'one row per slice, seven cells each, the names inert');
+  t.match(md, '| performance | ❌ fail **(blocking)** | auc on a&#124;b 0.850 is below the minimum 0.880 |', 'the summary quoting the slice');
+  t.match(md, ['<details><summary>❌ performance · fraud-detector 2026.11.06-1 → 2026.11.13-1</summary>', '',
+    '- auc on a&#124;b 0.850 is below the minimum 0.880',
+    '- auc on &lt;img src=x onerror=alert(1)&gt;: no slice &lt;img src=x onerror=alert(1)&gt; in production 2026.11.06-1; regression not judged',
+    '- auc on @&#8203;acmerisk/model-risk: no slice @&#8203;acmerisk/model-risk in production 2026.11.06-1; regression not judged',
+    '- auc on &#91;click&#93;(https&#8203;://evil): no slice &#91;click&#93;(https&#8203;://evil) in production 2026.11.06-1; regression not judged',
+  ].join('\n'), 'the details too (inside a raw HTML block, where only references work)');
 });

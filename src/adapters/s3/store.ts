@@ -13,6 +13,7 @@ import { ExternalError, InterruptedError, ModelshipError, RefusedError } from '.
 
 export type { S3Client };
 import type { StoredObject } from '../../model/objects.js';
+import { terminalText } from '../../model/escape.js';
 
 export interface S3Location {
   bucket: string;
@@ -313,7 +314,8 @@ export class ArtifactStore {
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId }));
     } catch (e) {
-      process.stderr.write(`warning: could not abort the multipart upload ${uploadId} of ${s3Uri(dest)}: ${(e as Error).message}; ` +
+      // written straight to stderr (not through a command's output): made terminal-safe here
+      process.stderr.write(terminalText(`warning: could not abort the multipart upload ${uploadId} of ${s3Uri(dest)}: ${(e as Error).message}; `) +
         'a bucket lifecycle rule (AbortIncompleteMultipartUpload) will remove it\n');
     }
   }

@@ -1,5 +1,7 @@
 // One report, three renderings: markdown for the pull request (check run and sticky comment),
 // text for terminals and CI logs, JSON for machines. The markdown knows GitHub's size limits.
+// Every value in the markdown that comes from data (a manifest, the pull request, git, a gate's
+// summary quoting them) goes through model/escape.ts: no tag, link or @mention survives.
 
 import { formatProblem } from '../../errors.js';
 import type { DriftRow } from '../drift.js';
@@ -7,6 +9,7 @@ import type { MetricRow } from '../performance.js';
 import type { JudgedChange, JudgedGate, Report, Verdict } from '../run.js';
 import type { GateStatus } from '../types.js';
 import { planMarkdown, planText } from '../../sync/show.js';
+import { commentJson, mdCode, mdFence, mdText, mermaidLabel } from '../../model/escape.js';
 
 /** Hidden marker that finds the sticky comment again; the binding rides along for the merge queue. */
 export const commentMarker = '<!-- modelship:check -->';
@@ -60,14 +63,14 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   const limit = options.limit ?? 65_000;
   const head = [
     commentMarker,
-    `### ${verdictIcon[report.verdict]} modelship: ${report.headline}`,
+    `### ${verdictIcon[report.verdict]} modelship: ${mdText(report.headline)}`,
     '',
-    `<sub>base \`${report.base.label}\` · head \`${report.head.label}\` · evaluated ${report.evaluatedAt}</sub>`,
+    `<sub>base ${mdCode(report.base.label)} · head ${mdCode(report.head.label)} · evaluated ${mdText(report.evaluatedAt)}</sub>`,
     '',
   ];
   const sections: string[][] = [];
   if (report.problems?.length) {
-    sections.push(['```', ...report.problems.map(formatProblem), '```']);
+    sections.push(mdFence(report.problems.map(formatProblem)));
   }
   if (report.changes.length) sections.push(gateTable(report.changes));
   for (const c of report.changes) {
@@ -78,11 +81,11 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   }
   if (report.preview?.plans.some((p) => p.actions.some((a) => a.op !== 'noop')) || report.preview?.problems.length) {
     sections.push(['', ...planMarkdown(report.preview.plans.filter((p) => p.actions.some((a) => a.op !== 'noop'))).split('\n'),
-      ...report.preview.problems.map((p) => `> ⛔ ${p.environment}: cannot render: ${cell(p.message)}`)]);
+      ...report.preview.problems.map((p) => `> ⛔ ${mdText(p.environment)}: cannot render: ${mdText(p.message)}`)]);
   }
   const folded = report.changes.flatMap((c) => c.gates.filter((g) => g.details?.length).map((g) => detailsBlock(c, g)));
   if (folded.length) sections.push(['', ...folded.flat()]);
-  if (report.binding) sections.push(['', `<!-- modelship:binding ${JSON.stringify(report.binding)} -->`]);
+  if (report.binding) sections.push(['', `<!-- modelship:binding ${commentJson(report.binding)} -->`]);
   return fit(head, sections, limit, options.fullReportUrl);
 }
 
@@ -90,8 +93,8 @@ function gateTable(changes: JudgedChange[]): string[] {
   const rows = ['| change | gate | result | |', '|---|---|---|---|'];
   for (const c of changes) {
     c.gates.forEach((g, i) => {
-      const what = i === 0 ? `**${c.change.environment}** · ${c.change.kind}<br>${cell(c.change.description)}` : '';
-      rows.push(`| ${what} | ${g.gate} | ${icon[g.status]} ${g.status}${g.blocking ? ' **(blocking)**' : ''} | ${cell(g.summary)}${g.note ? ` _(${cell(g.note)})_` : ''} |`);
+      const what = i === 0 ? `**${mdText(c.change.environment)}** · ${c.change.kind}<br>${mdText(c.change.description)}` : '';
+      rows.push(`| ${what} | ${g.gate} | ${icon[g.status]} ${g.status}${g.blocking ? ' **(blocking)**' : ''} | ${mdText(g.summary)}${g.note ? ` _(${mdText(g.note)})_` : ''} |`);
     });
   }
   return rows;
@@ -101,10 +104,10 @@ function metricsTable(c: JudgedChange, g: JudgedGate): string[] {
   const rows = (g.data!.rows as MetricRow[] | undefined) ?? [];
   if (!rows.length) return [];
   const champion = (g.data!.championVersion as string | undefined) ?? 'live';
-  const out = ['', `**Metrics: ${c.change.model} ${c.change.candidate} vs ${champion} in ${c.change.environment}**`, '',
-    `| metric | slice | candidate | ${champion} | Δ | bound | |`, '|---|---|--:|--:|--:|---|---|'];
+  const out = ['', `**Metrics: ${mdText(c.change.model)} ${mdText(c.change.candidate)} vs ${mdText(champion)} in ${mdText(c.change.environment)}**`, '',
+    `| metric | slice | candidate | ${mdText(champion)} | Δ | bound | |`, '|---|---|--:|--:|--:|---|---|'];
   for (const r of rows) {
-    out.push(`| ${r.metric} | ${r.slice ?? 'overall'} | ${num(r.candidate)} | ${num(r.champion)} | ${signed(r.delta)} | ${cell(r.bound)} | ${icon[r.status]} |`);
+    out.push(`| ${mdText(r.metric)} | ${r.slice === undefined ? 'overall' : mdText(r.slice)} | ${num(r.candidate)} | ${num(r.champion)} | ${signed(r.delta)} | ${mdText(r.bound)} | ${icon[r.status]} |`);
   }
   return out;
 }
@@ -113,22 +116,22 @@ function driftSection(c: JudgedChange, g: JudgedGate): string[] {
   const rows = ((g.data!.features as DriftRow[] | undefined) ?? []).filter((r) => r.psi !== undefined);
   if (!rows.length) return [];
   const top = rows.slice(0, 8);
-  const out = ['', `**Drift: ${c.change.model} ${c.change.candidate}** — ${cell(String(g.data!.current ?? ''))} vs ${cell(String(g.data!.reference ?? ''))}`, ''];
+  const out = ['', `**Drift: ${mdText(c.change.model)} ${mdText(c.change.candidate)}** — ${mdText(g.data!.current ?? '')} vs ${mdText(g.data!.reference ?? '')}`, ''];
   // A bar chart reads faster than a column of numbers, and GitHub renders mermaid natively.
   out.push('```mermaid', 'xychart-beta', '  title "PSI by feature (largest first)"',
-    `  x-axis [${top.map((r) => `"${r.feature.replace(/"/g, "'")}"`).join(', ')}]`,
+    `  x-axis [${top.map((r) => `"${mermaidLabel(r.feature)}"`).join(', ')}]`,
     '  y-axis "PSI" 0 --> ' + Math.max(0.3, ...top.map((r) => Math.ceil((r.psi ?? 0) * 10) / 10)).toFixed(1),
     `  bar [${top.map((r) => (r.psi ?? 0).toFixed(4)).join(', ')}]`, '```', '');
   out.push('| feature | PSI | null rate Δ | L∞ | |', '|---|--:|--:|--:|---|');
   for (const r of top) {
-    out.push(`| ${r.feature} | ${num(r.psi)} | ${r.nullRate ? signed(r.nullRate.delta) : ''} | ${num(r.linf)} | ${icon[r.status]} ${cell(r.reasons.join('; '))} |`);
+    out.push(`| ${mdText(r.feature)} | ${num(r.psi)} | ${r.nullRate ? signed(r.nullRate.delta) : ''} | ${num(r.linf)} | ${icon[r.status]} ${mdText(r.reasons.join('; '))} |`);
   }
   return out;
 }
 
 function detailsBlock(c: JudgedChange, g: JudgedGate): string[] {
-  return [`<details><summary>${icon[g.status]} ${g.gate} · ${cell(c.change.description)}</summary>`, '',
-    ...g.details!.map((d) => `- ${cell(d)}`), '', '</details>'];
+  return [`<details><summary>${icon[g.status]} ${g.gate} · ${mdText(c.change.description)}</summary>`, '',
+    ...g.details!.map((d) => `- ${mdText(d)}`), '', '</details>'];
 }
 
 /** Adds sections while they fit; what does not fit is named, never silently dropped. */
@@ -144,10 +147,6 @@ function fit(head: string[], sections: string[][], limit: number, url?: string):
     text += next;
   }
   return text;
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;');
 }
 
 function num(n: number | undefined): string {
