@@ -36,5 +36,6 @@ t.test('the narrower lines still decide their paths', async (t) => {
   t.same(owners('models/fraud-detector/versions/2026.11.20-1.yaml'), ['@acmerisk/fraud-ml-leads']);
   t.same(owners('models/chargeback-risk/model.yaml'), ['@acmerisk/disputes-ml']);
   t.same(owners('environments/production.yaml'), ['@acmerisk/fraud-ml-leads', '@acmerisk/model-risk', '@acmerisk/disputes-ml']);
-  t.same(owners('environments/staging.yaml'), ['@acmerisk/ml-platform'], 'the default: a staging pin now needs the platform team as code owner');
+  t.same(owners('environments/staging.yaml'), ['@acmerisk/fraud-ml-leads', '@acmerisk/disputes-ml'], 'a staging pin asks the model teams, not the platform team');
+  t.same(owners('environments/qa.yaml'), ['@acmerisk/ml-platform'], 'a new environment falls to the default owner');
 });
