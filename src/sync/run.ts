@@ -13,7 +13,7 @@ import { planFor, syncEnvironment, type SyncResult } from './agent.js';
 import type { Connections, SharedClients } from './connect.js';
 import { environmentsToSync } from './environments.js';
 import { GitHubDeployment, type GitHubDeployments } from './github-deployment.js';
-import { hasWrites } from './plan.js';
+import { conflictRefusal, hasWrites } from './plan.js';
 import { deploymentRows } from './record.js';
 import type { Plan } from './types.js';
 import type { WatchState } from './watch.js';
@@ -43,7 +43,7 @@ export interface SyncReporter {
   progress(line: string): void;
 }
 
-export type EnvironmentOutcome = SyncResult | { environment: string; skipped: string };
+export type EnvironmentOutcome = SyncResult | { environment: string; skipped: string; refused?: true };
 
 export interface SyncOutcome {
   /** the worst of: ok, 1 not converged, 3 GitHub not told, 4 a lease held elsewhere */
@@ -87,7 +87,7 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
     const r = await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
     results.push(r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
-    if ('skipped' in r) code = Math.max(code, ExitCode.leaseHeld);
+    if ('skipped' in r) code = Math.max(code, r.refused ? ExitCode.targetRefused : ExitCode.leaseHeld);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
     const state = req.state;
     if (state) {
@@ -103,6 +103,13 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
 
 async function syncOne(repo: LoadedRepository, name: string, commit: string, req: SyncRequest, reporter: SyncReporter,
   connections: Connections, plan: Plan, deployment?: GitHubDeployment): Promise<EnvironmentOutcome> {
+  // Another environment's object, or one modelship does not manage, where this one wants to write:
+  // nothing is written here, not even the objects that are this environment's own.
+  const refusal = conflictRefusal(plan);
+  if (refusal) {
+    reporter.log(`${name}: ${refusal}`);
+    return { environment: name, skipped: refusal, refused: true };
+  }
   let stopRenewing: (() => void) | undefined;
   const leaseLost = new AbortController();
   if (connections.lease && hasWrites(plan)) {

@@ -242,16 +242,17 @@ export class KubernetesTarget {
   }
 
   /**
-   * Every object modelship manages for `environment` in `namespace`: InferenceServices and
-   * HTTPRoutes labelled managed-by=modelship and environment=<environment>. A kind the cluster
+   * Every object of the kinds modelship manages (InferenceServices, HTTPRoutes) in `namespace`,
+   * whoever manages them: the planner takes those labelled managed-by=modelship and
+   * environment=<environment> as this environment's, and refuses to touch any other object with
+   * a name it wants (another environment's, or one modelship does not manage). A kind the cluster
    * does not serve (no Gateway API installed) contributes nothing.
    */
-  async listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]> {
-    const selector = `${labels.managedBy}=${managerName},${labels.environment}=${environment}`;
+  async listManaged(namespace: string, _environment: string): Promise<LiveKubernetesObject[]> {
     const out: LiveKubernetesObject[] = [];
     for (const k of managedKinds) {
       try {
-        const list = await this.api.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, selector);
+        const list = await this.api.list(k.apiVersion, k.kind, namespace);
         for (const item of list.items) out.push(toLive(item, k));
       } catch (e) {
         if (isUnserved(e)) continue;
