@@ -16,6 +16,8 @@ import { labels, managerName, type DesiredEnvironment, type LiveKubernetesObject
 
 export interface LiveKubernetes extends KubernetesTarget {
   listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]>;
+  /** the name the cluster records for itself (ConfigMap kube-public/modelship-cluster), undefined when it records none */
+  clusterIdentity?(): Promise<string | undefined>;
 }
 export interface LiveSnowflake extends SnowflakeTarget {
   listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;

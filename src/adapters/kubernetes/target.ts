@@ -32,6 +32,9 @@ export const managedKinds = [
 
 export const defaultTimeoutMs = 30_000;
 
+/** Where a cluster records its name for modelship (see KubernetesTarget.clusterIdentity). */
+export const clusterIdentityConfigMap = { namespace: 'kube-public', name: 'modelship-cluster' } as const;
+
 export function loadKubeConfig(connection?: KubeConnection): KubeConfig {
   const kc = new KubeConfig();
   try {
@@ -260,6 +263,22 @@ export class KubernetesTarget {
       }
     }
     return out;
+  }
+
+  /**
+   * The cluster's name as its administrators recorded it: ConfigMap kube-public/modelship-cluster,
+   * key `name` (deploy/ creates it; only cluster admins can write kube-public). Undefined when the
+   * ConfigMap is not there. The same read works from a kubeconfig and from inside a pod, unlike a
+   * kubeconfig context name; sync compares it with the environment's kubernetes.cluster.
+   */
+  async clusterIdentity(): Promise<string | undefined> {
+    try {
+      const cm = await this.api.read({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: clusterIdentityConfigMap.name, namespace: clusterIdentityConfigMap.namespace } }) as { data?: Record<string, string> };
+      return cm.data?.name?.trim() || undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw kubernetesError(`read ConfigMap ${clusterIdentityConfigMap.namespace}/${clusterIdentityConfigMap.name} (the cluster's identity)`, e, this.timeoutMs);
+    }
   }
 
   /**
