@@ -156,6 +156,19 @@ t.test('a registration record that cannot be written takes the manifest back: no
   t.equal(JSON.parse(again.stdout).registration.sha256, createHash('sha256').update(readFileSync(manifestFile(repo.root))).digest('hex'));
 });
 
+t.test('re-running on a manifest without a registration record warns that the checker will block it (no record is made up)', async (t) => {
+  const { repo, register } = setup(t);
+  t.equal((await register()).code, 0);
+  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  const digest = createHash('sha256').update(readFileSync(manifestFile(repo.root))).digest('hex');
+  const key = `fraud-detector/manifests/2026.11.20-1/${digest}.yaml`;
+  await s3.client.send(new DeleteObjectCommand({ Bucket: registry, Key: key }));
+  const again = await register();
+  t.equal(again.code, 0, again.stderr);
+  t.equal(again.stderr, `warning: no registration record for models/fraud-detector/versions/2026.11.20-1.yaml (expected s3://${registry}/${key}): it is not the manifest register wrote, and the checker's integrity gate will block it\n`);
+  t.notOk((await s3.keys(registry)).includes(key), 'register does not vouch for a manifest after the fact');
+});
+
 t.test('a registration record is never replaced: a different object at its key is refused', async (t) => {
   const { repo, run, register } = setup(t);
   // Someone with write access to the bucket put other bytes where this manifest's record goes
