@@ -96,7 +96,7 @@ export async function register(req: RegisterRequest, store: ArtifactStore): Prom
       `the stored object does not match what was sent (size ${after?.size ?? 'none'}, expected ${run.artifact.size}; checksum ${after?.checksum ?? 'none'}, expected ${checksum ?? 'any'})`);
   }
   const storeChecksum = after.checksum ?? checksum;
-  if (!after.checksum) warnings.push('the store reports no SHA-256 checksum for the object; verified its size and recorded digest instead');
+  if (!after.checksum) warnings.push('the store reports no SHA-256 checksum for the object; verified its size and recorded digest instead, but the checker\'s integrity gate fails an artifact without one (use an S3 that keeps SHA-256 checksums)');
 
   const manifest = buildManifest({
     run, card, version,
