@@ -12,6 +12,12 @@ export const ExitCode = {
   external: 3,
   /** `sync`: another agent holds the environment's lease; nothing was done there */
   leaseHeld: 4,
+  /**
+   * `sync`: an environment's targets are not its own: the cluster is not the one
+   * kubernetes.cluster names, or an object it wants belongs to another environment or is not
+   * modelship's; nothing was written there
+   */
+  targetRefused: 5,
   /** a bug in modelship itself (EX_SOFTWARE) */
   internal: 70,
   /** interrupted by a signal (Ctrl-C) after cleaning up */
@@ -60,6 +66,15 @@ export class ValidationError extends ModelshipError {
 export class RefusedError extends ModelshipError {
   readonly exitCode = ExitCode.checkFailed;
   override name = 'RefusedError';
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/** sync: an environment's targets are not its own (another cluster, another environment's objects); nothing was written there. */
+export class TargetRefusedError extends ModelshipError {
+  readonly exitCode = ExitCode.targetRefused;
+  override name = 'TargetRefusedError';
   constructor(message: string, readonly hint?: string) {
     super(message);
   }

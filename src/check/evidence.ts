@@ -48,7 +48,7 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
     now: ctx.now, artifacts: new Map(), dbt: new Map(), timelines: new Map(), canaries: new Map(), serving: new Map(),
     ...(ctx.review ? { review: ctx.review } : {}),
   };
-  const s3 = req.artifacts.size || [...req.dbtManifests.keys()].some((l) => l.startsWith('s3://')) ? s3Client({ maxAttempts: 3, requestTimeout: ctx.timeoutMs ?? 15_000 }) : undefined;
+  const s3 = req.artifacts.size || req.registrations?.size || [...req.dbtManifests.keys()].some((l) => l.startsWith('s3://')) ? s3Client({ maxAttempts: 3, requestTimeout: ctx.timeoutMs ?? 15_000 }) : undefined;
 
   await Promise.all([
     ...[...req.artifacts].map(async ([id, uri]) => {
@@ -56,6 +56,19 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
         ev.artifacts.set(id, await new ArtifactStore(s3!).head(parseS3Uri(uri), AbortSignal.timeout(ctx.timeoutMs ?? 15_000)));
       } catch (e) {
         ev.artifacts.set(id, { error: message(e) });
+      }
+    }),
+    ...[...(req.registrations ?? [])].map(async ([id, r]) => {
+      const registrations = (ev.registrations ??= new Map());
+      try {
+        const store = new ArtifactStore(s3!);
+        const signal = AbortSignal.timeout(ctx.timeoutMs ?? 15_000);
+        const folder = parseS3Uri(r.folder);
+        const exact = await store.head({ bucket: folder.bucket, key: `${folder.key}${r.sha256}.yaml` }, signal);
+        const others = exact ? [] : await store.list(folder, 10, signal);
+        registrations.set(id, { exact, others });
+      } catch (e) {
+        registrations.set(id, { error: message(e) });
       }
     }),
     ...[...req.dbtManifests].map(async ([location, { models }]) => {

@@ -17,6 +17,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     if (opts.json) output.out(JSON.stringify({ ok: true, commit, plans }, null, 2));
     else output.out(plans.map(planText).join('\n\n'));
     // a substrate that could not be reached: what could be planned is shown, and the exit says it is partial
+    if (plans.some((p) => p.conflicts?.length)) return ExitCode.targetRefused;
     return plans.some((p) => p.unreachable?.length) ? ExitCode.external : ExitCode.ok;
   } catch (e) {
     return printError(e, output, !!opts.json);

@@ -48,6 +48,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
         output.out(`  sha256    ${result.artifact.sha256}`);
         output.out(`  report    ${result.validationReport.uri}`);
         output.out(`  manifest  ${result.manifest}`);
+        if (result.registration) output.out(`  recorded  ${result.registration.uri}`);
         output.out(`next: modelship promote ${result.model}@${result.version} --to <environment> --open-pr`);
       }
     }

@@ -7,7 +7,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type { Problem } from '../errors.js';
 import type { Loaded, LoadedRepository } from './load.js';
 import { formatPath } from './schema.js';
-import type { Histogram } from './types.js';
+import type { Environment, Histogram } from './types.js';
 import type { PathSegment } from './yaml.js';
 import { checkRepositoryPolicy } from './repository.js';
 
@@ -22,6 +22,7 @@ export function checkRepository(repo: LoadedRepository): Problem[] {
     ...checkModels(repo),
     ...checkVersions(repo),
     ...checkEnvironments(repo),
+    ...checkSharedTargets(repo),
     ...checkPolicies(repo),
     ...checkRepositoryPolicy(repo),
   ];
@@ -228,6 +229,48 @@ function checkEnvironments(repo: LoadedRepository): Problem[] {
         if (!e.snowflake) problems.push(at(env, [...base, 'batch'], 'batch scoring needs the environment\'s snowflake settings', { key: true, expected: 'key "snowflake" at the top', found: 'nothing' }));
         problems.push(...scheduleProblems(env, [...base, 'batch', 'schedule'], d.batch.schedule));
       }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Two environments never share a target: a Kubernetes (cluster, namespace) or a Snowflake
+ * (account, database, schema). Otherwise one environment's sync would overwrite the other's
+ * objects while being judged by its own, laxer, policy. Snowflake identifiers are unquoted, so
+ * compared upper-cased; an environment that names no account is taken to be on the same account
+ * as any other that names none (sync connects to whatever SNOWFLAKE_ACCOUNT says).
+ */
+function checkSharedTargets(repo: LoadedRepository): Problem[] {
+  const problems: Problem[] = [];
+  const kubernetes = new Map<string, Loaded<Environment>>();
+  const snowflake = new Map<string, Loaded<Environment>>();
+  const where = (l: Loaded<unknown>, path: PathSegment[]) => {
+    const pos = l.parsed.locate(path);
+    return `${l.file}:${pos.line}:${pos.col}`;
+  };
+  for (const env of [...repo.environments.values()].sort((a, b) => a.file.localeCompare(b.file))) {
+    const k = env.data.kubernetes;
+    if (k) {
+      const key = JSON.stringify([k.cluster, k.namespace]);
+      const first = kubernetes.get(key);
+      if (first) {
+        problems.push(at(env, ['kubernetes', 'namespace'],
+          `environments "${first.data.name}" and "${env.data.name}" share Kubernetes cluster ${k.cluster}, namespace ${k.namespace} (${where(first, ['kubernetes', 'namespace'])} and here); each environment needs its own namespace`,
+          { expected: `a (cluster, namespace) no other environment uses`, found: `${k.cluster}/${k.namespace}, as in ${where(first, ['kubernetes', 'namespace'])}` }));
+      } else kubernetes.set(key, env);
+    }
+    const s = env.data.snowflake;
+    if (s) {
+      const account = s.account?.toUpperCase() ?? '';
+      const key = JSON.stringify([account, s.database.toUpperCase(), s.schema.toUpperCase()]);
+      const first = snowflake.get(key);
+      if (first) {
+        const name = `${account ? `account ${s.account}, ` : ''}database ${s.database}, schema ${s.schema}`;
+        problems.push(at(env, ['snowflake', 'database'],
+          `environments "${first.data.name}" and "${env.data.name}" share Snowflake ${name} (${where(first, ['snowflake', 'database'])} and here); each environment needs its own schema`,
+          { expected: 'an (account, database, schema) no other environment uses', found: `${s.database}.${s.schema}, as in ${where(first, ['snowflake', 'database'])}` }));
+      } else snowflake.set(key, env);
     }
   }
   return problems;

@@ -1,6 +1,7 @@
 // Loading the release repository: which file is which, parsing with positions, schema checks.
 // The result keeps every file's parsed text so later checks can point at lines and columns.
 
+import { createHash } from 'node:crypto';
 import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
@@ -14,6 +15,8 @@ export interface Loaded<T> {
   file: string;
   data: T;
   parsed: ParsedText;
+  /** version manifests: SHA-256 (hex) of the file's exact bytes, which register's registration record must carry */
+  sha256?: string;
 }
 
 export interface LoadedRepository {
@@ -152,6 +155,9 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
         const [model, version] = kind.key as [string, string];
         let byVersion = repo.versions.get(model);
         if (!byVersion) repo.versions.set(model, (byVersion = new Map()));
+        const bytes = contents.get(path);
+        // The same digest as registry/manifest.ts manifestDigest: SHA-256 of the exact bytes.
+        if (bytes) result.loaded.sha256 = createHash('sha256').update(bytes).digest('hex');
         byVersion.set(version, result.loaded as Loaded<VersionManifest>);
         break;
       }

@@ -108,7 +108,7 @@ export interface Environment {
     gateway?: { name: string; namespace: string };
     hostname?: string;
   };
-  snowflake?: { database: string; schema: string; warehouse: string; role?: string };
+  snowflake?: { account?: string; database: string; schema: string; warehouse: string; role?: string };
   models: Record<string, Deployment>;
 }
 

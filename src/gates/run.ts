@@ -17,6 +17,7 @@ import { featuresGate } from './features.js';
 import { freezeGate } from './freeze.js';
 import { heldGate, type Hold } from './held.js';
 import { integrityGate } from './integrity.js';
+import { registrationKey } from '../registry/record.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
 import type { CanaryPin, PinCommit } from '../model/pins.js';
@@ -62,6 +63,8 @@ export function gatesFor(kind: ChangeKind): GateName[] {
 export interface EvidenceRequest {
   /** model@version -> artifact URI to HEAD */
   artifacts: Map<string, string>;
+  /** model@version -> register's registration record to look for: the version's record folder and the manifest's SHA-256 (registry/manifest.ts registrationKey) */
+  registrations?: Map<string, { folder: string; sha256: string }>;
   /** dbt manifest locations (policy gates.features.manifest) */
   dbtManifests: Map<string, { models: Set<string> }>;
   /**
@@ -118,6 +121,8 @@ export interface ReviewEvidence {
 export interface Evidence {
   now: Date;
   artifacts: Map<string, StoredObject | undefined | { error: string }>;
+  /** model@version -> the HEAD of the record for the manifest's bytes (undefined: none) and the keys of the version's other records */
+  registrations?: Map<string, { exact: StoredObject | undefined; others: string[] } | { error: string }>;
   dbt: Map<string, DbtIndex | { error: string }>;
   /** newest first, per environment (git/history.ts's commits satisfy soak's PinEvent) */
   timelines: Map<string, PinCommit[]>;
@@ -192,7 +197,11 @@ export function needs(state: CheckState): EvidenceRequest {
     if (!policy) continue;
     const gates = applicable(change, policy);
     const candidate = manifestOf(state.head, change.model, change.candidate) ?? manifestOf(state.base, change.model, change.candidate);
-    if (gates.includes('integrity') && candidate) req.artifacts.set(`${candidate.model}@${candidate.version}`, candidate.artifact.uri);
+    if (gates.includes('integrity') && candidate) {
+      req.artifacts.set(`${candidate.model}@${candidate.version}`, candidate.artifact.uri);
+      const r = registrationOf(state, candidate);
+      if (r) (req.registrations ??= new Map()).set(`${candidate.model}@${candidate.version}`, { folder: r.folder, sha256: r.sha256 });
+    }
     if (gates.includes('features') && policy.gates.features?.manifest && change.model) {
       const entry = req.dbtManifests.get(policy.gates.features.manifest) ?? { models: new Set<string>() };
       for (const f of state.head.models.get(change.model)?.data.features ?? []) entry.models.add(f.source.dbtModel);
@@ -408,8 +417,12 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
       const edited = change.kind === 'version-modified'
         ? { how: state.head.present.has(change.file) ? 'modified' as const : 'deleted' as const, pinned: isPinned(state.head, candidate.model, candidate.version) }
         : undefined;
+      const r = registrationOf(state, candidate);
+      const seen = ev.registrations?.get(`${candidate.model}@${candidate.version}`) ?? { error: 'not read' };
+      const registration = !r ? { error: `${candidate.model} has no model card, so its registry is unknown` }
+        : 'error' in seen ? seen : { file: r.file, sha256: r.sha256, uri: `${r.folder}${r.sha256}.yaml`, ...seen };
       return integrityGate({
-        manifest: candidate, stored: ev.artifacts.has(`${candidate.model}@${candidate.version}`) ? ev.artifacts.get(`${candidate.model}@${candidate.version}`) : { error: 'not read' },
+        manifest: candidate, registration, stored: ev.artifacts.has(`${candidate.model}@${candidate.version}`) ? ev.artifacts.get(`${candidate.model}@${candidate.version}`) : { error: 'not read' },
         requireImageDigest: policy.gates.integrity?.requireImageDigest ?? false, online: !!card?.serving.online,
         ...(edited ? { edited } : {}),
       });
@@ -495,6 +508,18 @@ function isPinned(repo: LoadedRepository, model: string, version: string): boole
     const d = e.data.models[model];
     return !!d && [d.version, d.canary?.version, d.shadow?.version].includes(version);
   });
+}
+
+/**
+ * Where register's record of the candidate manifest must be: its version's record folder in the
+ * model's registry (from the base's model card when the model exists there: a pull request
+ * cannot point the check at a registry of its choosing), and the SHA-256 of the file's bytes.
+ */
+function registrationOf(state: CheckState, m: VersionManifest): { file: string; folder: string; sha256: string } | undefined {
+  const loaded = state.head.versions.get(m.model)?.get(m.version) ?? state.base.versions.get(m.model)?.get(m.version);
+  const card = state.base.models.get(m.model)?.data ?? state.head.models.get(m.model)?.data;
+  if (!loaded?.sha256 || !card) return undefined;
+  return { file: loaded.file, folder: registrationKey(card.registry, m.model, m.version), sha256: loaded.sha256 };
 }
 
 function manifestOf(repo: LoadedRepository, model?: string, version?: string): VersionManifest | undefined {

@@ -11,6 +11,7 @@ import type { ModelCard, VersionManifest } from '../config/types.js';
 import { validateAgainst } from '../config/schema.js';
 import { parseYaml } from '../config/yaml.js';
 import { buildManifest, manifestPath, nextVersion, registryKey, renderManifest } from './manifest.js';
+import { manifestDigest, registrationKey } from './record.js';
 import { readRun, type TrainingRun } from './run.js';
 import { b64, parseS3Uri, s3Uri, type ArtifactStore, type S3Location, type UploadProgress } from '../adapters/s3/store.js';
 
@@ -38,6 +39,8 @@ export interface RegisterResult {
   manifest: string;
   artifact: { uri: string; sha256: string; size: number; transfer: 'uploaded' | 'copied' | 'already-stored'; storeChecksum?: string };
   validationReport: { uri: string; sha256: string };
+  /** the registration record: where register wrote the manifest's bytes, and their SHA-256 */
+  registration?: { uri: string; sha256: string };
   warnings: string[];
 }
 
@@ -70,6 +73,11 @@ export async function register(req: RegisterRequest, store: ArtifactStore): Prom
       throw new ExternalError('s3', `verify ${prior.artifact.uri}`, `${model}@${version} is registered but its artifact is missing or has the wrong size in the registry`,
         { hint: 'the registry bucket lost an object it must keep; restore it from the bucket\'s versions' });
     }
+    const priorBytes = await readFile(join(req.root, file));
+    const priorRecord = parseS3Uri(registrationKey(card.registry, model, version, manifestDigest(priorBytes)));
+    if (!(await store.head(priorRecord, req.signal))) {
+      warnings.push(`no registration record for ${file} (expected ${s3Uri(priorRecord)}): it is not the manifest register wrote, and the checker's integrity gate will block it`);
+    }
     return {
       model, version, status: 'unchanged', manifest: file,
       artifact: { uri: prior.artifact.uri, sha256, size: prior.artifact.size, transfer: 'already-stored', ...(prior.artifact.storeChecksum ? { storeChecksum: prior.artifact.storeChecksum } : {}) },
@@ -88,7 +96,7 @@ export async function register(req: RegisterRequest, store: ArtifactStore): Prom
       `the stored object does not match what was sent (size ${after?.size ?? 'none'}, expected ${run.artifact.size}; checksum ${after?.checksum ?? 'none'}, expected ${checksum ?? 'any'})`);
   }
   const storeChecksum = after.checksum ?? checksum;
-  if (!after.checksum) warnings.push('the store reports no SHA-256 checksum for the object; verified its size and recorded digest instead');
+  if (!after.checksum) warnings.push('the store reports no SHA-256 checksum for the object; verified its size and recorded digest instead, but the checker\'s integrity gate fails an artifact without one (use an S3 that keeps SHA-256 checksums)');
 
   const manifest = buildManifest({
     run, card, version,
@@ -100,12 +108,35 @@ export async function register(req: RegisterRequest, store: ArtifactStore): Prom
   const text = renderManifest(manifest);
   const check = validateAgainst('version', parseYaml(file, text));
   if (check.length) throw new ValidationError(check, `internal: the manifest modelship built is invalid`);
+  // The manifest first (it must not exist yet), then its registration record; a record that
+  // cannot be written takes the manifest back, so nothing unregistered is left behind.
   await writeOnce(join(req.root, file), text);
+  let registration: { uri: string; sha256: string };
+  try {
+    registration = await recordRegistration(store, card.registry, model, version, Buffer.from(text), req.signal);
+  } catch (e) {
+    await unlink(join(req.root, file)).catch(() => undefined);
+    throw e;
+  }
   return {
     model, version, status: 'registered', manifest: file,
     artifact: { uri: s3Uri(artifactLoc), sha256, size: run.artifact.size, transfer, ...(after.checksum ? { storeChecksum: after.checksum } : {}) },
-    validationReport: manifest.validationReport, warnings,
+    validationReport: manifest.validationReport, registration, warnings,
   };
+}
+
+/**
+ * Writes the registration record of a version manifest: its exact bytes, write-once, at
+ * registrationKey (content-addressed by their SHA-256), with that SHA-256 as S3's checksum.
+ * The checker's integrity gate accepts a version manifest only when such a record exists for
+ * its bytes. `register` calls this for every manifest it writes; nothing else should.
+ */
+export async function recordRegistration(store: ArtifactStore, registry: string, model: string, version: string, bytes: Buffer, signal?: AbortSignal):
+  Promise<{ uri: string; sha256: string }> {
+  const sha256 = manifestDigest(bytes);
+  const loc = parseS3Uri(registrationKey(registry, model, version, sha256));
+  await store.putOnce(loc, bytes, sha256, 'application/yaml', signal);
+  return { uri: s3Uri(loc), sha256 };
 }
 
 async function loadCard(root: string, model: string): Promise<ModelCard> {

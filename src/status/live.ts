@@ -14,6 +14,7 @@ import { desiredFor } from '../sync/agent.js';
 import { kubeConnection } from '../sync/connect.js';
 import { quoteIdentifier, stringLiteral, taskName } from '../sync/render/snowflake.js';
 import { KubernetesTarget, loadKubeConfig } from '../adapters/kubernetes/target.js';
+import { labels, managerName } from '../sync/types.js';
 import { deploymentsTable, snowflakeTarget, type DeploymentRow } from '../sync/targets/snowflake.js';
 import type { EnvironmentInput, ReadError, TaskRun } from './snapshot.js';
 
@@ -37,10 +38,10 @@ export async function readEnvironment(repo: LoadedRepository, name: string, comm
     const noWarehouse: ReadError = { error: 'no Snowflake connection is configured (SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY_PATH)' };
     const kubernetes = env.kubernetes ? attempt(async () => {
       const target = new KubernetesTarget(loadKubeConfig(kubeConnection(vars)), { timeoutMs: options.timeoutMs });
-      return target.listManaged(env.kubernetes!.namespace, name);
+      return (await target.listManaged(env.kubernetes!.namespace, name)).filter((o) => o.metadata.labels?.[labels.managedBy] === managerName && o.metadata.labels?.[labels.environment] === name);
     }) : undefined;
     const sf = env.snowflake;
-    const snowflake = sf ? (sql ? attempt(() => snowflakeTarget(sql).listManaged(sf.database, sf.schema, name)) : Promise.resolve(noWarehouse)) : undefined;
+    const snowflake = sf ? (sql ? attempt(async () => (await snowflakeTarget(sql).listManaged(sf.database, sf.schema, name)).filter((t) => t.comment?.environment === name)) : Promise.resolve(noWarehouse)) : undefined;
     const batchModels = Object.entries(env.models).filter(([, d]) => d.batch).map(([m]) => m);
     const runs = sf ? (sql ? attempt(() => lastRuns(sql, sf.database, sf.schema, batchModels.map(taskName))) : Promise.resolve(noWarehouse)) : undefined;
     const history = sf ? (sql ? attempt(() => deploymentLog(sql, sf.database, sf.schema, name, options.historyLimit ?? 200)) : Promise.resolve(noWarehouse)) : undefined;

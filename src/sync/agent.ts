@@ -1,21 +1,23 @@
 // One sync of one environment: render what main says, read what runs, plan, and (for `sync`)
 // apply and record. The renderers and the planner are pure; the targets are the adapters.
 
-import { ModelshipError } from '../errors.js';
+import { ModelshipError, TargetRefusedError } from '../errors.js';
 import type { LoadedRepository } from '../config/load.js';
 import type { VersionManifest } from '../config/types.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type KubernetesTarget, type SnowflakeTarget } from './apply.js';
-import { hasWrites, plan as diffPlan } from './plan.js';
+import { conflictRefusal, hasWrites, plan as diffPlan } from './plan.js';
 import { deploymentRecord } from './record.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import { liveSpecHash } from './render/hash.js';
 import { renderKubernetes } from './render/kubernetes.js';
 import { renderTasks } from './render/snowflake.js';
 import { serverlessCanaryAborts, serverlessCanaryRefusals } from './preconditions.js';
-import type { DesiredEnvironment, LiveKubernetesObject, LiveTask, Plan } from './types.js';
+import { labels, managerName, type DesiredEnvironment, type LiveKubernetesObject, type LiveTask, type Plan } from './types.js';
 
 export interface LiveKubernetes extends KubernetesTarget {
   listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]>;
+  /** the name the cluster records for itself (ConfigMap kube-public/modelship-cluster), undefined when it records none */
+  clusterIdentity?(): Promise<string | undefined>;
 }
 export interface LiveSnowflake extends SnowflakeTarget {
   listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;
@@ -71,7 +73,8 @@ export async function planFor(repo: LoadedRepository, environment: string, commi
     plan.actions = plan.actions.filter((a) => !out.has(a.target));
     plan.unreachable = [...unreachable].sort((a, b) => a.target.localeCompare(b.target));
   }
-  const refusals = serverlessCanaryRefusals(env, kubernetes);
+  // Preconditions look at this environment's own objects only.
+  const refusals = serverlessCanaryRefusals(env, kubernetes.filter((o) => o.metadata.labels?.[labels.managedBy] === managerName && o.metadata.labels?.[labels.environment] === environment));
   for (const a of plan.actions) if (a.op !== 'noop' && refusals.has(a.key)) a.refused = refusals.get(a.key)!;
   serverlessCanaryAborts(env, plan.actions);
   return { desired, plan };
@@ -93,6 +96,8 @@ export async function syncEnvironment(repo: LoadedRepository, environment: strin
   const startedAt = (options.now ?? (() => new Date()))();
   const reuse = options.planned && options.planned.environment === environment && options.planned.commit === commit && !hasWrites(options.planned);
   const plan = reuse ? options.planned! : (await planFor(repo, environment, commit, targets)).plan;
+  const refusal = conflictRefusal(plan);
+  if (refusal) throw new TargetRefusedError(`${environment}: ${refusal}`);
   const result = hasWrites(plan)
     ? await applyPlan(plan, targets, options)
     : { environment, commit, converged: true, writes: 0, results: plan.actions.map((a) => ({ key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), outcome: 'unchanged' as const })) };

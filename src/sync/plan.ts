@@ -25,12 +25,23 @@ export function taskKey(t: { database: string; schema: string; name: string }): 
 export function plan(input: PlanInput): Plan {
   const { desired } = input;
   const actions: PlanAction[] = [];
+  const conflicts: NonNullable<Plan['conflicts']> = [];
+  const env = desired.environment;
 
-  const liveKube = new Map(input.live.kubernetes
-    .filter((o) => o.metadata.labels?.[labels.managedBy] === 'modelship' && o.metadata.labels?.[labels.environment] === desired.environment)
-    .map((o) => [kubeKey(o as KubernetesObject), o]));
+  const ours = (o: LiveKubernetesObject) => o.metadata.labels?.[labels.managedBy] === 'modelship' && o.metadata.labels?.[labels.environment] === env;
+  const liveKube = new Map(input.live.kubernetes.filter(ours).map((o) => [kubeKey(o as KubernetesObject), o]));
+  // Anything else with a name this environment wants is someone else's: never adopted, never overwritten.
+  const foreignKube = new Map(input.live.kubernetes.filter((o) => !ours(o)).map((o) => [kubeKey(o as KubernetesObject), o]));
   for (const d of desired.kubernetes) {
     const key = kubeKey(d);
+    const other = foreignKube.get(key);
+    if (other) {
+      const owner = other.metadata.labels?.[labels.managedBy] === 'modelship' ? other.metadata.labels?.[labels.environment] : undefined;
+      conflicts.push({ target: 'kubernetes', key, message: owner
+        ? `${key} belongs to environment "${owner}" (label ${labels.environment}=${owner}); ${env} will not adopt or overwrite it`
+        : `${key} is not managed by modelship (no label ${labels.managedBy}=modelship); ${env} will not adopt or overwrite it` });
+      continue;
+    }
     const live = liveKube.get(key);
     liveKube.delete(key);
     const model = d.metadata.labels[labels.model];
@@ -53,11 +64,18 @@ export function plan(input: PlanInput): Plan {
     actions.push({ op: 'delete', target: 'kubernetes', key, ...(model ? { model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(owned(live), {}) });
   }
 
-  const liveTasks = new Map(input.live.snowflake
-    .filter((t) => t.comment?.managedBy === 'modelship' && t.comment.environment === desired.environment)
-    .map((t) => [taskKey(t), t]));
+  const ourTask = (t: LiveTask) => t.comment?.managedBy === 'modelship' && t.comment.environment === env;
+  const liveTasks = new Map(input.live.snowflake.filter(ourTask).map((t) => [taskKey(t), t]));
+  const foreignTasks = new Map(input.live.snowflake.filter((t) => !ourTask(t)).map((t) => [taskKey(t), t]));
   for (const d of desired.snowflake) {
     const key = taskKey(d);
+    const other = foreignTasks.get(key);
+    if (other) {
+      conflicts.push({ target: 'snowflake', key, message: other.comment
+        ? `task ${key} belongs to environment "${other.comment.environment}" (its COMMENT); ${env} will not adopt or overwrite it`
+        : `task ${key} is not managed by modelship (its COMMENT is not modelship's); ${env} will not adopt or overwrite it` });
+      continue;
+    }
     const live = liveTasks.get(key);
     liveTasks.delete(key);
     const base = { target: 'snowflake' as const, key, model: d.comment.model, desired: d };
@@ -77,7 +95,7 @@ export function plan(input: PlanInput): Plan {
   for (const [key, live] of liveTasks) {
     actions.push({ op: 'delete', target: 'snowflake', key, ...(live.comment ? { model: live.comment.model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(liveTaskFields(live), {}) });
   }
-  return { environment: desired.environment, commit: desired.commit, actions };
+  return { environment: desired.environment, commit: desired.commit, actions, ...(conflicts.length ? { conflicts } : {}) };
 }
 
 /**
@@ -156,6 +174,13 @@ function flatten(value: unknown, prefix = '', out = new Map<string, string>()): 
 
 function short(hash: string | undefined): string {
   return hash ? `${hash.slice(0, 10)}…` : '(none)';
+}
+
+/** Why sync must write nothing in the plan's environment: its conflicts, one line each; undefined when there are none. */
+export function conflictRefusal(p: Plan): string | undefined {
+  if (!p.conflicts?.length) return undefined;
+  return `refused: ${p.conflicts.length === 1 ? 'an object' : `${p.conflicts.length} objects`} ${p.environment} wants ${p.conflicts.length === 1 ? 'belongs' : 'belong'} to another environment or to no one; nothing was written in ${p.environment}\n`
+    + p.conflicts.map((c) => `  ${c.message}`).join('\n');
 }
 
 /** Whether a plan writes anything. */

@@ -13,7 +13,8 @@ import { planFor, syncEnvironment, type SyncResult } from './agent.js';
 import type { Connections, SharedClients } from './connect.js';
 import { environmentsToSync } from './environments.js';
 import { GitHubDeployment, type GitHubDeployments } from './github-deployment.js';
-import { hasWrites } from './plan.js';
+import { conflictRefusal, hasWrites } from './plan.js';
+import { checkIdentity } from './identity.js';
 import { deploymentRows } from './record.js';
 import type { Plan } from './types.js';
 import type { WatchState } from './watch.js';
@@ -43,7 +44,7 @@ export interface SyncReporter {
   progress(line: string): void;
 }
 
-export type EnvironmentOutcome = SyncResult | { environment: string; skipped: string };
+export type EnvironmentOutcome = SyncResult | { environment: string; skipped: string; refused?: true };
 
 export interface SyncOutcome {
   /** the worst of: ok, 1 not converged, 3 GitHub not told, 4 a lease held elsewhere */
@@ -69,9 +70,18 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
     // Reads first, for every environment at once: a sync with nothing to do writes nothing, not
     // even the lease. Changes are then made one environment at a time, in order; an environment
     // whose reads failed fails when its turn comes (the ones before it are synced).
-    const plans = names.map((name) => planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan));
+    // The connections must be the environments' own (the cluster that kubernetes.cluster names,
+    // the Snowflake account the file names): an environment whose are not is refused, unread.
+    const account = process.env.SNOWFLAKE_ACCOUNT?.trim() || undefined;
+    const refused = new Map<string, string>();
+    for (const name of names) {
+      const verdict = await checkIdentity(name, repo.environments.get(name)!.data, connections.get(name)!.targets, account);
+      if (verdict && 'refused' in verdict) refused.set(name, verdict.refused);
+      else if (verdict) reporter.log(`${name}: ${verdict.warning}`);
+    }
+    const plans = names.map((name) => (refused.has(name) ? Promise.reject(new Error('refused')) : planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan)));
     for (const p of plans) p.catch(() => undefined);
-    return await syncAll(repo, names, commit, req, reporter, connections, plans);
+    return await syncAll(repo, names, commit, req, reporter, connections, plans, refused);
   } finally {
     await Promise.all([...connections.values()].map((c) => c.close()));
     await req.snowflake?.closeSessions();
@@ -79,15 +89,18 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
 }
 
 async function syncAll(repo: LoadedRepository, names: string[], commit: string, req: SyncRequest, reporter: SyncReporter,
-  connections: Map<string, Connections>, plans: Array<Promise<Plan>>): Promise<SyncOutcome> {
+  connections: Map<string, Connections>, plans: Array<Promise<Plan>>, refused: Map<string, string>): Promise<SyncOutcome> {
   const results: EnvironmentOutcome[] = [];
   let code: number = ExitCode.ok;
   for (const [i, name] of names.entries()) {
     const deployment = req.github ? new GitHubDeployment(req.github, name, reporter.log) : undefined;
-    const r = await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
+    const refusal = refused.get(name);
+    if (refusal) reporter.log(`${name}: ${refusal}`);
+    const r: EnvironmentOutcome = refusal ? { environment: name, skipped: refusal, refused: true }
+      : await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
     results.push(r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
-    if ('skipped' in r) code = Math.max(code, ExitCode.leaseHeld);
+    if ('skipped' in r) code = Math.max(code, r.refused ? ExitCode.targetRefused : ExitCode.leaseHeld);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
     const state = req.state;
     if (state) {
@@ -103,6 +116,13 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
 
 async function syncOne(repo: LoadedRepository, name: string, commit: string, req: SyncRequest, reporter: SyncReporter,
   connections: Connections, plan: Plan, deployment?: GitHubDeployment): Promise<EnvironmentOutcome> {
+  // Another environment's object, or one modelship does not manage, where this one wants to write:
+  // nothing is written here, not even the objects that are this environment's own.
+  const refusal = conflictRefusal(plan);
+  if (refusal) {
+    reporter.log(`${name}: ${refusal}`);
+    return { environment: name, skipped: refusal, refused: true };
+  }
   let stopRenewing: (() => void) | undefined;
   const leaseLost = new AbortController();
   if (connections.lease && hasWrites(plan)) {

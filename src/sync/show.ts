@@ -10,7 +10,8 @@ const sign: Record<PlanAction['op'], string> = { create: '+', update: '~', delet
 export function planSummary(plan: Plan): string {
   const n = (op: PlanAction['op']) => plan.actions.filter((a) => a.op === op).length;
   const changes = n('create') + n('update') + n('delete');
-  const out = plan.unreachable?.length ? `; ${plan.unreachable.map((u) => u.target).join(' and ')} unreachable, not planned` : '';
+  const out = (plan.conflicts?.length ? `; ${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'}: sync will write nothing here` : '')
+    + (plan.unreachable?.length ? `; ${plan.unreachable.map((u) => u.target).join(' and ')} unreachable, not planned` : '');
   return (changes === 0
     ? `${plan.environment} at ${plan.commit.slice(0, 12)}: no changes; ${n('noop')} object${n('noop') === 1 ? '' : 's'} as desired`
     : `${plan.environment} at ${plan.commit.slice(0, 12)}: ${n('create')} to create, ${n('update')} to change, ${n('delete')} to delete, ${n('noop')} unchanged`) + out;
@@ -18,6 +19,7 @@ export function planSummary(plan: Plan): string {
 
 export function planText(plan: Plan): string {
   const lines = [planSummary(plan)];
+  for (const c of plan.conflicts ?? []) lines.push(`  ! conflict: ${c.message}`);
   for (const u of plan.unreachable ?? []) lines.push(`  ? ${u.target}: unreachable, not planned: ${u.reason}`);
   for (const a of plan.actions.filter((x) => x.op !== 'noop' || x.warning)) {
     lines.push('', `  ${a.refused ? '!' : sign[a.op]} ${label(a)}  (${a.refused ? `refused: ${a.refused}` : a.reason})`);

@@ -115,6 +115,12 @@ export interface Plan {
   environment: string;
   commit: string;
   actions: PlanAction[];
+  /**
+   * Objects this environment wants that exist but are not its own: labelled with another
+   * environment, or not managed by modelship at all. sync writes nothing in the environment
+   * while there is one (all or nothing), and never adopts or overwrites them.
+   */
+  conflicts?: Array<{ target: 'kubernetes' | 'snowflake'; key: string; message: string }>;
   /** `plan` only: substrates that could not be reached (no connection configured, or the read failed); nothing is planned there */
   unreachable?: Array<{ target: 'kubernetes' | 'snowflake'; reason: string }>;
 }

@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ArtifactStore } from '../../src/adapters/s3/store.js';
+import { recordRegistration } from '../../src/registry/register.js';
+import { artifactBody } from './generate-repo.js';
 import { parseS3Uri } from '../../src/adapters/s3/store.js';
 import { startS3rver, s3rverCredentials, type RunningS3 } from '../../tools/sandbox/s3rver.js';
 import { checkTime, generateHistory, prepareTemplate, type GeneratedHistory } from './generate-history.js';
@@ -53,10 +56,15 @@ export async function checkBench(options: { log: (s: string) => void }): Promise
     // The registry: s3rver on loopback holding each candidate's artifact object, so the integrity
     // gate's HEAD answers (and passes) in a few milliseconds instead of erroring.
     s3 = await startS3rver({ buckets: [...new Set(repos.map((r) => parseS3Uri(r.artifact.uri).bucket))] });
-    client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3rverCredentials });
+    client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3rverCredentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const store = new ArtifactStore(client);
     for (const r of repos) {
+      // What register leaves in the registry: the artifact with S3's SHA-256 checksum, and the
+      // registration record of the candidate's manifest (written by register's own function).
       const loc = parseS3Uri(r.artifact.uri);
-      await client.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: Buffer.alloc(r.artifact.size), Metadata: { sha256: r.artifact.sha256 } }));
+      const { model, to } = r.promotion;
+      await store.putSmall(loc, artifactBody(model, to, r.artifact.size), r.artifact.sha256, 'application/octet-stream');
+      await recordRegistration(store, r.artifact.uri.slice(0, r.artifact.uri.indexOf(`/${model}/`)), model, to, r.manifest);
     }
     const env = childEnv({
       MODELSHIP_S3_ENDPOINT: s3.endpoint,
@@ -157,7 +165,7 @@ function rows(wall: (i: number, key: keyof Round) => number): Row[] {
 /** Notes for the results table. */
 export function checkNotes(): string[] {
   return [
-    `check: generated repositories of ${shape.models} models × ${shape.versions} versions (${shape.models * shape.versions} version files) × ${shape.environments.length} environments, with ${historySizes.map((n) => `${n / 1000}k`).join(' / ')} promotion commits on main over a year (git fast-import), and a PR branch promoting one model to production; \`check --base main --head <branch> --format json --at ${checkTime.toISOString()}\`, every gate passing (approvals left to GitHub). No remote calls: the policies read the dbt manifest from the repository (dbt/manifest.json), and the integrity gate's one artifact HEAD goes to s3rver on loopback holding the candidate's object. Check rows' ratio: vs the 1k figure. Each promotion reaches production ≥ 48 h after staging; at 20k commits a model's staging pin changes every ~39 h, so only the PR's candidate is sure to have soaked 48 h there. The packs are repacked after fast-import (as a clone would receive them); no commit-graph is written.`,
+    `check: generated repositories of ${shape.models} models × ${shape.versions} versions (${shape.models * shape.versions} version files) × ${shape.environments.length} environments, with ${historySizes.map((n) => `${n / 1000}k`).join(' / ')} promotion commits on main over a year (git fast-import), and a PR branch promoting one model to production; \`check --base main --head <branch> --format json --at ${checkTime.toISOString()}\`, every gate passing (approvals left to GitHub). No remote calls: the policies read the dbt manifest from the repository (dbt/manifest.json), and the integrity gate's artifact HEAD and registration-record HEAD go to s3rver on loopback (behind the sandbox's checksum layer) holding the candidate's object and register's record of its manifest. Check rows' ratio: vs the 1k figure. Each promotion reaches production ≥ 48 h after staging; at 20k commits a model's staging pin changes every ~39 h, so only the PR's candidate is sure to have soaked 48 h there. The packs are repacked after fast-import (as a clone would receive them); no commit-graph is written.`,
   ];
 }
 

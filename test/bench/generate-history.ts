@@ -45,6 +45,8 @@ export interface GeneratedHistory {
   promotion: { model: string; environment: string; from: string; to: string; stagingSince: Date };
   /** the candidate's artifact, as its version manifest records it */
   artifact: { uri: string; sha256: string; size: number };
+  /** the candidate's version manifest, its exact bytes (its registration record holds them) */
+  manifest: Buffer;
   lastCommitAt: Date;
 }
 
@@ -235,11 +237,13 @@ export async function generateHistory(dir: string, t: HistoryTemplate, commits: 
   // The working tree holds main: validate reads it, and the features gate reads dbt/manifest.json from it.
   git(dir, 'reset', '-q', '--hard', 'main');
 
-  const manifest = parse(t.files.get(`models/${model}/versions/${to}.yaml`)!.toString('utf8')) as { artifact: { uri: string; sha256: string; size: number } };
+  const manifestBytes = t.files.get(`models/${model}/versions/${to}.yaml`)!;
+  const manifest = parse(manifestBytes.toString('utf8')) as { artifact: { uri: string; sha256: string; size: number } };
   return {
     dir, commits: plan.length + 1, files: t.files.size + t.environments.length, branch,
     promotion: { model, environment: production, from, to, stagingSince: new Date(pinnedAt.get(staging)![pick]!) },
     artifact: manifest.artifact,
+    manifest: Buffer.from(manifestBytes),
     lastCommitAt: new Date(lastCommitAt),
   };
 }

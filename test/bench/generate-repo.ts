@@ -40,7 +40,7 @@ export function generateRepo(dir: string, shape: RepoShape): GeneratedRepo {
   for (const model of models) {
     write(`models/${model}/model.yaml`, replaceOnce(card, `\nname: ${templateModel}\n`, `\nname: ${model}\n`));
     for (const version of versions) {
-      const sha256 = createHash('sha256').update(`${model}@${version}`).digest('hex');
+      const sha256 = createHash('sha256').update(artifactBody(model, version, manifest.size)).digest('hex');
       write(`models/${model}/versions/${version}.yaml`, manifest(model, version, sha256));
     }
   }
@@ -76,17 +76,25 @@ function replaceOnce(text: string, from: string, to: string): string {
  * The example manifest with its model, version and artifact digest as slots. The artifact URI
  * keeps its content address <registry>/<model>/<sha256>/<file>; the report URI follows the model.
  */
-function manifestTemplate(text: string): (model: string, version: string, sha256: string) => string {
-  const example = parse(text) as { artifact: { sha256: string; uri: string } };
+function manifestTemplate(text: string): ((model: string, version: string, sha256: string) => string) & { size: number } {
+  const example = parse(text) as { artifact: { sha256: string; uri: string; size: number } };
   let t = replaceOnce(text, `\nmodel: ${templateModel}\n`, '\nmodel: {{model}}\n');
   t = replaceOnce(t, `\nversion: ${templateVersion}\n`, '\nversion: {{version}}\n');
   t = t.replaceAll(example.artifact.sha256, '{{sha256}}').replaceAll(`/${templateModel}/`, '/{{model}}/');
   if (!t.includes('/{{model}}/{{sha256}}/')) throw new Error(`the example artifact URI is not at its content address: ${example.artifact.uri}`);
   const pieces = t.split(/(\{\{(?:model|version|sha256)\}\})/);
-  return (model, version, sha256) => {
+  return Object.assign((model: string, version: string, sha256: string) => {
     const slots: Record<string, string> = { '{{model}}': model, '{{version}}': version, '{{sha256}}': sha256 };
     return pieces.map((p) => slots[p] ?? p).join('');
-  };
+  }, { size: example.artifact.size });
+}
+
+/**
+ * A generated version's artifact: `size` bytes of "<model>@<version>" repeated, so its SHA-256
+ * (the manifest's artifact.sha256) is real and the bench can store the object it names.
+ */
+export function artifactBody(model: string, version: string, size: number): Buffer {
+  return Buffer.alloc(size, `${model}@${version}`);
 }
 
 /** An environment file: the example's settings (production's for new ones), every model pinned. */

@@ -1,6 +1,7 @@
 // `modelship check` through the CLI on real git histories: a bare origin and a clone holding the
 // example repository, promotions made with `modelship promote`, merged with git at fixed times, the
 // registry and the dbt manifest in s3rver. Policies always come from the base revision.
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -148,6 +149,29 @@ t.test('editing a registered version fails integrity: versions are immutable', a
   t.equal(r.code, 1);
   t.match(r.stdout, /version-modified staging: registered version fraud-detector@2026\.11\.13-1 modified/);
   t.match(gate(r.stdout, 'integrity')?.[2], /models\/fraud-detector\/versions\/2026\.11\.13-1\.yaml is modified in this pull request; registered versions are immutable/);
+});
+
+t.test('a version manifest register did not write is blocked: altered after register, or written by hand', async (t) => {
+  const s = await stage(t);
+  // The registered one passes (the first test); the same file with invented metrics does not.
+  const file = join(s.repo.root, 'models/fraud-detector/versions/2026.11.20-1.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/auc: 0\.941/, 'auc: 0.999'));
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.20-1', '--to', 'staging')).code, 0);
+  const altered = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1));
+  t.equal(altered.code, 1, altered.stdout);
+  t.equal(gate(altered.stdout, 'integrity')?.[1], 'fail');
+  t.equal(gate(altered.stdout, 'integrity')?.[2], 'not registered: models/fraud-detector/versions/2026.11.20-1.yaml differs from what register wrote');
+
+  // A manifest written by hand, reusing the registered artifact with invented metrics: no record at all.
+  const forged = readFileSync(file, 'utf8').replaceAll('2026.11.20-1', '2026.11.22-1');
+  s.repo.git('checkout', '-q', 'main');
+  writeFileSync(join(s.repo.root, 'models/fraud-detector/versions/2026.11.22-1.yaml'), forged);
+  t.equal((await s.cli('promote', 'fraud-detector@2026.11.22-1', '--to', 'staging')).code, 0);
+  const digest = createHash('sha256').update(forged).digest('hex');
+  const handWritten = await s.cli('check', '--base', 'main', '--head', 'HEAD', '--at', hours(1));
+  t.equal(handWritten.code, 1, handWritten.stdout);
+  t.equal(gate(handWritten.stdout, 'integrity')?.[2], `not registered: register wrote no record of models/fraud-detector/versions/2026.11.22-1.yaml (expected s3://acme-model-registry/fraud-detector/manifests/2026.11.22-1/${digest}.yaml); only manifests written by modelship register can be promoted`);
+  t.match(gate(handWritten.stdout, 'performance')?.[1], 'pass', 'the invented metrics would have passed performance');
 });
 
 t.test('a head that does not validate: the report names file, line and column, and no gate runs', async (t) => {

@@ -40,9 +40,46 @@ export function makeRun(options: { fixture?: string; artifactBytes?: number } = 
 
 /**
  * Stores the artifacts of the example repository's registered versions in a test registry, by
- * registering their training runs into a scratch copy (its manifests are thrown away).
+ * registering their training runs into a scratch copy (its manifests are thrown away), and the
+ * registration records of the example's own manifests, written as register writes them.
  */
 export async function seedExampleArtifacts(env: Record<string, string>): Promise<void> {
+  await seedArtifactsOnly(env);
+  await recordExampleRegistrations(env);
+}
+
+/**
+ * Writes register's registration record (src/registry/register.ts recordRegistration: the same
+ * function, the same write-once put) for every version manifest in `root` (default: the example
+ * repository), as if register had written those files: the fixtures' manifests were registered
+ * before registration records existed.
+ */
+export async function recordExampleRegistrations(env: Record<string, string>, root = projectRoot): Promise<void> {
+  const { readdirSync } = await import('node:fs');
+  const { parse } = await import('yaml');
+  const { recordRegistration } = await import('../../src/registry/register.js');
+  const { ArtifactStore } = await import('../../src/adapters/s3/store.js');
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    endpoint: env.MODELSHIP_S3_ENDPOINT, forcePathStyle: true, region: env.AWS_REGION ?? 'us-east-1', requestChecksumCalculation: 'WHEN_REQUIRED',
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+  });
+  try {
+    const store = new ArtifactStore(client);
+    for (const model of readdirSync(join(root, 'models'))) {
+      const card = parse(readFileSync(join(root, 'models', model, 'model.yaml'), 'utf8')) as { registry: string };
+      let versions: string[] = [];
+      try { versions = readdirSync(join(root, 'models', model, 'versions')).filter((f) => f.endsWith('.yaml')); } catch { continue; }
+      for (const f of versions) {
+        await recordRegistration(store, card.registry, model, f.slice(0, -5), readFileSync(join(root, 'models', model, 'versions', f)));
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+async function seedArtifactsOnly(env: Record<string, string>): Promise<void> {
   const { makeReleaseRepo } = await import('./repo.js');
   const { runCli } = await import('./cli.js');
   const { rmSync } = await import('node:fs');

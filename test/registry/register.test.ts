@@ -1,6 +1,8 @@
 // `modelship register` end to end: the real CLI, the real AWS SDK, s3rver on loopback behind a
 // recording proxy, a real git repository.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
@@ -40,10 +42,21 @@ t.test('registers a run: content-addressed artifact, verified, manifest written 
   t.equal(out.version, '2026.11.20-1', 'version assigned from createdAt');
   t.equal(out.status, 'registered');
   t.equal(out.artifact.uri, `s3://${registry}/fraud-detector/${run.sha256}/model.json`);
+  const written = readFileSync(manifestFile(repo.root));
+  const digest = createHash('sha256').update(written).digest('hex');
   t.same(await s3.keys(registry), [
     `fraud-detector/${run.sha256}/model.json`,
     `fraud-detector/${out.validationReport.sha256}/validation-report.json`,
+    `fraud-detector/manifests/2026.11.20-1/${digest}.yaml`,
   ].sort());
+  t.same(out.registration, { uri: `s3://${registry}/fraud-detector/manifests/2026.11.20-1/${digest}.yaml`, sha256: digest },
+    'the registration record: the SHA-256 of the manifest file\'s exact bytes, in its key');
+  const record = await s3.client.send(new GetObjectCommand({ Bucket: registry, Key: `fraud-detector/manifests/2026.11.20-1/${digest}.yaml` }));
+  t.ok(Buffer.from(await record.Body!.transformToByteArray()).equals(written), 'the record holds the manifest\'s bytes');
+  // What s3rver ignores, as sent: write-once (If-None-Match: *) and S3-verified SHA-256.
+  const recordPut = ops(s3, 'PutObject').find((p) => p.path.includes('/manifests/'))!;
+  t.equal(recordPut.headers['if-none-match'], '*', 'the record is written once: S3 refuses an existing key');
+  t.equal(recordPut.headers['x-amz-checksum-sha256'], Buffer.from(digest, 'hex').toString('base64'));
 
   const manifest = parse(readFileSync(manifestFile(repo.root), 'utf8'));
   t.equal(manifest.artifact.sha256, run.sha256);
@@ -84,7 +97,7 @@ t.test('an artifact already in the registry is not uploaded again', async (t) =>
   const r = await runCli(['register', first.run.dir, '-C', other.root, '--json'], { env: s3.env });
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(r.stdout).artifact.transfer, 'already-stored');
-  t.same(ops(s3, 'PutObject').concat(ops(s3, 'UploadPart')), []);
+  t.same(ops(s3, 'PutObject').concat(ops(s3, 'UploadPart')).filter((p) => !p.path.includes('/manifests/')), []);
   t.ok(existsSync(manifestFile(other.root)));
 });
 
@@ -128,6 +141,50 @@ t.test('when an upload keeps failing it is aborted: no object, no manifest, exit
   t.equal(abort[0]!.query.get('uploadId'), ops(s3, 'UploadPart')[0]!.query.get('uploadId'));
   t.notOk((await s3.keys(registry)).some((k) => k.includes(run.sha256)), 'no object at the content address');
   t.notOk(existsSync(manifestFile(repo.root)), 'no manifest');
+});
+
+t.test('a registration record that cannot be written takes the manifest back: no unregistered manifest, exit 3', async (t) => {
+  const { repo, register } = setup(t);
+  s3.fault = (r) => (r.operation === 'PutObject' && r.path.includes('/manifests/') ? { status: 403, code: 'AccessDenied' } : 'pass');
+  const r = await register();
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, /error: s3: write s3:\/\/acme-model-registry\/fraud-detector\/manifests\/2026\.11\.20-1\/[0-9a-f]{64}\.yaml: AccessDenied \(HTTP 403\)/);
+  t.notOk(existsSync(manifestFile(repo.root)), 'no manifest without its record');
+  s3.fault = () => 'pass';
+  const again = await register('--json');
+  t.equal(again.code, 0, `a re-run registers it: ${again.stderr}`);
+  t.equal(JSON.parse(again.stdout).registration.sha256, createHash('sha256').update(readFileSync(manifestFile(repo.root))).digest('hex'));
+});
+
+t.test('re-running on a manifest without a registration record warns that the checker will block it (no record is made up)', async (t) => {
+  const { repo, register } = setup(t);
+  t.equal((await register()).code, 0);
+  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  const digest = createHash('sha256').update(readFileSync(manifestFile(repo.root))).digest('hex');
+  const key = `fraud-detector/manifests/2026.11.20-1/${digest}.yaml`;
+  await s3.client.send(new DeleteObjectCommand({ Bucket: registry, Key: key }));
+  const again = await register();
+  t.equal(again.code, 0, again.stderr);
+  t.equal(again.stderr, `warning: no registration record for models/fraud-detector/versions/2026.11.20-1.yaml (expected s3://${registry}/${key}): it is not the manifest register wrote, and the checker's integrity gate will block it\n`);
+  t.notOk((await s3.keys(registry)).includes(key), 'register does not vouch for a manifest after the fact');
+});
+
+t.test('a registration record is never replaced: a different object at its key is refused', async (t) => {
+  const { repo, run, register } = setup(t);
+  // Someone with write access to the bucket put other bytes where this manifest's record goes
+  // (the key is the digest, so only a collision or tampering gets here): S3 answers 412 to our
+  // If-None-Match: * write; s3rver does not, so the layer in front of it (tools/sandbox/s3-checksums.ts) does.
+  const first = await register('--json');
+  t.equal(first.code, 0, first.stderr);
+  const key = `fraud-detector/manifests/2026.11.20-1/${JSON.parse(first.stdout).registration.sha256}.yaml`;
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  await s3.client.send(new PutObjectCommand({ Bucket: registry, Key: key, Body: 'tampered' }));
+  const { ArtifactStore } = await import('../../src/adapters/s3/store.js');
+  const store = new ArtifactStore(s3.client);
+  const bytes = readFileSync(manifestFile(repo.root));
+  await t.rejects(store.putOnce({ bucket: registry, key }, bytes, createHash('sha256').update(bytes).digest('hex'), 'application/yaml'),
+    /the key already holds a different object; a registration record is written once and never replaced/);
+  void run;
 });
 
 t.test('an artifact whose digest differs from metadata.json is refused and nothing is stored', async (t) => {

@@ -1,7 +1,7 @@
 // plan = diff(desired, live): plain data in, actions out. The hash function is the renderer's
 // business; here a live object's "hash" is whatever its spec serialises to, so a hand edit shows.
 import t from 'tap';
-import { diffLines, hasWrites, plan } from '../../src/sync/plan.js';
+import { conflictRefusal, diffLines, hasWrites, plan } from '../../src/sync/plan.js';
 import { taskConfig, taskDefinition } from '../../src/sync/render/snowflake.js';
 import type { DesiredEnvironment, KubernetesObject, LiveKubernetesObject, LiveTask, ScoringTask } from '../../src/sync/types.js';
 
@@ -108,4 +108,28 @@ t.test('a live InferenceService in another KServe deployment mode: the plan says
     t.equal(plan({ desired: desired([a]), live: { kubernetes: [withMode(same)], snowflake: [] }, hashLive }).actions[0]!.warning, undefined, `${same} is raw on every KServe`);
   }
   t.equal(plan({ desired: desired([a]), live: { kubernetes: [live(a)], snowflake: [] }, hashLive }).actions[0]!.warning, undefined, 'no status yet: nothing to say');
+});
+
+t.test('an object another environment owns, or modelship does not manage, is a conflict: never created over, updated or deleted', async (t) => {
+  const mine = isvc('fraud-detector', { predictor: { minReplicas: 4 } });
+  const staging = isvc('churn', { predictor: {} }, 'staging');
+  const unmanaged = live(isvc('payments', {}));
+  delete unmanaged.metadata.labels!['app.kubernetes.io/managed-by'];
+  const sfOther = { ...liveTask(task('v1')), comment: { ...task('v1').comment, environment: 'staging' } };
+  const p = plan({
+    desired: desired([mine, isvc('churn', { predictor: {} }), isvc('payments', {})], [task('v1')]),
+    live: { kubernetes: [live(mine), live(staging), unmanaged], snowflake: [sfOther] }, hashLive,
+  });
+  t.same(p.actions.map((a) => `${a.op} ${a.key}`), ['noop InferenceService/ml-serving/fraud-detector'], 'only its own object is planned; nothing of the others is deleted');
+  t.same(p.conflicts!.map((c) => c.message), [
+    'InferenceService/ml-serving/churn belongs to environment "staging" (label modelship.io/environment=staging); production will not adopt or overwrite it',
+    'InferenceService/ml-serving/payments is not managed by modelship (no label app.kubernetes.io/managed-by=modelship); production will not adopt or overwrite it',
+    'task ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR belongs to environment "staging" (its COMMENT); production will not adopt or overwrite it',
+  ]);
+  t.match(conflictRefusal(p), /^refused: 3 objects production wants belong to another environment or to no one; nothing was written in production\n {2}InferenceService/);
+  const handMade = { ...liveTask(task('v1')) } as LiveTask;
+  delete handMade.comment;
+  t.same(plan({ desired: desired([], [task('v1')]), live: { kubernetes: [], snowflake: [handMade] }, hashLive }).conflicts!.map((c) => c.message),
+    ['task ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR is not managed by modelship (its COMMENT is not modelship\'s); production will not adopt or overwrite it']);
+  t.equal(conflictRefusal(plan({ desired: desired([mine]), live: { kubernetes: [live(mine)], snowflake: [] }, hashLive })), undefined);
 });

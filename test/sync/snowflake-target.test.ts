@@ -102,26 +102,28 @@ t.test('CREATE OR REPLACE would give the task a new id (why it is never used)', 
   await conn.query('DROP TASK "ML_PROD"."SCORING"."SCRATCH"');
 });
 
-t.test('listManaged returns only modelship tasks of that environment', async (t) => {
+t.test('listManaged returns every MODELSHIP_ task in the schema with its owner (COMMENT), for the planner to tell apart', async (t) => {
   for (const task of tasksFor('staging')) await target.upsert(task);
-  // Same database and schema as production's tasks, to prove the environment filter.
+  // Same database and schema as production's tasks: the environment is in each task's COMMENT.
   const stagingHere = tasksFor('staging').map((x) => ({ ...x, database: 'ML_PROD' }));
   await target.upsert(stagingHere[0]!);
   await conn.query(`CREATE TASK "ML_PROD"."SCORING"."MODELSHIP_HANDMADE" COMMENT = 'nightly clean-up, owned by data eng' AS SELECT 1`);
   await conn.query(`CREATE TASK "ML_PROD"."SCORING"."MODELSHIP_OTHER" COMMENT = '{"managedBy":"someone-else","environment":"production"}' AS SELECT 1`);
   await conn.query(`CREATE TASK "ML_PROD"."SCORING"."REFRESH_FEATURES" COMMENT = '{"managedBy":"modelship","environment":"production","model":"x","version":"1","specHash":"a","commit":"b"}' AS SELECT 1`);
 
-  const production = await target.listManaged('ML_PROD', 'SCORING', 'production');
-  t.same(production.map((x) => x.name), ['MODELSHIP_FRAUD_DETECTOR'], 'not staging tasks, not hand-made ones, not names outside MODELSHIP_%');
+  const all = await target.listManaged('ML_PROD', 'SCORING', 'production');
+  t.same(all.map((x) => [x.name, x.comment?.environment ?? 'not modelship\'s']), [
+    ['MODELSHIP_CHARGEBACK_RISK', 'staging'], ['MODELSHIP_FRAUD_DETECTOR', 'production'],
+    ['MODELSHIP_HANDMADE', 'not modelship\'s'], ['MODELSHIP_OTHER', 'not modelship\'s'],
+  ], 'every MODELSHIP_ task, its COMMENT parsed only when it is modelship\'s; names outside MODELSHIP_% are not listed');
   const staging = await target.listManaged('ML_STAGING', 'SCORING', 'staging');
   t.same(staging.map((x) => x.name), ['MODELSHIP_CHARGEBACK_RISK', 'MODELSHIP_FRAUD_DETECTOR']);
   t.same(staging.map((x) => x.state), ['started', 'started']);
-  t.same((await target.listManaged('ML_PROD', 'SCORING', 'staging')).map((x) => x.name), ['MODELSHIP_CHARGEBACK_RISK']);
-  t.match(standIn.queries.filter((q) => /^SHOW TASKS/.test(q.sqlText)).at(-1)!.sqlText, /^SHOW TASKS LIKE 'MODELSHIP\\\\_%' IN SCHEMA "ML_PROD"\."SCORING"$/);
+  t.match(standIn.queries.filter((q) => /^SHOW TASKS/.test(q.sqlText)).at(-1)!.sqlText, /^SHOW TASKS LIKE 'MODELSHIP\\\\_%' IN SCHEMA "ML_STAGING"\."SCORING"$/);
 });
 
 t.test('drop removes modelship tasks only', async (t) => {
-  const [live] = (await target.listManaged('ML_PROD', 'SCORING', 'staging'));
+  const [live] = (await target.listManaged('ML_PROD', 'SCORING', 'staging')).filter((x) => x.comment?.environment === 'staging');
   await target.drop(live!);
   t.notOk(standIn.tasks.get('ML_PROD.SCORING.MODELSHIP_CHARGEBACK_RISK'));
   await target.drop(live!); // already gone: DROP TASK IF EXISTS, no error

@@ -3,6 +3,8 @@
 // it ignores x-amz-checksum-* headers (never checks them, never returns them), ignores Object
 // Lock headers, answers UploadPartCopy with 501 and AbortMultipartUpload with 405 (so tests
 // assert that the abort was sent). See shared/NOTES.md.
+// In front of it runs a small checksum layer (./s3-checksums.ts) that does what S3 does with
+// SHA-256 checksums and If-None-Match, because the integrity gate fails an object without one.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnTethered } from './tether.js';
+import { startChecksumLayer } from './s3-checksums.js';
 
 export interface RunningS3 {
   endpoint: string;
@@ -46,11 +49,12 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
       reject(new Error(`s3rver exited with ${code}: ${out}`));
     });
   });
+  const layer = await startChecksumLayer(`http://127.0.0.1:${port}`, dir);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: layer.endpoint,
     dir,
     credentials: s3rverCredentials,
-    stop: () => stopChild(child).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
+    stop: () => layer.stop().then(() => stopChild(child)).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
   };
 }
 

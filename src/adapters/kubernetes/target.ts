@@ -32,6 +32,9 @@ export const managedKinds = [
 
 export const defaultTimeoutMs = 30_000;
 
+/** Where a cluster records its name for modelship (see KubernetesTarget.clusterIdentity). */
+export const clusterIdentityConfigMap = { namespace: 'kube-public', name: 'modelship-cluster' } as const;
+
 export function loadKubeConfig(connection?: KubeConnection): KubeConfig {
   const kc = new KubeConfig();
   try {
@@ -242,16 +245,17 @@ export class KubernetesTarget {
   }
 
   /**
-   * Every object modelship manages for `environment` in `namespace`: InferenceServices and
-   * HTTPRoutes labelled managed-by=modelship and environment=<environment>. A kind the cluster
+   * Every object of the kinds modelship manages (InferenceServices, HTTPRoutes) in `namespace`,
+   * whoever manages them: the planner takes those labelled managed-by=modelship and
+   * environment=<environment> as this environment's, and refuses to touch any other object with
+   * a name it wants (another environment's, or one modelship does not manage). A kind the cluster
    * does not serve (no Gateway API installed) contributes nothing.
    */
-  async listManaged(namespace: string, environment: string): Promise<LiveKubernetesObject[]> {
-    const selector = `${labels.managedBy}=${managerName},${labels.environment}=${environment}`;
+  async listManaged(namespace: string, _environment: string): Promise<LiveKubernetesObject[]> {
     const out: LiveKubernetesObject[] = [];
     for (const k of managedKinds) {
       try {
-        const list = await this.api.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, selector);
+        const list = await this.api.list(k.apiVersion, k.kind, namespace);
         for (const item of list.items) out.push(toLive(item, k));
       } catch (e) {
         if (isUnserved(e)) continue;
@@ -259,6 +263,22 @@ export class KubernetesTarget {
       }
     }
     return out;
+  }
+
+  /**
+   * The cluster's name as its administrators recorded it: ConfigMap kube-public/modelship-cluster,
+   * key `name` (deploy/ creates it; only cluster admins can write kube-public). Undefined when the
+   * ConfigMap is not there. The same read works from a kubeconfig and from inside a pod, unlike a
+   * kubeconfig context name; sync compares it with the environment's kubernetes.cluster.
+   */
+  async clusterIdentity(): Promise<string | undefined> {
+    try {
+      const cm = await this.api.read({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: clusterIdentityConfigMap.name, namespace: clusterIdentityConfigMap.namespace } }) as { data?: Record<string, string> };
+      return cm.data?.name?.trim() || undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw kubernetesError(`read ConfigMap ${clusterIdentityConfigMap.namespace}/${clusterIdentityConfigMap.name} (the cluster's identity)`, e, this.timeoutMs);
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
   UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { ExternalError, InterruptedError, ModelshipError, RefusedError } from '../../errors.js';
@@ -136,6 +136,47 @@ export class ArtifactStore {
       }));
     } catch (e) {
       throw external(e, `write ${s3Uri(loc)}`);
+    }
+  }
+
+  /**
+   * Writes a small object that must never be overwritten: looks first, then PutObject with
+   * If-None-Match: * (S3 answers 412 when the key exists) and its SHA-256 checksum, then reads it
+   * back, so a server that ignores the condition (s3rver) still cannot make another writer's
+   * object pass for ours. 'exists': the key already held exactly these bytes.
+   */
+  async putOnce(loc: S3Location, body: Buffer, sha256: string, contentType: string, signal?: AbortSignal): Promise<'written' | 'exists'> {
+    const compare = async (): Promise<'same' | 'different' | 'missing'> => {
+      const there = await this.getSmall(loc, body.length + 1);
+      return !there ? 'missing' : there.equals(body) ? 'same' : 'different';
+    };
+    const conflict = () => new ExternalError('s3', `write ${s3Uri(loc)}`, 'the key already holds a different object; a registration record is written once and never replaced',
+      { hint: 'something other than modelship wrote there; investigate before registering' });
+    const before = await compare();
+    if (before === 'same') return 'exists';
+    if (before === 'different') throw conflict();
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: loc.bucket, Key: loc.key, Body: body, ContentType: contentType, ContentLength: body.length,
+        ChecksumSHA256: b64(sha256), Metadata: { sha256 }, IfNoneMatch: '*',
+      }), { abortSignal: signal });
+    } catch (e) {
+      if (!(e instanceof S3ServiceException && e.$metadata.httpStatusCode === 412)) throw external(e, `write ${s3Uri(loc)}`);
+      if ((await compare()) === 'same') return 'exists';
+      throw conflict();
+    }
+    const after = await compare();
+    if (after !== 'same') throw after === 'different' ? conflict() : new ExternalError('s3', `read back ${s3Uri(loc)}`, 'the object is not there although the write was accepted', { retryable: true });
+    return 'written';
+  }
+
+  /** Up to `max` keys under a prefix (needs s3:ListBucket). */
+  async list(prefix: S3Location, max: number, signal?: AbortSignal): Promise<string[]> {
+    try {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: prefix.bucket, Prefix: prefix.key, MaxKeys: max }), { abortSignal: signal });
+      return (r.Contents ?? []).map((o) => o.Key!).filter(Boolean);
+    } catch (e) {
+      throw external(e, `list ${s3Uri(prefix)}`);
     }
   }
 

@@ -55,14 +55,15 @@ export function snowflakeTarget(conn: Pick<SnowflakeConnection, 'query'>): Snowf
   }
 
   return {
-    async listManaged(database, schema, environment) {
+    async listManaged(database, schema, _environment) {
       const where = `${quoteIdentifier(database)}.${quoteIdentifier(schema)}`;
       // SHOW does not take binds (snowflake-connector-nodejs#387); the pattern is a constant.
       const rows = await run(`list tasks in ${database}.${schema}`, `SHOW TASKS LIKE 'MODELSHIP\\\\_%' IN SCHEMA ${where}`);
       const tasks: LiveTask[] = [];
       for (const row of rows) {
+        // Every MODELSHIP_ task in the schema, whoever it belongs to: the planner keeps this
+        // environment's and refuses to touch any other with a name it wants.
         const comment = parseComment(field(row, 'comment'));
-        if (!comment || comment.environment !== environment) continue;
         const warehouse = field(row, 'warehouse');
         const schedule = field(row, 'schedule');
         const definition = field(row, 'definition');
@@ -76,7 +77,7 @@ export function snowflakeTarget(conn: Pick<SnowflakeConnection, 'query'>): Snowf
           ...(schedule ? { schedule } : {}),
           ...(definition ? { definition } : {}),
           ...(config ? { config } : {}),
-          comment,
+          ...(comment ? { comment } : {}),
         });
       }
       return tasks.sort((a, b) => a.name.localeCompare(b.name));

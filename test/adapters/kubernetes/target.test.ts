@@ -70,7 +70,7 @@ t.test('apply creates with server-side apply as modelship, without force; a re-a
   t.equal(typeof live!.metadata.managedFields![0]!.fieldsV1, 'object', 'plain JSON back');
 });
 
-t.test('listManaged returns only modelship\'s objects of that environment, in that namespace, of both kinds', async (t) => {
+t.test('listManaged returns every object of both kinds in that namespace, whoever manages it (the planner tells them apart)', async (t) => {
   const { s, target } = await setup(t);
   await target.apply(isvc('fraud-detector', 'production', 's3://m/1'));
   await target.apply(isvc('churn', 'production', 's3://m/2'));
@@ -81,11 +81,11 @@ t.test('listManaged returns only modelship\'s objects of that environment, in th
   const live = await target.listManaged('ml-serving', 'production');
   t.same(live.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort(), [
     'HTTPRoute/ml-serving/fraud-detector', 'InferenceService/ml-serving/churn', 'InferenceService/ml-serving/fraud-detector',
-  ]);
-  t.ok(live.every((o) => o.apiVersion && o.metadata.labels?.[labels.managedBy] === 'modelship'));
-  t.same(await target.listManaged('ml-serving', 'nowhere'), []);
-  const lists = s.requests.filter((r) => r.method === 'GET' && r.query.labelSelector);
-  t.match(lists[0]!.query.labelSelector, 'app.kubernetes.io/managed-by=modelship,modelship.io/environment=production');
+    'InferenceService/ml-serving/fraud-detector-staging', 'InferenceService/ml-serving/hand-made',
+  ], 'another environment\'s and an unmanaged object are listed too; another namespace\'s are not');
+  t.ok(live.every((o) => o.apiVersion));
+  t.equal(live.find((o) => o.metadata.name === 'fraud-detector-staging')!.metadata.labels?.[labels.environment], 'staging', 'with their labels');
+  t.same(s.requests.filter((r) => r.method === 'GET' && r.query.labelSelector), [], 'no label selector: objects that are not ours must be seen to be refused');
 });
 
 t.test('listManaged skips a kind the cluster does not serve (no Gateway API installed)', async (t) => {
@@ -161,7 +161,7 @@ t.test('errors: 401 and 403 are final with hints; 429 and 5xx are retryable; tim
     s.fail = (r) => (r.method === 'PATCH' ? code : undefined);
     t.match((await externalError(target.apply(obj))).details, { status: code, retryable: true }, `${code} retryable`);
   }
-  s.fail = (r) => (r.method === 'GET' && r.query.labelSelector ? 500 : undefined);
+  s.fail = (r) => (r.method === 'GET' && /\/inferenceservices$/.test(r.path) ? 500 : undefined);
   t.match((await externalError(target.listManaged('ml-serving', 'production'))).details, { status: 500, retryable: true });
   s.fail = undefined;
 
