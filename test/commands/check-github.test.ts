@@ -188,7 +188,7 @@ t.test('an approval re-runs the checker: the same check run turns green and the 
   const passing = s.gh.state.comments[0]!.body;
   t.not(passing, waiting);
   t.match(passing, /### ✅ modelship: every gate passes; ready to merge/);
-  t.match(passing, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@acmerisk\/fraud-ml-leads\)\) \|/);
+  t.match(passing, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@&#8203;acmerisk\/fraud-ml-leads\)\) \|/);
   t.same(s.calls(), [
     'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls,
     'checks/list-for-ref 200', 'checks/update 200',

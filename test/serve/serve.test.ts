@@ -73,9 +73,14 @@ interface Stage {
   ours: () => GitHubStandIn['state']['checkRuns'];
 }
 
+/** the approvals gate lists the members of fraud-detector's reviewer teams */
+const teamCalls = ['teams/list-members-in-org 200', 'teams/list-members-in-org 200'];
+
 async function stage(t: Test, o: { maxPayloadBytes?: number; concurrency?: number } = {}): Promise<Stage> {
   const gh = await startGitHub({
     owner, repo: name, token: 'ghp_ada', login: 'ada',
+    // staging names no approver teams, so fraud-detector's reviewers (model.yaml) approve
+    teams: { '@acmerisk/fraud-ml-leads': ['lena'], '@acmerisk/model-risk': ['grace'] },
     apps: [{ ...app, publicKey: keys.publicKey }, { ...other, publicKey: otherKeys.publicKey }],
   });
   gh.setBranch('main', base);
@@ -123,7 +128,7 @@ t.test('a promotion pull request: one check run and one comment as the App, upda
   await s.settle();
   t.same(s.calls(), [
     'apps/create-installation-access-token 201',
-    'pulls/get 200', 'pulls/list-reviews 200', 'repos/get-commit 200',
+    'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls, 'repos/get-commit 200',
     'checks/list-for-ref 200', 'checks/create 201',
     'issues/list-comments 200', 'issues/create-comment 201',
   ], 'an installation token, the pull request, its reviews and head commit, then one check run and one comment');
@@ -144,7 +149,7 @@ t.test('a promotion pull request: one check run and one comment as the App, upda
   t.equal((await s.send('pull_request_review', reviewEvent(s.target, s.pull, 'lena'))).status, 202);
   await s.settle();
   t.same(s.calls(), [
-    'pulls/get 200', 'pulls/list-reviews 200', 'repos/get-commit 200',
+    'pulls/get 200', 'pulls/list-reviews 200', ...teamCalls, 'repos/get-commit 200',
     'checks/list-for-ref 200', 'checks/update 200',
     'issues/list-comments 200', 'issues/update-comment 200',
   ], 'the token is reused; the same check run and comment are updated');
@@ -152,7 +157,7 @@ t.test('a promotion pull request: one check run and one comment as the App, upda
   t.match(s.ours()[0], { conclusion: 'success', output: { title: 'every gate passes; ready to merge' } });
   t.equal(s.gh.state.comments.length, 1, 'still one comment');
   t.equal(s.gh.state.comments[0]!.id, comment.id);
-  t.match(s.gh.state.comments[0]!.body, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena\) \|/);
+  t.match(s.gh.state.comments[0]!.body, /\| approvals \| ✅ pass \| 1 of 1 required approval \(lena \(@&#8203;acmerisk\/fraud-ml-leads\)\) \|/);
 
   // The same head pushed again (a synchronize of the same commit): updated, not duplicated.
   t.equal((await s.send('pull_request', pullRequestEvent(s.target, s.pull, 'synchronize', 'ada'))).status, 202);
