@@ -60,7 +60,7 @@ for (const name of chosen) {
 const shared = 'Ratio = measured / reference. ✓/✗: target met or missed.';
 const notesOf: Record<string, string[]> = {
   register: [
-    `register: artifact ${sizeMiB} MiB of random bytes, s3rver on loopback, ${repeatCount === 1 ? 'one run' : `median of ${repeatCount} runs`} each; peak RSS by ${peakRssMethod}.`,
+    `register: artifact ${sizeMiB} MiB of random bytes, s3rver on loopback behind the sandbox's checksum layer (tools/sandbox/s3-checksums.ts: it buffers each part and verifies the x-amz-checksum-sha256 register sends, as S3 does server-side; aws s3 cp (CLI v1) sends Content-MD5, which the layer passes through unhashed, so register's wall time here includes the stand-in hashing 1 GiB on the same 2 cores), ${repeatCount === 1 ? 'one run' : `median of ${repeatCount} runs`} each; peak RSS by ${peakRssMethod}.`,
     ...(gnuTime ? [] : ['GNU time is not installed: peak RSS was polled, so a short spike could be missed.']),
   ],
   check: checkNotes(),
