@@ -20,7 +20,7 @@ export async function ensureBareRepository(dir: string): Promise<void> {
 export async function fetchIntoMirror(dir: string, url: string, refspecs: string[], token?: string, signal?: AbortSignal): Promise<void> {
   // What git needs from this process's environment (the path, a home, proxies and CA files), and
   // nothing else: no stray GIT_DIR redirects the fetch, no EDITOR or pager is honoured.
-  const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|GIT_SSL_CAINFO|GIT_SSL_CAPATH)$/;
+  const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR)$/;
   const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && passed.test(e[0])));
   env.GIT_TERMINAL_PROMPT = '0';
   if (token) {
