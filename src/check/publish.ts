@@ -4,6 +4,7 @@
 
 import { UsageError } from '../errors.js';
 import { renderMarkdown, commentMarker } from '../gates/report/render.js';
+import { mdFence } from '../model/escape.js';
 import { isBlocked, type Report } from '../gates/run.js';
 import {
   checkRunTextLimit, commentLimit, connectionFromEnv, githubActionsAppId, octokit, upsertCheckRun, upsertStickyComment,
@@ -45,7 +46,8 @@ export async function publishReport(event: CheckEvent, report: Report, log: (lin
 export async function publishFailure(event: CheckEvent, reason: string, log: (line: string) => void, publisher: Publisher = actionsPublisher()): Promise<void> {
   const run = await upsertCheckRun(publisher.client, event.repo, {
     name: checkRunName, appId: publisher.appId, headSha: event.checkSha, conclusion: 'failure',
-    output: { title: 'modelship could not judge this change', summary: reason.slice(0, checkRunTextLimit) },
+    // The reason quotes errors, which quote git and GitHub data: shown as text in a fence, never rendered.
+    output: { title: 'modelship could not judge this change', summary: mdFence([reason]).join('\n').slice(0, checkRunTextLimit) },
   });
   log(`check run ${run.created ? 'created' : 'updated'} on ${event.checkSha.slice(0, 12)}: failure (not judged)`);
 }

@@ -280,7 +280,7 @@ t.test('a merge group of several pull requests is refused: the event names only 
   const r = await s.check('merge_group', p);
   t.equal(r.code, 2, r.stdout + r.stderr);
   t.match(r.stderr, new RegExp(`error: the merge group ${merge.slice(0, 12)} holds more than pull request #${s.pull}: .*set the merge queue's "Build concurrency" and "Maximum pull requests to merge" to 1`));
-  t.match(checkerRun(s, merge), [{ status: 'completed', conclusion: 'failure', output: { title: 'modelship could not judge this change', summary: new RegExp(`^the merge group ${merge.slice(0, 12)} holds more than pull request #${s.pull}`) } }],
+  t.match(checkerRun(s, merge), [{ status: 'completed', conclusion: 'failure', output: { title: 'modelship could not judge this change', summary: new RegExp(`^\`\`\`\nthe merge group ${merge.slice(0, 12)} holds more than pull request #${s.pull}`) } }],
     'a failing check run on the group says why (nothing posted would leave a required check pending)');
   t.match(r.stderr, new RegExp(`check run created on ${merge.slice(0, 12)}: failure \\(not judged\\)`));
 });
