@@ -9,6 +9,7 @@ import type { GitHubApp } from '../adapters/github/app.js';
 import { checkChange } from '../check/flow.js';
 import { publishFailure, publishReport, type Publisher } from '../check/publish.js';
 import type { EvaluationJob } from './events.js';
+import { noMetrics, type Metrics } from './metrics.js';
 import type { RunContext } from './queue.js';
 
 export interface EvaluatorOptions {
@@ -18,6 +19,8 @@ export interface EvaluatorOptions {
   releaseBranch?: string;
   prometheusUrl?: string;
   log: (line: string) => void;
+  /** gate results of every report posted, by outcome */
+  metrics?: Metrics;
 }
 
 /** GitHub owner and repository names: letters, digits, '.', '-', '_' (never '..' alone). */
@@ -68,6 +71,7 @@ export function evaluator(o: EvaluatorOptions) {
     if (context.outdated()) return log(`${report.verdict}; a newer head arrived, not posted`);
     if (context.signal.aborted) return log(`${report.verdict}; abandoned at shutdown, not posted`);
     log(`${report.verdict}, judged by ${release}'s policies${job.pusher ? `; last pushed by ${job.pusher}` : ''}`);
+    for (const change of report.changes) for (const g of change.gates) (o.metrics ?? noMetrics).gate(g.gate, g.status);
     await publishReport(job.event, report, log, publisher);
   };
 }

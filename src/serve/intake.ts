@@ -1,5 +1,5 @@
 // The HTTP side of `modelship serve`: POST /webhooks takes GitHub's deliveries, GET /healthz and
-// GET /readyz answer probes. A delivery is read up to the size cap (413 beyond), verified
+// GET /readyz answer probes, GET /metrics Prometheus' scrapes. A delivery is read up to the size cap (413 beyond), verified
 // against X-Hub-Signature-256 (401, nothing done, when missing or wrong), deduplicated by
 // X-GitHub-Delivery, routed to a job, queued, and answered 202 before any work: GitHub waits
 // 10 seconds for an answer (https://docs.github.com/webhooks/using-webhooks/best-practices-for-using-webhooks#respond-within-10-seconds).
@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { SignatureCheck } from '../adapters/github/app.js';
 import { SeenDeliveries } from './deliveries.js';
 import { route, type EvaluationJob } from './events.js';
+import { noMetrics, type Metrics } from './metrics.js';
 
 export const webhookPath = '/webhooks';
 
@@ -20,6 +21,8 @@ export interface IntakeOptions {
   log: (line: string) => void;
   /** delivery ids remembered for deduplication */
   deliveryMemory?: number;
+  /** webhook handling time per event; `render` answers GET /metrics (404 without it) */
+  metrics?: Metrics & { render?(): Promise<{ contentType: string; body: string }> };
 }
 
 export interface IntakeStats {
@@ -34,7 +37,10 @@ export function intakeServer(o: IntakeOptions): { server: Server; stats: IntakeS
   const seen = new SeenDeliveries(o.deliveryMemory);
   const stats: IntakeStats = { accepted: 0, duplicates: 0, unauthorized: 0, tooLarge: 0, ignored: 0 };
 
+  const metrics = o.metrics ?? noMetrics;
+
   async function delivery(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const received = process.hrtime.bigint();
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxPayloadBytes) return tooLarge(res);
     const body = await readCapped(req, o.maxPayloadBytes);
@@ -48,6 +54,8 @@ export function intakeServer(o: IntakeOptions): { server: Server; stats: IntakeS
     const event = header(req, 'x-github-event');
     const id = header(req, 'x-github-delivery');
     if (!event || !id) return reply(res, 400, { message: 'X-GitHub-Event and X-GitHub-Delivery are required' });
+    // Timed from receipt to the answer, for signed deliveries only (their event names are GitHub's).
+    res.once('finish', () => metrics.webhook(event, Number(process.hrtime.bigint() - received) / 1e9));
     if (!seen.add(id)) {
       stats.duplicates++;
       return reply(res, 200, { message: `delivery ${id} was already received; not evaluated again` });
@@ -82,6 +90,15 @@ export function intakeServer(o: IntakeOptions): { server: Server; stats: IntakeS
     }
     if (path === '/healthz') return reply(res, 200, { status: 'ok' });
     if (path === '/readyz') return o.ready() ? reply(res, 200, { status: 'ready' }) : reply(res, 503, { status: 'not ready' });
+    const render = o.metrics?.render?.bind(o.metrics);
+    if (path === '/metrics' && render) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, { message: 'GET only' }, { allow: 'GET, HEAD' });
+      render().then(({ contentType, body }) => void res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body), (e: unknown) => {
+        o.log(`/metrics failed: ${(e as Error).message}`);
+        reply(res, 500, { message: 'internal error' });
+      });
+      return;
+    }
     reply(res, 404, { message: 'not found' });
   });
 

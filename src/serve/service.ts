@@ -7,6 +7,7 @@ import { connectApp, webhookSignatureCheck } from '../adapters/github/app.js';
 import { evaluator } from './evaluate.js';
 import type { EvaluationJob } from './events.js';
 import { intakeServer, webhookPath, type IntakeStats } from './intake.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 
 export interface ServeOptions {
@@ -31,6 +32,8 @@ export interface Service {
   webhookUrl: string;
   queue: WorkQueue<EvaluationJob>;
   stats: IntakeStats;
+  /** what GET /metrics serves; the agent records its reconciles here */
+  metrics: Metrics;
   /** stops taking deliveries, lets running evaluations finish for up to graceMs, then abandons them */
   stop(graceMs: number): Promise<{ dropped: number; abandoned: string[] }>;
 }
@@ -41,8 +44,9 @@ export const defaultMaxPayloadBytes = 25 * 1024 * 1024;
 export async function startService(o: ServeOptions): Promise<Service> {
   const app = await connectApp({ appId: o.appId, privateKey: o.privateKey, ...(o.apiUrl ? { baseUrl: o.apiUrl } : {}) });
   o.log(`authenticated as GitHub App ${app.slug} (id ${app.id})`);
+  const metrics = createMetrics();
   const evaluate = evaluator({
-    app, mirrorDir: o.mirrorDir, log: o.log,
+    app, mirrorDir: o.mirrorDir, log: o.log, metrics,
     ...(o.releaseBranch ? { releaseBranch: o.releaseBranch } : {}), ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
   });
   const queue = new WorkQueue<EvaluationJob>(o.concurrency, evaluate, (job, e) => o.log(`${job.repo.owner}/${job.repo.repo} ${job.describe}: failed: ${(e as Error).message}`));
@@ -50,7 +54,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
   const pushes = new LastPushes();
   const { server, stats } = intakeServer({
     verify: await webhookSignatureCheck(o.webhookSecret), appId: app.id, maxPayloadBytes: o.maxPayloadBytes, log: o.log,
-    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing,
+    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing, metrics,
   });
   const at = o.listen.lastIndexOf(':');
   const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';
@@ -62,7 +66,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   return {
-    url, webhookUrl: `${url}${webhookPath}`, queue, stats,
+    url, webhookUrl: `${url}${webhookPath}`, queue, stats, metrics,
     async stop(graceMs) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
