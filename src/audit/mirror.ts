@@ -2,7 +2,9 @@
 // commit (and any commit between the last record and it that changed the environment but was
 // never synced on its own) to the environment's chain: an incremental git bundle, then the
 // signed record, each written once. Idempotent: mirroring a commit already recorded does
-// nothing; two mirrors racing for one seq leave one record and the loser moves on.
+// nothing; two mirrors racing for one seq leave one record and the loser moves on. A deployment
+// of an older commit than the last record's (an older agent, a forced sync, a break-glass) is
+// recorded too, on its own, marked deployed.direction "backwards": the chain says what ran.
 
 import { readDocument } from '../config/load.js';
 import type { VersionManifest } from '../config/types.js';
@@ -42,7 +44,7 @@ export interface MirrorRequest {
 
 export interface MirrorResult {
   environment: string;
-  written: Array<{ seq: number; commit: string; key: string; bundle: string; result: AuditPredicate['deployed']['result'] }>;
+  written: Array<{ seq: number; commit: string; key: string; bundle: string; result: AuditPredicate['deployed']['result']; direction?: 'backwards' }>;
   /** why nothing was written, when nothing was */
   nothing?: string;
 }
@@ -52,6 +54,8 @@ export interface ChainHead {
   digest: string;
   commit: string;
   pins: Record<string, Pin>;
+  /** when the deployment it records finished (the record's time when it has none) */
+  deployedAt: string;
 }
 
 /** The newest record of an environment's chain, or undefined for an empty chain. */
@@ -64,7 +68,7 @@ export async function chainHead(store: AuditStore, prefix: string, environment: 
   if (!d?.ok) throw new RefusedError(`the last record of ${environment} (${last}) is unreadable${d && !d.ok ? `: ${d.reason}` : ''}`, 'run modelship audit verify');
   const p = d.statement.predicate;
   const pins = Object.fromEntries(Object.entries(p.deployed.pins).map(([m, { liveAt: _l, ...pin }]) => [m, pin]));
-  return { seq: seqOfKey(last)!, digest: d.digest, commit: p.git.commit, pins };
+  return { seq: seqOfKey(last)!, digest: d.digest, commit: p.git.commit, pins, deployedAt: p.deployed.finishedAt ?? p.recordedAt };
 }
 
 export async function mirror(req: MirrorRequest): Promise<MirrorResult> {
@@ -88,21 +92,34 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
   }
 
   let commits: string[];
+  let backwards = false;
   if (!head) {
     commits = [commit]; // the trail starts here
   } else {
     if (head.commit === commit) return { environment, written: [], nothing: `${commit.slice(0, 12)} is already recorded (seq ${head.seq})` };
     const range = await firstParentRange(root, head.commit, commit);
     if (!range) {
-      if (await firstParentRange(root, commit, head.commit)) return { environment, written: [], nothing: `${commit.slice(0, 12)} is older than the last record (seq ${head.seq}, ${head.commit.slice(0, 12)})` };
-      throw new RefusedError(`${environment}: the last record's commit ${head.commit.slice(0, 12)} (seq ${head.seq}) is not on the first-parent line of ${commit.slice(0, 12)}: main was rewritten (force-pushed) since`, 'run modelship audit verify; nothing was written');
+      if (await firstParentRange(root, commit, head.commit)) {
+        // An older commit deployed after the last record's: the environment moved backwards. Its
+        // own deployment record says so (it finished after the last record's deployment); one
+        // that finished before is the deployment the chain has already passed.
+        if (!target) throw new UsageError(`no deployment record for ${commit.slice(0, 12)} in ${environment}, which is older than the last record (seq ${head.seq}, ${head.commit.slice(0, 12)}): if it was deployed, run modelship sync --record-dir DIR for it and pass the same --record-dir; nothing was written`);
+        if (Date.parse(target.finishedAt) <= Date.parse(head.deployedAt)) {
+          return { environment, written: [], nothing: `${commit.slice(0, 12)} is older than the last record (seq ${head.seq}, ${head.commit.slice(0, 12)}), and its deployment record (finished ${target.finishedAt}) is not newer than that record's deployment (${head.deployedAt}): not a deployment after it` };
+        }
+        backwards = true;
+        commits = [commit];
+      } else {
+          throw new RefusedError(`${environment}: the last record's commit ${head.commit.slice(0, 12)} (seq ${head.seq}) is not on the first-parent line of ${commit.slice(0, 12)}: main was rewritten (force-pushed) since`, 'run modelship audit verify; nothing was written');
+      }
+    } else {
+      commits = [];
+      for (const c of range) {
+        const writes = c === commit && !!target?.objects.length;
+        if (writes || relevant(await changedFiles(root, c))) commits.push(c);
+      }
+      if (!commits.length) return { environment, written: [], nothing: `nothing changed in ${environment} since the last record (seq ${head.seq}) and the sync wrote nothing` };
     }
-    commits = [];
-    for (const c of range) {
-      const writes = c === commit && !!target?.objects.length;
-      if (writes || relevant(await changedFiles(root, c))) commits.push(c);
-    }
-    if (!commits.length) return { environment, written: [], nothing: `nothing changed in ${environment} since the last record (seq ${head.seq}) and the sync wrote nothing` };
   }
   if (!target) throw new UsageError(`no deployment record for ${commit.slice(0, 12)} in ${environment}: run modelship sync --record-dir DIR first and pass the same --record-dir`);
 
@@ -115,11 +132,16 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
     const sideTip = info.parents[1] ? await commitInfo(root, info.parents[1]) : undefined;
     const envBytes = (await fileAt(root, c, envFile)) ?? Buffer.alloc(0);
     const pins = readPins(envBytes.length ? envBytes : undefined, envFile).pins ?? {};
-    const deployment = c === commit ? target : await req.deployment(c);
+    // A commit passed again after the environment went back: its deployment record, if any, is
+    // from before the chain's head (the first time), so this time it was superseded.
+    const own = c === commit ? target : await req.deployment(c);
+    const deployment = own && head && c !== commit && Date.parse(own.finishedAt) <= Date.parse(head.deployedAt) ? undefined : own;
 
     // The bundle first: the record names its digest. If a racing mirror stored one for this commit, that one counts.
-    const bKey = bundleKey(settings.prefix, environment, c);
-    let bundle = await createBundle(root, prev?.commit ?? null, c);
+    const bKey = bundleKey(settings.prefix, environment, c, backwards ? seq : undefined);
+    // Backwards, the previous record's commit descends from this one: the bundle starts at its first parent instead.
+    const bundleFrom = backwards ? info.parents[0] ?? null : prev?.commit ?? null;
+    let bundle = await createBundle(root, bundleFrom, c);
     if ((await store.writeOnce(bKey, bundle, 'application/x-git-bundle')) === 'exists') {
       bundle = (await store.read(bKey))!;
       if (!bundleHeads(bundle)?.includes(c)) throw new RefusedError(`${bKey} exists but is not a bundle of ${c.slice(0, 12)}`, 'run modelship audit verify');
@@ -131,11 +153,11 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
       recorder: { id: 'modelship', version: req.recorderVersion },
       git: {
         repo: req.repoName, commit: c, parents: info.parents, tree: info.tree, committedAt: info.committedAt, subject: info.subject,
-        bundle: { key: bKey, sha256: sha256Hex(bundle), size: bundle.length, from: prev?.commit ?? null },
+        bundle: { key: bKey, sha256: sha256Hex(bundle), size: bundle.length, from: bundleFrom },
       },
       change: facts.change,
       tested: { report: (c === commit ? req.report : undefined) ?? facts.report ?? null },
-      deployed: deployedPart(deployment, prevPins, pins),
+      deployed: { ...deployedPart(deployment, prevPins, pins), ...(backwards ? { direction: 'backwards' as const } : {}) },
       lineage: await lineageAt(root, c, pins),
     };
     const payload = canonicalBytes(buildStatement(predicate, sha256Hex(envBytes)));
@@ -146,11 +168,11 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
       // Same commit: another mirror recorded it; continue from its record. Another commit took the seq: start over.
       if (!theirs.ok || theirs.statement.predicate.git.commit !== c) return 'raced';
       req.log?.(`${environment}: seq ${seq} (${c.slice(0, 12)}) was recorded by another mirror meanwhile`);
-      prev = { seq, digest: theirs.digest, commit: c, pins };
+      prev = { seq, digest: theirs.digest, commit: c, pins, deployedAt: theirs.statement.predicate.deployed.finishedAt ?? theirs.statement.predicate.recordedAt };
     } else {
-      result.written.push({ seq, commit: c, key, bundle: bKey, result: predicate.deployed.result });
-      req.log?.(`${environment}: recorded seq ${seq} for ${c.slice(0, 12)} (${describeChange(facts.change)}${predicate.deployed.result === 'superseded' ? ', superseded by a later sync' : ''})`);
-      prev = { seq, digest: sha256Hex(bytes), commit: c, pins };
+      result.written.push({ seq, commit: c, key, bundle: bKey, result: predicate.deployed.result, ...(backwards ? { direction: 'backwards' as const } : {}) });
+      req.log?.(`${environment}: recorded seq ${seq} for ${c.slice(0, 12)} (${describeChange(facts.change)}${predicate.deployed.result === 'superseded' ? ', superseded by a later sync' : ''}${backwards ? `; moving backwards from seq ${prev!.seq} (${prev!.commit.slice(0, 12)})` : ''})`);
+      prev = { seq, digest: sha256Hex(bytes), commit: c, pins, deployedAt: predicate.deployed.finishedAt ?? predicate.recordedAt };
     }
     prevPins = pins;
   }

@@ -85,6 +85,12 @@ export interface AuditPredicate {
   deployed: {
     /** converged: every object ready; not-converged: the sync failed somewhere; superseded: a later commit was synced before this one */
     result: 'converged' | 'not-converged' | 'superseded';
+    /**
+     * backwards: this commit is older on main than the previous record's, deployed after it (an
+     * older agent, a forced sync, a break-glass): the environment went back. Absent: forward.
+     * Added within predicate v1: optional, so every record written before reads the same.
+     */
+    direction?: 'backwards';
     startedAt?: string;
     finishedAt?: string;
     changes: ModelChange[];
@@ -131,8 +137,12 @@ export function recordKey(prefix: string, environment: string, seq: number): str
   return `${join(prefix, environment)}/records/${String(seq).padStart(12, '0')}.dsse.json`;
 }
 
-export function bundleKey(prefix: string, environment: string, commit: string): string {
-  return `${join(prefix, environment)}/bundles/${commit}.bundle`;
+/**
+ * Key of the bundle beside a record. A backwards record's commit was usually bundled before
+ * (under the plain key): its own bundle (from the commit's first parent) is named with its seq.
+ */
+export function bundleKey(prefix: string, environment: string, commit: string, backwardsSeq?: number): string {
+  return `${join(prefix, environment)}/bundles/${commit}${backwardsSeq === undefined ? '' : `-${backwardsSeq}`}.bundle`;
 }
 
 /** The seq a record key names, or undefined for keys that are not records. */

@@ -90,7 +90,9 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   const error = (seq: number | undefined, commit: string | undefined, message: string) => findings.push({ severity: 'error', ...(seq !== undefined ? { seq } : {}), ...(commit ? { commit } : {}), message });
   const warn = (seq: number, commit: string | undefined, message: string) => findings.push({ severity: 'warning', seq, ...(commit ? { commit } : {}), message });
 
-  let previous: { seq: number; digest: string; recordedAt?: number; position?: number } | undefined;
+  let previous: { seq: number; digest: string; recordedAt?: number; position?: number; commit?: string } | undefined;
+  /** the seq of the last record that moved the environment backwards: commits after it on main may be recorded again */
+  let wentBack: number | undefined;
   let firstPosition: number | undefined;
   let checked = 0;
   const first = input.records[0];
@@ -113,7 +115,8 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const commit = p.git?.commit;
     const at = Date.parse(p.recordedAt);
     if (!judged) {
-      previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
+      if (p.deployed?.direction === 'backwards') wentBack = stored.seq;
+      previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
       continue;
     }
     checked++;
@@ -144,14 +147,22 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       if (fact.parents.join(' ') !== (p.git.parents ?? []).join(' ')) error(stored.seq, commit, `${where}: git has parents ${fact.parents.join(', ') || 'none'}, the record says ${(p.git.parents ?? []).join(', ') || 'none'}`);
       if (pos === undefined) error(stored.seq, commit, `${where}: commit ${commit} is not on main's first-parent line: main was rewritten (force-pushed) after it was recorded`);
     }
+    // A record marked backwards (signed, so the mark is the writer's) is a deployment of an older
+    // commit after a newer one: reported, not an error. Unmarked, an older commit is disorder.
+    const backwards = p.deployed?.direction === 'backwards';
+    if (backwards) wentBack = stored.seq;
     if (pos !== undefined) {
-      if (previous?.position !== undefined && pos <= previous.position) {
+      if (backwards && previous?.position !== undefined) {
+        if (pos >= previous.position) error(stored.seq, commit, `${where}: marked as moving backwards, but its commit comes ${pos === previous.position ? 'at the same place as' : 'after'} record ${previous.seq}'s on main`);
+        else warn(stored.seq, commit, `${where}: a backwards deployment: ${environment} went back from ${short(previous.commit ?? '?')} (record ${previous.seq}) to this older commit${p.deployed.finishedAt ? ` at ${p.deployed.finishedAt}` : ''}`);
+      } else if (previous?.position !== undefined && pos <= previous.position) {
         error(stored.seq, commit, `${where}: its commit comes ${pos === previous.position ? 'at the same place as' : 'before'} record ${previous.seq}'s on main: records are out of order`);
       }
       firstPosition ??= pos;
     }
     const twice = recordedCommits.get(commit);
-    if (twice !== undefined) error(stored.seq, commit, `${where}: commit ${short(commit)} is already recorded as seq ${twice}`);
+    // Recorded again after the environment went back past it: a second deployment, not a copy.
+    if (twice !== undefined && !(wentBack !== undefined && wentBack > twice)) error(stored.seq, commit, `${where}: commit ${short(commit)} is already recorded as seq ${twice}`);
     else recordedCommits.set(commit, stored.seq);
 
     // The bundle beside the record: present, whole, and holding the commit.
@@ -173,7 +184,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       warn(stored.seq, commit, `${where}: no approval by someone other than the author (${c.author || 'unknown'})${c.kind === 'direct' ? '; pushed to main without a pull request' : ''}`);
     }
     if (signedBy.length) verified.push({ seq: stored.seq, key: stored.key, digest: d.digest, keyids: signedBy, statement: d.statement });
-    previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(pos !== undefined ? { position: pos } : {}) };
+    previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(pos !== undefined ? { position: pos } : {}) };
   }
 
   // Completeness: after the first judged record, every first-parent commit that changed the

@@ -92,12 +92,16 @@ export interface SyncResult {
  * as is (no second read). A plan with writes is always read again (the caller may have waited
  * for the lease since).
  */
-export async function syncEnvironment(repo: LoadedRepository, environment: string, commit: string, targets: Targets, options: ApplyOptions & { planned?: Plan } = {}): Promise<SyncResult> {
+export async function syncEnvironment(repo: LoadedRepository, environment: string, commit: string, targets: Targets,
+  options: ApplyOptions & { planned?: Plan; guard?: (plan: Plan) => Promise<string | undefined> } = {}): Promise<SyncResult> {
   const startedAt = (options.now ?? (() => new Date()))();
   const reuse = options.planned && options.planned.environment === environment && options.planned.commit === commit && !hasWrites(options.planned);
   const plan = reuse ? options.planned! : (await planFor(repo, environment, commit, targets)).plan;
   const refusal = conflictRefusal(plan);
   if (refusal) throw new TargetRefusedError(`${environment}: ${refusal}`);
+  // `guard`: a refusal the caller asks for on the plan about to be applied (sync: only forward)
+  const guarded = reuse ? undefined : await options.guard?.(plan);
+  if (guarded) throw new TargetRefusedError(`${environment}: ${guarded}`);
   const result = hasWrites(plan)
     ? await applyPlan(plan, targets, options)
     : { environment, commit, converged: true, writes: 0, results: plan.actions.map((a) => ({ key: a.key, op: a.op, target: a.target, ...(a.model ? { model: a.model } : {}), outcome: 'unchanged' as const })) };

@@ -12,6 +12,7 @@ import type { SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js'
 import { planFor, syncEnvironment, type SyncResult } from './agent.js';
 import type { Connections, SharedClients } from './connect.js';
 import { environmentsToSync } from './environments.js';
+import { backwardsRefusal } from './forward.js';
 import { GitHubDeployment, type GitHubDeployments } from './github-deployment.js';
 import { conflictRefusal, hasWrites } from './plan.js';
 import { checkIdentity } from './identity.js';
@@ -123,6 +124,13 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, req
     reporter.log(`${name}: ${refusal}`);
     return { environment: name, skipped: refusal, refused: true };
   }
+  // Only forward: a commit that does not descend from what runs there is refused before any
+  // write, the lease included; the plan read again under the lease is asked again (guard).
+  const backwards = await backwardsRefusal(req.root, plan);
+  if (backwards) {
+    reporter.log(`${name}: ${backwards}`);
+    return { environment: name, skipped: backwards, refused: true };
+  }
   let stopRenewing: (() => void) | undefined;
   const leaseLost = new AbortController();
   if (connections.lease && hasWrites(plan)) {
@@ -148,6 +156,7 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, req
       progress: (line) => reporter.progress(`${name}: ${line}`),
       // nothing to do: no second read (a plan with writes is read again, now under the lease)
       planned: plan,
+      guard: (p) => backwardsRefusal(req.root, p),
     });
     reporter.progress('');
     reporter.synced(r);

@@ -83,3 +83,18 @@ export async function mergedTree(root: string, a: string, b: string): Promise<st
   if (r.code === 1) return undefined;
   return r.stdout.toString('utf8').split('\n')[0]!.trim();
 }
+
+/**
+ * Which of `commits` (full ids this repository holds) are not ancestors of (or equal to) `rev`.
+ * One `git rev-list` answers for all of them when every one is (the usual case: a sync of main's
+ * head); only otherwise is each asked on its own.
+ */
+export async function notAncestorsOf(root: string, commits: string[], rev: string): Promise<string[]> {
+  const others = commits.filter((c) => c !== rev);
+  if (!others.length) return [];
+  const beyond = await gitText(root, ['rev-list', '--max-count=1', ...others, '--not', rev], `ask whether ${others.length} commit${others.length === 1 ? ' is an ancestor' : 's are ancestors'} of ${rev.slice(0, 12)}`);
+  if (!beyond.trim()) return [];
+  const out: string[] = [];
+  for (const c of others) if (!(await isAncestor(root, c, rev))) out.push(c);
+  return out;
+}
