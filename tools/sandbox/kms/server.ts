@@ -23,6 +23,8 @@ export interface KmsRequest {
   target: string;
   body: Record<string, unknown>;
   status: number;
+  /** the access key id the request was signed with (its SigV4 Credential scope) and its session token, if any */
+  signedBy?: { accessKeyId: string; sessionToken?: string };
 }
 
 export interface KmsStandIn {
@@ -65,7 +67,9 @@ export async function startKmsStandIn(options: { aliases?: string[]; port?: numb
       const target = String(req.headers['x-amz-target'] ?? '');
       let body: Record<string, unknown> = {};
       const reply = (status: number, payload: unknown) => {
-        requests.push({ target, body, status });
+        const credential = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+        const token = req.headers['x-amz-security-token'];
+        requests.push({ target, body, status, ...(credential ? { signedBy: { accessKeyId: credential, ...(typeof token === 'string' ? { sessionToken: token } : {}) } } : {}) });
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(payload));
       };
       const fail = (status: number, type: string, message: string) => reply(status, { __type: type, message });
