@@ -15,7 +15,8 @@ export const ExitCode = {
   /**
    * `sync`: an environment's targets are not its own: the cluster is not the one
    * kubernetes.cluster names, or an object it wants belongs to another environment or is not
-   * modelship's; nothing was written there
+   * modelship's; or the revision would move it backwards (not a descendant of the commit live
+   * there, or that commit unknown to the repository: sync/forward.ts); nothing was written there
    */
   targetRefused: 5,
   /** a bug in modelship itself (EX_SOFTWARE) */

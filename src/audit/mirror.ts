@@ -25,7 +25,7 @@ import type { Pin } from '../model/pins.js';
 export interface MirrorRequest {
   root: string;
   environment: string;
-  /** the commit the sync applied (main's tip when the workflow ran) */
+  /** the commit the sync applied (main's head when the agent reconciled) */
   commit: string;
   settings: AuditSettings;
   store: AuditStore;

@@ -1,5 +1,5 @@
 // `modelship audit mirror|verify|trace|keygen`: the environment's signed, hash-chained,
-// write-once trail of what was deployed. mirror runs after sync (in the sync workflow); verify
+// write-once trail of what was deployed. mirror runs after sync (the in-cluster agent); verify
 // proves the trail complete and unaltered or names what is wrong; trace answers "which version
 // served this environment at that time, approved by whom, trained on what".
 
