@@ -134,8 +134,8 @@ export async function driftDuty(ctx: DutyContext): Promise<{ nextInMs: number }>
     if (!outcome.results.length) ctx.log(`drift ${env}: no model is deployed; ${next}`);
     for (const d of outcome.results) {
       ctx.metrics.gate('drift', d.status);
-      const label = d.status === 'unknown' ? 'UNKNOWN' : d.status === 'fail' ? 'FAIL' : d.status;
-      ctx.log(`drift ${env}: ${d.model}@${d.version}: ${label}: ${d.status === 'unknown' ? `not measured: ${d.error ?? d.summary}` : d.summary}`);
+      const label = d.status === 'unknown' ? 'UNKNOWN: not measured' : d.status === 'fail' ? 'FAIL' : d.status;
+      ctx.log(`drift ${env}: ${d.model}@${d.version}: ${label}: ${d.summary.replace(/^(ok|warn|fail|unknown):\s*/, '')}`);
     }
     for (const i of outcome.issues) ctx.log(`drift ${env}: ${i.model}: retraining issue #${i.number} ${i.created ? 'opened' : 'updated'}: ${i.url}`);
     ctx.log(`drift ${env}: measured at ${ctx.commit.slice(0, 12)}; ${next}`);
