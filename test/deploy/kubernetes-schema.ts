@@ -3,7 +3,11 @@
 // own api/openapi-spec/swagger.json by tools/kubernetes/extract-openapi.mjs), strictly: a field
 // the API does not define fails, as `kubectl apply --validate=strict` (server-side field
 // validation, on by default from 1.25) refuses it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { projectRoot } from '../helpers/cli.js';
 import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 
@@ -36,6 +40,8 @@ ajv.addSchema({ $id: 'k8s', definitions: strict(fixture.definitions) as object }
 const validators = new Map<string, ValidateFunction>();
 
 export interface KubeObject { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }
+/** A rendered object, read freely by the tests. */
+export type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The problems of one object, each as `<path>: <what>`; [] when it is valid for Kubernetes 1.25. */
 export function problems(obj: KubeObject): string[] {
@@ -56,3 +62,15 @@ function describe(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `${at}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
   return `${at}: ${e.message}`;
 }
+
+/** `kubectl kustomize <dir>`: the objects `kubectl apply -k` would send. */
+export function render(dir: string): Manifest[] {
+  let text: string;
+  try {
+    text = execFileSync('kubectl', ['kustomize', join(projectRoot, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    throw new Error(`kubectl kustomize ${dir} failed (kubectl >= 1.27 must be on PATH): ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
+  }
+  return parseAllDocuments(text).map((d) => d.toJS() as Manifest).filter(Boolean);
+}
+

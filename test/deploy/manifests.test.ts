@@ -2,26 +2,14 @@
 // renders them), every object valid for the minimum supported Kubernetes (1.25: the README's
 // floor for KServe 0.15 and the Gateway API v1.0 CRDs) with no field the API does not know, and
 // the Deployment shaped as the install needs it.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../helpers/cli.js';
-import { kubernetesVersion, problems, type KubeObject } from './kubernetes-schema.js';
+import { kubernetesVersion, problems, render, type Manifest } from './kubernetes-schema.js';
 
-type Obj = KubeObject & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** `kubectl kustomize <dir>`: the objects `kubectl apply -k` would send. */
-export function render(dir: string): Obj[] {
-  let text: string;
-  try {
-    text = execFileSync('kubectl', ['kustomize', join(projectRoot, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    throw new Error(`kubectl kustomize ${dir} failed (kubectl >= 1.27 must be on PATH): ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
-  }
-  return parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
-}
+type Obj = Manifest;
 
 const production = render('deploy/kubernetes/overlays/production');
 const find = (kind: string, name: string, namespace?: string) => {
