@@ -66,6 +66,7 @@ t.test('the Deployment: 2 replicas on different nodes, probes, limits, a locked-
   t.ok(volumes[mounts['/tmp']].emptyDir && volumes[mounts['/var/lib/modelship']].emptyDir, '/tmp and the mirrors are emptyDirs');
   t.equal(volumes.github.secret.secretName, 'modelship-github');
   t.equal(volumes.snowflake.secret.secretName, 'modelship-snowflake');
+  t.same([volumes.github.secret.defaultMode, volumes.snowflake.secret.defaultMode], [0o440, 0o440], 'keys readable by the pod\'s group only');
   for (const [name, path] of [['MODELSHIP_GITHUB_PRIVATE_KEY_FILE', '/etc/modelship/github/'], ['MODELSHIP_WEBHOOK_SECRET_FILE', '/etc/modelship/github/'], ['SNOWFLAKE_PRIVATE_KEY_PATH', '/etc/modelship/snowflake/']]) {
     t.ok(c.env.find((e: { name: string }) => e.name === name).value.startsWith(path), `${name} is a file of a Secret volume`);
   }
