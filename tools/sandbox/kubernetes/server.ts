@@ -31,10 +31,11 @@
 //   a toy Gateway controller accepts every HTTPRoute parent unless it uses a refused filter type,
 //   and reports ResolvedRefs=False for a backend Service that does not exist;
 // - bearer-token auth (401), plain HTTP or HTTPS with a given certificate (tls.ts makes a
-//   self-signed one), fault injection and added latency per request, a request log.
+//   self-signed one), fault injection and added latency per request, a request log with each
+//   request's authorization attributes as RBAC would see them (authorization.ts).
 //
 // What it does NOT do: client certificates, authorization/RBAC (every authenticated caller may
-// do anything), watch, pagination (limit/continue are ignored: one page), strategic merge patch
+// do anything; the attributes are only recorded), watch, pagination (limit/continue are ignored: one page), strategic merge patch
 // (treated as a JSON merge patch), JSON patch (415), apply on the status subresource, field
 // ownership inside lists (x-kubernetes-list-type map/set), managedFields for status writes,
 // schema validation, defaulting or pruning of CRD fields (render-time validation against the real
@@ -56,6 +57,7 @@ import {
   clone, deepEqual, generationContent, isMap, pathText, recordUpdate, renderManagedFields, serverSideApply,
   type FieldConflict, type ManagerEntry,
 } from './fields.js';
+import { requestAttributes, type AuthorizationCheck } from './authorization.js';
 import {
   apiGroupDoc, apiGroupList, apiResourceList, apiVersionOf, apiVersions, findByKind, findByPlural, type ResourceType,
 } from './resources.js';
@@ -77,6 +79,8 @@ export interface KubeRequest {
   body?: unknown;
   /** the status code answered (set once answered) */
   status?: number;
+  /** what RBAC would be asked about this request, as kube-apiserver derives it (authorization.ts) */
+  authorization: AuthorizationCheck[];
 }
 
 /** An injected failure: the status code, and optionally the Status message and a Retry-After. */
@@ -620,6 +624,8 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
         const applied = checkBody(type, parseBody(), ns, name);
         if (applied.metadata.resourceVersion !== undefined && stored && applied.metadata.resourceVersion !== stored.object.metadata.resourceVersion) throw staleError(type, name);
         if (applied.metadata.resourceVersion !== undefined && !stored) throw notFound(type, name);
+        // an apply that creates is authorized for `create` as well (authorization.ts, patch.go)
+        if (!stored) entry.authorization.push({ ...entry.authorization[0]!, verb: 'create' });
         const outcome = serverSideApply({ live: stored?.object, managers: stored?.managers ?? [], applied, manager, force, apiVersion, now: time });
         if (!outcome.ok) throw conflictError(type, name, outcome.conflicts);
         const merged: Obj = outcome.object;
@@ -667,6 +673,7 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
         ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
         ...(req.headers.accept ? { accept: req.headers.accept } : {}),
         ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+        authorization: [requestAttributes(req.method ?? 'GET', url.pathname, Object.fromEntries(url.searchParams))],
       };
       if (rawBody) {
         try {
