@@ -56,6 +56,8 @@ export class AgentEnvironment {
   private again = false;
   private dutyTimers = new Set<NodeJS.Timeout>();
   private dutiesStarted = false;
+  /** warnings the sync gave (e.g. an unverified cluster identity): said once, not every resync */
+  private readonly warned = new Set<string>();
 
   constructor(readonly name: string, lease: LeaseLock, timing: ElectionTiming, private readonly side: AgentSide) {
     const log = (line: string) => side.log(`${name}: ${line}`);
@@ -133,7 +135,17 @@ export class AgentEnvironment {
       const outcome = await syncRevision({
         root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: false,
         lease: 'held', signal, vars: this.side.env,
-      }, { synced: () => {}, log: (line) => this.side.log(line), progress: () => {} }); // its lines name the environment
+      }, {
+        synced: () => {}, progress: () => {},
+        // its lines name the environment
+        log: (line) => {
+          if (line.startsWith(`${this.name}: warning: `)) {
+            if (this.warned.has(line)) return;
+            this.warned.add(line);
+          }
+          this.side.log(line);
+        },
+      });
       const r = outcome.results[0];
       if (!r) throw new Error(`environment ${this.name} was not synced`);
       if ('skipped' in r) {

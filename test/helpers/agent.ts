@@ -87,7 +87,7 @@ export async function until(what: string, check: () => boolean, ms = 30_000): Pr
 }
 
 /** production's managed Kubernetes objects with the commit each was last written at. */
-export function production(w: World): Array<{ kind: string; version: string; commit: string }> {
+export function production(w: { s: Stage }): Array<{ kind: string; version: string; commit: string }> {
   return [...w.s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving'), ...w.s.kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'ml-serving')]
     .map((o) => ({ kind: o.kind as string, version: o.metadata.annotations?.['modelship.io/version'], commit: o.metadata.annotations?.['modelship.io/commit'] }))
     .sort((a, b) => a.kind.localeCompare(b.kind));
