@@ -187,7 +187,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ready: () => fetched,
     status: () => ({
       holder, head, ready: fetched,
-      environments: Object.fromEntries(o.environments.map((name) => [name, environments.get(name)?.status ?? { leader: false, waiting: waiting.get(name) ?? 'the release branch is not fetched yet' }])) as Record<string, EnvironmentStatus | { leader: false; waiting: string }>,
+      environments: Object.fromEntries(o.environments.map((name) => [name, environments.get(name)?.snapshot() ?? { leader: false, waiting: waiting.get(name) ?? 'the release branch is not fetched yet' }])) as Record<string, EnvironmentStatus | { leader: false; waiting: string }>,
     }),
     async stop(graceMs, so = {}) {
       stopped = true;

@@ -103,6 +103,11 @@ export class AgentEnvironment {
     })();
   }
 
+  /** The status with who holds the lease as this replica last saw it. */
+  snapshot(): EnvironmentStatus {
+    return { ...this.status, leader: this.election.leading, ...(this.election.lastHolder ? { holder: this.election.lastHolder } : {}) };
+  }
+
   /** Resolves when no reconcile runs. */
   async idle(): Promise<void> {
     while (this.running) await this.running;

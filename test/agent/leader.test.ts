@@ -3,6 +3,8 @@
 // reconcile making exactly one more.
 import t from 'tap';
 import { deliver } from '../helpers/webhooks.js';
+import { electionTiming, LeaderElection, type LeaseLock } from '../../src/agent/leader.js';
+import { ExternalError } from '../../src/errors.js';
 import { appInfo, microTime, production, pushEvent, secret, serve, statusOf, until, world } from '../helpers/agent.js';
 
 t.test('two agents: one leads and reconciles; the leader killed, the other takes the lease over and reconciles', async (t) => {
@@ -79,4 +81,40 @@ t.test('pushes during a reconcile coalesce: one more reconcile at the newest hea
   await until('reconciled at the newest head', () => statusOf(service.agent!).commit === more[1]);
   const reconciled = w.logs.map((l) => /production: \S+ at ([0-9a-f]{12}) in /.exec(l)?.[1]).filter(Boolean);
   t.same(reconciled, [w.s.git('rev-parse', 'main~3').trim().slice(0, 12), c1.slice(0, 12), more[1]!.slice(0, 12)], 'c2 was overtaken by c3 while c1 ran');
+});
+
+t.test('timings: client-go\'s 15 s / 10 s / 2 s, in proportion to the lease', async (t) => {
+  t.same(electionTiming(15), { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+  t.same(electionTiming(3), { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 400 });
+  t.same(electionTiming(1), { leaseDurationMs: 1_000, renewDeadlineMs: 667, retryPeriodMs: 133 });
+});
+
+t.test('a leader that cannot reach the API for the renew deadline stops leading; one that can keeps leading', async (t) => {
+  let down = false;
+  let renewals = 0;
+  const lock: LeaseLock = {
+    holder: 'me',
+    acquire: async () => {
+      if (down) throw new ExternalError('kubernetes', 'read lease ml-serving/modelship-production', 'connect ECONNREFUSED 127.0.0.1:6443', { retryable: true });
+      return { acquired: true };
+    },
+    renew: async () => {
+      renewals++;
+      if (down) throw new ExternalError('kubernetes', 'renew lease ml-serving/modelship-production', 'connect ECONNREFUSED 127.0.0.1:6443', { retryable: true });
+    },
+    release: async () => {},
+  };
+  const lost: string[] = [];
+  let signal: AbortSignal | undefined;
+  const election = new LeaderElection({ lease: lock, timing: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 100 }, onLead: (s) => (signal = s), onLost: (r) => lost.push(r), log: () => {} });
+  election.start();
+  t.teardown(() => election.stop({ release: false }));
+  await until('leading', () => election.leading);
+  await until('a few renewals', () => renewals >= 3);
+  t.equal(lost.length, 0, 'renewing: still leading');
+  down = true;
+  await until('leadership given up', () => lost.length === 1);
+  t.match(lost[0], /^could not renew the lease for 1000 ms: kubernetes: renew lease ml-serving\/modelship-production: connect ECONNREFUSED 127\.0\.0\.1:6443/);
+  t.equal(signal?.aborted, true, 'the environment\'s work is told to stop');
+  t.equal(election.leading, false);
 });
