@@ -179,6 +179,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
           await refresh(reason);
         } catch (e) {
           if (!stopped) log(`could not fetch ${release()} (${reason}): ${(e as Error).message}`);
+          // the installation may have changed (the App reinstalled): ask GitHub again next time
+          source = undefined;
         }
         reason = refreshAgain;
       }

@@ -111,6 +111,9 @@ export class AgentEnvironment {
           this.again = false;
           await this.reconcile(this.leadership);
         } while (this.again && this.leadership);
+      } catch (e) {
+        // reconcile() reports its own failures; this is a bug, said rather than crashing the service
+        this.side.log(`${this.name}: reconcile failed unexpectedly: ${(e as Error).stack ?? e}`);
       } finally {
         this.running = undefined;
       }
