@@ -9,6 +9,7 @@ import type { EvaluationJob } from './events.js';
 import { intakeServer, webhookPath, type IntakeStats } from './intake.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
+import type { Agent, AgentOptions } from '../agent/agent.js';
 
 export interface ServeOptions {
   appId: number;
@@ -24,6 +25,11 @@ export interface ServeOptions {
   maxPayloadBytes: number;
   prometheusUrl?: string;
   log: (line: string) => void;
+  /** the checker role (default on): judge pull requests and merge groups */
+  check?: boolean;
+  /** the agent role (src/agent/): reconcile these environments from the release branch */
+  agent?: Omit<AgentOptions, 'app' | 'mirrorDir' | 'metrics' | 'log' | 'releaseBranch'>;
+  metrics?: Metrics;
 }
 
 export interface Service {
@@ -34,6 +40,8 @@ export interface Service {
   stats: IntakeStats;
   /** what GET /metrics serves; the agent records its reconciles here */
   metrics: Metrics;
+  /** the agent role, when it runs */
+  agent?: Agent;
   /** stops taking deliveries, lets running evaluations finish for up to graceMs, then abandons them */
   stop(graceMs: number): Promise<{ dropped: number; abandoned: string[] }>;
 }
@@ -44,7 +52,7 @@ export const defaultMaxPayloadBytes = 25 * 1024 * 1024;
 export async function startService(o: ServeOptions): Promise<Service> {
   const app = await connectApp({ appId: o.appId, privateKey: o.privateKey, ...(o.apiUrl ? { baseUrl: o.apiUrl } : {}) });
   o.log(`authenticated as GitHub App ${app.slug} (id ${app.id})`);
-  const metrics = createMetrics();
+  const metrics = o.metrics ?? createMetrics();
   const evaluate = evaluator({
     app, mirrorDir: o.mirrorDir, log: o.log, metrics,
     ...(o.releaseBranch ? { releaseBranch: o.releaseBranch } : {}), ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
@@ -52,9 +60,18 @@ export async function startService(o: ServeOptions): Promise<Service> {
   const queue = new WorkQueue<EvaluationJob>(o.concurrency, evaluate, (job, e) => o.log(`${job.repo.owner}/${job.repo.repo} ${job.describe}: failed: ${(e as Error).message}`));
   let closing = false;
   const pushes = new LastPushes();
+  // the agent's code (the sync flow, the Kubernetes client) loads only when the role runs
+  const agent = o.agent ? await (await import('../agent/agent.js')).startAgent({
+    ...o.agent, app, mirrorDir: o.mirrorDir, metrics, log: o.log, ...(o.releaseBranch ? { releaseBranch: o.releaseBranch } : {}),
+  }) : undefined;
   const { server, stats } = intakeServer({
     verify: await webhookSignatureCheck(o.webhookSecret), appId: app.id, maxPayloadBytes: o.maxPayloadBytes, log: o.log,
-    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing, metrics,
+    ...(o.check === false ? {} : { enqueue: (job: EvaluationJob) => queue.push(pushes.fill(job)) }),
+    ...(agent && o.agent ? { agent: { release: { repository: o.agent.repository, ...(o.releaseBranch ? { branch: o.releaseBranch } : {}) }, pushed: (p) => agent.pushed(p) } } : {}),
+    // ready: listening, and (agent role) the release branch fetched once
+    ready: () => !closing && (agent?.ready() ?? true),
+    metrics,
+    ...(agent ? { state: () => ({ agent: agent.status() }) } : {}),
   });
   const at = o.listen.lastIndexOf(':');
   const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';
@@ -62,16 +79,19 @@ export async function startService(o: ServeOptions): Promise<Service> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await agent?.stop(0);
+    throw e;
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   return {
-    url, webhookUrl: `${url}${webhookPath}`, queue, stats, metrics,
+    url, webhookUrl: `${url}${webhookPath}`, queue, stats, metrics, ...(agent ? { agent } : {}),
     async stop(graceMs) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const outcome = await queue.close(graceMs);
+      const [outcome] = await Promise.all([queue.close(graceMs), agent?.stop(graceMs)]);
       server.closeAllConnections();
       await closed;
       return outcome;
