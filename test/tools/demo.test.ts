@@ -40,6 +40,12 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   t.match(out, /\[1\/12\] set up/);
   t.match(out, /registered fraud-detector@2026\.11\.20-1/);
   t.match(out, /pull request #1 opened/);
+  t.match(out, /\$ modelship serve --app-id 4242 --private-key-file \.\/app-private-key\.pem --webhook-secret-file \.\/webhook-secret .*\n\s+authenticated as GitHub App modelship-acme \(id 4242\)/, 'serve runs as the GitHub App, its key and secret in files');
+  t.match(out, /the GitHub stand-in sends no webhooks/, 'the story says who delivers the webhooks');
+  t.match(out, /GitHub → serve: pull_request\.opened of #1, signed with the webhook secret → 202 queued: #1 at [0-9a-f]{12}/);
+  t.match(out, /check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: failure — every gate passes; waiting for approval: 0 of 1 required approval\n/, 'the App\'s check run before the approval');
+  t.match(out, /GitHub → serve: pull_request_review\.submitted of #1.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success — every gate passes; ready to merge/, 'and after it');
+  t.match(out, /pull_request_review\.submitted of #3.*\n.*\n.*pull_request_review\.submitted of #3.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success/, 'the revert passes with two approvals');
   t.match(out, /staging at [0-9a-f]{12}: converged/);
   t.match(out, /fraud-detector 2026\.11\.20-1 at 5% beside 2026\.11\.06-1 .*BREACHED/);
   t.match(out, /revert pull request #3 opened/);

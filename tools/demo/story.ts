@@ -3,6 +3,10 @@
 // promoted to staging through a pull request and merged, synced and recorded; then started as a
 // 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
 // previous version serves again; the audit trail is verified and answers the regulator.
+// The checker is `modelship serve`, the GitHub App, running beside the story as a child process:
+// the demo plays GitHub's webhook deliverer (the GitHub stand-in sends no webhooks), so opening a
+// pull request or approving it delivers a signed webhook, and the check run serve posts is read
+// back from the stand-in.
 //
 // The git history runs on a fixed story clock (commits, registration and checks are dated, so
 // the soak time and freeze windows are those of the story, whatever day the demo runs); syncs,
@@ -11,7 +15,8 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runModelship } from '../sandbox/modelship.js';
-import { people, versionOf, type World } from './world.js';
+import { deliver, pullRequestPayload, reviewPayload, type Repository, type RunningServe } from './serve.js';
+import { owner, people, repoName, versionOf, type World } from './world.js';
 
 
 export interface StoryOutput {
@@ -74,6 +79,10 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const keygen = await run(['audit', 'keygen', '--id', 'demo-2026', '--out', keyFile], { noRepo: true, show: (r) => r.stdout.split('\n').slice(0, 4).join('\n') });
   trustKey(world, keygen.stdout);
   commit(world, clock.registered, 'policies: the demo\'s audit trail (local store, demo key)', ['policies']);
+  const serve = await world.startServe();
+  out.command(serve.line, trim(serve.log().filter((l) => /authenticated as|webhooks at/.test(l)).map((l) => l.replace(/^\S+Z /, '')).join('\n')));
+  appendFileSync(files.transcript, `$ ${serve.line} &\n${serve.log().join('\n')}\n`);
+  const github = playingGitHub(world, serve, out, files.transcript);
   await run(['sync', '--record-dir', files.records], { show: (r) => r.stdout.split('\n').filter((l) => / at [0-9a-f]{12}: /.test(l)).join('\n') });
   for (const env of ['staging', 'production']) {
     await run(['audit', 'mirror', '--env', env, '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit], { expect: [0] });
@@ -90,9 +99,11 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const stagingPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'staging', '--reason', 'weekly retrain', '--open-pr'], { at: clock.stagingPr });
   const stagingBranch = branchOf(stagingPr.stdout);
   const stagingNumber = prNumberOf(stagingPr.stdout);
-  step('the checker gates it with staging\'s policy from main, and a lead approves');
-  await run(['check', '--base', 'main', '--head', stagingBranch, '--at', clock.stagingCheck], { expect: [0] });
+  const stagingPull = github.opened(stagingBranch, stagingNumber);
+  step('the checker (modelship serve, the GitHub App) gates it with staging\'s policy from main; a lead approves');
+  await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...stagingPull, action: 'opened', sender: people.author }), stagingPull);
   const stagingApproval = approve(world, stagingNumber, people.leads[0]!, clock.stagingCheck);
+  await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...stagingPull, reviewer: people.leads[0]! }), stagingPull, 'success');
   step('merge; the sync agent makes staging run it (plan, apply, ready) and the audit trail records it');
   merge(world, stagingBranch, stagingNumber, clock.stagingMerge, [stagingApproval]);
   await run(['sync', '--env', 'staging', '--record-dir', files.records], { show: syncShown });
@@ -104,8 +115,14 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const canaryPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'production', '--canary', '5', '--reason', 'weekly retrain', '--open-pr'], { at: clock.canaryPr });
   const canaryBranch = branchOf(canaryPr.stdout);
   const canaryNumber = prNumberOf(canaryPr.stdout);
-  await run(['check', '--base', 'main', '--head', canaryBranch, '--at', clock.canaryCheck, '--output', files.report], { expect: [0] });
-  const approvals = [approve(world, canaryNumber, people.leads[1]!, clock.canaryCheck), approve(world, canaryNumber, people.modelRisk[0]!, clock.canaryCheck)];
+  const canaryPull = github.opened(canaryBranch, canaryNumber);
+  await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...canaryPull, action: 'opened', sender: people.author }), canaryPull);
+  const approvals = [approve(world, canaryNumber, people.leads[1]!, clock.canaryCheck)];
+  await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...canaryPull, reviewer: people.leads[1]! }), canaryPull);
+  approvals.push(approve(world, canaryNumber, people.modelRisk[0]!, clock.canaryCheck));
+  const canaryRun = await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...canaryPull, reviewer: people.modelRisk[0]! }), canaryPull, 'success');
+  // The report the App posted on the pull request is the one the audit record keeps.
+  writeFileSync(files.report, `${canaryRun.output.summary ?? ''}\n`);
   step('merge; production serves the canary to 5 % of traffic');
   merge(world, canaryBranch, canaryNumber, clock.canaryMerge, approvals);
   await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
@@ -119,7 +136,7 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   step('the canary declines far more transactions than the stable version: the guardrail breaks');
   await injectDeclines(world, candidate, stable);
   out.say(`(the demo writes the last hour of authorisations into the warehouse: ${stable} declined 2 %, the canary ${candidate} 6 %)`);
-  return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock });
+  return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock, github });
 }
 
 /** The second half (canary watch → revert → sync → verify → trace): see finishStory. */
@@ -129,9 +146,15 @@ async function finishStory(ctx: StoryContext): Promise<StoryResult> {
   const watch = await run(['canary', 'watch', '--env', 'production', '--once', '--open-pr'], { expect: [1] });
   const revertNumber = prNumberOf(watch.stdout);
   const revertBranch = world.github.state.pull(revertNumber)!.pull.headRef;
-  step('on-call approves the revert and merges it; the sync agent puts the stable version back');
-  await run(['check', '--base', 'main', '--head', revertBranch, '--at', ctx.clock.revertMerge], { expect: [0] });
-  merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, [approve(world, revertNumber, people.oncall[0]!, ctx.clock.revertMerge)]);
+  const revertPull = ctx.github.opened(revertBranch, revertNumber);
+  step('a lead and model risk approve the revert (production\'s two approvals), it is merged; the sync agent puts the stable version back');
+  await ctx.github.delivered('pull_request', pullRequestPayload(world.app, ctx.github.repository, { ...revertPull, action: 'opened', sender: revertPull.author }), revertPull);
+  const revertApprovals: string[] = [];
+  for (const [i, reviewer] of [people.leads[0]!, people.modelRisk[0]!].entries()) {
+    revertApprovals.push(approve(world, revertNumber, reviewer, ctx.clock.revertMerge));
+    await ctx.github.delivered('pull_request_review', reviewPayload(world.app, ctx.github.repository, { ...revertPull, reviewer }), revertPull, i === 1 ? 'success' : undefined);
+  }
+  merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, revertApprovals);
   await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
   await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit]);
   out.say(`production runs ${versionOf(world.repo, 'production', 'fraud-detector')} again (the canary ${candidate} is gone; stable ${stable})`);
@@ -156,6 +179,59 @@ interface StoryContext {
   stable: string;
   traced: string;
   clock: typeof clock;
+  github: GitHubPlayer;
+}
+
+type CheckRun = World['github']['state']['checkRuns'][number];
+interface OpenPull { number: number; head: string; headRef: string; base: string; author: string }
+interface GitHubPlayer {
+  repository: Repository;
+  /** what GitHub does when a pull request is opened: keeps its head as refs/pull/N/head, knows the head commit */
+  opened(branch: string, number: number): OpenPull;
+  /** delivers a signed webhook to serve and waits for the check run it posts (`want`: the conclusion the story needs) */
+  delivered(event: string, payload: Record<string, unknown>, pull: OpenPull, want?: string): Promise<CheckRun>;
+}
+
+/** The demo in GitHub's place: the git side of an opened pull request, and webhook deliveries to serve. */
+function playingGitHub(world: World, serve: RunningServe, out: StoryOutput, transcript: string): GitHubPlayer {
+  const origin = (...args: string[]) => world.gitIn(world.origin, ...args).trim();
+  const repository: Repository = { owner, name: repoName, cloneUrl: world.origin, defaultBranch: 'main' };
+  let told = false;
+  const posted = () => world.github.requests.filter((r) => (r.operationId === 'checks/create' || r.operationId === 'checks/update') && r.status < 300).length;
+  return {
+    repository,
+    opened(branch, number) {
+      const head = origin('rev-parse', `refs/heads/${branch}`);
+      origin('update-ref', `refs/pull/${number}/head`, head);
+      world.github.setBranch(branch, head);
+      const author = world.github.state.pull(number)!.user;
+      world.github.setCommit(head, { author, committer: author });
+      return { number, head, headRef: branch, base: origin('rev-parse', 'refs/heads/main'), author };
+    },
+    async delivered(event, payload, pull, want) {
+      if (!told) out.say('(the demo plays GitHub\'s webhook deliverer — the GitHub stand-in sends no webhooks: it POSTs the event GitHub would send, signed with the App\'s webhook secret as GitHub signs it)');
+      told = true;
+      const before = posted();
+      const action = typeof payload.action === 'string' ? `.${payload.action}` : '';
+      const r = await deliver(serve, world.app, event, payload);
+      const sent = `GitHub → serve: ${event}${action} of #${pull.number}, signed with the webhook secret → ${r.status} ${r.message}`;
+      out.say(sent);
+      appendFileSync(transcript, `(the demo delivers the webhook GitHub would send; the GitHub stand-in sends none)\n${sent}\n`);
+      if (r.status !== 202) throw new Error(`serve answered the ${event} delivery ${r.status}: ${r.message}`);
+      const deadline = Date.now() + 60_000;
+      while (posted() === before) {
+        if (Date.now() > deadline) throw new Error(`serve posted no check run for #${pull.number} within 60 s; its log:\n${serve.log().slice(-20).join('\n')}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const run = world.github.state.checkRuns.find((c) => c.headSha === pull.head && c.appId === world.app.id && c.status === 'completed');
+      if (!run) throw new Error(`no completed check run of ${world.app.slug} on ${pull.head.slice(0, 12)}`);
+      const line = `check run "${run.name}" on ${pull.head.slice(0, 12)} by ${world.app.slug}[bot]: ${run.conclusion} — ${run.output.title ?? ''}`;
+      out.say(line);
+      appendFileSync(transcript, `${line}\n${run.output.summary ?? ''}\n\n`);
+      if (want && run.conclusion !== want) throw new Error(`the check run on #${pull.number} is ${run.conclusion}, the story needs ${want}:\n${run.output.summary ?? ''}`);
+      return run;
+    },
+  };
 }
 
 // --- helpers ---
