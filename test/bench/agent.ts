@@ -219,7 +219,9 @@ export async function agentBench(options: { log: (s: string) => void }): Promise
     // (3) failover: a second replica (cold start to ready measured), then the leader killed.
     const b = await start('agent-b');
     const bReady = await ready(b);
-    await b.line(/not leading|lease .*held by agent-a|held by agent-a/, 0, 30_000).catch(() => undefined);
+    // a standby now: its elections try the Leases agent-a holds every retry period (2 s for a 15 s lease)
+    await new Promise((r) => setTimeout(r, 3000));
+    if (shape.environments.some((e) => b.lines.some((l) => reconciled(e, head).test(l.text)))) throw new Error(`agent-b reconciled while agent-a led:\n${b.tail()}`);
     const mark = b.lines.length;
     const killedAt = performance.now();
     a.child.kill('SIGKILL');
