@@ -110,7 +110,7 @@ Docs: README.md in the modelship repository.`);
     .action(lazy(() => import('./commands/check.js')));
 
   command('serve')
-    .description('run the checker as a GitHub App: take webhooks, judge pull requests and merge groups from a bare mirror by the release branch\'s policies, post one check run and one comment as the App')
+    .description('run the checker as a GitHub App: take webhooks, judge pull requests and merge groups from a bare mirror by the release branch\'s policies, post one check run and one comment as the App; with --environments, also the in-cluster agent: reconcile those environments from the release branch (push webhook, periodic resync), one leader per environment by Lease')
     .option('--app-id <id>', 'the GitHub App\'s id (default: MODELSHIP_GITHUB_APP_ID)')
     .option('--private-key-file <file>', 'the App\'s private key, PEM (default: MODELSHIP_GITHUB_PRIVATE_KEY_FILE)')
     .option('--webhook-secret-file <file>', 'the App\'s webhook secret (default: MODELSHIP_WEBHOOK_SECRET_FILE)')
@@ -122,6 +122,11 @@ Docs: README.md in the modelship repository.`);
     .option('--max-payload <bytes>', 'largest webhook payload accepted, 413 beyond (default: MODELSHIP_MAX_PAYLOAD, else 26214400: GitHub\'s own 25 MB cap)')
     .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running evaluations may finish (default: MODELSHIP_SHUTDOWN_GRACE, else 30)')
     .option('--prometheus-url <url>', 'Prometheus for canary checks (default: MODELSHIP_PROMETHEUS_URL)')
+    .option('--roles <roles>', 'what this replica does: check, agent or check,agent (default: MODELSHIP_ROLES, else check, plus agent when --environments is given)')
+    .option('--environments <names>', 'the agent\'s environments, comma-separated (default: MODELSHIP_ENVIRONMENTS); each is reconciled by the replica holding its Lease modelship-<env>')
+    .option('--repository <owner/name>', 'the agent\'s release repository (default: MODELSHIP_REPOSITORY)')
+    .option('--resync <duration>', 'the agent reconciles every environment it leads this often, ±10 % (default: MODELSHIP_RESYNC, else 3m)')
+    .option('--lease-duration <duration>', 'leader election: a Lease not renewed for this long is taken over (default: MODELSHIP_LEASE_DURATION, else 15s)')
     .action(lazy(() => import('./commands/serve.js')));
 
   command('plan')

@@ -1,10 +1,13 @@
-// `modelship serve`: the checker as a GitHub App webhook service. Reads its flags (each with an
-// environment fallback) and the key and secret files, starts the service (src/serve/) and runs
-// until SIGTERM or SIGINT, then lets running evaluations finish for --shutdown-grace.
+// `modelship serve`: the checker as a GitHub App webhook service and, with --environments, the
+// in-cluster agent that reconciles them from the release branch (roles: --roles). Reads its flags
+// (each with an environment fallback) and the key and secret files, starts the service
+// (src/serve/) and runs until SIGTERM or SIGINT, then lets running work finish for --shutdown-grace.
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { parseDuration } from '../model/durations.js';
+import type { ServeOptions } from '../serve/service.js';
 import { defaultMaxPayloadBytes, startService } from '../serve/service.js';
 import { commandOptions } from './context.js';
 import { printError, type Output } from './output.js';
@@ -12,6 +15,7 @@ import { printError, type Output } from './output.js';
 interface Options {
   appId?: string; privateKeyFile?: string; webhookSecretFile?: string; githubApiUrl?: string; listen?: string;
   mirrorDir?: string; concurrency?: string; releaseBranch?: string; maxPayload?: string; shutdownGrace?: string; prometheusUrl?: string;
+  roles?: string; repository?: string; environments?: string; resync?: string; leaseDuration?: string;
 }
 
 const env = process.env;
@@ -19,6 +23,7 @@ const env = process.env;
 export async function run(args: unknown[], output: Output): Promise<number> {
   const o = commandOptions<Options>(args);
   try {
+    const roles = rolesFrom(o);
     const appId = positive('--app-id', o.appId ?? env.MODELSHIP_GITHUB_APP_ID);
     const privateKey = readSecret('--private-key-file', o.privateKeyFile ?? env.MODELSHIP_GITHUB_PRIVATE_KEY_FILE);
     const webhookSecret = readSecret('--webhook-secret-file', o.webhookSecretFile ?? env.MODELSHIP_WEBHOOK_SECRET_FILE).trim();
@@ -27,14 +32,14 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const releaseBranch = o.releaseBranch ?? env.MODELSHIP_RELEASE_BRANCH;
     const prometheusUrl = o.prometheusUrl ?? env.MODELSHIP_PROMETHEUS_URL;
     const service = await startService({
-      appId, privateKey, webhookSecret, ...(apiUrl ? { apiUrl } : {}), ...(releaseBranch ? { releaseBranch } : {}), ...(prometheusUrl ? { prometheusUrl } : {}),
+      ...roles, appId, privateKey, webhookSecret, ...(apiUrl ? { apiUrl } : {}), ...(releaseBranch ? { releaseBranch } : {}), ...(prometheusUrl ? { prometheusUrl } : {}),
       listen: o.listen ?? env.MODELSHIP_LISTEN ?? '0.0.0.0:8080',
       mirrorDir: resolve(o.mirrorDir ?? env.MODELSHIP_MIRROR_DIR ?? 'mirrors'),
       concurrency: positive('--concurrency', o.concurrency ?? env.MODELSHIP_CONCURRENCY ?? '2'),
       maxPayloadBytes: positive('--max-payload', o.maxPayload ?? env.MODELSHIP_MAX_PAYLOAD ?? String(defaultMaxPayloadBytes)),
       log: (line) => output.err(`${new Date().toISOString()} ${line}`),
     });
-    output.err(`modelship serve: webhooks at ${service.webhookUrl}, probes at /healthz and /readyz`);
+    output.err(`modelship serve (${[roles.check ? 'checker' : '', roles.agent ? `agent of ${roles.agent.environments.join(', ')}` : ''].filter(Boolean).join(', ')}): webhooks at ${service.webhookUrl}, probes at /healthz and /readyz`);
     const signal = await new Promise<string>((done) => {
       process.once('SIGTERM', () => done('SIGTERM'));
       process.once('SIGINT', () => done('SIGINT'));
@@ -47,6 +52,43 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   } catch (e) {
     return printError(e, output, false);
   }
+}
+
+/** Which roles run: --roles (default: the checker, and the agent when --environments names environments), validated. */
+function rolesFrom(o: Options): Pick<ServeOptions, 'check' | 'agent'> {
+  const rolesText = o.roles ?? env.MODELSHIP_ROLES;
+  const environmentsText = o.environments ?? env.MODELSHIP_ENVIRONMENTS;
+  const roles = rolesText === undefined ? ['check', ...(environmentsText !== undefined ? ['agent'] : [])] : rolesText.split(',').map((r) => r.trim());
+  if (!roles.length || roles.some((r) => r !== 'check' && r !== 'agent')) {
+    throw new UsageError(`--roles expects a comma-separated list of check and agent, found ${JSON.stringify(rolesText)}`);
+  }
+  if (!roles.includes('agent')) {
+    if (environmentsText !== undefined) throw new UsageError(`--environments names the agent's environments, but --roles ${JSON.stringify(rolesText)} does not run the agent`);
+    return { check: true };
+  }
+  if (environmentsText === undefined) throw new UsageError('the agent role needs --environments (or MODELSHIP_ENVIRONMENTS): the environments it reconciles, e.g. staging,production');
+  const environments = environmentsText.split(',').map((e) => e.trim());
+  const bad = environments.find((e) => !/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$/.test(e));
+  if (bad !== undefined) throw new UsageError(`--environments expects environment names separated by commas (e.g. staging,production), found ${JSON.stringify(bad)} in ${JSON.stringify(environmentsText)}`);
+  const repositoryText = o.repository ?? env.MODELSHIP_REPOSITORY;
+  if (repositoryText === undefined) throw new UsageError('the agent role needs --repository (or MODELSHIP_REPOSITORY): the release repository as owner/name');
+  const repository = /^([A-Za-z0-9-]+)\/((?!\.{1,2}$)[A-Za-z0-9._-]+)$/.exec(repositoryText);
+  if (!repository) throw new UsageError(`--repository expects owner/name (e.g. acmerisk/model-releases), found ${JSON.stringify(repositoryText)}`);
+  const resyncMs = duration('--resync', o.resync ?? env.MODELSHIP_RESYNC ?? '3m', '3m');
+  const leaseMs = duration('--lease-duration', o.leaseDuration ?? env.MODELSHIP_LEASE_DURATION ?? '15s', '15s');
+  return {
+    check: roles.includes('check'),
+    agent: {
+      repository: { owner: repository[1]!, repo: repository[2]! }, environments: [...new Set(environments)], resyncMs,
+      leaseDurationSeconds: leaseMs / 1000, env,
+    },
+  };
+}
+
+function duration(flag: string, text: string, example: string): number {
+  const ms = parseDuration(text);
+  if (!ms) throw new UsageError(`${flag} expects a duration of at least 1s such as ${example} (units s, m, h), found ${JSON.stringify(text)}`);
+  return ms;
 }
 
 function positive(flag: string, text: string | undefined): number {

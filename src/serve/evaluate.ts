@@ -3,8 +3,7 @@
 // the pull request is checked out, installed or run), and post the report as the App. A job
 // overtaken by a newer one for the same pull request posts nothing.
 
-import { join } from 'node:path';
-import { ensureBareRepository, fetchIntoMirror } from '../adapters/git/mirror.js';
+import { mirrorPath, updateMirror } from '../adapters/git/mirror.js';
 import type { GitHubApp } from '../adapters/github/app.js';
 import { checkChange } from '../check/flow.js';
 import { publishFailure, publishReport, type Publisher } from '../check/publish.js';
@@ -24,21 +23,9 @@ export interface EvaluatorOptions {
 const safeName = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
 
 export function evaluator(o: EvaluatorOptions) {
-  /** One fetch at a time per mirror: concurrent fetches into one repository race for ref locks. */
-  const fetching = new Map<string, Promise<unknown>>();
-
-  async function sync(mirror: string, job: EvaluationJob, release: string, token: string, signal: AbortSignal): Promise<void> {
-    const previous = fetching.get(mirror) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
-      await ensureBareRepository(mirror);
-      await fetchIntoMirror(mirror, job.cloneUrl, [`refs/heads/${release}:refs/heads/${release}`, ...job.refs.map((r) => `${r}:${r}`)], token, signal);
-    });
-    fetching.set(mirror, next);
-    try {
-      await next;
-    } finally {
-      if (fetching.get(mirror) === next) fetching.delete(mirror);
-    }
+  /** The release branch and the job's refs into the mirror; fetches into one mirror are serialized (adapters/git/mirror.ts). */
+  function sync(mirror: string, job: EvaluationJob, release: string, token: string, signal: AbortSignal): Promise<void> {
+    return updateMirror(mirror, job.cloneUrl, [`refs/heads/${release}:refs/heads/${release}`, ...job.refs.map((r) => `${r}:${r}`)], token, signal);
   }
 
   return async function evaluate(job: EvaluationJob, context: RunContext): Promise<void> {
@@ -48,7 +35,7 @@ export function evaluator(o: EvaluatorOptions) {
     const publisher: Publisher = { client: installation.client, appId: o.app.id, commentAuthor: { appId: o.app.id, login: `${o.app.slug}[bot]` } };
     const log = (line: string) => o.log(`${owner}/${repo} ${job.describe}: ${line}`);
     const release = o.releaseBranch ?? job.defaultBranch;
-    const mirror = join(o.mirrorDir, owner, `${repo}.git`);
+    const mirror = mirrorPath(o.mirrorDir, job.repo);
     let report;
     try {
       await sync(mirror, job, release, await installation.token(), context.signal);

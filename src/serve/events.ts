@@ -22,14 +22,36 @@ export interface EvaluationJob extends Job {
   delivery: string;
 }
 
-export type Routed = { job: EvaluationJob } | { ignored: string };
+/** A push to the release branch, for the agent (src/agent/): reconcile at `after`. */
+export interface PushRequest {
+  installationId: number;
+  repo: RepoRef;
+  cloneUrl: string;
+  /** refs/heads/<release branch> */
+  ref: string;
+  /** the branch's new head */
+  after: string;
+  delivery: string;
+}
+
+/** The repository and branch the agent deploys from; pushes elsewhere are ignored. */
+export interface ReleaseTarget {
+  repository: RepoRef;
+  /** default: the repository's default branch (from the payload) */
+  branch?: string;
+}
+
+export type Routed = { job: EvaluationJob } | { ignored: string } | { push: PushRequest };
 
 type Json = any;
 
 const pullActions = new Set(['opened', 'synchronize', 'reopened', 'ready_for_review']);
 
-/** The job a delivery of `event` asks for, or why it asks for none. `appId` is ours: re-runs of other apps' checks are theirs. */
-export function route(event: string, payload: Json, appId: number, delivery: string): Routed {
+/**
+ * The job a delivery of `event` asks for, or why it asks for none. `appId` is ours: re-runs of other
+ * apps' checks are theirs. `release`: where the agent deploys from (pushes there are routed to it).
+ */
+export function route(event: string, payload: Json, appId: number, delivery: string, release?: ReleaseTarget): Routed {
   const action = payload?.action as string | undefined;
   const what = action ? `${event}.${action}` : event;
   const installationId = payload?.installation?.id;
@@ -90,7 +112,26 @@ export function route(event: string, payload: Json, appId: number, delivery: str
       if (!pr) return { ignored: `${what} on no open pull request` };
       return forPull(pr.number, suite.head_sha, pr.base.sha, 'pull_request');
     }
+    case 'push':
+      // without the agent role a push is nothing to the checker
+      return release ? routePush(payload, base, release) : { ignored: what };
     default:
       return { ignored: what };
   }
+}
+
+/** A push: to the agent when it moves the release branch of the release repository, else ignored with the reason. */
+function routePush(payload: Json, base: { installationId: number; repo: RepoRef; cloneUrl: string; defaultBranch: string; delivery: string }, release: ReleaseTarget): Routed {
+  const full = `${base.repo.owner}/${base.repo.repo}`;
+  const ref = typeof payload.ref === 'string' ? payload.ref : '';
+  const wanted = `${release.repository.owner}/${release.repository.repo}`;
+  // GitHub's owner and repository names are case-insensitive.
+  if (full.toLowerCase() !== wanted.toLowerCase()) return { ignored: `push to ${full}, not the release repository ${wanted}` };
+  if (!ref.startsWith('refs/heads/')) return { ignored: `push of ${ref || 'no ref'} in ${full}: not a branch` };
+  const branch = release.branch ?? base.defaultBranch;
+  if (ref !== `refs/heads/${branch}`) return { ignored: `push to ${ref.slice('refs/heads/'.length)} in ${full}, not the release branch ${branch}` };
+  if (payload.deleted === true) return { ignored: `push deleting ${branch} in ${full}: nothing to deploy` };
+  const after = payload.after;
+  if (typeof after !== 'string' || !/^[0-9a-f]{40}$/.test(after)) return { ignored: `push to ${branch} in ${full} names no commit (after: ${JSON.stringify(after)})` };
+  return { push: { installationId: base.installationId, repo: base.repo, cloneUrl: base.cloneUrl, ref, after, delivery: base.delivery } };
 }

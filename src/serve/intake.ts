@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { SignatureCheck } from '../adapters/github/app.js';
 import { SeenDeliveries } from './deliveries.js';
-import { route, type EvaluationJob } from './events.js';
+import { route, type EvaluationJob, type PushRequest, type ReleaseTarget } from './events.js';
 
 export const webhookPath = '/webhooks';
 
@@ -15,7 +15,10 @@ export interface IntakeOptions {
   verify: SignatureCheck;
   appId: number;
   maxPayloadBytes: number;
-  enqueue: (job: EvaluationJob) => string;
+  /** the checker role; without it pull request events are ignored */
+  enqueue?: (job: EvaluationJob) => string;
+  /** the agent role: pushes to its release branch reconcile at once */
+  agent?: { release: ReleaseTarget; pushed(p: PushRequest): void };
   ready: () => boolean;
   log: (line: string) => void;
   /** delivery ids remembered for deduplication */
@@ -58,13 +61,24 @@ export function intakeServer(o: IntakeOptions): { server: Server; stats: IntakeS
     } catch (e) {
       return reply(res, 400, { message: `the payload is not JSON: ${(e as Error).message}` });
     }
-    const routed = route(event, payload, o.appId, id);
+    const routed = route(event, payload, o.appId, id, o.agent?.release);
+    if ('push' in routed) {
+      stats.accepted++;
+      const p = routed.push;
+      o.agent!.pushed(p);
+      o.log(`${p.repo.owner}/${p.repo.repo} push of ${p.after.slice(0, 12)} to ${p.ref}: reconciling (delivery ${id})`);
+      return reply(res, 202, { message: `reconciling: ${p.ref} at ${p.after.slice(0, 12)}` });
+    }
+    if ('job' in routed && !o.enqueue) {
+      stats.ignored++;
+      return reply(res, 200, { message: `ignored: ${event} (the checker role is not running)` });
+    }
     if ('ignored' in routed) {
       stats.ignored++;
       return reply(res, 200, { message: `ignored: ${routed.ignored}` });
     }
     stats.accepted++;
-    const outcome = o.enqueue(routed.job);
+    const outcome = o.enqueue!(routed.job);
     if (outcome === 'closed') return reply(res, 503, { message: 'modelship serve is shutting down; redeliver later' });
     o.log(`${routed.job.repo.owner}/${routed.job.repo.repo} ${routed.job.describe}: ${outcome} (delivery ${id})`);
     reply(res, 202, { message: `${outcome}: ${routed.job.describe}` });

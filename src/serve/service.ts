@@ -8,6 +8,8 @@ import { evaluator } from './evaluate.js';
 import type { EvaluationJob } from './events.js';
 import { intakeServer, webhookPath, type IntakeStats } from './intake.js';
 import { WorkQueue } from './queue.js';
+import { startAgent, type Agent, type AgentOptions } from '../agent/agent.js';
+import { noMetrics, type Metrics } from './metrics.js';
 
 export interface ServeOptions {
   appId: number;
@@ -23,6 +25,11 @@ export interface ServeOptions {
   maxPayloadBytes: number;
   prometheusUrl?: string;
   log: (line: string) => void;
+  /** the checker role (default on): judge pull requests and merge groups */
+  check?: boolean;
+  /** the agent role (src/agent/): reconcile these environments from the release branch */
+  agent?: Omit<AgentOptions, 'app' | 'mirrorDir' | 'metrics' | 'log' | 'releaseBranch'>;
+  metrics?: Metrics;
 }
 
 export interface Service {
@@ -31,6 +38,8 @@ export interface Service {
   webhookUrl: string;
   queue: WorkQueue<EvaluationJob>;
   stats: IntakeStats;
+  /** the agent role, when it runs */
+  agent?: Agent;
   /** stops taking deliveries, lets running evaluations finish for up to graceMs, then abandons them */
   stop(graceMs: number): Promise<{ dropped: number; abandoned: string[] }>;
 }
@@ -48,9 +57,15 @@ export async function startService(o: ServeOptions): Promise<Service> {
   const queue = new WorkQueue<EvaluationJob>(o.concurrency, evaluate, (job, e) => o.log(`${job.repo.owner}/${job.repo.repo} ${job.describe}: failed: ${(e as Error).message}`));
   let closing = false;
   const pushes = new LastPushes();
+  const agent = o.agent ? await startAgent({
+    ...o.agent, app, mirrorDir: o.mirrorDir, metrics: o.metrics ?? noMetrics, log: o.log, ...(o.releaseBranch ? { releaseBranch: o.releaseBranch } : {}),
+  }) : undefined;
   const { server, stats } = intakeServer({
     verify: await webhookSignatureCheck(o.webhookSecret), appId: app.id, maxPayloadBytes: o.maxPayloadBytes, log: o.log,
-    enqueue: (job) => queue.push(pushes.fill(job)), ready: () => !closing,
+    ...(o.check === false ? {} : { enqueue: (job: EvaluationJob) => queue.push(pushes.fill(job)) }),
+    ...(agent && o.agent ? { agent: { release: { repository: o.agent.repository, ...(o.releaseBranch ? { branch: o.releaseBranch } : {}) }, pushed: (p) => agent.pushed(p) } } : {}),
+    // ready: listening, and (agent role) the release branch fetched once
+    ready: () => !closing && (agent?.ready() ?? true),
   });
   const at = o.listen.lastIndexOf(':');
   const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';
@@ -58,16 +73,19 @@ export async function startService(o: ServeOptions): Promise<Service> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await agent?.stop(0);
+    throw e;
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   return {
-    url, webhookUrl: `${url}${webhookPath}`, queue, stats,
+    url, webhookUrl: `${url}${webhookPath}`, queue, stats, ...(agent ? { agent } : {}),
     async stop(graceMs) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const outcome = await queue.close(graceMs);
+      const [outcome] = await Promise.all([queue.close(graceMs), agent?.stop(graceMs)]);
       server.closeAllConnections();
       await closed;
       return outcome;

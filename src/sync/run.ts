@@ -32,6 +32,12 @@ export interface SyncRequest {
   github?: GitHubDeployments;
   /** the watch loop's state, kept up to date environment by environment */
   state?: WatchState;
+  /** 'held': the caller holds each environment's lease (the agent's leader election); it is neither acquired nor released here */
+  lease?: 'held';
+  /** stops the writes (the agent: leadership lost, or the service stopping) */
+  signal?: AbortSignal;
+  /** where the connections are configured (default: process.env) */
+  vars?: NodeJS.ProcessEnv;
 }
 
 /** How the flow tells the command what happens, as it happens. */
@@ -66,13 +72,13 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
   const shared: SharedClients = { ...(req.snowflake ? { snowflake: req.snowflake } : {}), kubernetes: new Map() };
   const connections = new Map<string, Connections>();
   try {
-    for (const name of names) connections.set(name, connect(name, repo.environments.get(name)!.data, process.env, { lease: true, shared }));
+    for (const name of names) connections.set(name, connect(name, repo.environments.get(name)!.data, req.vars ?? process.env, { lease: req.lease !== 'held', shared }));
     // Reads first, for every environment at once: a sync with nothing to do writes nothing, not
     // even the lease. Changes are then made one environment at a time, in order; an environment
     // whose reads failed fails when its turn comes (the ones before it are synced).
     // The connections must be the environments' own (the cluster that kubernetes.cluster names,
     // the Snowflake account the file names): an environment whose are not is refused, unread.
-    const account = process.env.SNOWFLAKE_ACCOUNT?.trim() || undefined;
+    const account = (req.vars ?? process.env).SNOWFLAKE_ACCOUNT?.trim() || undefined;
     const refused = new Map<string, string>();
     for (const name of names) {
       const verdict = await checkIdentity(name, repo.environments.get(name)!.data, connections.get(name)!.targets, account);
@@ -144,7 +150,7 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, req
     const r = await syncEnvironment(repo, name, commit, connections.targets, {
       readyTimeoutMs: req.readyTimeoutMs,
       forceConflicts: req.forceConflicts,
-      signal: leaseLost.signal,
+      signal: req.signal ? AbortSignal.any([leaseLost.signal, req.signal]) : leaseLost.signal,
       progress: (line) => reporter.progress(`${name}: ${line}`),
       // nothing to do: no second read (a plan with writes is read again, now under the lease)
       planned: plan,

@@ -4,7 +4,34 @@
 // (GIT_CONFIG_COUNT/KEY/VALUE, git >= 2.31): never in the URL, on the command line or on disk.
 
 import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { git } from './run.js';
+
+/** Where the bare mirror of `owner/repo` lives under `mirrorDir` (the checker's and the agent's one mirror). */
+export function mirrorPath(mirrorDir: string, repo: { owner: string; repo: string }): string {
+  return join(mirrorDir, repo.owner, `${repo.repo}.git`);
+}
+
+/** One fetch at a time per mirror (in this process): concurrent fetches into one repository race for ref locks. */
+const fetching = new Map<string, Promise<unknown>>();
+
+/**
+ * Creates the mirror if needed and fetches `refspecs` into it, after any fetch into the same mirror
+ * that is under way (the checker's evaluations and the agent's reconciles share one mirror).
+ */
+export async function updateMirror(dir: string, url: string, refspecs: string[], token?: string, signal?: AbortSignal): Promise<void> {
+  const previous = fetching.get(dir) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(async () => {
+    await ensureBareRepository(dir);
+    await fetchIntoMirror(dir, url, refspecs, token, signal);
+  });
+  fetching.set(dir, next);
+  try {
+    await next;
+  } finally {
+    if (fetching.get(dir) === next) fetching.delete(dir);
+  }
+}
 
 /** Creates the bare repository at `dir` unless it is there. */
 export async function ensureBareRepository(dir: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { App } from '@octokit/app';
 import { Octokit } from '@octokit/rest';
 import { ExternalError } from '../../errors.js';
-import type { GitHubClient } from './client.js';
+import type { GitHubClient, RepoRef } from './client.js';
 
 export interface AppCredentials {
   appId: number;
@@ -29,6 +29,18 @@ export interface GitHubApp {
   slug: string;
   /** the client for an installation (from a webhook's `installation.id`) */
   installation(installationId: number): Promise<Installation>;
+  /**
+   * The App's installation on a repository and where to clone it from, without a webhook (the
+   * agent's periodic resync): GET /repos/{owner}/{repo}/installation as the App, then
+   * GET /repos/{owner}/{repo} as that installation.
+   */
+  repository(repo: RepoRef): Promise<RepositoryInstallation>;
+}
+
+export interface RepositoryInstallation {
+  installationId: number;
+  cloneUrl: string;
+  defaultBranch: string;
 }
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -63,6 +75,25 @@ export async function connectApp(c: AppCredentials): Promise<GitHubApp> {
         client,
         token: async () => ((await client.auth({ type: 'installation' })) as { token: string }).token,
       };
+    },
+    async repository(repo) {
+      const failed = (what: string, e: unknown, hint: string) => {
+        const status = (e as { status?: number }).status;
+        return new ExternalError('github', what, (e as Error).message, { cause: e, retryable: status === undefined || status >= 500, ...(status ? { status } : {}), hint });
+      };
+      let installationId: number;
+      try {
+        installationId = (await app.octokit.request('GET /repos/{owner}/{repo}/installation', { owner: repo.owner, repo: repo.repo })).data.id;
+      } catch (e) {
+        throw failed(`find the App's installation on ${repo.owner}/${repo.repo}`, e, `install the GitHub App ${slug} on ${repo.owner}/${repo.repo}`);
+      }
+      const client = (await app.getInstallationOctokit(installationId)) as unknown as GitHubClient;
+      try {
+        const { data } = await client.rest.repos.get({ owner: repo.owner, repo: repo.repo });
+        return { installationId, cloneUrl: data.clone_url, defaultBranch: data.default_branch };
+      } catch (e) {
+        throw failed(`read ${repo.owner}/${repo.repo}`, e, 'check that the App\'s installation can read the repository (contents: read, metadata: read)');
+      }
     },
   };
 }

@@ -61,6 +61,7 @@ export function renderer(s: GitHubState, api: string) {
       ...r, id: repoId, node_id: nodeId('Repository', repoId), name: s.repo, full_name: full, owner: user(s.owner),
       fork: false, private: true, visibility: 'private', default_branch: s.defaultBranch,
       open_issues: openIssues, open_issues_count: openIssues, language: null,
+      ...(s.cloneUrl ? { clone_url: s.cloneUrl } : {}),
     };
   }
 

@@ -149,6 +149,11 @@ export interface GitHubStateOptions {
   teams?: Record<string, string[]>;
   /** the clock, for deterministic timestamps */
   now?: () => Date;
+  /**
+   * where git clones the repository from (a local bare repository in tests): the repository's
+   * `clone_url` (GET /repos/{owner}/{repo}); default GitHub's https://github.com/<owner>/<repo>.git
+   */
+  cloneUrl?: string;
   /** GitHub Apps installed on the repository (JWT and installation-token authentication) */
   apps?: Array<{ id: number; slug: string; name?: string; publicKey: string; installationId?: number }>;
 }
@@ -162,6 +167,7 @@ export class GitHubState {
   readonly owner: string;
   readonly repo: string;
   readonly defaultBranch: string;
+  readonly cloneUrl: string | undefined;
   readonly login: string;
   readonly collaborators: Set<string> | undefined;
   /** members by 'org/slug' */
@@ -189,6 +195,7 @@ export class GitHubState {
     this.owner = o.owner;
     this.repo = o.repo;
     this.defaultBranch = o.defaultBranch ?? 'main';
+    this.cloneUrl = o.cloneUrl;
     this.login = o.login ?? 'modelship-bot';
     this.collaborators = o.users ? new Set([...o.users, this.login, this.owner]) : undefined;
     for (const [key, members] of Object.entries(o.teams ?? {})) {

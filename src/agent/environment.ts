@@ -1,0 +1,194 @@
+// One environment in the agent: its leader election, its reconciles (one at a time; a request
+// during a reconcile makes exactly one more run, at the newest head), and its duties (audit after
+// a sync that wrote or failed, canary and drift on their own timers), all under leadership.
+
+import type { Installation } from '../adapters/github/app.js';
+import type { RepoRef } from '../adapters/github/client.js';
+import type { DeploymentRecord } from '../model/deployments.js';
+import type { Metrics, ReconcileResult } from '../serve/metrics.js';
+import { syncRevision } from '../sync/run.js';
+import { auditDuty, canaryDuty, driftDuty, type DutyContext } from './duties.js';
+import { LeaderElection, type ElectionTiming, type LeaseLock } from './leader.js';
+
+/** What an environment needs from its agent. */
+export interface AgentSide {
+  repository: RepoRef;
+  releaseBranch(): string;
+  mirror: string;
+  /** the newest release-branch head in the mirror */
+  head(): string | undefined;
+  /** the GitHub installation (for the duties), clone URL and the bot's login */
+  github(): Promise<{ installation: Installation; cloneUrl: string; login: string }>;
+  env: NodeJS.ProcessEnv;
+  readyTimeoutMs: number;
+  metrics: Metrics;
+  log(line: string): void;
+}
+
+export interface EnvironmentStatus {
+  leader: boolean;
+  /** who held the lease when this replica last looked (itself when leading) */
+  holder?: string;
+  commit?: string;
+  result?: ReconcileResult;
+  message?: string;
+  lastSyncAt?: string;
+  lastSuccessAt?: string;
+  reconciles: number;
+}
+
+/** Retry a failed duty after this long. */
+const dutyRetryMs = 60_000;
+
+export class AgentEnvironment {
+  readonly election: LeaderElection;
+  readonly status: EnvironmentStatus = { leader: false, reconciles: 0 };
+  private leadership: AbortSignal | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private dutyTimers = new Set<NodeJS.Timeout>();
+  private dutiesStarted = false;
+
+  constructor(readonly name: string, lease: LeaseLock, timing: ElectionTiming, private readonly side: AgentSide) {
+    const log = (line: string) => side.log(`${name}: ${line}`);
+    this.election = new LeaderElection({
+      lease, timing, log,
+      onLead: (signal, from) => {
+        this.leadership = signal;
+        this.dutiesStarted = false;
+        Object.assign(this.status, { leader: true, holder: lease.holder });
+        side.metrics.leader(name, true);
+        log(`leading (lease held by ${lease.holder}${from ? `, taken over from ${from}` : ''}); reconciling`);
+        this.request();
+      },
+      onLost: (reason) => this.stopLeading(`leadership lost, work stopped: ${reason}`),
+    });
+  }
+
+  private stopLeading(why: string): void {
+    this.leadership = undefined;
+    this.status.leader = false;
+    for (const t of this.dutyTimers) clearTimeout(t);
+    this.dutyTimers.clear();
+    this.side.metrics.leader(this.name, false);
+    this.side.log(`${this.name}: ${why}`);
+  }
+
+  /** Reconcile at the newest head, now or right after the reconcile under way; only while leading. */
+  request(): void {
+    if (!this.leadership || this.side.head() === undefined) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.reconcile(this.leadership);
+        } while (this.again && this.leadership);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  /** Resolves when no reconcile runs. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops the election (releasing the lease with `release`) once the running reconcile finished or `graceMs` passed. */
+  async stop(graceMs: number, release: boolean): Promise<void> {
+    for (const t of this.dutyTimers) clearTimeout(t);
+    this.dutyTimers.clear();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    const wasLeading = !!this.leadership;
+    this.leadership = undefined;
+    await this.election.stop({ release });
+    await this.idle();
+    if (wasLeading) this.side.metrics.leader(this.name, false);
+    this.status.leader = false;
+  }
+
+  private async reconcile(signal: AbortSignal | undefined): Promise<void> {
+    const commit = this.side.head();
+    if (!signal || signal.aborted || !commit) return;
+    const log = (line: string) => this.side.log(`${this.name}: ${line}`);
+    const started = performance.now();
+    let result: ReconcileResult = 'error';
+    let record: DeploymentRecord | undefined;
+    let message: string;
+    try {
+      const outcome = await syncRevision({
+        root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: false,
+        lease: 'held', signal, vars: this.side.env,
+      }, { synced: () => {}, log: (line) => this.side.log(line), progress: () => {} }); // its lines name the environment
+      const r = outcome.results[0];
+      if (!r) throw new Error(`environment ${this.name} was not synced`);
+      if ('skipped' in r) {
+        result = r.refused ? 'refused' : 'lease-held';
+        message = r.skipped;
+      } else {
+        const changes = r.plan.actions.filter((a) => a.op !== 'noop').length;
+        result = r.result.converged ? (r.result.writes > 0 ? 'converged' : 'unchanged') : 'not-converged';
+        // converged: live is what main says; otherwise what the plan found different is still in question
+        this.side.metrics.outOfSync(this.name, r.result.converged ? 0 : changes);
+        message = r.result.converged ? (r.result.writes ? `${r.result.writes} write${r.result.writes === 1 ? '' : 's'}` : 'nothing to do')
+          : `${r.result.results.filter((x) => !['ready', 'applied', 'deleted', 'unchanged'].includes(x.outcome)).map((x) => `${x.key}: ${x.outcome}`).join('; ')}`;
+        if (r.result.writes > 0 || !r.result.converged) record = r.record;
+      }
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const at = new Date();
+    if (signal.aborted) message = `stopped (${(signal.reason as Error | undefined)?.message ?? 'leadership lost'}): ${message}`;
+    this.side.metrics.reconcile(this.name, result, seconds);
+    if (result === 'converged' || result === 'unchanged') {
+      this.side.metrics.lastSuccessfulSync(this.name, at);
+      this.status.lastSuccessAt = at.toISOString();
+    }
+    Object.assign(this.status, { commit, result, message, lastSyncAt: at.toISOString(), reconciles: this.status.reconciles + 1 });
+    log(`${result} at ${commit.slice(0, 12)} in ${seconds.toFixed(2)} s: ${message}`);
+    if (record && !signal.aborted) {
+      // In order, before the next reconcile: the audit chain follows the deployments.
+      await this.context(signal, commit).then((ctx) => auditDuty(ctx, record)).catch((e: unknown) => log(`audit: ${(e as Error).message}`));
+    }
+    if (!this.dutiesStarted && !signal.aborted) {
+      // First run soon after taking the lead: right after its first reconcile.
+      this.dutiesStarted = true;
+      this.schedule('canary', canaryDuty, signal, 0);
+      this.schedule('drift', driftDuty, signal, 0);
+    }
+  }
+
+  private schedule(name: string, duty: (ctx: DutyContext) => Promise<{ nextInMs: number }>, signal: AbortSignal, inMs: number): void {
+    const timer = setTimeout(async () => {
+      this.dutyTimers.delete(timer);
+      if (signal.aborted) return;
+      let next = dutyRetryMs;
+      try {
+        const commit = this.side.head();
+        if (commit) next = (await duty(await this.context(signal, commit))).nextInMs;
+      } catch (e) {
+        this.side.log(`${this.name}: ${name}: ${(e as Error).message}; again in ${dutyRetryMs / 1000} s`);
+      }
+      if (!signal.aborted && this.leadership === signal) this.schedule(name, duty, signal, Math.max(1_000, next));
+    }, inMs);
+    timer.unref();
+    this.dutyTimers.add(timer);
+  }
+
+  private async context(signal: AbortSignal, commit: string): Promise<DutyContext> {
+    const gh = await this.side.github();
+    return {
+      environment: this.name, mirror: this.side.mirror, commit, releaseBranch: this.side.releaseBranch(), repository: this.side.repository,
+      github: { client: gh.installation.client, token: () => gh.installation.token(), cloneUrl: gh.cloneUrl, login: gh.login },
+      env: this.side.env, now: () => new Date(), signal,
+      log: (line) => this.side.log(`${this.name}: ${line}`), metrics: this.side.metrics,
+    };
+  }
+}
