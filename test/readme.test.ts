@@ -1,7 +1,7 @@
 // The README's command examples are this file's output: each scenario runs the built CLI on a
 // fresh copy of the example repository and the README block must match it. UPDATE_GOLDEN=1
 // rewrites the blocks. Dates are fixed so commit ids are stable.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -220,9 +220,19 @@ t.test('the README says how its examples are made, and claims only what the code
   t.notMatch(readme, /modelship\.io\/\*/, 'no wildcard: KServe takes keys');
   // no scheduled runs that no workflow performs
   const workflows = readdirSync(join(root, '.github/workflows')).map((f) => readFileSync(join(root, '.github/workflows', f), 'utf8')).join('\n');
+  // ... nor by the in-cluster agent: it runs them once src/agent/agent.ts calls their duties (src/agent/duties.ts)
+  const agentFile = join(root, 'src/agent/agent.ts');
+  const agent = existsSync(agentFile) ? readFileSync(agentFile, 'utf8') : '';
+  const scheduled = readme.slice(readme.indexOf('### What the agent runs on a schedule'));
   for (const command of ['canary watch', 'drift']) {
     if (workflows.includes(`cli.js ${command}`)) continue;
-    t.ok(readme.includes(`No workflow in this repository runs ${command === 'drift' ? '`drift` on a schedule' : 'it'} yet`), `${command}: the README says nothing runs it`);
+    const nothing = `No workflow in this repository runs ${command === 'drift' ? '`drift` on a schedule' : 'it'} yet`;
+    if (agent.includes(command === 'drift' ? 'driftDuty' : 'canaryDuty')) {
+      t.notOk(readme.includes(nothing), `${command}: the agent runs it; the README must not say nothing does`);
+      t.ok(scheduled.startsWith('### What the agent runs on a schedule') && scheduled.includes(`**${command}** every`), `${command}: the README says when the agent runs it`);
+    } else {
+      t.ok(readme.includes(nothing), `${command}: the README says nothing runs it`);
+    }
   }
   t.notMatch(readme, /a scheduled workflow keeps one issue/);
   t.notMatch(readme, /`canary watch` \(in the sync workflow or the in-cluster loop\)/);

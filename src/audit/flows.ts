@@ -15,6 +15,9 @@ import { trace, type TraceAnswer } from './trace.js';
 import { currentIndex, saveIndex, verifyEnvironment } from './trail.js';
 import type { VerifyResult } from './verify.js';
 import { readDeploymentRecord } from '../config/records.js';
+import type { Policy } from '../config/types.js';
+import type { DeploymentRecord } from '../model/deployments.js';
+import type { GitHubClient, RepoRef } from '../adapters/github/client.js';
 
 export interface MirrorFlowRequest {
   root: string;
@@ -54,6 +57,48 @@ export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult 
     },
     ...(report ? { report } : {}),
     now: recordTime,
+    log: req.log,
+  });
+  return { ...result, store: store.location };
+}
+
+export interface DeploymentMirrorRequest {
+  /** a repository holding the commit (the agent's bare mirror will do: only git objects are read) */
+  root: string;
+  environment: string;
+  /** the deployment record the sync just made (its commit is the one recorded) */
+  record: DeploymentRecord;
+  key: SigningKeySource;
+  /** who asked and approved, read from GitHub as this client (the agent's App installation) */
+  github: { client: GitHubClient; repository: RepoRef };
+  recorderVersion: string;
+  now(): Date;
+  log(line: string): void;
+}
+
+/**
+ * `audit mirror` for the agent, in-process, right after a sync: the record is given, not read
+ * from a folder, and the change facts come from GitHub. `skipped` says why nothing was tried
+ * when the environment's policy at the commit declares no audit trail.
+ */
+export async function mirrorDeployment(req: DeploymentMirrorRequest): Promise<(MirrorResult & { store: string }) | { skipped: string }> {
+  const { root, environment, record } = req;
+  const commit = record.commit;
+  const file = `policies/${environment}.yaml`;
+  const { loadDocument } = await import('../config/load.js');
+  const bytes = await fileAt(root, commit, file);
+  const loaded = bytes ? loadDocument<Policy>(file, bytes, 'policy').loaded?.data : undefined;
+  if (loaded && !loaded.audit) return { skipped: `${file} at ${commit.slice(0, 12)} declares no audit trail` };
+  const settings = await auditSettings(root, commit, environment);
+  const [{ mirror }, { changeFromGitHub }] = await Promise.all([import('./mirror.js'), import('./github.js')]);
+  const signer = await trustedSigner(req.key, settings);
+  const store = await storeFor(settings);
+  const { client, repository } = req.github;
+  const result = await mirror({
+    root, environment, commit, settings, store, signer, repoName: `${repository.owner}/${repository.repo}`, recorderVersion: req.recorderVersion,
+    deployment: async (c) => (c === commit ? record : undefined),
+    change: (info, side) => changeFromGitHub(client, repository, info, side, settings.breakGlassReviewMs, settings.approvals),
+    now: req.now,
     log: req.log,
   });
   return { ...result, store: store.location };

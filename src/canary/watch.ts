@@ -18,7 +18,7 @@ import { defaultRequestsQueries, prometheusSource } from '../adapters/prometheus
 import { observeChecks, usesWindowBounds, type MetricSource } from '../metrics/source.js';
 import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adapters/snowflake/warehouse.js';
 import { localDefaultBranch } from '../promote/promote.js';
-import { rollback, type RollbackResult } from '../rollback/rollback.js';
+import { rollback, type RollbackRequest, type RollbackResult } from '../rollback/rollback.js';
 import { judgeGuardrails, type GuardrailVerdict, type IntervalObservations } from './guardrails.js';
 
 export interface WatchRequest {
@@ -32,6 +32,15 @@ export interface WatchRequest {
   act: boolean;
   base?: string;
   github?: GitHubConnection;
+  /**
+   * The commit of `base` to read, instead of fetching it (the agent's mirror, which may be a
+   * bare repository: the watch itself reads only git objects)
+   */
+  tip?: string;
+  /** where the connections are configured (SNOWFLAKE_*); default this process's environment */
+  env?: NodeJS.ProcessEnv;
+  /** how a breach is rolled back; default rollback() in `root` (the agent runs it in a working clone) */
+  rollback?: (req: RollbackRequest) => Promise<RollbackResult>;
 }
 
 export interface CanaryWatch {
@@ -59,9 +68,9 @@ export interface WatchReport {
 export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
   const { root, environment: env } = req;
   const base = req.base ?? (await localDefaultBranch(root));
-  if (await remoteUrl(root)) await fetchBranch(root, base);
-  const baseRef = (await refExists(root, `refs/remotes/origin/${base}`)) ? `origin/${base}` : base;
-  const tip = await resolveRevision(root, baseRef);
+  if (!req.tip && await remoteUrl(root)) await fetchBranch(root, base);
+  const baseRef = !req.tip && (await refExists(root, `refs/remotes/origin/${base}`)) ? `origin/${base}` : base;
+  const tip = req.tip ?? await resolveRevision(root, baseRef);
   const repo = await loadRepository(await gitRevision(root, tip), { versions: 'pinned' });
   const environment = repo.environments.get(env)?.data;
   if (!environment) throw new UsageError(`environment "${env}" does not exist (or does not validate) on ${baseRef}`);
@@ -83,7 +92,7 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = req.prometheusUrl ? { prometheus: prometheusSource({ url: req.prometheusUrl }) } : {};
   let warehouse: WarehouseSource | undefined;
   try {
-    const config = policy.checks.some((c) => c.source === 'warehouse') ? warehouseFromEnv(process.env) : undefined;
+    const config = policy.checks.some((c) => c.source === 'warehouse') ? warehouseFromEnv(req.env ?? process.env) : undefined;
     if (config) sources.warehouse = warehouse = warehouseSource(config);
   } catch (e) {
     if (!(e instanceof ModelshipError)) throw e;
@@ -104,7 +113,7 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
         continue;
       }
       try {
-        w.rollback = await rollback({
+        w.rollback = await (req.rollback ?? rollback)({
           root, environment: env, model, openPr: report.autoRollback === 'pr', breakGlass: false, direct: report.autoRollback === 'direct',
           base, now: req.now, by: 'modelship canary watch', evidence: verdict.reasons,
           reason: `canary guardrail breached: ${verdict.checks.filter((x) => x.breached).map((x) => x.check).join(', ')}`,

@@ -132,7 +132,7 @@ export interface Policy {
     features?: { mode?: GateMode; manifest?: string; onDefinitionChange?: 'block' | 'warn' };
     performance?: { mode?: GateMode; metrics?: Record<string, MetricBound>; slices?: { metrics?: Record<string, MetricBound>; minRows?: number } };
     drift?: {
-      mode?: GateMode; window?: string;
+      mode?: GateMode; window?: string; every?: string;
       psi?: { warn?: number; fail?: number }; nullRateDelta?: { warn?: number; fail?: number }; categoricalLinf?: { warn?: number; fail?: number };
     };
   };

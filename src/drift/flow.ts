@@ -5,7 +5,7 @@
 import { loadDesiredState } from '../config/state.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../model/durations.js';
-import { octokit, openOrUpdateIssue, type GitHubConnection, type IssueRef, type RepoRef } from '../adapters/github/client.js';
+import { octokit, openOrUpdateIssue, type GitHubClient, type GitHubConnection, type IssueRef, type RepoRef } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
 import { resolveRevision } from '../adapters/git/tree.js';
 import { retrainIssue, type ModelDrift } from '../metrics/drift-monitor.js';
@@ -27,6 +27,10 @@ export interface DriftRequest {
   timeoutMs: number;
   /** open or update a retraining issue for each model past its bounds */
   github?: GitHubConnection;
+  /** the same, as an authenticated client (the agent's GitHub App installation) in this repository */
+  issues?: { client: GitHubClient; repository: RepoRef };
+  /** where the Snowflake connection is configured (SNOWFLAKE_*); default this process's environment */
+  connections?: NodeJS.ProcessEnv;
 }
 
 export type RetrainIssue = IssueRef & { environment: string; model: string; title: string };
@@ -51,7 +55,7 @@ export async function measureDrift(req: DriftRequest, progress: (line: string) =
     if (!models.length) continue;
     const span = req.windowMs ?? parseDuration(repo.policies.get(name)?.data.gates.drift?.window ?? '') ?? 86_400_000;
     const window = { start: new Date(end.getTime() - span), end };
-    const conn = warehouseFor(env, process.env, { timeoutMs: req.timeoutMs });
+    const conn = warehouseFor(env, req.connections ?? process.env, { timeoutMs: req.timeoutMs });
     if (!conn) {
       throw new UsageError(`drift is measured in the warehouse, but no Snowflake connection is configured for ${name}`
         + ' (set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH; see the README)');
@@ -67,9 +71,9 @@ export async function measureDrift(req: DriftRequest, progress: (line: string) =
   progress('');
 
   const issues: RetrainIssue[] = [];
-  if (req.github) {
-    const ref = await githubRepo(root);
-    const gh = octokit(req.github);
+  if (req.github || req.issues) {
+    const ref = req.issues?.repository ?? await githubRepo(root);
+    const gh = req.issues?.client ?? octokit(req.github!);
     for (const d of results.filter((r) => r.status === 'fail')) {
       const issue = retrainIssue(d, { commit });
       const r = await openOrUpdateIssue(gh, ref, issue);

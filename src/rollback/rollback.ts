@@ -20,7 +20,7 @@ import { commitFacts, committedAt, onFirstParentLine } from '../adapters/git/sea
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import {
   defaultBranch, octokit, openOrUpdateIssue, openOrUpdatePull, requestTeamReviews, teamMembers,
-  type GitHubConnection, type IssueRef, type PullRef, type RepoRef,
+  type GitHubClient, type GitHubConnection, type IssueRef, type PullRef, type RepoRef,
 } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
 import { editEnvironment } from '../promote/edit.js';
@@ -52,6 +52,18 @@ export interface RollbackRequest {
   evidence?: string[];
   by?: string;
   now: Date;
+  /**
+   * The in-cluster agent: `root` is a working clone that has `base` at `tip` (nothing is fetched),
+   * GitHub is talked to as `client` (the App's installation) and pushes go through `push`.
+   */
+  remote?: RollbackRemote;
+}
+
+export interface RollbackRemote {
+  repository: RepoRef;
+  client: GitHubClient;
+  tip: string;
+  push(commit: string, branch: string, options: { force?: boolean }): Promise<void>;
 }
 
 export interface RollbackResult {
@@ -80,15 +92,17 @@ export async function rollback(req: RollbackRequest): Promise<RollbackResult> {
   if (req.breakGlass && !req.reason?.trim()) throw new UsageError('--break-glass needs --reason: the emergency is recorded in the commit (Break-Glass trailer) and the review issue');
 
   const remote = req.openPr || req.breakGlass || req.direct;
-  const repoRef = remote ? await githubRepository(root, req.repository ?? process.env.GITHUB_REPOSITORY) : undefined;
-  if (req.breakGlass && (!req.github || !repoRef)) {
+  const repoRef = remote ? req.remote?.repository ?? await githubRepository(root, req.repository ?? process.env.GITHUB_REPOSITORY) : undefined;
+  if (req.breakGlass && (!(req.github || req.remote) || !repoRef)) {
     throw new UsageError(`--break-glass needs GITHUB_TOKEN${repoRef ? '' : ' and a GitHub repository (GITHUB_REPOSITORY=owner/name)'}: the policy's teams are checked on GitHub and a review issue is opened there; without them nothing is pushed`);
   }
-  const gh = req.github && repoRef && (req.openPr || req.breakGlass) ? octokit(req.github) : undefined;
+  const client = req.remote?.client ?? (req.github ? octokit(req.github) : undefined);
+  const gh = client && repoRef && (req.openPr || req.breakGlass) ? client : undefined;
   const base = req.base ?? (gh && repoRef ? await defaultBranch(gh, repoRef) : undefined) ?? (await localDefaultBranch(root));
-  if (await remoteUrl(root)) await fetchBranch(root, base);
-  const baseRef = (await refExists(root, `refs/remotes/origin/${base}`)) ? `origin/${base}` : base;
-  const parent = await resolveRevision(root, baseRef);
+  if (!req.remote && await remoteUrl(root)) await fetchBranch(root, base);
+  const baseRef = !req.remote && (await refExists(root, `refs/remotes/origin/${base}`)) ? `origin/${base}` : base;
+  const parent = req.remote?.tip ?? await resolveRevision(root, baseRef);
+  const push = req.remote?.push ?? ((commit: string, branch: string, options: { force?: boolean }) => pushCommit(root, commit, branch, options));
 
   const named = req.commit ? await namedCommit(root, parent, baseRef, req.commit) : undefined;
   const target = named ? await targetOf(root, named, req.environment, req.model) : undefined;
@@ -164,7 +178,7 @@ export async function rollback(req: RollbackRequest): Promise<RollbackResult> {
 
   const result: RollbackResult = { plan, how, title: rollbackTitle(plan), branch, commit, base, artifact, notes };
   if (req.breakGlass || req.direct) {
-    await pushCommit(root, commit, base);
+    await push(commit, base, {});
     await deleteBranch(root, branch);
     result.pushed = 'default-branch';
     if (req.breakGlass) {
@@ -186,7 +200,7 @@ export async function rollback(req: RollbackRequest): Promise<RollbackResult> {
     ];
     return result;
   }
-  await pushCommit(root, commit, branch, { force: true });
+  await push(commit, branch, { force: true });
   result.pushed = 'branch';
   const pr = await openOrUpdatePull(gh, repoRef, { head: branch, base, title: result.title, body: rollbackBody(summary(how)) });
   const reviews = card ? await requestTeamReviews(gh, repoRef, pr.number, card.reviewers) : { requested: [], skipped: [] };
