@@ -46,15 +46,19 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   t.match(out, /check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: failure — every gate passes; waiting for approval: 0 of 1 required approval\n/, 'the App\'s check run before the approval');
   t.match(out, /GitHub → serve: pull_request_review\.submitted of #1.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success — every gate passes; ready to merge/, 'and after it');
   t.match(out, /pull_request_review\.submitted of #3.*\n.*\n.*pull_request_review\.submitted of #3.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success/, 'the revert passes with two approvals');
-  t.match(out, /staging at [0-9a-f]{12}: converged/);
-  t.match(out, /fraud-detector 2026\.11\.20-1 at 5% beside 2026\.11\.06-1 .*BREACHED/);
-  t.match(out, /revert pull request #3 opened/);
+  t.match(out, /\$ modelship serve .* --repository acmerisk\/model-releases --environments staging,production /, 'serve runs the agent too');
+  t.match(out, /agent: staging: converged at [0-9a-f]{12} in [0-9.]+ s: 3 writes\n(.*\n)*?\s+agent: production: converged at [0-9a-f]{12} in [0-9.]+ s: 4 writes/, 'the agent brings both environments to main at start');
+  t.match(out, /\[5\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}), signed with the webhook secret → 202 reconciling: refs\/heads\/main at \1\n(.*\n)*?\s+agent: staging: converged at \1 in [0-9.]+ s: 2 writes\n(.*\n)*?\s+agent: staging: audit staging: 1 record written to s3:\/\/acme-audit-trail\/staging \(seq 1\)/, 'the merge is pushed, the agent converges staging and records it');
+  t.match(out, /\[7\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}).*\n(.*\n)*?\s+agent: production: converged at \1 in [0-9.]+ s: 2 writes/, 'the canary merge converges production');
+  t.match(out, /\[9\/12\] the agent's canary watch.*\n\s+agent: production: canary watch production: fraud-detector 2026\.11\.20-1 at 5%: BREACHED\n(.*\n)*?\s+agent: .*revert pull request #3 opened/, 'the agent\'s own canary watch notices the breach and opens the revert');
+  t.match(out, /agent: production: audit production: 1 record written to s3:\/\/acme-audit-trail\/production \(seq 2\)/, 'the revert\'s deployment is recorded');
   t.match(out, /production runs 2026\.11\.06-1 again/);
   t.match(out, /production: OK: 3 records verified/);
   t.match(out, /canary 2026\.11\.20-1, 5% of online traffic\n\s+live +\S+ until \S+\n\s+promoted by +PR #2/);
   t.match(out, /Done in \d+\.\d s/, 'how long it took is measured by npm run bench -- demo, not asserted here');
   for (const f of ['reports/production-canary.md', 'dashboard/index.html', 'transcript.txt']) t.ok(existsSync(join(dir, f)), f);
-  t.ok(readdirSync(join(dir, 'audit')).length > 0, 'the audit trail is on disk');
+  t.ok(readdirSync(join(dir, 's3/acme-audit-trail')).length > 0, 'the audit trail is in the S3 stand-in\'s bucket');
+  t.match(readFileSync(join(dir, 'serve/serve.log'), 'utf8'), /stopped; 0 queued evaluations dropped/, 'serve was stopped with SIGTERM and said so');
   t.match(readFileSync(join(dir, 'dashboard/index.html'), 'utf8'), /fraud-detector/);
   t.same(processesMentioning(dir), [], 'no process left behind');
   // The README shows the step lines of this run (timings vary; the full output is in transcript.txt).
@@ -70,7 +74,7 @@ t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 
   let out = '';
   const started = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-    if (out.includes('[3/12]')) resolve();
+    if (out.includes('[2/12]')) resolve(); // serve and the stand-ins run from step 1 on
   }));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await Promise.race([started, exited]);

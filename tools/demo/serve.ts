@@ -57,7 +57,8 @@ export async function startServe(o: { app: DemoApp; githubUrl: string; dir: stri
   const child = spawnTethered(process.execPath, [cli, ...args], { stdout: 'ignore', stderr: 'pipe', env: o.env }).process;
   const lines: string[] = [];
   let partial = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close': exited and its stderr read to the end (the last log lines are in the log)
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       const text = partial + d.toString();

@@ -26,7 +26,7 @@ export interface World {
   /** the GitHub App `modelship serve` authenticates as (installed on the release repository) */
   app: import('./serve.js').DemoApp;
   /** starts `modelship serve` (as a child process, stopped by close()) with these extra arguments */
-  startServe(args?: string[]): Promise<import('./serve.js').RunningServe>;
+  startServe(args?: string[], extraEnv?: Record<string, string>): Promise<import('./serve.js').RunningServe>;
   git(...args: string[]): string;
   /** git in another folder (the bare origin: what GitHub does on its side) */
   gitIn(cwd: string, ...args: string[]): string;
@@ -79,12 +79,14 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     ]);
     const app = demoApp();
     const [s3, kube, snow, github] = await Promise.all([
-      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training'], dir: join(dir, 's3') }),
+      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training', 'acme-audit-trail'], dir: join(dir, 's3') }),
       startKubernetesStandIn({ namespaces: ['ml-staging', 'ml-serving'], controller: { delayMs: 150 } }),
       startSnowflakeStandIn({ setup: warehouseTables }),
       startGitHub({
         // The token is the ML engineer's: the pull requests the story opens are hers.
         owner, repo: repoName, token, login: people.author,
+        // where git fetches the repository from (GET /repos/{owner}/{repo}'s clone_url): the demo's bare origin
+        cloneUrl: origin,
         users: [people.author, ...people.leads, ...people.modelRisk, ...people.oncall],
         teams: { 'fraud-ml-leads': people.leads, 'model-risk': people.modelRisk, 'ml-oncall': people.oncall, 'ml-platform': people.leads, 'disputes-ml': [] },
         // The checker's GitHub App, installed on the repository: `modelship serve` authenticates as it.
@@ -104,13 +106,14 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     await seedRegistry(env);
     return {
       dir, repo, origin, env, github, kube, snow, app,
-      async startServe(args = []) {
+      async startServe(args = [], extraEnv = {}) {
         mkdirSync(join(dir, 'serve'), { recursive: true });
         // The service's environment: the stand-ins' addresses and credentials, without the ML
         // engineer's GitHub token (serve speaks to GitHub as its App only).
         const serveEnv: NodeJS.ProcessEnv = { FORCE_COLOR: '0' };
         for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|GITHUB_|GH_|MODELSHIP_|SNOWFLAKE_)/.test(k)) serveEnv[k] = v;
         for (const [k, v] of Object.entries(env)) if (!/^GITHUB_/.test(k)) serveEnv[k] = v;
+        Object.assign(serveEnv, extraEnv);
         const serve = await startServe({ app, githubUrl: github.url, dir: join(dir, 'serve'), env: serveEnv, args, logFile: join(dir, 'serve/serve.log') });
         stops.push(() => serve.stop()); // stopped first (close() runs the stops in reverse)
         return serve;
