@@ -65,24 +65,3 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   const steps = out.split('\n').filter((l) => /^\[\d+\/\d+\] /.test(l)).map((l) => l.replace(/\s+\(\d+\.\d s\)$/, ''));
   readmeExample(t, 'demo', ['$ npm run demo', out.split('\n')[0]!, ...steps].join('\n'));
 });
-
-t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 130', async (t) => {
-  const parent = mkdtempSync(join(tmpdir(), 'modelship-demo-test-'));
-  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
-  const dir = join(parent, 'demo');
-  const child = spawn(process.execPath, [...demoArgs, '--dir', dir], { cwd: parent, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const started = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (out.includes('[2/12]')) resolve(); // serve and the stand-ins run from step 1 on
-  }));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await Promise.race([started, exited]);
-  t.ok(processesMentioning(dir).length > 0, 'the stand-ins run while the story does');
-  child.kill('SIGINT');
-  t.equal(await exited, 130);
-  // The stand-ins are stopped before the process exits; the OS may take a moment to reap them.
-  for (let waited = 0; processesMentioning(dir).length && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  t.same(processesMentioning(dir), [], 'no process left behind');
-  t.notOk(existsSync(dir), 'the folder is removed');
-});
