@@ -62,3 +62,10 @@ t.test('error classes are declared in src/errors.ts only', async (t) => {
   const declared = files.filter((f) => f.path !== 'src/errors.ts' && /class \w+ extends (\w*Error)\b/.test(f.text)).map((f) => f.path);
   t.same(declared, []);
 });
+
+t.test('the agent reconciles through the sync flow and the adapters: no command, no HTTP server, nothing of serve but its metrics', async (t) => {
+  const found = files.filter((f) => f.path.startsWith('src/agent/'))
+    .flatMap((f) => importsOf(f.text).filter((s) => /\/commands\/|^node:(http|https|child_process)$|\/serve\/(?!metrics\.js$)/.test(s)).map((s) => `${f.path} imports ${s}`));
+  t.same(found, []);
+  t.ok(files.some((f) => f.path === 'src/agent/agent.ts' && importsOf(f.text).includes('../sync/connect.js')), 'the rule sees the agent\'s imports');
+});

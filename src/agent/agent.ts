@@ -16,7 +16,8 @@ import { loadKubeConfig } from '../adapters/kubernetes/target.js';
 import { loadDesiredState } from '../config/state.js';
 import type { Metrics } from '../serve/metrics.js';
 import { kubeConnection } from '../sync/connect.js';
-import { AgentEnvironment, type EnvironmentStatus } from './environment.js';
+import { AgentEnvironment, type Duties, type EnvironmentStatus } from './environment.js';
+import { auditDuty, canaryDuty, driftDuty } from './duties.js';
 import { electionTiming } from './leader.js';
 
 export interface AgentOptions {
@@ -41,6 +42,8 @@ export interface AgentOptions {
   log(line: string): void;
   /** how long a sync waits for its objects to become ready (default 5 minutes, as `sync`) */
   readyTimeoutMs?: number;
+  /** the duties run under leadership (default: duties.ts's canary, drift and audit) */
+  duties?: Partial<Duties>;
 }
 
 export interface Agent {
@@ -88,6 +91,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const side = {
     repository: o.repository, releaseBranch: release, mirror, head: () => head, env: o.env, metrics: o.metrics, log,
     readyTimeoutMs: o.readyTimeoutMs ?? 300_000,
+    duties: { canary: canaryDuty, drift: driftDuty, audit: auditDuty, ...o.duties },
     async github() {
       if (!source) throw new Error('the repository was not read from GitHub yet');
       if (installation?.id !== source.installationId) installation = { id: source.installationId, value: o.app.installation(source.installationId) };
@@ -183,7 +187,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ready: () => fetched,
     status: () => ({
       holder, head, ready: fetched,
-      environments: Object.fromEntries(o.environments.map((name) => [name, environments.get(name)?.status ?? { leader: false, waiting: waiting.get(name) ?? 'the release branch is not fetched yet' }])) as Record<string, EnvironmentStatus | { leader: false; waiting: string }>,
+      environments: Object.fromEntries(o.environments.map((name) => [name, environments.get(name)?.snapshot() ?? { leader: false, waiting: waiting.get(name) ?? 'the release branch is not fetched yet' }])) as Record<string, EnvironmentStatus | { leader: false; waiting: string }>,
     }),
     async stop(graceMs, so = {}) {
       stopped = true;

@@ -7,8 +7,15 @@ import type { RepoRef } from '../adapters/github/client.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import type { Metrics, ReconcileResult } from '../serve/metrics.js';
 import { syncRevision } from '../sync/run.js';
-import { auditDuty, canaryDuty, driftDuty, type DutyContext } from './duties.js';
+import type { DutyContext } from './duties.js';
 import { LeaderElection, type ElectionTiming, type LeaseLock } from './leader.js';
+
+/** The duties run under leadership (duties.ts's by default). */
+export interface Duties {
+  canary(ctx: DutyContext): Promise<{ nextInMs: number }>;
+  drift(ctx: DutyContext): Promise<{ nextInMs: number }>;
+  audit(ctx: DutyContext, record: DeploymentRecord): Promise<void>;
+}
 
 /** What an environment needs from its agent. */
 export interface AgentSide {
@@ -21,6 +28,7 @@ export interface AgentSide {
   github(): Promise<{ installation: Installation; cloneUrl: string; login: string }>;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs: number;
+  duties: Duties;
   metrics: Metrics;
   log(line: string): void;
 }
@@ -48,6 +56,8 @@ export class AgentEnvironment {
   private again = false;
   private dutyTimers = new Set<NodeJS.Timeout>();
   private dutiesStarted = false;
+  /** warnings the sync gave (e.g. an unverified cluster identity): said once, not every resync */
+  private readonly warned = new Set<string>();
 
   constructor(readonly name: string, lease: LeaseLock, timing: ElectionTiming, private readonly side: AgentSide) {
     const log = (line: string) => side.log(`${name}: ${line}`);
@@ -93,6 +103,11 @@ export class AgentEnvironment {
     })();
   }
 
+  /** The status with who holds the lease as this replica last saw it. */
+  snapshot(): EnvironmentStatus {
+    return { ...this.status, leader: this.election.leading, ...(this.election.lastHolder ? { holder: this.election.lastHolder } : {}) };
+  }
+
   /** Resolves when no reconcile runs. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -125,7 +140,17 @@ export class AgentEnvironment {
       const outcome = await syncRevision({
         root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: false,
         lease: 'held', signal, vars: this.side.env,
-      }, { synced: () => {}, log: (line) => this.side.log(line), progress: () => {} }); // its lines name the environment
+      }, {
+        synced: () => {}, progress: () => {},
+        // its lines name the environment
+        log: (line) => {
+          if (line.startsWith(`${this.name}: warning: `)) {
+            if (this.warned.has(line)) return;
+            this.warned.add(line);
+          }
+          this.side.log(line);
+        },
+      });
       const r = outcome.results[0];
       if (!r) throw new Error(`environment ${this.name} was not synced`);
       if ('skipped' in r) {
@@ -155,13 +180,13 @@ export class AgentEnvironment {
     log(`${result} at ${commit.slice(0, 12)} in ${seconds.toFixed(2)} s: ${message}`);
     if (record && !signal.aborted) {
       // In order, before the next reconcile: the audit chain follows the deployments.
-      await this.context(signal, commit).then((ctx) => auditDuty(ctx, record)).catch((e: unknown) => log(`audit: ${(e as Error).message}`));
+      await this.context(signal, commit).then((ctx) => this.side.duties.audit(ctx, record)).catch((e: unknown) => log(`audit: ${(e as Error).message}`));
     }
     if (!this.dutiesStarted && !signal.aborted) {
       // First run soon after taking the lead: right after its first reconcile.
       this.dutiesStarted = true;
-      this.schedule('canary', canaryDuty, signal, 0);
-      this.schedule('drift', driftDuty, signal, 0);
+      this.schedule('canary', (ctx) => this.side.duties.canary(ctx), signal, 0);
+      this.schedule('drift', (ctx) => this.side.duties.drift(ctx), signal, 0);
     }
   }
 

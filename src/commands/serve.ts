@@ -80,7 +80,8 @@ function rolesFrom(o: Options): Pick<ServeOptions, 'check' | 'agent'> {
     check: roles.includes('check'),
     agent: {
       repository: { owner: repository[1]!, repo: repository[2]! }, environments: [...new Set(environments)], resyncMs,
-      leaseDurationSeconds: leaseMs / 1000, env,
+      // connections (Kubernetes, Snowflake) as configured when serve started
+      leaseDurationSeconds: leaseMs / 1000, env: { ...env },
     },
   };
 }
