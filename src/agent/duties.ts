@@ -166,7 +166,10 @@ async function policyAt(ctx: DutyContext): Promise<Policy | undefined> {
   const bytes = await fileAt(ctx.mirror, ctx.commit, file);
   if (!bytes) return undefined;
   const loaded = loadDocument<Policy>(file, bytes, 'policy');
-  if (!loaded.loaded) throw new RefusedError(`${file} at ${ctx.commit.slice(0, 12)} does not validate: ${loaded.problems[0]?.message ?? 'see modelship validate'}`);
+  const p = loaded.problems.find((x) => x.severity === 'error');
+  if (!loaded.loaded || p) {
+    throw new RefusedError(`${file} at ${ctx.commit.slice(0, 12)} does not validate: ${p ? `line ${p.line}, column ${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}` : 'run modelship validate'}`);
+  }
   return loaded.loaded.data;
 }
 

@@ -249,3 +249,22 @@ t.test('the push is refused (a wrong token): the failure is logged, nothing is o
   t.equal(gh.state.pulls().length, 0, 'no pull request for a branch that was not pushed');
   t.ok(http.requests.length > 0 && http.requests.every((r) => !r.authorized));
 });
+
+t.test('leadership lost during the watch: the breach is logged, the rollback left to the next leader', { skip }, async (t) => {
+  const { gh, http, logs, ctx } = await stage(t, 'pr');
+  const c = ctx(after(15));
+  const lease = new AbortController();
+  // The watch reads the clock once as it starts; the Lease is lost right then.
+  c.now = () => (lease.abort(), new Date(after(15)));
+  c.signal = lease.signal;
+  await canaryDuty(c);
+  t.match(logs.join('\n'), /BREACHED[\s\S]*the rollback was not completed: production: no longer the leader; the rollback is left to the next one$/);
+  t.equal(gh.state.pulls().length, 0);
+  t.same(http.requests, []);
+  t.notMatch(readFileSync(argvLog, 'utf8'), /^init/m, 'no working clone');
+
+  logs.length = 0;
+  const stopped = await canaryDuty(c);
+  t.same(stopped, { nextInMs: 60_000 }, 'not leading: nothing is read');
+  t.same(logs, []);
+});

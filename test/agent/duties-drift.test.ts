@@ -115,6 +115,14 @@ t.test('the policy\'s gates.drift.every sets the schedule; mode: off skips with 
   t.equal(off.snow.queries.length, 0, 'nothing reached the warehouse');
 });
 
+t.test('a policy whose gates.drift.every is not a duration: UNKNOWN with file, line and field; nothing measured', async (t) => {
+  const { ctx, logs, snow, gates } = await stage(t, { policy: (p) => p.replace('    window: 7d\n', '    window: 7d\n    every: soon\n') });
+  t.same(await driftDuty(ctx), { nextInMs: 6 * hour });
+  t.same(logs, [`drift production: UNKNOWN: not measured: policies/production.yaml at ${ctx.commit.slice(0, 12)} does not validate: line 34, column 12: gates.drift.every: expected a duration such as 90s, 15m, 48h, 7d or 1h30m, found the string "soon"; next in 6h`]);
+  t.same(gates, ['drift unknown']);
+  t.equal(snow.queries.length, 0);
+});
+
 t.test('the schedule: every, else the window capped at 6h (a day by default), never under a minute', async (t) => {
   t.equal(driftEveryMs(undefined), 6 * hour);
   t.equal(driftEveryMs({ window: '2h' }), 2 * hour, 'a short window is measured back to back: no serving data goes unmeasured');
