@@ -40,13 +40,13 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   t.match(out, /\[1\/12\] set up/);
   t.match(out, /registered fraud-detector@2026\.11\.20-1/);
   t.match(out, /pull request #1 opened/);
-  t.match(out, /\$ modelship serve --app-id 4242 --private-key-file \.\/app-private-key\.pem --webhook-secret-file \.\/webhook-secret .*\n\s+authenticated as GitHub App modelship-acme \(id 4242\)/, 'serve runs as the GitHub App, its key and secret in files');
+  t.match(out, /\$ MODELSHIP_AUDIT_KEY_FILE=\.\/keys\/audit-demo\.pem POD_NAME=modelship-0 MODELSHIP_CANARY_EVERY=2s modelship serve --app-id 4242 --private-key-file \.\/serve\/app-private-key\.pem --webhook-secret-file \.\/serve\/webhook-secret .*\n\s+authenticated as GitHub App modelship-acme \(id 4242\)/, 'serve runs as the GitHub App, its key and secret in files');
   t.match(out, /the GitHub stand-in sends no webhooks/, 'the story says who delivers the webhooks');
   t.match(out, /GitHub → serve: pull_request\.opened of #1, signed with the webhook secret → 202 queued: #1 at [0-9a-f]{12}/);
   t.match(out, /check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: failure — every gate passes; waiting for approval: 0 of 1 required approval\n/, 'the App\'s check run before the approval');
   t.match(out, /GitHub → serve: pull_request_review\.submitted of #1.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success — every gate passes; ready to merge/, 'and after it');
   t.match(out, /pull_request_review\.submitted of #3.*\n.*\n.*pull_request_review\.submitted of #3.*\n\s+check run "modelship" on [0-9a-f]{12} by modelship-acme\[bot\]: success/, 'the revert passes with two approvals');
-  t.match(out, /\$ modelship serve .* --repository acmerisk\/model-releases --environments staging,production /, 'serve runs the agent too');
+  t.match(out, /POD_NAME=modelship-0 .*modelship serve .* --repository acmerisk\/model-releases --environments staging,production /, 'serve runs the agent too');
   t.match(out, /agent: staging: converged at [0-9a-f]{12} in [0-9.]+ s: 3 writes\n(.*\n)*?\s+agent: production: converged at [0-9a-f]{12} in [0-9.]+ s: 4 writes/, 'the agent brings both environments to main at start');
   t.match(out, /\[5\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}), signed with the webhook secret → 202 reconciling: refs\/heads\/main at \1\n(.*\n)*?\s+agent: staging: converged at \1 in [0-9.]+ s: 2 writes\n(.*\n)*?\s+agent: staging: audit staging: 1 record written to s3:\/\/acme-audit-trail\/staging \(seq 1\)/, 'the merge is pushed, the agent converges staging and records it');
   t.match(out, /\[7\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}).*\n(.*\n)*?\s+agent: production: converged at \1 in [0-9.]+ s: 2 writes/, 'the canary merge converges production');

@@ -47,7 +47,7 @@ export interface RunningServe {
  * Starts `modelship serve` with the App's key and secret in files under `dir` (never in argv),
  * `args` added; resolves once it listens. Its log goes to `logFile` as well.
  */
-export async function startServe(o: { app: DemoApp; githubUrl: string; dir: string; env: NodeJS.ProcessEnv; args?: string[]; logFile: string }): Promise<RunningServe> {
+export async function startServe(o: { app: DemoApp; githubUrl: string; dir: string; env: NodeJS.ProcessEnv; args?: string[]; logFile: string; /** paths under it are shown as ./… */ shownFrom: string }): Promise<RunningServe> {
   const keyFile = join(o.dir, 'app-private-key.pem');
   const secretFile = join(o.dir, 'webhook-secret');
   writeFileSync(keyFile, o.app.privateKey, { mode: 0o600 });
@@ -75,7 +75,7 @@ export async function startServe(o: { app: DemoApp; githubUrl: string; dir: stri
     setTimeout(() => reject(new Error(`modelship serve did not listen within 30 s:\n${lines.join('\n')}`)), 30_000).unref();
   });
   return {
-    line: `modelship ${args.map((a) => a.startsWith(o.dir) ? a.replace(o.dir, '.') : a).join(' ')}`,
+    line: `modelship ${args.map((a) => a.startsWith(o.shownFrom) ? a.replace(o.shownFrom, '.') : a).join(' ')}`,
     url, webhookUrl: `${url}/webhooks`,
     log: () => [...lines],
     async stop(graceMs = 10_000) {

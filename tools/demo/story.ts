@@ -82,9 +82,13 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const keygen = await run(['audit', 'keygen', '--id', 'demo-2026', '--out', keyFile], { noRepo: true, show: (r) => r.stdout.split('\n').slice(0, 4).join('\n') });
   trustKey(world, keygen.stdout);
   commit(world, clock.registered, 'policies: the demo\'s audit trail (local store, demo key)', ['policies']);
-  const serve = await world.startServe(['--repository', `${owner}/${repoName}`, '--environments', 'staging,production', '--lease-duration', '15s'], { MODELSHIP_AUDIT_KEY_FILE: keyFile, MODELSHIP_CANARY_EVERY: '2s' });
-  out.command(serve.line, trim(serve.log().filter((l) => /authenticated as|webhooks at/.test(l)).map((l) => l.replace(/^\S+Z /, '')).join('\n')));
-  appendFileSync(files.transcript, `$ ${serve.line} &\n${serve.log().join('\n')}\n`);
+  // The agent signs audit records with the demo's key (production: KMS), names itself as a pod
+  // would (POD_NAME), and watches canaries every 2 s instead of the policy's 5 minutes.
+  const serveEnv = { MODELSHIP_AUDIT_KEY_FILE: keyFile, POD_NAME: 'modelship-0', MODELSHIP_CANARY_EVERY: '2s' };
+  const serve = await world.startServe(['--repository', `${owner}/${repoName}`, '--environments', 'staging,production', '--lease-duration', '15s'], serveEnv);
+  const shownEnv = Object.entries(serveEnv).map(([k, v]) => `${k}=${v.replace(world.dir, '.')}`).join(' ');
+  out.command(`${shownEnv} ${serve.line}`, trim(serve.log().filter((l) => /authenticated as|webhooks at/.test(l)).map((l) => l.replace(/^\S+Z /, '')).join('\n')));
+  appendFileSync(files.transcript, `$ ${shownEnv} ${serve.line} &\n${serve.log().join('\n')}\n`);
   const github = playingGitHub(world, serve, out, files.transcript);
   const agent = watchingAgent(serve, out);
   out.say('(the agent fetches main, takes the Lease of each environment, converges it and records the deployment in the audit trail)');
@@ -227,8 +231,14 @@ function watchingAgent(serve: RunningServe, out: StoryOutput): AgentWatch {
         if (f) throw new Error(`the agent did not converge: ${f}`);
         return envs.every(done);
       }, `reconcile ${envs.join(', ')} at ${short}`, 60_000);
-      // its audit record follows the reconcile that wrote
-      await wait(() => envs.every((e) => !agentLines(since).some((l) => new RegExp(`^${e}: converged at ${short} `).test(l)) || agentLines(since).some((l) => new RegExp(`^${e}: audit ${e}: (\\d+ records? written|nothing to record|skipped)`).test(l)) || agentLines(since).some((l) => l.startsWith(`${e}: audit: `))), 'record the deployment', 30_000);
+      // its audit record follows a reconcile that wrote; a failure to write it stops the story
+      const wrote = (e: string) => agentLines(since).some((l) => new RegExp(`^${e}: converged at ${short} `).test(l));
+      const recorded = (e: string) => agentLines(since).some((l) => new RegExp(`^${e}: audit ${e}: (\\d+ records? written|nothing to record|skipped)`).test(l));
+      await wait(() => {
+        const f = agentLines(since).find((l) => /^\S+: audit: /.test(l));
+        if (f) throw new Error(`the agent could not record the deployment: ${f}`);
+        return envs.every((e) => !wrote(e) || recorded(e));
+      }, 'record the deployment', 30_000);
       for (const l of agentLines(since).filter(shown)) out.say(`agent: ${l}`);
     },
     async revertOpened(world, since, timeoutMs) {

@@ -114,7 +114,7 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
         for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|GITHUB_|GH_|MODELSHIP_|SNOWFLAKE_)/.test(k)) serveEnv[k] = v;
         for (const [k, v] of Object.entries(env)) if (!/^GITHUB_/.test(k)) serveEnv[k] = v;
         Object.assign(serveEnv, extraEnv);
-        const serve = await startServe({ app, githubUrl: github.url, dir: join(dir, 'serve'), env: serveEnv, args, logFile: join(dir, 'serve/serve.log') });
+        const serve = await startServe({ app, githubUrl: github.url, dir: join(dir, 'serve'), env: serveEnv, args, logFile: join(dir, 'serve/serve.log'), shownFrom: dir });
         stops.push(() => serve.stop()); // stopped first (close() runs the stops in reverse)
         return serve;
       },
