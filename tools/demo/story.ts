@@ -277,6 +277,10 @@ function playingGitHub(world: World, serve: RunningServe, out: StoryOutput, tran
   const origin = (...args: string[]) => world.gitIn(world.origin, ...args).trim();
   const repository: Repository = { owner, name: repoName, cloneUrl: world.origin, defaultBranch: 'main' };
   let told = false;
+  const tell = () => {
+    if (!told) out.say('(the demo plays GitHub\'s webhook deliverer — the GitHub stand-in sends no webhooks: it POSTs the event GitHub would send, signed with the App\'s webhook secret as GitHub signs it)');
+    told = true;
+  };
   const posted = () => world.github.requests.filter((r) => (r.operationId === 'checks/create' || r.operationId === 'checks/update') && r.status < 300).length;
   return {
     repository,
@@ -290,6 +294,7 @@ function playingGitHub(world: World, serve: RunningServe, out: StoryOutput, tran
     },
     async pushed(before, after, agent, envs) {
       const since = agent.mark();
+      tell();
       const r = await deliver(serve, world.app, 'push', pushPayload(world.app, repository, { ref: 'refs/heads/main', before, after, pusher: people.leads[0]! }));
       const sent = `GitHub → serve: push to main ${before.slice(0, 12)} → ${after.slice(0, 12)}, signed with the webhook secret → ${r.status} ${r.message}`;
       out.say(sent);
@@ -298,8 +303,7 @@ function playingGitHub(world: World, serve: RunningServe, out: StoryOutput, tran
       await agent.reconciled(['staging', 'production'], after, since, envs);
     },
     async delivered(event, payload, pull, want) {
-      if (!told) out.say('(the demo plays GitHub\'s webhook deliverer — the GitHub stand-in sends no webhooks: it POSTs the event GitHub would send, signed with the App\'s webhook secret as GitHub signs it)');
-      told = true;
+      tell();
       const before = posted();
       const action = typeof payload.action === 'string' ? `.${payload.action}` : '';
       const r = await deliver(serve, world.app, event, payload);
