@@ -15,8 +15,9 @@ import { EnvironmentLease } from '../adapters/kubernetes/lease.js';
 import { loadKubeConfig } from '../adapters/kubernetes/target.js';
 import { loadDesiredState } from '../config/state.js';
 import type { Metrics } from '../serve/metrics.js';
-import { kubeConnection } from '../sync/connect.js';
-import { AgentEnvironment, type Duties, type EnvironmentStatus } from './environment.js';
+import { kubeConnection, type SharedClients } from '../sync/connect.js';
+import type { LoadedRepository } from '../config/load.js';
+import { AgentEnvironment, describeError, type Duties, type EnvironmentStatus } from './environment.js';
 import { auditDuty, canaryDuty, driftDuty } from './duties.js';
 import { electionTiming } from './leader.js';
 
@@ -84,12 +85,27 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let stopped = false;
   const stopping = new AbortController();
   const environments = new Map<string, AgentEnvironment>();
+  let electError: string | undefined;
   /** why an environment has no election yet (not in the repository, no cluster) */
   const waiting = new Map<string, string>();
   const release = () => o.releaseBranch ?? source?.defaultBranch ?? 'main';
 
+  /** the desired state of the newest commit asked for, loaded once for every environment */
+  let desired: { commit: string; repo: Promise<LoadedRepository> } | undefined;
   const side = {
     repository: o.repository, releaseBranch: release, mirror, head: () => head, env: o.env, metrics: o.metrics, log,
+    kubernetes: new Map() as NonNullable<SharedClients['kubernetes']>,
+    desired(commit: string): Promise<LoadedRepository> {
+      if (desired?.commit !== commit) {
+        const loading = { commit, repo: loadDesiredState(mirror, commit) };
+        // a failure is not kept: the next reconcile reads the commit again
+        loading.repo.catch(() => {
+          if (desired === loading) desired = undefined;
+        });
+        desired = loading;
+      }
+      return desired.repo;
+    },
     readyTimeoutMs: o.readyTimeoutMs ?? 300_000,
     duties: { canary: canaryDuty, drift: driftDuty, audit: auditDuty, ...o.duties },
     async github() {
@@ -103,7 +119,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   async function elect(): Promise<void> {
     const missing = o.environments.filter((e) => !environments.has(e));
     if (!missing.length || !head) return;
-    const repo = await loadDesiredState(mirror, head);
+    const repo = await side.desired(head);
     for (const name of missing) {
       const env = repo.environments.get(name)?.data;
       const why = !env ? `environment ${name} is not in ${release()} at ${head.slice(0, 12)}; known: ${[...repo.environments.keys()].sort().join(', ')}`
@@ -135,7 +151,14 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     head = now;
     if (!fetched) log(`ready: ${branch} fetched into ${mirror}`);
     fetched = true;
-    await elect();
+    try {
+      await elect();
+    } catch (e) {
+      // main cannot be read (an invalid commit): environments already elected reconcile and report it
+      const why = `cannot read the environments at ${now.slice(0, 12)}: ${describeError(e)}`;
+      if (why !== electError) log(why);
+      electError = why;
+    }
     for (const e of environments.values()) e.request();
   }
 
@@ -156,6 +179,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
           await refresh(reason);
         } catch (e) {
           if (!stopped) log(`could not fetch ${release()} (${reason}): ${(e as Error).message}`);
+          // the installation may have changed (the App reinstalled): ask GitHub again next time
+          source = undefined;
         }
         reason = refreshAgain;
       }

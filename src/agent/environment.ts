@@ -3,10 +3,13 @@
 // a sync that wrote or failed, canary and drift on their own timers), all under leadership.
 
 import type { Installation } from '../adapters/github/app.js';
+import { formatProblem, ValidationError } from '../errors.js';
 import type { RepoRef } from '../adapters/github/client.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import type { Metrics, ReconcileResult } from '../serve/metrics.js';
 import { syncRevision } from '../sync/run.js';
+import type { SharedClients } from '../sync/connect.js';
+import type { LoadedRepository } from '../config/load.js';
 import type { DutyContext } from './duties.js';
 import { LeaderElection, type ElectionTiming, type LeaseLock } from './leader.js';
 
@@ -24,6 +27,10 @@ export interface AgentSide {
   mirror: string;
   /** the newest release-branch head in the mirror */
   head(): string | undefined;
+  /** the desired state at a commit (loaded once per commit for every environment) */
+  desired(commit: string): Promise<LoadedRepository>;
+  /** Kubernetes clients shared by every reconcile (API discovery once) */
+  kubernetes: NonNullable<SharedClients['kubernetes']>;
   /** the GitHub installation (for the duties), clone URL and the bot's login */
   github(): Promise<{ installation: Installation; cloneUrl: string; login: string }>;
   env: NodeJS.ProcessEnv;
@@ -43,6 +50,13 @@ export interface EnvironmentStatus {
   lastSyncAt?: string;
   lastSuccessAt?: string;
   reconciles: number;
+}
+
+/** An error for the log: a validation error with its first problems (file, line, what is wrong). */
+export function describeError(e: unknown): string {
+  if (!(e instanceof ValidationError)) return (e as Error).message;
+  const errors = e.problems.filter((p) => p.severity === 'error');
+  return `${e.message}: ${errors.slice(0, 3).map(formatProblem).join('; ')}${errors.length > 3 ? `; and ${errors.length - 3} more` : ''}`;
 }
 
 /** Retry a failed duty after this long. */
@@ -97,6 +111,9 @@ export class AgentEnvironment {
           this.again = false;
           await this.reconcile(this.leadership);
         } while (this.again && this.leadership);
+      } catch (e) {
+        // reconcile() reports its own failures; this is a bug, said rather than crashing the service
+        this.side.log(`${this.name}: reconcile failed unexpectedly: ${(e as Error).stack ?? e}`);
       } finally {
         this.running = undefined;
       }
@@ -139,7 +156,7 @@ export class AgentEnvironment {
     try {
       const outcome = await syncRevision({
         root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: false,
-        lease: 'held', signal, vars: this.side.env,
+        lease: 'held', signal, vars: this.side.env, loaded: await this.side.desired(commit), kubernetes: this.side.kubernetes,
       }, {
         synced: () => {}, progress: () => {},
         // its lines name the environment
@@ -166,7 +183,7 @@ export class AgentEnvironment {
         if (r.result.writes > 0 || !r.result.converged) record = r.record;
       }
     } catch (e) {
-      message = (e as Error).message;
+      message = describeError(e);
     }
     const seconds = (performance.now() - started) / 1000;
     const at = new Date();

@@ -20,6 +20,8 @@ export interface IntakeOptions {
   /** the agent role: pushes to its release branch reconcile at once */
   agent?: { release: ReleaseTarget; pushed(p: PushRequest): void };
   ready: () => boolean;
+  /** GET /state: what the service is doing (the agent's environments), as JSON */
+  state?: () => unknown;
   log: (line: string) => void;
   /** delivery ids remembered for deduplication */
   deliveryMemory?: number;
@@ -96,6 +98,7 @@ export function intakeServer(o: IntakeOptions): { server: Server; stats: IntakeS
     }
     if (path === '/healthz') return reply(res, 200, { status: 'ok' });
     if (path === '/readyz') return o.ready() ? reply(res, 200, { status: 'ready' }) : reply(res, 503, { status: 'not ready' });
+    if (path === '/state' && o.state) return reply(res, 200, o.state());
     reply(res, 404, { message: 'not found' });
   });
 

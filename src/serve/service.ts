@@ -66,6 +66,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
     ...(agent && o.agent ? { agent: { release: { repository: o.agent.repository, ...(o.releaseBranch ? { branch: o.releaseBranch } : {}) }, pushed: (p) => agent.pushed(p) } } : {}),
     // ready: listening, and (agent role) the release branch fetched once
     ready: () => !closing && (agent?.ready() ?? true),
+    ...(agent ? { state: () => ({ agent: agent.status() }) } : {}),
   });
   const at = o.listen.lastIndexOf(':');
   const host = at > 0 ? o.listen.slice(0, at).replace(/^\[|\]$/g, '') : '0.0.0.0';

@@ -38,6 +38,10 @@ export interface SyncRequest {
   signal?: AbortSignal;
   /** where the connections are configured (default: process.env) */
   vars?: NodeJS.ProcessEnv;
+  /** the desired state at `rev`, already loaded (the agent loads it once per commit for all its environments) */
+  loaded?: LoadedRepository;
+  /** Kubernetes clients kept across calls (the agent: API discovery once, not at every resync) */
+  kubernetes?: SharedClients['kubernetes'];
 }
 
 /** How the flow tells the command what happens, as it happens. */
@@ -66,10 +70,10 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
   const connecting = import('./connect.js');
   connecting.catch(() => undefined);
   const commit = await resolveRevision(req.root, req.rev ?? 'HEAD');
-  const repo = await loadDesiredState(req.root, commit);
+  const repo = req.loaded ?? await loadDesiredState(req.root, commit);
   const { connect } = await connecting;
   const names = environmentsToSync(repo.environments.keys(), req.env);
-  const shared: SharedClients = { ...(req.snowflake ? { snowflake: req.snowflake } : {}), kubernetes: new Map() };
+  const shared: SharedClients = { ...(req.snowflake ? { snowflake: req.snowflake } : {}), kubernetes: req.kubernetes ?? new Map() };
   const connections = new Map<string, Connections>();
   try {
     for (const name of names) connections.set(name, connect(name, repo.environments.get(name)!.data, req.vars ?? process.env, { lease: req.lease !== 'held', shared }));

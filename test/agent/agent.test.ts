@@ -1,6 +1,7 @@
 // The agent role of `modelship serve`, in-process (test/helpers/agent.ts: the stand-ins, the App,
 // a real git origin): a push webhook converges production, other pushes are ignored with the
 // reason, the resync repairs drift, duties run under leadership, /readyz waits for the mirror.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { deliver, example, inRepository } from '../helpers/webhooks.js';
@@ -28,6 +29,8 @@ t.test('a signed push to main: the agent fetches it and production converges at 
   t.same(production(w).map((o) => [o.kind, o.version]), [['HTTPRoute', '2026.11.13-1'], ['InferenceService', '2026.11.13-1']]);
   await until('the reconcile recorded', () => statusOf(service.agent!).commit === pushed);
   t.match(statusOf(service.agent!), { leader: true, result: 'converged', commit: pushed });
+  const state = (await (await fetch(`${service.url}/state`)).json()) as { agent: { holder: string; head: string; environments: Record<string, unknown> } };
+  t.match(state.agent, { holder: 'serve-a', head: pushed, ready: true, environments: { production: { leader: true, holder: 'serve-a', commit: pushed, result: 'converged', reconciles: 2 } } }, 'GET /state');
   t.ok(w.metrics.some(([m, env, result]) => m === 'reconcile' && env === 'production' && result === 'converged'), 'reconcile metric');
   t.ok(w.metrics.some(([m, env, leading]) => m === 'leader' && env === 'production' && leading === true), 'leader metric');
   t.match(w.logs.join('\n'), new RegExp(`production: converged at ${pushed.slice(0, 12)} in [0-9.]+ s: \\d+ writes`));
@@ -116,4 +119,28 @@ t.test('/readyz waits for the first fetch of the release branch; /healthz does n
   w.gh.fail = undefined;
   await until('ready after a retry', () => service.agent!.ready());
   t.equal((await fetch(`${service.url}/readyz`)).status, 200);
+});
+
+t.test('what cannot be reconciled is said, and the rest goes on: an environment main does not have, an invalid commit on main', async (t) => {
+  const w = await world(t);
+  const a = await w.agent({ environments: ['production', 'qa'] });
+  await until('production converged', () => statusOf(a).result === 'converged');
+  const first = w.main();
+  t.ok(w.logs.includes(`agent ${owner}/${name}: qa: not reconciled: environment qa is not in main at ${first.slice(0, 12)}; known: production, staging`), w.logs.join('\n'));
+  t.match((a.status() as { environments: Record<string, unknown> }).environments.qa, { leader: false, waiting: /environment qa is not in main/ });
+
+  const file = join(w.s.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: latest'));
+  w.s.git('commit', '-qam', 'a broken pin');
+  w.s.git('push', '-q', 'origin', 'main');
+  const broken = w.main();
+  a.pushed({ installationId: appInfo.installationId, cloneUrl: w.origin, after: broken });
+  await until('the broken commit judged', () => statusOf(a).commit === broken);
+  t.match(statusOf(a), { leader: true, result: 'error' });
+  const problem = 'environments/production.yaml:20:14  models.fraud-detector.version  version "latest" of fraud-detector is not registered; expected a registered version of fraud-detector (2026.10.30-1, 2026.11.06-1, 2026.11.13-1), found "latest"';
+  const sha = broken.slice(0, 12);
+  t.ok(w.logs.some((l) => new RegExp(`^agent ${owner}/${name}: production: error at ${sha} in [0-9.]+ s: `).test(l) && l.endsWith(`s: ${sha}: 1 problem in 1 file: ${problem}`)), 'the reconcile says what is wrong, where');
+  t.ok(w.logs.includes(`agent ${owner}/${name}: cannot read the environments at ${sha}: ${sha}: 1 problem in 1 file: ${problem}`));
+  t.same(production(w).map((o) => o.commit), [first, first], 'what ran before still runs');
+  t.ok(w.metrics.some(([m, env, result]) => m === 'reconcile' && env === 'production' && result === 'error'));
 });
