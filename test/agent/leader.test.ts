@@ -9,16 +9,17 @@ import { appInfo, microTime, production, pushEvent, secret, serve, statusOf, unt
 
 t.test('two agents: one leads and reconciles; the leader killed, the other takes the lease over and reconciles', async (t) => {
   const w = await world(t);
-  const a = await w.agent({ holder: 'agent-a' });
+  // a short lease (3 s: renew deadline 2 s, retry 400 ms) so the failover is quick
+  const a = await w.agent({ holder: 'agent-a', leaseDurationSeconds: 3 });
   await until('agent-a leads and converged', () => statusOf(a).result === 'converged');
-  const b = await w.agent({ holder: 'agent-b' });
+  const b = await w.agent({ holder: 'agent-b', leaseDurationSeconds: 3 });
   await until('agent-b fetched', () => b.ready());
   // agent-b tries the lease every retry period and finds it held
   await new Promise((r) => setTimeout(r, 1500));
   t.match(statusOf(a), { leader: true });
   t.match(statusOf(b), { leader: false });
   t.notOk(w.logs.some((l) => l.includes('production: leading (lease held by agent-b')), 'agent-b never led');
-  t.match(w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production'), { spec: { holderIdentity: 'agent-a', leaseDurationSeconds: 2 } });
+  t.match(w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production'), { spec: { holderIdentity: 'agent-a', leaseDurationSeconds: 3 } });
 
   // killed: stops without releasing its lease (a crash releases nothing); main moves meanwhile
   await a.stop(0, { release: false });
@@ -27,7 +28,7 @@ t.test('two agents: one leads and reconciles; the leader killed, the other takes
   b.pushed({ installationId: appInfo.installationId, cloneUrl: w.origin, after: pushed });
   await until('agent-b reconciled production at the new commit', () => production(w).every((o) => o.commit === pushed));
   const failover = Date.now() - killedAt;
-  t.comment(`failover: ${failover} ms (lease 2 s)`);
+  t.comment(`failover: ${failover} ms (lease 3 s)`);
   await until('agent-b recorded its reconcile', () => statusOf(b).commit === pushed);
   t.match(statusOf(b), { leader: true, result: 'converged', commit: pushed });
   const lease = w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production');

@@ -68,7 +68,7 @@ export async function world(t: Test): Promise<World> {
     },
     async agent(o = {}) {
       const agent = await startAgent({
-        repository: { owner, repo: name }, environments: ['production'], mirrorDir, resyncMs: 600_000, leaseDurationSeconds: 2,
+        repository: { owner, repo: name }, environments: ['production'], mirrorDir, resyncMs: 600_000, leaseDurationSeconds: 5,
         holder: 'agent-a', app, env: s.env, metrics, log: (l) => logs.push(l), readyTimeoutMs: 20_000, ...o,
       });
       t.teardown(() => agent.stop(1000));
@@ -105,7 +105,7 @@ export async function serve(t: Test, w: World): Promise<Service> {
   const service = await startService({
     appId: appInfo.id, privateKey: keys.privateKey, webhookSecret: secret, apiUrl: w.gh.url, listen: '127.0.0.1:0', mirrorDir: w.mirrorDir,
     concurrency: 1, maxPayloadBytes: defaultMaxPayloadBytes, log: (l) => w.logs.push(l), check: false, metrics: w.recorder,
-    agent: { repository: { owner, repo: name }, environments: ['production'], resyncMs: 600_000, leaseDurationSeconds: 2, holder: 'serve-a', env: w.s.env, readyTimeoutMs: 20_000 },
+    agent: { repository: { owner, repo: name }, environments: ['production'], resyncMs: 600_000, leaseDurationSeconds: 5, holder: 'serve-a', env: w.s.env, readyTimeoutMs: 20_000 },
   });
   t.teardown(() => service.stop(1000));
   return service;
