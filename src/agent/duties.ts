@@ -73,7 +73,7 @@ export async function canaryDuty(ctx: DutyContext): Promise<{ nextInMs: number }
       },
     });
     logWatch(ctx, report);
-    return { nextInMs: Math.max(minimumDutyMs, parseDuration(report.interval) ?? defaultCanaryIntervalMs) };
+    return { nextInMs: canaryEveryMs(ctx.env) ?? Math.max(minimumDutyMs, parseDuration(report.interval) ?? defaultCanaryIntervalMs) };
   } catch (e) {
     if (!(e instanceof ModelshipError)) throw e;
     ctx.log(`canary watch ${env}: failed: ${e.message}; again in ${formatDuration(defaultCanaryIntervalMs)}`);
@@ -82,6 +82,19 @@ export async function canaryDuty(ctx: DutyContext): Promise<{ nextInMs: number }
   } finally {
     await clone?.remove();
   }
+}
+
+/**
+ * MODELSHIP_CANARY_EVERY: how often the agent runs canary watch, instead of the policy's
+ * canary.interval (and below the 60 s floor); only the schedule: each watch still judges the
+ * policy's intervals. For the demo, whose story cannot wait minutes; unset in production.
+ */
+export function canaryEveryMs(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.MODELSHIP_CANARY_EVERY;
+  if (!text) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new RefusedError(`MODELSHIP_CANARY_EVERY expects a duration such as 30s or 2m, found ${JSON.stringify(text)}`);
+  return ms;
 }
 
 function logWatch(ctx: DutyContext, r: WatchReport): void {

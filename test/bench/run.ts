@@ -1,9 +1,10 @@
-// Entry of `npm run bench [-- register|validate|startup|check|sync|audit|demo ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check|sync|audit|serve|agent|demo ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { agentBench, agentNotes } from './agent.js';
 import { auditBench, auditNotes } from './audit.js';
 import { demoBench } from './demo.js';
 import { checkBench, checkNotes } from './check.js';
@@ -31,6 +32,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   sync: () => syncBench({ log }),
   audit: () => auditBench({ log }),
   serve: () => serveBench({ log }),
+  agent: () => agentBench({ log }),
   demo: () => demoBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
@@ -67,6 +69,7 @@ const notesOf: Record<string, string[]> = {
   sync: syncNotes(),
   audit: auditNotes(),
   serve: serveNotes(),
+  agent: agentNotes(),
 };
 const m = machine();
 process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);

@@ -6,9 +6,14 @@
 // pull requests (distinct heads), each delivered twice (opened, then a synchronize of the same
 // head with its own delivery id) all at once: check runs per head (must be one), comments per
 // pull request (one), and the serve process's peak RSS (VmHWM; git children not included).
+// (3) Cold start to ready: `node dist/cli.js serve` spawned on a port chosen beforehand, GET
+// /readyz polled every 5 ms from the spawn until it answers 200 (the App authenticated against
+// the stand-in, the listener up); the process is then stopped (SIGTERM) and the next one started.
+// Reference in the same run, interleaved: a cold `node -e ''`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,10 +38,12 @@ const deliveries = 20;
 const burst = 20;
 const latencyTarget = 3000;
 const rssTarget = 300e6;
+const coldStarts = 10;
+const coldTarget = 2000;
 
 export function serveNotes(): string[] {
   return [
-    `serve: dist/cli.js serve as a child process (concurrency 2) against the GitHub stand-in (App auth, installation token) and a local bare origin; ${deliveries} sequential signed deliveries for the latency; a burst of ${burst} pull requests × 2 deliveries for duplicates and peak RSS (VmHWM of the serve process, polled; its git children not counted).`,
+    `serve: dist/cli.js serve as a child process (concurrency 2) against the GitHub stand-in (App auth, installation token) and a local bare origin; ${deliveries} sequential signed deliveries for the latency; a burst of ${burst} pull requests × 2 deliveries for duplicates and peak RSS (VmHWM of the serve process, polled; its git children not counted); cold start: ${coldStarts} spawns of dist/cli.js serve, each from spawn to the first 200 of GET /readyz (polled every 5 ms; includes authenticating as the App against the stand-in), interleaved with a cold node -e ''.`,
   ];
 }
 
@@ -136,10 +143,24 @@ export async function serveBench(options: { log: (s: string) => void }): Promise
     }
     const p95 = percentile(latencies, 95);
     const coldMedian = median(cold);
+
+    // Cold start to ready, interleaved with a bare node start.
+    const serveArgs = (port: number) => [cli, 'serve', '--app-id', String(app.id), '--private-key-file', join(work, 'key.pem'), '--webhook-secret-file', join(work, 'secret'),
+      '--github-api-url', gh!.url, '--listen', `127.0.0.1:${port}`, '--mirror-dir', join(work, 'mirrors')];
+    const starts: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < coldStarts; i++) {
+      starts.push(await coldStart(serveArgs, childEnv(s3.env)));
+      bare.push((await measure(process.execPath, ['-e', ''], { env: childEnv() })).wallMs);
+    }
+    options.log(`serve: cold starts to ready ${starts.map((l) => Math.round(l)).join(', ')} ms`);
+    const startMedian = median(starts);
+    const bareMedian = median(bare);
     return [
       { figure: 'serve: webhook → check run posted, p95', target: `< ${ms(latencyTarget)}`, measured: `${ms(p95)} (median ${ms(median(latencies))}, n=${deliveries})`, reference: `cold check: ${ms(coldMedian)}`, ratio: ratio(p95, coldMedian), met: p95 < latencyTarget },
       { figure: `serve: burst of ${burst} PRs × 2 deliveries, check runs`, target: `${burst}, no duplicate`, measured: `${runsOf().length} on ${burst} heads, ${duplicates} duplicated; ${comments.length} comments on ${commentsPerPull} PRs; ${ms(burstMs)}`, reference: '', ratio: '', met: runsOf().length === burst && duplicates === 0 && comments.length === burst },
       { figure: 'serve: peak RSS (the serve process)', target: `< ${mb(rssTarget)}`, measured: mb(peak), reference: '', ratio: '', met: peak > 0 && peak < rssTarget },
+      { figure: `serve: cold start to ready (spawn → GET /readyz 200), median of ${coldStarts}`, target: `< ${ms(coldTarget)}`, measured: `${ms(startMedian)} (max ${ms(Math.max(...starts))})`, reference: `node -e '': ${ms(bareMedian)}`, ratio: ratio(startMedian, bareMedian), met: startMedian < coldTarget },
     ];
   } finally {
     if (child && child.exitCode === null) {
@@ -151,6 +172,37 @@ export async function serveBench(options: { log: (s: string) => void }): Promise
     await s3?.stop();
     repo?.cleanup();
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A free loopback port (the kernel's pick, released again for the child to take). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Spawns serve on a free port and polls GET /readyz from the spawn until 200; ms from spawn to that answer. Stops it again. */
+async function coldStart(args: (port: number) => string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, args(port), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode} before it was ready:\n${stderr}`);
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) return performance.now() - started;
+      if (performance.now() - started > 30_000) throw new Error(`serve was not ready within 30 s:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
   }
 }
 

@@ -33,7 +33,7 @@ const watchIntervalMs = 1000;
 
 export const shape: RepoShape = { models: 30, versions: 4, environments: ['staging', 'production', 'eu-production'] };
 /** One stand-in plays every cluster; eu-production (a copy of production) gets its own namespace there. */
-const namespaces: Record<string, string> = { staging: 'ml-staging', production: 'ml-serving', 'eu-production': 'ml-serving-eu' };
+export const namespaces: Record<string, string> = { staging: 'ml-staging', production: 'ml-serving', 'eu-production': 'ml-serving-eu' };
 /** The models whose production pin each change round moves one version up. */
 const changed = Array.from({ length: runs }, (_, i) => `fraud-detector-${String(3 * i + 4).padStart(2, '0')}`);
 
@@ -287,7 +287,7 @@ function readinessWait(record: SyncRecord): number {
 }
 
 /** Managed objects per environment, from what the stand-ins hold. */
-function managedObjects(kube: KubernetesStandIn, snow: SnowflakeStandIn): Record<string, { total: number; describe: string }> {
+export function managedObjects(kube: KubernetesStandIn, snow: SnowflakeStandIn): Record<string, { total: number; describe: string }> {
   const out: Record<string, { total: number; describe: string }> = {};
   for (const env of shape.environments) {
     const held = snapshot(kube, snow, env);
@@ -299,7 +299,7 @@ function managedObjects(kube: KubernetesStandIn, snow: SnowflakeStandIn): Record
 }
 
 /** Every managed object of `env`: key → its model and a fingerprint of what was written to it. */
-function snapshot(kube: KubernetesStandIn, snow: SnowflakeStandIn, env: string): Map<string, { model: string; state: string }> {
+export function snapshot(kube: KubernetesStandIn, snow: SnowflakeStandIn, env: string): Map<string, { model: string; state: string }> {
   const out = new Map<string, { model: string; state: string }>();
   for (const [apiVersion, kind] of [['serving.kserve.io/v1beta1', 'InferenceService'], ['gateway.networking.k8s.io/v1', 'HTTPRoute']] as const) {
     for (const o of kube.list(apiVersion, kind, namespaces[env])) {
@@ -327,23 +327,23 @@ function describeWrites(c: Counts): string {
   return [...kube, ...sql].join('; ');
 }
 
-function versionsOf(dir: string, model: string): string[] {
+export function versionsOf(dir: string, model: string): string[] {
   const r = spawnSync('git', ['ls-files', `models/${model}/versions`], { cwd: dir, encoding: 'utf8' });
   return r.stdout.trim().split('\n').map((f) => f.replace(/^.*\//, '').replace(/\.yaml$/, '')).sort();
 }
 
-function pin(dir: string, env: string, model: string): string {
+export function pin(dir: string, env: string, model: string): string {
   return String(parseDocument(readFileSync(join(dir, 'environments', `${env}.yaml`), 'utf8')).getIn(['models', model, 'version']));
 }
 
-function setPin(dir: string, env: string, model: string, version: string): void {
+export function setPin(dir: string, env: string, model: string, version: string): void {
   const file = join(dir, 'environments', `${env}.yaml`);
   const doc = parseDocument(readFileSync(file, 'utf8'));
   doc.setIn(['models', model, 'version'], version);
   writeFileSync(file, doc.toString({ lineWidth: 0 }));
 }
 
-function gitIn(dir: string): (...args: string[]) => string {
+export function gitIn(dir: string): (...args: string[]) => string {
   return (...args) => {
     const r = spawnSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);

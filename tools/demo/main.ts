@@ -42,7 +42,7 @@ export async function run(opts: Options, output: Output): Promise<number> {
       `  the production check report   ${result.files.report}`,
       `  the status dashboard          ${result.files.dashboard}`,
       `  the audit trail               ${result.files.audit}`,
-      `  deployment records            ${result.files.records}`,
+      `  what serve and its agent did  ${result.files.log}`,
       `  every command and its output  ${result.files.transcript}`,
       `  the release repository        ${world.repo}`,
     ].join('\n'));

@@ -1,17 +1,25 @@
 // The story `npm run demo` tells, step by step, with the real commands (each the built `modelship`
-// program, run in this process against the stand-ins, its output shown): a new fraud-detector version is registered,
-// promoted to staging through a pull request and merged, synced and recorded; then started as a
-// 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
+// program, run in this process against the stand-ins, its output shown): a new fraud-detector
+// version is registered, promoted to staging through a pull request and merged; then started as
+// a 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
 // previous version serves again; the audit trail is verified and answers the regulator.
+// Checker and agent are one `modelship serve --environments staging,production` (the GitHub App),
+// running beside the story as a child process. The demo plays GitHub's webhook deliverer (the
+// GitHub stand-in sends no webhooks): opening or approving a pull request delivers a signed
+// pull_request / pull_request_review webhook and the story reads back the check run serve posts;
+// merging delivers the push, and the story waits for the agent's log to say it converged the
+// environment and recorded the deployment in the audit trail. The agent's own canary watch
+// (every 2 s here: MODELSHIP_CANARY_EVERY) notices the breach and opens the revert as the App.
 //
-// The git history runs on a fixed story clock (commits, registration and checks are dated, so
-// the soak time and freeze windows are those of the story, whatever day the demo runs); syncs,
-// readiness and audit records happen in real time.
+// The git history runs on a fixed story clock (commits, registration and reviews are dated, so
+// the soak time is that of the story, whatever day the demo runs); the checker judges, and syncs,
+// readiness and audit records happen, in real time.
 
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runModelship } from '../sandbox/modelship.js';
-import { people, versionOf, type World } from './world.js';
+import { deliver, pullRequestPayload, pushPayload, reviewPayload, type Repository, type RunningServe } from './serve.js';
+import { owner, people, repoName, versionOf, type World } from './world.js';
 
 
 export interface StoryOutput {
@@ -24,7 +32,7 @@ export interface StoryOutput {
 }
 
 export interface StoryResult {
-  files: { report: string; dashboard: string; audit: string; records: string; transcript: string };
+  files: { report: string; dashboard: string; audit: string; log: string; transcript: string };
   traced: string;
 }
 
@@ -47,8 +55,8 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const files = {
     report: join(world.dir, 'reports/production-canary.md'),
     dashboard: join(world.dir, 'dashboard/index.html'),
-    audit: join(world.dir, 'audit'),
-    records: join(world.dir, 'records'),
+    audit: `s3://acme-audit-trail (the S3 stand-in, in ${join(world.dir, 's3')})`,
+    log: join(world.dir, 'serve/serve.log'),
     transcript: join(world.dir, 'transcript.txt'),
   };
   mkdirSync(join(world.dir, 'reports'), { recursive: true });
@@ -70,33 +78,44 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   };
 
   // --- the audit key the policies trust (the demo's; production signs with KMS) ---
-  step('set up: a local audit signing key, trusted by the policies, and the environments as main says');
+  step('set up: a local audit signing key the policies trust; modelship serve (checker and agent) brings the environments to main');
   const keygen = await run(['audit', 'keygen', '--id', 'demo-2026', '--out', keyFile], { noRepo: true, show: (r) => r.stdout.split('\n').slice(0, 4).join('\n') });
   trustKey(world, keygen.stdout);
   commit(world, clock.registered, 'policies: the demo\'s audit trail (local store, demo key)', ['policies']);
-  await run(['sync', '--record-dir', files.records], { show: (r) => r.stdout.split('\n').filter((l) => / at [0-9a-f]{12}: /.test(l)).join('\n') });
-  for (const env of ['staging', 'production']) {
-    await run(['audit', 'mirror', '--env', env, '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit], { expect: [0] });
-  }
+  // The agent signs audit records with the demo's key (production: KMS), names itself as a pod
+  // would (POD_NAME), and watches canaries every 2 s instead of the policy's 5 minutes.
+  const serveEnv = { MODELSHIP_AUDIT_KEY_FILE: keyFile, POD_NAME: 'modelship-0', MODELSHIP_CANARY_EVERY: '2s' };
+  const serve = await world.startServe(['--repository', `${owner}/${repoName}`, '--environments', 'staging,production', '--lease-duration', '15s'], serveEnv);
+  const shownEnv = Object.entries(serveEnv).map(([k, v]) => `${k}=${v.replace(world.dir, '.')}`).join(' ');
+  out.command(`${shownEnv} ${serve.line}`, trim(serve.log().filter((l) => /authenticated as|webhooks at/.test(l)).map((l) => l.replace(/^\S+Z /, '')).join('\n')));
+  appendFileSync(files.transcript, `$ ${shownEnv} ${serve.line} &\n${serve.log().join('\n')}\n`);
+  const github = playingGitHub(world, serve, out, files.transcript);
+  const agent = watchingAgent(serve, out);
+  out.say('(the agent fetches main, takes the Lease of each environment, converges it and records the deployment in the audit trail)');
+  await agent.reconciled(['staging', 'production'], mainHead(world), 0);
 
   // --- 1. register ---
   step('register a new fraud-detector training run: artifact uploaded to the registry and verified');
   await run(['register', join(world.dir, 'runs/fraud-detector-run-8812')], { at: clock.registered });
   const candidate = '2026.11.20-1';
+  const registeredFrom = mainHead(world);
   commit(world, clock.registered, `register fraud-detector ${candidate}`, ['models']);
+  await github.pushed(registeredFrom, mainHead(world), agent, []);
 
   // --- 2. staging: PR, check, review, merge, sync, audit ---
   step('promote it to staging as a pull request');
   const stagingPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'staging', '--reason', 'weekly retrain', '--open-pr'], { at: clock.stagingPr });
   const stagingBranch = branchOf(stagingPr.stdout);
   const stagingNumber = prNumberOf(stagingPr.stdout);
-  step('the checker gates it with staging\'s policy from main, and a lead approves');
-  await run(['check', '--base', 'main', '--head', stagingBranch, '--at', clock.stagingCheck], { expect: [0] });
+  const stagingPull = github.opened(stagingBranch, stagingNumber);
+  step('the checker (modelship serve, the GitHub App) gates it with staging\'s policy from main; a lead approves');
+  await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...stagingPull, action: 'opened', sender: people.author }), stagingPull);
   const stagingApproval = approve(world, stagingNumber, people.leads[0]!, clock.stagingCheck);
-  step('merge; the sync agent makes staging run it (plan, apply, ready) and the audit trail records it');
+  await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...stagingPull, reviewer: people.leads[0]! }), stagingPull, 'success');
+  step('merge; GitHub tells the agent (push), which makes staging run it (plan, apply, ready) and records it in the audit trail');
+  const beforeStaging = mainHead(world);
   merge(world, stagingBranch, stagingNumber, clock.stagingMerge, [stagingApproval]);
-  await run(['sync', '--env', 'staging', '--record-dir', files.records], { show: syncShown });
-  await run(['audit', 'mirror', '--env', 'staging', '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit]);
+  await github.pushed(beforeStaging, mainHead(world), agent, ['staging']);
 
   // --- 3. production canary ---
   step('three days later: start it in production as a 5 % canary (pull request, two approvals)');
@@ -104,12 +123,18 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   const canaryPr = await run(['promote', `fraud-detector@${candidate}`, '--to', 'production', '--canary', '5', '--reason', 'weekly retrain', '--open-pr'], { at: clock.canaryPr });
   const canaryBranch = branchOf(canaryPr.stdout);
   const canaryNumber = prNumberOf(canaryPr.stdout);
-  await run(['check', '--base', 'main', '--head', canaryBranch, '--at', clock.canaryCheck, '--output', files.report], { expect: [0] });
-  const approvals = [approve(world, canaryNumber, people.leads[1]!, clock.canaryCheck), approve(world, canaryNumber, people.modelRisk[0]!, clock.canaryCheck)];
-  step('merge; production serves the canary to 5 % of traffic');
+  const canaryPull = github.opened(canaryBranch, canaryNumber);
+  await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...canaryPull, action: 'opened', sender: people.author }), canaryPull);
+  const approvals = [approve(world, canaryNumber, people.leads[1]!, clock.canaryCheck)];
+  await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...canaryPull, reviewer: people.leads[1]! }), canaryPull);
+  approvals.push(approve(world, canaryNumber, people.modelRisk[0]!, clock.canaryCheck));
+  const canaryRun = await github.delivered('pull_request_review', reviewPayload(world.app, github.repository, { ...canaryPull, reviewer: people.modelRisk[0]! }), canaryPull, 'success');
+  // The report the App posted on the pull request (the audit record keeps its digest).
+  writeFileSync(files.report, `${canaryRun.output.summary ?? ''}\n`);
+  step('merge; the agent makes production serve the canary to 5 % of traffic');
+  const beforeCanary = mainHead(world);
   merge(world, canaryBranch, canaryNumber, clock.canaryMerge, approvals);
-  await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
-  await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--report', files.report, '--key-file', keyFile, '--store', files.audit]);
+  await github.pushed(beforeCanary, mainHead(world), agent, ['production']);
   // The moment the regulator will ask about: the next whole second, when the canary serves for sure
   // (rounded up, not down: rounding down could land before it was ready), and past before the story goes on.
   const traced = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -117,29 +142,36 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
 
   // --- the guardrail breaks ---
   step('the canary declines far more transactions than the stable version: the guardrail breaks');
+  const breachMark = agent.mark();
   await injectDeclines(world, candidate, stable);
   out.say(`(the demo writes the last hour of authorisations into the warehouse: ${stable} declined 2 %, the canary ${candidate} 6 %)`);
-  return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock });
+  return finishStory({ world, out, run, step, files, keyFile, candidate, stable, traced, clock, github, agent, breachMark });
 }
 
 /** The second half (canary watch → revert → sync → verify → trace): see finishStory. */
 async function finishStory(ctx: StoryContext): Promise<StoryResult> {
   const { world, out, run, step, files, keyFile, candidate, stable, traced } = ctx;
-  step('canary watch sees the guardrail broken and opens the revert pull request');
-  const watch = await run(['canary', 'watch', '--env', 'production', '--once', '--open-pr'], { expect: [1] });
-  const revertNumber = prNumberOf(watch.stdout);
-  const revertBranch = world.github.state.pull(revertNumber)!.pull.headRef;
-  step('on-call approves the revert and merges it; the sync agent puts the stable version back');
-  await run(['check', '--base', 'main', '--head', revertBranch, '--at', ctx.clock.revertMerge], { expect: [0] });
-  merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, [approve(world, revertNumber, people.oncall[0]!, ctx.clock.revertMerge)]);
-  await run(['sync', '--env', 'production', '--record-dir', files.records], { show: syncShown });
-  await run(['audit', 'mirror', '--env', 'production', '--record-dir', files.records, '--key-file', keyFile, '--store', files.audit]);
+  step('the agent\'s canary watch (its own timer) sees the guardrail broken and opens the revert pull request as the App');
+  const revert = await ctx.agent.revertOpened(world, ctx.breachMark, 30_000);
+  const revertNumber = revert.number;
+  const revertBranch = revert.branch;
+  const revertPull = ctx.github.opened(revertBranch, revertNumber);
+  step('a lead and model risk approve the revert (production\'s two approvals), it is merged; the agent puts the stable version back');
+  await ctx.github.delivered('pull_request', pullRequestPayload(world.app, ctx.github.repository, { ...revertPull, action: 'opened', sender: revertPull.author }), revertPull);
+  const revertApprovals: string[] = [];
+  for (const [i, reviewer] of [people.leads[0]!, people.modelRisk[0]!].entries()) {
+    revertApprovals.push(approve(world, revertNumber, reviewer, ctx.clock.revertMerge));
+    await ctx.github.delivered('pull_request_review', reviewPayload(world.app, ctx.github.repository, { ...revertPull, reviewer }), revertPull, i === 1 ? 'success' : undefined);
+  }
+  const beforeRevert = mainHead(world);
+  merge(world, revertBranch, revertNumber, ctx.clock.revertMerge, revertApprovals);
+  await ctx.github.pushed(beforeRevert, mainHead(world), ctx.agent, ['production']);
   out.say(`production runs ${versionOf(world.repo, 'production', 'fraud-detector')} again (the canary ${candidate} is gone; stable ${stable})`);
 
   step('the auditor: the trail is complete and unaltered, and answers the regulator');
-  await run(['audit', 'verify', '--store', files.audit]);
+  await run(['audit', 'verify']);
   const result: StoryResult = { files, traced };
-  await run(['audit', 'trace', '--model', 'fraud-detector', '--env', 'production', '--at', traced, '--store', files.audit]);
+  await run(['audit', 'trace', '--model', 'fraud-detector', '--env', 'production', '--at', traced]);
   step('where everything is');
   await run(['status', '--html', join(files.dashboard, '..'), '--no-drift'], { expect: [0, 1] });
   return result;
@@ -156,12 +188,147 @@ interface StoryContext {
   stable: string;
   traced: string;
   clock: typeof clock;
+  github: GitHubPlayer;
+  agent: AgentWatch;
+  /** serve's log length when the guardrail broke */
+  breachMark: number;
+}
+
+/** The main branch's head in the origin (what GitHub holds). */
+function mainHead(world: World): string {
+  return world.gitIn(world.origin, 'rev-parse', 'refs/heads/main').trim();
+}
+
+interface AgentWatch {
+  /** waits until the agent logged a reconcile of each environment at `sha` (from log line `since`); shows what it did */
+  reconciled(envs: string[], sha: string, since: number, converging?: string[]): Promise<void>;
+  /** the revert pull request the agent's canary watch opened (waits for it); shows the watch's lines */
+  revertOpened(world: World, since: number, timeoutMs: number): Promise<{ number: number; branch: string }>;
+  /** the log's length now */
+  mark(): number;
+}
+
+/** The agent's lines in serve's log, as the story shows them: without the time and the repository, only what it did. */
+function watchingAgent(serve: RunningServe, out: StoryOutput): AgentWatch {
+  const prefix = /^\S+Z agent [^:\s]+: /;
+  const agentLines = (since: number) => serve.log().slice(since).filter((l) => prefix.test(l)).map((l) => l.replace(prefix, '').replace(/^(\S+): \1: /, '$1: '));
+  const shown = (l: string) => /: (converged|unchanged|not-converged|refused|error) at [0-9a-f]{12}|: audit |leading|: could not/.test(l) || /^main is at/.test(l);
+  const wait = async (ok: () => boolean, what: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`the agent did not ${what} within ${timeoutMs / 1000} s; serve's log ends:\n${serve.log().slice(-25).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  return {
+    mark: () => serve.log().length,
+    async reconciled(envs, sha, since, converging = envs) {
+      const short = sha.slice(0, 12);
+      const done = (e: string) => agentLines(since).some((l) => new RegExp(`^${e}: (${converging.includes(e) ? 'converged' : 'converged|unchanged'}) at ${short} `).test(l));
+      const failed = () => agentLines(since).find((l) => new RegExp(`^\\S+: (not-converged|refused|error) at ${short} `).test(l));
+      await wait(() => {
+        const f = failed();
+        if (f) throw new Error(`the agent did not converge: ${f}`);
+        return envs.every(done);
+      }, `reconcile ${envs.join(', ')} at ${short}`, 60_000);
+      // its audit record follows a reconcile that wrote; a failure to write it stops the story
+      const wrote = (e: string) => agentLines(since).some((l) => new RegExp(`^${e}: converged at ${short} `).test(l));
+      const recorded = (e: string) => agentLines(since).some((l) => new RegExp(`^${e}: audit ${e}: (\\d+ records? written|nothing to record|skipped)`).test(l));
+      await wait(() => {
+        const f = agentLines(since).find((l) => /^\S+: audit: /.test(l));
+        if (f) throw new Error(`the agent could not record the deployment: ${f}`);
+        return envs.every((e) => !wrote(e) || recorded(e));
+      }, 'record the deployment', 30_000);
+      for (const l of agentLines(since).filter(shown)) out.say(`agent: ${l}`);
+    },
+    async revertOpened(world, since, timeoutMs) {
+      let found: { number: number; branch: string } | undefined;
+      await wait(() => {
+        const pr = world.github.state.pulls().find((p) => p.state === 'open' && /^(revert|rollback)\//.test(p.pull.headRef));
+        if (pr) found = { number: pr.number, branch: pr.pull.headRef };
+        return !!found;
+      }, 'open a revert pull request', timeoutMs);
+      // its log line comes once the watch is done (the pull request is open on GitHub before)
+      await wait(() => agentLines(since).some((x) => new RegExp(`revert pull request #${found!.number} opened`).test(x)), 'log the revert pull request', 15_000);
+      // the watch that acted: its lines up to the revert pull request it opened
+      const watch = agentLines(since).filter((x) => /^production: canary watch production: /.test(x));
+      const acted = watch.findIndex((x) => /revert pull request #\d+ opened/.test(x));
+      const first = watch.slice(0, acted + 1).findLastIndex((x, i) => i < acted && !/BREACHED|why:|revert pull request|rollback/.test(x));
+      for (const l of watch.slice(first + 1, acted + 1)) out.say(`agent: ${l}`);
+      return found!;
+    },
+  };
+}
+
+type CheckRun = World['github']['state']['checkRuns'][number];
+interface OpenPull { number: number; head: string; headRef: string; base: string; author: string }
+interface GitHubPlayer {
+  repository: Repository;
+  /** what GitHub does when a pull request is opened: keeps its head as refs/pull/N/head, knows the head commit */
+  opened(branch: string, number: number): OpenPull;
+  /** delivers a signed webhook to serve and waits for the check run it posts (`want`: the conclusion the story needs) */
+  delivered(event: string, payload: Record<string, unknown>, pull: OpenPull, want?: string): Promise<CheckRun>;
+  /** delivers the push of main (before → after) and waits for the agent to reconcile `envs` (the others at least unchanged) */
+  pushed(before: string, after: string, agent: AgentWatch, envs: string[]): Promise<void>;
+}
+
+/** The demo in GitHub's place: the git side of an opened pull request, and webhook deliveries to serve. */
+function playingGitHub(world: World, serve: RunningServe, out: StoryOutput, transcript: string): GitHubPlayer {
+  const origin = (...args: string[]) => world.gitIn(world.origin, ...args).trim();
+  const repository: Repository = { owner, name: repoName, cloneUrl: world.origin, defaultBranch: 'main' };
+  let told = false;
+  const tell = () => {
+    if (!told) out.say('(the demo plays GitHub\'s webhook deliverer — the GitHub stand-in sends no webhooks: it POSTs the event GitHub would send, signed with the App\'s webhook secret as GitHub signs it)');
+    told = true;
+  };
+  const posted = () => world.github.requests.filter((r) => (r.operationId === 'checks/create' || r.operationId === 'checks/update') && r.status < 300).length;
+  return {
+    repository,
+    opened(branch, number) {
+      const head = origin('rev-parse', `refs/heads/${branch}`);
+      origin('update-ref', `refs/pull/${number}/head`, head);
+      world.github.setBranch(branch, head);
+      const author = world.github.state.pull(number)!.user;
+      world.github.setCommit(head, { author, committer: author });
+      return { number, head, headRef: branch, base: origin('rev-parse', 'refs/heads/main'), author };
+    },
+    async pushed(before, after, agent, envs) {
+      const since = agent.mark();
+      tell();
+      const r = await deliver(serve, world.app, 'push', pushPayload(world.app, repository, { ref: 'refs/heads/main', before, after, pusher: people.leads[0]! }));
+      const sent = `GitHub → serve: push to main ${before.slice(0, 12)} → ${after.slice(0, 12)}, signed with the webhook secret → ${r.status} ${r.message}`;
+      out.say(sent);
+      appendFileSync(transcript, `${sent}\n`);
+      if (r.status !== 202) throw new Error(`serve answered the push delivery ${r.status}: ${r.message}`);
+      await agent.reconciled(['staging', 'production'], after, since, envs);
+    },
+    async delivered(event, payload, pull, want) {
+      tell();
+      const before = posted();
+      const action = typeof payload.action === 'string' ? `.${payload.action}` : '';
+      const r = await deliver(serve, world.app, event, payload);
+      const sent = `GitHub → serve: ${event}${action} of #${pull.number}, signed with the webhook secret → ${r.status} ${r.message}`;
+      out.say(sent);
+      appendFileSync(transcript, `(the demo delivers the webhook GitHub would send; the GitHub stand-in sends none)\n${sent}\n`);
+      if (r.status !== 202) throw new Error(`serve answered the ${event} delivery ${r.status}: ${r.message}`);
+      const deadline = Date.now() + 60_000;
+      while (posted() === before) {
+        if (Date.now() > deadline) throw new Error(`serve posted no check run for #${pull.number} within 60 s; its log:\n${serve.log().slice(-20).join('\n')}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const run = world.github.state.checkRuns.find((c) => c.headSha === pull.head && c.appId === world.app.id && c.status === 'completed');
+      if (!run) throw new Error(`no completed check run of ${world.app.slug} on ${pull.head.slice(0, 12)}`);
+      const line = `check run "${run.name}" on ${pull.head.slice(0, 12)} by ${world.app.slug}[bot]: ${run.conclusion} — ${run.output.title ?? ''}`;
+      out.say(line);
+      appendFileSync(transcript, `${line}\n${run.output.summary ?? ''}\n\n`);
+      if (want && run.conclusion !== want) throw new Error(`the check run on #${pull.number} is ${run.conclusion}, the story needs ${want}:\n${run.output.summary ?? ''}`);
+      return run;
+    },
+  };
 }
 
 // --- helpers ---
 
-/** A sync's output without the field-by-field diffs: what changes, and how it went. */
-const syncShown = (r: Ran) => r.stdout.split('\n').filter((l) => !/^ {6}/.test(l) && l.trim()).join('\n') + (r.code ? r.stderr : '');
 
 /** The command, in this process (the built program, as the binary runs it); stops the story when interrupted. */
 async function modelship(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<Ran> {
@@ -185,7 +352,8 @@ function commit(world: World, at: string, message: string, paths: string[]): voi
 
 /** A reviewer approves on GitHub (the stand-in); returns the trailer the merge carries. */
 function approve(world: World, pull: number, login: string, at: string): string {
-  world.github.addReview(pull, login, 'APPROVED');
+  // submitted at the story's time, so the review comes before the merge on the story's clock
+  world.github.addReview(pull, login, 'APPROVED').submittedAt = at;
   return `Approved-by: ${login} ${at}`;
 }
 

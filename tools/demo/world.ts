@@ -23,7 +23,13 @@ export interface World {
   github: import('../sandbox/github/server.js').GitHubStandIn;
   kube: import('../sandbox/kubernetes/server.js').KubernetesStandIn;
   snow: import('../sandbox/snowflake/server.js').SnowflakeStandIn;
+  /** the GitHub App `modelship serve` authenticates as (installed on the release repository) */
+  app: import('./serve.js').DemoApp;
+  /** starts `modelship serve` (as a child process, stopped by close()) with these extra arguments */
+  startServe(args?: string[], extraEnv?: Record<string, string>): Promise<import('./serve.js').RunningServe>;
   git(...args: string[]): string;
+  /** git in another folder (the bare origin: what GitHub does on its side) */
+  gitIn(cwd: string, ...args: string[]): string;
   /** git with author and committer dates set to `at` (the story's clock) */
   gitAt(at: string, ...args: string[]): string;
   close(): Promise<void>;
@@ -63,22 +69,28 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     mkdirSync(join(dir, 'runs'));
     cpSync(join(projectRoot, 'test/fixtures/runs/fraud-detector-run-8812'), join(dir, 'runs/fraud-detector-run-8812'), { recursive: true });
     withoutPrometheus(join(repo, 'policies/production.yaml'));
+    withoutFreezes(join(repo, 'policies/production.yaml'));
     git(repo, 'add', '-A');
     gitIn(repo, { GIT_AUTHOR_DATE: '2026-11-16T09:00:00Z', GIT_COMMITTER_DATE: '2026-11-16T09:00:00Z' }, ['commit', '-q', '-m', 'AcmeRisk release repository']);
     git(repo, 'push', '-q', '-u', 'origin', 'main');
 
-    const [{ startS3rver, s3rverCredentials }, { startKubernetesStandIn }, { startSnowflakeStandIn, snowflakeStandInCredentials }, { startGitHub }] = await Promise.all([
-      import('../sandbox/s3rver.js'), import('../sandbox/kubernetes/server.js'), import('../sandbox/snowflake/server.js'), import('../sandbox/github/server.js'),
+    const [{ startS3rver, s3rverCredentials }, { startKubernetesStandIn }, { startSnowflakeStandIn, snowflakeStandInCredentials }, { startGitHub }, { demoApp, startServe }] = await Promise.all([
+      import('../sandbox/s3rver.js'), import('../sandbox/kubernetes/server.js'), import('../sandbox/snowflake/server.js'), import('../sandbox/github/server.js'), import('./serve.js'),
     ]);
+    const app = demoApp();
     const [s3, kube, snow, github] = await Promise.all([
-      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training'], dir: join(dir, 's3') }),
+      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training', 'acme-audit-trail'], dir: join(dir, 's3') }),
       startKubernetesStandIn({ namespaces: ['ml-staging', 'ml-serving'], controller: { delayMs: 150 } }),
       startSnowflakeStandIn({ setup: warehouseTables }),
       startGitHub({
         // The token is the ML engineer's: the pull requests the story opens are hers.
         owner, repo: repoName, token, login: people.author,
+        // where git fetches the repository from (GET /repos/{owner}/{repo}'s clone_url): the demo's bare origin
+        cloneUrl: origin,
         users: [people.author, ...people.leads, ...people.modelRisk, ...people.oncall],
         teams: { 'fraud-ml-leads': people.leads, 'model-risk': people.modelRisk, 'ml-oncall': people.oncall, 'ml-platform': people.leads, 'disputes-ml': [] },
+        // The checker's GitHub App, installed on the repository: `modelship serve` authenticates as it.
+        apps: [{ id: app.id, slug: app.slug, publicKey: app.publicKey, installationId: app.installationId }],
       }),
     ]);
     stops.push(() => s3.stop(), () => kube.stop(), () => snow.stop(), () => github.stop());
@@ -93,8 +105,21 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     };
     await seedRegistry(env);
     return {
-      dir, repo, origin, env, github, kube, snow,
+      dir, repo, origin, env, github, kube, snow, app,
+      async startServe(args = [], extraEnv = {}) {
+        mkdirSync(join(dir, 'serve'), { recursive: true });
+        // The service's environment: the stand-ins' addresses and credentials, without the ML
+        // engineer's GitHub token (serve speaks to GitHub as its App only).
+        const serveEnv: NodeJS.ProcessEnv = { FORCE_COLOR: '0' };
+        for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|GITHUB_|GH_|MODELSHIP_|SNOWFLAKE_)/.test(k)) serveEnv[k] = v;
+        for (const [k, v] of Object.entries(env)) if (!/^GITHUB_/.test(k)) serveEnv[k] = v;
+        Object.assign(serveEnv, extraEnv);
+        const serve = await startServe({ app, githubUrl: github.url, dir: join(dir, 'serve'), env: serveEnv, args, logFile: join(dir, 'serve/serve.log'), shownFrom: dir });
+        stops.push(() => serve.stop()); // stopped first (close() runs the stops in reverse)
+        return serve;
+      },
       git: (...args) => git(repo, ...args),
+      gitIn: (cwd, ...args) => git(cwd, ...args),
       gitAt: (at, ...args) => gitIn(repo, { GIT_AUTHOR_DATE: at, GIT_COMMITTER_DATE: at }, args),
       close: async () => {
         await close();
@@ -174,6 +199,17 @@ function withoutPrometheus(file: string): void {
   const doc = parseDocument(readFileSync(file, 'utf8'));
   const checks = doc.getIn(['canary', 'checks']) as YAMLSeq<YAMLMap>;
   checks.items = checks.items.filter((c) => c.get('source') !== 'prometheus');
+  writeFileSync(file, doc.toString({ lineWidth: 0 }));
+}
+
+/**
+ * The checker (modelship serve) judges at the real time, as it does in production, while the git
+ * history runs on the story's clock: the demo's copy of the production policy has no freeze
+ * windows, so a real month-end close does not stop the story on the day someone runs it.
+ */
+function withoutFreezes(file: string): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  doc.delete('freeze');
   writeFileSync(file, doc.toString({ lineWidth: 0 }));
 }
 
