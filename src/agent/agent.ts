@@ -94,6 +94,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let desired: { commit: string; repo: Promise<LoadedRepository> } | undefined;
   const side = {
     repository: o.repository, releaseBranch: release, mirror, head: () => head, env: o.env, metrics: o.metrics, log,
+    refresh: (why: string) => refreshSoon(why),
     kubernetes: new Map() as NonNullable<SharedClients['kubernetes']>,
     desired(commit: string): Promise<LoadedRepository> {
       if (desired?.commit !== commit) {
@@ -208,6 +209,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       // The delivery was signed with the webhook secret: its installation and clone URL are GitHub's.
       if (source) source = { ...source, installationId: p.installationId, cloneUrl: p.cloneUrl };
       refreshSoon(`push of ${p.after.slice(0, 12)}`);
+      // environments another replica leads: that one reconciles, once told
+      if (/^[0-9a-f]{40}$/.test(p.after)) for (const e of environments.values()) void e.handOff(p.after);
     },
     ready: () => fetched,
     status: () => ({

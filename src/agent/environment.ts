@@ -27,6 +27,8 @@ export interface AgentSide {
   mirror: string;
   /** the newest release-branch head in the mirror */
   head(): string | undefined;
+  /** fetch the release branch now, then reconcile every environment led at its head */
+  refresh(why: string): void;
   /** the desired state at a commit (loaded once per commit for every environment) */
   desired(commit: string): Promise<LoadedRepository>;
   /** Kubernetes clients shared by every reconcile (API discovery once) */
@@ -64,6 +66,7 @@ const dutyRetryMs = 60_000;
 
 export class AgentEnvironment {
   readonly election: LeaderElection;
+  private readonly lease: LeaseLock;
   readonly status: EnvironmentStatus = { leader: false, reconciles: 0 };
   private leadership: AbortSignal | undefined;
   private running: Promise<void> | undefined;
@@ -83,10 +86,14 @@ export class AgentEnvironment {
         Object.assign(this.status, { leader: true, holder: lease.holder });
         side.metrics.leader(name, true);
         log(`leading (lease held by ${lease.holder}${from ? `, taken over from ${from}` : ''}); reconciling`);
-        this.request();
+        // at main's head as it is now: the head this replica fetched last may be minutes old (a
+        // standby does not reconcile, so pushes only moved the leader's view)
+        side.refresh(`${name}: took the lead`);
       },
       onLost: (reason) => this.stopLeading(`leadership lost, work stopped: ${reason}`),
+      onRequested: (commit) => side.refresh(`${name}: another replica got the push of ${commit.slice(0, 12)}`),
     });
+    this.lease = lease;
   }
 
   private stopLeading(why: string): void {
@@ -118,6 +125,19 @@ export class AgentEnvironment {
         this.running = undefined;
       }
     })();
+  }
+
+  /**
+   * A push reached this replica: when another one leads the environment, ask it (through the
+   * Lease) to reconcile, since GitHub delivers each webhook to one replica behind the Service.
+   */
+  async handOff(commit: string): Promise<void> {
+    if (this.election.leading || !this.lease.requestReconcile) return;
+    try {
+      if (await this.lease.requestReconcile(commit)) this.side.log(`${this.name}: asked the leader (${this.election.lastHolder ?? 'the lease holder'}) to reconcile ${commit.slice(0, 12)}`);
+    } catch (e) {
+      this.side.log(`${this.name}: could not ask the leader to reconcile (its next resync will): ${describeError(e)}`);
+    }
   }
 
   /** The status with who holds the lease as this replica last saw it. */

@@ -28,9 +28,11 @@ export function electionTiming(seconds: number): ElectionTiming {
 export interface LeaseLock {
   readonly holder: string;
   acquire(): Promise<AcquireResult>;
-  /** throws when another holder has the lease now (a non-retryable error) or the API fails */
-  renew(): Promise<void>;
+  /** throws when another holder has the lease now (a non-retryable error) or the API fails; `requested`: a commit another replica asked the holder to reconcile */
+  renew(): Promise<{ requested?: string } | void>;
   release(): Promise<void>;
+  /** asks the holder (another replica) to reconcile `commit`; false when no live holder */
+  requestReconcile?(commit: string): Promise<boolean>;
 }
 
 export interface ElectionOptions {
@@ -40,6 +42,8 @@ export interface ElectionOptions {
   onLead(signal: AbortSignal, tookOverFrom?: string): void;
   /** this replica stopped leading (not called on stop) */
   onLost(reason: string): void;
+  /** while leading: another replica got a push for `commit` and asked the holder to reconcile */
+  onRequested?(commit: string): void;
   log(line: string): void;
 }
 
@@ -109,8 +113,9 @@ export class LeaderElection {
       await this.sleep(timing.retryPeriodMs);
       if (this.stopped) break;
       try {
-        await this.o.lease.renew();
+        const renewed = await this.o.lease.renew();
         lastRenew = Date.now();
+        if (renewed?.requested) this.o.onRequested?.(renewed.requested);
       } catch (e) {
         const lost = (e as { details?: { retryable?: boolean } }).details?.retryable === false;
         if (lost || Date.now() - lastRenew >= timing.renewDeadlineMs) {

@@ -1,6 +1,9 @@
 // Leader election and coalescing in the agent, in-process (test/helpers/agent.ts): one leader per
 // environment, a killed leader replaced, a lost lease stopping the work at once, pushes during a
 // reconcile making exactly one more.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { deliver } from '../helpers/webhooks.js';
 import { electionTiming, LeaderElection, type LeaseLock } from '../../src/agent/leader.js';
@@ -39,6 +42,29 @@ t.test('two agents: one leads and reconciles; the leader killed, the other takes
   await b.stop(1000);
   t.notOk(w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production')!.spec.holderIdentity, 'released');
   t.ok(w.metrics.some(([m, env, leading]) => m === 'leader' && env === 'production' && leading === false));
+});
+
+t.test('a push delivered to the replica that does not lead: it asks the leader through the Lease, and the leader reconciles', async (t) => {
+  const w = await world(t);
+  // GitHub delivers each webhook to one replica behind the Service; here, the standby
+  const a = await w.agent({ holder: 'agent-a', leaseDurationSeconds: 3 });
+  await until('agent-a leads and converged', () => statusOf(a).result === 'converged');
+  const ownMirror = mkdtempSync(join(tmpdir(), 'modelship-agent-b-'));
+  t.teardown(() => rmSync(ownMirror, { recursive: true, force: true }));
+  const b = await w.agent({ holder: 'agent-b', leaseDurationSeconds: 3, mirrorDir: ownMirror });
+  await until('agent-b fetched and saw the holder', () => b.ready() && (b.status() as any).environments.production.holder === 'agent-a');
+  const pushed = w.promote('2026.11.13-1');
+  b.pushed({ installationId: appInfo.installationId, cloneUrl: w.origin, after: pushed });
+  await until('agent-a reconciled production at the pushed commit (no resync: it is 10 minutes)', () => production(w).every((o) => o.commit === pushed));
+  await until('agent-a recorded it', () => statusOf(a).commit === pushed);
+  t.match(statusOf(a), { leader: true, result: 'converged', commit: pushed });
+  t.match(statusOf(b), { leader: false });
+  const logs = w.logs.join('\n');
+  t.match(logs, new RegExp(`production: asked the leader \\(agent-a\\) to reconcile ${pushed.slice(0, 12)}`));
+  t.match(logs, new RegExp(`production: another replica got the push of ${pushed.slice(0, 12)}`));
+  // the leader's renewal cleared the request: nothing is asked twice
+  await until('the request cleared', () => !w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production')?.metadata.annotations?.['modelship.io/reconcile-requested']);
+  t.match(w.s.kube.get('coordination.k8s.io/v1', 'Lease', 'ml-serving', 'modelship-production'), { spec: { holderIdentity: 'agent-a' } }, 'the request did not move the lease');
 });
 
 t.test('leadership lost mid-way: the reconcile stops writing at once', async (t) => {

@@ -45,8 +45,18 @@ export async function ensureBareRepository(dir: string): Promise<void> {
  * may be rewritten). `token` is sent as GitHub's `x-access-token` basic credential.
  */
 export async function fetchIntoMirror(dir: string, url: string, refspecs: string[], token?: string, signal?: AbortSignal): Promise<void> {
-  // What git needs from this process's environment (the path, a home, proxies and CA files), and
-  // nothing else: no stray GIT_DIR redirects the fetch, no EDITOR or pager is honoured.
+  const env = gitEnvironment(token);
+  await git(dir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--end-of-options', url, ...refspecs.map((r) => `+${r}`)],
+    `fetch ${refspecs.join(', ')} into the mirror`, { env, configFromEnv: true, ...(signal ? { signal } : {}), hint: 'check that the GitHub App is installed on the repository with contents: read' });
+}
+
+/**
+ * The environment for a git that talks to GitHub: what git needs from this process's environment
+ * (the path, a home, proxies and CA files) and nothing else (no stray GIT_DIR redirects it, no
+ * EDITOR or pager is honoured, no prompt), plus `token` as GitHub's `x-access-token` basic
+ * credential in an http.extraHeader given through GIT_CONFIG_* (run git with configFromEnv).
+ */
+export function gitEnvironment(token?: string): Record<string, string> {
   const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR)$/;
   const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && passed.test(e[0])));
   env.GIT_TERMINAL_PROMPT = '0';
@@ -56,6 +66,5 @@ export async function fetchIntoMirror(dir: string, url: string, refspecs: string
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`,
     });
   }
-  await git(dir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--end-of-options', url, ...refspecs.map((r) => `+${r}`)],
-    `fetch ${refspecs.join(', ')} into the mirror`, { env, configFromEnv: true, ...(signal ? { signal } : {}), hint: 'check that the GitHub App is installed on the repository with contents: read' });
+  return env;
 }

@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git, gitText } from './run.js';
+import { gitEnvironment } from './mirror.js';
 
 export interface WorkingClone {
   /** the clone's working directory (nothing checked out) */
@@ -46,12 +47,7 @@ export async function workingClone(mirror: string, req: { branch: string; commit
  * replace), authenticated with `token` as GitHub's `x-access-token` basic credential.
  */
 export async function pushWithToken(root: string, req: { url: string; commit: string; branch: string; token: string; force?: boolean; signal?: AbortSignal }): Promise<void> {
-  const passed = /^(PATH|HOME|LANG|LC_ALL|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR)$/;
-  const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && passed.test(e[0])));
-  Object.assign(env, {
-    GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader',
-    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${req.token}`).toString('base64')}`,
-  });
+  const env = gitEnvironment(req.token);
   await git(root, ['push', '--quiet', ...(req.force ? ['--force'] : []), '--end-of-options', req.url, `${req.commit}:refs/heads/${req.branch}`],
     `push ${req.commit.slice(0, 12)} to ${req.branch}`, {
       env, configFromEnv: true, ...(req.signal ? { signal: req.signal } : {}),

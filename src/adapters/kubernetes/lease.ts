@@ -61,6 +61,9 @@ export function leaseDecision(lease: { spec?: LeaseSpecLike | null } | undefined
   return { action: 'wait', holder, until: expiry };
 }
 
+/** The Lease annotation a replica that got a push but does not lead leaves for the holder. */
+export const reconcileRequested = 'modelship.io/reconcile-requested';
+
 export function leaseName(environment: string): string {
   return `modelship-${environment}`;
 }
@@ -173,8 +176,11 @@ export class EnvironmentLease {
     }
   }
 
-  /** Renews our lease; throws if another agent holds it now (we lost it). */
-  async renew(): Promise<void> {
+  /**
+   * Renews our lease; throws if another agent holds it now (we lost it). Answers the reconcile
+   * another replica asked for (requestReconcile), if any: the renewal clears it.
+   */
+  async renew(): Promise<{ requested?: string }> {
     for (let attempt = 0; attempt < maxRaces; attempt++) {
       const live = await this.read();
       const holder = live?.spec?.holderIdentity ?? '';
@@ -185,13 +191,37 @@ export class EnvironmentLease {
       }
       try {
         await this.replace(live, { ...live.spec, leaseDurationSeconds: this.durationSeconds, renewTime: new V1MicroTime(this.now().getTime()) });
-        return;
+        const requested = live.metadata?.annotations?.[reconcileRequested];
+        return requested && /^[0-9a-f]{40}$/.test(requested) ? { requested } : {};
       } catch (e) {
         if (e instanceof ApiException && e.code === 409) continue;
         throw kubernetesError(`renew ${this.where}`, e, this.timeoutMs);
       }
     }
     throw new ExternalError('kubernetes', `renew ${this.where}`, `lost ${maxRaces} races in a row for the lease`, { retryable: true });
+  }
+
+  /**
+   * Asks the replica that holds the lease to reconcile (a push webhook reached this one, which
+   * does not lead): the commit goes into an annotation of the Lease, which the holder reads and
+   * clears at its next renewal (every retry period). The same `update` the renewals use, so the
+   * Role needs no other verb. Answers false when there is no live holder to ask (the caller's
+   * own election takes the lease over and reconciles anyway).
+   */
+  async requestReconcile(commit: string): Promise<boolean> {
+    for (let attempt = 0; attempt < maxRaces; attempt++) {
+      const live = await this.read();
+      const decision = leaseDecision(live, this.now(), this.holder);
+      if (!live?.spec || decision.action !== 'wait') return false;
+      try {
+        await this.replace(live, live.spec, { ...live.metadata?.annotations, [reconcileRequested]: commit });
+        return true;
+      } catch (e) {
+        if (e instanceof ApiException && e.code === 409) continue; // the holder renewed meanwhile: ask again
+        throw kubernetesError(`ask the holder of ${this.where} to reconcile`, e, this.timeoutMs);
+      }
+    }
+    return false;
   }
 
   /** Gives the lease up (keeps the object, clears the holder) if we hold it; otherwise does nothing. */
@@ -247,7 +277,7 @@ export class EnvironmentLease {
     }
   }
 
-  private body(resourceVersion: string | undefined, spec: NonNullable<V1Lease['spec']>): V1Lease {
+  private body(resourceVersion: string | undefined, spec: NonNullable<V1Lease['spec']>, annotations?: Record<string, string>): V1Lease {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -255,6 +285,7 @@ export class EnvironmentLease {
         name: this.name,
         namespace: this.namespace,
         labels: { [labels.managedBy]: managerName, [labels.environment]: this.environment },
+        ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
         ...(resourceVersion ? { resourceVersion } : {}),
       },
       spec,
@@ -262,7 +293,7 @@ export class EnvironmentLease {
   }
 
   /** PUT with the resourceVersion we read: a 409 if anyone wrote since. */
-  private async replace(live: V1Lease, spec: NonNullable<V1Lease['spec']>): Promise<void> {
+  private async replace(live: V1Lease, spec: NonNullable<V1Lease['spec']>, annotations?: Record<string, string>): Promise<void> {
     const rv = live.metadata?.resourceVersion;
     if (!rv) throw new ExternalError('kubernetes', `update ${this.where}`, 'the lease read back has no resourceVersion');
     // times read back are strings at runtime; send them as MicroTime (six fractional digits), which the API server requires
@@ -276,6 +307,6 @@ export class EnvironmentLease {
       if (m) clean[k] = m;
       else delete clean[k];
     }
-    await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, fieldManager: managerName, body: this.body(rv, clean) });
+    await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, fieldManager: managerName, body: this.body(rv, clean, annotations) });
   }
 }
