@@ -2,7 +2,7 @@
 // renders them), every object valid for the minimum supported Kubernetes (1.25: the README's
 // floor for KServe 0.15 and the Gateway API v1.0 CRDs) with no field the API does not know, and
 // the Deployment shaped as the install needs it.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -90,4 +90,9 @@ t.test('the ServiceAccount carries the overlay\'s IAM role; PDB, NetworkPolicy a
   // no secret in the ConfigMap: secrets are files of Secret volumes (the KMS key is named by its ARN, it never leaves KMS)
   t.same(Object.entries(settings).filter(([k, v]) => /SECRET|PASSWORD|TOKEN|PRIVATE/.test(k) || /BEGIN|PRIVATE KEY/.test(String(v))), []);
   t.match(settings.MODELSHIP_AUDIT_KMS_KEY, /^arn:aws:kms:/);
+  // every setting the manifests give is one the product reads (a misspelt name would be ignored silently)
+  const source = readdirSync(join(projectRoot, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(join(projectRoot, 'src', f), 'utf8')).join('\n');
+  const given = [...Object.keys(settings), ...find('Deployment', 'modelship').spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)];
+  t.same(given.filter((name) => !source.includes(`'${name}'`) && !source.includes(`.${name}`)), [], 'no setting the code does not read');
 });
