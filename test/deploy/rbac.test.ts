@@ -13,6 +13,7 @@ import { EnvironmentLease } from '../../src/adapters/kubernetes/lease.js';
 import type { AuthorizationCheck } from '../../tools/sandbox/kubernetes/authorization.js';
 import { requestAttributes } from '../../tools/sandbox/kubernetes/authorization.js';
 import { stage } from '../helpers/stage.js';
+import { appInfo, statusOf, until, world } from '../helpers/agent.js';
 import { render, type Manifest } from './kubernetes-schema.js';
 
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
@@ -106,6 +107,28 @@ t.test('the Roles of the production overlay grant exactly the verbs and resource
     'update coordination.k8s.io/leases',
   ], 'the scenario exercised every kind of request the agent makes');
   t.same(compare(checks, grants(render('deploy/kubernetes/overlays/production'))), { missing: [], extra: [] });
+});
+
+t.test('the agent itself (two replicas, a push handed to the leader, a release on stop) needs nothing the Roles do not grant', async (t) => {
+  const w = await world(t);
+  w.s.kube.createNamespace('kube-public');
+  w.s.kube.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'modelship-cluster', namespace: 'kube-public' }, data: { name: 'acme-eks-prod' } });
+  const a = await w.agent({ holder: 'modelship-0', leaseDurationSeconds: 3 });
+  await until('modelship-0 leads and converged', () => statusOf(a).result === 'converged');
+  const b = await w.agent({ holder: 'modelship-1', leaseDurationSeconds: 3 });
+  await until('modelship-1 saw the holder', () => (b.status() as any).environments.production.holder === 'modelship-0');
+  const pushed = w.promote('2026.11.13-1');
+  b.pushed({ installationId: appInfo.installationId, cloneUrl: w.origin, after: pushed });
+  await until('the leader reconciled the push the other replica got', () => statusOf(a).commit === pushed && statusOf(a).result === 'converged');
+  await a.stop(1000);
+  await until('modelship-1 took over', () => statusOf(b).leader);
+  await b.stop(1000);
+  const checks = w.s.kube.requests.flatMap((r) => r.authorization).filter((c) => c.resourceRequest);
+  const verbs = new Set(checks.map((c) => `${c.verb} ${c.apiGroup || 'core'}/${resourceOf(c)}`));
+  for (const v of ['get coordination.k8s.io/leases', 'create coordination.k8s.io/leases', 'update coordination.k8s.io/leases', 'get core/configmaps', 'list serving.kserve.io/inferenceservices', 'patch serving.kserve.io/inferenceservices']) {
+    t.ok(verbs.has(v), `the agent made ${v}`);
+  }
+  t.same(compare(checks, grants(render('deploy/kubernetes/overlays/production'))).missing, []);
 });
 
 t.test('the comparison names what a Role lacks and what it grants beyond use', async (t) => {
