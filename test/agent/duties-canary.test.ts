@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { canaryDuty, type DutyContext } from '../../src/agent/duties.js';
 import { connectApp } from '../../src/adapters/github/app.js';
-import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
-import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../adapters/prometheus-server.js';
+import { missingBinaries, startPrometheus, type TestPrometheus } from '../adapters/prometheus-server.js';
 import { runCli } from '../helpers/cli.js';
+import { after, breachSeries, iso, minute, started } from '../helpers/canary-breach.js';
 import { startGitHttp } from '../helpers/git-http.js';
 import { copyReleaseRepo, makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
@@ -23,40 +23,8 @@ import { appKeys } from '../helpers/webhooks.js';
 const missing = missingBinaries();
 const skip = missing.length ? `${missing.join(' and ')} not installed (Debian package "prometheus")` : false;
 
-const minute = 60_000;
-const bad = new Date(Math.floor(Date.now() / minute) * minute - 60 * minute);
-const started = new Date(bad.getTime() - 120 * minute);
-const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
-const after = (m: number) => iso(new Date(bad.getTime() + m * minute));
 const app = { id: 4242, slug: 'modelship-acme', installationId: 9000 };
 const keys = appKeys();
-
-/** From `bad` on the canary throws 3% server errors (healthy: 0.3%), as the gateway reports them. */
-function series(): string {
-  const times: Date[] = [];
-  for (let at = started.getTime() - 10 * minute; at <= bad.getTime() + 40 * minute; at += 30_000) times.push(new Date(at));
-  const service = predictorServiceName(inferenceServiceName('raw', 'fraud-detector', '2026.11.20-1'));
-  const labels = {
-    reporter: 'source', source_workload: 'ml-gateway-istio', source_workload_namespace: 'gateway-system',
-    destination_service: `${service}.ml-serving.svc.cluster.local`, destination_service_name: service, destination_service_namespace: 'ml-serving',
-    destination_workload: service, destination_workload_namespace: 'ml-serving', request_protocol: 'http', response_flags: '-',
-  };
-  const count = (share: (at: number) => number) => {
-    let total = 0;
-    let prev = times[0]!.getTime();
-    return times.map((d): [Date, number] => {
-      total += 2 * share(d.getTime()) * (d.getTime() - prev) / 1000;
-      prev = d.getTime();
-      return [d, Math.floor(total)];
-    });
-  };
-  const errorShare = (at: number) => (at > bad.getTime() ? 0.03 : 0.003);
-  const requests: Series[] = [
-    { name: 'istio_requests_total', labels: { ...labels, response_code: '200' }, samples: count((at) => 1 - errorShare(at)) },
-    { name: 'istio_requests_total', labels: { ...labels, response_code: '500' }, samples: count(errorShare) },
-  ];
-  return openMetrics([{ name: 'istio_requests_total', type: 'counter', series: requests }]);
-}
 
 // Every git command this process runs goes through a shim that logs its arguments (and, for a
 // push, the repository's .git/config): the token must appear in neither.
@@ -74,7 +42,7 @@ t.before(async () => {
   s3 = await startCheckerS3();
   // The rollback checks the artifact it returns to in the registry, through the default AWS chain.
   Object.assign(process.env, s3.env, { PATH: `${shim}:${process.env.PATH}` });
-  if (!skip) prometheus = await startPrometheus(series());
+  if (!skip) prometheus = await startPrometheus(breachSeries());
 });
 t.teardown(async () => {
   for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];

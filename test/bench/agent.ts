@@ -15,20 +15,18 @@
 //     replica's first reconcile of each environment, against the lease duration + 5 s.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
 import { startGitHub, type GitHubStandIn } from '../../tools/sandbox/github/server.js';
 import { startKubernetesStandIn, type KubernetesStandIn } from '../../tools/sandbox/kubernetes/server.js';
 import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
 import { appKeys, deliver, example, inRepository, type Target } from '../helpers/webhooks.js';
-import { generateRepo } from './generate-repo.js';
 import { childEnv, measure, median } from './measure.js';
-import { gitIn, managedObjects, namespaces, pin, setPin, shape, versionsOf } from './sync.js';
+import { generateSyncRepo, gitIn, managedObjects, namespaces, pin, setPin, shape, versionsOf } from './sync.js';
 import { ms, ratio, type Row } from './table.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -102,13 +100,7 @@ export async function agentBench(options: { log: (s: string) => void }): Promise
   const replicas: Replica[] = [];
   try {
     options.log(`agent: generating ${shape.models} models × ${shape.versions} versions × ${shape.environments.length} environments`);
-    generateRepo(dir, shape);
-    for (const env of shape.environments) {
-      const file = join(dir, 'environments', `${env}.yaml`);
-      const doc = parseDocument(readFileSync(file, 'utf8'));
-      if (doc.getIn(['kubernetes', 'namespace']) !== namespaces[env]) doc.setIn(['kubernetes', 'namespace'], namespaces[env]);
-      writeFileSync(file, doc.toString({ lineWidth: 0 }));
-    }
+    generateSyncRepo(dir);
     const git = gitIn(dir);
     git('init', '-q', '-b', 'main');
     git('add', '-A');

@@ -44,6 +44,17 @@ const isLease = (r: KubeRequest) => r.path.includes('/leases');
 
 interface Counts { kube: number; kubeWrites: KubeRequest[]; statements: number; sqlWrites: string[]; logins: number }
 
+/** The generated repository of the sync benchmarks: each environment in a namespace of its own. */
+export function generateSyncRepo(dir: string): void {
+  generateRepo(dir, shape);
+  for (const env of shape.environments) {
+    const file = join(dir, 'environments', `${env}.yaml`);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    if (doc.getIn(['kubernetes', 'namespace']) !== namespaces[env]) doc.setIn(['kubernetes', 'namespace'], namespaces[env]);
+    writeFileSync(file, doc.toString({ lineWidth: 0 }));
+  }
+}
+
 export async function syncBench(options: { log: (s: string) => void }): Promise<Row[]> {
   const work = mkdtempSync(join(tmpdir(), 'modelship-bench-sync-'));
   const dir = join(work, 'repo');
@@ -51,13 +62,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
   let snow: SnowflakeStandIn | undefined;
   try {
     options.log(`sync: generating ${shape.models} models × ${shape.versions} versions × ${shape.environments.length} environments`);
-    generateRepo(dir, shape);
-    for (const env of shape.environments) {
-      const file = join(dir, 'environments', `${env}.yaml`);
-      const doc = parseDocument(readFileSync(file, 'utf8'));
-      if (doc.getIn(['kubernetes', 'namespace']) !== namespaces[env]) doc.setIn(['kubernetes', 'namespace'], namespaces[env]);
-      writeFileSync(file, doc.toString({ lineWidth: 0 }));
-    }
+    generateSyncRepo(dir);
     const git = gitIn(dir);
     git('init', '-q');
     git('add', '-A');

@@ -5,56 +5,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
+import { after, breachSeries, iso, started } from '../helpers/canary-breach.js';
 import { makeReleaseRepo } from '../helpers/repo.js';
 import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
-import { missingBinaries, openMetrics, startPrometheus, type Series, type TestPrometheus } from '../adapters/prometheus-server.js';
+import { missingBinaries, startPrometheus, type TestPrometheus } from '../adapters/prometheus-server.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
-import { inferenceServiceName, predictorServiceName } from '../../src/sync/render/kubernetes.js';
 
 const missing = missingBinaries();
 const skip = missing.length ? `${missing.join(' and ')} not installed (Debian package "prometheus")` : false;
 
-// The canary started 2 h before `bad`; from `bad` on it throws 3% server errors (healthy: 0.3%).
-const minute = 60_000;
-const bad = new Date(Math.floor(Date.now() / minute) * minute - 60 * minute);
-const started = new Date(bad.getTime() - 120 * minute);
-const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
-const after = (m: number) => iso(new Date(bad.getTime() + m * minute));
-
-function series(): string {
-  const times: Date[] = [];
-  for (let at = started.getTime() - 10 * minute; at <= bad.getTime() + 40 * minute; at += 30_000) times.push(new Date(at));
-  // production is raw mode behind an Istio gateway: what the gateway reports for the canary's backend Service.
-  const service = predictorServiceName(inferenceServiceName('raw', 'fraud-detector', '2026.11.20-1'));
-  const labels = {
-    reporter: 'source', source_workload: 'ml-gateway-istio', source_workload_namespace: 'gateway-system',
-    destination_service: `${service}.ml-serving.svc.cluster.local`, destination_service_name: service, destination_service_namespace: 'ml-serving',
-    destination_workload: service, destination_workload_namespace: 'ml-serving', request_protocol: 'http', response_flags: '-',
-  };
-  // Cumulative counts at 2 requests/s: the error share changes at `bad`.
-  const count = (share: (at: number) => number) => {
-    let total = 0;
-    let prev = times[0]!.getTime();
-    return times.map((d): [Date, number] => {
-      total += 2 * share(d.getTime()) * (d.getTime() - prev) / 1000;
-      prev = d.getTime();
-      return [d, Math.floor(total)];
-    });
-  };
-  const errorShare = (at: number) => (at > bad.getTime() ? 0.03 : 0.003);
-  const requests: Series[] = [
-    { name: 'istio_requests_total', labels: { ...labels, response_code: '200' }, samples: count((at) => 1 - errorShare(at)) },
-    { name: 'istio_requests_total', labels: { ...labels, response_code: '500' }, samples: count(errorShare) },
-  ];
-  return openMetrics([{ name: 'istio_requests_total', type: 'counter', series: requests }]);
-}
 
 let s3: TestS3;
 let prometheus: TestPrometheus;
 t.before(async () => {
   s3 = await startCheckerS3();
-  if (!skip) prometheus = await startPrometheus(series());
+  if (!skip) prometheus = await startPrometheus(breachSeries());
 });
 t.teardown(async () => {
   await prometheus?.stop();
