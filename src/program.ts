@@ -127,6 +127,7 @@ Docs: README.md in the modelship repository.`);
     .option('--repository <owner/name>', 'the agent\'s release repository (default: MODELSHIP_REPOSITORY)')
     .option('--resync <duration>', 'the agent reconciles every environment it leads this often, ±10 % (default: MODELSHIP_RESYNC, else 3m)')
     .option('--lease-duration <duration>', 'leader election: a Lease not renewed for this long is taken over (default: MODELSHIP_LEASE_DURATION, else 15s)')
+    .option('--self-heal', 'the agent puts back fields of its objects that someone else changed, as sync --force-conflicts (default: MODELSHIP_SELF_HEAL=true|false, else false: a hand edit is reported as not converged)')
     .action(lazy(() => import('./commands/serve.js')));
 
   command('plan')

@@ -41,6 +41,8 @@ export interface AgentOptions {
   env: NodeJS.ProcessEnv;
   metrics: Metrics;
   log(line: string): void;
+  /** put back fields of managed objects someone else changed (sync --force-conflicts); default: report them as not converged */
+  selfHeal?: boolean;
   /** how long a sync waits for its objects to become ready (default 5 minutes, as `sync`) */
   readyTimeoutMs?: number;
   /** the duties run under leadership (default: duties.ts's canary, drift and audit) */
@@ -108,6 +110,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       return desired.repo;
     },
     readyTimeoutMs: o.readyTimeoutMs ?? 300_000,
+    selfHeal: o.selfHeal === true,
     duties: { canary: canaryDuty, drift: driftDuty, audit: auditDuty, ...o.duties },
     async github() {
       if (!source) throw new Error('the repository was not read from GitHub yet');
@@ -200,7 +203,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     timer.unref();
   }
 
-  log(`starting as ${holder} for ${o.environments.join(', ')}; resync every ${o.resyncMs / 1000} s ± 10 %, lease ${o.leaseDurationSeconds} s`);
+  log(`starting as ${holder} for ${o.environments.join(', ')}; resync every ${o.resyncMs / 1000} s ± 10 %, lease ${o.leaseDurationSeconds} s${o.selfHeal ? ', self-heal' : ''}`);
   refreshSoon('start');
   scheduleResync();
 

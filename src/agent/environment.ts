@@ -37,6 +37,8 @@ export interface AgentSide {
   github(): Promise<{ installation: Installation; cloneUrl: string; login: string }>;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs: number;
+  /** sync --force-conflicts: a hand edit of a managed field is put back, not only reported */
+  selfHeal: boolean;
   duties: Duties;
   metrics: Metrics;
   log(line: string): void;
@@ -175,7 +177,7 @@ export class AgentEnvironment {
     let message: string;
     try {
       const outcome = await syncRevision({
-        root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: false,
+        root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: this.side.selfHeal,
         lease: 'held', signal, vars: this.side.env, loaded: await this.side.desired(commit), kubernetes: this.side.kubernetes,
       }, {
         synced: () => {}, progress: () => {},

@@ -15,7 +15,7 @@ import { printError, type Output } from './output.js';
 interface Options {
   appId?: string; privateKeyFile?: string; webhookSecretFile?: string; githubApiUrl?: string; listen?: string;
   mirrorDir?: string; concurrency?: string; releaseBranch?: string; maxPayload?: string; shutdownGrace?: string; prometheusUrl?: string;
-  roles?: string; repository?: string; environments?: string; resync?: string; leaseDuration?: string;
+  roles?: string; repository?: string; environments?: string; resync?: string; leaseDuration?: string; selfHeal?: boolean;
 }
 
 const env = process.env;
@@ -76,12 +76,14 @@ function rolesFrom(o: Options): Pick<ServeOptions, 'check' | 'agent'> {
   if (!repository) throw new UsageError(`--repository expects owner/name (e.g. acmerisk/model-releases), found ${JSON.stringify(repositoryText)}`);
   const resyncMs = duration('--resync', o.resync ?? env.MODELSHIP_RESYNC ?? '3m', '3m');
   const leaseMs = duration('--lease-duration', o.leaseDuration ?? env.MODELSHIP_LEASE_DURATION ?? '15s', '15s');
+  const selfHealText = o.selfHeal ? 'true' : env.MODELSHIP_SELF_HEAL?.trim() || 'false';
+  if (selfHealText !== 'true' && selfHealText !== 'false') throw new UsageError(`MODELSHIP_SELF_HEAL expects true or false, found ${JSON.stringify(selfHealText)}`);
   return {
     check: roles.includes('check'),
     agent: {
       repository: { owner: repository[1]!, repo: repository[2]! }, environments: [...new Set(environments)], resyncMs,
       // connections (Kubernetes, Snowflake) as configured when serve started
-      leaseDurationSeconds: leaseMs / 1000, env: { ...env },
+      leaseDurationSeconds: leaseMs / 1000, env: { ...env }, selfHeal: selfHealText === 'true',
     },
   };
 }

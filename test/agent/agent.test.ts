@@ -75,6 +75,23 @@ t.test('the periodic resync repairs drift without any webhook', async (t) => {
   await until('a resync converged again', () => w.logs.some((l) => /production: converged at [0-9a-f]{12} in [0-9.]+ s: 1 write$/.test(l)));
 });
 
+t.test('a hand edit of a managed field: the resync reports it (not converged, left as it is); with self-heal it is put back', async (t) => {
+  const w = await world(t);
+  const a = await w.agent({ holder: 'agent-a', resyncMs: 1000 });
+  await until('converged', () => statusOf(a).result === 'converged');
+  const isvc = w.s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!;
+  w.s.kube.put({ ...isvc, spec: { ...isvc.spec, predictor: { ...isvc.spec.predictor, minReplicas: 1 } } }, 'kubectl-edit');
+  await until('a resync reported the conflict', () => statusOf(a).result === 'not-converged');
+  t.match(w.logs.join('\n'), /production: not-converged at [0-9a-f]{12} in [0-9.]+ s: .*InferenceService\/ml-serving\/fraud-detector-[^:]+: failed/);
+  t.ok(w.metrics.some(([m, env, n]) => m === 'outOfSync' && env === 'production' && (n as number) > 0), 'out of sync in the metrics');
+  t.equal(w.s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!.spec.predictor.minReplicas, 1, 'never silently forced');
+  await a.stop(1000);
+  const b = await w.agent({ holder: 'agent-b', resyncMs: 1000, selfHeal: true });
+  await until('self-heal put it back', () => w.s.kube.list('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving')[0]!.spec.predictor.minReplicas === 4);
+  await until('converged', () => statusOf(b).result === 'converged');
+  t.match(w.logs.join('\n'), /starting as agent-b for production; .*, self-heal/);
+});
+
 t.test('duties run under leadership: audit after a sync that wrote, canary and drift on their own timers, all stopped with it', async (t) => {
   const w = await world(t);
   const calls: Array<{ duty: string; ctx: DutyContext; record?: DeploymentRecord }> = [];

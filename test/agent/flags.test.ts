@@ -12,6 +12,7 @@ const cases: Array<[string, string[], Record<string, string>, string]> = [
   ['no repository', ['--environments', 'production'], {}, 'the agent role needs --repository (or MODELSHIP_REPOSITORY): the release repository as owner/name'],
   ['a repository that is not owner/name', ['--environments', 'production'], { MODELSHIP_REPOSITORY: 'https://github.com/acmerisk/model-releases' }, '--repository expects owner/name (e.g. acmerisk/model-releases), found "https://github.com/acmerisk/model-releases"'],
   ['a resync that is no duration', ['--environments', 'production', '--repository', 'acmerisk/model-releases', '--resync', '3 minutes'], {}, '--resync expects a duration of at least 1s such as 3m (units s, m, h), found "3 minutes"'],
+  ['a self-heal setting that is not true or false', ['--environments', 'production', '--repository', 'acmerisk/model-releases'], { MODELSHIP_SELF_HEAL: 'yes' }, 'MODELSHIP_SELF_HEAL expects true or false, found "yes"'],
   ['a zero lease', ['--environments', 'production', '--repository', 'acmerisk/model-releases'], { MODELSHIP_LEASE_DURATION: '0s' }, '--lease-duration expects a duration of at least 1s such as 15s (units s, m, h), found "0s"'],
 ];
 
