@@ -7,6 +7,7 @@ import { formatProblem, ValidationError } from '../errors.js';
 import type { RepoRef } from '../adapters/github/client.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import type { Metrics, ReconcileResult } from '../serve/metrics.js';
+import type { GitHubDeployments } from '../sync/github-deployment.js';
 import { syncRevision } from '../sync/run.js';
 import type { SharedClients } from '../sync/connect.js';
 import type { LoadedRepository } from '../config/load.js';
@@ -176,9 +177,17 @@ export class AgentEnvironment {
     let record: DeploymentRecord | undefined;
     let message: string;
     try {
+      // A deployment that writes is shown on GitHub (the commit, the environment's page) as the App;
+      // GitHub is told, not asked: unreachable, the reconcile goes on and says so.
+      const github = await this.side.github().then(async (gh): Promise<GitHubDeployments> => ({
+        gh: gh.installation.client, repo: this.side.repository, client: await import('../adapters/github/client.js'),
+      }), (e: unknown) => {
+        log(`GitHub deployments not reported: ${describeError(e)}`);
+        return undefined;
+      });
       const outcome = await syncRevision({
         root: this.side.mirror, rev: commit, env: [this.name], readyTimeoutMs: this.side.readyTimeoutMs, forceConflicts: this.side.selfHeal,
-        lease: 'held', signal, vars: this.side.env, loaded: await this.side.desired(commit), kubernetes: this.side.kubernetes,
+        lease: 'held', signal, vars: this.side.env, loaded: await this.side.desired(commit), kubernetes: this.side.kubernetes, ...(github ? { github } : {}),
       }, {
         synced: () => {}, progress: () => {},
         // its lines name the environment

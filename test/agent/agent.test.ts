@@ -20,7 +20,11 @@ t.test('a signed push to main: the agent fetches it and production converges at 
   t.same(production(w).map((o) => [o.kind, o.version, o.commit]), [['HTTPRoute', '2026.11.06-1', first], ['InferenceService', '2026.11.06-1', first]]);
   t.same(w.gh.requests.slice(before).map((r) => `${r.operationId} ${r.status}`), [
     'apps/get-authenticated 200', 'apps/get-repo-installation 200', 'apps/create-installation-access-token 201', 'repos/get 200',
+    // the first reconcile writes: a GitHub Deployment for production at that commit, in progress then success
+    'repos/list-deployments 200', 'repos/create-deployment 201', 'repos/create-deployment-status 201', 'repos/create-deployment-status 201',
   ], 'without a webhook: the installation and clone URL from GitHub, as the App');
+  t.match(w.gh.state.deployments.map((d) => ({ sha: d.sha, environment: d.environment, creator: d.creator, states: d.statuses.map((x) => x.state) })),
+    [{ sha: first, environment: 'production', creator: `${appInfo.slug}[bot]`, states: ['in_progress', 'success'] }], 'the deployment, as the App');
 
   const pushed = w.promote('2026.11.13-1');
   const r = await deliver(service.webhookUrl, 'push', pushEvent(w, { after: pushed }), secret);
@@ -34,6 +38,7 @@ t.test('a signed push to main: the agent fetches it and production converges at 
   t.ok(w.metrics.some(([m, env, result]) => m === 'reconcile' && env === 'production' && result === 'converged'), 'reconcile metric');
   t.ok(w.metrics.some(([m, env, leading]) => m === 'leader' && env === 'production' && leading === true), 'leader metric');
   t.match(w.logs.join('\n'), new RegExp(`production: converged at ${pushed.slice(0, 12)} in [0-9.]+ s: \\d+ writes`));
+  await until('the push\'s deployment succeeded on GitHub', () => w.gh.state.deployments.some((d) => d.sha === pushed && d.statuses.at(-1)?.state === 'success'));
 });
 
 t.test('pushes that are not to the release branch of the release repository are ignored with the reason', async (t) => {
