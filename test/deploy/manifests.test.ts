@@ -31,6 +31,23 @@ t.test(`every object of the production overlay is valid for Kubernetes ${kuberne
   t.same(identity.flatMap(problems), [], 'deploy/cluster-identity.yaml');
 });
 
+t.test(`the staging overlay: valid for Kubernetes ${kubernetesVersion}, production's objects with staging's environment, namespace, Lease, role and settings`, async (t) => {
+  const staging = render('deploy/kubernetes/overlays/staging');
+  for (const o of staging) t.same(problems(o), [], `${o.kind} ${o.metadata?.name}`);
+  const names = (objects: Obj[]) => objects.map((o) => `${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`).sort();
+  t.same(names(staging), names(production).map((n) => n.replace(' ml-serving/', ' ml-staging/')).sort());
+  const of = (objects: Obj[], kind: string, namespace?: string) => objects.find((o) => o.kind === kind && (namespace === undefined || o.metadata?.namespace === namespace))!;
+  t.same(of(staging, 'Role', 'ml-staging').rules, JSON.parse(JSON.stringify(of(production, 'Role', 'ml-serving').rules).replaceAll('modelship-production', 'modelship-staging')), 'the same verbs, on staging\'s Lease');
+  t.match(of(staging, 'ConfigMap').data, { MODELSHIP_ENVIRONMENTS: 'staging', SNOWFLAKE_WAREHOUSE: 'SCORING_WH_XS', SNOWFLAKE_USER: 'MODELSHIP_AGENT_STAGING' });
+  t.equal(of(staging, 'ServiceAccount').metadata.annotations['eks.amazonaws.com/role-arn'], 'arn:aws:iam::123456789012:role/modelship-agent-staging');
+  // the namespaces of the Roles are the ones the environment files name
+  for (const [overlay, env] of [[production, 'production'], [staging, 'staging']] as const) {
+    const file = readFileSync(join(projectRoot, 'environments', `${env}.yaml`), 'utf8');
+    const namespace = /^  namespace: (\S+)$/m.exec(file)![1];
+    t.ok(overlay.some((o) => o.kind === 'Role' && o.metadata.name === 'modelship-agent' && o.metadata.namespace === namespace), `${env}: the agent's Role is in ${namespace}`);
+  }
+});
+
 t.test('a misspelt or unknown field fails, naming the field and where it is', async (t) => {
   const deployment = structuredClone(find('Deployment', 'modelship'));
   deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true; // the real field is readOnlyRootFilesystem
