@@ -51,7 +51,7 @@ export interface AgentOptions {
 
 export interface Agent {
   /** a push webhook for the release branch: reconcile now (coalesced: newest head wins) */
-  pushed(p: { installationId: number; cloneUrl: string; after: string }): void;
+  pushed(p: { installationId?: number; cloneUrl: string; after: string }): void;
   /** true once the release branch was fetched into the mirror */
   ready(): boolean;
   /** per environment: leader?, last commit, last result, last sync time */
@@ -210,7 +210,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   return {
     pushed(p) {
       // The delivery was signed with the webhook secret: its installation and clone URL are GitHub's.
-      if (source) source = { ...source, installationId: p.installationId, cloneUrl: p.cloneUrl };
+      // (A repository webhook's push names no installation: the one found through the App stays.)
+      if (source && p.installationId !== undefined) source = { ...source, installationId: p.installationId, cloneUrl: p.cloneUrl };
       refreshSoon(`push of ${p.after.slice(0, 12)}`);
       // environments another replica leads: that one reconciles, once told
       if (/^[0-9a-f]{40}$/.test(p.after)) for (const e of environments.values()) void e.handOff(p.after);

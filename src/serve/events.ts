@@ -24,7 +24,8 @@ export interface EvaluationJob extends Job {
 
 /** A push to the release branch, for the agent (src/agent/): reconcile at `after`. */
 export interface PushRequest {
-  installationId: number;
+  /** absent from a repository webhook's delivery (not the App's): the agent finds the installation itself */
+  installationId?: number;
   repo: RepoRef;
   cloneUrl: string;
   /** refs/heads/<release branch> */
@@ -57,6 +58,13 @@ export function route(event: string, payload: Json, appId: number, delivery: str
   const installationId = payload?.installation?.id;
   const repository = payload?.repository;
   if (event === 'ping') return { ignored: 'ping' };
+  // A push may come from a repository webhook rather than the App (one App has one webhook URL; an
+  // agent in a second cluster gets the release repository's pushes from a repository webhook with
+  // its own secret): it names no installation, which the agent does not need from it.
+  if (event === 'push' && release && !Number.isInteger(installationId) && typeof repository?.full_name === 'string') {
+    const [owner, repo] = repository.full_name.split('/');
+    return routePush(payload, { repo: { owner, repo }, cloneUrl: repository.clone_url as string, defaultBranch: repository.default_branch as string, delivery }, release);
+  }
   if (!Number.isInteger(installationId) || typeof repository?.full_name !== 'string') return { ignored: `${what} names no installation and repository` };
   const [owner, repo] = repository.full_name.split('/');
   const base = {
@@ -121,7 +129,7 @@ export function route(event: string, payload: Json, appId: number, delivery: str
 }
 
 /** A push: to the agent when it moves the release branch of the release repository, else ignored with the reason. */
-function routePush(payload: Json, base: { installationId: number; repo: RepoRef; cloneUrl: string; defaultBranch: string; delivery: string }, release: ReleaseTarget): Routed {
+function routePush(payload: Json, base: { installationId?: number; repo: RepoRef; cloneUrl: string; defaultBranch: string; delivery: string }, release: ReleaseTarget): Routed {
   const full = `${base.repo.owner}/${base.repo.repo}`;
   const ref = typeof payload.ref === 'string' ? payload.ref : '';
   const wanted = `${release.repository.owner}/${release.repository.repo}`;
@@ -133,5 +141,5 @@ function routePush(payload: Json, base: { installationId: number; repo: RepoRef;
   if (payload.deleted === true) return { ignored: `push deleting ${branch} in ${full}: nothing to deploy` };
   const after = payload.after;
   if (typeof after !== 'string' || !/^[0-9a-f]{40}$/.test(after)) return { ignored: `push to ${branch} in ${full} names no commit (after: ${JSON.stringify(after)})` };
-  return { push: { installationId: base.installationId, repo: base.repo, cloneUrl: base.cloneUrl, ref, after, delivery: base.delivery } };
+  return { push: { ...(base.installationId !== undefined ? { installationId: base.installationId } : {}), repo: base.repo, cloneUrl: base.cloneUrl, ref, after, delivery: base.delivery } };
 }

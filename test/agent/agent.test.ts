@@ -41,6 +41,18 @@ t.test('a signed push to main: the agent fetches it and production converges at 
   await until('the push\'s deployment succeeded on GitHub', () => w.gh.state.deployments.some((d) => d.sha === pushed && d.statuses.at(-1)?.state === 'success'));
 });
 
+t.test('a push from a repository webhook (no installation in it): the agent reconciles with the installation it found through the App', async (t) => {
+  const w = await world(t);
+  const service = await serve(t, w);
+  await until('the first reconcile at start', () => statusOf(service.agent!).result === 'converged');
+  const pushed = w.promote('2026.11.13-1');
+  const payload = pushEvent(w, { after: pushed });
+  delete payload.installation;
+  const r = await deliver(service.webhookUrl, 'push', payload, secret);
+  t.same([r.status, r.body.message], [202, `reconciling: refs/heads/main at ${pushed.slice(0, 12)}`]);
+  await until('production at the pushed commit', () => production(w).every((o) => o.commit === pushed));
+});
+
 t.test('pushes that are not to the release branch of the release repository are ignored with the reason', async (t) => {
   const w = await world(t);
   const service = await serve(t, w);

@@ -27,7 +27,22 @@ t.test('the rest is ignored with the reason', async (t) => {
   t.same(route('push', push({ after: 'HEAD' }), 4242, 'd', release), { ignored: 'push to main in acmerisk/model-releases names no commit (after: "HEAD")' });
   t.same(route('push', push({ ref: undefined }), 4242, 'd', release), { ignored: 'push of no ref in acmerisk/model-releases: not a branch' });
   t.same(route('push', push(), 4242, 'd'), { ignored: 'push' }, 'without the agent role');
-  const noInstallation = push();
-  delete noInstallation.installation;
-  t.same(route('push', noInstallation, 4242, 'd', release), { ignored: 'push names no installation and repository' });
+  const noRepository = push();
+  delete noRepository.installation;
+  delete noRepository.repository;
+  t.same(route('push', noRepository, 4242, 'd', release), { ignored: 'push names no installation and repository' });
+});
+
+t.test('a push from a repository webhook (no installation: one App has one webhook URL, a second cluster\'s agent gets pushes this way) still reaches the agent, by the same rules', async (t) => {
+  const hook = push();
+  delete hook.installation;
+  t.same(route('push', hook, 4242, 'd2', release), {
+    push: { repo: { owner: 'acmerisk', repo: 'model-releases' }, cloneUrl: target.cloneUrl, ref: 'refs/heads/main', after, delivery: 'd2' },
+  });
+  const elsewhere = push({ ref: 'refs/heads/feature' });
+  delete elsewhere.installation;
+  t.same(route('push', elsewhere, 4242, 'd', release), { ignored: 'push to feature in acmerisk/model-releases, not the release branch main' });
+  const pull = inRepository(example('pull_request'), target);
+  delete pull.installation;
+  t.same(route('pull_request', pull, 4242, 'd', release), { ignored: `pull_request.${pull.action} names no installation and repository` }, 'only pushes: the checker acts as the App');
 });
