@@ -38,7 +38,7 @@ t.test(`the staging overlay: valid for Kubernetes ${kubernetesVersion}, producti
   t.same(names(staging), names(production).map((n) => n.replace(' ml-serving/', ' ml-staging/')).sort());
   const of = (objects: Obj[], kind: string, namespace?: string) => objects.find((o) => o.kind === kind && (namespace === undefined || o.metadata?.namespace === namespace))!;
   t.same(of(staging, 'Role', 'ml-staging').rules, JSON.parse(JSON.stringify(of(production, 'Role', 'ml-serving').rules).replaceAll('modelship-production', 'modelship-staging')), 'the same verbs, on staging\'s Lease');
-  t.match(of(staging, 'ConfigMap').data, { MODELSHIP_ENVIRONMENTS: 'staging', SNOWFLAKE_WAREHOUSE: 'SCORING_WH_XS', SNOWFLAKE_USER: 'MODELSHIP_AGENT_STAGING' });
+  t.match(of(staging, 'ConfigMap').data, { MODELSHIP_ENVIRONMENTS: 'staging', MODELSHIP_ROLES: 'agent', SNOWFLAKE_WAREHOUSE: 'SCORING_WH_XS', SNOWFLAKE_USER: 'MODELSHIP_AGENT_STAGING' });
   t.equal(of(staging, 'ServiceAccount').metadata.annotations['eks.amazonaws.com/role-arn'], 'arn:aws:iam::123456789012:role/modelship-agent-staging');
   // the namespaces of the Roles are the ones the environment files name
   for (const [overlay, env] of [[production, 'production'], [staging, 'staging']] as const) {
