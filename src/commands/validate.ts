@@ -3,6 +3,7 @@
 import { formatProblem, ExitCode } from '../errors.js';
 import { validateSnapshot } from '../config/state.js';
 import { workingTree } from '../config/snapshot.js';
+import { repositoryCache } from '../config/validate-cache.js';
 import { gitRevision } from '../adapters/git/tree.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
@@ -12,7 +13,10 @@ export async function run(args: unknown[], output: Output): Promise<number> {
   try {
     const root = repoRoot(opts.repo);
     const snapshot = opts.rev === undefined ? workingTree(root) : await gitRevision(root, opts.rev);
-    const result = await validateSnapshot(snapshot);
+    // Version files validated before (same bytes, same validators) are not parsed again.
+    const cache = repositoryCache(root);
+    const result = await validateSnapshot(snapshot, cache ? { cache } : {});
+    cache?.save();
     const errors = result.problems.filter((p) => p.severity === 'error');
     const warnings = result.problems.length - errors.length;
     if (opts.json) {

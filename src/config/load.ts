@@ -7,6 +7,7 @@ import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, RepositoryPolicy, VersionManifest } from './types.js';
 import { offload } from './parallel.js';
+import type { ValidateCache } from './validate-cache.js';
 import { repositoryPolicyFile } from '../model/owners.js';
 import { decodeText, defaultLimits, lazyLocator, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
 
@@ -72,6 +73,8 @@ export interface LoadOptions {
   versions?: 'all' | 'pinned';
   /** from how many documents on a worker thread shares the parsing (default parallel.ts's threshold) */
   parallelThreshold?: number;
+  /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
+  cache?: ValidateCache;
 }
 
 function lazyParsed(file: string, bytes: Buffer, data: unknown): ParsedText {
@@ -109,7 +112,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
   }
 
   const first = options.versions === 'pinned' ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
-  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold);
+  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache);
   if (options.versions === 'pinned') {
     const pinned = new Set<string>();
     for (const env of repo.environments.values()) {
@@ -117,16 +120,27 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
       }
     }
-    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo, options.parallelThreshold);
+    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo, options.parallelThreshold, options.cache);
   }
   return repo;
 }
 
-async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number) {
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache) {
   const contents = await snapshot.read(items.map((i) => i.path), limits.maxBytes);
-  const jobs = items.flatMap(({ path, kind }) => (contents.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
-  const split = offload(jobs, limits, parallelThreshold);
   const results = new Map<string, ReturnType<typeof loadDocument>>();
+  // Version manifests: the same digest as registry/manifest.ts manifestDigest (SHA-256 of the exact bytes),
+  // which is also the cache's key.
+  const digests = new Map<string, string>();
+  for (const { path, kind } of items) {
+    const bytes = contents.get(path);
+    if (kind.schema !== 'version' || !bytes) continue;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    digests.set(path, sha256);
+    const data = cache?.get(sha256);
+    if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
+  }
+  const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
+  const split = offload(jobs, limits, parallelThreshold);
   for (const job of split?.mine ?? jobs) results.set(job.path, loadDocument(job.path, job.bytes, job.schema, limits));
   if (split) {
     const clean = await split.theirs;
@@ -155,9 +169,12 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
         const [model, version] = kind.key as [string, string];
         let byVersion = repo.versions.get(model);
         if (!byVersion) repo.versions.set(model, (byVersion = new Map()));
-        const bytes = contents.get(path);
-        // The same digest as registry/manifest.ts manifestDigest: SHA-256 of the exact bytes.
-        if (bytes) result.loaded.sha256 = createHash('sha256').update(bytes).digest('hex');
+        const sha256 = digests.get(path);
+        if (sha256) {
+          result.loaded.sha256 = sha256;
+          // Only a file with no problem at all is remembered: a warning must be reported every run.
+          if (cache && result.problems.length === 0) cache.put(sha256, result.loaded.data);
+        }
         byVersion.set(version, result.loaded as Loaded<VersionManifest>);
         break;
       }
