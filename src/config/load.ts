@@ -78,7 +78,9 @@ export interface LoadOptions {
 }
 
 function lazyParsed(file: string, bytes: Buffer, data: unknown): ParsedText {
-  return { file, data, problems: [], locate: lazyLocator(file, bytes.toString('utf8')) };
+  // The text is decoded only if a position is asked for: thousands of clean files never are.
+  let locate: ParsedText['locate'] | undefined;
+  return { file, data, problems: [], locate: (path, key) => (locate ??= lazyLocator(file, bytes.toString('utf8')))(path, key) };
 }
 
 /** Loads and schema-checks the release files of a snapshot. Never throws for bad content: problems are collected. */

@@ -119,19 +119,19 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
     stats.opened = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
   }
   const used = new Map<string, unknown>(); // sha256 -> data, this run's
-  const previous = new Map<string, unknown>(Object.entries(old));
+  const previous = old;
   let dirty = false;
 
   return {
     file,
     stats,
     get(sha256) {
-      if (!previous.has(sha256)) {
+      if (!Object.hasOwn(previous, sha256)) {
         stats.misses++;
         return undefined;
       }
       stats.hits++;
-      const data = previous.get(sha256);
+      const data = previous[sha256];
       used.set(sha256, data);
       return data;
     },
@@ -175,7 +175,7 @@ function readCacheFile(bytes: Buffer, identity: string): { status: string; entri
   }
 }
 
-function writeCacheFile(file: string, identity: string, used: Map<string, unknown>, old: Map<string, unknown>, bounds: CacheBounds): void {
+function writeCacheFile(file: string, identity: string, used: Map<string, unknown>, old: Record<string, unknown>, bounds: CacheBounds): void {
   const parts: string[] = [];
   let bytes = 2;
   let count = 0;
@@ -190,7 +190,7 @@ function writeCacheFile(file: string, identity: string, used: Map<string, unknow
   };
   // This run's entries first; older ones while there is room.
   for (const [key, data] of used) if (!add(key, JSON.stringify(data))) break;
-  for (const [key, data] of old) {
+  for (const [key, data] of Object.entries(old)) {
     if (used.has(key)) continue;
     if (!add(key, JSON.stringify(data))) break;
   }
