@@ -17,7 +17,7 @@ const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const runs = 5;
 const coldTarget = 3000;
 const warmTarget = 1000;
-const memoryTarget = 200 * 2 ** 20;
+const memoryTarget = 200e6;
 const growthTarget = 1.25;
 
 export const shape: RepoShape = { models: 30, versions: 250, environments: ['staging', 'production', 'eu-production'] };
