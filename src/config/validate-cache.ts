@@ -9,8 +9,8 @@
 // Where: <git dir>/modelship/validate-cache (the common git dir of a worktree, the repository
 // itself when bare), so it is never committed and goes with the clone. Safe to delete.
 // Format: one header line of JSON ({format, identity, entries, bodyBytes, bodySha256}), then the
-// body, one JSON object {"<sha256>": <parsed data>, ...}; the header's digest is checked before
-// the body is trusted. Written whole to a temporary file and renamed over the old one, and
+// body, one line per entry, ["<sha256>", <parsed data>] (read line by line: no string as large
+// as the file); the header's digest of the body is checked before the body is trusted. Written whole to a temporary file and renamed over the old one, and
 // bounded (maxEntries, maxBytes): the entries this run used are kept first.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { schemaDir } from './schema.js';
 import { defaultLimits, type Limits } from './yaml.js';
 
-export const cacheFormat = 'modelship-validate-cache/1';
+export const cacheFormat = 'modelship-validate-cache/2';
 
 /** Bumped when what the loader produces from the same bytes changes (parsers, data shape). */
 const loaderVersion = 1;
@@ -106,7 +106,7 @@ export function cacheFileIn(gitDir: string): string {
 /** Opens (reads) the cache at `file` for `identity`; never throws. */
 export function openValidateCache(file: string, identity: string, bounds: CacheBounds = defaultCacheBounds): ValidateCache {
   const stats: CacheStats = { opened: 'missing', hits: 0, misses: 0, added: 0, written: false };
-  let old: Record<string, unknown> = {};
+  let old = new Map<string, unknown>();
   try {
     const size = statSync(file).size;
     if (size > bounds.maxBytes) stats.opened = 'too-large';
@@ -126,12 +126,12 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
     file,
     stats,
     get(sha256) {
-      if (!Object.hasOwn(previous, sha256)) {
+      if (!previous.has(sha256)) {
         stats.misses++;
         return undefined;
       }
       stats.hits++;
-      const data = previous[sha256];
+      const data = previous.get(sha256);
       used.set(sha256, data);
       return data;
     },
@@ -153,7 +153,7 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
   };
 }
 
-function readCacheFile(bytes: Buffer, identity: string): { status: string; entries?: Record<string, unknown> } {
+function readCacheFile(bytes: Buffer, identity: string): { status: string; entries?: Map<string, unknown> } {
   const nl = bytes.indexOf(0x0a);
   if (nl < 0) return { status: 'corrupt' };
   let header: { format?: unknown; identity?: unknown; bodyBytes?: unknown; bodySha256?: unknown };
@@ -166,46 +166,48 @@ function readCacheFile(bytes: Buffer, identity: string): { status: string; entri
   if (header.identity !== identity) return { status: 'other-identity' };
   const body = bytes.subarray(nl + 1);
   if (header.bodyBytes !== body.length || header.bodySha256 !== createHash('sha256').update(body).digest('hex')) return { status: 'corrupt' };
+  const entries = new Map<string, unknown>();
   try {
-    const entries = JSON.parse(body.toString('utf8')) as unknown;
-    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) return { status: 'corrupt' };
-    return { status: 'loaded', entries: entries as Record<string, unknown> };
+    for (let at = 0; at < body.length;) {
+      let end = body.indexOf(0x0a, at);
+      if (end < 0) end = body.length;
+      const entry = JSON.parse(body.toString('utf8', at, end)) as unknown;
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') return { status: 'corrupt' };
+      entries.set(entry[0], entry[1]);
+      at = end + 1;
+    }
   } catch {
     return { status: 'corrupt' };
   }
+  return { status: 'loaded', entries };
 }
 
-function writeCacheFile(file: string, identity: string, used: Map<string, unknown>, old: Record<string, unknown>, bounds: CacheBounds): void {
-  const parts: string[] = [];
-  let bytes = 2;
-  let count = 0;
+function writeCacheFile(file: string, identity: string, used: Map<string, unknown>, old: Map<string, unknown>, bounds: CacheBounds): void {
+  const lines: Buffer[] = [];
+  let bytes = 0;
+  const hash = createHash('sha256');
   const add = (key: string, json: string): boolean => {
-    const entry = `${JSON.stringify(key)}:${json}`;
-    const size = Buffer.byteLength(entry) + 1;
-    if (count >= bounds.maxEntries || bytes + size > bounds.maxBytes - 512) return false;
-    parts.push(entry);
-    bytes += size;
-    count++;
+    const line = Buffer.from(`${lines.length ? '\n' : ''}[${JSON.stringify(key)},${json}]`, 'utf8');
+    if (lines.length >= bounds.maxEntries || bytes + line.length > bounds.maxBytes - 512) return false;
+    lines.push(line);
+    hash.update(line);
+    bytes += line.length;
     return true;
   };
   // This run's entries first; older ones while there is room.
   for (const [key, data] of used) if (!add(key, JSON.stringify(data))) break;
-  for (const [key, data] of Object.entries(old)) {
+  for (const [key, data] of old) {
     if (used.has(key)) continue;
     if (!add(key, JSON.stringify(data))) break;
   }
-  const body = Buffer.from(`{${parts.join(',')}}`, 'utf8');
-  const header = JSON.stringify({
-    format: cacheFormat, identity, entries: count, bodyBytes: body.length,
-    bodySha256: createHash('sha256').update(body).digest('hex'),
-  });
+  const header = JSON.stringify({ format: cacheFormat, identity, entries: lines.length, bodyBytes: bytes, bodySha256: hash.digest('hex') });
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const fd = openSync(temp, 'wx', 0o644);
     try {
-      writeSync(fd, `${header}\n`);
-      writeSync(fd, body);
+      writeAll(fd, Buffer.from(`${header}\n`, 'utf8'));
+      for (let i = 0; i < lines.length; i += 256) writeAll(fd, Buffer.concat(lines.slice(i, i + 256)));
     } finally {
       closeSync(fd);
     }
@@ -214,6 +216,10 @@ function writeCacheFile(file: string, identity: string, used: Map<string, unknow
     rmSync(temp, { force: true });
     throw e;
   }
+}
+
+function writeAll(fd: number, buffer: Buffer): void {
+  for (let at = 0; at < buffer.length;) at += writeSync(fd, buffer, at, buffer.length - at);
 }
 
 /** True when JSON.stringify then JSON.parse gives back exactly this value (no -0, NaN, Infinity, undefined...). */

@@ -107,7 +107,7 @@ t.test('entries of other validators (a different identity) are ignored, even one
   const badSha = createHash('sha256').update(readFileSync(join(dir, v3))).digest('hex');
   const forged = (id: string) => {
     // What the file held before it was broken: a whole, valid manifest.
-    const body = Buffer.from(JSON.stringify({ [badSha]: parse(readFileSync(join(projectRoot, v3), 'utf8')) as unknown }));
+    const body = Buffer.from(JSON.stringify([badSha, parse(readFileSync(join(projectRoot, v3), 'utf8')) as unknown]));
     const head = JSON.stringify({ format: cacheFormat, identity: id, entries: 1, bodyBytes: body.length, bodySha256: createHash('sha256').update(body).digest('hex') });
     writeFileSync(cacheOf(dir), Buffer.concat([Buffer.from(`${head}\n`), body]));
   };
