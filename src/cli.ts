@@ -4,19 +4,6 @@
 
 import type { Output } from './commands/output.js';
 
-// Node's compile cache keeps V8's compiled code of our modules and their dependencies between
-// runs (~10 % of every command's start-up; measured in test/bench/startup.ts). A quiet
-// optimisation: the directory is NODE_COMPILE_CACHE if set, else $XDG_CACHE_HOME/modelship, else
-// node's own default (<OS temp dir>/node-compile-cache); it is safe to delete, and when it cannot
-// be written the cache is simply off (enableCompileCache never throws).
-// NODE_DISABLE_COMPILE_CACHE=1 turns it off. It must be enabled before the program is imported,
-// hence the dynamic import below.
-const { enableCompileCache } = process.getBuiltinModule('node:module');
-const xdgCache = process.env.XDG_CACHE_HOME?.startsWith('/') ? process.env.XDG_CACHE_HOME : undefined; // the XDG spec: absolute, else ignored
-enableCompileCache?.(process.env.NODE_COMPILE_CACHE || !xdgCache ? undefined : `${xdgCache}/modelship/compile-cache`);
-
-const { runCommand } = await import('./program.js');
-
 const output: Output = {
   out: (s) => process.stdout.write(s + '\n'),
   err: (s) => process.stderr.write(s + '\n'),
@@ -31,4 +18,48 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await runCommand(process.argv.slice(2), output);
+// A bare `--help` on a pipe or file (80 columns, no terminal width to follow) is the text the
+// build wrote (src/build-help.ts), and a bare `--version` is package.json's version, both printed
+// without loading the program: the same bytes, a fraction of the start-up (test/cli-help.test.ts).
+// Anything else, or no such file, goes through the program.
+const args = process.argv.slice(2);
+const text = args.length !== 1 ? undefined
+  : (args[0] === '--help' || args[0] === '-h') && !process.stdout.isTTY ? readBuilt('./help.generated.txt')
+  : args[0] === '--version' || args[0] === '-V' ? versionLine(readBuilt('../package.json'))
+  : undefined;
+if (text) process.stdout.write(text);
+else process.exitCode = await run();
+
+function readBuilt(path: string): string | undefined {
+  try {
+    return process.getBuiltinModule('node:fs').readFileSync(new URL(path, import.meta.url), 'utf8');
+  } catch {
+    return undefined; // not built: the program prints it
+  }
+}
+
+function versionLine(pkg: string | undefined): string | undefined {
+  try {
+    const version = (JSON.parse(pkg ?? '') as { version?: unknown }).version;
+    return typeof version === 'string' && version ? `${version}\n` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function run(): Promise<number> {
+  // Node's compile cache keeps V8's compiled code of our modules and their dependencies between
+  // runs (~10 % of every command's start-up; measured in test/bench/startup.ts). A quiet
+  // optimisation: the directory is NODE_COMPILE_CACHE if set, else $XDG_CACHE_HOME/modelship, else
+  // node's own default (<OS temp dir>/node-compile-cache); it is safe to delete, and when it cannot
+  // be written the cache is simply off (enableCompileCache never throws).
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off. It must be enabled before the program is imported,
+  // hence the dynamic import below.
+  const { enableCompileCache } = process.getBuiltinModule('node:module');
+  const xdgCache = process.env.XDG_CACHE_HOME?.startsWith('/') ? process.env.XDG_CACHE_HOME : undefined; // the XDG spec: absolute, else ignored
+  enableCompileCache?.(process.env.NODE_COMPILE_CACHE || !xdgCache ? undefined : `${xdgCache}/modelship/compile-cache`);
+
+  const { runCommand } = await import('./program.js');
+
+  return runCommand(args, output);
+}
