@@ -20,12 +20,12 @@ export async function startupBench(options: { log: (s: string) => void }): Promi
   // fill the compile cache
   for (const args of [['--version'], ['--help'], ['validate']]) await run(`modelship ${args[0]}`, [cli, ...args]);
   options.log(`startup: ${runs} interleaved runs each of node -e '', modelship --version, --help, validate (with and without the compile cache)`);
+  // (--version and --help on a pipe are printed before the program or the cache are touched: src/cli.ts)
   // Interleaved, so a change in machine load affects every side alike.
   const samples = await repeat(runs, async () => ({
     bare: await run("node -e ''", ['-e', '']),
     version: await run('modelship --version', [cli, '--version']),
     help: await run('modelship --help', [cli, '--help']),
-    helpNoCache: await run('modelship --help', [cli, '--help'], noCache),
     validate: await run('modelship validate', [cli, 'validate']),
     validateNoCache: await run('modelship validate', [cli, 'validate'], noCache),
   }));
@@ -35,7 +35,6 @@ export async function startupBench(options: { log: (s: string) => void }): Promi
   return [
     { figure: `modelship --version, cold start, median of ${runs}`, target: '< 300 ms', measured: ms(m('version')), reference: nodeRef, ratio: ratio(m('version'), bare), met: m('version') < 300 },
     { figure: `modelship --help, cold start, median of ${runs}`, target: `≤ 1.2× node -e ''`, measured: ms(m('help')), reference: nodeRef, ratio: ratio(m('help'), bare), met: m('help') <= 1.2 * bare },
-    { figure: '  the same without the compile cache', target: '', measured: ms(m('helpNoCache')), reference: nodeRef, ratio: ratio(m('helpNoCache'), bare) },
     { figure: `modelship validate of the example repository (12 files), median of ${runs}`, target: '< 250 ms', measured: ms(m('validate')), reference: nodeRef, ratio: ratio(m('validate'), bare), met: m('validate') < 250 },
     { figure: '  the same without the compile cache', target: '', measured: ms(m('validateNoCache')), reference: nodeRef, ratio: ratio(m('validateNoCache'), bare) },
   ];
