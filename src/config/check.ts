@@ -3,7 +3,7 @@
 // a policy, serving settings agree with what the model and environment provide. Pure: takes a
 // loaded repository, returns problems.
 
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
 import type { Problem } from '../errors.js';
 import type { Loaded, LoadedRepository } from './load.js';
 import { formatPath } from './schema.js';
@@ -311,12 +311,17 @@ function scheduleProblems(env: Loaded<unknown>, path: PathSegment[], s: { cron?:
   return out;
 }
 
+let cronParser: typeof import('cron-parser').CronExpressionParser | undefined;
+
 /** Why a cron expression is invalid, or undefined when it is valid. */
 export function cronProblem(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5) return `a cron expression has five fields (minute hour day-of-month month day-of-week); found ${fields.length}`;
   try {
-    CronExpressionParser.parse(expr);
+    // loaded at the first cron line: cron-parser brings luxon (~20 ms of start-up), and many
+    // repositories (and most commands' inputs) have no cron line at all
+    cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+    cronParser.parse(expr);
     return undefined;
   } catch (e) {
     return `invalid cron expression: ${(e as Error).message}`;

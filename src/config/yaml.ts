@@ -6,9 +6,22 @@
 // fails its schema is parsed again with `yaml`, whose document model knows where each node is.
 // `yaml` is also the only parser used to edit files (comments and order are kept).
 
+import { createRequire } from 'node:module';
 import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import type { Problem } from '../errors.js';
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+/**
+ * The `yaml` package, loaded when first needed: a well-formed repository never needs it (js-yaml
+ * parses, and positions are looked up only for problems), and loading it costs ~20-40 ms of every
+ * command's start-up. (Its "node" export is this same CommonJS build, so `import ... from 'yaml'`
+ * elsewhere shares the instance.)
+ */
+function yamlLib(): YamlModule {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
+}
 
 export type PathSegment = string | number;
 
@@ -91,13 +104,25 @@ function firstInvalidUtf8(b: Uint8Array): number {
 export function parseYaml(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
   const deep = tooDeep(file, text, limits.maxDepth ?? defaultMaxDepth);
   if (deep) return deep;
-  // An anchor or alias is `&` or `*` followed by its name, so `*` in a cron line ("0 2 * * *")
-  // keeps the fast path; anything that might be one (even inside a quoted string) does not.
-  // (The plain character scan first: most files have none of these characters at all.)
-  if (!/[\t&*]/.test(text) || !/\t|[&*][^\s,[\]{}]/.test(text)) {
+  // Anchors and aliases take the precise path, which counts aliases against the limit (a few
+  // anchors nesting each other make a document that expands exponentially). A tab does too: the
+  // two parsers disagree on tabs. An `&` or `*` in the text is most often no anchor at all (a
+  // quoted cron line "0 2 * * *", "R&D"), so rather than guess from the characters, js-yaml is
+  // asked: every anchor it reads goes into its state's anchorMap, and an alias can only name one
+  // of those (an unknown one is an error), so a document whose anchorMap stays empty has none.
+  if (!text.includes('\t')) {
+    let anchored = false;
+    const listener = /[&*]/.test(text)
+      ? (_event: string, state: { anchorMap?: unknown }) => {
+        const anchors = state.anchorMap;
+        // not the object it should be (another js-yaml): assume the worst
+        if (anchors === null || typeof anchors !== 'object') anchored = true;
+        else for (const _ in anchors) { anchored = true; break; }
+      }
+      : undefined;
     try {
-      const data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
-      return { file, data: data ?? null, problems: [], locate: lazyLocator(file, text) };
+      const data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file, ...(listener ? { listener: listener as jsYaml.LoadOptions['listener'] } : {}) });
+      if (!anchored) return { file, data: data ?? null, problems: [], locate: lazyLocator(file, text) };
     } catch {
       // fall through: the precise parser explains what is wrong and where
     }
@@ -109,6 +134,7 @@ export function parseYaml(file: string, text: string, limits: Limits = defaultLi
 export function parseYamlPrecisely(file: string, text: string, limits: Limits = defaultLimits): ParsedText {
   const deep = tooDeep(file, text, limits.maxDepth ?? defaultMaxDepth);
   if (deep) return deep;
+  const { LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, strict: true, prettyErrors: false });
   const problems: Problem[] = [];
@@ -251,6 +277,7 @@ export function parseJson(file: string, text: string, limits: Limits = defaultLi
     };
   }
   // JSON is YAML: the document model gives positions and finds duplicate keys JSON.parse hides.
+  const { LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const problems: Problem[] = doc.errors
@@ -269,6 +296,7 @@ export function lazyLocator(file: string, text: string): ParsedText['locate'] {
 }
 
 function locatorFor(doc: Document, lineCounter: LineCounter): ParsedText['locate'] {
+  const { isMap, isPair, isSeq } = yamlLib();
   return (path, key = false) => {
     let node: unknown = doc.contents;
     let best: Position = node && (node as Node).range ? lineCounter.linePos((node as Node).range![0]) : { line: 1, col: 1 };
@@ -297,7 +325,7 @@ function locatorFor(doc: Document, lineCounter: LineCounter): ParsedText['locate
 }
 
 function keyText(key: unknown): string {
-  if (isScalar(key)) return String(key.value);
+  if (yamlLib().isScalar(key)) return String(key.value);
   return String(key);
 }
 
@@ -318,6 +346,7 @@ function syntaxMessage(code: string, message: string, doc: Document, offset: num
 
 function keyAt(doc: Document, offset: number): string | undefined {
   let found: string | undefined;
+  const { visit } = yamlLib();
   visit(doc, {
     Pair(_, pair) {
       const k = pair.key as Node | null;
@@ -334,6 +363,7 @@ function keyAt(doc: Document, offset: number): string | undefined {
 function countAliases(doc: Document, limit: number): { count: number; firstBeyondLimit?: number } {
   let count = 0;
   let firstBeyondLimit: number | undefined;
+  const { visit } = yamlLib();
   visit(doc, {
     Alias(_, node) {
       count++;
