@@ -18,8 +18,8 @@ export interface KubernetesTarget {
 }
 
 export interface SnowflakeTarget {
-  /** CREATE OR ALTER TASK, then RESUME */
-  upsert(task: ScoringTask): Promise<void>;
+  /** CREATE OR ALTER TASK, then RESUME; `absent`: the plan found no such task (nothing to suspend) */
+  upsert(task: ScoringTask, options?: { absent?: boolean }): Promise<void>;
   drop(task: LiveTask): Promise<void>;
 }
 
@@ -193,7 +193,7 @@ export async function applyPlan(plan: Plan, targets: { kubernetes?: KubernetesTa
   else if (targets.snowflake) {
     const s = targets.snowflake;
     await inParallel(tasks, limit, (a) => write(a, a.op === 'delete' ? 'dropped' : a.op === 'create' ? 'created' : 'updated',
-      () => (a.op === 'delete' ? s.drop(a.live as LiveTask) : s.upsert(a.desired as ScoringTask))));
+      () => (a.op === 'delete' ? s.drop(a.live as LiveTask) : s.upsert(a.desired as ScoringTask, { absent: a.op === 'create' && !a.live }))));
   }
 
   const list = plan.actions.map((a) => results.get(a.key)!);

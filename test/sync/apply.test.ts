@@ -174,3 +174,15 @@ t.test('concurrency: a lost lease lets the writes in flight finish and starts no
   t.match(r.results.slice(2), [{ outcome: 'skipped', message: "not applied: the environment's lease was lost" }, { outcome: 'skipped', message: "not applied: the environment's lease was lost" }]);
   t.notOk(r.converged);
 });
+
+t.test('a task the plan found absent is upserted without a suspend; one that exists with', async (t) => {
+  const calls: string[] = [];
+  const snowflake: SnowflakeTarget = { upsert: async (x, o) => void calls.push(`upsert ${x.name} absent=${o?.absent}`), drop: async () => {} };
+  const task = (name: string) => ({ database: 'D', schema: 'S', name }) as ScoringTask;
+  const live = { database: 'D', schema: 'S', name: 'OLD', state: 'started' };
+  await applyPlan(plan([
+    { op: 'create', target: 'snowflake', key: 'D.S.NEW', desired: task('NEW'), reason: 'x' },
+    { op: 'update', target: 'snowflake', key: 'D.S.OLD', desired: task('OLD'), live, reason: 'x' },
+  ]), { snowflake }, fast);
+  t.same(calls, ['upsert NEW absent=true', 'upsert OLD absent=false']);
+});
