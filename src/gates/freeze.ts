@@ -109,13 +109,21 @@ function locateRecurring(w: FreezeWindow, cron: string, now: Date): Located {
   }
 }
 
+/** Each distinct zone is checked once (an Intl.DateTimeFormat per window adds up over many windows). */
+const knownZones = new Map<string, boolean>();
+
 function validTimeZone(tz: string): boolean {
+  const known = knownZones.get(tz);
+  if (known !== undefined) return known;
+  let valid: boolean;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
+    valid = true;
   } catch {
-    return false; // RangeError: the only signal Intl gives for an unknown zone
+    valid = false; // RangeError: the only signal Intl gives for an unknown zone
   }
+  knownZones.set(tz, valid);
+  return valid;
 }
 
 /** 2026-11-26T00:00Z: minutes are the resolution of every window. */

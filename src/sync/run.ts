@@ -20,6 +20,9 @@ import { deploymentRows } from './record.js';
 import type { Plan } from './types.js';
 import type { WatchState } from './watch.js';
 
+/** How many writes of one apply step sync sends at once (client-go's default burst is 10). */
+const applyConcurrency = 8;
+
 export interface SyncRequest {
   root: string;
   rev?: string;
@@ -162,6 +165,8 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, req
     const r = await syncEnvironment(repo, name, commit, connections.targets, {
       readyTimeoutMs: req.readyTimeoutMs,
       forceConflicts: req.forceConflicts,
+      // objects of one step at once (one at a time, a first sync of 4,800 objects took 30 s)
+      concurrency: applyConcurrency,
       signal: req.signal ? AbortSignal.any([leaseLost.signal, req.signal]) : leaseLost.signal,
       progress: (line) => reporter.progress(`${name}: ${line}`),
       // nothing to do: no second read (a plan with writes is read again, now under the lease)

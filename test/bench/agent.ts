@@ -26,6 +26,7 @@ import { startKubernetesStandIn, type KubernetesStandIn } from '../../tools/sand
 import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
 import { appKeys, deliver, example, inRepository, type Target } from '../helpers/webhooks.js';
 import { childEnv, measure, median } from './measure.js';
+import { modelName } from './generate-repo.js';
 import { generateSyncRepo, gitIn, managedObjects, namespaces, pin, setPin, shape, versionsOf } from './sync.js';
 import { ms, ratio, type Row } from './table.js';
 
@@ -38,7 +39,7 @@ const rounds = 5;
 const leaseSeconds = 15;
 const targets = { convergedMs: 5000, noopMs: 200, requestsPerObject: 2, failoverMs: (leaseSeconds + 5) * 1000, readyMs: 2000 };
 /** The models whose production pin each round moves one version up (other than the sync benchmark's). */
-const changed = Array.from({ length: rounds }, (_, i) => `fraud-detector-${String(3 * i + 5).padStart(2, '0')}`);
+const changed = Array.from({ length: rounds }, (_, i) => modelName(3 * i + 5, shape.models));
 
 export function agentNotes(): string[] {
   return [

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { generateRepo, type RepoShape } from './generate-repo.js';
+import { generateRepo, modelNames, type RepoShape } from './generate-repo.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dbtFixture = join(projectRoot, 'test/fixtures/dbt/manifest-v12.json');
@@ -57,7 +57,9 @@ export interface GeneratedHistory {
  */
 export function prepareTemplate(dir: string, shape: RepoShape): HistoryTemplate {
   generateRepo(dir, shape);
-  const models = readdirSync(join(dir, 'models')).sort();
+  const models = modelNames(shape.models);
+  const written = readdirSync(join(dir, 'models'));
+  if (written.length !== models.length || models.some((m) => !written.includes(m))) throw new Error(`generate-repo wrote ${written.length} model folders (${written.sort().slice(0, 3).join(', ')}, …), expected ${models.length} (${models[0]} … ${models.at(-1)})`);
   const versions = readdirSync(join(dir, 'models', models[0]!, 'versions')).map((f) => f.replace(/\.yaml$/, '')).sort();
   if (models.length !== shape.models || versions.length !== shape.versions) throw new Error(`generate-repo wrote ${models.length} models × ${versions.length} versions, expected ${shape.models} × ${shape.versions}`);
 

@@ -33,7 +33,7 @@ export function generateRepo(dir: string, shape: RepoShape): GeneratedRepo {
     out.bytes += Buffer.byteLength(text);
   };
 
-  const models = Array.from({ length: shape.models }, (_, i) => `${templateModel}-${String(i + 1).padStart(2, '0')}`);
+  const models = modelNames(shape.models);
   const versions = Array.from({ length: shape.versions }, (_, i) => versionName(i));
   const card = readExample(`models/${templateModel}/model.yaml`);
   const manifest = manifestTemplate(readExample(`models/${templateModel}/versions/${templateVersion}.yaml`));
@@ -54,6 +54,21 @@ export function generateRepo(dir: string, shape: RepoShape): GeneratedRepo {
   // Who owns code, policies and environments: the example's, as it is.
   write('policies/repository.yaml', readExample('policies/repository.yaml'));
   return out;
+}
+
+/**
+ * The generated models' names, in order: fraud-detector-01 … -30, or -001 … -600. The number is
+ * zero-padded to the width of the count (at least two digits), so any count works and the names
+ * sort as text in the same order as by number.
+ */
+export function modelNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => modelName(i + 1, count));
+}
+
+/** The name of the `n`th (from 1) of `count` generated models. */
+export function modelName(n: number, count: number): string {
+  if (!Number.isInteger(n) || n < 1 || n > count) throw new Error(`model number ${n} is outside 1..${count}`);
+  return `${templateModel}-${String(n).padStart(Math.max(2, String(count).length), '0')}`;
 }
 
 /** 2025.01.01-1, 2025.01.02-1, ...: one registered version a day. */

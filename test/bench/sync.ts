@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { startKubernetesStandIn, type KubeRequest, type KubernetesStandIn } from '../../tools/sandbox/kubernetes/server.js';
 import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
-import { generateRepo, type RepoShape } from './generate-repo.js';
+import { generateRepo, modelName, type RepoShape } from './generate-repo.js';
 import { childEnv, measure, median, type Measured } from './measure.js';
 import { ms, ratio, type Row } from './table.js';
 
@@ -35,7 +35,7 @@ export const shape: RepoShape = { models: 30, versions: 4, environments: ['stagi
 /** One stand-in plays every cluster; eu-production (a copy of production) gets its own namespace there. */
 export const namespaces: Record<string, string> = { staging: 'ml-staging', production: 'ml-serving', 'eu-production': 'ml-serving-eu' };
 /** The models whose production pin each change round moves one version up. */
-const changed = Array.from({ length: runs }, (_, i) => `fraud-detector-${String(3 * i + 4).padStart(2, '0')}`);
+const changed = Array.from({ length: runs }, (_, i) => modelName(3 * i + 4, shape.models));
 
 const managedBy = 'app.kubernetes.io/managed-by';
 const modelLabel = 'modelship.io/model';

@@ -139,3 +139,50 @@ t.test('an intermediate step is applied and waited on first; if it does not sett
   t.same(s.results.map((x) => [x.key, x.outcome]), [['InferenceService/ml-serving/fd', 'not-ready'], ['HTTPRoute/ml-serving/fd', 'skipped']]);
   t.match(s.results[0]!.message, /not ready after .*pods pending/);
 });
+
+t.test('concurrency: the writes of one step overlap up to the limit; the steps stay in order', async (t) => {
+  const { target, log } = memoryCluster({ readyAfter: 1 });
+  let inFlight = 0;
+  let most = 0;
+  const slow: KubernetesTarget = {
+    ...target,
+    apply: async (o, opts) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      try { return await target.apply(o, opts); } finally { inFlight--; }
+    },
+  };
+  const services = ['a', 'b', 'c', 'd', 'e'].map((n) => act('create', obj('InferenceService', n)));
+  const routes = ['a', 'b', 'c'].map((n) => act('create', obj('HTTPRoute', n)));
+  const r = await applyPlan(plan([...services, ...routes]), { kubernetes: slow }, { ...fast, concurrency: 3 });
+  t.equal(most, 3, 'three writes in flight at most, and three reached');
+  t.same(log.slice(0, 5).sort(), services.map((a) => `apply ${a.key}`), 'every service before any route');
+  t.same(log.slice(5).sort(), routes.map((a) => `apply ${a.key}`));
+  t.same(r.results.map((x) => x.key), [...services, ...routes].map((a) => a.key), 'results in plan order');
+  t.ok(r.results.every((x) => x.outcome === 'ready'));
+  t.ok(r.converged);
+});
+
+t.test('concurrency: a lost lease lets the writes in flight finish and starts no other', async (t) => {
+  const { target, log } = memoryCluster();
+  const lost = new AbortController();
+  const wrapped: KubernetesTarget = { ...target, apply: async (o, opts) => { const r = await target.apply(o, opts); lost.abort(); return r; } };
+  const services = ['a', 'b', 'c', 'd'].map((n) => act('create', obj('InferenceService', n)));
+  const r = await applyPlan(plan(services), { kubernetes: wrapped }, { ...fast, signal: lost.signal, concurrency: 2 });
+  t.same(log, ['apply InferenceService/ml-serving/a', 'apply InferenceService/ml-serving/b'], 'the two sent together, nothing after');
+  t.match(r.results.slice(2), [{ outcome: 'skipped', message: "not applied: the environment's lease was lost" }, { outcome: 'skipped', message: "not applied: the environment's lease was lost" }]);
+  t.notOk(r.converged);
+});
+
+t.test('a task the plan found absent is upserted without a suspend; one that exists with', async (t) => {
+  const calls: string[] = [];
+  const snowflake: SnowflakeTarget = { upsert: async (x, o) => void calls.push(`upsert ${x.name} absent=${o?.absent}`), drop: async () => {} };
+  const task = (name: string) => ({ database: 'D', schema: 'S', name }) as ScoringTask;
+  const live = { database: 'D', schema: 'S', name: 'OLD', state: 'started' };
+  await applyPlan(plan([
+    { op: 'create', target: 'snowflake', key: 'D.S.NEW', desired: task('NEW'), reason: 'x' },
+    { op: 'update', target: 'snowflake', key: 'D.S.OLD', desired: task('OLD'), live, reason: 'x' },
+  ]), { snowflake }, fast);
+  t.same(calls, ['upsert NEW absent=true', 'upsert OLD absent=false']);
+});

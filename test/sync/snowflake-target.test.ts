@@ -63,6 +63,24 @@ t.test('create: the task exists, is started, and carries the comment and config'
   }]);
 });
 
+t.test('upsert of a task the plan found absent sends no SUSPEND; otherwise SUSPEND comes first', async (t) => {
+  const fraud = tasksFor('staging').find((x) => x.name === 'MODELSHIP_FRAUD_DETECTOR')!;
+  const from = standIn.queries.length;
+  await target.upsert(fraud, { absent: true });
+  t.same(standIn.queries.slice(from).map((q) => q.sqlText.split('\n')[0]), [
+    'CREATE OR ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR"',
+    'ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" RESUME',
+  ]);
+  t.equal(standIn.tasks.get('ML_STAGING.SCORING.MODELSHIP_FRAUD_DETECTOR')?.state, 'started');
+  const again = standIn.queries.length;
+  await target.upsert(fraud);
+  t.same(standIn.queries.slice(again).map((q) => q.sqlText.split('\n')[0]), [
+    'ALTER TASK IF EXISTS "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" SUSPEND',
+    'CREATE OR ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR"',
+    'ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" RESUME',
+  ]);
+});
+
 t.test('re-upsert with the same spec keeps the id and the task started', async (t) => {
   const fraud = tasksFor('production').find((x) => x.name === 'MODELSHIP_FRAUD_DETECTOR')!;
   const before = { ...standIn.tasks.get(fraudKey)! };

@@ -29,8 +29,12 @@ export interface DeploymentRow {
 export interface SnowflakeTaskTarget {
   /** The tasks in DATABASE.SCHEMA whose COMMENT marks them as modelship's for `environment`. */
   listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;
-  /** Suspend (if it exists), CREATE OR ALTER TASK, RESUME: the task keeps its id and ends up started. */
-  upsert(task: ScoringTask): Promise<void>;
+  /**
+   * Suspend (if it exists), CREATE OR ALTER TASK, RESUME: the task keeps its id and ends up
+   * started. `absent`: the plan read the schema and found no task of that name, so there is
+   * nothing to suspend (a first sync of 1,800 tasks sent 1,800 such no-op statements).
+   */
+  upsert(task: ScoringTask, options?: { absent?: boolean }): Promise<void>;
   /** DROP TASK IF EXISTS, only for a task whose COMMENT is modelship's. */
   drop(task: LiveTask): Promise<void>;
   /** Creates MODELSHIP_DEPLOYMENTS if missing and inserts the rows (bound values). */
@@ -83,10 +87,10 @@ export function snowflakeTarget(conn: Pick<SnowflakeConnection, 'query'>): Snowf
       return tasks.sort((a, b) => a.name.localeCompare(b.name));
     },
 
-    async upsert(task) {
+    async upsert(task, options = {}) {
       const what = `${task.database}.${task.schema}.${task.name}`;
       const [suspend, create, resume] = taskStatements(task);
-      await run(`suspend task ${what}`, suspend!.sqlText, suspend!.binds);
+      if (!options.absent) await run(`suspend task ${what}`, suspend!.sqlText, suspend!.binds);
       await run(`create or alter task ${what}`, create!.sqlText, create!.binds);
       await run(`resume task ${what}`, resume!.sqlText, resume!.binds);
     },
