@@ -2,10 +2,10 @@
 // blocks by promtool, served by a prometheus process on a loopback port. The caller must stop() it.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnTethered } from '../../tools/sandbox/tether.js';
+import { freePort } from '../helpers/ports.js';
 
 /** The binaries this needs that are not installed; empty when Prometheus can run. */
 export function missingBinaries(): string[] {
@@ -97,13 +97,3 @@ async function stopProcess(child: ChildProcess, pid: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

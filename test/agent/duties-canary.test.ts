@@ -12,11 +12,9 @@ import { canaryDuty, type DutyContext } from '../../src/agent/duties.js';
 import { connectApp } from '../../src/adapters/github/app.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
 import { missingBinaries, startPrometheus, type TestPrometheus } from '../adapters/prometheus-server.js';
-import { runCli } from '../helpers/cli.js';
-import { after, breachSeries, iso, minute, started } from '../helpers/canary-breach.js';
+import { after, breachSeries, dated, iso, minute, startCanary, started } from '../helpers/canary-breach.js';
 import { startGitHttp } from '../helpers/git-http.js';
 import { copyReleaseRepo, makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
-import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { appKeys } from '../helpers/webhooks.js';
 
@@ -56,26 +54,9 @@ t.teardown(async () => {
 /** production runs 2026.11.20-1 as a 5% canary since `started` (autoRollback: pr); built once, copied for each test. */
 let template: Promise<TestRepo> | undefined;
 async function canaryRepo(t: Test): Promise<TestRepo> {
-  const dated = (d: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: d, GIT_COMMITTER_DATE: d });
   dated(iso(new Date(started.getTime() - 100 * 3_600_000)));
   const repo = makeReleaseRepo();
-  const policyFile = join(repo.root, 'policies/production.yaml');
-  const policy = readFileSync(policyFile, 'utf8');
-  const checks = policy.slice(policy.indexOf('  checks:\n'), policy.indexOf('freeze:'));
-  const errorRate = checks.slice(0, checks.indexOf('    - name: p99-latency-ms'));
-  writeFileSync(policyFile, policy.replace(checks, errorRate));
-  repo.git('commit', '-qam', 'production: the error-rate guardrail only');
-  repo.git('push', '-q', 'origin', 'main');
-  const registered = { SOURCE_DATE_EPOCH: String(Math.floor(started.getTime() / 1000) - 50 * 3600) };
-  t.equal((await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registered } })).code, 0);
-  for (const [when, args] of [[new Date(started.getTime() - 49 * 3_600_000), ['--to', 'staging']], [started, ['--to', 'production', '--canary', '5']]] as const) {
-    dated(iso(when));
-    const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', ...args, '--json', '-C', repo.root], { env: s3.env });
-    t.equal(p.code, 0, p.stderr);
-    repo.git('checkout', '-q', 'main');
-    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${JSON.parse(p.stdout).branch}`, JSON.parse(p.stdout).branch);
-    repo.git('push', '-q', 'origin', 'main');
-  }
+  await startCanary(t, repo, s3.env);
   return repo;
 }
 

@@ -16,7 +16,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +28,7 @@ import { childEnv, measure, median } from './measure.js';
 import { modelName } from './generate-repo.js';
 import { generateSyncRepo, gitIn, managedObjects, namespaces, pin, setPin, shape, versionsOf } from './sync.js';
 import { ms, ratio, type Row } from './table.js';
+import { freePort } from '../helpers/ports.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const owner = 'acmerisk';
@@ -280,12 +280,3 @@ export async function agentBench(options: { log: (s: string) => void }): Promise
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}

@@ -13,7 +13,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +26,7 @@ import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { appKeys, deliver, pullRequestEvent, type Target } from '../helpers/webhooks.js';
 import { childEnv, measure, median } from './measure.js';
 import { mb, ms, ratio, type Row } from './table.js';
+import { freePort } from '../helpers/ports.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const owner = 'acmerisk';
@@ -175,14 +175,6 @@ export async function serveBench(options: { log: (s: string) => void }): Promise
   }
 }
 
-/** A free loopback port (the kernel's pick, released again for the child to take). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Spawns serve on a free port and polls GET /readyz from the spawn until 200; ms from spawn to that answer. Stops it again. */
 async function coldStart(args: (port: number) => string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -10,7 +10,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
@@ -19,6 +18,7 @@ import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStand
 import { generateRepo, modelName, type RepoShape } from './generate-repo.js';
 import { childEnv, measure, median, type Measured } from './measure.js';
 import { ms, ratio, type Row } from './table.js';
+import { freePort } from '../helpers/ports.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -269,15 +269,6 @@ async function watchIterationsOf(dir: string, env: NodeJS.ProcessEnv, n: number)
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 interface SyncRecord { startedAt: string; finishedAt: string; objects: Array<{ key: string; target: string; op: string; appliedAt?: string; readyAt?: string }> }
 
