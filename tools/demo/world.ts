@@ -46,17 +46,32 @@ export const people = {
   oncall: ['linus-oncall'],
 };
 
+/** How long close() waits for one stand-in (serve's own grace is 10 s before SIGKILL). */
+const stopWithinMs = 15_000;
+
 /** Starts everything; on any failure what was started is stopped again. */
 export async function createWorld(options: { dir?: string } = {}): Promise<World> {
   if (options.dir && existsSync(options.dir) && readdirSync(options.dir).length > 0) {
     throw new UsageError(`${options.dir} is not empty; give the demo an empty or new folder`);
   }
   const dir = options.dir ? (mkdirSync(options.dir, { recursive: true }), options.dir) : mkdtempSync(join(tmpdir(), 'modelship-demo-'));
-  const stops: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    stops.length = 0;
-  };
+  const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
+  // Once, however many ask (Ctrl-C and the story's own ending both do), newest first; a stand-in
+  // that does not stop in time is named and left to the process's exit rather than hanging it.
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= (async () => {
+    for (const { what, stop } of stops.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          process.stderr.write(`demo: ${what} did not stop within ${stopWithinMs / 1000} s; going on\n`);
+          resolve();
+        }, stopWithinMs);
+      });
+      await Promise.race([stop().catch(() => undefined), late]);
+      clearTimeout(timer);
+    }
+  })());
   try {
     const origin = join(dir, 'origin.git');
     const repo = join(dir, 'acmerisk-model-releases');
@@ -93,7 +108,8 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
         apps: [{ id: app.id, slug: app.slug, publicKey: app.publicKey, installationId: app.installationId }],
       }),
     ]);
-    stops.push(() => s3.stop(), () => kube.stop(), () => snow.stop(), () => github.stop());
+    stops.push({ what: 'the S3 stand-in (s3rver)', stop: () => s3.stop() }, { what: 'the Kubernetes stand-in', stop: () => kube.stop() },
+      { what: 'the Snowflake stand-in', stop: () => snow.stop() }, { what: 'the GitHub stand-in', stop: () => github.stop() });
 
     const env: Record<string, string> = {
       AWS_ACCESS_KEY_ID: s3rverCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3rverCredentials.secretAccessKey,
@@ -115,7 +131,7 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
         for (const [k, v] of Object.entries(env)) if (!/^GITHUB_/.test(k)) serveEnv[k] = v;
         Object.assign(serveEnv, extraEnv);
         const serve = await startServe({ app, githubUrl: github.url, dir: join(dir, 'serve'), env: serveEnv, args, logFile: join(dir, 'serve/serve.log'), shownFrom: dir });
-        stops.push(() => serve.stop()); // stopped first (close() runs the stops in reverse)
+        stops.push({ what: 'modelship serve', stop: () => serve.stop() }); // stopped first (close() runs the stops in reverse)
         return serve;
       },
       git: (...args) => git(repo, ...args),
