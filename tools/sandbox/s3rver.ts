@@ -19,6 +19,10 @@ export interface RunningS3 {
   dir: string;
   /** the same credentials s3rver checks signatures against */
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** the s3rver process (benchmarks read its CPU time) */
+  pid: number | undefined;
+  /** bytes the checksum layer hashed verifying request bodies (see ./s3-checksums.ts) */
+  layerStats: { sha256Bytes: number; md5Bytes: number };
   stop(): Promise<void>;
 }
 
@@ -54,6 +58,8 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
     endpoint: layer.endpoint,
     dir,
     credentials: s3rverCredentials,
+    pid: child.pid,
+    layerStats: layer.stats,
     stop: () => layer.stop().then(() => stopChild(child)).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
   };
 }
