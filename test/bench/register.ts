@@ -195,6 +195,10 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+function cpuText(values: Array<number | undefined>): string {
+  return values.every((v) => v !== undefined) ? `${median(values as number[]).toFixed(2)} s` : 'not measured (needs GNU time)';
+}
+
 function costText(c: ServerCost): string {
   const hashed = [c.sha256Bytes ? `SHA-256 of ${mb(c.sha256Bytes)}` : '', c.md5Bytes ? `MD5 of ${mb(c.md5Bytes)}` : ''].filter(Boolean).join(' + ') || 'nothing';
   return `layer verified ${hashed} in ${c.layerCpuS.toFixed(1)} s CPU, s3rver ${c.s3rverCpuS.toFixed(1)} s CPU`;
@@ -221,6 +225,14 @@ function rows(sizeMiB: number, size: number, rounds: Round[], aws: string | unde
       reference: cp === undefined ? missing : `aws s3 cp: ${ms(cp)} (${throughput(size, cp)}; ${aws})`,
       ratio: cp === undefined ? 'n/a' : ratio(reg, cp),
       ...(cp === undefined ? {} : { met: reg / cp <= 1.1 }),
+    },
+    {
+      figure: `register ${label}, the client's own CPU time (user + system, all threads)${times}`,
+      target: 'informational',
+      measured: cpuText(rounds.map((r) => r.reg.cpuSeconds)),
+      reference: cps.length ? `aws s3 cp: ${cpuText(cps.map((c) => c.cpuSeconds))}` : missing,
+      ratio: cps.length && rounds.every((r) => r.reg.cpuSeconds !== undefined) && cps.every((c) => c.cpuSeconds !== undefined)
+        ? ratio(median(rounds.map((r) => r.reg.cpuSeconds!)), median(cps.map((c) => c.cpuSeconds!))) : 'n/a',
     },
     {
       figure: `register ${label} vs hashing it${times}`,
