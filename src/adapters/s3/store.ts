@@ -116,7 +116,7 @@ export interface UploadPlan {
 /**
  * How a file of `size` bytes goes up: the part size (the preference, grown for S3's 10,000-part
  * limit) and how many parts at once, so the part buffers stay within uploadBufferBudget. Only an
- * artifact over ~1.2 TiB, whose parts S3's limit makes larger than the budget, needs more: one
+ * artifact over ~0.9 TiB, whose parts S3's limit makes larger than the budget, needs more: one
  * part at a time.
  */
 export function uploadPlan(size: number, preferredPartSize: number, concurrency: number): UploadPlan {
