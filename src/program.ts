@@ -79,8 +79,8 @@ Docs: README.md in the modelship repository.`);
     .description('upload a training run\'s artifact to the registry (content-addressed, sha256-verified) and write its version manifest')
     .argument('<source>', 'the training run: a local folder or s3://bucket/prefix/ holding metadata.json, validation-report.json and the artifact')
     .option('--version <version>', 'the version to register (default: metadata.json\'s version, else <YYYY.MM.DD>-<n> from its createdAt)')
-    .addOption(new Option('--concurrency <n>', 'parts uploaded in parallel').default(4).argParser(positiveInt))
-    .addOption(new Option('--part-size <MiB>', 'multipart part size in MiB (grown automatically for very large artifacts)').default(16).argParser(positiveInt))
+    .addOption(new Option('--concurrency <n>', 'parts uploaded in parallel (lowered, with a note, so the parts in flight fit in 96 MiB of memory)').default(4).argParser(positiveInt))
+    .addOption(new Option('--part-size <MiB>', 'multipart part size in MiB, at most 96 (below 5, S3\'s minimum of 5 is used; grown automatically when an artifact would need over 10,000 parts)').default(16).argParser(positiveInt))
     .option('--json', 'print the result as JSON')
     .action(lazy(() => import('./commands/register.js')));
 

@@ -27,6 +27,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const result = await register({
       root, source, partSize: opts.partSize, concurrency: opts.concurrency, signal: controller.signal,
       registeredBy: await registrant(root),
+      onNotice: (message) => output.err(`note: ${message}`),
       now: registrationClock(),
       onProgress: (p) => {
         const secs = Math.max((Date.now() - started) / 1000, 0.001);

@@ -13,7 +13,7 @@ import { parseYaml } from '../config/yaml.js';
 import { buildManifest, manifestPath, nextVersion, registryKey, renderManifest } from './manifest.js';
 import { manifestDigest, registrationKey } from './record.js';
 import { readRun, type TrainingRun } from './run.js';
-import { b64, parseS3Uri, s3Uri, type ArtifactStore, type S3Location, type UploadProgress } from '../adapters/s3/store.js';
+import { b64, maxPartSizeMiB, parseS3Uri, s3Uri, uploadBufferBudget, uploadPlan, type ArtifactStore, type S3Location, type UploadProgress } from '../adapters/s3/store.js';
 
 export interface RegisterRequest {
   /** the release repository (working tree) */
@@ -28,6 +28,8 @@ export interface RegisterRequest {
   singleCopyLimit?: number;
   signal?: AbortSignal;
   onProgress?: (p: UploadProgress) => void;
+  /** told before the upload starts when it runs otherwise than asked (fewer parts at once, to bound memory) */
+  onNotice?: (message: string) => void;
   now?: () => Date;
 }
 
@@ -45,6 +47,9 @@ export interface RegisterResult {
 }
 
 export async function register(req: RegisterRequest, store: ArtifactStore): Promise<RegisterResult> {
+  if (req.partSize > maxPartSizeMiB) {
+    throw new UsageError(`--part-size ${req.partSize} is over the limit of ${maxPartSizeMiB} MiB: register holds the parts it is sending in memory, at most ${uploadBufferBudget / 2 ** 20} MiB`);
+  }
   const run = await readRun(req.source, () => store);
   const model = run.metadata.model;
   const card = await loadCard(req.root, model);
@@ -196,6 +201,8 @@ async function storeArtifact(run: TrainingRun, dest: S3Location, store: Artifact
   }
   const options = { partSize: req.partSize * 1024 * 1024, concurrency: req.concurrency, ...(req.singleCopyLimit ? { singleCopyLimit: req.singleCopyLimit } : {}), ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
   if (run.artifact.kind === 'file') {
+    const plan = uploadPlan(run.artifact.size, options.partSize, options.concurrency);
+    if (plan.notice) req.onNotice?.(plan.notice);
     const r = await store.uploadFile(run.artifact.path, run.artifact.size, dest, sha256, options);
     return { transfer: 'uploaded', checksum: r.checksum };
   }

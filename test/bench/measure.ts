@@ -11,6 +11,8 @@ export interface Measured {
   wallMs: number;
   /** the child's peak resident set size, when asked for */
   peakRssBytes?: number;
+  /** the child's user + system CPU seconds (all its threads), when peak RSS was asked for and GNU time is installed */
+  cpuSeconds?: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -51,8 +53,15 @@ async function measureWithGnuTime(command: string, args: string[], options: Meas
   const report = join(dir, 'time.txt');
   try {
     const result = await run(gnuTime!, ['-v', '-o', report, command, ...args], options, () => () => {});
-    const kib = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(report, 'utf8'));
-    return kib ? { ...result, peakRssBytes: Number(kib[1]) * 1024 } : result;
+    const text = readFileSync(report, 'utf8');
+    const kib = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+    const user = /User time \(seconds\): ([\d.]+)/.exec(text);
+    const system = /System time \(seconds\): ([\d.]+)/.exec(text);
+    return {
+      ...result,
+      ...(kib ? { peakRssBytes: Number(kib[1]) * 1024 } : {}),
+      ...(user && system ? { cpuSeconds: Number(user[1]) + Number(system[1]) } : {}),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

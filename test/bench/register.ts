@@ -1,5 +1,11 @@
 // Benchmark 1: `modelship register` of a generated artifact (1 GiB by default) into s3rver,
-// against `sha256sum` of the same file and `aws s3 cp` of it to the same server.
+// against `sha256sum` of the same file and `aws s3 cp` of it to the same server. Both go through
+// the sandbox's checksum layer, which verifies what each client sends as S3 would (register: the
+// parts' x-amz-checksum-sha256 and x-amz-content-sha256, one SHA-256 per part; aws s3 cp: its
+// x-amz-content-sha256 and Content-MD5 if it sends them); the layer's and s3rver's CPU time during
+// each upload is reported apart, so the clients' own cost can be read off. Then register's peak
+// RSS with --concurrency 8, --part-size 64 and both (which register bounds), and --part-size over
+// the limit (refused before anything is sent).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -59,34 +65,63 @@ export async function registerBench(options: RegisterBenchOptions): Promise<Row[
     const store = (client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3rverCredentials }));
     const aws = commandVersion('aws')?.split(' ')[0];
 
-    const rounds = await repeat(options.repeat, async (i) => {
-      const version = `2099.01.01-${i + 1}`;
+    const server = s3;
+    /** The stand-ins' cost while `fn` runs: the layer runs in this process, s3rver in its own. */
+    const withServerCost = async <T>(fn: () => Promise<T>): Promise<T & { cost: ServerCost }> => {
+      server.layerStats.sha256Bytes = 0;
+      server.layerStats.md5Bytes = 0;
+      const cpu = process.cpuUsage();
+      const s3rverBefore = cpuSeconds(server.pid);
+      const r = await fn();
+      const used = process.cpuUsage(cpu);
+      return { ...r, cost: { layerCpuS: (used.user + used.system) / 1e6, s3rverCpuS: cpuSeconds(server.pid) - s3rverBefore, ...server.layerStats } };
+    };
+    let versions = 0;
+    const register = async (extra: string[]): Promise<Measured & { cost: ServerCost }> => {
+      const version = `2099.01.01-${++versions}`;
       writeFileSync(join(run.dir, 'metadata.json'), JSON.stringify({ ...run.metadata, version }, null, 2) + '\n');
+      flushDisks();
+      const reg = await withServerCost(async () => expectSuccess(`modelship register ${extra.join(' ')}`,
+        await measure(process.execPath, [cli, 'register', run.dir, '-C', repo, '--json', ...extra], { env, peakRss: true })));
+      const key = checkRegistered(reg, run, version);
+      await expectStored(store, registryBucket, key, run.size);
+      await store.send(new DeleteObjectCommand({ Bucket: registryBucket, Key: key }));
+      return reg;
+    };
 
+    const rounds = await repeat(options.repeat, async (i) => {
       options.log(`register: round ${i + 1}/${options.repeat}: sha256sum`);
       flushDisks();
       const sum = expectSuccess('sha256sum', await measure('sha256sum', [run.artifact]));
       if (!sum.stdout.startsWith(run.sha256)) throw new Error(`sha256sum printed ${sum.stdout.trim()}, expected ${run.sha256}`);
 
-      let cp: Measured | undefined;
+      let cp: (Measured & { cost: ServerCost }) | undefined;
       if (aws) {
         options.log(`register: round ${i + 1}/${options.repeat}: aws s3 cp`);
         flushDisks();
-        cp = expectSuccess('aws s3 cp', await measure('aws', ['--endpoint-url', s3!.endpoint, 's3', 'cp', run.artifact, `s3://${cliBucket}/x`, '--only-show-errors'], { env, peakRss: true }));
+        cp = await withServerCost(async () => expectSuccess('aws s3 cp',
+          await measure('aws', ['--endpoint-url', server.endpoint, 's3', 'cp', run.artifact, `s3://${cliBucket}/x`, '--only-show-errors'], { env, peakRss: true })));
         await expectStored(store, cliBucket, 'x', run.size);
         await store.send(new DeleteObjectCommand({ Bucket: cliBucket, Key: 'x' }));
       }
 
       options.log(`register: round ${i + 1}/${options.repeat}: modelship register`);
-      flushDisks();
-      const reg = expectSuccess('modelship register', await measure(process.execPath, [cli, 'register', run.dir, '-C', repo, '--json'], { env, peakRss: true }));
-      const key = checkRegistered(reg, run, version);
-      await expectStored(store, registryBucket, key, run.size);
-      await store.send(new DeleteObjectCommand({ Bucket: registryBucket, Key: key }));
-      options.log(`register: round ${i + 1}: sha256sum ${ms(sum.wallMs)}, aws s3 cp ${cp ? `${ms(cp.wallMs)} (${mb(cp.peakRssBytes ?? NaN)})` : 'n/a'}, register ${ms(reg.wallMs)} (${mb(reg.peakRssBytes ?? NaN)})`);
+      const reg = await register([]);
+      options.log(`register: round ${i + 1}: sha256sum ${ms(sum.wallMs)}, aws s3 cp ${cp ? `${ms(cp.wallMs)} (${mb(cp.peakRssBytes ?? NaN)}; ${costText(cp.cost)})` : 'n/a'}, register ${ms(reg.wallMs)} (${mb(reg.peakRssBytes ?? NaN)}; ${costText(reg.cost)})`);
       return { sum, cp, reg };
     });
-    return rows(options.sizeMiB, run.size, rounds, aws);
+    const memory: Array<{ args: string[]; m: Measured }> = [];
+    for (const args of [['--concurrency', '8'], ['--part-size', '64'], ['--concurrency', '8', '--part-size', '64']]) {
+      options.log(`register: peak RSS with ${args.join(' ')}`);
+      const m = await register(args);
+      options.log(`register ${args.join(' ')}: ${ms(m.wallMs)}, ${mb(m.peakRssBytes ?? NaN)}${m.stderr.includes('note:') ? `; ${m.stderr.trim()}` : ''}`);
+      memory.push({ args, m });
+    }
+    const over = await measure(process.execPath, [cli, 'register', run.dir, '-C', repo, '--part-size', '200'], { env });
+    if (over.code !== 2 || !over.stderr.includes('--part-size 200 is over the limit of 96 MiB')) {
+      throw new Error(`register --part-size 200 was not refused as expected (exit ${over.code}):\n${over.stderr}`);
+    }
+    return rows(options.sizeMiB, run.size, rounds, aws, memory);
   } finally {
     client?.destroy();
     await s3?.stop();
@@ -140,7 +175,38 @@ async function expectStored(client: S3Client, bucket: string, key: string, size:
   if (head.ContentLength !== size) throw new Error(`s3://${bucket}/${key} holds ${head.ContentLength} bytes, expected ${size}`);
 }
 
-function rows(sizeMiB: number, size: number, rounds: Array<{ sum: Measured; cp?: Measured; reg: Measured }>, aws: string | undefined): Row[] {
+interface ServerCost {
+  /** CPU seconds of this process (the checksum layer) and of s3rver during the upload */
+  layerCpuS: number;
+  s3rverCpuS: number;
+  /** bytes the layer hashed to verify the client's headers */
+  sha256Bytes: number;
+  md5Bytes: number;
+}
+
+/** User + system CPU seconds of a process, from /proc/<pid>/stat (clock ticks, 100 per second on Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function cpuText(values: Array<number | undefined>): string {
+  return values.every((v) => v !== undefined) ? `${median(values as number[]).toFixed(2)} s` : 'not measured (needs GNU time)';
+}
+
+function costText(c: ServerCost): string {
+  const hashed = [c.sha256Bytes ? `SHA-256 of ${mb(c.sha256Bytes)}` : '', c.md5Bytes ? `MD5 of ${mb(c.md5Bytes)}` : ''].filter(Boolean).join(' + ') || 'nothing';
+  return `layer verified ${hashed} in ${c.layerCpuS.toFixed(1)} s CPU, s3rver ${c.s3rverCpuS.toFixed(1)} s CPU`;
+}
+
+type Round = { sum: Measured; cp?: Measured & { cost: ServerCost }; reg: Measured & { cost: ServerCost } };
+
+function rows(sizeMiB: number, size: number, rounds: Round[], aws: string | undefined, memory: Array<{ args: string[]; m: Measured }>): Row[] {
   const label = sizeMiB === 1024 ? '1 GiB' : `${sizeMiB} MiB`;
   const times = rounds.length > 1 ? ` (median of ${rounds.length})` : '';
   const reg = median(rounds.map((r) => r.reg.wallMs));
@@ -150,6 +216,7 @@ function rows(sizeMiB: number, size: number, rounds: Array<{ sum: Measured; cp?:
   const cp = cps.length ? median(cps.map((c) => c.wallMs)) : undefined;
   const cpRss = cps.length ? Math.max(...cps.map((c) => c.peakRssBytes ?? NaN)) : undefined;
   const missing = 'aws CLI not on PATH: not measured';
+  const last = rounds[rounds.length - 1]!;
   return [
     {
       figure: `register ${label} into s3rver, wall${times}`,
@@ -158,6 +225,14 @@ function rows(sizeMiB: number, size: number, rounds: Array<{ sum: Measured; cp?:
       reference: cp === undefined ? missing : `aws s3 cp: ${ms(cp)} (${throughput(size, cp)}; ${aws})`,
       ratio: cp === undefined ? 'n/a' : ratio(reg, cp),
       ...(cp === undefined ? {} : { met: reg / cp <= 1.1 }),
+    },
+    {
+      figure: `register ${label}, the client's own CPU time (user + system, all threads)${times}`,
+      target: 'informational',
+      measured: cpuText(rounds.map((r) => r.reg.cpuSeconds)),
+      reference: cps.length ? `aws s3 cp: ${cpuText(cps.map((c) => c.cpuSeconds))}` : missing,
+      ratio: cps.length && rounds.every((r) => r.reg.cpuSeconds !== undefined) && cps.every((c) => c.cpuSeconds !== undefined)
+        ? ratio(median(rounds.map((r) => r.reg.cpuSeconds!)), median(cps.map((c) => c.cpuSeconds!))) : 'n/a',
     },
     {
       figure: `register ${label} vs hashing it${times}`,
@@ -174,5 +249,23 @@ function rows(sizeMiB: number, size: number, rounds: Array<{ sum: Measured; cp?:
       ratio: cpRss === undefined ? 'n/a' : ratio(rss, cpRss),
       met: rss < 256e6,
     },
+    {
+      figure: `the stand-ins' share of those uploads (checksum layer and s3rver, same 2 cores)`,
+      target: 'informational',
+      measured: `register: ${costText(last.reg.cost)}`,
+      reference: last.cp ? `aws s3 cp: ${costText(last.cp.cost)}` : missing,
+      ratio: last.cp ? ratio(last.reg.cost.layerCpuS + last.reg.cost.s3rverCpuS, last.cp.cost.layerCpuS + last.cp.cost.s3rverCpuS) : 'n/a',
+    },
+    ...memory.map(({ args, m }) => {
+      const note = /note: (.*)/.exec(m.stderr)?.[1];
+      return {
+        figure: `register ${label}, peak RSS with ${args.join(' ')}${note ? ` (${note})` : ''}`,
+        target: '< 256 MB',
+        measured: Number.isFinite(m.peakRssBytes ?? NaN) ? mb(m.peakRssBytes!) : 'not measured',
+        reference: `defaults (4 × 16 MiB): ${Number.isFinite(rss) ? mb(rss) : 'not measured'}`,
+        ratio: Number.isFinite(rss) ? ratio(m.peakRssBytes ?? NaN, rss) : 'n/a',
+        met: (m.peakRssBytes ?? Infinity) < 256e6,
+      };
+    }),
   ];
 }

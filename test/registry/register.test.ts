@@ -57,6 +57,9 @@ t.test('registers a run: content-addressed artifact, verified, manifest written 
   const recordPut = ops(s3, 'PutObject').find((p) => p.path.includes('/manifests/'))!;
   t.equal(recordPut.headers['if-none-match'], '*', 'the record is written once: S3 refuses an existing key');
   t.equal(recordPut.headers['x-amz-checksum-sha256'], Buffer.from(digest, 'hex').toString('base64'));
+  const artifactPut = ops(s3, 'PutObject').find((p) => p.path.endsWith('/model.json'))!;
+  t.equal(artifactPut.headers['x-amz-checksum-sha256'], Buffer.from(run.sha256, 'hex').toString('base64'), 'S3 verifies the artifact\'s SHA-256');
+  t.equal(artifactPut.headers['x-amz-content-sha256'], run.sha256, 'the same digest is the signed payload hash: the file is hashed once');
 
   const manifest = parse(readFileSync(manifestFile(repo.root), 'utf8'));
   t.equal(manifest.artifact.sha256, run.sha256);
@@ -107,7 +110,11 @@ t.test('a large artifact goes up in parts, each with its own SHA-256 checksum', 
   t.equal(r.code, 0, r.stderr);
   const parts = ops(s3, 'UploadPart');
   t.equal(parts.length, 3, '12 MiB in 5 MiB parts');
-  for (const p of parts) t.match(p.headers['x-amz-checksum-sha256'], /^[A-Za-z0-9+/]{43}=$/, `part ${p.query.get('partNumber')} carries its checksum`);
+  for (const p of parts) {
+    t.match(p.headers['x-amz-checksum-sha256'], /^[A-Za-z0-9+/]{43}=$/, `part ${p.query.get('partNumber')} carries its checksum`);
+    t.equal(p.headers['x-amz-content-sha256'], Buffer.from(p.headers['x-amz-checksum-sha256'] as string, 'base64').toString('hex'),
+      `part ${p.query.get('partNumber')}: its checksum is also its signed payload hash (one SHA-256 per part)`);
+  }
   t.equal(ops(s3, 'CreateMultipartUpload')[0]!.headers['x-amz-checksum-algorithm'], 'SHA256');
   t.equal(ops(s3, 'CompleteMultipartUpload').length, 1);
   t.equal(ops(s3, 'AbortMultipartUpload').length, 0);

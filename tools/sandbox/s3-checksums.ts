@@ -11,7 +11,15 @@
 // - HeadObject / GetObject with x-amz-checksum-mode: ENABLED return x-amz-checksum-sha256 and
 //   x-amz-checksum-type, and nothing when the object was stored without a SHA-256 checksum
 //   (since 2025 S3 defaults to CRC64NVME, which is not a SHA-256);
-// - a PutObject with If-None-Match: * on a key that exists is refused with 412 PreconditionFailed.
+// - a PutObject with If-None-Match: * on a key that exists is refused with 412 PreconditionFailed;
+// - a signed payload (x-amz-content-sha256 holding the body's hex SHA-256, "Signature Calculations
+//   for the Authorization Header", docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html)
+//   that differs from the body is refused with 400 XAmzContentSHA256Mismatch, and a Content-MD5
+//   that differs with 400 BadDigest (PutObject / UploadPart API references; error codes in
+//   docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). UNSIGNED-PAYLOAD and the
+//   STREAMING-* values are not hashes and are left alone. Each digest of a body is computed once,
+//   however many headers it is compared with; `stats` counts the bytes hashed, so a benchmark can
+//   show what this stand-in's verification cost each client.
 // Everything else is forwarded to s3rver unchanged (signatures stay valid: headers and body are
 // passed as received). Checksums are kept in memory, for the life of this process.
 import { createHash } from 'node:crypto';
@@ -24,16 +32,20 @@ interface Checksum { value: string; type: 'FULL_OBJECT' | 'COMPOSITE' }
 
 export interface ChecksumLayer {
   endpoint: string;
+  /** bytes this layer hashed to verify request bodies, by algorithm (reset by the caller at will) */
+  stats: { sha256Bytes: number; md5Bytes: number };
   stop(): Promise<void>;
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 
 export async function startChecksumLayer(upstream: string, dir: string): Promise<ChecksumLayer> {
   const target = new URL(upstream);
   const checksums = new Map<string, Checksum>();
   /** uploadId -> whether the upload was created with ChecksumAlgorithm SHA256 */
   const uploads = new Map<string, boolean>();
+  const stats = { sha256Bytes: 0, md5Bytes: 0 };
   // s3rver's file-system layout (lib/stores/filesystem.js getResourcePath): <dir>/<bucket>/<key>._S3rver_object
   const objectFile = (bucket: string, key: string) => join(dir, bucket, `${key}._S3rver_object`);
 
@@ -74,7 +86,24 @@ export async function startChecksumLayer(upstream: string, dir: string): Promise
     const copySource = req.headers['x-amz-copy-source'] as string | undefined;
     const isObjectPut = method === 'PUT' && key !== '' && !q.has('partNumber') && !q.has('uploadId') && !copySource;
 
-    if ((isObjectPut || (method === 'PUT' && q.has('partNumber') && !copySource)) && sent && sha256(body).toString('base64') !== sent) {
+    const signedPayload = req.headers['x-amz-content-sha256'] as string | undefined;
+    const contentMd5 = req.headers['content-md5'] as string | undefined;
+    let bodySha256: Buffer | undefined;
+    const bodyDigest = () => {
+      if (!bodySha256) {
+        stats.sha256Bytes += body.length;
+        bodySha256 = sha256(body);
+      }
+      return bodySha256;
+    };
+    if (signedPayload && /^[0-9a-f]{64}$/i.test(signedPayload) && bodyDigest().toString('hex') !== signedPayload.toLowerCase()) {
+      return error(res, 400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
+    if (contentMd5 !== undefined) {
+      stats.md5Bytes += body.length;
+      if (md5(body).toString('base64') !== contentMd5) return error(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what was received.');
+    }
+    if ((isObjectPut || (method === 'PUT' && q.has('partNumber') && !copySource)) && sent && bodyDigest().toString('base64') !== sent) {
       return error(res, 400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
     }
     if (method === 'PUT' && key !== '' && !q.has('partNumber') && req.headers['if-none-match'] === '*' && existsSync(objectFile(bucket, key))) {
@@ -124,6 +153,7 @@ export async function startChecksumLayer(upstream: string, dir: string): Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stats,
     stop: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

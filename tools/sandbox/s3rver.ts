@@ -19,6 +19,10 @@ export interface RunningS3 {
   dir: string;
   /** the same credentials s3rver checks signatures against */
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** the s3rver process itself, not its tether (benchmarks read its CPU time) */
+  pid: number | undefined;
+  /** bytes the checksum layer hashed verifying request bodies (see ./s3-checksums.ts) */
+  layerStats: { sha256Bytes: number; md5Bytes: number };
   stop(): Promise<void>;
 }
 
@@ -31,7 +35,8 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
   const args = ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--no-vhost-buckets'];
   for (const b of options.buckets) args.push('--configure-bucket', b);
   // Tethered: s3rver dies with this process, even when a test runner kills it without a teardown.
-  const child = spawnTethered(process.execPath, args).process;
+  const tethered = spawnTethered(process.execPath, args);
+  const child = tethered.process;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${out}`)), 15_000);
@@ -54,6 +59,8 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
     endpoint: layer.endpoint,
     dir,
     credentials: s3rverCredentials,
+    pid: await tethered.pid.catch(() => undefined),
+    layerStats: layer.stats,
     stop: () => layer.stop().then(() => stopChild(child)).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
   };
 }

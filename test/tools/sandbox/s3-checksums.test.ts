@@ -1,6 +1,7 @@
 // The sandbox's S3 checksum layer does what S3 does and s3rver does not (tools/sandbox/s3-checksums.ts):
 // refuses a body whose SHA-256 differs from the one sent, keeps and returns the checksum, computes
-// the copy's, and refuses If-None-Match: * on an existing key.
+// the copy's, refuses If-None-Match: * on an existing key, and refuses a signed payload hash or a
+// Content-MD5 that differs from the body.
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -44,4 +45,40 @@ t.test('If-None-Match: * on an existing key is refused with 412 and the object i
   await t.rejects(client.send(new PutObjectCommand({ Bucket: 'b', Key: 'once', Body: second, ChecksumSHA256: b64(second), IfNoneMatch: '*' })),
     { name: 'PreconditionFailed' });
   t.equal((await head('once')).ChecksumSHA256, b64(body));
+});
+
+/** A PutObject whose x-amz-content-sha256 / Content-MD5 headers are set after the SDK built the request (signed with them). */
+function putWithHeaders(Key: string, body: Buffer, headers: Record<string, string>) {
+  const command = new PutObjectCommand({ Bucket: 'b', Key, Body: body });
+  command.middlewareStack.add((next) => (args) => {
+    Object.assign((args.request as { headers: Record<string, string> }).headers, headers);
+    return next(args);
+  }, { step: 'build' });
+  return client.send(command);
+}
+
+t.test('a signed payload hash that differs from the body is refused with XAmzContentSHA256Mismatch; the right one passes and is hashed once with the checksum', async (t) => {
+  const body = Buffer.from('signed bytes');
+  const hex = createHash('sha256').update(body).digest('hex');
+  const other = createHash('sha256').update('other').digest('hex');
+  await t.rejects(putWithHeaders('signed-wrong', body, { 'x-amz-content-sha256': other }),
+    { name: 'XAmzContentSHA256Mismatch', message: "The provided 'x-amz-content-sha256' header does not match what was computed." });
+  t.equal((await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'signed-wrong' })).catch((e: Error) => e.name)), 'NotFound', 'nothing stored');
+  s3.layerStats.sha256Bytes = 0;
+  await putWithHeaders('signed', body, { 'x-amz-content-sha256': hex, 'x-amz-checksum-sha256': b64(body) });
+  t.equal(s3.layerStats.sha256Bytes, body.length, 'one SHA-256 of the body checked both headers');
+  t.equal((await head('signed')).ChecksumSHA256, b64(body));
+  await putWithHeaders('unsigned', body, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  t.equal((await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'unsigned' }))).ContentLength, body.length, 'UNSIGNED-PAYLOAD is not a hash to check');
+});
+
+t.test('a Content-MD5 that differs from the body is refused with BadDigest; the right one passes', async (t) => {
+  const body = Buffer.from('md5 bytes');
+  const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
+  await t.rejects(putWithHeaders('md5-wrong', body, { 'content-md5': md5('other') }),
+    { name: 'BadDigest', message: 'The Content-MD5 you specified did not match what was received.' });
+  s3.layerStats.md5Bytes = 0;
+  await putWithHeaders('md5', body, { 'content-md5': md5(body) });
+  t.equal(s3.layerStats.md5Bytes, body.length);
+  t.equal((await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'md5' }))).ContentLength, body.length);
 });
