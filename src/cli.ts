@@ -88,6 +88,10 @@ async function run(): Promise<number> {
   const userCache = absolute(process.env.XDG_CACHE_HOME) ?? (home ? `${home}/.cache` : undefined);
   const dir = process.env.NODE_COMPILE_CACHE || (userCache ? `${userCache}/modelship/compile-cache` : undefined);
   if (dir) enableCompileCache?.(dir);
+  // Worker threads (sync's Snowflake driver, the parallel YAML loader) are Node instances of their
+  // own: the cache enabled here is not theirs, but they read NODE_COMPILE_CACHE when they start.
+  // Without it the Snowflake worker compiled snowflake-sdk anew on every run.
+  if (dir && process.getBuiltinModule('node:module').getCompileCacheDir?.()) process.env.NODE_COMPILE_CACHE = dir;
 
   const { runCommand } = await import('./program.js');
 
