@@ -19,11 +19,11 @@ const text = args.length !== 1 ? undefined
 if (text) writeOut(text);
 else process.exitCode = await run();
 
-/** fd 1 is a pipe or a regular file (not a terminal, whose width the help would follow). */
+/** fd 1 is a pipe, a socket (what Node's child_process gives for 'pipe') or a regular file: not a terminal, whose width the help would follow. */
 function stdoutIsPipeOrFile(): boolean {
   try {
     const s = fs.fstatSync(1);
-    return s.isFIFO() || s.isFile();
+    return s.isFIFO() || s.isSocket() || s.isFile();
   } catch {
     return false; // closed or odd: the program decides
   }
