@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { spawnCli } from './helpers/cli.js';
 
@@ -45,4 +46,27 @@ t.test('without XDG_CACHE_HOME: ~/.cache/modelship; with no home either: no cach
   t.equal(none.code, 0, none.stderr);
   t.equal(none.stdout, 'working tree: 12 files valid\n');
   t.same(readdirSync(shared).filter((f) => f.includes('compile-cache')), [], 'node\'s default under the temp directory is not used');
+});
+
+t.test('worker threads use the same cache: the bin hands its directory on in NODE_COMPILE_CACHE', async (t) => {
+  const xdg = tempDir((f) => t.teardown(f));
+  const dir = join(xdg, 'modelship', 'compile-cache');
+  // Node: a worker thread does not share the cache enabled by module.enableCompileCache, but one
+  // started with NODE_COMPILE_CACHE in its environment (the default: a copy of process.env) uses it
+  const { Worker } = await import('node:worker_threads');
+  const seen = await new Promise<string>((resolve, reject) => {
+    const w = new Worker("const m = require('node:module'); require('node:worker_threads').parentPort.postMessage(String(m.getCompileCacheDir?.()))",
+      { eval: true, env: { ...process.env, NODE_COMPILE_CACHE: dir } });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  t.ok(seen.startsWith(dir), `a worker started with NODE_COMPILE_CACHE caches in ${dir} (${seen})`);
+  // the bin's own environment when the command has run (what its workers get)
+  const probe = join(xdg, 'probe.mjs');
+  writeFileSync(probe, "process.on('exit', () => process.stderr.write(`NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}\\n`));\n");
+  const r = await spawnCli(['validate'], { env: { XDG_CACHE_HOME: xdg, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined, NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` } });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, `NODE_COMPILE_CACHE=${dir}\n`);
+  const off = await spawnCli(['validate'], { env: { XDG_CACHE_HOME: xdg, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: '1', NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` } });
+  t.equal(off.stderr, 'NODE_COMPILE_CACHE=undefined\n', 'cache off (NODE_DISABLE_COMPILE_CACHE=1): nothing handed on');
 });

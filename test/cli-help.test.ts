@@ -2,8 +2,10 @@
 // `--version` package.json's version, without loading the program (src/cli.ts): they must be
 // exactly what the program prints.
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
 import { runCli, spawnCli } from './helpers/cli.js';
 
@@ -38,4 +40,27 @@ t.test('help with anything else goes through the program', async (t) => {
   const wrong = await spawnCli(['--help', '--nosuchflag']);
   t.equal(wrong.code, 0, 'commander shows help before it looks at other flags, as before');
   t.equal(wrong.stdout, (await runCli(['--help', '--nosuchflag'])).stdout);
+});
+
+t.test('a bare --help or --version on a pipe (here a socket, as child_process makes it) does not load the program (commander)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-help-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // at exit, the bin's process says whether it loaded commander (a CommonJS package: require.cache)
+  const probe = join(dir, 'probe.mjs');
+  writeFileSync(probe, [
+    "import { createRequire } from 'node:module';",
+    'const require = createRequire(import.meta.url);',
+    "process.on('exit', () => {",
+    "  const commander = Object.keys(require.cache).some((f) => f.includes('/commander/'));",
+    "  require('node:fs').writeSync(2, `commander=${commander}\\n`);",
+    '});',
+  ].join('\n'));
+  const env = { NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` };
+  for (const flag of ['--help', '-h', '--version', '-V']) {
+    const r = await spawnCli([flag], { env });
+    t.equal(r.code, 0, flag);
+    t.equal(r.stderr, 'commander=false\n', `${flag}: answered before the program is loaded`);
+  }
+  const program = await spawnCli(['validate', '--help'], { env });
+  t.equal(program.stderr, 'commander=true\n', 'anything else loads the program (the probe sees it)');
 });

@@ -93,8 +93,8 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
       if (verdict && 'refused' in verdict) refused.set(name, verdict.refused);
       else if (verdict) reporter.log(`${name}: ${verdict.warning}`);
     }
-    const plans = names.map((name) => (refused.has(name) ? Promise.reject(new Error('refused')) : planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan)));
-    for (const p of plans) p.catch(() => undefined);
+    const plans: Array<Promise<Plan> | undefined> = names.map((name) => (refused.has(name) ? Promise.reject(new Error('refused')) : planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan)));
+    for (const p of plans) p?.catch(() => undefined);
     return await syncAll(repo, names, commit, req, reporter, connections, plans, refused);
   } finally {
     await Promise.all([...connections.values()].map((c) => c.close()));
@@ -103,15 +103,19 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
 }
 
 async function syncAll(repo: LoadedRepository, names: string[], commit: string, req: SyncRequest, reporter: SyncReporter,
-  connections: Map<string, Connections>, plans: Array<Promise<Plan>>, refused: Map<string, string>): Promise<SyncOutcome> {
+  connections: Map<string, Connections>, plans: Array<Promise<Plan> | undefined>, refused: Map<string, string>): Promise<SyncOutcome> {
   const results: EnvironmentOutcome[] = [];
   let code: number = ExitCode.ok;
   for (const [i, name] of names.entries()) {
     const deployment = req.github ? new GitHubDeployment(req.github, name, reporter.log) : undefined;
     const refusal = refused.get(name);
     if (refusal) reporter.log(`${name}: ${refusal}`);
+    // Each environment's first plan (its desired and live objects) is let go once used: a plan
+    // with writes is read again under the lease, and the environments after it need not keep it.
+    const planned = plans[i]!;
+    plans[i] = undefined;
     const r: EnvironmentOutcome = refusal ? { environment: name, skipped: refusal, refused: true }
-      : await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await plans[i]!, deployment);
+      : await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await planned, deployment);
     results.push(r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
     if ('skipped' in r) code = Math.max(code, r.refused ? ExitCode.targetRefused : ExitCode.leaseHeld);

@@ -1,6 +1,9 @@
-// Benchmark 5: `modelship sync` of a generated 30 models × 3 environments repository against the
-// loopback Kubernetes and Snowflake stand-ins (the real @kubernetes/client-node and snowflake-sdk).
-// After one unmeasured sync converges everything, cold CLI runs measure (1) a no-op sync of all
+// Benchmark 5: `modelship sync` of generated repositories of 30, 150 and 600 models × 3
+// environments (240, 1,200 and 4,800 managed objects) against the loopback Kubernetes and
+// Snowflake stand-ins (the real @kubernetes/client-node and snowflake-sdk). At each size: the first
+// sync from empty (wall time and peak RSS) and cold no-op syncs, each size with its references
+// (`validate --rev HEAD` of that repository, `node -e ''`) measured in the same rounds, and the
+// growth per object from one size to the next. At 30 models, cold CLI runs also measure (1) a no-op sync of all
 // three environments: wall time, requests per managed object (Kubernetes requests + Snowflake
 // statements, from the stand-ins' logs), zero writes; (2) a one-model change in production: only
 // that model's objects are written; (3) merge-to-converged: the agent's time from start to
@@ -16,7 +19,7 @@ import { parseDocument } from 'yaml';
 import { startKubernetesStandIn, type KubeRequest, type KubernetesStandIn } from '../../tools/sandbox/kubernetes/server.js';
 import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
 import { generateRepo, modelName, type RepoShape } from './generate-repo.js';
-import { childEnv, measure, median, type Measured } from './measure.js';
+import { childEnv, measure, median, peakRssMethod, type Measured } from './measure.js';
 import { ms, ratio, type Row } from './table.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -25,7 +28,9 @@ const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** What a sync loads besides its own code: the two clients it talks to the targets with. */
 const libraryImports = "await import('@kubernetes/client-node'); await import('snowflake-sdk')";
 const runs = 5;
-const targets = { noopMs: 1000, requestsPerObject: 2, convergedMs: 5000 };
+const targets = { noopMs: 1000, requestsPerObject: 2, convergedMs: 5000, firstSyncMs: 10_000, firstSyncBytes: 300e6 };
+/** The larger sizes (models), measured after the 30 of `shape`; the first-sync targets are the largest's. */
+const largerSizes = [{ models: 150, rounds: 5 }, { models: 600, rounds: 3 }];
 /** How long after a spec change the stand-in's toy KServe controller writes status. */
 const controllerDelayMs = 0;
 const watchIterations = 5;
@@ -45,9 +50,9 @@ const isLease = (r: KubeRequest) => r.path.includes('/leases');
 interface Counts { kube: number; kubeWrites: KubeRequest[]; statements: number; sqlWrites: string[]; logins: number }
 
 /** The generated repository of the sync benchmarks: each environment in a namespace of its own. */
-export function generateSyncRepo(dir: string): void {
-  generateRepo(dir, shape);
-  for (const env of shape.environments) {
+export function generateSyncRepo(dir: string, of: RepoShape = shape): void {
+  generateRepo(dir, of);
+  for (const env of of.environments) {
     const file = join(dir, 'environments', `${env}.yaml`);
     const doc = parseDocument(readFileSync(file, 'utf8'));
     if (doc.getIn(['kubernetes', 'namespace']) !== namespaces[env]) doc.setIn(['kubernetes', 'namespace'], namespaces[env]);
@@ -92,7 +97,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
     // Not held to a target: converge all three environments from empty.
     options.log('sync: initial sync of all environments (from empty)');
     let m = mark();
-    const initial = expectOk('initial sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env }));
+    const initial = expectOk('initial sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env, peakRss: true }));
     const initialCounts = since(m);
     const objects = managedObjects(k, s);
     const total = Object.values(objects).reduce((a, b) => a + b.total, 0);
@@ -150,6 +155,16 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
     }
 
     const noopWall = median(noop.map((x) => x.run.wallMs));
+    const sizes: SizeFigures[] = [{
+      models: shape.models, objects: total, firstMs: initial.wallMs, firstRss: initial.peakRssBytes ?? 0, firstWrites: initialCounts.kubeWrites.length + initialCounts.sqlWrites.length,
+      noopMs: noopWall, noopRequests: median(noop.map((x) => x.counts.kube + x.counts.statements)), rounds: runs,
+      validateMs: median(references.map((x) => x.validate.wallMs)), startMs: median(references.map((x) => x.start.wallMs)),
+    }];
+    await kube.stop();
+    await snow.stop();
+    kube = undefined;
+    snow = undefined;
+    for (const size of largerSizes) sizes.push(await measureSize(join(work, `size-${size.models}`), size.models, size.rounds, options.log));
     const validateWall = median(references.map((x) => x.validate.wallMs));
     const startWall = median(references.map((x) => x.start.wallMs));
     const librariesWall = median(references.map((x) => x.libraries.wallMs));
@@ -174,12 +189,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
     }
 
     return [
-      {
-        figure: `initial sync from empty (${what}), cold, one run`,
-        target: 'informational',
-        measured: `${ms(initial.wallMs)}; ${initialCounts.kubeWrites.length} Kubernetes writes + ${initialCounts.sqlWrites.length} Snowflake statements that write`,
-        reference, ratio: ratio(initial.wallMs, validateWall),
-      },
+      ...sizeRows(sizes),
       {
         figure: `no-op sync of all 3 environments (${what}), cold, median of ${runs}`,
         target: `< ${ms(targets.noopMs)}`,
@@ -227,7 +237,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
 
 export function syncNotes(): string[] {
   return [
-    `sync: generated ${shape.models} models × ${shape.versions} versions × ${shape.environments.length} environments (staging serverless: InferenceService + task per model; production and eu-production raw with a gateway: InferenceService + HTTPRoute + task per model), committed; the loopback Kubernetes stand-in (toy KServe controller, status ${controllerDelayMs} ms after a spec change) plays every cluster, so eu-production's namespace is moved to ml-serving-eu; the Snowflake stand-in answers the tasks and MODELSHIP_DEPLOYMENTS. One initial sync (reported, no target) converges everything first; readiness waits poll the stand-in (first check at once, then after 100 ms, doubling). Cold CLI runs; ratio vs validate --rev HEAD on the same repository. Requests are counted from the stand-ins' logs (every HTTP request to the Kubernetes stand-in, including discovery; every statement sent to Snowflake; logins shown separately). "Objects written" compares every managed object in production (its resourceVersion and status, a task's definition/state/comment) before and after each sync; each round promotes a different model one version.`,
+    `sync: generated ${[shape.models, ...largerSizes.map((s) => s.models)].join(', ')} models × ${shape.versions} versions × ${shape.environments.length} environments (each size its own repository and fresh stand-ins; staging serverless: InferenceService + task per model; production and eu-production raw with a gateway: InferenceService + HTTPRoute + task per model), committed; the loopback Kubernetes stand-in (toy KServe controller, status ${controllerDelayMs} ms after a spec change) plays every cluster, so eu-production's namespace is moved to ml-serving-eu; the Snowflake stand-in answers the tasks and MODELSHIP_DEPLOYMENTS. At each size the first sync from empty is timed with its peak RSS (${peakRssMethod}), then cold no-op syncs interleaved with the references; growth rows divide time per object at one size by the size before. At 30 models: readiness waits poll the stand-in (first check at once, then after 100 ms, doubling). Cold CLI runs; ratio vs validate --rev HEAD on the same repository. Requests are counted from the stand-ins' logs (every HTTP request to the Kubernetes stand-in, including discovery; every statement sent to Snowflake; logins shown separately). "Objects written" compares every managed object in production (its resourceVersion and status, a task's definition/state/comment) before and after each sync; each round promotes a different model one version.`,
   ];
 }
 
@@ -283,9 +293,9 @@ function readinessWait(record: SyncRecord): number {
 }
 
 /** Managed objects per environment, from what the stand-ins hold. */
-export function managedObjects(kube: KubernetesStandIn, snow: SnowflakeStandIn): Record<string, { total: number; describe: string }> {
+export function managedObjects(kube: KubernetesStandIn, snow: SnowflakeStandIn, of: RepoShape = shape): Record<string, { total: number; describe: string }> {
   const out: Record<string, { total: number; describe: string }> = {};
-  for (const env of shape.environments) {
+  for (const env of of.environments) {
     const held = snapshot(kube, snow, env);
     const by = new Map<string, number>();
     for (const key of held.keys()) by.set(key.split('/')[0]!, (by.get(key.split('/')[0]!) ?? 0) + 1);
@@ -355,4 +365,116 @@ function expectOk(what: string, m: Measured): Measured {
 function clip(text: string): string {
   const lines = text.trimEnd().split('\n');
   return lines.length > 40 ? [...lines.slice(0, 40), `... (${lines.length - 40} more lines)`].join('\n') : lines.join('\n');
+}
+
+/** What one size measured: the first sync from empty and the no-op syncs, with their references. */
+interface SizeFigures {
+  models: number;
+  objects: number;
+  firstMs: number;
+  firstRss: number;
+  /** Kubernetes requests that write + Snowflake statements that write */
+  firstWrites: number;
+  /** medians of `rounds` */
+  noopMs: number;
+  noopRequests: number;
+  rounds: number;
+  validateMs: number;
+  startMs: number;
+}
+
+/**
+ * One size on its own repository and fresh stand-ins: the first sync from empty (wall time, peak
+ * RSS), then `rounds` cold no-op syncs, each round with `validate --rev HEAD` of the same
+ * repository and `node -e ''`.
+ */
+async function measureSize(work: string, models: number, rounds: number, log: (s: string) => void): Promise<SizeFigures> {
+  const of: RepoShape = { ...shape, models };
+  const dir = join(work, 'repo');
+  log(`sync: generating ${models} models × ${of.versions} versions × ${of.environments.length} environments`);
+  generateSyncRepo(dir, of);
+  const git = gitIn(dir);
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'generated release repository');
+  git('gc', '-q');
+  const kube = await startKubernetesStandIn({ namespaces: Object.values(namespaces), controller: { delayMs: controllerDelayMs } });
+  const snow = await startSnowflakeStandIn();
+  try {
+    const plainEnv = childEnv();
+    const env = childEnv({
+      MODELSHIP_KUBE_SERVER: kube.url, MODELSHIP_KUBE_TOKEN: kube.token!,
+      SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password,
+      MODELSHIP_SNOWFLAKE_URL: snow.url,
+    });
+    log(`sync: first sync of ${models} models (from empty)`);
+    const first = expectOk('initial sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env, peakRss: true }));
+    for (const e of of.environments) if (!new RegExp(`^${e} at [0-9a-f]{12}: converged`, 'm').test(first.stdout)) throw new Error(`the initial sync did not converge ${e}:\n${clip(first.stdout)}`);
+    const objects = Object.values(managedObjects(kube, snow, of)).reduce((a, b) => a + b.total, 0);
+    const firstWrites = kube.requests.filter((r) => r.method !== 'GET').length + snow.queries.map((q) => q.sqlText).filter(isWrite).length;
+    log(`sync: ${objects} objects converged in ${ms(first.wallMs)}, peak RSS ${mb(first.peakRssBytes ?? 0)}; ${rounds} rounds of no-op sync, validate --rev HEAD, node -e ''`);
+    const samples = [];
+    for (let i = 0; i < rounds; i++) {
+      const before = kube.requests.length + snow.queries.length;
+      const noop = expectOk('no-op sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env }));
+      for (const e of of.environments) if (!new RegExp(`^${e} at [0-9a-f]{12}: no changes`, 'm').test(noop.stdout)) throw new Error(`a no-op sync planned changes in ${e}:\n${clip(noop.stdout)}`);
+      const requests = kube.requests.length + snow.queries.length - before;
+      samples.push({
+        noop: noop.wallMs, requests,
+        validate: expectOk('validate --rev HEAD', await measure(process.execPath, [cli, 'validate', '-C', dir, '--rev', 'HEAD'], { env: plainEnv })).wallMs,
+        start: expectOk("node -e ''", await measure(process.execPath, ['-e', ''], { env: plainEnv })).wallMs,
+      });
+    }
+    return {
+      models, objects, firstMs: first.wallMs, firstRss: first.peakRssBytes ?? 0, firstWrites, rounds,
+      noopMs: median(samples.map((x) => x.noop)), noopRequests: median(samples.map((x) => x.requests)),
+      validateMs: median(samples.map((x) => x.validate)), startMs: median(samples.map((x) => x.start)),
+    };
+  } finally {
+    await kube.stop();
+    await snow.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Per size: the first sync (the largest held to the targets) and the no-op sync; between sizes: growth per object. */
+function sizeRows(sizes: SizeFigures[]): Row[] {
+  const rows: Row[] = [];
+  const largest = sizes[sizes.length - 1]!;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const refOf = (s: SizeFigures) => `validate --rev HEAD ${ms(s.validateMs)}; node -e '' ${ms(s.startMs)}`;
+  for (const s of sizes) {
+    const held = s === largest;
+    rows.push({
+      figure: `first sync from empty, ${s.models} models × ${shape.environments.length} environments (${n(s.objects)} managed objects), cold, one run`,
+      target: held ? `< ${ms(targets.firstSyncMs)}, < ${mb(targets.firstSyncBytes)}` : 'informational',
+      measured: `${ms(s.firstMs)}, peak RSS ${mb(s.firstRss)}; ${n(s.firstWrites)} writes (Kubernetes requests + Snowflake statements)`,
+      reference: refOf(s), ratio: ratio(s.firstMs, s.validateMs),
+      ...(held ? { met: s.firstMs < targets.firstSyncMs && s.firstRss < targets.firstSyncBytes } : {}),
+    });
+  }
+  for (const s of sizes.slice(1)) {
+    rows.push({
+      figure: `no-op sync of all 3 environments, ${s.models} models (${n(s.objects)} managed objects), cold, median of ${s.rounds}`,
+      target: 'informational',
+      measured: `${ms(s.noopMs)}; ${s.noopRequests} requests (${(s.noopRequests / s.objects).toFixed(3)} per object)`,
+      reference: refOf(s), ratio: ratio(s.noopMs, s.validateMs),
+    });
+  }
+  for (const [i, s] of sizes.slice(1).entries()) {
+    const p = sizes[i]!;
+    const per = (x: number, o: number) => `${(x / o).toFixed(2)} ms`;
+    rows.push({
+      figure: `growth per object ${n(p.objects)} → ${n(s.objects)} objects (${p.models} → ${s.models} models): first sync (time, peak RSS) and no-op sync`,
+      target: 'informational',
+      measured: `first sync ${per(p.firstMs, p.objects)} → ${per(s.firstMs, s.objects)} per object; peak RSS ${mb(p.firstRss)} → ${mb(s.firstRss)}; no-op ${per(p.noopMs, p.objects)} → ${per(s.noopMs, s.objects)} per object (${ratio(s.noopMs / s.objects, p.noopMs / p.objects)})`,
+      reference: `validate --rev HEAD ${ms(p.validateMs)} → ${ms(s.validateMs)} (${ratio(s.validateMs / s.objects, p.validateMs / p.objects)} per object)`,
+      ratio: ratio(s.firstMs / s.objects, p.firstMs / p.objects),
+    });
+  }
+  return rows;
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1e6)} MB`;
 }

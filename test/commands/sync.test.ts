@@ -207,7 +207,7 @@ t.test('--watch keeps the environment as main says, heals a hand edit, and expos
   t.teardown(() => child.kill('SIGKILL'));
   const state = async () => (await fetch(`http://127.0.0.1:${port}/state`)).json() as Promise<{ iterations: number; environments?: Record<string, { converged: boolean; drift: string[] }> }>;
   const until = async (ok: (x: Awaited<ReturnType<typeof state>>) => boolean) => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) { // up to 40 s: a loaded machine (20 s was too short once)
       try { const x = await state(); if (ok(x)) return x; } catch { /* not listening yet */ }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -186,3 +186,38 @@ t.test('a task the plan found absent is upserted without a suspend; one that exi
   ]), { snowflake }, fast);
   t.same(calls, ['upsert NEW absent=true', 'upsert OLD absent=false']);
 });
+
+t.test('many objects of one kind pending: one LIST per round instead of a GET each; a few: GETs', async (t) => {
+  const { target } = memoryCluster({ readyAfter: 1 });
+  const reads: string[] = [];
+  let listFails = 0;
+  const listing: KubernetesTarget = {
+    ...target,
+    get: async (o) => {
+      reads.push(`get ${o.kind}/${o.metadata.name}`);
+      return target.get(o);
+    },
+    list: async (ref) => {
+      reads.push(`list ${ref.kind} in ${ref.namespace}`);
+      if (listFails-- > 0) throw new ExternalError('kubernetes', `list ${ref.kind} in ${ref.namespace}`, 'HTTP 503', { status: 503, retryable: true });
+      // what the memory cluster holds of that kind, each as get() would return it
+      const names = ['s1', 's2', 's3', 's4', 'r1'].filter((n) => (ref.kind === 'HTTPRoute') === n.startsWith('r'));
+      const live = await Promise.all(names.map((n) => target.get(obj(ref.kind, n))));
+      return live.filter((o): o is LiveKubernetesObject => !!o);
+    },
+  };
+  const services = ['s1', 's2', 's3', 's4'].map((n) => act('create', obj('InferenceService', n)));
+  const r = await applyPlan(plan([...services, act('create', obj('HTTPRoute', 'r1'))]), { kubernetes: listing }, fast);
+  t.ok(r.converged);
+  t.same(reads, [
+    'list InferenceService in ml-serving', 'list InferenceService in ml-serving', // not ready at the first look, ready at the second
+    'get HTTPRoute/r1', 'get HTTPRoute/r1',
+  ]);
+
+  reads.length = 0;
+  listFails = Infinity;
+  const failing = await applyPlan(plan(['s1', 's2', 's3', 's4'].map((n) => act('update', obj('InferenceService', n)))), { kubernetes: listing }, fast);
+  t.notOk(failing.converged);
+  t.ok(reads.every((x) => x === 'list InferenceService in ml-serving'), 'a failed list is tried again next round, still as a list');
+  t.match(failing.results, Array.from({ length: 4 }, () => ({ outcome: 'not-ready', message: 'not ready after 0 s: kubernetes: list InferenceService in ml-serving: HTTP 503' })));
+});

@@ -323,6 +323,16 @@ export class KubernetesTarget {
     }
   }
 
+  /** Every object of one kind in `namespace` (sync's readiness rounds with many objects pending). */
+  async list(ref: { apiVersion: string; kind: string; namespace: string }): Promise<LiveKubernetesObject[]> {
+    try {
+      const list = await this.api.list(ref.apiVersion, ref.kind, ref.namespace);
+      return list.items.map((item) => toLive(item, ref));
+    } catch (e) {
+      throw kubernetesError(`list ${ref.kind} in ${ref.namespace}`, e, this.timeoutMs);
+    }
+  }
+
   /** The live object, or undefined when it does not exist. */
   async get(ref: ObjectRef): Promise<LiveKubernetesObject | undefined> {
     try {

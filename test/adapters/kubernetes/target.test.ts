@@ -7,7 +7,7 @@ import { ExternalError } from '../../../src/errors.js';
 import { startKubernetesStandIn, type KubernetesStandIn } from '../../../tools/sandbox/kubernetes/server.js';
 import { selfSignedCertificate } from '../../../tools/sandbox/kubernetes/tls.js';
 import { conflictOwners, KubernetesTarget, loadKubeConfig } from '../../../src/adapters/kubernetes/target.js';
-import { annotations, labels, type KubernetesObject } from '../../../src/sync/types.js';
+import { annotations, labels, type KubernetesObject, type LiveKubernetesObject } from '../../../src/sync/types.js';
 
 async function setup(t: Test, options: Parameters<typeof startKubernetesStandIn>[0] = {}, timeoutMs?: number): Promise<{ s: KubernetesStandIn; target: KubernetesTarget }> {
   const s = await startKubernetesStandIn({ namespaces: ['ml-serving', 'ml-staging'], ...options });
@@ -96,6 +96,24 @@ t.test('listManaged skips a kind the cluster does not serve (no Gateway API inst
   const e = await externalError(target.apply(route('fraud-detector', 'production')));
   t.equal(e.details.status, 404);
   t.match(e.details.hint, /CRD installed/);
+});
+
+t.test('list: every object of one kind in one namespace, as get reads each; a failure is an ExternalError naming the list', async (t) => {
+  const { s, target } = await setup(t);
+  await target.apply(isvc('a', 'production', 's3://m/1'));
+  await target.apply(isvc('b', 'production', 's3://m/2'));
+  await target.apply(isvc('c', 'staging', 's3://m/3', 'ml-staging'));
+  await target.apply(route('a', 'production'));
+  const ref = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', namespace: 'ml-serving' };
+  const listed = await target.list(ref);
+  t.same(listed.map((o) => o.metadata.name).sort(), ['a', 'b'], 'that kind, that namespace');
+  // what readiness reads (client-node's get deserializes metadata through its models; a list's items stay as sent)
+  const seen = (o: LiveKubernetesObject | undefined) => o && { apiVersion: o.apiVersion, kind: o.kind, spec: o.spec, status: o.status, metadata: { ...o.metadata, creationTimestamp: undefined, managedFields: undefined } };
+  t.same(seen(listed.find((o) => o.metadata.name === 'a')), seen(await target.get(isvc('a', 'production', ''))), 'the same object as get reads');
+  s.fail = (r) => (r.method === 'GET' && /\/inferenceservices$/.test(r.path) ? 503 : undefined);
+  const e = await externalError(target.list(ref));
+  t.equal(e.message, 'kubernetes: list InferenceService in ml-serving: injected fault: 503 ServiceUnavailable');
+  t.match(e.details, { status: 503, retryable: true });
 });
 
 t.test('get and remove', async (t) => {
