@@ -15,9 +15,18 @@ const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', 
 
 interface PackedFile { path: string }
 
+// One `npm pack` for both tests (a pack is a few seconds of npm): the tarball they install and the
+// list of the files it holds, as npm reports them.
+const dir = mkdtempSync(join(tmpdir(), 'modelship-pack-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let packed: { filename: string; files: PackedFile[] };
+t.before(async () => {
+  const { stdout } = await npm(['pack', '--json', '--pack-destination', dir], projectRoot);
+  packed = (JSON.parse(stdout) as Array<{ filename: string; files: PackedFile[] }>)[0]!;
+});
+
 t.test('npm pack ships the product only: no stand-in, no demo, no tests', async (t) => {
-  const { stdout } = await npm(['pack', '--dry-run', '--json'], projectRoot);
-  const files = (JSON.parse(stdout) as Array<{ files: PackedFile[] }>)[0]!.files.map((f) => f.path);
+  const files = packed.files.map((f) => f.path);
   t.same(files.filter((f) => /^(tools|test)\/|sandbox|demo|duckdb|s3rver|openapi-subset/.test(f)), [], 'nothing from tools/ or test/');
   for (const f of ['dist/cli.js', 'dist/program.js', 'dist/config/validators.generated.cjs', 'src/config/schemas/policy.schema.json', 'package.json']) t.ok(files.includes(f), `ships ${f}`);
   const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -25,10 +34,7 @@ t.test('npm pack ships the product only: no stand-in, no demo, no tests', async 
 });
 
 t.test('installed from the tarball with --omit=dev: --help and validate work', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-pack-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { stdout } = await npm(['pack', '--json', '--pack-destination', dir], projectRoot);
-  const tarball = join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+  const tarball = join(dir, packed.filename);
   const app = join(dir, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'acmerisk-release-tools', private: true }));

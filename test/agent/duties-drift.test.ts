@@ -29,7 +29,7 @@ const keys = appKeys();
 const hour = 3_600_000;
 
 async function stage(t: Test, o: { shifts?: Record<string, Shift>; policy?: (text: string) => string } = {}) {
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true }); // a copy: what is tested does not depend on when its first commit was made
   t.teardown(repo.cleanup);
   if (o.policy) {
     const file = join(repo.root, 'policies/production.yaml');

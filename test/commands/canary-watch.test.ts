@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { after, breachSeries, dated, iso, startCanary, started } from '../helpers/canary-breach.js';
-import { makeReleaseRepo } from '../helpers/repo.js';
+import { copyReleaseRepo, makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { missingBinaries, startPrometheus, type TestPrometheus } from '../adapters/prometheus-server.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
@@ -25,11 +25,22 @@ t.teardown(async () => {
 });
 
 /** production runs 2026.11.20-1 as a 5% canary since `started`; its policy keeps only the Prometheus error-rate check. */
-async function stage(t: Test, autoRollback: 'pr' | 'direct') {
+// The canary's history is the same for every test with the same autoRollback (fixed dates: the same
+// commits): built once for each, by the first test that asks, and copied for each test (origin and
+// clone), so no test sees another's changes.
+const built = new Map<string, Promise<TestRepo>>();
+t.teardown(async () => { for (const r of built.values()) (await r.catch(() => undefined))?.cleanup(); });
+async function canaryRepo(t: Test, autoRollback: 'pr' | 'direct'): Promise<TestRepo> {
   dated(iso(new Date(started.getTime() - 100 * 3_600_000)));
   const repo = makeReleaseRepo();
-  t.teardown(repo.cleanup);
   await startCanary(t, repo, s3.env, autoRollback);
+  return repo;
+}
+
+async function stage(t: Test, autoRollback: 'pr' | 'direct') {
+  if (!built.has(autoRollback)) built.set(autoRollback, canaryRepo(t, autoRollback));
+  const repo = copyReleaseRepo(await built.get(autoRollback)!);
+  t.teardown(repo.cleanup);
   dated(after(20));
   const gh = await startGitHub({ owner: 'acmerisk', repo: 'model-releases', token: 'ghs_watch', teams: { '@acmerisk/fraud-ml-leads': ['lena'], '@acmerisk/model-risk': ['omar'] } });
   t.teardown(() => gh.stop());

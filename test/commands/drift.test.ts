@@ -29,7 +29,8 @@ interface Stage {
 }
 
 async function stage(t: Test, options: { shifts?: Record<string, Shift>; gh?: GitHubStandIn; rows?: number } = {}): Promise<Stage> {
-  const repo = makeReleaseRepo();
+  // drift reads the repository and writes nothing to it; when its first commit was made does not matter
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   const snow = await startSnowflakeStandIn({
     setup: async (c) => {

@@ -15,7 +15,7 @@ t.before(async () => {
 t.teardown(() => s3.stop());
 
 async function registered(t: Test) {
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true }); // a copy: what is tested does not depend on when its first commit was made
   t.teardown(repo.cleanup);
   const run = makeRun();
   const r = await runCli(['register', run.dir, '-C', repo.root], { env: s3.env });

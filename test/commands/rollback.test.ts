@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
-import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
+import { copyReleaseRepo, makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
 import { makeRun, seedExampleArtifacts } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
 import { hours, registeredBefore } from '../helpers/clock.js';
@@ -23,28 +23,42 @@ const gate = (out: string, name: string) => new RegExp(`^  (\\w+)\\s+${name}\\s+
 
 interface Stage { repo: TestRepo; cli: (...args: string[]) => ReturnType<typeof runCli>; merge: (iso: string, branch: string) => string }
 
+const mergeIn = (repo: TestRepo) => (iso: string, branch: string) => {
+  dated(iso);
+  repo.git('checkout', '-q', 'main');
+  repo.git('merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
+  repo.git('push', '-q', 'origin', 'main');
+  return repo.git('rev-parse', 'HEAD').trim();
+};
+
+// The staged history is the same for every test (fixed dates: the same commits), so it is built
+// once, by the first test that asks, and each test gets its own copy of it (origin and clone):
+// no test sees another's changes. The registration's artifacts are in this file's s3rver.
+let staged: Promise<TestRepo> | undefined;
+t.teardown(async () => (await staged?.catch(() => undefined))?.cleanup());
+
 /** 2026.11.20-1 registered, soaked in staging and promoted to production (merged at +50h). */
-async function stage(t: Test, env: Record<string, string> = {}): Promise<Stage> {
+async function buildStaged(t: Test): Promise<TestRepo> {
   dated(hours(-48));
   const repo = makeReleaseRepo();
-  t.teardown(repo.cleanup);
   t.equal((await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registeredBefore } })).code, 0);
-  const cli = (...args: string[]) => runCli([...args, '-C', repo.root], { env: { ...s3.env, ...env } });
-  const merge = (iso: string, branch: string) => {
-    dated(iso);
-    repo.git('checkout', '-q', 'main');
-    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
-    repo.git('push', '-q', 'origin', 'main');
-    return repo.git('rev-parse', 'HEAD').trim();
-  };
-  const s = { repo, cli, merge };
   for (const [at, to] of [[0, 'staging'], [50, 'production']] as const) {
     dated(hours(at));
     const p = await runCli(['promote', 'fraud-detector@2026.11.20-1', '--to', to, '-C', repo.root], { env: s3.env });
     t.equal(p.code, 0, p.stderr);
-    merge(hours(at), `promote/${to}/fraud-detector-2026.11.20-1`);
+    mergeIn(repo)(hours(at), `promote/${to}/fraud-detector-2026.11.20-1`);
   }
-  return s;
+  return repo;
+}
+
+/** A copy of the staged history for this test, the clock at +50h (where building it leaves it). */
+async function stage(t: Test, env: Record<string, string> = {}): Promise<Stage> {
+  staged ??= buildStaged(t);
+  const repo = copyReleaseRepo(await staged);
+  t.teardown(repo.cleanup);
+  dated(hours(50));
+  const cli = (...args: string[]) => runCli([...args, '-C', repo.root], { env: { ...s3.env, ...env } });
+  return { repo, cli, merge: mergeIn(repo) };
 }
 
 const pinIn = (repo: TestRepo, rev: string) => /fraud-detector:\n\s+version: (\S+)/.exec(repo.git('show', `${rev}:environments/production.yaml`))![1];

@@ -41,7 +41,8 @@ export interface World {
 }
 
 export async function world(t: Test): Promise<World> {
-  const s = await stage(t);
+  // the agent's tests follow commits made during the test, not when the repository's first one was
+  const s = await stage(t, { reuse: true });
   const origin = join(s.root, '..', 'origin.git');
   const gh = await startGitHub({ owner, repo: name, cloneUrl: origin, apps: [{ ...appInfo, publicKey: keys.publicKey }] });
   const mirrorDir = mkdtempSync(join(tmpdir(), 'modelship-agent-mirrors-'));

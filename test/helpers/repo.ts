@@ -14,8 +14,34 @@ export interface TestRepo {
   cleanup(): void;
 }
 
-/** A fresh clone of a fresh origin whose main holds this project's environments/, models/, policies/. */
-export function makeReleaseRepo(options: { content?: boolean } = {}): TestRepo {
+/**
+ * A fresh clone of a fresh origin whose main holds this project's environments/, models/, policies/.
+ *
+ * Building one is ~10 git processes; a copy of one is a file copy. So the first repository built
+ * for a given content and commit dates is kept (unused, in the temp dir, removed at exit) and the
+ * later ones are copies of it: the same objects, commits and refs as building it again, since git
+ * writes the same commit for the same tree, author, committer and dates. That holds when the dates
+ * are fixed (GIT_AUTHOR_DATE and GIT_COMMITTER_DATE set, as the tests with stable commit ids set
+ * them); without them a commit is dated when it is made, so a repository is built each time unless
+ * the caller says the first commit's time does not matter to it (`reuse: true`).
+ */
+export function makeReleaseRepo(options: { content?: boolean; reuse?: boolean } = {}): TestRepo {
+  const dated = process.env.GIT_AUTHOR_DATE !== undefined && process.env.GIT_COMMITTER_DATE !== undefined;
+  if (!dated && !options.reuse) return buildReleaseRepo(options);
+  const git = Object.entries(process.env).filter(([k]) => k.startsWith('GIT_')).sort(([a], [b]) => a.localeCompare(b));
+  const key = JSON.stringify([options.content !== false, dated ? git : 'undated', git.filter(([k]) => !k.endsWith('_DATE'))]);
+  let template = templates.get(key);
+  if (!template) {
+    template = buildReleaseRepo(options);
+    templates.set(key, template);
+    if (templates.size === 1) process.once('exit', () => { for (const r of templates.values()) r.cleanup(); });
+  }
+  return copyReleaseRepo(template);
+}
+
+const templates = new Map<string, TestRepo>();
+
+function buildReleaseRepo(options: { content?: boolean }): TestRepo {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-repo-'));
   const origin = join(dir, 'origin.git');
   const root = join(dir, 'work');

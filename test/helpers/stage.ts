@@ -20,10 +20,12 @@ export interface Stage {
 /**
  * `onWrite` is called on every write either stand-in receives; while `refuse` says so, both refuse
  * every request (as if the client were gone: Kubernetes answers 403, Snowflake an access error);
- * `setup` prepares the warehouse (DuckDB) before the first query.
+ * `setup` prepares the warehouse (DuckDB) before the first query; `reuse`: the repository may be a
+ * copy of one made earlier in this process (see makeReleaseRepo), when its first commit's time does
+ * not matter to the test.
  */
-export async function stage(t: Test, options: { onWrite?: () => void; refuse?: () => boolean; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void> } = {}): Promise<Stage> {
-  const repo = makeReleaseRepo();
+export async function stage(t: Test, options: { onWrite?: () => void; refuse?: () => boolean; setup?: (c: import('@duckdb/node-api').DuckDBConnection) => Promise<void>; reuse?: boolean } = {}): Promise<Stage> {
+  const repo = makeReleaseRepo({ reuse: options.reuse ?? false });
   t.teardown(repo.cleanup);
   let count: () => void = () => {};
   const kube = await startKubernetesStandIn({

@@ -21,6 +21,9 @@ export function stage(t: Test, options: { shifts?: Record<string, Shift>; setup?
   const now = Date.now();
   const day = { start: new Date(now - 86_400_000), end: new Date(now) };
   return baseStage(t, {
+    // status reads the systems and git at the time of the test's own syncs and commits; the
+    // repository's first commit may be a little older (a copy of the first one this file made)
+    reuse: true,
     setup: async (c) => {
       await loadLog(c, 'ANALYTICS.SCORES.FRAUD_SCORES', fraudLogSpec(fraud), makeRows(fraudLogSpec(fraud), { n: 3000, version: fraud.version, ...day, seed: 21, ...(options.shifts ? { shifts: options.shifts } : {}) }));
       await loadLog(c, 'ANALYTICS.SCORES.CHARGEBACK_SCORES', chargebackLogSpec(chargeback), makeRows(chargebackLogSpec(chargeback), { n: 3000, version: chargeback.version, ...day, seed: 22 }));
