@@ -160,18 +160,20 @@ export interface TraceFlowRequest {
 /** Which version of the model served the environment at the time: answered only from a verified trail (its index, rebuilt when stale). */
 export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
   const { root, environment } = req;
-  const rev = await resolveCommit(root, req.rev);
   const cacheDir = await cacheDirFor(root, req.cacheDir);
-  // Fast path: an index that is current. When the policy file is byte for byte the one the index
-  // was verified under, its store and fingerprint are the index's; else the policy's store is
-  // read without the key checks.
-  const policyBytes = await fileAt(root, rev, `policies/${environment}.yaml`);
+  // Fast path: an index that is current, for one git process (the policy file at the revision,
+  // which must name a commit). When the policy file is byte for byte the one the index was
+  // verified under, its store and fingerprint are the index's; else the policy's store is read
+  // without the key checks. Anything else (a revision that is not a commit, no policy, a stale
+  // index) takes the full path below, which says what is wrong.
+  const policyBytes = req.rev.startsWith('-') ? undefined : await fileAt(root, `${req.rev}^{commit}`, `policies/${environment}.yaml`);
   const onDisk = readIndexFile(cacheDir, environment);
   const located = onDisk?.source && policyBytes && onDisk.source.policySha256 === sha256Hex(policyBytes)
     ? settingsOf(environment, onDisk.source, onDisk.policy)
-    : policyBytes ? await auditLocation(root, rev, environment, policyBytes) : undefined;
+    : policyBytes ? await auditLocation(root, req.rev, environment, policyBytes) : undefined;
   let index = located ? await currentIndex(cacheDir, await storeFor(located, req.store), located, onDisk) : undefined;
   if (!index) {
+    const rev = await resolveCommit(root, req.rev);
     const settings = await auditSettings(root, rev, environment);
     const source = indexSource(settings);
     const store = await storeFor(settings, req.store);
