@@ -91,7 +91,7 @@ export interface LoadOptions {
  * a batch at a time: what a batch parses dies young, so the heap does not grow with history.
  */
 const readSize = 2048;
-const batchSize = 256;
+const batchSize = 128;
 
 function lazyParsed(file: string, bytes: Buffer, data: unknown): ParsedText {
   // The text is decoded only if a position is asked for: thousands of clean files never are.
