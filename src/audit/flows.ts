@@ -7,12 +7,13 @@ import { RefusedError, UsageError } from '../errors.js';
 import type { ReportDigest } from './facts.js';
 import { fileAt, folderEntries, repositoryName, resolveCommit } from '../adapters/git/audit.js';
 import { gitDirectory } from '../adapters/git/repo.js';
-import { auditLocation, auditSettings, type AuditSettings } from './policy.js';
+import { auditLocation, auditSettings, defaultSkewMs, type AuditSettings } from './policy.js';
+import { sha256Hex } from './sign.js';
 import type { MirrorResult } from './mirror.js';
 import { trustedSigner, type SigningKeySource } from './signer.js';
 import { DirectoryStore, type AuditStore } from './store.js';
 import { trace, type TraceAnswer } from './trace.js';
-import { currentIndex, saveIndex, verifyEnvironment } from './trail.js';
+import { currentIndex, readIndexFile, refreshIndex, saveIndex, verifyEnvironment, type IndexSource } from './trail.js';
 import type { VerifyResult } from './verify.js';
 import { readDeploymentRecord } from '../config/records.js';
 import type { Policy } from '../config/types.js';
@@ -131,12 +132,13 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
   const out: VerifiedTrail[] = [];
   for (const environment of environments) {
     const settings = await auditSettings(root, rev, environment);
+    const source = indexSource(settings);
     const store = await storeFor(settings, req.store);
     const result = await verifyEnvironment({ root, rev, settings, store, ...(req.since !== undefined ? { since: req.since } : {}) });
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
     const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
-    if (result.ok && req.since === undefined) await saveIndex(await cacheDirFor(root, req.cacheDir), result, store.location, settings);
+    if (result.ok && req.since === undefined) await refreshIndex(await cacheDirFor(root, req.cacheDir), result, store.location, settings, source);
     const v = { environment, result, ...(head ? { head } : {}), keys, store: store.location };
     out.push(v);
     each(v);
@@ -158,22 +160,41 @@ export interface TraceFlowRequest {
 /** Which version of the model served the environment at the time: answered only from a verified trail (its index, rebuilt when stale). */
 export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
   const { root, environment } = req;
-  const rev = await resolveCommit(root, req.rev);
   const cacheDir = await cacheDirFor(root, req.cacheDir);
-  // Fast path: the policy's store, read without the schema machinery, and an index that is current.
-  const located = await auditLocation(root, rev, environment);
-  let index = located ? await currentIndex(cacheDir, await storeFor(located, req.store), located) : undefined;
+  // Fast path: an index that is current, for one git process (the policy file at the revision,
+  // which must name a commit). When the policy file is byte for byte the one the index was
+  // verified under, its store and fingerprint are the index's; else the policy's store is read
+  // without the key checks. Anything else (a revision that is not a commit, no policy, a stale
+  // index) takes the full path below, which says what is wrong.
+  const policyBytes = req.rev.startsWith('-') ? undefined : await fileAt(root, `${req.rev}^{commit}`, `policies/${environment}.yaml`);
+  const onDisk = readIndexFile(cacheDir, environment);
+  const located = onDisk?.source && policyBytes && onDisk.source.policySha256 === sha256Hex(policyBytes)
+    ? settingsOf(environment, onDisk.source, onDisk.policy)
+    : policyBytes ? await auditLocation(root, req.rev, environment, policyBytes) : undefined;
+  let index = located ? await currentIndex(cacheDir, await storeFor(located, req.store), located, onDisk) : undefined;
   if (!index) {
+    const rev = await resolveCommit(root, req.rev);
     const settings = await auditSettings(root, rev, environment);
+    const source = indexSource(settings);
     const store = await storeFor(settings, req.store);
     const result = await verifyEnvironment({ root, rev, settings, store });
     if (!result.ok) {
       throw new RefusedError(`the audit trail of ${environment} does not verify (${result.findings.filter((f) => f.severity === 'error').length} problems): trace answers only from a verified trail`, `run modelship audit verify --env ${environment}`);
     }
-    index = await saveIndex(cacheDir, result, store.location, settings);
+    index = await saveIndex(cacheDir, result, store.location, settings, source);
     req.log(`${environment}: index rebuilt from ${result.records.length} verified records`);
   }
   return trace(index, req.model, req.at);
+}
+
+/** What the index remembers of the policy: its file's digest and the store it names (before any --store). */
+function indexSource(settings: AuditSettings): IndexSource | undefined {
+  return settings.fileSha256 ? { policySha256: settings.fileSha256, bucket: settings.bucket, prefix: settings.prefix, retentionDays: settings.retentionDays } : undefined;
+}
+
+/** The store settings of an index whose policy file is unchanged: enough to find its store and check it is current. */
+function settingsOf(environment: string, source: IndexSource, fingerprint: string): AuditSettings {
+  return { environment, file: `policies/${environment}.yaml`, bucket: source.bucket, prefix: source.prefix, retentionDays: source.retentionDays, skewMs: defaultSkewMs, keys: [], fingerprint };
 }
 
 /** Environments whose policy at `rev` has an audit section. */

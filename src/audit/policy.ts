@@ -23,6 +23,8 @@ export interface AuditSettings {
   breakGlassReviewMs?: number;
   /** the policy's rule for which approvals stand (the approvals gate's): the record names those approvers */
   approvals?: { excludeAuthor?: boolean; dismissStale?: boolean };
+  /** SHA-256 of the policy file's bytes it was read from (the trace index remembers it) */
+  fileSha256?: string;
 }
 
 export const defaultSkewMs = 5 * 60_000;
@@ -42,6 +44,7 @@ export async function auditSettings(root: string, rev: string, environment: stri
   const { excludeAuthor, dismissStale } = policy.approvals;
   return {
     ...settingsFrom(file, environment, policy.audit, policy.rollback?.breakGlass?.reviewWithin, (path) => parsed.locate(path)),
+    fileSha256: sha256Hex(bytes),
     approvals: { ...(excludeAuthor !== undefined ? { excludeAuthor } : {}), ...(dismissStale !== undefined ? { dismissStale } : {}) },
   };
 }
@@ -51,15 +54,15 @@ export async function auditSettings(root: string, rev: string, environment: stri
  * for trace to find a current index. Anything that verifies records uses auditSettings.
  * Undefined when the policy is missing, invalid or has no audit section (auditSettings says what is wrong).
  */
-export async function auditLocation(root: string, rev: string, environment: string): Promise<AuditSettings | undefined> {
+export async function auditLocation(root: string, rev: string, environment: string, policyBytes?: Buffer): Promise<AuditSettings | undefined> {
   const file = `policies/${environment}.yaml`;
-  const bytes = await fileAt(root, rev, file);
+  const bytes = policyBytes ?? (await fileAt(root, rev, file));
   if (!bytes) return undefined;
   const { loadDocument } = await import('../config/load.js');
   const a = loadDocument<Policy>(file, bytes, 'policy').loaded?.data.audit;
   const m = a ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(a.store) : null;
   if (!a || !m) return undefined;
-  return { environment, file: `policies/${environment}.yaml`, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: a.retentionDays, skewMs: defaultSkewMs, keys: [], fingerprint: fingerprint(a) };
+  return { environment, file: `policies/${environment}.yaml`, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: a.retentionDays, skewMs: defaultSkewMs, keys: [], fingerprint: fingerprint(a), fileSha256: sha256Hex(bytes) };
 }
 
 /** Checks what the schema cannot: each public key parses and is of its declared algorithm. */

@@ -8,14 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleHeads, gitView } from '../adapters/git/audit.js';
+import { bundleHeads, firstParentLine, gitViewOf } from '../adapters/git/audit.js';
 import type { AuditSettings } from './policy.js';
 import { decodeRecord, recordKey, seqOfKey } from './record.js';
-import { sha256Hex } from './sign.js';
+import { sha256Hex, type TrustedKey } from './sign.js';
 import type { AuditStore } from './store.js';
 import { buildIndex, viewOf, type IndexEntry, type TraceIndex, type TraceView } from './trace.js';
 import { verifyTrail, type BundleFact, type StoredRecord, type VerifyResult } from './verify.js';
-import type { SignatureJob } from './verify-worker.js';
+import type { SignatureAnswers, SignatureBatch, SignatureJob } from './verify-worker.js';
 
 export interface TrailRequest {
   root: string;
@@ -27,6 +27,8 @@ export interface TrailRequest {
   since?: number | Date;
   /** how many objects to read at once */
   concurrency?: number;
+  /** from how many records signatures are checked on worker threads (default 1000; tests lower it) */
+  parallelFrom?: number;
 }
 
 export async function recordKeys(store: AuditStore, settings: AuditSettings): Promise<string[]> {
@@ -34,36 +36,62 @@ export async function recordKeys(store: AuditStore, settings: AuditSettings): Pr
   return (await store.list(folder)).filter((k) => seqOfKey(k) !== undefined);
 }
 
-/** Reads the trail and verifies it. */
+/** Records are read, decoded and handed to the signature workers this many at a time. */
+const batchSize = 256;
+
+/**
+ * Reads the trail and verifies it. main's first-parent line (a git process) and, for a long
+ * trail, the signature workers start first; this thread reads and decodes the records a batch at
+ * a time, hands each batch's signatures to the workers and hashes the batch's bundles while they
+ * check. What verify judges is the same whichever thread checked a signature.
+ */
 export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult> {
   const { store, settings } = req;
+  const concurrency = req.concurrency ?? 16;
+  const lineRead = firstParentLine(req.root, req.rev);
+  lineRead.catch(() => undefined); // awaited below; a failure then is the one reported
   const keys = await recordKeys(store, settings);
-  const records: StoredRecord[] = (await mapLimit(keys, req.concurrency ?? 16, async (key) => ({ key, seq: seqOfKey(key)!, bytes: (await store.read(key)) ?? Buffer.alloc(0) })));
-  const commits: string[] = [];
-  const bundleKeys: string[] = [];
-  let fromSeq = typeof req.since === 'number' ? req.since : req.since ? Infinity : 0;
-  for (const r of records) {
-    const d = (r.decoded = decodeRecord(r.bytes));
-    if (req.since instanceof Date && d.ok && fromSeq === Infinity && Date.parse(d.statement.predicate.recordedAt) >= req.since.getTime()) fromSeq = r.seq;
-    if (r.seq < fromSeq || !d.ok) continue;
-    commits.push(d.statement.predicate.git.commit);
-    if (d.statement.predicate.git.bundle?.key) bundleKeys.push(d.statement.predicate.git.bundle.key);
+  const pool = keys.length >= (req.parallelFrom ?? parallelFrom) ? SignaturePool.start(settings.keys) : undefined;
+  try {
+    const records: StoredRecord[] = [];
+    const commits: string[] = [];
+    const bundles = new Map<string, BundleFact>();
+    let fromSeq = typeof req.since === 'number' ? req.since : req.since ? Infinity : 0;
+    for (let at = 0; at < keys.length; at += batchSize) {
+      const batch = await mapLimit(keys.slice(at, at + batchSize), concurrency, async (key): Promise<StoredRecord> => ({ key, seq: seqOfKey(key)!, bytes: (await store.read(key)) ?? Buffer.alloc(0) }));
+      const ids: string[] = [];
+      const jobs: SignatureJob[] = [];
+      const bundleKeys: string[] = [];
+      for (const r of batch) {
+        records.push(r);
+        const d = (r.decoded = decodeRecord(r.bytes));
+        if (req.since instanceof Date && d.ok && fromSeq === Infinity && Date.parse(d.statement.predicate.recordedAt) >= req.since.getTime()) fromSeq = r.seq;
+        if (r.seq < fromSeq || !d.ok) continue;
+        commits.push(d.statement.predicate.git.commit);
+        if (d.statement.predicate.git.bundle?.key) bundleKeys.push(d.statement.predicate.git.bundle.key);
+        if (!pool) continue;
+        for (const [i, s] of d.envelope.signatures.entries()) {
+          // Anything but a well-formed entry is left to verify itself, which says what is wrong with it.
+          if (typeof s?.keyid !== 'string' || typeof s.sig !== 'string') continue;
+          ids.push(`${r.seq}:${i}`);
+          jobs.push({ type: d.envelope.payloadType, payload: d.envelope.payload, keyid: s.keyid, sig: s.sig });
+        }
+      }
+      if (pool && jobs.length) pool.submit(ids, jobs);
+      await mapLimit(bundleKeys, concurrency, async (key) => {
+        const bytes = await store.read(key);
+        bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [] } : undefined);
+      });
+    }
+    const [git, signatures] = await Promise.all([lineRead.then((line) => gitViewOf(req.root, line, commits)), pool?.finish()]);
+    return verifyTrail({
+      ...(signatures ? { signatures } : {}),
+      environment: settings.environment, records, keys: settings.keys, git, bundles, skewMs: settings.skewMs,
+      fromSeq: fromSeq === Infinity ? (records[records.length - 1]?.seq ?? -1) + 1 : fromSeq,
+    });
+  } finally {
+    pool?.stop();
   }
-  // Signatures (on worker threads) and git history (a git process) start first; this thread
-  // hashes the bundles meanwhile.
-  const checking = Promise.all([gitView(req.root, req.rev, commits), checkSignaturesInParallel(records, settings, fromSeq)]);
-  checking.catch(() => undefined);
-  const bundles = new Map<string, BundleFact>();
-  await mapLimit(bundleKeys, req.concurrency ?? 16, async (key) => {
-    const bytes = await store.read(key);
-    bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [] } : undefined);
-  });
-  const [git, signatures] = await checking;
-  return verifyTrail({
-    ...(signatures ? { signatures } : {}),
-    environment: settings.environment, records, keys: settings.keys, git, bundles, skewMs: settings.skewMs,
-    fromSeq: fromSeq === Infinity ? (records[records.length - 1]?.seq ?? -1) + 1 : fromSeq,
-  });
 }
 
 /**
@@ -71,7 +99,7 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
  * in <env>.entries.ndjson, so trace parses only the intervals and reads the few entries it
  * answers from, whatever the length of the trail.
  */
-interface IndexFile {
+export interface IndexFile {
   format: 2;
   store: string;
   /** the policy's audit section it was verified under */
@@ -81,18 +109,42 @@ interface IndexFile {
   models: TraceIndex['models'];
   firstSeq: number;
   offsets: number[];
+  /** SHA-256 of the entries file as written: verify leaves an index alone only when it is whole (absent in older indexes: rebuilt) */
+  entriesSha256?: string;
+  /** the policy file it was verified under, by digest, and the store it names: trace finds a current index without parsing the policy */
+  source?: IndexSource;
+}
+
+/** The environment's policy file (SHA-256 of its bytes at the revision) and the store its audit section names. */
+export interface IndexSource {
+  policySha256: string;
+  bucket: string;
+  prefix: string;
+  retentionDays: number;
 }
 
 export function indexFile(cacheDir: string, environment: string): string {
   return join(cacheDir, `${environment}.json`);
 }
 
+const entriesFileOf = (file: string) => file.replace(/\.json$/, '.entries.ndjson');
+
+/** The index file's head (intervals, offsets, where it came from), undefined when there is none or it is unreadable. */
+export function readIndexFile(cacheDir: string, environment: string): IndexFile | undefined {
+  try {
+    const index = JSON.parse(readFileSync(indexFile(cacheDir, environment), 'utf8')) as IndexFile;
+    return index?.format === 2 ? index : undefined;
+  } catch {
+    return undefined; // no index yet, or an unreadable one: rebuild
+  }
+}
+
 /** Writes the index built from a fully verified trail (atomically: a reader never sees half of it). */
-export async function saveIndex(cacheDir: string, result: VerifyResult, location: string, settings: AuditSettings): Promise<TraceView> {
+export async function saveIndex(cacheDir: string, result: VerifyResult, location: string, settings: AuditSettings, source?: IndexSource): Promise<TraceView> {
   const index = buildIndex(result.environment, result.records);
   await mkdir(cacheDir, { recursive: true });
   const file = indexFile(cacheDir, result.environment);
-  const entriesFile = file.replace(/\.json$/, '.entries.ndjson');
+  const entriesFile = entriesFileOf(file);
   const offsets: number[] = [];
   let at = 0;
   const lines = index.entries.map((e) => {
@@ -101,9 +153,13 @@ export async function saveIndex(cacheDir: string, result: VerifyResult, location
     at += Buffer.byteLength(line);
     return line;
   });
-  const head: IndexFile = { format: 2, store: location, policy: settings.fingerprint, environment: index.environment, head: index.head, models: index.models, firstSeq: index.entries[0]?.record.seq ?? 0, offsets };
+  const entries = Buffer.from(lines.join(''), 'utf8');
+  const head: IndexFile = {
+    format: 2, store: location, policy: settings.fingerprint, environment: index.environment, head: index.head, models: index.models,
+    firstSeq: index.entries[0]?.record.seq ?? 0, offsets, entriesSha256: sha256Hex(entries), ...(source ? { source } : {}),
+  };
   // The entries first, then the file that points into them: a crash in between leaves the old index pointing at new entries, which currentIndex rejects (digest).
-  await writeFile(`${entriesFile}.tmp`, lines.join(''));
+  await writeFile(`${entriesFile}.tmp`, entries);
   await rename(`${entriesFile}.tmp`, entriesFile);
   await writeFile(`${file}.tmp`, JSON.stringify(head));
   await rename(`${file}.tmp`, file);
@@ -111,24 +167,42 @@ export async function saveIndex(cacheDir: string, result: VerifyResult, location
 }
 
 /**
- * The cached index when it is current: built from this store, and the store's newest record is
- * still the one it was built from (same seq, same digest). Undefined otherwise.
+ * After a verify: writes the index unless the one on disk was built from this same trail (same
+ * store, same audit section, same head record by seq and digest, which through the chain's
+ * digests names every record before it), from the same policy file, and its entries file is
+ * whole. Rebuilding then would write the same bytes again.
  */
-export async function currentIndex(cacheDir: string, store: AuditStore, settings: AuditSettings): Promise<TraceView | undefined> {
-  let index: IndexFile;
-  const file = indexFile(cacheDir, settings.environment);
-  try {
-    index = JSON.parse(readFileSync(file, 'utf8')) as IndexFile;
-  } catch {
-    return undefined; // no index yet, or an unreadable one: rebuild
+export async function refreshIndex(cacheDir: string, result: VerifyResult, location: string, settings: AuditSettings, source?: IndexSource): Promise<void> {
+  const last = result.records[result.records.length - 1];
+  const on = readIndexFile(cacheDir, result.environment);
+  const same = !!last && !!on?.entriesSha256 && on.store === location && on.policy === settings.fingerprint && on.environment === result.environment &&
+    on.head.seq === last.seq && on.head.digest === last.digest && on.firstSeq === result.records[0]!.seq && on.offsets.length === result.records.length &&
+    JSON.stringify(on.source ?? null) === JSON.stringify(source ?? null);
+  if (same) {
+    try {
+      if (sha256Hex(readFileSync(entriesFileOf(indexFile(cacheDir, result.environment)))) === on.entriesSha256) return;
+    } catch {
+      // no entries file: rebuild
+    }
   }
-  if (index.format !== 2 || index.store !== store.location || index.policy !== settings.fingerprint) return undefined;
-  const keys = await recordKeys(store, settings);
-  const last = keys[keys.length - 1];
-  if (!last || seqOfKey(last) !== index.head.seq) return undefined;
-  const bytes = await store.read(last);
+  await saveIndex(cacheDir, result, location, settings, source);
+}
+
+/**
+ * The cached index when it is current: built from this store, and the store's newest record is
+ * still the one it was built from (same seq, same digest). Undefined otherwise. `read` is the
+ * index file when the caller has read it already.
+ */
+export async function currentIndex(cacheDir: string, store: AuditStore, settings: AuditSettings, read?: IndexFile): Promise<TraceView | undefined> {
+  const index = read ?? readIndexFile(cacheDir, settings.environment);
+  if (!index || index.store !== store.location || index.policy !== settings.fingerprint) return undefined;
+  // The newest record: no record key sorts after the head's, and the head's is there with its digest.
+  const headKey = recordKey(settings.prefix, settings.environment, index.head.seq);
+  const folder = headKey.replace(/[^/]+$/, '');
+  if ((await store.list(folder, headKey)).some((k) => k > headKey && seqOfKey(k) !== undefined)) return undefined;
+  const bytes = await store.read(headKey);
   if (!bytes || sha256Hex(bytes) !== index.head.digest) return undefined;
-  const entries = file.replace(/\.json$/, '.entries.ndjson');
+  const entries = entriesFileOf(indexFile(cacheDir, settings.environment));
   return {
     environment: index.environment, head: index.head, models: index.models,
     entry(seq) {
@@ -153,31 +227,63 @@ const workerFile = fileURLToPath(new URL('./verify-worker.js', import.meta.url))
 const parallelFrom = 1000;
 
 /**
- * Checks the judged records' signatures on worker threads, one share per core, when the trail
- * is long; verify then uses these answers. Undefined: verify checks them itself.
+ * Worker threads checking signatures, one per core (up to 4), fed batches as the records are
+ * read; verify then uses their answers by `${seq}:${index}`. Not started on one core, or when run
+ * from the sources (the worker script exists only in dist/): verify then checks them itself.
  */
-async function checkSignaturesInParallel(records: StoredRecord[], settings: AuditSettings, fromSeq: number): Promise<Map<string, boolean> | undefined> {
-  const threads = Math.min(availableParallelism(), 4);
-  if (threads < 2 || records.length < parallelFrom || !existsSync(workerFile)) return undefined;
-  const ids: string[] = [];
-  const jobs: SignatureJob[] = [];
-  for (const r of records) {
-    if (r.seq < fromSeq || !r.decoded?.ok) continue;
-    for (const [i, s] of r.decoded.envelope.signatures.entries()) {
-      ids.push(`${r.seq}:${i}`);
-      jobs.push({ type: r.decoded.envelope.payloadType, payload: r.decoded.payload, keyid: s.keyid, sig: s.sig });
+/** How many signatures worker threads checked in this process (tests check the workers really ran). */
+export const workerStats = { signatures: 0 };
+
+class SignaturePool {
+  private readonly answers = new Map<string, boolean>();
+  private readonly waiting: Array<Promise<void>> = [];
+  private readonly pending = new Map<number, { ids: string[]; resolve: () => void; reject: (e: Error) => void }>();
+  private next = 0;
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.on('message', (m: SignatureAnswers) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        m.answers.forEach((ok, i) => this.answers.set(p.ids[i]!, ok));
+        workerStats.signatures += m.answers.length;
+        p.resolve();
+      });
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => this.fail(new Error(`a signature worker exited with code ${code}`)));
     }
   }
-  const keys = settings.keys.map((k) => ({ id: k.id, algorithm: k.algorithm, der: k.key.export({ format: 'der', type: 'spki' }) }));
-  const share = Math.ceil(jobs.length / threads);
-  const answers = await Promise.all(Array.from({ length: threads }, (_, t) => new Promise<boolean[]>((resolve, reject) => {
-    const worker = new Worker(workerFile, { workerData: { keys, jobs: jobs.slice(t * share, (t + 1) * share) } });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  })));
-  const out = new Map<string, boolean>();
-  answers.flat().forEach((ok, i) => out.set(ids[i]!, ok));
-  return out;
+
+  static start(keys: TrustedKey[]): SignaturePool | undefined {
+    const threads = Math.min(availableParallelism(), 4);
+    if (threads < 2 || !existsSync(workerFile)) return undefined;
+    const der = keys.map((k) => ({ id: k.id, algorithm: k.algorithm, der: k.key.export({ format: 'der', type: 'spki' }) }));
+    return new SignaturePool(Array.from({ length: threads }, () => new Worker(workerFile, { workerData: { keys: der } })));
+  }
+
+  submit(ids: string[], jobs: SignatureJob[]): void {
+    const id = this.next++;
+    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { ids, resolve, reject }));
+    done.catch(() => undefined); // awaited in finish()
+    this.waiting.push(done);
+    this.workers[id % this.workers.length]!.postMessage({ id, jobs } satisfies SignatureBatch);
+  }
+
+  async finish(): Promise<Map<string, boolean>> {
+    await Promise.all(this.waiting);
+    return this.answers;
+  }
+
+  stop(): void {
+    this.pending.clear();
+    for (const w of this.workers) void w.terminate();
+  }
+
+  private fail(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -15,7 +15,8 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const snapshot = opts.rev === undefined ? workingTree(root) : await gitRevision(root, opts.rev);
     // Version files validated before (same bytes, same validators) are not parsed again.
     const cache = repositoryCache(root);
-    const result = await validateSnapshot(snapshot, cache ? { cache } : {});
+    // Every version manifest is checked as it is loaded; only the pinned ones are kept (memory stays flat with history).
+    const result = await validateSnapshot(snapshot, { keepVersions: 'pinned', ...(cache ? { cache } : {}) });
     cache?.save();
     const errors = result.problems.filter((p) => p.severity === 'error');
     const warnings = result.problems.length - errors.length;

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Problem } from '../errors.js';
 import type { Loaded, LoadedRepository } from './load.js';
 import { formatPath } from './schema.js';
-import type { Environment, Histogram } from './types.js';
+import type { Environment, Histogram, VersionManifest } from './types.js';
 import type { PathSegment } from './yaml.js';
 import { checkRepositoryPolicy } from './repository.js';
 
@@ -109,32 +109,38 @@ function duplicates(loaded: Loaded<unknown>, names: string[], field: string, wha
 }
 
 function checkVersions(repo: LoadedRepository): Problem[] {
-  const problems: Problem[] = [];
+  // Versions checked as they were loaded (and not kept) come first, then the ones kept.
+  const problems: Problem[] = [...repo.versionProblems];
   for (const [model, versions] of repo.versions) {
-    const card = repo.models.get(model)?.data;
-    for (const [version, v] of versions) {
-      const m = v.data;
-      if (m.model !== model) problems.push(at(v, ['model'], `model must equal the folder name "${model}"`, { expected: JSON.stringify(model), found: JSON.stringify(m.model) }));
-      if (m.version !== version) problems.push(at(v, ['version'], `version must equal the file name "${version}"`, { expected: JSON.stringify(version), found: JSON.stringify(m.version) }));
-      if (card) {
-        const prefix = `${card.registry.replace(/\/+$/, '')}/${model}/${m.artifact.sha256}/`;
-        if (!m.artifact.uri.startsWith(prefix) || m.artifact.uri.length === prefix.length || m.artifact.uri.slice(prefix.length).includes('/')) {
-          problems.push(at(v, ['artifact', 'uri'], 'the artifact must live at its content address in the model\'s registry',
-            { expected: `${prefix}<file>`, found: JSON.stringify(m.artifact.uri) }));
-        }
-        if (card.serving.online && !m.image) {
-          problems.push(at(v, [], `${model} is served online, so the version must pin its model-server image by digest (key "image")`, { expected: 'key "image"', found: 'nothing' }));
-        }
-        if (card.serving.online && m.image && !m.image.startsWith(`${card.serving.online.image}@`)) {
-          problems.push(at(v, ['image'], `the image is not from the model's model-server repository`,
-            { expected: `${card.serving.online.image}@sha256:...`, found: JSON.stringify(m.image), severity: 'warning' }));
-        }
-      }
-      problems.push(...duplicates(v, m.inputSchema.map((c) => c.name), 'inputSchema', 'column'));
-      for (const [name, h] of Object.entries(m.histograms ?? {})) problems.push(...histogramProblems(v, ['histograms', name], h));
-      if (m.scoreHistogram) problems.push(...histogramProblems(v, ['scoreHistogram'], m.scoreHistogram));
+    for (const [version, v] of versions) problems.push(...checkVersion(repo, model, version, v));
+  }
+  return problems;
+}
+
+/** The checks of one version manifest against its folder, file name and model card (the card must be loaded). */
+export function checkVersion(repo: LoadedRepository, model: string, version: string, v: Loaded<VersionManifest>): Problem[] {
+  const problems: Problem[] = [];
+  const card = repo.models.get(model)?.data;
+  const m = v.data;
+  if (m.model !== model) problems.push(at(v, ['model'], `model must equal the folder name "${model}"`, { expected: JSON.stringify(model), found: JSON.stringify(m.model) }));
+  if (m.version !== version) problems.push(at(v, ['version'], `version must equal the file name "${version}"`, { expected: JSON.stringify(version), found: JSON.stringify(m.version) }));
+  if (card) {
+    const prefix = `${card.registry.replace(/\/+$/, '')}/${model}/${m.artifact.sha256}/`;
+    if (!m.artifact.uri.startsWith(prefix) || m.artifact.uri.length === prefix.length || m.artifact.uri.slice(prefix.length).includes('/')) {
+      problems.push(at(v, ['artifact', 'uri'], 'the artifact must live at its content address in the model\'s registry',
+        { expected: `${prefix}<file>`, found: JSON.stringify(m.artifact.uri) }));
+    }
+    if (card.serving.online && !m.image) {
+      problems.push(at(v, [], `${model} is served online, so the version must pin its model-server image by digest (key "image")`, { expected: 'key "image"', found: 'nothing' }));
+    }
+    if (card.serving.online && m.image && !m.image.startsWith(`${card.serving.online.image}@`)) {
+      problems.push(at(v, ['image'], `the image is not from the model's model-server repository`,
+        { expected: `${card.serving.online.image}@sha256:...`, found: JSON.stringify(m.image), severity: 'warning' }));
     }
   }
+  problems.push(...duplicates(v, m.inputSchema.map((c) => c.name), 'inputSchema', 'column'));
+  for (const [name, h] of Object.entries(m.histograms ?? {})) problems.push(...histogramProblems(v, ['histograms', name], h));
+  if (m.scoreHistogram) problems.push(...histogramProblems(v, ['scoreHistogram'], m.scoreHistogram));
   return problems;
 }
 

@@ -6,7 +6,8 @@ import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
 import type { Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, RepositoryPolicy, VersionManifest } from './types.js';
-import { offload } from './parallel.js';
+import { LoaderWorker } from './parallel.js';
+import { checkVersion } from './check.js';
 import type { ValidateCache } from './validate-cache.js';
 import { repositoryPolicyFile } from '../model/owners.js';
 import { decodeText, defaultLimits, lazyLocator, oversizedProblem, parseJson, parseYaml, parseYamlPrecisely, type Limits, type ParsedText } from './yaml.js';
@@ -36,6 +37,8 @@ export interface LoadedRepository {
   /** files that parsed but failed their schema: cross-file checks look at what they safely can */
   unvalidated: Map<string, ParsedText>;
   problems: Problem[];
+  /** problems of the version manifests checked as they were loaded and not kept (LoadOptions.keepVersions 'pinned') */
+  versionProblems: Problem[];
   filesChecked: number;
 }
 
@@ -75,7 +78,20 @@ export interface LoadOptions {
   parallelThreshold?: number;
   /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
   cache?: ValidateCache;
+  /**
+   * With versions 'all': 'all' keeps every manifest in `versions` (default); 'pinned' checks
+   * each of the others (check.ts checkVersion) as soon as it is loaded and keeps only its
+   * problems, so a year of history is never in memory at once (validate).
+   */
+  keepVersions?: 'all' | 'pinned';
 }
+
+/**
+ * Files are read this many at a time (one `git cat-file --batch` each at a revision) and loaded
+ * a batch at a time: what a batch parses dies young, so the heap does not grow with history.
+ */
+const readSize = 2048;
+const batchSize = 128;
 
 function lazyParsed(file: string, bytes: Buffer, data: unknown): ParsedText {
   // The text is decoded only if a position is asked for: thousands of clean files never are.
@@ -88,7 +104,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
   const limits = options.limits ?? defaultLimits;
   const repo: LoadedRepository = {
     label: snapshot.label, models: new Map(), versions: new Map(), versionFiles: new Map(),
-    environments: new Map(), policies: new Map(), present: new Set(), unvalidated: new Map(), problems: [], filesChecked: 0,
+    environments: new Map(), policies: new Map(), present: new Set(), unvalidated: new Map(), problems: [], versionProblems: [], filesChecked: 0,
   };
   const files = await snapshot.list();
   const wanted: Array<{ path: string; kind: Kind }> = [];
@@ -113,22 +129,48 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
     wanted.push({ path: f.path, kind });
   }
 
-  const first = options.versions === 'pinned' ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
+  const streamed = options.versions !== 'pinned' && options.keepVersions === 'pinned';
+  const first = options.versions === 'pinned' || streamed ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
   await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache);
-  if (options.versions === 'pinned') {
+  if (options.versions === 'pinned' || streamed) {
     const pinned = new Set<string>();
     for (const env of repo.environments.values()) {
       for (const [model, d] of Object.entries(env.data.models)) {
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
       }
     }
-    await readAndLoad(snapshot, wanted.filter((w) => pinned.has(w.path)), limits, repo, options.parallelThreshold, options.cache);
+    const versions = streamed ? wanted.filter((w) => w.kind.schema === 'version') : wanted.filter((w) => pinned.has(w.path));
+    await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined);
   }
   return repo;
 }
 
-async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache) {
-  const contents = await snapshot.read(items.map((i) => i.path), limits.maxBytes);
+/**
+ * Reads and loads `items` a batch at a time. `keep`: which version manifests stay in
+ * repo.versions; the others are checked here (checkVersion) and only their problems kept.
+ */
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache, keep?: (path: string) => boolean) {
+  // Whether a worker pays is decided at the first batch: how many of its files the cache did not
+  // have, as a share of all the files to load.
+  let worker: LoaderWorker | undefined;
+  let decided = false;
+  const workerFor = (batchFiles: number, toParse: number) => {
+    if (!decided) worker = LoaderWorker.start(Math.round((toParse / Math.max(batchFiles, 1)) * items.length), limits, parallelThreshold);
+    decided = true;
+    return worker;
+  };
+  try {
+    for (let at = 0; at < items.length; at += readSize) {
+      const group = items.slice(at, at + readSize);
+      const contents = await snapshot.read(group.map((i) => i.path), limits.maxBytes);
+      for (let b = 0; b < group.length; b += batchSize) await loadBatch(group.slice(b, b + batchSize), contents, limits, repo, workerFor, cache, keep);
+    }
+  } finally {
+    worker?.close();
+  }
+}
+
+async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: Map<string, Buffer>, limits: Limits, repo: LoadedRepository, workerFor: (batchFiles: number, toParse: number) => LoaderWorker | undefined, cache?: ValidateCache, keep?: (path: string) => boolean) {
   const results = new Map<string, ReturnType<typeof loadDocument>>();
   // Version manifests: the same digest as registry/manifest.ts manifestDigest (SHA-256 of the exact bytes),
   // which is also the cache's key.
@@ -142,10 +184,11 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
     if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
   }
   const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
-  const split = offload(jobs, limits, parallelThreshold);
+  const split = workerFor(items.length, jobs.length)?.split(jobs);
   for (const job of split?.mine ?? jobs) results.set(job.path, loadDocument(job.path, job.bytes, job.schema, limits));
   if (split) {
-    const clean = await split.theirs;
+    // A worker that failed (its heap cap, a crash) costs time, never an answer: its share is loaded here.
+    const clean = await split.theirs.catch(() => new Map<string, unknown>());
     for (const job of jobs.slice(split.mine.length)) {
       // A clean document's data is enough (its locator re-parses lazily); anything else is loaded here for its positions.
       results.set(job.path, clean.has(job.path)
@@ -169,14 +212,18 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
       case 'repository': repo.repository = result.loaded as Loaded<RepositoryPolicy>; break;
       case 'version': {
         const [model, version] = kind.key as [string, string];
-        let byVersion = repo.versions.get(model);
-        if (!byVersion) repo.versions.set(model, (byVersion = new Map()));
         const sha256 = digests.get(path);
         if (sha256) {
           result.loaded.sha256 = sha256;
           // Only a file with no problem at all is remembered: a warning must be reported every run.
           if (cache && result.problems.length === 0) cache.put(sha256, result.loaded.data);
         }
+        if (keep && !keep(path)) {
+          repo.versionProblems.push(...checkVersion(repo, model, version, result.loaded as Loaded<VersionManifest>));
+          break;
+        }
+        let byVersion = repo.versions.get(model);
+        if (!byVersion) repo.versions.set(model, (byVersion = new Map()));
         byVersion.set(version, result.loaded as Loaded<VersionManifest>);
         break;
       }

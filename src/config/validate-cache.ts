@@ -9,8 +9,8 @@
 // Where: <git dir>/modelship/validate-cache (the common git dir of a worktree, the repository
 // itself when bare), so it is never committed and goes with the clone. Safe to delete.
 // Format: one header line of JSON ({format, identity, entries, bodyBytes, bodySha256}), then the
-// body, one line per entry, ["<sha256>", <parsed data>] (read line by line: no string as large
-// as the file); the header's digest of the body is checked before the body is trusted. Written whole to a temporary file and renamed over the old one, and
+// body, one line per entry, ["<sha256>",<parsed data>]; the header's digest of the body is checked
+// before the body is trusted, and each entry's data stays as its JSON bytes until it is asked for. Written whole to a temporary file and renamed over the old one, and
 // bounded (maxEntries, maxBytes): the entries this run used are kept first.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -106,7 +106,7 @@ export function cacheFileIn(gitDir: string): string {
 /** Opens (reads) the cache at `file` for `identity`; never throws. */
 export function openValidateCache(file: string, identity: string, bounds: CacheBounds = defaultCacheBounds): ValidateCache {
   const stats: CacheStats = { opened: 'missing', hits: 0, misses: 0, added: 0, written: false };
-  let old = new Map<string, unknown>();
+  let old = new Map<string, Buffer>();
   try {
     const size = statSync(file).size;
     if (size > bounds.maxBytes) stats.opened = 'too-large';
@@ -118,7 +118,9 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
   } catch (e) {
     stats.opened = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
   }
-  const used = new Map<string, unknown>(); // sha256 -> data, this run's
+  // Entries stay as their JSON text (the file's bytes, or this run's text) until asked for: a
+  // year of manifests parsed at once is several times the file's size in memory.
+  const used = new Map<string, Buffer | string>(); // sha256 -> the entry's data as JSON, this run's
   const previous = old;
   let dirty = false;
 
@@ -126,18 +128,25 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
     file,
     stats,
     get(sha256) {
-      if (!previous.has(sha256)) {
+      const json = previous.get(sha256);
+      if (json === undefined) {
         stats.misses++;
         return undefined;
       }
+      let data: unknown;
+      try {
+        data = JSON.parse(json.toString('utf8'));
+      } catch {
+        stats.misses++; // checked whole by its digest when opened, so only if the file lied about itself
+        return undefined;
+      }
       stats.hits++;
-      const data = previous.get(sha256);
-      used.set(sha256, data);
+      used.set(sha256, json);
       return data;
     },
     put(sha256, data) {
       if (used.has(sha256) || !jsonExact(data, 0)) return;
-      used.set(sha256, data);
+      used.set(sha256, Buffer.from(JSON.stringify(data), 'utf8')); // off the JS heap: thousands of these would make it grow
       stats.added++;
       dirty = true;
     },
@@ -153,7 +162,8 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
   };
 }
 
-function readCacheFile(bytes: Buffer, identity: string): { status: string; entries?: Map<string, unknown> } {
+/** The entries, as each one's data in JSON (a view into `bytes`), by sha256; each line is checked to be an entry. */
+function readCacheFile(bytes: Buffer, identity: string): { status: string; entries?: Map<string, Buffer> } {
   const nl = bytes.indexOf(0x0a);
   if (nl < 0) return { status: 'corrupt' };
   let header: { format?: unknown; identity?: unknown; bodyBytes?: unknown; bodySha256?: unknown };
@@ -166,48 +176,81 @@ function readCacheFile(bytes: Buffer, identity: string): { status: string; entri
   if (header.identity !== identity) return { status: 'other-identity' };
   const body = bytes.subarray(nl + 1);
   if (header.bodyBytes !== body.length || header.bodySha256 !== createHash('sha256').update(body).digest('hex')) return { status: 'corrupt' };
-  const entries = new Map<string, unknown>();
-  try {
-    for (let at = 0; at < body.length;) {
-      let end = body.indexOf(0x0a, at);
-      if (end < 0) end = body.length;
-      const entry = JSON.parse(body.toString('utf8', at, end)) as unknown;
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') return { status: 'corrupt' };
-      entries.set(entry[0], entry[1]);
-      at = end + 1;
+  const entries = new Map<string, Buffer>();
+  // Each line is ["<key>",<data>]: the key (a JSON string) is parsed and the data kept as its
+  // bytes, parsed when asked for (the body's digest was checked above).
+  for (let at = 0; at < body.length;) {
+    let end = body.indexOf(0x0a, at);
+    if (end < 0) end = body.length;
+    if (body[at] !== 0x5b || body[at + 1] !== 0x22 || body[end - 1] !== 0x5d) return { status: 'corrupt' };
+    let quote = at + 2;
+    for (;;) {
+      quote = body.indexOf(0x22, quote);
+      if (quote < 0 || quote >= end) return { status: 'corrupt' };
+      let slashes = 0;
+      while (body[quote - 1 - slashes] === 0x5c) slashes++;
+      if (slashes % 2 === 0) break;
+      quote++;
     }
-  } catch {
-    return { status: 'corrupt' };
+    if (body[quote + 1] !== 0x2c || quote + 2 >= end - 1) return { status: 'corrupt' };
+    let key: unknown;
+    try {
+      key = JSON.parse(body.toString('utf8', at + 1, quote + 1));
+    } catch {
+      return { status: 'corrupt' };
+    }
+    if (typeof key !== 'string') return { status: 'corrupt' };
+    entries.set(key, body.subarray(quote + 2, end - 1));
+    at = end + 1;
   }
   return { status: 'loaded', entries };
 }
 
-function writeCacheFile(file: string, identity: string, used: Map<string, unknown>, old: Map<string, unknown>, bounds: CacheBounds): void {
-  const lines: Buffer[] = [];
+function writeCacheFile(file: string, identity: string, used: Map<string, Buffer | string>, old: Map<string, Buffer>, bounds: CacheBounds): void {
+  // Which entries fit (this run's first, older ones while there is room) and the body's digest,
+  // then the header and the body written a group of lines at a time: the body is never in memory whole.
+  const chosen: Array<[string, Buffer | string]> = [];
   let bytes = 0;
   const hash = createHash('sha256');
-  const add = (key: string, json: string): boolean => {
-    const line = Buffer.from(`${lines.length ? '\n' : ''}[${JSON.stringify(key)},${json}]`, 'utf8');
-    if (lines.length >= bounds.maxEntries || bytes + line.length > bounds.maxBytes - 512) return false;
-    lines.push(line);
-    hash.update(line);
-    bytes += line.length;
+  const add = (key: string, json: Buffer | string): boolean => {
+    const head = `${chosen.length ? '\n' : ''}[${JSON.stringify(key)},`;
+    const length = Buffer.byteLength(head) + (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + 1;
+    if (chosen.length >= bounds.maxEntries || bytes + length > bounds.maxBytes - 512) return false;
+    chosen.push([key, json]);
+    hash.update(head).update(json).update(']');
+    bytes += length;
     return true;
   };
-  // This run's entries first; older ones while there is room.
-  for (const [key, data] of used) if (!add(key, JSON.stringify(data))) break;
-  for (const [key, data] of old) {
+  for (const [key, json] of used) if (!add(key, json)) break;
+  for (const [key, json] of old) {
     if (used.has(key)) continue;
-    if (!add(key, JSON.stringify(data))) break;
+    if (!add(key, json)) break;
   }
-  const header = JSON.stringify({ format: cacheFormat, identity, entries: lines.length, bodyBytes: bytes, bodySha256: hash.digest('hex') });
+  const header = JSON.stringify({ format: cacheFormat, identity, entries: chosen.length, bodyBytes: bytes, bodySha256: hash.digest('hex') });
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const fd = openSync(temp, 'wx', 0o644);
     try {
       writeAll(fd, Buffer.from(`${header}\n`, 'utf8'));
-      for (let i = 0; i < lines.length; i += 256) writeAll(fd, Buffer.concat(lines.slice(i, i + 256)));
+      // One reused buffer of lines: writing 30 MB allocates nothing per entry.
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      let used = 0;
+      const put = (part: Buffer | string) => {
+        const length = typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+        if (used + length > chunk.length) {
+          writeAll(fd, chunk.subarray(0, used));
+          used = 0;
+        }
+        if (length > chunk.length) writeAll(fd, typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
+        else used += typeof part === 'string' ? chunk.write(part, used, 'utf8') : part.copy(chunk, used);
+      };
+      chosen.forEach(([key, json], i) => {
+        put(`${i ? '\n' : ''}[${JSON.stringify(key)},`);
+        put(json);
+        put(']');
+      });
+      writeAll(fd, chunk.subarray(0, used));
     } finally {
       closeSync(fd);
     }

@@ -37,13 +37,16 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 
-const asked = process.argv.slice(2).map((a) => aliases[a] ?? a);
+// `--render`: measure nothing; render results.md and the README's table again from results.json
+// (after a merge that brought figures of different benchmarks together).
+const renderOnly = process.argv.includes('--render');
+const asked = process.argv.slice(2).filter((a) => a !== '--render').map((a) => aliases[a] ?? a);
 const unknown = asked.filter((a) => !(a in benchmarks));
 if (unknown.length) {
   log(`unknown benchmark ${unknown.join(', ')}; choose from: ${Object.keys(benchmarks).join(', ')}`);
   process.exit(2);
 }
-const chosen = asked.length ? Object.keys(benchmarks).filter((b) => asked.includes(b)) : Object.keys(benchmarks);
+const chosen = renderOnly ? [] : asked.length ? Object.keys(benchmarks).filter((b) => asked.includes(b)) : Object.keys(benchmarks);
 
 const rows: Array<Row & { bench: string }> = [];
 let failed = false;

@@ -68,7 +68,11 @@ export async function firstParentLine(root: string, rev: string): Promise<LineCo
 
 /** A GitView for verify: the first-parent line, and lookups of other commits as they are asked for. */
 export async function gitView(root: string, rev: string, otherCommits: string[]): Promise<GitView> {
-  const line = await firstParentLine(root, rev);
+  return gitViewOf(root, await firstParentLine(root, rev), otherCommits);
+}
+
+/** gitView for a first-parent line read beforehand (verify starts reading it before it knows the other commits). */
+export async function gitViewOf(root: string, line: LineCommit[], otherCommits: string[]): Promise<GitView> {
   const known = new Map<string, CommitFact>(line.map((c) => [c.commit, c]));
   for (const c of new Set(otherCommits)) {
     if (known.has(c)) continue;
