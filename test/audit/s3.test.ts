@@ -146,3 +146,17 @@ t.test('two mirrors racing leave one record per seq', async (t) => {
   t.ok(guard.requests.some((r) => r.key.startsWith(prefix) && r.status === 412) || a.written.length + b.written.length === 1, 'S3 refused a conditional write, or the look-first found the key');
   t.same((await verify(tr, store, prefix)).findings, []);
 });
+
+t.test('listing after a key asks S3 for the keys after it (StartAfter), as trace does over a current index', async (t) => {
+  const { tr, store, prefix } = await trailOnS3(t);
+  await mirrorCommit(tr.h, store, tr.commits.policy, { now: '2026-11-10T09:05:00Z', prefix });
+  await mirrorCommit(tr.h, store, tr.commits.canary, { now: '2026-11-16T10:05:00Z', prefix });
+  const folder = `${prefix}/production/records/`;
+  const all = await store.list(folder);
+  t.equal(all.length, 2);
+  const before = guard.requests.length;
+  t.same(await store.list(folder, all[0]), [all[1]], 'only the keys after it');
+  const sent = guard.requests.slice(before).filter((r) => r.method === 'GET');
+  t.ok(sent.length === 1 && new URLSearchParams(sent[0]!.query).get('start-after') === all[0], `one ListObjectsV2 with start-after=${all[0]}: ${sent.map((r) => r.query).join(', ')}`);
+  t.same(await store.list(folder, all[1]), [], 'none after the newest');
+});

@@ -32,12 +32,16 @@ export class S3Store implements AuditStore {
     this.attempts = o.attempts ?? 4;
   }
 
-  async list(prefix: string): Promise<string[]> {
+  async list(prefix: string, after?: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
+    // StartAfter: S3 lists only keys after it ("Amazon S3 starts listing after this specified
+    // key", ListObjectsV2, docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html), so
+    // trace over a current index reads one page, not every record.
+    const startAfter = after?.startsWith(prefix) ? { StartAfter: after } : {};
     do {
       const page = await this.call(`list s3://${this.o.bucket}/${prefix}`, () => this.o.client.send(new ListObjectsV2Command({
-        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}),
+        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/', ...startAfter, ...(token ? { ContinuationToken: token } : {}),
       })));
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
