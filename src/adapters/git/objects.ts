@@ -6,10 +6,16 @@
 import { ExternalError } from '../../errors.js';
 import { streamGit, type GitStream } from './run.js';
 
+/** An object as read: its id (a `<commit>:<path>` name resolves to the blob's id) and its bytes. */
+export interface GitObject {
+  id: string;
+  bytes: Buffer;
+}
+
 interface Request {
   count: number;
-  out: Array<Buffer | undefined>;
-  resolve: (b: Array<Buffer | undefined>) => void;
+  out: Array<GitObject | undefined>;
+  resolve: (b: Array<GitObject | undefined>) => void;
   reject: (e: Error) => void;
 }
 
@@ -25,7 +31,12 @@ export class ObjectReader {
   constructor(private readonly root: string, private readonly operation = 'read objects') {}
 
   /** The objects' bytes, in the order asked; undefined for each one the repository does not have. */
-  read(names: string[]): Promise<Array<Buffer | undefined>> {
+  async read(names: string[]): Promise<Array<Buffer | undefined>> {
+    return (await this.readObjects(names)).map((o) => o?.bytes);
+  }
+
+  /** The objects with their ids, in the order asked; undefined for each one the repository does not have. */
+  readObjects(names: string[]): Promise<Array<GitObject | undefined>> {
     if (names.length === 0) return Promise.resolve([]);
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new ExternalError('git', this.operation, 'the object reader is closed'));
@@ -71,7 +82,7 @@ export class ObjectReader {
         // <oid> <type> <size> LF <content> LF
         const size = Number(header.split(' ')[2]);
         if (this.buffered.length < nl + 1 + size + 1) return;
-        w.out.push(Buffer.from(this.buffered.subarray(nl + 1, nl + 1 + size)));
+        w.out.push({ id: header.slice(0, header.indexOf(' ')), bytes: Buffer.from(this.buffered.subarray(nl + 1, nl + 1 + size)) });
         this.buffered = this.buffered.subarray(nl + 1 + size + 1);
       }
       this.waiting.shift();
