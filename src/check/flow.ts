@@ -6,13 +6,14 @@ import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
+import type { ValidateCache } from '../config/validate-cache.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report, type ReviewEvidence } from '../gates/run.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
-import { previewMerge } from '../sync/preview.js';
+import { previewMerge, type Preview } from '../sync/preview.js';
 import { collectEvidence } from './evidence.js';
 import { PinHistories } from './history.js';
 import { githubConnection } from './publish.js';
@@ -41,18 +42,23 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const baseLabel = label(req.base, base);
   const headLabel = label(req.head, head);
 
+  const files = await fileDiff(root, forkPoint, head);
+  // Validated: what the environments pin and every version file the change adds or edits (a
+  // manifest pinned nowhere yet is still part of the change); the other manifests are not read.
+  const touched = files.filter((f) => f.status !== 'deleted' && /^models\/[^/]+\/versions\/[^/]+\.yaml$/.test(f.path)).map((f) => f.path);
+  // Base, head and fork point pin mostly the same manifests: each distinct one is parsed once.
+  const cache = runCache();
   const headSnapshot = await gitRevision(root, head);
-  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned' });
+  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache });
   if (!validation.ok) return invalidReport(baseLabel, headLabel, validation.problems, now);
   const headRepo = validation.repo;
-  const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned' });
-  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned' });
+  const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned', cache });
+  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned', cache });
   // The base's policies judge; the fork point's pins are what changes are measured from.
   // So does the base's repository policy (policies/repository.yaml): who owns code, policies and environments.
   const { repository: _forkPointRepository, ...fromFork } = before;
   const baseRepo = { ...fromFork, policies: rules.policies, ...(rules.repository ? { repository: rules.repository } : {}), label: baseLabel };
 
-  const files = await fileDiff(root, forkPoint, head);
   // Rollback detection, soak timelines and holds share one walk of each environment's history.
   const histories = new PinHistories(root, forkPoint);
   try {
@@ -86,12 +92,54 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
       ...(review ? { review } : {}),
     });
     const report = evaluate(state, evidence);
-    const touched = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
-    if (touched.length) report.preview = previewMerge(before, headRepo, touched, { base: forkPoint, head });
+    const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
+    if (environments.length) report.preview = withoutUnchanged(previewMerge(before, headRepo, environments, { base: forkPoint, head }));
     return report;
   } finally {
     await histories.close();
   }
+}
+
+/**
+ * The parsed data of version manifests for one run, by the SHA-256 of their bytes (the key the
+ * loader gives; validate-cache.ts keeps the same on disk). Only manifests that loaded with no
+ * problem are put, so the same bytes give the same data and no problem is missed.
+ */
+function runCache(): ValidateCache {
+  const data = new Map<string, unknown>();
+  const stats = { opened: 'memory', hits: 0, misses: 0, added: 0, written: false };
+  return {
+    file: '',
+    stats,
+    get(sha256) {
+      const d = data.get(sha256);
+      if (d === undefined) stats.misses++;
+      else stats.hits++;
+      return d;
+    },
+    put(sha256, d) {
+      if (data.has(sha256)) return;
+      data.set(sha256, d);
+      stats.added++;
+    },
+    save() {},
+  };
+}
+
+/**
+ * The preview as the report carries it: the actions that do something (or warn), and how many objects stay
+ * as they are. A one-model change in an environment of hundreds of models would otherwise carry
+ * every unchanged object twice (desired and live; 7 MB of JSON at 600 models).
+ */
+function withoutUnchanged(preview: Preview): NonNullable<Report['preview']> {
+  return {
+    ...preview,
+    plans: preview.plans.map((p) => {
+      // a warning on an unchanged object is for the reader too (sync/show.ts prints those)
+      const actions = p.actions.filter((a) => a.op !== 'noop' || a.warning || a.refused);
+      return { ...p, actions, unchanged: p.actions.length - actions.length };
+    }),
+  };
 }
 
 /** The base when none is given: the first of origin/HEAD, origin/main, main, master that exists. */

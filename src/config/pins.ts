@@ -8,7 +8,7 @@
 // single model's entry is read by parsing that entry alone (see `readIncrementally` for why that
 // gives exactly what the full parse gives); anything else is parsed in full.
 
-import { isMap, isScalar, parseDocument, visit } from 'yaml';
+import { isMap, isScalar, parseDocument, visit, type Document } from 'yaml';
 import type { Pin, PinCommit } from '../model/pins.js';
 
 type PinsRead = Pick<PinCommit, 'pins' | 'note'>;
@@ -26,7 +26,7 @@ interface Entry {
   start: number;
   /** just after the key's line (where the entry's own lines begin) */
   body: number;
-  /** start of the next entry's key line; undefined for the last entry (its end is not cut out) */
+  /** start of the next entry's key line (the last entry: of the next top-level key's line, or the end of the file); undefined when that cannot be told */
   end: number | undefined;
   /** the entry read on its own, as the full parse reads it (undefined: no readable version) */
   pin: Pin | undefined;
@@ -98,15 +98,15 @@ function parseFully(bytes: Buffer, path: string): { read: PinsRead; known?: Know
   }
   const read = { pins, ...(unread.length ? { note: unreadNote(path, unread) } : {}) };
   // A %YAML or %TAG directive changes how an entry read on its own would be read: read such files in full.
-  return { read, ...(/^%/m.test(source) ? {} : knownFrom(bytes, source, models, pins)) };
+  return { read, ...(/^%/m.test(source) ? {} : knownFrom(bytes, source, doc, models, pins)) };
 }
 
 /**
  * The entries of a block `models` mapping whose keys are plain strings, each at the start of its
  * own line at one indentation; undefined for any other shape (such a file is always read in full).
  */
-function knownFrom(bytes: Buffer, source: string, models: unknown, pins: Record<string, Pin>): { known?: Known } {
-  if (!isMap(models) || models.flow || !models.items.length) return {};
+function knownFrom(bytes: Buffer, source: string, doc: Document, models: unknown, pins: Record<string, Pin>): { known?: Known } {
+  if (!isMap(models) || models.flow || !models.items.length || !isMap(doc.contents)) return {};
   // Offsets: the parser counts UTF-16 units, the reader compares bytes.
   const ascii = bytes.length === source.length;
   const byteAt = (i: number) => (ascii ? i : Buffer.byteLength(source.slice(0, i)));
@@ -126,9 +126,18 @@ function knownFrom(bytes: Buffer, source: string, models: unknown, pins: Record<
     if (lineEnd < 0) return {};
     entries.push({ name: key.value, start: byteAt(lineStart), body: byteAt(lineEnd + 1), end: undefined, pin: pins[key.value], fixed: false });
   }
+  // The last entry ends where the next top-level key's line starts, or at the end of the file.
+  const top = doc.contents.items;
+  const after = top[top.findIndex((pair) => pair.value === models) + 1]?.key;
+  let mapEnd: number | undefined = bytes.length;
+  if (after !== undefined) {
+    const at = isScalar(after) && after.range ? after.range[0] : -1;
+    const lineStart = source.lastIndexOf('\n', at - 1) + 1;
+    mapEnd = at >= 0 && /^ *$/.test(source.slice(lineStart, at)) ? byteAt(lineStart) : undefined;
+  }
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    e.end = entries[i + 1]?.start;
+    e.end = entries[i + 1]?.start ?? mapEnd;
     e.fixed = e.end === undefined || hasAnchorOrTag(bytes.subarray(e.start, e.end));
   }
   if (indent < 1) return {};

@@ -39,9 +39,13 @@ t.test('a one-entry edit is read from that entry alone, and gives what the full 
     // a block scalar inside the entry, whose lines look like keys
     file([entry('a', '2025.02.01-1'), entry('b', '2025.01.02-1', '    reason: |\n      c:\n        version: 9.9.9\n'), base[2]!, base[3]!]),
   ];
+  edits.push(file([entry('a', '2025.02.01-1'), entry('b', '2025.01.02-1', '    reason: |\n      c:\n        version: 9.9.9\n'), base[2]!, entry('d', '2025.03.03-1')]));
+  edits.push(file([entry('a', '2025.02.01-1'), entry('b', '2025.01.02-1', '    reason: |\n      c:\n        version: 9.9.9\n'), base[2]!, entry('d', '2025.03.03-1', '# a comment at the end\n')]));
   const stats = same(t, edits, 'plain edits');
   t.equal(stats.full, 1, 'only the first file is parsed in full');
   t.equal(stats.entry, edits.length - 1);
+  const tail = 'kubernetes:\n  namespace: ml\n';
+  t.equal(same(t, [file(base, undefined, tail), file([...base.slice(0, 3), entry('d', '2025.03.04-1', '    # comment\n')], undefined, tail)], 'the last entry before another top-level key').entry, 1);
   // the same sequence oldest first
   t.equal(same(t, [...edits].reverse(), 'reversed').full, 1);
 });
@@ -52,7 +56,9 @@ t.test('edits that reach beyond one entry are parsed in full', async (t) => {
     ['a duplicate key inside the entry', [file(base), file([base[0]!, entry('b', '2025.01.01-1', '    version: 2025.09.09-1\n'), base[2]!, base[3]!])]],
     ['an edit across two entries', [file(base), file([base[0]!, entry('b', '2025.01.05-1'), entry('c', '2025.01.05-1'), base[3]!])]],
     ['an edit outside models', [file(base), file(base, 'name: prod\n')]],
-    ['the last entry', [file(base), file([base[0]!, base[1]!, base[2]!, entry('d', '2025.03.03-1')])]],
+    ['a key after the models, and an edit across it', [file(base, 'name: p\n', 'kubernetes:\n  namespace: x\n'), file(base.slice(0, 3), 'name: p\n', '  d:\n    version: 2\nkubernetes:\n  namespace: y\n')]],
+    ['the last entry without a final line end', [file(base), file(base).slice(0, -1)]],
+    ['a document end marker after the last entry', [file(base), `${file(base)}...\n`]],
     ['a line dedented to the key', [file(base), file([base[0]!, entry('b', '2025.01.01-1', '  e:\n    version: 2025.07.07-1\n'), base[2]!, base[3]!])]],
     ['a new entry after the edited one', [file(base), file([base[0]!, '  b:\n    version: 1\n  x:\n    version: 2\n', base[2]!, base[3]!])]],
     ['an unterminated flow mapping', [file(base), file([base[0]!, '  b:\n    version: 2025.01.01-1\n    online: { replicas: 3\n', base[2]!, base[3]!])]],

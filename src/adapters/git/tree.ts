@@ -20,6 +20,7 @@ export async function gitRevision(root: string, rev: string): Promise<Snapshot> 
   const commit = await resolveRevision(root, rev);
   const label = rev === commit ? commit.slice(0, 12) : `${rev} (${commit.slice(0, 12)})`;
   let listing: Array<RepoFile & { oid: string }> | undefined;
+  let byPath: Map<string, RepoFile & { oid: string }> | undefined;
 
   async function list() {
     if (listing) return listing;
@@ -40,8 +41,9 @@ export async function gitRevision(root: string, rev: string): Promise<Snapshot> 
     label,
     list: async () => (await list()).map(({ path, size }) => ({ path, size })),
     async read(paths, maxBytes) {
-      const byPath = new Map((await list()).map((f) => [f.path, f]));
-      const wanted = paths.map((p) => byPath.get(p)).filter((f): f is RepoFile & { oid: string } => !!f && f.size <= maxBytes);
+      // Built once: a snapshot is read several times (release files, then the versions they pin).
+      byPath ??= new Map((await list()).map((f) => [f.path, f]));
+      const wanted = paths.map((p) => byPath!.get(p)).filter((f): f is RepoFile & { oid: string } => !!f && f.size <= maxBytes);
       const blobs = await catFileBatch(root, wanted.map((f) => f.oid));
       return new Map(wanted.map((f) => [f.path, blobs.get(f.oid)!]));
     },
