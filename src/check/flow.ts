@@ -13,7 +13,7 @@ import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
-import { previewMerge, type Preview } from '../sync/preview.js';
+import { previewMerge } from '../sync/preview.js';
 import { collectEvidence } from './evidence.js';
 import { PinHistories } from './history.js';
 import { githubConnection } from './publish.js';
@@ -93,7 +93,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
     });
     const report = evaluate(state, evidence);
     const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
-    if (environments.length) report.preview = withoutUnchanged(previewMerge(before, headRepo, environments, { base: forkPoint, head }));
+    if (environments.length) report.preview = previewMerge(before, headRepo, environments, { base: forkPoint, head });
     return report;
   } finally {
     await histories.close();
@@ -123,22 +123,6 @@ function runCache(): ValidateCache {
       stats.added++;
     },
     save() {},
-  };
-}
-
-/**
- * The preview as the report carries it: the actions that do something (or warn), and how many objects stay
- * as they are. A one-model change in an environment of hundreds of models would otherwise carry
- * every unchanged object twice (desired and live; 7 MB of JSON at 600 models).
- */
-function withoutUnchanged(preview: Preview): NonNullable<Report['preview']> {
-  return {
-    ...preview,
-    plans: preview.plans.map((p) => {
-      // a warning on an unchanged object is for the reader too (sync/show.ts prints those)
-      const actions = p.actions.filter((a) => a.op !== 'noop' || a.warning || a.refused);
-      return { ...p, actions, unchanged: p.actions.length - actions.length };
-    }),
   };
 }
 

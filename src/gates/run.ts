@@ -170,12 +170,8 @@ export interface Report {
   problems?: import('../errors.js').Problem[];
   /** approvals were not evaluated (local run) */
   approvalsPending?: boolean;
-  /**
-   * what merge will do in each environment the change touches (rendered objects, base → head):
-   * the objects it creates, changes or deletes; `unchanged` counts the others (left out, so the
-   * report grows with the change, not with the environment)
-   */
-  preview?: import('../sync/preview.js').Preview & { plans: Array<import('../sync/types.js').Plan & { unchanged?: number }> };
+  /** what merge will do in each environment the change touches (rendered objects, base → head) */
+  preview?: import('../sync/preview.js').Preview;
   evaluatedAt: string;
 }
 
