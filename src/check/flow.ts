@@ -9,7 +9,7 @@ import { validateSnapshot } from '../config/state.js';
 import type { ValidateCache } from '../config/validate-cache.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report, type ReviewEvidence } from '../gates/run.js';
-import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { gitRevision, resolveRevision, type TreeListings } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
@@ -48,12 +48,14 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const touched = files.filter((f) => f.status !== 'deleted' && /^models\/[^/]+\/versions\/[^/]+\.yaml$/.test(f.path)).map((f) => f.path);
   // Base, head and fork point pin mostly the same manifests: each distinct one is parsed once.
   const cache = runCache();
-  const headSnapshot = await gitRevision(root, head);
+  // and each release folder they share (models/, unless the change registers a version) is listed once
+  const listings: TreeListings = new Map();
+  const headSnapshot = await gitRevision(root, head, listings);
   const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache });
   if (!validation.ok) return invalidReport(baseLabel, headLabel, validation.problems, now);
   const headRepo = validation.repo;
-  const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned', cache });
-  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned', cache });
+  const rules = await loadRepository(await gitRevision(root, base, listings), { versions: 'pinned', cache });
+  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint, listings), { versions: 'pinned', cache });
   // The base's policies judge; the fork point's pins are what changes are measured from.
   // So does the base's repository policy (policies/repository.yaml): who owns code, policies and environments.
   const { repository: _forkPointRepository, ...fromFork } = before;
