@@ -7,7 +7,7 @@
 // every file, which grows with the models).
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -42,6 +42,8 @@ export const shape = (models: number): RepoShape => ({ models, versions, environ
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface Round { check: Measured; log: Measured; files: Measured }
+/** the 1-minute load average when the measured rounds began (the machine may be shared) */
+let loadAtRounds: number | undefined;
 type Size = (typeof sizes)[number];
 
 export async function checkBench(options: { log: (s: string) => void }): Promise<Row[]> {
@@ -101,6 +103,7 @@ export async function checkBench(options: { log: (s: string) => void }): Promise
       options.log(`check: ${label(sizes[i]!)}: ${r.promotion.model} ${r.promotion.from} → ${r.promotion.to} in ${r.promotion.environment}: ${verdict} (report ${(reportBytes[i]! / 1024).toFixed(0)} KiB)`);
     }
 
+    loadAtRounds = loadavg()[0]!;
     options.log(`check: ${runs} cold rounds, interleaved: check, git log | wc -l, git ls-tree -r | wc -l on each repository`);
     const rounds = await repeat(runs, async () => {
       const out: Round[] = [];
@@ -196,7 +199,7 @@ function rows(wall: (size: Size, key: keyof Round) => number, reportBytes: (size
 /** Notes for the results table. */
 export function checkNotes(): string[] {
   return [
-    `check: generated repositories of ${sizes.map(label).join(' / ')} (${versions} versions per model, ${environments.length} environments; promotions spread over a year, git fast-import, repacked with window 2), each with a PR branch promoting one model to production; \`check --base main --head <branch> --format json --at ${checkTime.toISOString()}\`, every gate passing (approvals left to GitHub). ${versions} versions per model rather than the issue's 1,000: generating 600 × 1,000 manifests took over 4 minutes on the shared machine before any history, so the largest honest shape in the bench's time is 146,400 version files; check reads only the pinned ones, but lists every file of base and head (git ls-tree, and the loader classifies each path), which grows with the version count. No remote calls: the policies read the dbt manifest from the repository (dbt/manifest.json), and the integrity gate's artifact HEAD and registration-record HEAD go to s3rver on loopback holding the candidate's object and register's record of its manifest. Check rows' ratio: vs ${label(modelSeries[0]!)}. Each promotion reaches production ≥ 48 h after staging. No commit-graph is written.`,
+    `check: generated repositories of ${sizes.map(label).join(' / ')} (${versions} versions per model, ${environments.length} environments; promotions spread over a year, git fast-import, repacked with window 2), each with a PR branch promoting one model to production; \`check --base main --head <branch> --format json --at ${checkTime.toISOString()}\`, every gate passing (approvals left to GitHub). ${versions} versions per model rather than the issue's 1,000: generating 600 × 1,000 manifests took over 4 minutes on the shared machine before any history, so the largest honest shape in the bench's time is 146,400 version files; check reads only the pinned ones, but lists every file of base and head (git ls-tree, and the loader classifies each path), which grows with the version count. No remote calls: the policies read the dbt manifest from the repository (dbt/manifest.json), and the integrity gate's artifact HEAD and registration-record HEAD go to s3rver on loopback holding the candidate's object and register's record of its manifest. Check rows' ratio: vs ${label(modelSeries[0]!)}. Each promotion reaches production ≥ 48 h after staging. No commit-graph is written.${loadAtRounds === undefined ? '' : ` Load average when the rounds began: ${loadAtRounds.toFixed(1)}.`}`,
   ];
 }
 
