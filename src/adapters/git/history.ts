@@ -5,7 +5,7 @@
 // `git cat-file --batch` reads the file at each, and the caller stops the walk when it knows enough.
 
 import { ExternalError, UsageError } from '../../errors.js';
-import { ObjectReader, type GitObject } from './objects.js';
+import { ObjectReader } from './objects.js';
 import { streamGit } from './run.js';
 import { resolveRevision } from './tree.js';
 import type { PinCommit } from '../../model/pins.js';
@@ -22,23 +22,6 @@ export interface PinHistoryOptions {
  * and the git processes end.
  */
 export async function* pinHistory(root: string, rev: string, environment: string, opts: PinHistoryOptions = {}): AsyncGenerator<PinCommit> {
-  // Successive versions of one file: read each blob once, and a one-entry edit by that entry alone.
-  const pins = new PinReader(`environments/${environment}.yaml`);
-  for await (const { commit, file } of fileHistory(root, rev, environment, opts)) yield { ...commit, ...pins.read(file?.bytes, file?.id) };
-}
-
-/** A commit of an environment file's history, with the file as that commit has it (undefined where the commit deleted it). */
-export interface FileCommit {
-  commit: Omit<PinCommit, 'pins' | 'note'>;
-  file: GitObject | undefined;
-}
-
-/**
- * `pinHistory` before the pins are read: each commit with the file's bytes and blob id, for a
- * caller that reads the pins itself, or only some of them (check/history.ts). The walk keeps no
- * bytes.
- */
-export async function* fileHistory(root: string, rev: string, environment: string, opts: PinHistoryOptions = {}): AsyncGenerator<FileCommit> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(environment)) throw new UsageError(`not an environment name: ${JSON.stringify(environment)}`);
   const path = `environments/${environment}.yaml`;
   const head = await resolveRevision(root, rev);
@@ -50,6 +33,8 @@ export async function* fileHistory(root: string, rev: string, environment: strin
   const logDone = log.done;
   logDone.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
   const blobs = new ObjectReader(root, 'read environment files');
+  // Successive versions of one file: read each blob once, and a one-entry edit by that entry alone.
+  const pins = new PinReader(path);
   let finished = false;
   try {
     let pending = '';
@@ -59,7 +44,7 @@ export async function* fileHistory(root: string, rev: string, environment: strin
       pending = records.pop()!;
       const commits = records.map(parseRecord);
       const files = await blobs.readObjects(commits.map((c) => `${c.commit}:${path}`));
-      for (const [i, commit] of commits.entries()) yield { commit, file: files[i] };
+      for (const [i, c] of commits.entries()) yield { ...c, ...pins.read(files[i]?.bytes, files[i]?.id) };
     }
     if (pending) throw new ExternalError('git', `list the commits that changed ${path}`, `output ended inside a record: ${JSON.stringify(pending.slice(0, 80))}`);
     await logDone;

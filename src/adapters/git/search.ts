@@ -1,9 +1,20 @@
-// Searches of first-parent history that rollback needs: what one commit changed, ancestry, merge
-// bases. (Where a version appears in an environment file is found by check/history.ts's walk.)
+// Searches of first-parent history that rollback and the held gate need: the commits where a
+// text (a version) appears in or leaves a file, and what one commit changed.
 
 import { git as run, gitText } from './run.js';
 
 const git = (root: string, operation: string, args: string[]): Promise<string> => gitText(root, args, operation);
+
+/**
+ * First-parent commits of `rev` that changed how often `text` occurs in `path` (git's pickaxe),
+ * newest first. A version cannot be in a file before it was registered, so with `since` (an ISO
+ * time) the search starts a day before it.
+ */
+export async function commitsChangingText(root: string, rev: string, path: string, text: string, since?: string): Promise<string[]> {
+  const after = since && !Number.isNaN(Date.parse(since)) ? [`--since=${new Date(Date.parse(since) - 86_400_000).toISOString()}`] : [];
+  const out = await git(root, `search the history of ${path}`, ['log', '--first-parent', '--format=%H', ...after, `-S${text}`, rev, '--', path]);
+  return out.trim().split('\n').filter(Boolean);
+}
 
 export interface CommitFacts {
   commit: string;
