@@ -6,9 +6,10 @@ import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { loadRepository } from '../config/load.js';
 import { validateSnapshot } from '../config/state.js';
+import { repositoryCache, type ValidateCache } from '../config/validate-cache.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report, type ReviewEvidence } from '../gates/run.js';
-import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
+import { gitRevision, resolveRevision, type TreeListings } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
 import type { CheckEvent } from '../adapters/github/event.js';
@@ -41,18 +42,31 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const baseLabel = label(req.base, base);
   const headLabel = label(req.head, head);
 
-  const headSnapshot = await gitRevision(root, head);
-  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned' });
-  if (!validation.ok) return invalidReport(baseLabel, headLabel, validation.problems, now);
+  const files = await fileDiff(root, forkPoint, head);
+  // Validated: what the environments pin and every version file the change adds or edits (a
+  // manifest pinned nowhere yet is still part of the change); the other manifests are not read.
+  const touched = files.filter((f) => f.status !== 'deleted' && /^models\/[^/]+\/versions\/[^/]+\.yaml$/.test(f.path)).map((f) => f.path);
+  // Base, head and fork point pin mostly the same manifests: each distinct one is parsed once,
+  // and not at all when an earlier run (check or validate) of this repository validated the
+  // same bytes with the same validators (validate-cache.ts; version manifests are immutable).
+  const cache = runCache(repositoryCache(root));
+  // and each release folder they share (models/, unless the change registers a version) is listed once
+  const listings: TreeListings = new Map();
+  const headSnapshot = await gitRevision(root, head, listings);
+  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache });
+  if (!validation.ok) {
+    cache.save();
+    return invalidReport(baseLabel, headLabel, validation.problems, now);
+  }
   const headRepo = validation.repo;
-  const rules = await loadRepository(await gitRevision(root, base), { versions: 'pinned' });
-  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint), { versions: 'pinned' });
+  const rules = await loadRepository(await gitRevision(root, base, listings), { versions: 'pinned', cache });
+  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint, listings), { versions: 'pinned', cache });
+  cache.save();
   // The base's policies judge; the fork point's pins are what changes are measured from.
   // So does the base's repository policy (policies/repository.yaml): who owns code, policies and environments.
   const { repository: _forkPointRepository, ...fromFork } = before;
   const baseRepo = { ...fromFork, policies: rules.policies, ...(rules.repository ? { repository: rules.repository } : {}), label: baseLabel };
 
-  const files = await fileDiff(root, forkPoint, head);
   // Rollback detection, soak timelines and holds share one walk of each environment's history.
   const histories = new PinHistories(root, forkPoint);
   try {
@@ -86,12 +100,47 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
       ...(review ? { review } : {}),
     });
     const report = evaluate(state, evidence);
-    const touched = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
-    if (touched.length) report.preview = previewMerge(before, headRepo, touched, { base: forkPoint, head });
+    const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
+    if (environments.length) report.preview = previewMerge(before, headRepo, environments, { base: forkPoint, head });
     return report;
   } finally {
     await histories.close();
   }
+}
+
+/**
+ * The parsed data of version manifests for one run, by the SHA-256 of their bytes (the key the
+ * loader gives), in front of the repository's cache on disk when there is one (which answers
+ * only from what earlier runs saved). Only manifests that loaded with no problem are put, so
+ * the same bytes give the same data and no problem is missed.
+ */
+export function runCache(disk?: ValidateCache): ValidateCache {
+  const data = new Map<string, unknown>();
+  const stats = { opened: disk ? disk.stats.opened : 'memory', hits: 0, misses: 0, added: 0, written: false };
+  return {
+    file: disk?.file ?? '',
+    stats,
+    get(sha256) {
+      let d = data.get(sha256);
+      if (d === undefined && disk) {
+        d = disk.get(sha256);
+        if (d !== undefined) data.set(sha256, d);
+      }
+      if (d === undefined) stats.misses++;
+      else stats.hits++;
+      return d;
+    },
+    put(sha256, d) {
+      if (data.has(sha256)) return;
+      data.set(sha256, d);
+      disk?.put(sha256, d);
+      stats.added++;
+    },
+    save() {
+      disk?.save();
+      stats.written = disk?.stats.written ?? false;
+    },
+  };
 }
 
 /** The base when none is given: the first of origin/HEAD, origin/main, main, master that exists. */

@@ -74,6 +74,8 @@ export interface LoadOptions {
   limits?: Limits;
   /** 'all' reads every version manifest (validate); 'pinned' only those environments pin (check, sync) */
   versions?: 'all' | 'pinned';
+  /** with 'pinned': version files read too though pinned nowhere (check: those the change adds or edits) */
+  alsoRead?: readonly string[];
   /** from how many documents on a worker thread shares the parsing (default parallel.ts's threshold) */
   parallelThreshold?: number;
   /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
@@ -133,7 +135,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
   const first = options.versions === 'pinned' || streamed ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
   await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache);
   if (options.versions === 'pinned' || streamed) {
-    const pinned = new Set<string>();
+    const pinned = new Set<string>(options.alsoRead ?? []);
     for (const env of repo.environments.values()) {
       for (const [model, d] of Object.entries(env.data.models)) {
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);

@@ -235,7 +235,9 @@ export async function generateHistory(dir: string, t: HistoryTemplate, commits: 
 
   // fast-import writes a pack that is not optimal (its deltas run oldest to newest); a clone from
   // a server gets a repacked one, so repack as git-fast-import(1) advises.
-  git(dir, 'repack', '-a', '-d', '-f', '-q');
+  // A window of 2 keeps the newest version of each file whole and older ones as deltas against
+  // newer ones, as a server's pack has them, in a fraction of the default window's time.
+  git(dir, 'repack', '-a', '-d', '-f', '-q', '--window=2');
   // The working tree holds main: validate reads it, and the features gate reads dbt/manifest.json from it.
   git(dir, 'reset', '-q', '--hard', 'main');
 

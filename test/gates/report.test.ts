@@ -178,3 +178,20 @@ t.test('values from a manifest reach the markdown escaped: no tag, link, table c
     '- auc on &#91;click&#93;(https&#8203;://evil): no slice &#91;click&#93;(https&#8203;://evil) in production 2026.11.06-1; regression not judged',
   ].join('\n'), 'the details too (inside a raw HTML block, where only references work)');
 });
+
+t.test('JSON counts the preview\'s unchanged objects instead of listing them; Markdown counts the same', async (t) => {
+  const report = await productionPromotion();
+  const object = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ml-serving' } });
+  const action = (op: 'update' | 'noop', name: string, extra = {}) => ({ op, target: 'kubernetes' as const, key: `ConfigMap/ml-serving/${name}`, model: name, desired: object(name), live: object(name), reason: op, ...extra });
+  report.preview = {
+    plans: [{ environment: 'production', commit: 'c0ffee'.padEnd(40, '0'), actions: [
+      action('update', 'changed'), action('noop', 'same-1'), action('noop', 'same-2'), action('noop', 'warned', { warning: 'edited by hand' }),
+    ] }],
+    problems: [],
+  } as unknown as Report['preview'];
+  const json = JSON.parse(renderJson(report)) as { preview: { plans: Array<{ actions: Array<{ key: string }>; unchanged: number }> } };
+  t.same(json.preview.plans[0]!.actions.map((a) => a.key), ['ConfigMap/ml-serving/changed', 'ConfigMap/ml-serving/warned'], 'what changes, and the unchanged object with a warning');
+  t.equal(json.preview.plans[0]!.unchanged, 3);
+  t.match(renderMarkdown(report), '0 to delete, 3 unchanged', 'Markdown counts the same objects');
+  t.equal(report.preview!.plans[0]!.actions.length, 4, 'the report itself keeps every action');
+});

@@ -9,7 +9,7 @@ import { ObjectReader } from './objects.js';
 import { streamGit } from './run.js';
 import { resolveRevision } from './tree.js';
 import type { PinCommit } from '../../model/pins.js';
-import { readPins } from '../../config/pins.js';
+import { PinReader } from '../../config/pins.js';
 
 export interface PinHistoryOptions {
   /** at most this many commits */
@@ -33,6 +33,8 @@ export async function* pinHistory(root: string, rev: string, environment: string
   const logDone = log.done;
   logDone.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
   const blobs = new ObjectReader(root, 'read environment files');
+  // Successive versions of one file: read each blob once, and a one-entry edit by that entry alone.
+  const pins = new PinReader(path);
   let finished = false;
   try {
     let pending = '';
@@ -41,8 +43,8 @@ export async function* pinHistory(root: string, rev: string, environment: string
       const records = pending.split('\0');
       pending = records.pop()!;
       const commits = records.map(parseRecord);
-      const files = await blobs.read(commits.map((c) => `${c.commit}:${path}`));
-      for (const [i, c] of commits.entries()) yield { ...c, ...readPins(files[i], path) };
+      const files = await blobs.readObjects(commits.map((c) => `${c.commit}:${path}`));
+      for (const [i, c] of commits.entries()) yield { ...c, ...pins.read(files[i]?.bytes, files[i]?.id) };
     }
     if (pending) throw new ExternalError('git', `list the commits that changed ${path}`, `output ended inside a record: ${JSON.stringify(pending.slice(0, 80))}`);
     await logDone;

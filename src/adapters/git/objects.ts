@@ -6,16 +6,26 @@
 import { ExternalError } from '../../errors.js';
 import { streamGit, type GitStream } from './run.js';
 
+/** An object as read: its id (a `<commit>:<path>` name resolves to the blob's id) and its bytes. */
+export interface GitObject {
+  id: string;
+  bytes: Buffer;
+}
+
 interface Request {
   count: number;
-  out: Array<Buffer | undefined>;
-  resolve: (b: Array<Buffer | undefined>) => void;
+  out: Array<GitObject | undefined>;
+  resolve: (b: Array<GitObject | undefined>) => void;
   reject: (e: Error) => void;
 }
 
 export class ObjectReader {
   private process: GitStream | undefined;
   private buffered: Buffer = Buffer.alloc(0);
+  /** chunks received while the object at the front is still incomplete, and how many bytes that object needs */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private wanted = 0;
   /** requests in the order git answers them */
   private readonly waiting: Request[] = [];
   private failure: ExternalError | undefined;
@@ -25,7 +35,12 @@ export class ObjectReader {
   constructor(private readonly root: string, private readonly operation = 'read objects') {}
 
   /** The objects' bytes, in the order asked; undefined for each one the repository does not have. */
-  read(names: string[]): Promise<Array<Buffer | undefined>> {
+  async read(names: string[]): Promise<Array<Buffer | undefined>> {
+    return (await this.readObjects(names)).map((o) => o?.bytes);
+  }
+
+  /** The objects with their ids, in the order asked; undefined for each one the repository does not have. */
+  readObjects(names: string[]): Promise<Array<GitObject | undefined>> {
     if (names.length === 0) return Promise.resolve([]);
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new ExternalError('git', this.operation, 'the object reader is closed'));
@@ -45,7 +60,17 @@ export class ObjectReader {
   private start(): GitStream {
     const p = streamGit(this.root, ['cat-file', '--batch'], this.operation);
     p.stdout.on('data', (chunk: Buffer) => {
-      this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+      // A large object arrives in many chunks: gather them and join once it is whole, rather
+      // than copying what is buffered again at every chunk.
+      if (this.buffered.length + this.pendingBytes + chunk.length < this.wanted) {
+        this.pending.push(chunk);
+        this.pendingBytes += chunk.length;
+        return;
+      }
+      this.buffered = this.buffered.length || this.pending.length ? Buffer.concat([this.buffered, ...this.pending, chunk]) : chunk;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.wanted = 0;
       this.drain();
     });
     // A closed stdin while stopping is expected; anything else fails the waiting reads.
@@ -70,8 +95,14 @@ export class ObjectReader {
         }
         // <oid> <type> <size> LF <content> LF
         const size = Number(header.split(' ')[2]);
-        if (this.buffered.length < nl + 1 + size + 1) return;
-        w.out.push(Buffer.from(this.buffered.subarray(nl + 1, nl + 1 + size)));
+        if (this.buffered.length < nl + 1 + size + 1) {
+          this.wanted = nl + 1 + size + 1;
+          return;
+        }
+        const whole = this.buffered.length === nl + 1 + size + 1;
+        const bytes = this.buffered.subarray(nl + 1, nl + 1 + size);
+        // The last object of the buffer owns it: no copy; otherwise copy it out of the shared buffer.
+        w.out.push({ id: header.slice(0, header.indexOf(' ')), bytes: whole ? bytes : Buffer.from(bytes) });
         this.buffered = this.buffered.subarray(nl + 1 + size + 1);
       }
       this.waiting.shift();

@@ -15,37 +15,70 @@ export async function resolveRevision(root: string, rev: string): Promise<string
   return r.stdout.toString('utf8').trim();
 }
 
-/** A snapshot of the release files at a commit. */
-export async function gitRevision(root: string, rev: string): Promise<Snapshot> {
+type Listed = RepoFile & { oid: string };
+
+/**
+ * Listings of release folders by tree id, for the snapshots of one run to share: base and head of
+ * a pull request hold the same models/ tree unless the change registers a version, and listing a
+ * repository of hundreds of models (every version file, with its size) is the costly part.
+ */
+export type TreeListings = Map<string, Promise<Listed[]>>;
+
+/** A snapshot of the release files at a commit; with `shared`, folders listed by another snapshot are not listed again. */
+export async function gitRevision(root: string, rev: string, shared?: TreeListings): Promise<Snapshot> {
   const commit = await resolveRevision(root, rev);
   const label = rev === commit ? commit.slice(0, 12) : `${rev} (${commit.slice(0, 12)})`;
-  let listing: Array<RepoFile & { oid: string }> | undefined;
+  let listing: Listed[] | undefined;
+  let byPath: Map<string, Listed> | undefined;
 
   async function list() {
     if (listing) return listing;
-    const out = await gitText(root, ['ls-tree', '-r', '-l', '-z', '--full-tree', commit, '--', ...releaseRoots], `list the release files at ${label}`);
-    listing = [];
-    for (const entry of out.split('\0')) {
-      if (!entry) continue;
-      // <mode> SP <type> SP <oid> SP+ <size> TAB <path>
-      const tab = entry.indexOf('\t');
-      const [, type, oid, size] = entry.slice(0, tab).split(/ +/);
-      if (type !== 'blob') continue;
-      listing.push({ path: entry.slice(tab + 1), size: Number(size), oid: oid! });
-    }
-    return listing;
+    if (!shared) return (listing = await listTree(root, commit, '', `list the release files at ${label}`, [...releaseRoots]));
+    // The release folders' own tree ids, then each folder's listing (shared by tree id), in tree order.
+    const top = await listEntries(root, ['ls-tree', '-l', '-z', '--full-tree', commit, '--', ...releaseRoots], `list the release files at ${label}`);
+    const parts = await Promise.all(top.map((e) => {
+      if (e.type !== 'tree') return e.type === 'blob' ? [{ path: e.path, size: e.size, oid: e.oid }] : [];
+      const key = `${e.oid} ${e.path}`;
+      let folder = shared.get(key);
+      if (!folder) {
+        shared.set(key, (folder = listTree(root, e.oid, `${e.path}/`, `list the release files at ${label}`, [])));
+        folder.catch(() => shared.delete(key)); // a failure is this snapshot's, not the next one's
+      }
+      return folder;
+    }));
+    return (listing = parts.flat());
   }
 
   return {
     label,
     list: async () => (await list()).map(({ path, size }) => ({ path, size })),
     async read(paths, maxBytes) {
-      const byPath = new Map((await list()).map((f) => [f.path, f]));
-      const wanted = paths.map((p) => byPath.get(p)).filter((f): f is RepoFile & { oid: string } => !!f && f.size <= maxBytes);
+      // Built once: a snapshot is read several times (release files, then the versions they pin).
+      byPath ??= new Map((await list()).map((f) => [f.path, f]));
+      const wanted = paths.map((p) => byPath!.get(p)).filter((f): f is Listed => !!f && f.size <= maxBytes);
       const blobs = await catFileBatch(root, wanted.map((f) => f.oid));
       return new Map(wanted.map((f) => [f.path, blobs.get(f.oid)!]));
     },
   };
+}
+
+/** Every blob under `tree` (a commit or a tree id), recursively, each path prefixed with `prefix`. */
+async function listTree(root: string, tree: string, prefix: string, operation: string, paths: string[]): Promise<Listed[]> {
+  const entries = await listEntries(root, ['ls-tree', '-r', '-l', '-z', '--full-tree', tree, ...(paths.length ? ['--', ...paths] : [])], operation);
+  return entries.flatMap((e) => (e.type === 'blob' ? [{ path: prefix + e.path, size: e.size, oid: e.oid }] : []));
+}
+
+async function listEntries(root: string, args: string[], operation: string): Promise<Array<Listed & { type: string }>> {
+  const out = await gitText(root, args, operation);
+  const entries: Array<Listed & { type: string }> = [];
+  for (const entry of out.split('\0')) {
+    if (!entry) continue;
+    // <mode> SP <type> SP <oid> SP+ <size> TAB <path>
+    const tab = entry.indexOf('\t');
+    const [, type, oid, size] = entry.slice(0, tab).split(/ +/);
+    entries.push({ path: entry.slice(tab + 1), size: Number(size), oid: oid!, type: type! });
+  }
+  return entries;
 }
 
 /** Reads many blobs through one `git cat-file --batch`; a missing one is an error. */

@@ -20,7 +20,16 @@ const verdictIcon: Record<Verdict, string> = {
 };
 
 export function renderJson(report: Report): string {
-  return JSON.stringify(report, null, 2);
+  if (!report.preview) return JSON.stringify(report, null, 2);
+  // The preview's unchanged objects are counted, not listed, as the text and Markdown plans do:
+  // a one-model change in an environment of hundreds of models would otherwise carry every
+  // other object twice, desired and live (7 MB of JSON at 600 models). A warning on an
+  // unchanged object is for the reader, so such an action stays.
+  const plans = report.preview.plans.map((p) => {
+    const actions = p.actions.filter((a) => a.op !== 'noop' || a.warning || a.refused);
+    return { ...p, actions, unchanged: p.actions.filter((a) => a.op === 'noop').length };
+  });
+  return JSON.stringify({ ...report, preview: { ...report.preview, plans } }, null, 2);
 }
 
 /** For terminals: the verdict, then per change one line per gate, then details indented. */

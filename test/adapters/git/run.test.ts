@@ -59,3 +59,26 @@ t.test('the object reader: batches in order, missing objects as undefined, one p
   t.same((await readObjects(repo.root, [`${head}:a.txt`])).map((b) => b?.toString()), ['first\n']);
   await t.rejects(readObjects('/nonexistent-modelship-dir', ['HEAD']), { name: 'ExternalError', message: /^git: read objects: / });
 });
+
+t.test('the object reader: large objects arriving in many chunks, between small and missing ones, byte for byte', async (t) => {
+  const repo = makeReleaseRepo({ content: false });
+  t.teardown(() => repo.cleanup());
+  // Sizes around and well past a pipe chunk (64 KiB), pseudo-random bytes so no two agree.
+  const sizes = [3_000_000, 10, 65_536, 65_535, 0, 1_000_001, 7];
+  let seed = 7;
+  const files = sizes.map((n) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff)));
+  for (const [i, b] of files.entries()) writeFileSync(join(repo.root, `f${i}.bin`), b);
+  repo.git('add', '-A');
+  repo.git('commit', '-q', '-m', 'sizes');
+  const names = files.map((_, i) => `HEAD:f${i}.bin`);
+  const reader = new ObjectReader(repo.root, 'read test files');
+  t.teardown(() => reader.close());
+  const check = (got: Array<Buffer | undefined>, want: Array<Buffer | undefined>, what: string) =>
+    t.same(got.map((b) => b?.toString('hex')), want.map((b) => b?.toString('hex')), what);
+  check(await reader.read([...names, 'HEAD:missing.bin']), [...files, undefined], 'one batch, in order');
+  // Consecutive batches, asked before the first is answered: each gets its own, whole.
+  const [a, b, c] = await Promise.all([reader.read(names.slice(0, 2)), reader.read(['HEAD:missing.bin', names[5]!]), reader.read(names.slice(2))]);
+  check(a, files.slice(0, 2), 'first of three batches');
+  check(b, [undefined, files[5]], 'second');
+  check(c, files.slice(2), 'third');
+});
