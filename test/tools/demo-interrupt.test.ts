@@ -1,30 +1,21 @@
 // `npm run demo` (tools/demo) interrupted with Ctrl-C: no process and no folder left behind. (Apart from
 // demo.test.ts so that each file stays well under a minute.)
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { cleanEnv, projectRoot } from '../helpers/cli.js';
-
-/** The demo as `npm run demo` starts it (after the build): its TypeScript through tsx. */
-const demoArgs = ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts')];
-
-/** Processes whose command line mentions `text` (the demo's folder): the stand-ins and serve it started. */
-function processesMentioning(text: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(text) && !l.includes('ps -eo'));
-}
+import { processesMentioning, spawnDemo } from './demo-process.js';
 
 t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 130', async (t) => {
   const parent = mkdtempSync(join(tmpdir(), 'modelship-demo-test-'));
   t.teardown(() => rmSync(parent, { recursive: true, force: true }));
   const dir = join(parent, 'demo');
-  const child = spawn(process.execPath, [...demoArgs, '--dir', dir], { cwd: parent, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawnDemo(['--dir', dir], parent);
+  const child = demo.process;
   let out = '';
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const started = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const started = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
     if (out.includes('[2/12]')) resolve(); // serve and the stand-ins run from step 1 on
   }));
@@ -37,7 +28,7 @@ t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 
   let hung: NodeJS.Timeout | undefined;
   const code = await Promise.race([exited, new Promise<'hung'>((resolve) => (hung = setTimeout(() => resolve('hung'), 30_000)))]);
   clearTimeout(hung);
-  if (code === 'hung') child.kill('SIGKILL');
+  if (code === 'hung') process.kill(await demo.pid, 'SIGKILL'); // the demo itself: its stand-ins and serve are tethered to it
   t.equal(code, 130, `exits 130 within 30 s of Ctrl-C; it said:\n${err}`);
   // The stand-ins are stopped before the process exits; the OS may take a moment to reap them.
   for (let waited = 0; processesMentioning(dir).length && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));

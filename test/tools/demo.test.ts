@@ -1,32 +1,22 @@
 // `npm run demo` (tools/demo): the whole story runs, says what it did, and leaves no process and (without
 // --keep) no folder behind — also when interrupted.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { cleanEnv, projectRoot } from '../helpers/cli.js';
 import { readmeExample } from '../helpers/golden.js';
-
-/** Processes whose command line mentions `text` (the demo's folder): the stand-ins and commands it started. */
-/** The demo as `npm run demo` starts it (after the build): its TypeScript through tsx. */
-const demoArgs = ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts')];
+import { processesMentioning, spawnDemo } from './demo-process.js';
 
 function runDemo(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...demoArgs, ...args], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnDemo(args, cwd).process;
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-function processesMentioning(text: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(text) && !l.includes('ps -eo'));
 }
 
 t.test('the story from registration to the regulator\'s answer, in one run', async (t) => {

@@ -30,9 +30,9 @@ export interface TetheredProcess {
 }
 
 /** Spawns `command args` on a tether; `stdout`/`stderr` as in spawn's stdio ('pipe', 'ignore', 'inherit'). */
-export function spawnTethered(command: string, args: string[], options: { stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {}): TetheredProcess {
+export function spawnTethered(command: string, args: string[], options: { stdout?: 'pipe' | 'ignore'; stderr?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv; cwd?: string } = {}): TetheredProcess {
   const stdio: StdioOptions = ['pipe', options.stdout ?? 'pipe', options.stderr ?? 'pipe', 'pipe'];
-  const child = spawn(process.execPath, ['-e', tether, command, ...args], { stdio, ...(options.env ? { env: options.env } : {}) });
+  const child = spawn(process.execPath, ['-e', tether, command, ...args], { stdio, ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) });
   const pid = new Promise<number>((resolve, reject) => {
     let text = '';
     const fd3 = child.stdio[3] as NodeJS.ReadableStream;

@@ -1,0 +1,21 @@
+// The demo as its tests start it: `npm run demo`'s command (its TypeScript through tsx), on a
+// tether (tools/sandbox/tether.ts), so that a test killed by tap's timeout takes the demo — and
+// with it the stand-ins and serve the demo tethered to itself — down too. SIGINT and SIGTERM sent
+// to the returned process reach the demo; its exit code is the demo's.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { spawnTethered, type TetheredProcess } from '../../tools/sandbox/tether.js';
+import { cleanEnv, projectRoot } from '../helpers/cli.js';
+
+const demoArgs = ['--import', import.meta.resolve('tsx'), join(projectRoot, 'tools/demo/cli.ts')];
+
+/** Starts the demo with `args` in `cwd`: `process` is its tether (stdout and stderr piped), `pid` the demo's own. */
+export function spawnDemo(args: string[], cwd: string): TetheredProcess {
+  return spawnTethered(process.execPath, [...demoArgs, ...args], { env: cleanEnv(), cwd });
+}
+
+/** Processes whose command line mentions `text` (the demo's folder): the stand-ins and commands it started. */
+export function processesMentioning(text: string): string[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.includes(text) && !l.includes('ps -eo'));
+}
