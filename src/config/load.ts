@@ -62,6 +62,24 @@ export function classify(path: string): Kind | { ignore: true } | { problem: str
   return { problem: `not a file modelship knows; expected ${expectedLayout(parts[0]!)}` };
 }
 
+/**
+ * [model, version] for a path classify() calls a version manifest (models/<model>/versions/<version>.yaml),
+ * found without splitting or regular expressions: it runs for every file of the repository.
+ */
+function versionKey(path: string): [string, string] | undefined {
+  if (!path.startsWith('models/')) return undefined;
+  const slash = path.indexOf('/', 7);
+  if (slash <= 7 || !path.startsWith('/versions/', slash)) return undefined;
+  const at = slash + 10;
+  if (path.indexOf('/', at) >= 0 || !path.endsWith('.yaml') || path.length === at + 5) return undefined;
+  // A hidden file or a README is ignored (classify).
+  const first = path.charCodeAt(at);
+  if (first === 46 /* . */ || ((first | 32) === 114 /* r */ && 'ignore' in classify(path))) return undefined;
+  return [path.slice(7, slash), path.slice(at, -5)];
+}
+
+const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function expectedLayout(top: string): string {
   switch (top) {
     case 'environments': return 'environments/<environment>.yaml';
@@ -110,7 +128,23 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
   };
   const files = await snapshot.list();
   const wanted: Array<{ path: string; kind: Kind }> = [];
+  // Loading only what is pinned, the version files (nearly all of a repository of hundreds of
+  // models) are only noted here; the pinned ones are picked after the environments are read.
+  const pinnedOnly = options.versions === 'pinned';
+  const tooBig = new Set<string>();
   for (const f of files) {
+    const key = versionKey(f.path);
+    if (key) {
+      repo.present.add(f.path);
+      let set = repo.versionFiles.get(key[0]);
+      if (!set) repo.versionFiles.set(key[0], (set = new Set()));
+      set.add(key[1]);
+      if (f.size !== undefined && f.size > limits.maxBytes) {
+        repo.problems.push(oversized(f.path, f.size, limits));
+        tooBig.add(f.path);
+      } else if (!pinnedOnly) wanted.push({ path: f.path, kind: { schema: 'version', key } });
+      continue;
+    }
     const kind = classify(f.path);
     if ('ignore' in kind) continue;
     if ('problem' in kind) {
@@ -118,7 +152,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
       continue;
     }
     repo.present.add(f.path);
-    if (f.size > limits.maxBytes) {
+    if (f.size !== undefined && f.size > limits.maxBytes) {
       repo.problems.push(oversized(f.path, f.size, limits));
       continue;
     }
@@ -141,7 +175,12 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
       }
     }
-    const versions = streamed ? wanted.filter((w) => w.kind.schema === 'version') : wanted.filter((w) => pinned.has(w.path));
+    // In listing order, as the other files (git's order of paths is their byte order).
+    const versions = streamed ? wanted.filter((w) => w.kind.schema === 'version')
+      : [...pinned].filter((p) => repo.present.has(p) && !tooBig.has(p)).sort(byteOrder).flatMap((path) => {
+        const key = versionKey(path);
+        return key ? [{ path, kind: { schema: 'version' as const, key } }] : [];
+      });
     await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined);
   }
   return repo;
@@ -163,7 +202,13 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
   };
   try {
     for (let at = 0; at < items.length; at += readSize) {
-      const group = items.slice(at, at + readSize);
+      let group = items.slice(at, at + readSize);
+      // Sizes the listing left out (a git revision's) are learned now, for the files read only.
+      const sizes = snapshot.sizes ? await snapshot.sizes(group.map((i) => i.path)) : undefined;
+      if (sizes) {
+        for (const i of group) if (sizes.get(i.path)! > limits.maxBytes) repo.problems.push(oversized(i.path, sizes.get(i.path)!, limits));
+        group = group.filter((i) => !(sizes.get(i.path)! > limits.maxBytes));
+      }
       const contents = await snapshot.read(group.map((i) => i.path), limits.maxBytes);
       for (let b = 0; b < group.length; b += batchSize) await loadBatch(group.slice(b, b + batchSize), contents, limits, repo, workerFor, cache, keep);
     }

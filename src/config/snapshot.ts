@@ -8,7 +8,8 @@ import { join } from 'node:path';
 export interface RepoFile {
   /** path relative to the repository root, with forward slashes */
   path: string;
-  size: number;
+  /** bytes; left out by a listing that does not carry it (a git revision: `sizes` tells) */
+  size?: number;
 }
 
 export interface Snapshot {
@@ -18,6 +19,8 @@ export interface Snapshot {
   list(): Promise<RepoFile[]>;
   /** contents of the named files; at most `maxBytes` of each is read (the size check happens before) */
   read(paths: string[], maxBytes: number): Promise<Map<string, Buffer>>;
+  /** the sizes of listed files whose size list() left out */
+  sizes?(paths: string[]): Promise<Map<string, number>>;
 }
 
 /** The folders that hold release data. */
@@ -103,5 +106,12 @@ export function withChanges(base: Snapshot, changes: Map<string, Buffer>): Snaps
       for (const p of paths) if (changes.has(p)) result.set(p, changes.get(p)!);
       return result;
     },
+    ...(base.sizes ? {
+      async sizes(paths: string[]) {
+        const result = await base.sizes!(paths.filter((p) => !changes.has(p)));
+        for (const p of paths) if (changes.has(p)) result.set(p, changes.get(p)!.length);
+        return result;
+      },
+    } : {}),
   };
 }
