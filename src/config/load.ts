@@ -99,6 +99,12 @@ export interface LoadOptions {
   /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
   cache?: ValidateCache;
   /**
+   * The other files (model cards, environments, policies) that loaded cleanly earlier in this
+   * run, by schema and SHA-256 of their bytes: the base, head and fork point of a pull request
+   * share most of them (600 model cards), and the same bytes load the same way. In memory only.
+   */
+  memo?: Map<string, unknown>;
+  /**
    * With versions 'all': 'all' keeps every manifest in `versions` (default); 'pinned' checks
    * each of the others (check.ts checkVersion) as soon as it is loaded and keeps only its
    * problems, so a year of history is never in memory at once (validate).
@@ -167,7 +173,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
 
   const streamed = options.versions !== 'pinned' && options.keepVersions === 'pinned';
   const first = options.versions === 'pinned' || streamed ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
-  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache);
+  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache, undefined, options.memo);
   if (options.versions === 'pinned' || streamed) {
     const pinned = new Set<string>(options.alsoRead ?? []);
     for (const env of repo.environments.values()) {
@@ -181,7 +187,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
         const key = versionKey(path);
         return key ? [{ path, kind: { schema: 'version' as const, key } }] : [];
       });
-    await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined);
+    await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined, options.memo);
   }
   return repo;
 }
@@ -190,7 +196,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
  * Reads and loads `items` a batch at a time. `keep`: which version manifests stay in
  * repo.versions; the others are checked here (checkVersion) and only their problems kept.
  */
-async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache, keep?: (path: string) => boolean) {
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache, keep?: (path: string) => boolean, memo?: Map<string, unknown>) {
   // Whether a worker pays is decided at the first batch: how many of its files the cache did not
   // have, as a share of all the files to load.
   let worker: LoaderWorker | undefined;
@@ -210,24 +216,24 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
         group = group.filter((i) => !(sizes.get(i.path)! > limits.maxBytes));
       }
       const contents = await snapshot.read(group.map((i) => i.path), limits.maxBytes);
-      for (let b = 0; b < group.length; b += batchSize) await loadBatch(group.slice(b, b + batchSize), contents, limits, repo, workerFor, cache, keep);
+      for (let b = 0; b < group.length; b += batchSize) await loadBatch(group.slice(b, b + batchSize), contents, limits, repo, workerFor, cache, keep, memo);
     }
   } finally {
     worker?.close();
   }
 }
 
-async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: Map<string, Buffer>, limits: Limits, repo: LoadedRepository, workerFor: (batchFiles: number, toParse: number) => LoaderWorker | undefined, cache?: ValidateCache, keep?: (path: string) => boolean) {
+async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: Map<string, Buffer>, limits: Limits, repo: LoadedRepository, workerFor: (batchFiles: number, toParse: number) => LoaderWorker | undefined, cache?: ValidateCache, keep?: (path: string) => boolean, memo?: Map<string, unknown>) {
   const results = new Map<string, ReturnType<typeof loadDocument>>();
   // Version manifests: the same digest as registry/manifest.ts manifestDigest (SHA-256 of the exact bytes),
   // which is also the cache's key.
   const digests = new Map<string, string>();
   for (const { path, kind } of items) {
     const bytes = contents.get(path);
-    if (kind.schema !== 'version' || !bytes) continue;
+    if (!bytes || (kind.schema !== 'version' && !memo)) continue;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     digests.set(path, sha256);
-    const data = cache?.get(sha256);
+    const data = kind.schema === 'version' ? cache?.get(sha256) : memo!.get(`${kind.schema} ${sha256}`);
     if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
   }
   const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
@@ -252,6 +258,7 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
       if (result.parsed) repo.unvalidated.set(path, result.parsed);
       continue;
     }
+    if (memo && kind.schema !== 'version' && result.problems.length === 0 && digests.has(path)) memo.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
     switch (kind.schema) {
       case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
       case 'environment': repo.environments.set(kind.key[0]!, result.loaded as Loaded<Environment>); break;

@@ -29,14 +29,19 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
   const commit = await resolveRevision(root, rev);
   const label = rev === commit ? commit.slice(0, 12) : `${rev} (${commit.slice(0, 12)})`;
   let listing: Listed[] | undefined;
-  let byPath: Map<string, Listed> | undefined;
+  /** the listing in parts (one per release folder when shared), each found by path through its own index */
+  let parts: Listed[][] = [];
 
   async function list() {
     if (listing) return listing;
-    if (!shared) return (listing = await listTree(root, commit, '', `list the release files at ${label}`, [...releaseRoots]));
+    if (!shared) {
+      listing = await listTree(root, commit, '', `list the release files at ${label}`, [...releaseRoots]);
+      parts = [listing];
+      return listing;
+    }
     // The release folders' own tree ids, then each folder's listing (shared by tree id), in tree order.
     const top = await listEntries(root, ['ls-tree', '-z', '--full-tree', commit, '--', ...releaseRoots], `list the release files at ${label}`);
-    const parts = await Promise.all(top.map((e) => {
+    parts = await Promise.all(top.map((e) => {
       if (e.type !== 'tree') return e.type === 'blob' ? [{ path: e.path, oid: e.oid } as Listed] : [];
       const key = `${e.oid} ${e.path}`;
       let folder = shared.get(key);
@@ -49,10 +54,19 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
     return (listing = parts.flat());
   }
 
-  // Built once: a snapshot is read several times (release files, then the versions they pin).
   const find = async (paths: string[]) => {
-    byPath ??= new Map((await list()).map((f) => [f.path, f]));
-    return paths.map((p) => byPath!.get(p)).filter((f): f is Listed => !!f);
+    await list();
+    const found: Listed[] = [];
+    for (const p of paths) {
+      for (const part of parts) {
+        const f = indexOf(part).get(p);
+        if (f) {
+          found.push(f);
+          break;
+        }
+      }
+    }
+    return found;
   };
   /** Learns the sizes the listing left out (kept on the listed file: snapshots sharing a folder share them). */
   const sized = async (files: Listed[]) => {
@@ -67,7 +81,7 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
 
   return {
     label,
-    list: async () => (await list()).map(({ path, size }) => (size === undefined ? { path } : { path, size })),
+    list,
     async sizes(paths) {
       return new Map((await sized(await find(paths))).map((f) => [f.path, f.size]));
     },
@@ -78,6 +92,14 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
       return new Map(wanted.map((f) => [f.path, blobs.get(f.oid)!]));
     },
   };
+}
+
+/** Each listing's files by path, built once however many snapshots share the listing (a snapshot is read several times: release files, then the versions they pin). */
+const indexes = new WeakMap<Listed[], Map<string, Listed>>();
+function indexOf(files: Listed[]): Map<string, Listed> {
+  let index = indexes.get(files);
+  if (!index) indexes.set(files, (index = new Map(files.map((f) => [f.path, f]))));
+  return index;
 }
 
 /** Every blob under `tree` (a commit or a tree id), recursively, each path prefixed with `prefix`. */
