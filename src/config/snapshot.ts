@@ -21,6 +21,12 @@ export interface Snapshot {
   read(paths: string[], maxBytes: number): Promise<Map<string, Buffer>>;
   /** the sizes of listed files whose size list() left out */
   sizes?(paths: string[]): Promise<Map<string, number>>;
+  /**
+   * Optional: keeps what serves reads open (a git revision's `cat-file --batch`) until the
+   * returned function is called, for a caller that reads many small batches in a row. Without
+   * it, each read may start and end its own.
+   */
+  hold?(): () => void;
 }
 
 /** The folders that hold release data. */
@@ -95,6 +101,7 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
 export function withChanges(base: Snapshot, changes: Map<string, Buffer>): Snapshot {
   return {
     label: `${base.label} with changes`,
+    ...(base.hold ? { hold: () => base.hold!() } : {}),
     async list() {
       const files = (await base.list()).filter((f) => !changes.has(f.path));
       for (const [path, content] of changes) files.push({ path, size: content.length });

@@ -8,14 +8,16 @@
 //
 // Where: <git dir>/modelship/validate-cache (the common git dir of a worktree, the repository
 // itself when bare), so it is never committed and goes with the clone. Safe to delete.
-// Format: one header line of JSON ({format, identity, entries, bodyBytes, bodySha256}), then the
-// body, one line per entry, ["<sha256>",<parsed data>]; the header's digest of the body is checked
-// before the body is trusted, and each entry's data stays as its JSON bytes until it is asked for. Written whole to a temporary file and renamed over the old one, and
-// bounded (maxEntries, maxBytes): the entries this run used are kept first.
+// Format: one header line of JSON ({format, identity, entries, bodyBytes, bodySha256}, perhaps
+// padded with spaces), then the body, one line per entry, ["<sha256>",<parsed data>]; the
+// header's digest of the body is checked before the body is trusted. Memory does not grow with
+// the cache: the file is checked and indexed a MiB at a time and each entry's data read from it
+// when asked for; what a run learns is written to a temporary file as it goes, which is renamed
+// over the old one at the end. Bounded (maxEntries, maxBytes): the entries this run used are kept first.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { schemaDir } from './schema.js';
 import { defaultLimits, type Limits } from './yaml.js';
@@ -106,29 +108,40 @@ export function cacheFileIn(gitDir: string): string {
 /** Opens (reads) the cache at `file` for `identity`; never throws. */
 export function openValidateCache(file: string, identity: string, bounds: CacheBounds = defaultCacheBounds): ValidateCache {
   const stats: CacheStats = { opened: 'missing', hits: 0, misses: 0, added: 0, written: false };
-  let old = new Map<string, Buffer>();
+  // The old file is indexed, not kept: each entry's JSON is read from it when asked for (a year
+  // of manifests is ~30 MB of JSON, and several times that parsed).
+  let old: OldEntries | undefined;
   try {
     const size = statSync(file).size;
     if (size > bounds.maxBytes) stats.opened = 'too-large';
     else {
-      const read = readCacheFile(readFileSync(file), identity);
+      const read = indexCacheFile(file, identity);
       stats.opened = read.status;
-      if (read.entries) old = read.entries;
+      old = read.entries;
     }
   } catch (e) {
     stats.opened = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
   }
-  // Entries stay as their JSON text (the file's bytes, or this run's text) until asked for: a
-  // year of manifests parsed at once is several times the file's size in memory.
-  const used = new Map<string, Buffer | string>(); // sha256 -> the entry's data as JSON, this run's
-  const previous = old;
-  let dirty = false;
+  // The keys this run used, in order: they are kept first when the file is written. From this
+  // run's first addition on, what it uses goes straight into the next file (CacheWriter), so
+  // a cold run does not hold what it learns either.
+  const used = new Set<string>();
+  let writer: CacheWriter | undefined;
+  let failed = false;
+  const write = (key: string, json: Buffer | string) => {
+    if (!writer || failed) return;
+    try {
+      writer.add(key, json);
+    } catch {
+      failed = true; // a full or read-only disk: nothing is written, the next run is cold
+    }
+  };
 
   return {
     file,
     stats,
     get(sha256) {
-      const json = previous.get(sha256);
+      const json = old?.read(sha256);
       if (json === undefined) {
         stats.misses++;
         return undefined;
@@ -141,128 +154,288 @@ export function openValidateCache(file: string, identity: string, bounds: CacheB
         return undefined;
       }
       stats.hits++;
-      used.set(sha256, json);
+      if (!used.has(sha256)) {
+        used.add(sha256);
+        write(sha256, json);
+      }
       return data;
     },
     put(sha256, data) {
       if (used.has(sha256) || !jsonExact(data, 0)) return;
-      used.set(sha256, Buffer.from(JSON.stringify(data), 'utf8')); // off the JS heap: thousands of these would make it grow
+      if (!writer && !failed) {
+        try {
+          writer = new CacheWriter(file, identity, bounds);
+          // This run's earlier hits first, in the order used.
+          for (const key of used) {
+            const json = old?.read(key);
+            if (json) writer.add(key, json);
+          }
+        } catch {
+          failed = true;
+        }
+      }
+      used.add(sha256);
+      write(sha256, JSON.stringify(data));
       stats.added++;
-      dirty = true;
     },
     save() {
-      if (!dirty) return;
+      const w = writer;
+      writer = undefined;
       try {
-        writeCacheFile(file, identity, used, previous, bounds);
+        if (!w) return;
+        if (failed) throw new Error('not written');
+        // Then the older entries while there is room.
+        for (const key of old?.keys() ?? []) {
+          if (used.has(key)) continue;
+          const json = old!.read(key);
+          if (json && !w.add(key, json)) break;
+        }
+        w.finish();
         stats.written = true;
       } catch {
-        // a read-only or full disk: the next run is cold, which is only slower
+        w?.discard(); // a read-only or full disk: the next run is cold, which is only slower
+      } finally {
+        old?.close();
       }
     },
   };
 }
 
-/** The entries, as each one's data in JSON (a view into `bytes`), by sha256; each line is checked to be an entry. */
-function readCacheFile(bytes: Buffer, identity: string): { status: string; entries?: Map<string, Buffer> } {
-  const nl = bytes.indexOf(0x0a);
-  if (nl < 0) return { status: 'corrupt' };
-  let header: { format?: unknown; identity?: unknown; bodyBytes?: unknown; bodySha256?: unknown };
-  try {
-    header = JSON.parse(bytes.subarray(0, nl).toString('utf8')) as typeof header;
-  } catch {
-    return { status: 'corrupt' };
-  }
-  if (!header || typeof header !== 'object' || header.format !== cacheFormat) return { status: 'corrupt' };
-  if (header.identity !== identity) return { status: 'other-identity' };
-  const body = bytes.subarray(nl + 1);
-  if (header.bodyBytes !== body.length || header.bodySha256 !== createHash('sha256').update(body).digest('hex')) return { status: 'corrupt' };
-  const entries = new Map<string, Buffer>();
-  // Each line is ["<key>",<data>]: the key (a JSON string) is parsed and the data kept as its
-  // bytes, parsed when asked for (the body's digest was checked above).
-  for (let at = 0; at < body.length;) {
-    let end = body.indexOf(0x0a, at);
-    if (end < 0) end = body.length;
-    if (body[at] !== 0x5b || body[at + 1] !== 0x22 || body[end - 1] !== 0x5d) return { status: 'corrupt' };
-    let quote = at + 2;
+/** The entries of a cache file: where each one's JSON is, read from the file when asked for. */
+interface OldEntries {
+  keys(): IterableIterator<string>;
+  /** the entry's data as JSON bytes; undefined when there is none, or the file is no longer the one checked */
+  read(key: string): Buffer | undefined;
+  close(): void;
+}
+
+type Header = { format?: unknown; identity?: unknown; bodyBytes?: unknown; bodySha256?: unknown };
+
+/**
+ * Checks a cache file (header, identity, the body's length and digest, each line an entry),
+ * reading it a MiB at a time, and indexes where each entry's data is. Entries are then read
+ * one at a time through a descriptor closed once the reading in progress is done (a long-lived
+ * process, the checker, keeps none open); a file replaced since (another run's rename) answers
+ * nothing, so what is read is what was checked.
+ */
+function indexCacheFile(file: string, identity: string): { status: string; entries?: OldEntries } {
+  const index = new Map<string, [number, number]>(); // key -> [offset of the data, its length]
+  let header: Header | undefined;
+  let bodyAt = 0;
+  const hash = createHash('sha256');
+  const line = (bytes: Buffer, at: number): string | undefined => {
+    if (!header) {
+      try {
+        header = JSON.parse(bytes.toString('utf8')) as Header;
+      } catch {
+        return 'corrupt';
+      }
+      if (!header || typeof header !== 'object' || header.format !== cacheFormat) return 'corrupt';
+      if (header.identity !== identity) return 'other-identity';
+      bodyAt = at + bytes.length + 1;
+      return undefined;
+    }
+    // Each line is ["<key>",<data>]: the key (a JSON string) is parsed, and where the data is kept.
+    const end = bytes.length;
+    if (bytes[0] !== 0x5b || bytes[1] !== 0x22 || bytes[end - 1] !== 0x5d) return 'corrupt';
+    let quote = 2;
     for (;;) {
-      quote = body.indexOf(0x22, quote);
-      if (quote < 0 || quote >= end) return { status: 'corrupt' };
+      quote = bytes.indexOf(0x22, quote);
+      if (quote < 0) return 'corrupt';
       let slashes = 0;
-      while (body[quote - 1 - slashes] === 0x5c) slashes++;
+      while (bytes[quote - 1 - slashes] === 0x5c) slashes++;
       if (slashes % 2 === 0) break;
       quote++;
     }
-    if (body[quote + 1] !== 0x2c || quote + 2 >= end - 1) return { status: 'corrupt' };
+    if (bytes[quote + 1] !== 0x2c || quote + 2 >= end - 1) return 'corrupt';
     let key: unknown;
     try {
-      key = JSON.parse(body.toString('utf8', at + 1, quote + 1));
+      key = JSON.parse(bytes.toString('utf8', 1, quote + 1));
     } catch {
-      return { status: 'corrupt' };
+      return 'corrupt';
     }
-    if (typeof key !== 'string') return { status: 'corrupt' };
-    entries.set(key, body.subarray(quote + 2, end - 1));
-    at = end + 1;
+    if (typeof key !== 'string') return 'corrupt';
+    index.set(key, [at + quote + 2, end - 1 - (quote + 2)]);
+    return undefined;
+  };
+
+  let checked: Stats;
+  let size = 0;
+  const fd = openSync(file, 'r');
+  try {
+    checked = fstatSync(fd);
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let carry: Buffer = Buffer.alloc(0); // a line not yet whole, and where it starts in the file
+    let carryAt = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, size);
+      if (n === 0) break;
+      const data = chunk.subarray(0, n);
+      if (header) hash.update(data);
+      let from = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, from)) {
+        const at = carry.length ? carryAt : size + from;
+        const bytes = carry.length ? Buffer.concat([carry, data.subarray(from, nl)]) : data.subarray(from, nl);
+        carry = Buffer.alloc(0);
+        const wasHeader = !header;
+        const status = line(bytes, at);
+        if (status) return { status };
+        if (wasHeader) hash.update(data.subarray(nl + 1)); // the body starts after the header's line feed
+        from = nl + 1;
+      }
+      if (from < n) {
+        if (!carry.length) carryAt = size + from;
+        carry = Buffer.concat([carry, data.subarray(from)]);
+      }
+      size += n;
+    }
+    if (!header) return { status: 'corrupt' };
+    if (carry.length) { // the last line has no line feed
+      const status = line(carry, carryAt);
+      if (status) return { status };
+    }
+  } finally {
+    closeSync(fd);
   }
-  return { status: 'loaded', entries };
+  if (header.bodyBytes !== size - bodyAt || header.bodySha256 !== hash.digest('hex')) return { status: 'corrupt' };
+
+  let reading: number | undefined;
+  let gone = false;
+  const close = () => {
+    if (reading === undefined) return;
+    try {
+      closeSync(reading);
+    } catch {
+      // already closed
+    }
+    reading = undefined;
+  };
+  return {
+    status: 'loaded',
+    entries: {
+      keys: () => index.keys(),
+      read(key) {
+        const where = index.get(key);
+        if (!where || gone) return undefined;
+        try {
+          if (reading === undefined) {
+            reading = openSync(file, 'r');
+            const now = fstatSync(reading);
+            if (now.ino !== checked.ino || now.dev !== checked.dev || now.size !== checked.size || now.mtimeMs !== checked.mtimeMs) throw new Error('replaced');
+            // Closed once this batch of reads is done (nothing waits on it to end the process).
+            setImmediate(close).unref();
+          }
+          const bytes = Buffer.allocUnsafe(where[1]);
+          for (let got = 0; got < bytes.length;) {
+            const n = readSync(reading, bytes, got, bytes.length - got, where[0] + got);
+            if (n === 0) throw new Error('truncated');
+            got += n;
+          }
+          return bytes;
+        } catch {
+          gone = true; // replaced or unreadable since it was checked: no more answers from it
+          close();
+          return undefined;
+        }
+      },
+      close,
+    },
+  };
 }
 
-function writeCacheFile(file: string, identity: string, used: Map<string, Buffer | string>, old: Map<string, Buffer>, bounds: CacheBounds): void {
-  // Which entries fit (this run's first, older ones while there is room) and the body's digest,
-  // then the header and the body written a group of lines at a time: the body is never in memory whole.
-  const chosen: Array<[string, Buffer | string]> = [];
-  let bytes = 0;
-  const hash = createHash('sha256');
-  const add = (key: string, json: Buffer | string): boolean => {
-    const head = `${chosen.length ? '\n' : ''}[${JSON.stringify(key)},`;
-    const length = Buffer.byteLength(head) + (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + 1;
-    if (chosen.length >= bounds.maxEntries || bytes + length > bounds.maxBytes - 512) return false;
-    chosen.push([key, json]);
-    hash.update(head).update(json).update(']');
-    bytes += length;
-    return true;
-  };
-  for (const [key, json] of used) if (!add(key, json)) break;
-  for (const [key, json] of old) {
-    if (used.has(key)) continue;
-    if (!add(key, json)) break;
+/** Room for the header line at the start of the file, which is written last (padded with spaces, which JSON allows). */
+const headerRoom = 512;
+
+/**
+ * The next cache file, written as it is learnt: entries go to a temporary file a MiB at a time
+ * (with their digest), the header is written over the room left for it at the start, and the
+ * file is renamed over the old one. Bounded like the file (maxEntries, maxBytes).
+ */
+class CacheWriter {
+  private readonly temp: string;
+  private readonly hash = createHash('sha256');
+  private readonly chunk = Buffer.allocUnsafe(1 << 20);
+  private buffered = 0;
+  /** where the next flush goes */
+  private position = headerRoom;
+  private bytes = 0;
+  private entries = 0;
+
+  constructor(private readonly file: string, private readonly identity: string, private readonly bounds: CacheBounds) {
+    mkdirSync(dirname(file), { recursive: true });
+    this.temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    closeSync(openSync(this.temp, 'wx', 0o644));
   }
-  const header = JSON.stringify({ format: cacheFormat, identity, entries: chosen.length, bodyBytes: bytes, bodySha256: hash.digest('hex') });
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fd = openSync(temp, 'wx', 0o644);
+
+  /** Adds an entry; false when the bounds leave no room for it. */
+  add(key: string, json: Buffer | string): boolean {
+    const head = `${this.entries ? '\n' : ''}[${JSON.stringify(key)},`;
+    const length = Buffer.byteLength(head) + (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + 1;
+    if (this.entries >= this.bounds.maxEntries || this.bytes + length > this.bounds.maxBytes - headerRoom) return false;
+    this.hash.update(head).update(json).update(']');
+    this.put(head);
+    this.put(json);
+    this.put(']');
+    this.bytes += length;
+    this.entries++;
+    return true;
+  }
+
+  /** Writes the header and puts the file in place. */
+  finish(): void {
+    this.flush();
+    const header = JSON.stringify({ format: cacheFormat, identity: this.identity, entries: this.entries, bodyBytes: this.bytes, bodySha256: this.hash.digest('hex') });
+    const line = Buffer.from(`${header.padEnd(headerRoom - 1)}\n`, 'utf8');
+    if (line.length !== headerRoom) throw new Error('the header does not fit');
+    this.writeAt(line, 0);
+    renameSync(this.temp, this.file);
+    removeStale(this.file);
+  }
+
+  discard(): void {
+    rmSync(this.temp, { force: true });
+  }
+
+  private put(part: Buffer | string): void {
+    const length = typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+    if (this.buffered + length > this.chunk.length) this.flush();
+    if (length > this.chunk.length) {
+      this.writeAt(typeof part === 'string' ? Buffer.from(part, 'utf8') : part, this.position);
+      this.position += length;
+    } else this.buffered += typeof part === 'string' ? this.chunk.write(part, this.buffered, 'utf8') : part.copy(this.chunk, this.buffered);
+  }
+
+  private flush(): void {
+    if (!this.buffered) return;
+    this.writeAt(this.chunk.subarray(0, this.buffered), this.position);
+    this.position += this.buffered;
+    this.buffered = 0;
+  }
+
+  /** Opened for each write, so no descriptor is left open should the run end before finish(). */
+  private writeAt(buffer: Buffer, position: number): void {
+    const fd = openSync(this.temp, 'r+');
     try {
-      writeAll(fd, Buffer.from(`${header}\n`, 'utf8'));
-      // One reused buffer of lines: writing 30 MB allocates nothing per entry.
-      const chunk = Buffer.allocUnsafe(1 << 20);
-      let used = 0;
-      const put = (part: Buffer | string) => {
-        const length = typeof part === 'string' ? Buffer.byteLength(part) : part.length;
-        if (used + length > chunk.length) {
-          writeAll(fd, chunk.subarray(0, used));
-          used = 0;
-        }
-        if (length > chunk.length) writeAll(fd, typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
-        else used += typeof part === 'string' ? chunk.write(part, used, 'utf8') : part.copy(chunk, used);
-      };
-      chosen.forEach(([key, json], i) => {
-        put(`${i ? '\n' : ''}[${JSON.stringify(key)},`);
-        put(json);
-        put(']');
-      });
-      writeAll(fd, chunk.subarray(0, used));
+      for (let at = 0; at < buffer.length;) at += writeSync(fd, buffer, at, buffer.length - at, position + at);
     } finally {
       closeSync(fd);
     }
-    renameSync(temp, file);
-  } catch (e) {
-    rmSync(temp, { force: true });
-    throw e;
   }
 }
 
-function writeAll(fd: number, buffer: Buffer): void {
-  for (let at = 0; at < buffer.length;) at += writeSync(fd, buffer, at, buffer.length - at);
+/** Temporary files of runs that ended before saving (killed), once they are an hour old. */
+function removeStale(file: string): void {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.`;
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+      const path = join(dir, name);
+      if (Date.now() - statSync(path).mtimeMs > 3600_000) rmSync(path, { force: true });
+    }
+  } catch {
+    // only tidying
+  }
 }
 
 /** True when JSON.stringify then JSON.parse gives back exactly this value (no -0, NaN, Infinity, undefined...). */

@@ -3,7 +3,7 @@
 // or deleted is a cold run, never an error or a different answer.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -190,4 +190,69 @@ t.test('where the cache lives: .git, a worktree\'s common dir, a bare repository
   t.teardown(() => rmSync(nothing, { recursive: true, force: true }));
   mkdirSync(join(nothing, 'models'));
   t.equal(gitDirOf(nothing), undefined);
+});
+
+t.test('the cache file read a MiB at a time: entries across chunk ends and larger than a chunk, byte for byte', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-vcache-big-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'validate-cache');
+  // ~2.6 MB in 600 entries of odd sizes (lines fall across the 1 MiB reads), one of 1.5 MB, keys that need escaping.
+  const entries = Array.from({ length: 600 }, (_, i) => [`k${i}${i % 7 === 0 ? '"\\\\' : ''}`, { i, text: 'é'.repeat(i * 7 % 4001) }] as const);
+  const large = { text: 'x'.repeat(1_500_000) };
+  const a = openValidateCache(file, 'id');
+  for (const [k, v] of entries.slice(0, 300)) a.put(k, v);
+  a.put('large', large);
+  for (const [k, v] of entries.slice(300)) a.put(k, v);
+  a.save();
+  t.equal(a.stats.written, true);
+  const b = openValidateCache(file, 'id');
+  t.equal(b.stats.opened, 'loaded');
+  t.same(b.get('large'), large);
+  t.ok(entries.every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v)), 'every entry as it was put');
+  t.equal(b.stats.hits, 601);
+  // A flipped byte anywhere in the body, even in the last MiB, is found.
+  const bytes = readFileSync(file);
+  bytes[bytes.length - 1000]! ^= 0x01;
+  writeFileSync(file, bytes);
+  t.equal(openValidateCache(file, 'id').stats.opened, 'corrupt');
+});
+
+t.test('what a run learns goes to a temporary file as it comes; a file replaced since it was opened answers nothing; stale temporary files go', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-vcache-temp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'validate-cache');
+  const temps = () => readdirSync(dir).filter((n) => n.endsWith('.tmp'));
+  const stale = join(dir, 'validate-cache.1.0000.tmp');
+  const recent = join(dir, 'validate-cache.2.0000.tmp');
+  writeFileSync(stale, 'left by a killed run');
+  utimesSync(stale, new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+  writeFileSync(recent, 'another run, still going');
+
+  const a = openValidateCache(file, 'id');
+  t.equal(temps().length, 2, 'nothing written before anything is learnt');
+  a.put('k1', { n: 1 });
+  a.put('k2', { text: 'y'.repeat(1_200_000) }); // more than the MiB held before writing
+  const mine = temps().filter((n) => ![stale, recent].includes(join(dir, n)));
+  t.equal(mine.length, 1, 'a temporary file from the first entry learnt');
+  t.ok(statSync(join(dir, mine[0]!)).size > 1_200_000, 'and the entries are in it before save');
+  a.save();
+  t.same(temps(), ['validate-cache.2.0000.tmp'], 'saved: renamed; a temporary file over an hour old removed, a recent one kept');
+
+  const b = openValidateCache(file, 'id');
+  t.same(b.get('k1'), { n: 1 });
+  // The descriptor is closed once the reading in progress is done; then another run replaces the file.
+  await new Promise((resolve) => setImmediate(resolve));
+  const other = openValidateCache(file, 'id');
+  other.put('k1', { n: 'other' });
+  other.save();
+  t.equal(b.get('k2'), undefined, 'replaced since it was checked: no answer from it');
+  t.equal(b.get('k1'), undefined, 'nor for an entry it answered before');
+  t.same(openValidateCache(file, 'id').get('k1'), { n: 'other' });
+
+  // A run that learns nothing writes nothing.
+  const c = openValidateCache(file, 'id');
+  c.get('k1');
+  c.save();
+  t.equal(c.stats.written, false);
+  t.same(temps(), ['validate-cache.2.0000.tmp']);
 });

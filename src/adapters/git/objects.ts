@@ -21,11 +21,12 @@ interface Request {
 
 export class ObjectReader {
   private process: GitStream | undefined;
-  private buffered: Buffer = Buffer.alloc(0);
-  /** chunks received while the object at the front is still incomplete, and how many bytes that object needs */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private wanted = 0;
+  /** the start of a header line that a chunk cut in two */
+  private head: Buffer = Buffer.alloc(0);
+  /** the object whose content is arriving, copied straight from each chunk into a buffer of its size */
+  private object: { id: string; bytes: Buffer; filled: number } | undefined;
+  /** bytes still to skip: the line feed after an object's content */
+  private skip = 0;
   /** requests in the order git answers them */
   private readonly waiting: Request[] = [];
   private failure: ExternalError | undefined;
@@ -59,20 +60,7 @@ export class ObjectReader {
 
   private start(): GitStream {
     const p = streamGit(this.root, ['cat-file', '--batch'], this.operation);
-    p.stdout.on('data', (chunk: Buffer) => {
-      // A large object arrives in many chunks: gather them and join once it is whole, rather
-      // than copying what is buffered again at every chunk.
-      if (this.buffered.length + this.pendingBytes + chunk.length < this.wanted) {
-        this.pending.push(chunk);
-        this.pendingBytes += chunk.length;
-        return;
-      }
-      this.buffered = this.buffered.length || this.pending.length ? Buffer.concat([this.buffered, ...this.pending, chunk]) : chunk;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.wanted = 0;
-      this.drain();
-    });
+    p.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     // A closed stdin while stopping is expected; anything else fails the waiting reads.
     p.stdin.on('error', (e) => this.fail(e));
     p.done.then(
@@ -82,29 +70,67 @@ export class ObjectReader {
     return p;
   }
 
-  private drain(): void {
-    for (let w = this.waiting[0]; w; w = this.waiting[0]) {
-      while (w.out.length < w.count) {
-        const nl = this.buffered.indexOf(10);
-        if (nl < 0) return;
-        const header = this.buffered.subarray(0, nl).toString();
-        if (header.endsWith(' missing')) {
-          w.out.push(undefined);
-          this.buffered = this.buffered.subarray(nl + 1);
-          continue;
-        }
-        // <oid> <type> <size> LF <content> LF
-        const size = Number(header.split(' ')[2]);
-        if (this.buffered.length < nl + 1 + size + 1) {
-          this.wanted = nl + 1 + size + 1;
-          return;
-        }
-        const whole = this.buffered.length === nl + 1 + size + 1;
-        const bytes = this.buffered.subarray(nl + 1, nl + 1 + size);
-        // The last object of the buffer owns it: no copy; otherwise copy it out of the shared buffer.
-        w.out.push({ id: header.slice(0, header.indexOf(' ')), bytes: whole ? bytes : Buffer.from(bytes) });
-        this.buffered = this.buffered.subarray(nl + 1 + size + 1);
+  /**
+   * Parses a chunk of git's answer. Each object's content is copied once, from the chunks it
+   * arrives in into a buffer of its own size: no chunk is joined to the next or kept alive by an
+   * object cut out of it, so reading thousands of files allocates little more than their bytes.
+   */
+  private take(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.failure) {
+      if (this.skip) {
+        const n = Math.min(this.skip, chunk.length - at);
+        this.skip -= n;
+        at += n;
+        continue;
       }
+      const o = this.object;
+      if (o) {
+        const n = Math.min(o.bytes.length - o.filled, chunk.length - at);
+        chunk.copy(o.bytes, o.filled, at, at + n);
+        o.filled += n;
+        at += n;
+        if (o.filled === o.bytes.length) this.finish(o);
+        continue;
+      }
+      const nl = chunk.indexOf(10, at);
+      if (nl < 0) {
+        this.head = Buffer.concat([this.head, chunk.subarray(at)]);
+        return;
+      }
+      const header = (this.head.length ? Buffer.concat([this.head, chunk.subarray(at, nl)]) : chunk.subarray(at, nl)).toString();
+      this.head = Buffer.alloc(0);
+      at = nl + 1;
+      if (header.endsWith(' missing')) {
+        this.deliver(undefined);
+        continue;
+      }
+      // <oid> <type> <size> LF <content> LF
+      const size = Number(header.split(' ')[2]);
+      if (!Number.isSafeInteger(size) || size < 0) {
+        this.fail(new Error(`unexpected answer from git cat-file: ${JSON.stringify(header.slice(0, 200))}`));
+        return;
+      }
+      const object = { id: header.slice(0, header.indexOf(' ')), bytes: Buffer.allocUnsafe(size), filled: 0 };
+      if (size === 0) this.finish(object);
+      else this.object = object;
+    }
+  }
+
+  private finish(o: { id: string; bytes: Buffer }): void {
+    this.object = undefined;
+    this.skip = 1;
+    this.deliver({ id: o.id, bytes: o.bytes });
+  }
+
+  private deliver(object: GitObject | undefined): void {
+    const w = this.waiting[0];
+    if (!w) {
+      this.fail(new Error('git cat-file answered more than was asked'));
+      return;
+    }
+    w.out.push(object);
+    if (w.out.length === w.count) {
       this.waiting.shift();
       w.resolve(w.out);
     }

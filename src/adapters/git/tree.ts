@@ -4,7 +4,7 @@
 
 import { ExternalError } from '../../errors.js';
 import { releaseRoots, type RepoFile, type Snapshot } from '../../config/snapshot.js';
-import { objectSizes, readObjects } from './objects.js';
+import { ObjectReader, objectSizes, readObjects } from './objects.js';
 import { git, gitText } from './run.js';
 
 /** Resolves `rev` to a full commit id, or throws an ExternalError that says which revision. */
@@ -79,6 +79,18 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
     return files as Array<Listed & { size: number }>;
   };
 
+  // One `cat-file --batch` for the reads of a hold (Snapshot.hold: a load reading a batch at a
+  // time), ended when the last hold is released and its reads are answered; a read outside any
+  // hold has a process of its own, as before.
+  let reader: ObjectReader | undefined;
+  let holds = 0;
+  let reading = 0;
+  const idle = () => {
+    if (holds || reading || !reader) return;
+    reader.close();
+    reader = undefined;
+  };
+
   return {
     label,
     list,
@@ -88,8 +100,25 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
     async read(paths, maxBytes) {
       // A file over maxBytes is never read: a blob of gigabytes would otherwise be held whole.
       const wanted = (await sized(await find(paths))).filter((f) => f.size <= maxBytes);
-      const blobs = await catFileBatch(root, wanted.map((f) => f.oid));
-      return new Map(wanted.map((f) => [f.path, blobs.get(f.oid)!]));
+      if (!wanted.length) return new Map();
+      reading++;
+      try {
+        const blobs = await catFileBatch(root, wanted.map((f) => f.oid), (reader ??= new ObjectReader(root)));
+        return new Map(wanted.map((f) => [f.path, blobs.get(f.oid)!]));
+      } finally {
+        reading--;
+        idle();
+      }
+    },
+    hold() {
+      holds++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds--;
+        idle();
+      };
     },
   };
 }
@@ -126,10 +155,10 @@ async function listEntries(root: string, args: string[], operation: string): Pro
   return entries;
 }
 
-/** Reads many blobs through one `git cat-file --batch`; a missing one is an error. */
-export async function catFileBatch(root: string, oids: string[]): Promise<Map<string, Buffer>> {
+/** Reads many blobs through one `git cat-file --batch` (`reader`'s, or one of their own); a missing one is an error. */
+export async function catFileBatch(root: string, oids: string[], reader?: ObjectReader): Promise<Map<string, Buffer>> {
   const order = [...new Set(oids)];
-  const blobs = await readObjects(root, order);
+  const blobs = reader ? await reader.read(order) : await readObjects(root, order);
   const result = new Map<string, Buffer>();
   for (const [i, oid] of order.entries()) {
     const blob = blobs[i];

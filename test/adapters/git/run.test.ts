@@ -82,3 +82,18 @@ t.test('the object reader: large objects arriving in many chunks, between small 
   check(b, [undefined, files[5]], 'second');
   check(c, files.slice(2), 'third');
 });
+
+t.test('the object reader: an answer it cannot read (an ambiguous short id) fails the reads with what git said', async (t) => {
+  const repo = makeReleaseRepo({ content: false });
+  t.teardown(() => repo.cleanup());
+  // Two blobs whose ids both start with 9a80 (found by hashing "x<n>\n" until two agreed).
+  for (const text of ['x70\n', 'x167\n']) {
+    writeFileSync(join(repo.root, 'blob.txt'), text);
+    repo.git('hash-object', '-w', 'blob.txt');
+  }
+  const reader = new ObjectReader(repo.root, 'read test files');
+  t.teardown(() => reader.close());
+  const failed = { name: 'ExternalError', message: 'git: read test files: unexpected answer from git cat-file: "9a80 ambiguous"' };
+  await t.rejects(reader.read(['9a80']), failed);
+  await t.rejects(reader.read(['HEAD']), failed, 'and every read after it');
+});

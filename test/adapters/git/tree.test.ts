@@ -1,8 +1,10 @@
 // Snapshots of two revisions that share release folders list each shared folder once, and list
-// exactly what a snapshot of their own lists.
+// exactly what a snapshot of their own lists. A snapshot held open (Snapshot.hold, as the loader
+// does) reads all its batches through one `cat-file --batch`.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { makeReleaseRepo } from '../../helpers/repo.js';
 import { gitRevision, type TreeListings } from '../../../src/adapters/git/tree.js';
 import { loadRepository } from '../../../src/config/load.js';
@@ -48,4 +50,41 @@ t.test('a revision lists without sizes; a file over the limit is measured, repor
   const problem = loaded.problems.find((p) => p.file === pinned);
   t.match(problem, { severity: 'error', message: `file is ${formatBytes(size)}; expected at most 64.0 KiB` });
   t.notOk(loaded.versions.get('fraud-detector')?.has('2026.11.13-1'), 'not loaded');
+});
+
+/** The git on PATH now, before a test puts a wrapper in front of it. */
+const realGit = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'git')).find((f) => existsSync(f))!;
+
+t.test('a held snapshot reads batch after batch through one cat-file process, in order; released, reads still work', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  // Every git started from here on is logged by a wrapper first on PATH, then run as usual.
+  const bin = mkdtempSync(join(tmpdir(), 'modelship-git-log-'));
+  const log = join(bin, 'log');
+  writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  t.teardown(() => {
+    process.env.PATH = path;
+    rmSync(bin, { recursive: true, force: true });
+  });
+  const batches = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l === 'cat-file --batch').length : 0);
+
+  const snapshot = await gitRevision(repo.root, 'HEAD');
+  const files = (await snapshot.list()).map((f) => f.path);
+  t.ok(files.length >= 4);
+  const want = (path: string) => repo.git('show', `HEAD:${path}`);
+  const release = snapshot.hold!();
+  // Batches asked one after another and two at once, as the loader does (the next while this one loads).
+  const one = await snapshot.read(files.slice(0, 2), 1 << 20);
+  const [two, three] = await Promise.all([snapshot.read(files.slice(2, 3), 1 << 20), snapshot.read(files.slice(3), 1 << 20)]);
+  t.same([...one.keys(), ...two.keys(), ...three.keys()], files, 'each batch answers its own files, in order');
+  for (const m of [one, two, three]) for (const [p, bytes] of m) t.equal(bytes.toString(), want(p), p);
+  t.same(await snapshot.read([], 1 << 20), new Map(), 'an empty batch');
+  t.equal(batches(), 1, 'one cat-file --batch for every read of the hold');
+  release();
+  release(); // a second call changes nothing
+  t.equal((await snapshot.read([files[0]!], 1 << 20)).get(files[0]!)!.toString(), want(files[0]!), 'released: a read has its own process');
+  t.equal(batches(), 2);
+  t.same([...(await snapshot.read(['environments/nope.yaml', files[0]!], 1 << 20)).keys()], [files[0]], 'a path the revision does not have is left out');
 });
