@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
-import type { Snapshot } from './snapshot.js';
+import type { RepoFile, Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, RepositoryPolicy, VersionManifest } from './types.js';
 import { LoaderWorker } from './parallel.js';
 import { checkVersion } from './check.js';
@@ -33,7 +33,7 @@ export interface LoadedRepository {
   /** policies/repository.yaml: who approves code, policy and environment changes (absent when missing or invalid) */
   repository?: Loaded<RepositoryPolicy>;
   /** every release file listed, loaded or not: existence checks use this, so one broken file does not cascade */
-  present: Set<string>;
+  present: PathSet;
   /** files that parsed but failed their schema: cross-file checks look at what they safely can */
   unvalidated: Map<string, ParsedText>;
   problems: Problem[];
@@ -43,6 +43,11 @@ export interface LoadedRepository {
 }
 
 type Kind = { schema: SchemaName; key: string[] };
+
+/** A set of paths to ask and go through (a Set is one). */
+export interface PathSet extends Iterable<string> {
+  has(path: string): boolean;
+}
 
 export { repositoryPolicyFile };
 
@@ -60,6 +65,65 @@ export function classify(path: string): Kind | { ignore: true } | { problem: str
     return { schema: 'version', key: [parts[1]!, name.slice(0, -5)] };
   }
   return { problem: `not a file modelship knows; expected ${expectedLayout(parts[0]!)}` };
+}
+
+/** What the listing of a snapshot (or one folder of it) says, before anything is read. */
+interface Classified {
+  /** the release files other than version manifests, to be loaded */
+  others: Array<{ path: string; kind: Kind }>;
+  /** the version manifests listed, by model (over the size limit too) */
+  versionFiles: Map<string, Set<string>>;
+  /** the version manifests to load when all are (not those over the limit) */
+  versions: string[];
+  /** files too big to read (their problems are in `problems`) */
+  tooBig: string[];
+  problems: Problem[];
+}
+
+const classifiedListings = new WeakMap<readonly RepoFile[], Map<number, Classified>>();
+
+function classified(files: readonly RepoFile[], limits: Limits): Classified {
+  let byLimit = classifiedListings.get(files);
+  if (!byLimit) classifiedListings.set(files, (byLimit = new Map()));
+  let out = byLimit.get(limits.maxBytes);
+  if (out) return out;
+  out = { others: [], versionFiles: new Map(), versions: [], tooBig: [], problems: [] };
+  for (const f of files) {
+    const key = versionKey(f.path);
+    const kind = key ? undefined : classify(f.path);
+    if (kind && 'ignore' in kind) continue;
+    if (kind && 'problem' in kind) {
+      out.problems.push({ file: f.path, line: 0, col: 0, path: '', severity: 'warning', message: `${kind.problem}; ignored` });
+      continue;
+    }
+    const version = key ?? (kind!.schema === 'version' ? kind!.key as [string, string] : undefined);
+    if (version) {
+      let set = out.versionFiles.get(version[0]);
+      if (!set) out.versionFiles.set(version[0], (set = new Set()));
+      set.add(version[1]);
+    }
+    if (f.size !== undefined && f.size > limits.maxBytes) {
+      out.problems.push(oversized(f.path, f.size, limits));
+      out.tooBig.push(f.path);
+    } else if (version) out.versions.push(f.path);
+    else out.others.push({ path: f.path, kind: kind as Kind });
+  }
+  byLimit.set(limits.maxBytes, out);
+  return out;
+}
+
+/** Every release file listed: version manifests through versionFiles (not a path each, per snapshot), the others by path. */
+function presentIn(others: Set<string>, versionFiles: Map<string, Set<string>>): PathSet {
+  return {
+    has(path) {
+      const key = versionKey(path);
+      return key ? versionFiles.get(key[0])?.has(key[1]) === true : others.has(path);
+    },
+    *[Symbol.iterator]() {
+      yield* others;
+      for (const [model, versions] of versionFiles) for (const v of versions) yield `models/${model}/versions/${v}.yaml`;
+    },
+  };
 }
 
 /**
@@ -134,44 +198,27 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
     label: snapshot.label, models: new Map(), versions: new Map(), versionFiles: new Map(),
     environments: new Map(), policies: new Map(), present: new Set(), unvalidated: new Map(), problems: [], versionProblems: [], filesChecked: 0,
   };
-  const files = await snapshot.list();
   const wanted: Array<{ path: string; kind: Kind }> = [];
   // Loading only what is pinned, the version files (nearly all of a repository of hundreds of
-  // models) are only noted here; the pinned ones are picked after the environments are read.
+  // models) are only noted; the pinned ones are picked after the environments are read.
   const pinnedOnly = options.versions === 'pinned';
   const tooBig = new Set<string>();
-  for (const f of files) {
-    const key = versionKey(f.path);
-    if (key) {
-      repo.present.add(f.path);
-      let set = repo.versionFiles.get(key[0]);
-      if (!set) repo.versionFiles.set(key[0], (set = new Set()));
-      set.add(key[1]);
-      if (f.size !== undefined && f.size > limits.maxBytes) {
-        repo.problems.push(oversized(f.path, f.size, limits));
-        tooBig.add(f.path);
-      } else if (!pinnedOnly) wanted.push({ path: f.path, kind: { schema: 'version', key } });
-      continue;
+  const others = new Set<string>();
+  // A folder listed once for several snapshots (check's base, head and fork point share models/)
+  // is also classified once: its version files are the same Sets in each.
+  for (const part of snapshot.parts ? await snapshot.parts() : [await snapshot.list()]) {
+    const listed = classified(part, limits);
+    for (const p of listed.others) others.add(p.path);
+    for (const [model, versions] of listed.versionFiles) {
+      const mine = repo.versionFiles.get(model);
+      repo.versionFiles.set(model, mine ? new Set([...mine, ...versions]) : versions);
     }
-    const kind = classify(f.path);
-    if ('ignore' in kind) continue;
-    if ('problem' in kind) {
-      repo.problems.push({ file: f.path, line: 0, col: 0, path: '', severity: 'warning', message: `${kind.problem}; ignored` });
-      continue;
-    }
-    repo.present.add(f.path);
-    if (f.size !== undefined && f.size > limits.maxBytes) {
-      repo.problems.push(oversized(f.path, f.size, limits));
-      continue;
-    }
-    if (kind.schema === 'version') {
-      const [model, version] = kind.key as [string, string];
-      let set = repo.versionFiles.get(model);
-      if (!set) repo.versionFiles.set(model, (set = new Set()));
-      set.add(version);
-    }
-    wanted.push({ path: f.path, kind });
+    repo.problems.push(...listed.problems);
+    for (const p of listed.tooBig) tooBig.add(p);
+    wanted.push(...listed.others);
+    if (!pinnedOnly) for (const path of listed.versions) wanted.push({ path, kind: { schema: 'version', key: versionKey(path)! } });
   }
+  repo.present = presentIn(others, repo.versionFiles);
 
   const streamed = options.versions !== 'pinned' && options.keepVersions === 'pinned';
   const first = options.versions === 'pinned' || streamed ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;

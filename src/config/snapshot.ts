@@ -19,6 +19,11 @@ export interface Snapshot {
   list(): Promise<RepoFile[]>;
   /** contents of the named files; at most `maxBytes` of each is read (the size check happens before) */
   read(paths: string[], maxBytes: number): Promise<Map<string, Buffer>>;
+  /**
+   * The listing as the folders it is put together from, when it is (a git revision sharing
+   * listings with others): a folder listed once for several snapshots is the same array in each.
+   */
+  parts?(): Promise<ReadonlyArray<readonly RepoFile[]>>;
   /** the sizes of listed files whose size list() left out */
   sizes?(paths: string[]): Promise<Map<string, number>>;
   /**

@@ -94,6 +94,10 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
   return {
     label,
     list,
+    async parts() {
+      await list();
+      return parts;
+    },
     async sizes(paths) {
       return new Map((await sized(await find(paths))).map((f) => [f.path, f.size]));
     },
