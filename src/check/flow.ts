@@ -46,9 +46,11 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   // Rollback detection, soak timelines and holds share one walk of each environment's history;
   // the history searches they will likely need start now, beside the loading below.
   const histories = new PinHistories(root, forkPoint);
-  const guessed = prefetchChangedPins(histories, root, { forkPoint, base, head }, files.filter((f) => f.status === 'modified').map((f) => f.path)).catch(() => undefined);
+  // Model cards, policies and environment files that base, head and fork point share are loaded once (LoadOptions.memo).
+  const memo = new Map<string, unknown>();
+  const guessed = prefetchChangedPins(histories, root, { forkPoint, base, head }, files.filter((f) => f.status === 'modified').map((f) => f.path), memo).catch(() => undefined);
   try {
-    return await judge(req, { base, head, forkPoint, baseLabel, headLabel }, files, histories);
+    return await judge(req, { base, head, forkPoint, baseLabel, headLabel }, files, histories, memo);
   } finally {
     await guessed;
     await histories.close();
@@ -56,7 +58,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
 }
 
 /** The judging of one change, once base, head and fork point are known. */
-async function judge(req: CheckRequest, revs: { base: string; head: string; forkPoint: string; baseLabel: string; headLabel: string }, files: FileDiff[], histories: PinHistories): Promise<Report> {
+async function judge(req: CheckRequest, revs: { base: string; head: string; forkPoint: string; baseLabel: string; headLabel: string }, files: FileDiff[], histories: PinHistories, memo: Map<string, unknown>): Promise<Report> {
   const { root, at: now } = req;
   const { base, head, forkPoint, baseLabel, headLabel } = revs;
   // Validated: what the environments pin and every version file the change adds or edits (a
@@ -69,8 +71,6 @@ async function judge(req: CheckRequest, revs: { base: string; head: string; fork
   // and each release folder they share (models/, unless the change registers a version) is listed once
   const listings: TreeListings = new Map();
   const headSnapshot = await gitRevision(root, head, listings);
-  // and so is each model card, policy and environment file they share
-  const memo = new Map<string, unknown>();
   const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache, memo });
   if (!validation.ok) {
     cache.save();

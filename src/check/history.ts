@@ -7,7 +7,9 @@
 
 import { pinHistory } from '../adapters/git/history.js';
 import { readObjects } from '../adapters/git/objects.js';
-import { parseYaml } from '../config/yaml.js';
+import { createHash } from 'node:crypto';
+import { loadDocument } from '../config/load.js';
+import type { SchemaName } from '../config/schema.js';
 import type { PinCommit } from '../model/pins.js';
 import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
@@ -167,12 +169,13 @@ class EnvironmentWalk {
  * need once the files are loaded and validated, and a search guessed wrong (or a file that does
  * not parse) only costs the work; it is never an answer.
  */
-export async function prefetchChangedPins(histories: PinHistories, root: string, revs: { forkPoint: string; base: string; head: string }, envFiles: string[]): Promise<void> {
+export async function prefetchChangedPins(histories: PinHistories, root: string, revs: { forkPoint: string; base: string; head: string }, envFiles: string[], memo?: Map<string, unknown>): Promise<void> {
   const envs = envFiles.flatMap((f) => /^environments\/([a-z0-9-]+)\.yaml$/.exec(f)?.[1] ?? []);
   if (!envs.length) return;
   const names = envs.flatMap((e) => [`${revs.forkPoint}:environments/${e}.yaml`, `${revs.head}:environments/${e}.yaml`, `${revs.base}:policies/${e}.yaml`]);
   const files = await readObjects(root, names, 'read the changed environment files');
-  const data = (i: number) => (files[i] ? parseYaml(names[i]!, files[i]!.toString('utf8')).data : undefined) as Record<string, unknown> | undefined;
+  // Loaded as the loader loads them, and what loads cleanly is left in the run's memo (LoadOptions.memo), so the loader does not parse it again.
+  const data = (i: number) => (files[i] ? load(names[i]!.slice(names[i]!.indexOf(':') + 1), files[i]!, i % 3 === 2 ? 'policy' : 'environment', memo) : undefined) as Record<string, unknown> | undefined;
   const moved: Array<{ env: string; from?: string; model: string; version: string }> = [];
   for (const [i, env] of envs.entries()) {
     const was = entries(data(3 * i));
@@ -188,11 +191,20 @@ export async function prefetchChangedPins(histories: PinHistories, root: string,
   const manifests = moved.map((m) => `${revs.head}:models/${m.model}/versions/${m.version}.yaml`);
   const bytes = await readObjects(root, manifests, 'read the versions the change pins');
   for (const [i, m] of moved.entries()) {
-    const at = bytes[i] ? (parseYaml(manifests[i]!, bytes[i]!.toString('utf8')).data as { registeredAt?: unknown } | undefined)?.registeredAt : undefined;
+    const at = bytes[i] ? (load(manifests[i]!.slice(manifests[i]!.indexOf(':') + 1), bytes[i]!, 'version') as { registeredAt?: unknown } | undefined)?.registeredAt : undefined;
     const registeredAt = typeof at === 'string' ? at : undefined;
     histories.prefetch(m.env, m.version, registeredAt);
     if (m.from) histories.prefetch(m.from, m.version, registeredAt);
   }
+}
+
+/** A file's data as the loader reads it (undefined when it has problems); memoized as the loader memoizes. */
+function load(file: string, bytes: Buffer, schema: SchemaName, memo?: Map<string, unknown>): unknown {
+  const key = memo && `${schema} ${createHash('sha256').update(bytes).digest('hex')}`;
+  if (key && memo!.has(key)) return memo!.get(key);
+  const { loaded, problems } = loadDocument(file, bytes, schema);
+  if (key && loaded && problems.length === 0) memo!.set(key, loaded.data);
+  return loaded?.data;
 }
 
 /** model -> its stable and canary versions, from an environment file's data as parsed (anything unexpected: nothing). */

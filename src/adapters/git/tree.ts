@@ -9,11 +9,19 @@ import { git, gitText } from './run.js';
 
 /** Resolves `rev` to a full commit id, or throws an ExternalError that says which revision. */
 export async function resolveRevision(root: string, rev: string): Promise<string> {
+  // A full commit id once found is that commit for good: asked again (a check run resolves its
+  // base and head several times) it costs no git process.
+  const known = `${root}\0${rev}`;
+  if (verified.has(known)) return rev;
   const operation = `resolve revision ${JSON.stringify(rev)}`;
   const r = await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], operation, { allowExit: true });
   if (r.code !== 0) throw new ExternalError('git', operation, 'no such commit, branch or tag');
-  return r.stdout.toString('utf8').trim();
+  const commit = r.stdout.toString('utf8').trim();
+  if (verified.size >= 4096) verified.clear();
+  verified.add(`${root}\0${commit}`);
+  return commit;
 }
+const verified = new Set<string>();
 
 type Listed = RepoFile & { oid: string };
 
