@@ -288,10 +288,11 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
   const digests = new Map<string, string>();
   for (const { path, kind } of items) {
     const bytes = contents.get(path);
-    if (!bytes || (kind.schema !== 'version' && !memo)) continue;
+    if (!bytes || (kind.schema !== 'version' && !memo && !(cache && kind.schema === 'model'))) continue;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     digests.set(path, sha256);
-    const data = kind.schema === 'version' ? cache?.get(sha256) : memo!.get(`${kind.schema} ${sha256}`);
+    const key = cacheKey(kind.schema, sha256);
+    const data = (key ? cache?.get(key) : undefined) ?? memo?.get(`${kind.schema} ${sha256}`);
     if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
   }
   const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
@@ -316,7 +317,11 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
       if (result.parsed) repo.unvalidated.set(path, result.parsed);
       continue;
     }
-    if (memo && kind.schema !== 'version' && result.problems.length === 0 && digests.has(path)) memo.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
+    if (kind.schema !== 'version' && result.problems.length === 0 && digests.has(path)) {
+      memo?.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
+      const key = cacheKey(kind.schema, digests.get(path)!);
+      if (key) cache?.put(key, result.loaded.data);
+    }
     switch (kind.schema) {
       case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
       case 'environment': repo.environments.set(kind.key[0]!, result.loaded as Loaded<Environment>); break;
@@ -341,6 +346,17 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
       }
     }
   }
+}
+
+/**
+ * The validate cache's key for a file that loaded cleanly: a version manifest's is the SHA-256 of
+ * its bytes (the digest register records); a model card's, that digest after "model " (the same
+ * bytes validated as a manifest say nothing of them as a card). Model cards change seldom and
+ * there are hundreds; environments and policies change with nearly every commit, so they are not
+ * kept (LoadOptions.memo shares them within a run).
+ */
+function cacheKey(schema: SchemaName, sha256: string): string | undefined {
+  return schema === 'version' ? sha256 : schema === 'model' ? `model ${sha256}` : undefined;
 }
 
 /**

@@ -135,12 +135,35 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
   };
 }
 
-/** Each listing's files by path, built once however many snapshots share the listing (a snapshot is read several times: release files, then the versions they pin). */
-const indexes = new WeakMap<Listed[], Map<string, Listed>>();
-function indexOf(files: Listed[]): Map<string, Listed> {
+/**
+ * Finds files of a listing by path. Git lists a tree in the byte order of its paths, which for
+ * the names of a release repository is JavaScript's string order too, so a binary search finds a
+ * path without an index of 146k entries; a listing not in that order (names whose UTF-16 order
+ * differs) gets a Map, built once however many snapshots share the listing.
+ */
+const indexes = new WeakMap<Listed[], { get(path: string): Listed | undefined }>();
+function indexOf(files: Listed[]): { get(path: string): Listed | undefined } {
   let index = indexes.get(files);
-  if (!index) indexes.set(files, (index = new Map(files.map((f) => [f.path, f]))));
+  if (!index) {
+    let sorted = true;
+    for (let i = 1; i < files.length && sorted; i++) sorted = files[i - 1]!.path < files[i]!.path;
+    index = sorted ? { get: (path) => search(files, path) } : new Map(files.map((f) => [f.path, f]));
+    indexes.set(files, index);
+  }
   return index;
+}
+
+function search(files: Listed[], path: string): Listed | undefined {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = files[mid]!.path;
+    if (p === path) return files[mid];
+    if (p < path) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
 }
 
 /** Every blob under `tree` (a commit or a tree id), recursively, each path prefixed with `prefix`. */
