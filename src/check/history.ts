@@ -71,8 +71,8 @@ export class PinHistories {
    * Starts the search `timeline`, `holds` or `wasStableBefore` will make for `version` in `env`,
    * so that it runs while other work is done; asking later gets the same search, and its failure.
    */
-  prefetch(env: string, version: string, registeredAt?: string): void {
-    this.appearances(env, version, registeredAt).catch(() => undefined); // reported to whoever asks
+  prefetch(env: string, version: string, registeredAt?: string): Promise<unknown> {
+    return this.appearances(env, version, registeredAt).catch(() => undefined); // a failure is reported to whoever asks
   }
 
   /** Ends the git processes of walks that stopped early. */
@@ -167,11 +167,13 @@ class EnvironmentWalk {
  * environment and in the one its policy (at `base`) promotes from, from the version's
  * registration on. A guess from the raw files, to win time only: the gates ask for what they
  * need once the files are loaded and validated, and a search guessed wrong (or a file that does
- * not parse) only costs the work; it is never an answer.
+ * not parse) only costs the work; it is never an answer. Returns the searches it started (they
+ * go on after it returns).
  */
-export async function prefetchChangedPins(histories: PinHistories, root: string, revs: { forkPoint: string; base: string; head: string }, envFiles: string[], memo?: Map<string, unknown>): Promise<void> {
+export async function prefetchChangedPins(histories: PinHistories, root: string, revs: { forkPoint: string; base: string; head: string }, envFiles: string[], memo?: Map<string, unknown>): Promise<{ searches: Array<Promise<unknown>> }> {
+  const searches: Array<Promise<unknown>> = [];
   const envs = envFiles.flatMap((f) => /^environments\/([a-z0-9-]+)\.yaml$/.exec(f)?.[1] ?? []);
-  if (!envs.length) return;
+  if (!envs.length) return { searches };
   const names = envs.flatMap((e) => [`${revs.forkPoint}:environments/${e}.yaml`, `${revs.head}:environments/${e}.yaml`, `${revs.base}:policies/${e}.yaml`]);
   const files = await readObjects(root, names, 'read the changed environment files');
   // Loaded as the loader loads them, and what loads cleanly is left in the run's memo (LoadOptions.memo), so the loader does not parse it again.
@@ -193,9 +195,10 @@ export async function prefetchChangedPins(histories: PinHistories, root: string,
   for (const [i, m] of moved.entries()) {
     const at = bytes[i] ? (load(manifests[i]!.slice(manifests[i]!.indexOf(':') + 1), bytes[i]!, 'version') as { registeredAt?: unknown } | undefined)?.registeredAt : undefined;
     const registeredAt = typeof at === 'string' ? at : undefined;
-    histories.prefetch(m.env, m.version, registeredAt);
-    if (m.from) histories.prefetch(m.from, m.version, registeredAt);
+    searches.push(histories.prefetch(m.env, m.version, registeredAt));
+    if (m.from) searches.push(histories.prefetch(m.from, m.version, registeredAt));
   }
+  return { searches };
 }
 
 /** A file's data as the loader reads it (undefined when it has problems); memoized as the loader memoizes. */
