@@ -15,7 +15,7 @@ import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubCl
 import type { CheckEvent } from '../adapters/github/event.js';
 import { previewMerge } from '../sync/preview.js';
 import { collectEvidence } from './evidence.js';
-import { PinHistories } from './history.js';
+import { PinHistories, prefetchChangedPins } from './history.js';
 import { githubConnection } from './publish.js';
 
 export interface CheckRequest {
@@ -34,7 +34,7 @@ export interface CheckRequest {
 
 /** Loads base and head, diffs them, gathers evidence and evaluates. */
 export async function checkChange(req: CheckRequest): Promise<Report> {
-  const { root, at: now } = req;
+  const { root } = req;
   const base = await resolveRevision(root, req.base);
   const head = await resolveRevision(root, req.head);
   // What the pull request changes is measured from where it branched; the rules come from the base's tip.
@@ -43,6 +43,24 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   const headLabel = label(req.head, head);
 
   const files = await fileDiff(root, forkPoint, head);
+  // Rollback detection, soak timelines and holds share one walk of each environment's history;
+  // the history searches they will likely need start now, beside the loading below.
+  const histories = new PinHistories(root, forkPoint);
+  // Model cards, policies and environment files that base, head and fork point share are loaded once (LoadOptions.memo).
+  const memo = new Map<string, unknown>();
+  const guessed = prefetchChangedPins(histories, root, { forkPoint, base, head }, files.filter((f) => f.status === 'modified').map((f) => f.path), memo).catch(() => undefined);
+  try {
+    return await judge(req, { base, head, forkPoint, baseLabel, headLabel }, files, histories, memo);
+  } finally {
+    await guessed;
+    await histories.close();
+  }
+}
+
+/** The judging of one change, once base, head and fork point are known. */
+async function judge(req: CheckRequest, revs: { base: string; head: string; forkPoint: string; baseLabel: string; headLabel: string }, files: FileDiff[], histories: PinHistories, memo: Map<string, unknown>): Promise<Report> {
+  const { root, at: now } = req;
+  const { base, head, forkPoint, baseLabel, headLabel } = revs;
   // Validated: what the environments pin and every version file the change adds or edits (a
   // manifest pinned nowhere yet is still part of the change); the other manifests are not read.
   const touched = files.filter((f) => f.status !== 'deleted' && /^models\/[^/]+\/versions\/[^/]+\.yaml$/.test(f.path)).map((f) => f.path);
@@ -53,59 +71,70 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   // and each release folder they share (models/, unless the change registers a version) is listed once
   const listings: TreeListings = new Map();
   const headSnapshot = await gitRevision(root, head, listings);
-  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache });
+  const validation = await validateSnapshot(headSnapshot, { versions: 'pinned', alsoRead: touched, cache, memo });
   if (!validation.ok) {
     cache.save();
     return invalidReport(baseLabel, headLabel, validation.problems, now);
   }
   const headRepo = validation.repo;
-  const rules = await loadRepository(await gitRevision(root, base, listings), { versions: 'pinned', cache });
-  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint, listings), { versions: 'pinned', cache });
+  const rules = await loadRepository(await gitRevision(root, base, listings), { versions: 'pinned', cache, memo });
+  const before = forkPoint === base ? rules : await loadRepository(await gitRevision(root, forkPoint, listings), { versions: 'pinned', cache, memo });
   cache.save();
   // The base's policies judge; the fork point's pins are what changes are measured from.
   // So does the base's repository policy (policies/repository.yaml): who owns code, policies and environments.
   const { repository: _forkPointRepository, ...fromFork } = before;
   const baseRepo = { ...fromFork, policies: rules.policies, ...(rules.repository ? { repository: rules.repository } : {}), label: baseLabel };
 
-  // Rollback detection, soak timelines and holds share one walk of each environment's history.
-  const histories = new PinHistories(root, forkPoint);
-  try {
-    const rollbacks = new Map<string, boolean>();
-    for (const [env, e] of headRepo.environments) {
-      for (const [model, d] of Object.entries(e.data.models)) {
-        const was = before.environments.get(env)?.data.models[model]?.version;
-        if (was && was !== d.version) {
-          const registeredAt = headRepo.versions.get(model)?.get(d.version)?.data.registeredAt;
-          rollbacks.set(`${env}/${model}/${d.version}`, await histories.wasStableBefore(env, model, d.version, registeredAt));
-        }
+  // The history searches the gates will ask for (rollback detection and holds where a pin
+  // changes, soak where its policy promotes from) start together now: each is a git process
+  // reading history, and they run side by side, and beside the work below, not one by one.
+  for (const [env, e] of headRepo.environments) {
+    const from = rules.policies.get(env)?.data.promotion?.from;
+    for (const [model, d] of Object.entries(e.data.models)) {
+      const was = before.environments.get(env)?.data.models[model];
+      for (const v of [d.version, d.canary?.version]) {
+        if (!v || v === was?.version || v === was?.canary?.version) continue;
+        const registeredAt = headRepo.versions.get(model)?.get(v)?.data.registeredAt;
+        histories.prefetch(env, v, registeredAt);
+        if (from) histories.prefetch(from, v, registeredAt);
       }
     }
-    const changes = diffStates({
-      base: baseRepo, head: headRepo, files,
-      liveBefore: (env, model) => new Set([...rollbacks].filter(([k, v]) => v && k.startsWith(`${env}/${model}/`)).map(([k]) => k.split('/')[2]!)),
-    });
-
-    const environmentDigests: Record<string, string> = {};
-    const envFiles = [...headRepo.environments.values()].map((e) => e.file).sort();
-    for (const [path, bytes] of await headSnapshot.read(envFiles, 1 << 20)) environmentDigests[path] = createHash('sha256').update(bytes).digest('hex');
-
-    const state = { base: { ...baseRepo, label: baseLabel }, head: { ...headRepo, label: headLabel }, changes, environmentDigests };
-    const request = needs(state);
-    const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
-    const modes = Object.fromEntries([...headRepo.environments].flatMap(([n, e]) => (e.data.kubernetes ? [[n, e.data.kubernetes.mode] as const] : [])));
-    const review = req.event ? await reviewEvidence(root, req.event, request.teams, req.github) : undefined;
-    const evidence = await collectEvidence(request, {
-      root, base: forkPoint, now, namespaces, modes, histories,
-      ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
-      ...(review ? { review } : {}),
-    });
-    const report = evaluate(state, evidence);
-    const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
-    if (environments.length) report.preview = previewMerge(before, headRepo, environments, { base: forkPoint, head });
-    return report;
-  } finally {
-    await histories.close();
   }
+  const rollbacks = new Map<string, boolean>();
+  const asked: Array<Promise<void>> = [];
+  for (const [env, e] of headRepo.environments) {
+    for (const [model, d] of Object.entries(e.data.models)) {
+      const was = before.environments.get(env)?.data.models[model]?.version;
+      if (was && was !== d.version) {
+        const registeredAt = headRepo.versions.get(model)?.get(d.version)?.data.registeredAt;
+        asked.push(histories.wasStableBefore(env, model, d.version, registeredAt).then((stable) => void rollbacks.set(`${env}/${model}/${d.version}`, stable)));
+      }
+    }
+  }
+  await Promise.all(asked);
+  const changes = diffStates({
+    base: baseRepo, head: headRepo, files,
+    liveBefore: (env, model) => new Set([...rollbacks].filter(([k, v]) => v && k.startsWith(`${env}/${model}/`)).map(([k]) => k.split('/')[2]!)),
+  });
+
+  const environmentDigests: Record<string, string> = {};
+  const envFiles = [...headRepo.environments.values()].map((e) => e.file).sort();
+  for (const [path, bytes] of await headSnapshot.read(envFiles, 1 << 20)) environmentDigests[path] = createHash('sha256').update(bytes).digest('hex');
+
+  const state = { base: { ...baseRepo, label: baseLabel }, head: { ...headRepo, label: headLabel }, changes, environmentDigests };
+  const request = needs(state);
+  const namespaces = Object.fromEntries([...headRepo.environments].map(([n, e]) => [n, e.data.kubernetes?.namespace ?? n]));
+  const modes = Object.fromEntries([...headRepo.environments].flatMap(([n, e]) => (e.data.kubernetes ? [[n, e.data.kubernetes.mode] as const] : [])));
+  const review = req.event ? await reviewEvidence(root, req.event, request.teams, req.github) : undefined;
+  const evidence = await collectEvidence(request, {
+    root, base: forkPoint, now, namespaces, modes, histories,
+    ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
+    ...(review ? { review } : {}),
+  });
+  const report = evaluate(state, evidence);
+  const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
+  if (environments.length) report.preview = previewMerge(before, headRepo, environments, { base: forkPoint, head });
+  return report;
 }
 
 /**

@@ -6,6 +6,10 @@
 // so the walk grows with the change, not with the history.
 
 import { pinHistory } from '../adapters/git/history.js';
+import { readObjects } from '../adapters/git/objects.js';
+import { createHash } from 'node:crypto';
+import { loadDocument } from '../config/load.js';
+import type { SchemaName } from '../config/schema.js';
 import type { PinCommit } from '../model/pins.js';
 import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
@@ -14,6 +18,8 @@ import { holdsIn, type Hold } from '../gates/held.js';
 export class PinHistories {
   private readonly walks = new Map<string, EnvironmentWalk>();
   private readonly searches = new Map<string, Promise<string[]>>();
+  /** ends searches nobody waits for any more when the run closes (a prefetch of a run that ended early) */
+  private readonly stop = new AbortController();
 
   constructor(private readonly root: string, private readonly base: string) {}
 
@@ -61,8 +67,18 @@ export class PinHistories {
     return hits.some((commit) => at.get(commit)?.pins?.[model]?.version === version);
   }
 
+  /**
+   * Starts the search `timeline`, `holds` or `wasStableBefore` will make for `version` in `env`,
+   * so that it runs while other work is done; asking later gets the same search, and its failure.
+   */
+  prefetch(env: string, version: string, registeredAt?: string): Promise<unknown> {
+    return this.appearances(env, version, registeredAt).catch(() => undefined); // a failure is reported to whoever asks
+  }
+
   /** Ends the git processes of walks that stopped early. */
   async close(): Promise<void> {
+    this.stop.abort();
+    await Promise.all([...this.searches.values()].map((s) => s.catch(() => undefined)));
     await Promise.all([...this.walks.values()].map((w) => w.close()));
   }
 
@@ -70,7 +86,7 @@ export class PinHistories {
   private appearances(env: string, text: string, registeredAt?: string): Promise<string[]> {
     const key = `${env}\0${text}\0${registeredAt ?? ''}`;
     let hits = this.searches.get(key);
-    if (!hits) this.searches.set(key, (hits = commitsChangingText(this.root, this.base, `environments/${env}.yaml`, text, registeredAt)));
+    if (!hits) this.searches.set(key, (hits = commitsChangingText(this.root, this.base, `environments/${env}.yaml`, text, registeredAt, this.stop.signal)));
     return hits;
   }
 
@@ -143,4 +159,66 @@ class EnvironmentWalk {
     this.queue = p.catch(() => undefined);
     return p;
   }
+}
+
+/**
+ * Starts, before anything is loaded, the searches the gates will most likely ask for: for each
+ * pin the change moves in an environment file it edits (compared with the fork point), in that
+ * environment and in the one its policy (at `base`) promotes from, from the version's
+ * registration on. A guess from the raw files, to win time only: the gates ask for what they
+ * need once the files are loaded and validated, and a search guessed wrong (or a file that does
+ * not parse) only costs the work; it is never an answer. Returns the searches it started (they
+ * go on after it returns).
+ */
+export async function prefetchChangedPins(histories: PinHistories, root: string, revs: { forkPoint: string; base: string; head: string }, envFiles: string[], memo?: Map<string, unknown>): Promise<{ searches: Array<Promise<unknown>> }> {
+  const searches: Array<Promise<unknown>> = [];
+  const envs = envFiles.flatMap((f) => /^environments\/([a-z0-9-]+)\.yaml$/.exec(f)?.[1] ?? []);
+  if (!envs.length) return { searches };
+  const names = envs.flatMap((e) => [`${revs.forkPoint}:environments/${e}.yaml`, `${revs.head}:environments/${e}.yaml`, `${revs.base}:policies/${e}.yaml`]);
+  const files = await readObjects(root, names, 'read the changed environment files');
+  // Loaded as the loader loads them, and what loads cleanly is left in the run's memo (LoadOptions.memo), so the loader does not parse it again.
+  const data = (i: number) => (files[i] ? load(names[i]!.slice(names[i]!.indexOf(':') + 1), files[i]!, i % 3 === 2 ? 'policy' : 'environment', memo) : undefined) as Record<string, unknown> | undefined;
+  const moved: Array<{ env: string; from?: string; model: string; version: string }> = [];
+  for (const [i, env] of envs.entries()) {
+    const was = entries(data(3 * i));
+    const now = entries(data(3 * i + 1));
+    const promotion = data(3 * i + 2)?.promotion as { from?: unknown } | undefined;
+    const from = typeof promotion?.from === 'string' ? promotion.from : undefined;
+    for (const [model, pin] of Object.entries(now)) {
+      for (const version of [pin.version, pin.canary]) {
+        if (typeof version === 'string' && version !== was[model]?.version && version !== was[model]?.canary) moved.push({ env, ...(from ? { from } : {}), model, version });
+      }
+    }
+  }
+  const manifests = moved.map((m) => `${revs.head}:models/${m.model}/versions/${m.version}.yaml`);
+  const bytes = await readObjects(root, manifests, 'read the versions the change pins');
+  for (const [i, m] of moved.entries()) {
+    const at = bytes[i] ? (load(manifests[i]!.slice(manifests[i]!.indexOf(':') + 1), bytes[i]!, 'version') as { registeredAt?: unknown } | undefined)?.registeredAt : undefined;
+    const registeredAt = typeof at === 'string' ? at : undefined;
+    searches.push(histories.prefetch(m.env, m.version, registeredAt));
+    if (m.from) searches.push(histories.prefetch(m.from, m.version, registeredAt));
+  }
+  return { searches };
+}
+
+/** A file's data as the loader reads it (undefined when it has problems); memoized as the loader memoizes. */
+function load(file: string, bytes: Buffer, schema: SchemaName, memo?: Map<string, unknown>): unknown {
+  const key = memo && `${schema} ${createHash('sha256').update(bytes).digest('hex')}`;
+  if (key && memo!.has(key)) return memo!.get(key);
+  const { loaded, problems } = loadDocument(file, bytes, schema);
+  if (key && loaded && problems.length === 0) memo!.set(key, loaded.data);
+  return loaded?.data;
+}
+
+/** model -> its stable and canary versions, from an environment file's data as parsed (anything unexpected: nothing). */
+function entries(data: Record<string, unknown> | undefined): Record<string, { version?: unknown; canary?: unknown }> {
+  const models = data?.models;
+  if (!models || typeof models !== 'object') return {};
+  const out: Record<string, { version?: unknown; canary?: unknown }> = {};
+  for (const [model, d] of Object.entries(models as Record<string, unknown>)) {
+    if (!d || typeof d !== 'object') continue;
+    const pin = d as { version?: unknown; canary?: { version?: unknown } };
+    out[model] = { version: pin.version, canary: pin.canary && typeof pin.canary === 'object' ? pin.canary.version : undefined };
+  }
+  return out;
 }

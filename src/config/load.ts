@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { ValidationError, type Problem } from '../errors.js';
 import { schemaFileName, validateAgainst, type SchemaName } from './schema.js';
-import type { Snapshot } from './snapshot.js';
+import type { RepoFile, Snapshot } from './snapshot.js';
 import type { Environment, ModelCard, Policy, RepositoryPolicy, VersionManifest } from './types.js';
 import { LoaderWorker } from './parallel.js';
 import { checkVersion } from './check.js';
@@ -33,7 +33,7 @@ export interface LoadedRepository {
   /** policies/repository.yaml: who approves code, policy and environment changes (absent when missing or invalid) */
   repository?: Loaded<RepositoryPolicy>;
   /** every release file listed, loaded or not: existence checks use this, so one broken file does not cascade */
-  present: Set<string>;
+  present: PathSet;
   /** files that parsed but failed their schema: cross-file checks look at what they safely can */
   unvalidated: Map<string, ParsedText>;
   problems: Problem[];
@@ -43,6 +43,11 @@ export interface LoadedRepository {
 }
 
 type Kind = { schema: SchemaName; key: string[] };
+
+/** A set of paths to ask and go through (a Set is one). */
+export interface PathSet extends Iterable<string> {
+  has(path: string): boolean;
+}
 
 export { repositoryPolicyFile };
 
@@ -62,6 +67,83 @@ export function classify(path: string): Kind | { ignore: true } | { problem: str
   return { problem: `not a file modelship knows; expected ${expectedLayout(parts[0]!)}` };
 }
 
+/** What the listing of a snapshot (or one folder of it) says, before anything is read. */
+interface Classified {
+  /** the release files other than version manifests, to be loaded */
+  others: Array<{ path: string; kind: Kind }>;
+  /** the version manifests listed, by model (over the size limit too) */
+  versionFiles: Map<string, Set<string>>;
+  /** the version manifests to load when all are (not those over the limit) */
+  versions: string[];
+  /** files too big to read (their problems are in `problems`) */
+  tooBig: string[];
+  problems: Problem[];
+}
+
+const classifiedListings = new WeakMap<readonly RepoFile[], Map<number, Classified>>();
+
+function classified(files: readonly RepoFile[], limits: Limits): Classified {
+  let byLimit = classifiedListings.get(files);
+  if (!byLimit) classifiedListings.set(files, (byLimit = new Map()));
+  let out = byLimit.get(limits.maxBytes);
+  if (out) return out;
+  out = { others: [], versionFiles: new Map(), versions: [], tooBig: [], problems: [] };
+  for (const f of files) {
+    const key = versionKey(f.path);
+    const kind = key ? undefined : classify(f.path);
+    if (kind && 'ignore' in kind) continue;
+    if (kind && 'problem' in kind) {
+      out.problems.push({ file: f.path, line: 0, col: 0, path: '', severity: 'warning', message: `${kind.problem}; ignored` });
+      continue;
+    }
+    const version = key ?? (kind!.schema === 'version' ? kind!.key as [string, string] : undefined);
+    if (version) {
+      let set = out.versionFiles.get(version[0]);
+      if (!set) out.versionFiles.set(version[0], (set = new Set()));
+      set.add(version[1]);
+    }
+    if (f.size !== undefined && f.size > limits.maxBytes) {
+      out.problems.push(oversized(f.path, f.size, limits));
+      out.tooBig.push(f.path);
+    } else if (version) out.versions.push(f.path);
+    else out.others.push({ path: f.path, kind: kind as Kind });
+  }
+  byLimit.set(limits.maxBytes, out);
+  return out;
+}
+
+/** Every release file listed: version manifests through versionFiles (not a path each, per snapshot), the others by path. */
+function presentIn(others: Set<string>, versionFiles: Map<string, Set<string>>): PathSet {
+  return {
+    has(path) {
+      const key = versionKey(path);
+      return key ? versionFiles.get(key[0])?.has(key[1]) === true : others.has(path);
+    },
+    *[Symbol.iterator]() {
+      yield* others;
+      for (const [model, versions] of versionFiles) for (const v of versions) yield `models/${model}/versions/${v}.yaml`;
+    },
+  };
+}
+
+/**
+ * [model, version] for a path classify() calls a version manifest (models/<model>/versions/<version>.yaml),
+ * found without splitting or regular expressions: it runs for every file of the repository.
+ */
+function versionKey(path: string): [string, string] | undefined {
+  if (!path.startsWith('models/')) return undefined;
+  const slash = path.indexOf('/', 7);
+  if (slash <= 7 || !path.startsWith('/versions/', slash)) return undefined;
+  const at = slash + 10;
+  if (path.indexOf('/', at) >= 0 || !path.endsWith('.yaml') || path.length === at + 5) return undefined;
+  // A hidden file or a README is ignored (classify).
+  const first = path.charCodeAt(at);
+  if (first === 46 /* . */ || ((first | 32) === 114 /* r */ && 'ignore' in classify(path))) return undefined;
+  return [path.slice(7, slash), path.slice(at, -5)];
+}
+
+const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function expectedLayout(top: string): string {
   switch (top) {
     case 'environments': return 'environments/<environment>.yaml';
@@ -80,6 +162,12 @@ export interface LoadOptions {
   parallelThreshold?: number;
   /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
   cache?: ValidateCache;
+  /**
+   * The other files (model cards, environments, policies) that loaded cleanly earlier in this
+   * run, by schema and SHA-256 of their bytes: the base, head and fork point of a pull request
+   * share most of them (600 model cards), and the same bytes load the same way. In memory only.
+   */
+  memo?: Map<string, unknown>;
   /**
    * With versions 'all': 'all' keeps every manifest in `versions` (default); 'pinned' checks
    * each of the others (check.ts checkVersion) as soon as it is loaded and keeps only its
@@ -110,32 +198,31 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
     label: snapshot.label, models: new Map(), versions: new Map(), versionFiles: new Map(),
     environments: new Map(), policies: new Map(), present: new Set(), unvalidated: new Map(), problems: [], versionProblems: [], filesChecked: 0,
   };
-  const files = await snapshot.list();
   const wanted: Array<{ path: string; kind: Kind }> = [];
-  for (const f of files) {
-    const kind = classify(f.path);
-    if ('ignore' in kind) continue;
-    if ('problem' in kind) {
-      repo.problems.push({ file: f.path, line: 0, col: 0, path: '', severity: 'warning', message: `${kind.problem}; ignored` });
-      continue;
+  // Loading only what is pinned, the version files (nearly all of a repository of hundreds of
+  // models) are only noted; the pinned ones are picked after the environments are read.
+  const pinnedOnly = options.versions === 'pinned';
+  const tooBig = new Set<string>();
+  const others = new Set<string>();
+  // A folder listed once for several snapshots (check's base, head and fork point share models/)
+  // is also classified once: its version files are the same Sets in each.
+  for (const part of snapshot.parts ? await snapshot.parts() : [await snapshot.list()]) {
+    const listed = classified(part, limits);
+    for (const p of listed.others) others.add(p.path);
+    for (const [model, versions] of listed.versionFiles) {
+      const mine = repo.versionFiles.get(model);
+      repo.versionFiles.set(model, mine ? new Set([...mine, ...versions]) : versions);
     }
-    repo.present.add(f.path);
-    if (f.size > limits.maxBytes) {
-      repo.problems.push(oversized(f.path, f.size, limits));
-      continue;
-    }
-    if (kind.schema === 'version') {
-      const [model, version] = kind.key as [string, string];
-      let set = repo.versionFiles.get(model);
-      if (!set) repo.versionFiles.set(model, (set = new Set()));
-      set.add(version);
-    }
-    wanted.push({ path: f.path, kind });
+    repo.problems.push(...listed.problems);
+    for (const p of listed.tooBig) tooBig.add(p);
+    wanted.push(...listed.others);
+    if (!pinnedOnly) for (const path of listed.versions) wanted.push({ path, kind: { schema: 'version', key: versionKey(path)! } });
   }
+  repo.present = presentIn(others, repo.versionFiles);
 
   const streamed = options.versions !== 'pinned' && options.keepVersions === 'pinned';
   const first = options.versions === 'pinned' || streamed ? wanted.filter((w) => w.kind.schema !== 'version') : wanted;
-  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache);
+  await readAndLoad(snapshot, first, limits, repo, options.parallelThreshold, options.cache, undefined, options.memo);
   if (options.versions === 'pinned' || streamed) {
     const pinned = new Set<string>(options.alsoRead ?? []);
     for (const env of repo.environments.values()) {
@@ -143,8 +230,13 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
         for (const v of [d.version, d.canary?.version, d.shadow?.version]) if (v) pinned.add(`models/${model}/versions/${v}.yaml`);
       }
     }
-    const versions = streamed ? wanted.filter((w) => w.kind.schema === 'version') : wanted.filter((w) => pinned.has(w.path));
-    await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined);
+    // In listing order, as the other files (git's order of paths is their byte order).
+    const versions = streamed ? wanted.filter((w) => w.kind.schema === 'version')
+      : [...pinned].filter((p) => repo.present.has(p) && !tooBig.has(p)).sort(byteOrder).flatMap((path) => {
+        const key = versionKey(path);
+        return key ? [{ path, kind: { schema: 'version' as const, key } }] : [];
+      });
+    await readAndLoad(snapshot, versions, limits, repo, options.parallelThreshold, options.cache, streamed ? (path) => pinned.has(path) : undefined, options.memo);
   }
   return repo;
 }
@@ -153,7 +245,7 @@ export async function loadRepository(snapshot: Snapshot, options: LoadOptions = 
  * Reads and loads `items` a batch at a time. `keep`: which version manifests stay in
  * repo.versions; the others are checked here (checkVersion) and only their problems kept.
  */
-async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache, keep?: (path: string) => boolean) {
+async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind: Kind }>, limits: Limits, repo: LoadedRepository, parallelThreshold?: number, cache?: ValidateCache, keep?: (path: string) => boolean, memo?: Map<string, unknown>) {
   // Whether a worker pays is decided at the first batch: how many of its files the cache did not
   // have, as a share of all the files to load.
   let worker: LoaderWorker | undefined;
@@ -163,6 +255,13 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
     decided = true;
     return worker;
   };
+  // Sizes the listing left out (a git revision's) are learned now, for the files read only: one
+  // over the limit is reported and never read.
+  const sizes = snapshot.sizes && items.length ? await snapshot.sizes(items.map((i) => i.path)) : undefined;
+  if (sizes) {
+    for (const i of items) if (sizes.get(i.path)! > limits.maxBytes) repo.problems.push(oversized(i.path, sizes.get(i.path)!, limits));
+    items = items.filter((i) => !(sizes.get(i.path)! > limits.maxBytes));
+  }
   const release = snapshot.hold?.();
   const read = (at: number) => {
     const reading = snapshot.read(items.slice(at, at + batchSize).map((i) => i.path), limits.maxBytes);
@@ -174,7 +273,7 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
     for (let at = 0; next; at += batchSize) {
       const contents = await next;
       next = at + batchSize < items.length ? read(at + batchSize) : undefined;
-      await loadBatch(items.slice(at, at + batchSize), contents, limits, repo, workerFor, cache, keep);
+      await loadBatch(items.slice(at, at + batchSize), contents, limits, repo, workerFor, cache, keep, memo);
     }
   } finally {
     release?.();
@@ -182,17 +281,18 @@ async function readAndLoad(snapshot: Snapshot, items: Array<{ path: string; kind
   }
 }
 
-async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: Map<string, Buffer>, limits: Limits, repo: LoadedRepository, workerFor: (batchFiles: number, toParse: number) => LoaderWorker | undefined, cache?: ValidateCache, keep?: (path: string) => boolean) {
+async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: Map<string, Buffer>, limits: Limits, repo: LoadedRepository, workerFor: (batchFiles: number, toParse: number) => LoaderWorker | undefined, cache?: ValidateCache, keep?: (path: string) => boolean, memo?: Map<string, unknown>) {
   const results = new Map<string, ReturnType<typeof loadDocument>>();
   // Version manifests: the same digest as registry/manifest.ts manifestDigest (SHA-256 of the exact bytes),
   // which is also the cache's key.
   const digests = new Map<string, string>();
   for (const { path, kind } of items) {
     const bytes = contents.get(path);
-    if (kind.schema !== 'version' || !bytes) continue;
+    if (!bytes || (kind.schema !== 'version' && !memo && !(cache && kind.schema === 'model'))) continue;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     digests.set(path, sha256);
-    const data = cache?.get(sha256);
+    const key = cacheKey(kind.schema, sha256);
+    const data = (key ? cache?.get(key) : undefined) ?? memo?.get(`${kind.schema} ${sha256}`);
     if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
   }
   const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
@@ -216,6 +316,11 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
     if (!result.loaded) {
       if (result.parsed) repo.unvalidated.set(path, result.parsed);
       continue;
+    }
+    if (kind.schema !== 'version' && result.problems.length === 0 && digests.has(path)) {
+      memo?.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
+      const key = cacheKey(kind.schema, digests.get(path)!);
+      if (key) cache?.put(key, result.loaded.data);
     }
     switch (kind.schema) {
       case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
@@ -241,6 +346,17 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
       }
     }
   }
+}
+
+/**
+ * The validate cache's key for a file that loaded cleanly: a version manifest's is the SHA-256 of
+ * its bytes (the digest register records); a model card's, that digest after "model " (the same
+ * bytes validated as a manifest say nothing of them as a card). Model cards change seldom and
+ * there are hundreds; environments and policies change with nearly every commit, so they are not
+ * kept (LoadOptions.memo shares them within a run).
+ */
+function cacheKey(schema: SchemaName, sha256: string): string | undefined {
+  return schema === 'version' ? sha256 : schema === 'model' ? `model ${sha256}` : undefined;
 }
 
 /**

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 export interface RepoFile {
   /** path relative to the repository root, with forward slashes */
   path: string;
-  size: number;
+  /** bytes; left out by a listing that does not carry it (a git revision: `sizes` tells) */
+  size?: number;
 }
 
 export interface Snapshot {
@@ -18,6 +19,13 @@ export interface Snapshot {
   list(): Promise<RepoFile[]>;
   /** contents of the named files; at most `maxBytes` of each is read (the size check happens before) */
   read(paths: string[], maxBytes: number): Promise<Map<string, Buffer>>;
+  /**
+   * The listing as the folders it is put together from, when it is (a git revision sharing
+   * listings with others): a folder listed once for several snapshots is the same array in each.
+   */
+  parts?(): Promise<ReadonlyArray<readonly RepoFile[]>>;
+  /** the sizes of listed files whose size list() left out */
+  sizes?(paths: string[]): Promise<Map<string, number>>;
   /**
    * Optional: keeps what serves reads open (a git revision's `cat-file --batch`) until the
    * returned function is called, for a caller that reads many small batches in a row. Without
@@ -110,5 +118,12 @@ export function withChanges(base: Snapshot, changes: Map<string, Buffer>): Snaps
       for (const p of paths) if (changes.has(p)) result.set(p, changes.get(p)!);
       return result;
     },
+    ...(base.sizes ? {
+      async sizes(paths: string[]) {
+        const result = await base.sizes!(paths.filter((p) => !changes.has(p)));
+        for (const p of paths) if (changes.has(p)) result.set(p, changes.get(p)!.length);
+        return result;
+      },
+    } : {}),
   };
 }

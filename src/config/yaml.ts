@@ -19,7 +19,8 @@ let yamlModule: YamlModule | undefined;
  * command's start-up. (Its "node" export is this same CommonJS build, so `import ... from 'yaml'`
  * elsewhere shares the instance.)
  */
-function yamlLib(): YamlModule {
+/** The `yaml` library, loaded on first use (most files never need its document model). */
+export function yamlLib(): YamlModule {
   return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
 }
 

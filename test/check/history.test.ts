@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
-import { PinHistories } from '../../src/check/history.js';
+import { PinHistories, prefetchChangedPins } from '../../src/check/history.js';
+import { checkChange } from '../../src/check/flow.js';
 
 // Production's history in November: 11.01-1 stable, 11.05-1 promoted, then rolled back to
 // 11.01-1 (which holds 11.05-1 there). The check run asks all three questions of it — rollback
@@ -96,4 +97,32 @@ t.test('the registration time bounds the search', async (t) => {
   t.equal(await histories.wasStableBefore('production', 'fraud-detector', v1, '2026-11-07T09:00:00Z'), true);
   const timeline = await histories.timeline('production', new Map([[v1, '2026-11-07T09:00:00Z']]));
   t.same(timeline.map((e) => e.commit), [c.rollback], 'the walk stops at the newest appearance after the bound');
+});
+
+t.test('check starts the searches a promotion needs from the raw files, before loading them, and each runs once', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  // Promote the version staging runs (2026.11.13-1) to production, on a branch.
+  const main = repo.git('rev-parse', 'HEAD').trim();
+  repo.git('checkout', '-q', '-b', 'promote');
+  const file = join(repo.root, 'environments/production.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 2026.11.06-1', 'version: 2026.11.13-1'));
+  repo.git('commit', '-q', '-am', 'promote fraud-detector 2026.11.13-1 to production');
+  const head = repo.git('rev-parse', 'HEAD').trim();
+  const calls = countGit(t);
+  const searches = () => calls().filter((l) => l.includes('-S2026.11.13-1'));
+
+  // The guess alone: production (rollback detection, holds) and staging (soak: production promotes from it).
+  const histories = new PinHistories(repo.root, main);
+  const guessed = await prefetchChangedPins(histories, repo.root, { forkPoint: main, base: main, head }, ['environments/production.yaml']);
+  await Promise.all(guessed.searches);
+  t.same(searches().map((l) => l.split(' ').at(-1)).sort(), ['environments/production.yaml', 'environments/staging.yaml'], 'both started');
+  t.notOk(calls().some((l) => l.startsWith('ls-tree')), 'from the raw files: nothing listed, nothing loaded');
+  await histories.close();
+
+  // A whole run: the gates ask for the same searches, and git runs each once.
+  const before = searches().length;
+  const report = await checkChange({ root: repo.root, base: 'main', head: 'promote', at: new Date('2026-11-20T10:00:00Z') });
+  t.equal(report.changes[0]?.change.kind, 'promote');
+  t.equal(searches().length - before, 2, `once each: ${searches().slice(before).join(' | ')}`);
 });

@@ -57,8 +57,11 @@ t.test('a warm run gives the same answer as a cold one: invalid, edited and untr
   const first = await cold(dir);
   t.equal(first.code, 1);
   t.ok(first.json.problems.some((p) => p.file === v3 && p.line > 0), 'the invalid file is reported with its line');
-  // The four clean version files remembered; the invalid one never.
-  t.equal(header(dir).entries, 4);
+  // The four clean version files and the two model cards remembered; the invalid file never.
+  t.equal(header(dir).entries, 6);
+  // each line after the header is ["<key>",<data>]
+  const keys = readFileSync(cacheOf(dir), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('["')).map((l) => JSON.parse(l.slice(1, l.indexOf('",') + 1)) as string);
+  t.same(keys.filter((k) => k.startsWith('model ')).length, 2, 'model cards under "model <sha256>": the same bytes as a manifest say nothing of them as a card');
   t.equal(header(dir).format, cacheFormat);
   const warm = await validate(dir);
   t.same(warm, first, 'warm = cold');
@@ -67,8 +70,11 @@ t.test('a warm run gives the same answer as a cold one: invalid, edited and untr
   writeFileSync(join(dir, v1), readFileSync(join(dir, v1), 'utf8').replace(/^version: .*$/m, 'version: [1, 2]'));
   writeFileSync(join(dir, 'models/fraud-detector/versions/2026.12.01-1.yaml'),
     readFileSync(join(dir, v2), 'utf8'));
+  // and a cached model card edited into an invalid one
+  writeFileSync(join(dir, 'models/fraud-detector/model.yaml'), readFileSync(join(dir, 'models/fraud-detector/model.yaml'), 'utf8').replace(/^name: .*$/m, 'name: [x]'));
   const warmEdited = await validate(dir);
   t.ok(warmEdited.json.problems.some((p) => p.file === v1 && p.line === 5), 'the edited file is parsed again and its problem positioned');
+  t.ok(warmEdited.json.problems.some((p) => p.file === 'models/fraud-detector/model.yaml' && p.line > 0), 'so is the edited model card');
   t.ok(warmEdited.json.problems.some((p) => p.file === 'models/fraud-detector/versions/2026.12.01-1.yaml'),
     'the untracked copy is checked against its own path (model and version must match it)');
   t.same(warmEdited, await cold(dir), 'warm = cold after the edits');
@@ -86,7 +92,7 @@ t.test('a truncated or corrupt cache is a cold run with the right answer, and is
   const size = readFileSync(file).length;
   truncateSync(file, Math.floor(size / 2));
   t.same(await validate(dir), reference);
-  t.equal(header(dir).entries, 4, 'rewritten whole');
+  t.equal(header(dir).entries, 6, 'rewritten whole');
 
   // A body whose digest does not match: a flipped byte must not give a wrong answer.
   const bytes = readFileSync(file);

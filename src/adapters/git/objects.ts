@@ -152,3 +152,17 @@ export async function readObjects(root: string, names: string[], operation?: str
     reader.close();
   }
 }
+
+/** The sizes of objects through one `git cat-file --batch-check` (headers only: nothing is read whole); undefined for a missing one. */
+export async function objectSizes(root: string, names: string[], operation = 'read object sizes'): Promise<Array<number | undefined>> {
+  if (names.length === 0) return [];
+  const p = streamGit(root, ['cat-file', '--batch-check=%(objectsize)'], operation);
+  const chunks: Buffer[] = [];
+  p.stdout.on('data', (c: Buffer) => chunks.push(c));
+  p.stdin.on('error', () => undefined); // a git that fails early closes its stdin: \`done\` says why
+  p.stdin.end(names.join('\n') + '\n');
+  await p.done;
+  // One line per name: the size, or "<name> missing".
+  const lines = Buffer.concat(chunks).toString('latin1').split('\n');
+  return names.map((_, i) => (/^\d+$/.test(lines[i] ?? '') ? Number(lines[i]) : undefined));
+}

@@ -10,9 +10,9 @@ const git = (root: string, operation: string, args: string[]): Promise<string> =
  * newest first. A version cannot be in a file before it was registered, so with `since` (an ISO
  * time) the search starts a day before it.
  */
-export async function commitsChangingText(root: string, rev: string, path: string, text: string, since?: string): Promise<string[]> {
+export async function commitsChangingText(root: string, rev: string, path: string, text: string, since?: string, signal?: AbortSignal): Promise<string[]> {
   const after = since && !Number.isNaN(Date.parse(since)) ? [`--since=${new Date(Date.parse(since) - 86_400_000).toISOString()}`] : [];
-  const out = await git(root, `search the history of ${path}`, ['log', '--first-parent', '--format=%H', ...after, `-S${text}`, rev, '--', path]);
+  const out = await gitText(root, ['log', '--first-parent', '--format=%H', ...after, `-S${text}`, rev, '--', path], `search the history of ${path}`, signal ? { signal } : {});
   return out.trim().split('\n').filter(Boolean);
 }
 

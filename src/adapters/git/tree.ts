@@ -4,16 +4,24 @@
 
 import { ExternalError } from '../../errors.js';
 import { releaseRoots, type RepoFile, type Snapshot } from '../../config/snapshot.js';
-import { ObjectReader, readObjects } from './objects.js';
+import { ObjectReader, objectSizes, readObjects } from './objects.js';
 import { git, gitText } from './run.js';
 
 /** Resolves `rev` to a full commit id, or throws an ExternalError that says which revision. */
 export async function resolveRevision(root: string, rev: string): Promise<string> {
+  // A full commit id once found is that commit for good: asked again (a check run resolves its
+  // base and head several times) it costs no git process.
+  const known = `${root}\0${rev}`;
+  if (verified.has(known)) return rev;
   const operation = `resolve revision ${JSON.stringify(rev)}`;
   const r = await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], operation, { allowExit: true });
   if (r.code !== 0) throw new ExternalError('git', operation, 'no such commit, branch or tag');
-  return r.stdout.toString('utf8').trim();
+  const commit = r.stdout.toString('utf8').trim();
+  if (verified.size >= 4096) verified.clear();
+  verified.add(`${root}\0${commit}`);
+  return commit;
 }
+const verified = new Set<string>();
 
 type Listed = RepoFile & { oid: string };
 
@@ -29,15 +37,20 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
   const commit = await resolveRevision(root, rev);
   const label = rev === commit ? commit.slice(0, 12) : `${rev} (${commit.slice(0, 12)})`;
   let listing: Listed[] | undefined;
-  let byPath: Map<string, Listed> | undefined;
+  /** the listing in parts (one per release folder when shared), each found by path through its own index */
+  let parts: Listed[][] = [];
 
   async function list() {
     if (listing) return listing;
-    if (!shared) return (listing = await listTree(root, commit, '', `list the release files at ${label}`, [...releaseRoots]));
+    if (!shared) {
+      listing = await listTree(root, commit, '', `list the release files at ${label}`, [...releaseRoots]);
+      parts = [listing];
+      return listing;
+    }
     // The release folders' own tree ids, then each folder's listing (shared by tree id), in tree order.
-    const top = await listEntries(root, ['ls-tree', '-l', '-z', '--full-tree', commit, '--', ...releaseRoots], `list the release files at ${label}`);
-    const parts = await Promise.all(top.map((e) => {
-      if (e.type !== 'tree') return e.type === 'blob' ? [{ path: e.path, size: e.size, oid: e.oid }] : [];
+    const top = await listEntries(root, ['ls-tree', '-z', '--full-tree', commit, '--', ...releaseRoots], `list the release files at ${label}`);
+    parts = await Promise.all(top.map((e) => {
+      if (e.type !== 'tree') return e.type === 'blob' ? [{ path: e.path, oid: e.oid } as Listed] : [];
       const key = `${e.oid} ${e.path}`;
       let folder = shared.get(key);
       if (!folder) {
@@ -48,6 +61,31 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
     }));
     return (listing = parts.flat());
   }
+
+  const find = async (paths: string[]) => {
+    await list();
+    const found: Listed[] = [];
+    for (const p of paths) {
+      for (const part of parts) {
+        const f = indexOf(part).get(p);
+        if (f) {
+          found.push(f);
+          break;
+        }
+      }
+    }
+    return found;
+  };
+  /** Learns the sizes the listing left out (kept on the listed file: snapshots sharing a folder share them). */
+  const sized = async (files: Listed[]) => {
+    const unknown = files.filter((f) => f.size === undefined);
+    const sizes = await objectSizes(root, unknown.map((f) => f.oid), `read the sizes of release files at ${label}`);
+    for (const [i, f] of unknown.entries()) {
+      if (sizes[i] === undefined) throw new ExternalError('git', `read the sizes of release files at ${label}`, `object ${f.oid} (${f.path}) is missing`);
+      f.size = sizes[i];
+    }
+    return files as Array<Listed & { size: number }>;
+  };
 
   // One `cat-file --batch` for the reads of a hold (Snapshot.hold: a load reading a batch at a
   // time), ended when the last hold is released and its reads are answered; a read outside any
@@ -63,11 +101,17 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
 
   return {
     label,
-    list: async () => (await list()).map(({ path, size }) => ({ path, size })),
+    list,
+    async parts() {
+      await list();
+      return parts;
+    },
+    async sizes(paths) {
+      return new Map((await sized(await find(paths))).map((f) => [f.path, f.size]));
+    },
     async read(paths, maxBytes) {
-      // Built once: a snapshot is read several times (release files, then the versions they pin).
-      byPath ??= new Map((await list()).map((f) => [f.path, f]));
-      const wanted = paths.map((p) => byPath!.get(p)).filter((f): f is Listed => !!f && f.size <= maxBytes);
+      // A file over maxBytes is never read: a blob of gigabytes would otherwise be held whole.
+      const wanted = (await sized(await find(paths))).filter((f) => f.size <= maxBytes);
       if (!wanted.length) return new Map();
       reading++;
       try {
@@ -91,21 +135,57 @@ export async function gitRevision(root: string, rev: string, shared?: TreeListin
   };
 }
 
-/** Every blob under `tree` (a commit or a tree id), recursively, each path prefixed with `prefix`. */
-async function listTree(root: string, tree: string, prefix: string, operation: string, paths: string[]): Promise<Listed[]> {
-  const entries = await listEntries(root, ['ls-tree', '-r', '-l', '-z', '--full-tree', tree, ...(paths.length ? ['--', ...paths] : [])], operation);
-  return entries.flatMap((e) => (e.type === 'blob' ? [{ path: prefix + e.path, size: e.size, oid: e.oid }] : []));
+/**
+ * Finds files of a listing by path. Git lists a tree in the byte order of its paths, which for
+ * the names of a release repository is JavaScript's string order too, so a binary search finds a
+ * path without an index of 146k entries; a listing not in that order (names whose UTF-16 order
+ * differs) gets a Map, built once however many snapshots share the listing.
+ */
+const indexes = new WeakMap<Listed[], { get(path: string): Listed | undefined }>();
+function indexOf(files: Listed[]): { get(path: string): Listed | undefined } {
+  let index = indexes.get(files);
+  if (!index) {
+    let sorted = true;
+    for (let i = 1; i < files.length && sorted; i++) sorted = files[i - 1]!.path < files[i]!.path;
+    index = sorted ? { get: (path) => search(files, path) } : new Map(files.map((f) => [f.path, f]));
+    indexes.set(files, index);
+  }
+  return index;
 }
 
-async function listEntries(root: string, args: string[], operation: string): Promise<Array<Listed & { type: string }>> {
+function search(files: Listed[], path: string): Listed | undefined {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = files[mid]!.path;
+    if (p === path) return files[mid];
+    if (p < path) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** Every blob under `tree` (a commit or a tree id), recursively, each path prefixed with `prefix`. */
+async function listTree(root: string, tree: string, prefix: string, operation: string, paths: string[]): Promise<Listed[]> {
+  // Without -l: sizes would make git look up every object of the tree (146k version files of 600
+  // models: 3x the listing's time); they are learned for the files actually read (sizes() below).
+  const entries = await listEntries(root, ['ls-tree', '-r', '-z', '--full-tree', tree, ...(paths.length ? ['--', ...paths] : [])], operation);
+  const files: Listed[] = [];
+  for (const e of entries) if (e.type === 'blob') files.push({ path: prefix + e.path, oid: e.oid });
+  return files;
+}
+
+async function listEntries(root: string, args: string[], operation: string): Promise<Array<{ path: string; oid: string; type: string }>> {
   const out = await gitText(root, args, operation);
-  const entries: Array<Listed & { type: string }> = [];
+  const entries: Array<{ path: string; oid: string; type: string }> = [];
   for (const entry of out.split('\0')) {
     if (!entry) continue;
-    // <mode> SP <type> SP <oid> SP+ <size> TAB <path>
-    const tab = entry.indexOf('\t');
-    const [, type, oid, size] = entry.slice(0, tab).split(/ +/);
-    entries.push({ path: entry.slice(tab + 1), size: Number(size), oid: oid!, type: type! });
+    // <mode> SP <type> SP <oid> TAB <path>
+    const type = entry.indexOf(' ');
+    const oid = entry.indexOf(' ', type + 1);
+    const tab = entry.indexOf('\t', oid + 1);
+    entries.push({ path: entry.slice(tab + 1), oid: entry.slice(oid + 1, tab), type: entry.slice(type + 1, oid) });
   }
   return entries;
 }
