@@ -143,7 +143,7 @@ t.test('a diff is made when first read: the same lines, in JSON and copies too, 
   t.same(update!.diff, ['~ annotations.modelship.io/spec-hash: h-{"predictor":{"model":{"storageUri":"s3://r/a"}}} → h-{"predictor":{"model":{"storageUri":"s3://r/b"}}}',
     '~ spec.predictor.model.storageUri: s3://r/a → s3://r/b']);
   t.equal(update!.diff, update!.diff, 'made once, then kept');
-  t.same(create!.diff, diffLines({}, { labels: create!.desired!.metadata!.labels, annotations: { 'modelship.io/spec-hash': 'h-{"predictor":{}}' }, spec: { predictor: {} } }));
+  t.same(create!.diff, diffLines({}, { labels: (create!.desired as KubernetesObject).metadata.labels, annotations: { 'modelship.io/spec-hash': 'h-{"predictor":{}}' }, spec: { predictor: {} } }));
   t.ok(taskCreate!.diff!.includes('+ warehouse: SCORING_WH_M'), taskCreate!.diff!.join('\n'));
   const copied = JSON.parse(JSON.stringify(p)) as typeof p;
   t.same(copied.actions.map((a) => a.diff), p.actions.map((a) => a.diff), 'JSON carries the diffs');
