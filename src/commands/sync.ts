@@ -52,6 +52,8 @@ async function syncOnce(root: string, opts: Options, output: Output, snowflake: 
     root, readyTimeoutMs: parseDuration(opts.readyTimeout) ?? 300_000, forceConflicts: !!opts.forceConflicts,
     ...(opts.rev !== undefined ? { rev: opts.rev } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.recordDir ? { recordDir: opts.recordDir } : {}),
     ...(snowflake ? { snowflake } : {}), ...(github ? { github } : {}), ...(state ? { state } : {}),
+    // --json prints every plan whole at the end; otherwise each was printed as it was synced
+    keepPlans: !!opts.json,
   }, reporter);
   if (opts.json) output.out(JSON.stringify({ ok: code === ExitCode.ok, commit, results }, null, 2));
   return code;

@@ -47,7 +47,7 @@ export function plan(input: PlanInput): Plan {
     const model = d.metadata.labels[labels.model];
     const want = d.metadata.annotations[annotations.specHash]!;
     if (!live) {
-      actions.push({ op: 'create', target: 'kubernetes', key, ...(model ? { model } : {}), desired: d, reason: 'not found', diff: diffLines({}, owned(d)) });
+      actions.push(withDiff({ op: 'create', target: 'kubernetes', key, ...(model ? { model } : {}), desired: d, reason: 'not found' }, () => diffLines({}, owned(d))));
       continue;
     }
     const recorded = live.metadata.annotations?.[annotations.specHash];
@@ -56,12 +56,12 @@ export function plan(input: PlanInput): Plan {
     const warning = modeMismatch(d, live);
     const extra = warning ? { warning } : {};
     if (recorded === want && actual === want) actions.push({ ...base, ...extra, op: 'noop', reason: `spec hash ${short(want)} unchanged` });
-    else if (recorded === want) actions.push({ ...base, ...extra, op: 'update', reason: `edited outside modelship (drift): its fields no longer match spec hash ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
-    else actions.push({ ...base, ...extra, op: 'update', reason: `spec hash ${short(recorded)} → ${short(want)}`, diff: diffLines(owned(live), owned(d)) });
+    else if (recorded === want) actions.push(withDiff({ ...base, ...extra, op: 'update', reason: `edited outside modelship (drift): its fields no longer match spec hash ${short(want)}` }, () => diffLines(owned(live), owned(d))));
+    else actions.push(withDiff({ ...base, ...extra, op: 'update', reason: `spec hash ${short(recorded)} → ${short(want)}` }, () => diffLines(owned(live), owned(d))));
   }
   for (const [key, live] of liveKube) {
     const model = live.metadata.labels?.[labels.model];
-    actions.push({ op: 'delete', target: 'kubernetes', key, ...(model ? { model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(owned(live), {}) });
+    actions.push(withDiff({ op: 'delete', target: 'kubernetes', key, ...(model ? { model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml` }, () => diffLines(owned(live), {})));
   }
 
   const ourTask = (t: LiveTask) => t.comment?.managedBy === 'modelship' && t.comment.environment === env;
@@ -80,12 +80,12 @@ export function plan(input: PlanInput): Plan {
     liveTasks.delete(key);
     const base = { target: 'snowflake' as const, key, model: d.comment.model, desired: d };
     if (!live) {
-      actions.push({ ...base, op: 'create', reason: 'not found', diff: diffLines({}, taskFields(d)) });
+      actions.push(withDiff({ ...base, op: 'create', reason: 'not found' }, () => diffLines({}, taskFields(d))));
     } else if (live.comment?.specHash !== d.comment.specHash) {
-      actions.push({ ...base, op: 'update', live, reason: `spec hash ${short(live.comment?.specHash)} → ${short(d.comment.specHash)}`, diff: diffLines(liveTaskFields(live), taskFields(d)) });
+      actions.push(withDiff({ ...base, op: 'update', live, reason: `spec hash ${short(live.comment?.specHash)} → ${short(d.comment.specHash)}` }, () => diffLines(liveTaskFields(live), taskFields(d))));
     } else if (!same(liveTaskFields(live), taskFields(d, live))) {
       // The comment still says this spec, but the task runs something else: edited by hand.
-      actions.push({ ...base, op: 'update', live, reason: 'edited outside modelship (drift): its definition or CONFIG no longer match', diff: diffLines(liveTaskFields(live), taskFields(d, live)) });
+      actions.push(withDiff({ ...base, op: 'update', live, reason: 'edited outside modelship (drift): its definition or CONFIG no longer match' }, () => diffLines(liveTaskFields(live), taskFields(d, live))));
     } else if (live.state !== 'started') {
       actions.push({ ...base, op: 'update', live, reason: `task is ${live.state} (drift): resume it`, diff: [`~ state: ${live.state} → started`] });
     } else {
@@ -93,7 +93,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
   for (const [key, live] of liveTasks) {
-    actions.push({ op: 'delete', target: 'snowflake', key, ...(live.comment ? { model: live.comment.model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml`, diff: diffLines(liveTaskFields(live), {}) });
+    actions.push(withDiff({ op: 'delete', target: 'snowflake', key, ...(live.comment ? { model: live.comment.model } : {}), live, reason: `no longer in environments/${desired.environment}.yaml` }, () => diffLines(liveTaskFields(live), {})));
   }
   return { environment: desired.environment, commit: desired.commit, actions, ...(conflicts.length ? { conflicts } : {}) };
 }
@@ -114,6 +114,21 @@ function modeMismatch(d: KubernetesObject, live: LiveKubernetesObject): string |
   const mode = wanted === 'RawDeployment' || wanted === 'Standard' ? 'raw' : 'serverless';
   if (sameDeploymentMode(mode, reported)) return undefined;
   return `KServe runs it in deployment mode ${reported}, not ${wanted} (kubernetes.mode ${mode}); KServe keeps the mode an InferenceService was created with, so applying will not change it: delete it (kubectl delete inferenceservice -n ${d.metadata.namespace} ${d.metadata.name}) and sync again`;
+}
+
+/**
+ * `action` with its `diff` made when first read, then kept: a first sync of 4,800 objects made
+ * and held ~150,000 diff lines (every field of every object to create) for three environments
+ * at once, and the plan read first, before the lease, is only asked whether it writes. Reading
+ * it (planText, JSON, a spread) gives the same lines as before; assigning it replaces it.
+ */
+function withDiff<T extends Omit<PlanAction, 'diff'>>(action: T, make: () => string[]): T & { diff: string[] } {
+  let made: string[] | undefined;
+  return Object.defineProperty(action, 'diff', {
+    enumerable: true, configurable: true,
+    get: () => (made ??= make()),
+    set: (v: string[]) => { made = v; },
+  }) as T & { diff: string[] };
 }
 
 /** The fields modelship owns and compares: spec, labels, annotations other than the commit. */

@@ -46,6 +46,11 @@ export interface SyncRequest {
   loaded?: LoadedRepository;
   /** Kubernetes clients kept across calls (the agent: API discovery once, not at every resync) */
   kubernetes?: SharedClients['kubernetes'];
+  /**
+   * false: each environment's plan in the outcome keeps what each action does and why, not its
+   * objects and diff (the caller printed it as it came, through `synced`). Default: all of it.
+   */
+  keepPlans?: boolean;
 }
 
 /** How the flow tells the command what happens, as it happens. */
@@ -93,7 +98,10 @@ export async function syncRevision(req: SyncRequest, reporter: SyncReporter): Pr
       if (verdict && 'refused' in verdict) refused.set(name, verdict.refused);
       else if (verdict) reporter.log(`${name}: ${verdict.warning}`);
     }
-    const plans: Array<Promise<Plan> | undefined> = names.map((name) => (refused.has(name) ? Promise.reject(new Error('refused')) : planFor(repo, name, commit, connections.get(name)!.targets).then((p) => p.plan)));
+    // A plan with writes is read again under the lease; until its environment's turn it is only
+    // asked for its conflicts, the commits live there and what it would change (slimPlan).
+    const plans: Array<Promise<Plan> | undefined> = names.map((name) => (refused.has(name) ? Promise.reject(new Error('refused'))
+      : planFor(repo, name, commit, connections.get(name)!.targets).then((p) => (hasWrites(p.plan) ? slimPlan(p.plan, { live: true }) : p.plan))));
     for (const p of plans) p?.catch(() => undefined);
     return await syncAll(repo, names, commit, req, reporter, connections, plans, refused);
   } finally {
@@ -116,7 +124,7 @@ async function syncAll(repo: LoadedRepository, names: string[], commit: string, 
     plans[i] = undefined;
     const r: EnvironmentOutcome = refusal ? { environment: name, skipped: refusal, refused: true }
       : await syncOne(repo, name, commit, req, reporter, connections.get(name)!, await planned, deployment);
-    results.push(r);
+    results.push(req.keepPlans === false && !('skipped' in r) ? { ...r, plan: slimPlan(r.plan) } : r);
     if (deployment?.failed) code = Math.max(code, ExitCode.external);
     if ('skipped' in r) code = Math.max(code, r.refused ? ExitCode.targetRefused : ExitCode.leaseHeld);
     else if (!r.result.converged) code = Math.max(code, ExitCode.checkFailed);
@@ -200,6 +208,21 @@ async function syncOne(repo: LoadedRepository, name: string, commit: string, req
       reporter.log(`${name}: could not release the lease (it expires by itself): ${e.message}`);
     });
   }
+}
+
+/**
+ * The plan without its objects and diffs: each action's op, target, key, model, reason, refusal
+ * and warning (and with `live`, the live object, which the only-forward check reads). A first sync
+ * of 4,800 objects held every environment's rendered objects and diff lines to the end.
+ */
+export function slimPlan(plan: Plan, keep: { live?: boolean } = {}): Plan {
+  return {
+    ...plan,
+    actions: plan.actions.map((a) => ({
+      op: a.op, target: a.target, key: a.key, ...(a.model !== undefined ? { model: a.model } : {}), reason: a.reason,
+      ...(keep.live && a.live ? { live: a.live } : {}), ...(a.refused !== undefined ? { refused: a.refused } : {}), ...(a.warning !== undefined ? { warning: a.warning } : {}),
+    })),
+  };
 }
 
 function artifactDigests(repo: LoadedRepository, environment: string): Record<string, string> {

@@ -57,6 +57,25 @@ t.test('plan without a Snowflake connection plans Kubernetes and reports Snowfla
   t.equal(writes(s), 0, 'plan only reads');
 });
 
+t.test('sync prints each plan with its diffs as it goes; --json prints every plan whole at the end', async (t) => {
+  const s = await stage(t);
+  const text = await s.cli('sync', '--env', 'staging');
+  t.equal(text.code, 0, text.stderr);
+  t.match(text.stdout, /^staging at [0-9a-f]{12}: \d+ to create, 0 to change, 0 to delete, 0 unchanged\n/);
+  t.match(text.stdout, /\+ InferenceService [^ ]+  \(not found\)\n      \+ annotations\.modelship\.io\/spec-hash: [0-9a-f]{64}\n/);
+  t.match(text.stdout, /\n      \+ config\.version: /, 'the tasks\' diffs too');
+  const json = await s.cli('sync', '--env', 'production', '--json');
+  t.equal(json.code, 0, json.stderr);
+  const { results } = JSON.parse(json.stdout) as { results: Array<{ plan: { actions: Array<{ op: string; key: string; desired?: { kind?: string; name?: string }; diff?: string[] }> } }> };
+  const actions = results[0]!.plan.actions;
+  t.ok(actions.length >= 3, `${actions.length} actions`);
+  for (const a of actions) {
+    t.equal(a.op, 'create', a.key);
+    t.ok(a.desired && (a.desired.kind ?? a.desired.name), `${a.key}: the object to create`);
+    t.ok(a.diff?.some((l) => l.startsWith('+ ')), `${a.key}: its diff`);
+  }
+});
+
 t.test('sync: production runs what main says, is ready, and the deployment is recorded', async (t) => {
   const s = await stage(t);
   const recordDir = join(s.root, '.records');

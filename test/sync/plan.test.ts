@@ -133,3 +133,21 @@ t.test('an object another environment owns, or modelship does not manage, is a c
     ['task ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR is not managed by modelship (its COMMENT is not modelship\'s); production will not adopt or overwrite it']);
   t.equal(conflictRefusal(plan({ desired: desired([mine]), live: { kubernetes: [live(mine)], snowflake: [] }, hashLive })), undefined);
 });
+
+t.test('a diff is made when first read: the same lines, in JSON and copies too, and can be replaced', async (t) => {
+  const before = isvc('fraud-detector', { predictor: { model: { storageUri: 's3://r/a' } } });
+  const after = isvc('fraud-detector', { predictor: { model: { storageUri: 's3://r/b' } } });
+  const p = plan({ desired: desired([after, isvc('chargeback-risk', { predictor: {} })], [task('v2')]), live: { kubernetes: [live(before)], snowflake: [] }, hashLive });
+  const [update, create, taskCreate] = p.actions;
+  t.ok(Object.getOwnPropertyDescriptor(update!, 'diff')?.get, 'not made with the plan');
+  t.same(update!.diff, ['~ annotations.modelship.io/spec-hash: h-{"predictor":{"model":{"storageUri":"s3://r/a"}}} → h-{"predictor":{"model":{"storageUri":"s3://r/b"}}}',
+    '~ spec.predictor.model.storageUri: s3://r/a → s3://r/b']);
+  t.equal(update!.diff, update!.diff, 'made once, then kept');
+  t.same(create!.diff, diffLines({}, { labels: (create!.desired as KubernetesObject).metadata.labels, annotations: { 'modelship.io/spec-hash': 'h-{"predictor":{}}' }, spec: { predictor: {} } }));
+  t.ok(taskCreate!.diff!.includes('+ warehouse: SCORING_WH_M'), taskCreate!.diff!.join('\n'));
+  const copied = JSON.parse(JSON.stringify(p)) as typeof p;
+  t.same(copied.actions.map((a) => a.diff), p.actions.map((a) => a.diff), 'JSON carries the diffs');
+  t.same({ ...create! }.diff, create!.diff, 'a spread copies it');
+  update!.diff = ['replaced'];
+  t.same(update!.diff, ['replaced']);
+});

@@ -39,6 +39,17 @@ export interface SnowflakeThread {
 /** The Snowflake worker's young generation (V8 sizes the semi-spaces from it). */
 export const workerYoungGenerationMb = 12;
 
+/**
+ * The Snowflake worker's old generation. What it keeps is the driver's code and the sessions
+ * (~30 MB); the rest is each statement's request and response, which die young or soon after.
+ * Uncapped, V8 let the worker's heap grow to 96-116 MB during a first sync of 4,800 objects
+ * (1,800 tasks, 3,600 statements) before collecting. V8 grows a heap by a factor that is smaller
+ * the smaller the heap's maximum (heap-controller.cc, MaxGrowingFactor), so with this cap the
+ * worker stayed at ~50 MB in that sync. The cap is also the most one answer may take while it is
+ * parsed: a SHOW TASKS of 10,000 tasks fits (warehouse-thread.test.ts); with 64 MB, 5,000 did not.
+ */
+export const workerOldGenerationMb = 256;
+
 // The compiled worker beside this module (dist/); run from sources, use the build (tests do).
 const workerFile = new URL('./warehouse-thread-worker.js', import.meta.url);
 
@@ -49,8 +60,9 @@ export function startSnowflakeThread(onEnd?: () => void): SnowflakeThread {
   process.env.SF_TELEMETRY_DISABLE_CONNECTION_SHAPE ??= '1';
   // A small young generation: the worker's garbage is many small, short-lived answers (a first
   // sync of 4,800 objects sends ~3,600 statements); V8's default lets it grow to tens of MB per
-  // thread before collecting, which was a good part of that sync's peak RSS.
-  const worker = new Worker(workerFile, { resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb } });
+  // thread before collecting, which was a good part of that sync's peak RSS. The old generation
+  // likewise (see workerOldGenerationMb).
+  const worker = new Worker(workerFile, { resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb, maxOldGenerationSizeMb: workerOldGenerationMb } });
   // An idle worker must not keep the process alive; pending requests hold it (ref) until answered.
   worker.unref();
   const pending = new Map<number, { resolve: (a: ThreadAnswer) => void; reject: (e: Error) => void }>();

@@ -52,3 +52,29 @@ t.test('sessions on the worker thread', async (t) => {
   const closed = await a.query('SELECT 1').catch((x: unknown) => x);
   t.type(closed, ExternalError, 'a closed thread refuses with an ExternalError, it does not hang');
 });
+
+t.test('a SHOW TASKS of 10,000 tasks fits in the worker\'s capped heap (workerOldGenerationMb)', async (t) => {
+  const standIn = await startSnowflakeStandIn();
+  const thread = startSnowflakeThread();
+  t.teardown(async () => {
+    await thread.close();
+    await standIn.stop();
+  });
+  const options = { ...snowflakeStandInCredentials, account: 'acme', accessUrl: standIn.url, timeoutMs: 60_000, attempts: 1 };
+  const now = new Date();
+  const n = 10_000;
+  for (let i = 0; i < n; i++) {
+    // a task as sync writes it: a long definition, CONFIG and COMMENT (~1.3 KB a row)
+    const name = `MODELSHIP_MODEL_${String(i).padStart(5, '0')}`;
+    standIn.tasks.tasks.set(`ML_PROD.SCORING.${name}`, {
+      id: `01b${i}`, database: 'ML_PROD', schema: 'SCORING', name, state: 'started', warehouse: 'SCORING_WH_M', schedule: 'USING CRON 0 2 * * * America/New_York',
+      config: JSON.stringify({ model: `model-${i}`, version: '2026.11.06-1', artifactUri: `s3://acme-model-registry/model-${i}/${'a'.repeat(64)}/model.json`, artifactSha256: 'a'.repeat(64), source: 'ANALYTICS.FEATURES.TXN_FEATURES_DAILY', target: 'ANALYTICS.SCORES.FRAUD_SCORES' }),
+      comment: JSON.stringify({ managedBy: 'modelship', environment: 'production', model: `model-${i}`, version: '2026.11.06-1', specHash: 'b'.repeat(64), commit: 'c'.repeat(40) }),
+      definition: `CALL "ML_PLATFORM"."SCORING"."SCORE_WITH_MODEL"(${['model', 'version', 'artifactUri', 'artifactSha256', 'source', 'target'].map((k) => `SYSTEM$GET_TASK_GRAPH_CONFIG('${k}')::VARCHAR`).join(', ')})`,
+      condition: null, allowOverlappingExecution: false, createdOn: now, lastCommittedOn: now, lastSuspendedOn: null, lastSuspendedReason: null,
+    });
+  }
+  const rows = await thread.connection(options).query(`SHOW TASKS LIKE 'MODELSHIP\\\\_%' IN SCHEMA "ML_PROD"."SCORING"`);
+  t.equal(rows.length, n);
+  t.equal(rows[n - 1]!.name, 'MODELSHIP_MODEL_09999');
+});
