@@ -6,7 +6,8 @@
 // so the walk grows with the change, not with the history.
 
 import { pinHistory } from '../adapters/git/history.js';
-import { readObjects } from '../adapters/git/objects.js';
+import { objectSizes, readObjects } from '../adapters/git/objects.js';
+import { defaultLimits } from '../config/yaml.js';
 import { createHash } from 'node:crypto';
 import { loadDocument } from '../config/load.js';
 import type { SchemaName } from '../config/schema.js';
@@ -175,7 +176,7 @@ export async function prefetchChangedPins(histories: PinHistories, root: string,
   const envs = envFiles.flatMap((f) => /^environments\/([a-z0-9-]+)\.yaml$/.exec(f)?.[1] ?? []);
   if (!envs.length) return { searches };
   const names = envs.flatMap((e) => [`${revs.forkPoint}:environments/${e}.yaml`, `${revs.head}:environments/${e}.yaml`, `${revs.base}:policies/${e}.yaml`]);
-  const files = await readObjects(root, names, 'read the changed environment files');
+  const files = await readSmall(root, names, 'read the changed environment files');
   // Loaded as the loader loads them, and what loads cleanly is left in the run's memo (LoadOptions.memo), so the loader does not parse it again.
   const data = (i: number) => (files[i] ? load(names[i]!.slice(names[i]!.indexOf(':') + 1), files[i]!, i % 3 === 2 ? 'policy' : 'environment', memo) : undefined) as Record<string, unknown> | undefined;
   const moved: Array<{ env: string; from?: string; model: string; version: string }> = [];
@@ -191,7 +192,7 @@ export async function prefetchChangedPins(histories: PinHistories, root: string,
     }
   }
   const manifests = moved.map((m) => `${revs.head}:models/${m.model}/versions/${m.version}.yaml`);
-  const bytes = await readObjects(root, manifests, 'read the versions the change pins');
+  const bytes = await readSmall(root, manifests, 'read the versions the change pins');
   for (const [i, m] of moved.entries()) {
     const at = bytes[i] ? (load(manifests[i]!.slice(manifests[i]!.indexOf(':') + 1), bytes[i]!, 'version') as { registeredAt?: unknown } | undefined)?.registeredAt : undefined;
     const registeredAt = typeof at === 'string' ? at : undefined;
@@ -199,6 +200,15 @@ export async function prefetchChangedPins(histories: PinHistories, root: string,
     if (m.from) searches.push(histories.prefetch(m.from, m.version, registeredAt));
   }
   return { searches };
+}
+
+/** The objects of at most the loader's size limit (a larger one, which a pull request may add, is never read whole); undefined for the others. */
+async function readSmall(root: string, names: string[], operation: string): Promise<Array<Buffer | undefined>> {
+  const sizes = await objectSizes(root, names, operation);
+  const small = names.filter((_, i) => sizes[i] !== undefined && sizes[i]! <= defaultLimits.maxBytes);
+  const read = await readObjects(root, small, operation);
+  const byName = new Map(small.map((n, i) => [n, read[i]]));
+  return names.map((n) => byName.get(n));
 }
 
 /** A file's data as the loader reads it (undefined when it has problems); memoized as the loader memoizes. */

@@ -126,3 +126,34 @@ t.test('check starts the searches a promotion needs from the raw files, before l
   t.equal(report.changes[0]?.change.kind, 'promote');
   t.equal(searches().length - before, 2, `once each: ${searches().slice(before).join(' | ')}`);
 });
+
+t.test('the guess never reads a file over the size limit whole (a pull request may add one)', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const main = repo.git('rev-parse', 'HEAD').trim();
+  repo.git('checkout', '-q', '-b', 'huge');
+  const file = join(repo.root, 'environments/production.yaml');
+  writeFileSync(file, `${readFileSync(file, 'utf8')}# ${'x'.repeat(1_100_000)}\n`);
+  repo.git('commit', '-q', '-am', 'a production file over 1 MiB');
+  const head = repo.git('rev-parse', 'HEAD').trim();
+  // A git that logs what `cat-file --batch` is asked for (its standard input), then answers as usual.
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-git-stdin-'));
+  const log = join(dir, 'asked');
+  writeFileSync(log, '');
+  const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(dir, 'git'), `#!/bin/sh\nif [ "$1 $2" = "cat-file --batch" ]; then tee -a '${log}' | '${real}' "$@"; else exec '${real}' "$@"; fi\n`);
+  chmodSync(join(dir, 'git'), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${dir}:${path}`;
+  t.teardown(() => {
+    process.env.PATH = path;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const histories = new PinHistories(repo.root, main);
+  t.teardown(() => histories.close());
+  const guessed = await prefetchChangedPins(histories, repo.root, { forkPoint: main, base: main, head }, ['environments/production.yaml']);
+  t.same(guessed.searches, [], 'nothing to guess from');
+  const asked = readFileSync(log, 'utf8');
+  t.match(asked, `${main}:environments/production.yaml`, 'the base\'s file is read');
+  t.notMatch(asked, `${head}:environments/production.yaml`, 'the head\'s, over 1 MiB, is not');
+});
