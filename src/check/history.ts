@@ -5,12 +5,12 @@
 // git's pickaxe from the version's registration time on (a version cannot be pinned earlier),
 // so the walk grows with the change, not with the history.
 
+import { createHash } from 'node:crypto';
 import { pinHistory } from '../adapters/git/history.js';
 import { objectSizes, readObjects } from '../adapters/git/objects.js';
-import { defaultLimits } from '../config/yaml.js';
-import { createHash } from 'node:crypto';
 import { loadDocument } from '../config/load.js';
 import type { SchemaName } from '../config/schema.js';
+import { defaultLimits } from '../config/yaml.js';
 import type { PinCommit } from '../model/pins.js';
 import { commitsChangingText } from '../adapters/git/search.js';
 import { holdsIn, type Hold } from '../gates/held.js';
