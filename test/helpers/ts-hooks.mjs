@@ -10,7 +10,8 @@
 //    inline source map so stack traces point at the TypeScript. node_modules is left to Node.
 // On a Node without these (before 22.15), tsx does it as before.
 import module from 'node:module';
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const { registerHooks, stripTypeScriptTypes } = module;
@@ -23,6 +24,38 @@ if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'func
       return statSync(fileURLToPath(url)).isFile();
     } catch {
       return false;
+    }
+  };
+  // Node 22 warns once that stripTypeScriptTypes is experimental; that is known here, and a test
+  // that reads this process's stderr must not see it.
+  const strip = (source, url) => {
+    const emit = process.emitWarning;
+    process.emitWarning = (w, ...rest) => (/stripTypeScriptTypes/.test(String(w)) ? undefined : emit.call(process, w, ...rest));
+    try {
+      return stripTypeScriptTypes(source, { mode: 'transform', sourceMap: true, sourceUrl: url });
+    } finally {
+      process.emitWarning = emit;
+    }
+  };
+  // Turning a file into JavaScript takes ~2 ms per KB, and every test process loads the same files:
+  // the result is kept by content (and URL, which the source map names) in node_modules/.cache.
+  const cacheDir = fileURLToPath(new URL('../../node_modules/.cache/modelship-ts-hooks/', import.meta.url));
+  const transformed = (source, url) => {
+    const key = createHash('sha256').update(`${process.version}\0${url}\0${source}`).digest('hex');
+    const file = `${cacheDir}${key}.js`;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      const out = strip(source, url);
+      try {
+        mkdirSync(cacheDir, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, out);
+        renameSync(tmp, file);
+      } catch {
+        // no cache: the next process transforms the file again
+      }
+      return out;
     }
   };
   const ours = (url) => url.startsWith('file:') && !url.includes('/node_modules/');
@@ -39,8 +72,7 @@ if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'func
     },
     load(url, context, next) {
       if (ours(url) && /\.m?ts$/.test(new URL(url).pathname)) {
-        const source = stripTypeScriptTypes(readFileSync(fileURLToPath(url), 'utf8'), { mode: 'transform', sourceMap: true, sourceUrl: url });
-        return { format: 'module', source, shortCircuit: true };
+        return { format: 'module', source: transformed(readFileSync(fileURLToPath(url), 'utf8'), url), shortCircuit: true };
       }
       return next(url, context);
     },
