@@ -1,22 +1,22 @@
 // Loaded into every test process (package.json tap.node-arg): runs the TypeScript of src/, test/
-// and tools/ as tsx would, for a third of the start-up cost. tsx resolves and loads every module of
-// the process (tap's, the client libraries') through hooks on another thread; an empty test file
-// cost ~0.6 s of CPU with it, ~0.25 s with these, and a file that loads the sandbox stand-ins and
-// the CLI about 1 s less. Here, in the test's own thread (module.registerHooks):
+// and tools/ as tsx does, at a fraction of the start-up cost. tsx resolves and loads every module
+// of the process (tap's, the client libraries') through hooks on another thread; an empty test
+// file cost ~0.6 s of CPU with it, ~0.25 s with these, and a file that loads the stand-ins and the
+// CLI about 1 s less. Here, in the test's own thread (module.registerHooks):
 //  - resolve: a relative import of `x.js` from our code, when there is no x.js but an x.ts, is x.ts
 //    (the imports are written for the compiled dist/, as tsc wants them);
-//  - load: our .ts files are turned into JavaScript by Node's own TypeScript support
-//    (module.stripTypeScriptTypes, mode 'transform': parameter properties and enums too), with an
-//    inline source map so stack traces point at the TypeScript. node_modules is left to Node.
-// On a Node without these (before 22.15), tsx does it as before.
-import module from 'node:module';
+//  - load: our .ts files are turned into JavaScript by esbuild, the transformer tsx itself uses
+//    (taken from tsx's own dependencies): types removed, imports used only as types dropped,
+//    parameter properties, an inline source map so stack traces point at the TypeScript. The
+//    result is kept by content in node_modules/.cache/modelship-ts-hooks, so esbuild runs only for
+//    a file that changed. node_modules is left to Node.
+// On a Node without module.registerHooks (before 22.15), tsx does it all, as before.
+import module, { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const { registerHooks, stripTypeScriptTypes } = module;
-
-if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'function') {
+if (typeof module.registerHooks !== 'function') {
   await import('tsx');
 } else {
   const isFile = (url) => {
@@ -26,32 +26,28 @@ if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'func
       return false;
     }
   };
-  // Node 22 warns once that stripTypeScriptTypes is experimental; that is known here, and a test
-  // that reads this process's stderr must not see it.
-  const strip = (source, url) => {
-    const emit = process.emitWarning;
-    process.emitWarning = (w, ...rest) => (/stripTypeScriptTypes/.test(String(w)) ? undefined : emit.call(process, w, ...rest));
-    try {
-      return stripTypeScriptTypes(source, { mode: 'transform', sourceMap: true, sourceUrl: url });
-    } finally {
-      process.emitWarning = emit;
-    }
+  let esbuild;
+  const transform = (source, file) => {
+    esbuild ??= createRequire(fileURLToPath(import.meta.resolve('tsx')))('esbuild');
+    return esbuild.transformSync(source, {
+      loader: 'ts', format: 'esm', target: `node${process.versions.node}`, sourcemap: 'inline', sourcefile: file,
+      // tsconfig.json: target ES2022, whose class fields are defined as JavaScript defines them
+      tsconfigRaw: { compilerOptions: { useDefineForClassFields: true } },
+    }).code;
   };
-  // Turning a file into JavaScript takes ~2 ms per KB, and every test process loads the same files:
-  // the result is kept by content (and URL, which the source map names) in node_modules/.cache.
   const cacheDir = fileURLToPath(new URL('../../node_modules/.cache/modelship-ts-hooks/', import.meta.url));
-  const transformed = (source, url) => {
-    const key = createHash('sha256').update(`${process.version}\0${url}\0${source}`).digest('hex');
-    const file = `${cacheDir}${key}.js`;
+  const transformed = (source, file) => {
+    const key = createHash('sha256').update(`${process.version}\0${file}\0${source}`).digest('hex');
+    const cached = `${cacheDir}${key}.js`;
     try {
-      return readFileSync(file, 'utf8');
+      return readFileSync(cached, 'utf8');
     } catch {
-      const out = strip(source, url);
+      const out = transform(source, file);
       try {
         mkdirSync(cacheDir, { recursive: true });
-        const tmp = `${file}.${process.pid}.tmp`;
+        const tmp = `${cached}.${process.pid}.tmp`;
         writeFileSync(tmp, out);
-        renameSync(tmp, file);
+        renameSync(tmp, cached);
       } catch {
         // no cache: the next process transforms the file again
       }
@@ -59,7 +55,7 @@ if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'func
     }
   };
   const ours = (url) => url.startsWith('file:') && !url.includes('/node_modules/');
-  registerHooks({
+  module.registerHooks({
     resolve(specifier, context, next) {
       if (specifier.endsWith('.js') && /^(\.{1,2}\/|\/|file:)/.test(specifier) && context.parentURL && ours(context.parentURL)) {
         const url = new URL(specifier, context.parentURL);
@@ -72,7 +68,8 @@ if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'func
     },
     load(url, context, next) {
       if (ours(url) && /\.m?ts$/.test(new URL(url).pathname)) {
-        return { format: 'module', source: transformed(readFileSync(fileURLToPath(url), 'utf8'), url), shortCircuit: true };
+        const file = fileURLToPath(url);
+        return { format: 'module', source: transformed(readFileSync(file, 'utf8'), file), shortCircuit: true };
       }
       return next(url, context);
     },
