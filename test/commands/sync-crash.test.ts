@@ -15,8 +15,10 @@ const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
 /** The lease a dead agent held expires; the next agent may take it over then. Here: clear it. */
 const expireLease = (s: Stage) => s.kube.put({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'modelship-production', namespace: 'ml-serving' }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 1, renewTime: microTime(new Date(0)) } }, 'modelship');
 
+// Every stage's repository is a copy of one built once (makeReleaseRepo's reuse): what is compared
+// is what the systems hold, not when the repository's first commit was made.
 t.test('killed after its k-th write, for every k, a re-run converges to the same state', async (t) => {
-  const clean = await stage(t);
+  const clean = await stage(t, { reuse: true });
   t.equal((await clean.cli('sync', '--env', 'production')).code, 0);
   const reference = production(clean);
   const total = writes(clean);
@@ -28,6 +30,7 @@ t.test('killed after its k-th write, for every k, a re-run converges to the same
       const s = await stage(t, {
         onWrite: () => { if (++seen === k) dead = true; },
         refuse: () => dead,
+        reuse: true,
       });
       // (A dead agent does nothing more; this one, refused everything, gives up waiting soon.)
       const first = await runCli(['sync', '--env', 'production', '--ready-timeout', '1s', '-C', s.root], { env: s.env });
@@ -42,13 +45,13 @@ t.test('killed after its k-th write, for every k, a re-run converges to the same
 });
 
 t.test('a real agent process killed with SIGKILL in the middle of a sync: the re-run converges', async (t) => {
-  const clean = await stage(t);
+  const clean = await stage(t, { reuse: true });
   t.equal((await clean.cli('sync', '--env', 'production')).code, 0);
   const reference = production(clean);
   const k = Math.ceil(writes(clean) / 2);
   let seen = 0;
   let child = 0;
-  const s = await stage(t, { onWrite: () => { if (++seen === k && child) process.kill(child, 'SIGKILL'); } });
+  const s = await stage(t, { onWrite: () => { if (++seen === k && child) process.kill(child, 'SIGKILL'); }, reuse: true });
   const killed = await spawnCli(['sync', '--env', 'production', '-C', s.root], { env: s.env, onSpawn: (pid) => (child = pid) });
   t.equal(killed.signal, 'SIGKILL', `the first run ended by SIGKILL after write ${k}`);
   expireLease(s);

@@ -49,6 +49,17 @@ export async function world(t: Test): Promise<World> {
   const logs: string[] = [];
   t.teardown(async () => {
     if (!t.passing()) t.comment(logs.join('\n'));
+    // Runs after the test's agents stopped and before the stand-ins stop (teardowns run last
+    // first). A reconcile cut short (leadership lost) can leave a Snowflake statement of its own
+    // still going; stopped under it, the snowflake-sdk would retry it against a closed port for
+    // minutes (16 s waits) and hold the test process open long after its tests ended. So the
+    // Snowflake stand-in first answers whatever is still coming: until it has had no statement
+    // for a second (at most 15 s).
+    for (let n = -1, quietSince = Date.now(), end = Date.now() + 15_000; Date.now() < end;) {
+      if (s.snow.queries.length !== n) [n, quietSince] = [s.snow.queries.length, Date.now()];
+      else if (Date.now() - quietSince >= 1000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await gh.stop();
     rmSync(mirrorDir, { recursive: true, force: true });
   });

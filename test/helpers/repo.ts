@@ -1,6 +1,6 @@
 // Real git repositories for tests: a bare origin and a clone holding the example release files.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from './cli.js';
@@ -76,6 +76,12 @@ export function copyReleaseRepo(repo: TestRepo): TestRepo {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-repo-'));
   cpSync(join(repo.root, '..'), dir, { recursive: true });
   const copy = repoIn(dir);
-  copy.git('remote', 'set-url', 'origin', copy.origin);
+  // `git remote set-url origin <copy's origin>`, without starting a git (from a test process that
+  // has loaded the client libraries, each spawn copies a large address space's page tables)
+  const config = join(copy.root, '.git', 'config');
+  const text = readFileSync(config, 'utf8');
+  const url = `\turl = ${repo.origin}\n`;
+  if (!text.includes(url)) throw new Error(`${config}: no origin url ${repo.origin}`);
+  writeFileSync(config, text.replace(url, `\turl = ${copy.origin}\n`));
   return copy;
 }

@@ -85,25 +85,35 @@ export function makeRows(spec: LogSpec, options: { n: number; version: string; s
   return rows;
 }
 
-const literal = (v: Row[string]) => (v === null ? 'NULL' : typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v));
-
-/** Creates DATABASE.SCHEMA.TABLE (attaching the database if needed) and inserts the rows. */
+/** Creates DATABASE.SCHEMA.TABLE (attaching the database if needed) and appends the rows. */
 export async function loadLog(conn: DuckDBConnection, table: string, spec: LogSpec, rows: Row[]): Promise<void> {
-  const [db, schema] = table.split('.');
+  const [db, schema, name] = table.split('.');
   const attached = await conn.runAndReadAll('SELECT database_name FROM duckdb_databases() WHERE lower(database_name) = lower($1)', [db!]);
   if (attached.getRows().length === 0) await conn.run(`ATTACH ':memory:' AS ${db}`);
   await conn.run(`CREATE SCHEMA IF NOT EXISTS ${db}.${schema}`);
-  const columns = [
-    'SCORED_AT TIMESTAMPTZ', 'MODEL_VERSION VARCHAR',
-    ...Object.entries(spec.features).map(([n, f]) => `${n.toUpperCase()} ${f.type}`),
-    `${spec.score.column.toUpperCase()} DOUBLE`,
+  const columns: Array<[string, 'TIMESTAMPTZ' | LogSpec['features'][string]['type']]> = [
+    ['SCORED_AT', 'TIMESTAMPTZ'], ['MODEL_VERSION', 'VARCHAR'],
+    ...Object.entries(spec.features).map(([n, f]): [string, LogSpec['features'][string]['type']] => [n.toUpperCase(), f.type]),
+    [spec.score.column.toUpperCase(), 'DOUBLE'],
   ];
-  await conn.run(`CREATE TABLE IF NOT EXISTS ${table} (${columns.join(', ')})`);
-  const names = ['SCORED_AT', 'MODEL_VERSION', ...Object.keys(spec.features).map((n) => n.toUpperCase()), spec.score.column.toUpperCase()];
-  for (let i = 0; i < rows.length; i += 1000) {
-    const values = rows.slice(i, i + 1000).map((r) => `(${names.map((n) => (n === 'SCORED_AT' ? `TIMESTAMPTZ ${literal(r[n]!)}` : literal(r[n] ?? null))).join(', ')})`);
-    await conn.run(`INSERT INTO ${table} (${names.join(', ')}) VALUES ${values.join(', ')}`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${table} (${columns.map(([n, type]) => `${n} ${type}`).join(', ')})`);
+  // DuckDB's appender, not INSERT statements: the same rows in the same order, without parsing
+  // thousands of literals (the tests load tens of thousands of rows).
+  const { timestampTZValue } = await import('@duckdb/node-api');
+  const appender = await conn.createAppender(name!, schema!, db!);
+  for (const r of rows) {
+    for (const [n, type] of columns) {
+      const v = r[n] ?? null;
+      if (v === null) appender.appendNull();
+      else if (type === 'TIMESTAMPTZ') appender.appendTimestampTZ(timestampTZValue(BigInt(Date.parse(String(v))) * 1000n));
+      else if (type === 'VARCHAR') appender.appendVarchar(String(v));
+      else if (type === 'BIGINT') appender.appendBigInt(BigInt(v as number));
+      else if (type === 'BOOLEAN') appender.appendBoolean(v as boolean);
+      else appender.appendDouble(v as number);
+    }
+    appender.endRow();
   }
+  appender.closeSync();
 }
 
 /** Counts a column's rows on a histogram's bins the way the SQL should (clamped ends, unseen → other), in JavaScript. */
