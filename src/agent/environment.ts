@@ -75,6 +75,8 @@ export class AgentEnvironment {
   private running: Promise<void> | undefined;
   private again = false;
   private dutyTimers = new Set<NodeJS.Timeout>();
+  /** canary and drift runs under way: stop() waits for them (their signal aborted, they end at their next check) */
+  private readonly dutiesRunning = new Set<Promise<void>>();
   private dutiesStarted = false;
   /** warnings the sync gave (e.g. an unverified cluster identity): said once, not every resync */
   private readonly warned = new Set<string>();
@@ -153,17 +155,27 @@ export class AgentEnvironment {
     while (this.running) await this.running;
   }
 
-  /** Stops the election (releasing the lease with `release`) once the running reconcile finished or `graceMs` passed. */
+  /**
+   * Stops the election (releasing the lease with `release`) once the running reconcile finished or
+   * `graceMs` passed; then, the duties' signal aborted, waits for a canary or drift run under way
+   * (its warehouse query, its last log line) as long again at most: stopped means nothing of this
+   * environment's is still talking to the targets, as far as the grace allows.
+   */
   async stop(graceMs: number, release: boolean): Promise<void> {
     for (const t of this.dutyTimers) clearTimeout(t);
     this.dutyTimers.clear();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
+    const within = (work: Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([work.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]).finally(() => clearTimeout(timer));
+    };
+    await within(this.idle());
     const wasLeading = !!this.leadership;
     this.leadership = undefined;
     await this.election.stop({ release });
     await this.idle();
+    if (this.dutiesRunning.size && !(await within(Promise.allSettled([...this.dutiesRunning])))) {
+      this.side.log(`${this.name}: a duty still running ${graceMs} ms after the stop; left to end on its own`);
+    }
     if (wasLeading) this.side.metrics.leader(this.name, false);
     this.status.leader = false;
   }
@@ -239,17 +251,21 @@ export class AgentEnvironment {
   }
 
   private schedule(name: string, duty: (ctx: DutyContext) => Promise<{ nextInMs: number }>, signal: AbortSignal, inMs: number): void {
-    const timer = setTimeout(async () => {
+    const timer = setTimeout(() => {
       this.dutyTimers.delete(timer);
       if (signal.aborted) return;
-      let next = dutyRetryMs;
-      try {
-        const commit = this.side.head();
-        if (commit) next = (await duty(await this.context(signal, commit))).nextInMs;
-      } catch (e) {
-        this.side.log(`${this.name}: ${name}: ${(e as Error).message}; again in ${dutyRetryMs / 1000} s`);
-      }
-      if (!signal.aborted && this.leadership === signal) this.schedule(name, duty, signal, Math.max(1_000, next));
+      const run = (async () => {
+        let next = dutyRetryMs;
+        try {
+          const commit = this.side.head();
+          if (commit) next = (await duty(await this.context(signal, commit))).nextInMs;
+        } catch (e) {
+          this.side.log(`${this.name}: ${name}: ${(e as Error).message}; again in ${dutyRetryMs / 1000} s`);
+        }
+        if (!signal.aborted && this.leadership === signal) this.schedule(name, duty, signal, Math.max(1_000, next));
+      })();
+      this.dutiesRunning.add(run);
+      void run.finally(() => this.dutiesRunning.delete(run));
     }, inMs);
     timer.unref();
     this.dutyTimers.add(timer);

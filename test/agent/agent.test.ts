@@ -142,6 +142,30 @@ t.test('duties run under leadership: audit after a sync that wrote, canary and d
   t.equal(calls.length, after, 'no duty runs after');
 });
 
+t.test('stopping waits for a canary or drift run under way (its signal aborted), at most the grace, and says when it gave up', async (t) => {
+  const w = await world(t);
+  const signals: AbortSignal[] = [];
+  let ended = false;
+  let release: () => void = () => {};
+  const idle = { drift: async () => ({ nextInMs: 600_000 }), audit: async () => {} };
+  const a = await w.agent({
+    holder: 'agent-a',
+    duties: { ...idle, canary: (ctx) => (signals.push(ctx.signal), new Promise((r) => (release = () => { ended = true; r({ nextInMs: 600_000 }); }))) },
+  });
+  await until('a canary run under way', () => signals.length === 1);
+  const stopping = a.stop(10_000).then(() => ended);
+  // The run ends 2 s after the stop began (or as soon as the stop returned, had it not waited).
+  await Promise.race([stopping, new Promise((r) => setTimeout(r, 2000))]);
+  t.equal(signals[0]!.aborted, true, 'the run\'s signal aborted when the stop began');
+  release();
+  t.equal(await stopping, true, 'the stop returned after the run ended');
+
+  const b = await w.agent({ holder: 'agent-b', duties: { ...idle, canary: (ctx) => (signals.push(ctx.signal), new Promise(() => {})) } });
+  await until('a run that never ends under way', () => signals.length === 2);
+  await b.stop(500);
+  t.ok(w.logs.includes(`agent ${owner}/${name}: production: a duty still running 500 ms after the stop; left to end on its own`), 'the stop says it gave up on the run');
+});
+
 t.test('/readyz waits for the first fetch of the release branch; /healthz does not', async (t) => {
   const w = await world(t);
   w.gh.fail = (r) => (r.operationId === 'apps/get-repo-installation' ? 503 : undefined);
