@@ -3,6 +3,7 @@
 
 import { ValidationError, type Problem } from '../errors.js';
 import { gitRevision } from '../adapters/git/tree.js';
+import { repositoryCache } from './validate-cache.js';
 import { checkRepository } from './check.js';
 import { loadRepository, type LoadedRepository, type LoadOptions } from './load.js';
 import { workingTree, type Snapshot } from './snapshot.js';
@@ -27,7 +28,11 @@ export async function validateSnapshot(snapshot: Snapshot, options: LoadOptions 
  */
 export async function loadDesiredState(root: string, rev?: string): Promise<LoadedRepository> {
   const snapshot = rev === undefined ? workingTree(root) : await gitRevision(root, rev);
-  const result = await validateSnapshot(snapshot, { versions: 'pinned' });
+  // Manifests and model cards validated before (by validate, check or an earlier sync of this
+  // repository: the agent's mirror between pushes) are not parsed again (validate-cache.ts).
+  const cache = repositoryCache(root);
+  const result = await validateSnapshot(snapshot, { versions: 'pinned', ...(cache ? { cache } : {}) });
+  cache?.save();
   if (!result.ok) throw new ValidationError(result.problems, `${snapshot.label}: ${ValidationError.summarize(result.problems)}`);
   return result.repo;
 }

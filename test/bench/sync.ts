@@ -42,6 +42,15 @@ export const namespaces: Record<string, string> = { staging: 'ml-staging', produ
 /** The models whose production pin each change round moves one version up. */
 const changed = Array.from({ length: runs }, (_, i) => modelName(3 * i + 4, shape.models));
 
+/**
+ * Every measured run is cold: sync, like validate and check, keeps what it validated in
+ * <git dir>/modelship/validate-cache, so the cache a run (or a reference) left is removed first.
+ */
+function measureCold(dir: string, args: string[], options: Parameters<typeof measure>[2]): ReturnType<typeof measure> {
+  rmSync(join(dir, '.git', 'modelship', 'validate-cache'), { force: true });
+  return measure(process.execPath, args, options);
+}
+
 const managedBy = 'app.kubernetes.io/managed-by';
 const modelLabel = 'modelship.io/model';
 const isWrite = (sql: string) => !/^\s*(SHOW|SELECT)\b/i.test(sql);
@@ -97,7 +106,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
     // Not held to a target: converge all three environments from empty.
     options.log('sync: initial sync of all environments (from empty)');
     let m = mark();
-    const initial = expectOk('initial sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env, peakRss: true }));
+    const initial = expectOk('initial sync', await measureCold(dir, [cli, 'sync', '-C', dir], { env, peakRss: true }));
     const initialCounts = since(m);
     const objects = managedObjects(k, s);
     const total = Object.values(objects).reduce((a, b) => a + b.total, 0);
@@ -110,11 +119,11 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
     const references: Array<{ validate: Measured; start: Measured; libraries: Measured }> = [];
     for (let i = 0; i < runs; i++) {
       m = mark();
-      const run = expectOk('no-op sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env }));
+      const run = expectOk('no-op sync', await measureCold(dir, [cli, 'sync', '-C', dir], { env }));
       noop.push({ run, counts: since(m) });
       for (const e of shape.environments) if (!new RegExp(`^${e} at [0-9a-f]{12}: no changes`, 'm').test(run.stdout)) throw new Error(`a no-op sync planned changes in ${e}:\n${clip(run.stdout)}`);
       references.push({
-        validate: expectOk('validate --rev HEAD', await measure(process.execPath, [cli, 'validate', '-C', dir, '--rev', 'HEAD'], { env: plainEnv })),
+        validate: expectOk('validate --rev HEAD', await measureCold(dir, [cli, 'validate', '-C', dir, '--rev', 'HEAD'], { env: plainEnv })),
         start: expectOk("node -e ''", await measure(process.execPath, ['-e', ''], { env: plainEnv })),
         libraries: expectOk('import the client libraries', await measure(process.execPath, ['--input-type=module', '-e', libraryImports], { env: plainEnv, cwd: projectRoot })),
       });
@@ -141,7 +150,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
       const before = snapshot(k, s, 'production');
       m = mark();
       const recordDir = join(work, `records-${i}`);
-      const run = expectOk('one-model sync', await measure(process.execPath, [cli, 'sync', '--env', 'production', '--record-dir', recordDir, '-C', dir], { env }));
+      const run = expectOk('one-model sync', await measureCold(dir, [cli, 'sync', '--env', 'production', '--record-dir', recordDir, '-C', dir], { env }));
       const counts = since(m);
       if (!/^production at [0-9a-f]{12}: converged/m.test(run.stdout)) throw new Error(`the one-model sync did not converge:\n${clip(run.stdout)}`);
       const after = snapshot(k, s, 'production');
@@ -237,7 +246,7 @@ export async function syncBench(options: { log: (s: string) => void }): Promise<
 
 export function syncNotes(): string[] {
   return [
-    `sync: generated ${[shape.models, ...largerSizes.map((s) => s.models)].join(', ')} models × ${shape.versions} versions × ${shape.environments.length} environments (each size its own repository and fresh stand-ins; staging serverless: InferenceService + task per model; production and eu-production raw with a gateway: InferenceService + HTTPRoute + task per model), committed; the loopback Kubernetes stand-in (toy KServe controller, status ${controllerDelayMs} ms after a spec change) plays every cluster, so eu-production's namespace is moved to ml-serving-eu; the Snowflake stand-in answers the tasks and MODELSHIP_DEPLOYMENTS. At each size the first sync from empty is timed with its peak RSS (${peakRssMethod}), then cold no-op syncs interleaved with the references; growth rows divide time per object at one size by the size before. At 30 models: readiness waits poll the stand-in (first check at once, then after 100 ms, doubling). Cold CLI runs; ratio vs validate --rev HEAD on the same repository. Requests are counted from the stand-ins' logs (every HTTP request to the Kubernetes stand-in, including discovery; every statement sent to Snowflake; logins shown separately). "Objects written" compares every managed object in production (its resourceVersion and status, a task's definition/state/comment) before and after each sync; each round promotes a different model one version.`,
+    `sync: generated ${[shape.models, ...largerSizes.map((s) => s.models)].join(', ')} models × ${shape.versions} versions × ${shape.environments.length} environments (each size its own repository and fresh stand-ins; staging serverless: InferenceService + task per model; production and eu-production raw with a gateway: InferenceService + HTTPRoute + task per model), committed; the loopback Kubernetes stand-in (toy KServe controller, status ${controllerDelayMs} ms after a spec change) plays every cluster, so eu-production's namespace is moved to ml-serving-eu; the Snowflake stand-in answers the tasks and MODELSHIP_DEPLOYMENTS. At each size the first sync from empty is timed with its peak RSS (${peakRssMethod}), then cold no-op syncs interleaved with the references; growth rows divide time per object at one size by the size before. At 30 models: readiness waits poll the stand-in (first check at once, then after 100 ms, doubling). Cold CLI runs, each without the validate cache (which sync reads too: removed before every measured sync and validate); ratio vs validate --rev HEAD on the same repository. Requests are counted from the stand-ins' logs (every HTTP request to the Kubernetes stand-in, including discovery; every statement sent to Snowflake; logins shown separately). "Objects written" compares every managed object in production (its resourceVersion and status, a task's definition/state/comment) before and after each sync; each round promotes a different model one version.`,
   ];
 }
 
@@ -408,7 +417,7 @@ async function measureSize(work: string, models: number, rounds: number, log: (s
       MODELSHIP_SNOWFLAKE_URL: snow.url,
     });
     log(`sync: first sync of ${models} models (from empty)`);
-    const first = expectOk('initial sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env, peakRss: true }));
+    const first = expectOk('initial sync', await measureCold(dir, [cli, 'sync', '-C', dir], { env, peakRss: true }));
     for (const e of of.environments) if (!new RegExp(`^${e} at [0-9a-f]{12}: converged`, 'm').test(first.stdout)) throw new Error(`the initial sync did not converge ${e}:\n${clip(first.stdout)}`);
     const objects = Object.values(managedObjects(kube, snow, of)).reduce((a, b) => a + b.total, 0);
     const firstWrites = kube.requests.filter((r) => r.method !== 'GET').length + snow.queries.map((q) => q.sqlText).filter(isWrite).length;
@@ -416,12 +425,12 @@ async function measureSize(work: string, models: number, rounds: number, log: (s
     const samples = [];
     for (let i = 0; i < rounds; i++) {
       const before = kube.requests.length + snow.queries.length;
-      const noop = expectOk('no-op sync', await measure(process.execPath, [cli, 'sync', '-C', dir], { env }));
+      const noop = expectOk('no-op sync', await measureCold(dir, [cli, 'sync', '-C', dir], { env }));
       for (const e of of.environments) if (!new RegExp(`^${e} at [0-9a-f]{12}: no changes`, 'm').test(noop.stdout)) throw new Error(`a no-op sync planned changes in ${e}:\n${clip(noop.stdout)}`);
       const requests = kube.requests.length + snow.queries.length - before;
       samples.push({
         noop: noop.wallMs, requests,
-        validate: expectOk('validate --rev HEAD', await measure(process.execPath, [cli, 'validate', '-C', dir, '--rev', 'HEAD'], { env: plainEnv })).wallMs,
+        validate: expectOk('validate --rev HEAD', await measureCold(dir, [cli, 'validate', '-C', dir, '--rev', 'HEAD'], { env: plainEnv })).wallMs,
         start: expectOk("node -e ''", await measure(process.execPath, ['-e', ''], { env: plainEnv })).wallMs,
       });
     }

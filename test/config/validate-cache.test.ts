@@ -10,6 +10,8 @@ import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { cacheFileIn, cacheFormat, gitDirOf, openValidateCache } from '../../src/config/validate-cache.js';
 import { projectRoot, runCli } from '../helpers/cli.js';
+import { makeReleaseRepo } from '../helpers/repo.js';
+import { loadDesiredState } from '../../src/config/state.js';
 
 const v1 = 'models/fraud-detector/versions/2026.10.30-1.yaml';
 const v2 = 'models/chargeback-risk/versions/2026.10.15-1.yaml';
@@ -261,4 +263,17 @@ t.test('what a run learns goes to a temporary file as it comes; a file replaced 
   c.save();
   t.equal(c.stats.written, false);
   t.same(temps(), ['validate-cache.2.0000.tmp']);
+});
+
+t.test('sync\'s desired state uses the cache too, and a cached manifest edited at a later commit is read afresh', async (t) => {
+  const repo = makeReleaseRepo();
+  t.teardown(repo.cleanup);
+  const first = await loadDesiredState(repo.root, 'HEAD');
+  const pinned = first.environments.get('production')!.data.models['fraud-detector']!.version;
+  const file = `models/fraud-detector/versions/${pinned}.yaml`;
+  t.ok(header(repo.root).entries >= 2, 'the pinned manifests and the model cards are remembered');
+  // The same path, other bytes: not the cached data, but the file's own problem.
+  writeFileSync(join(repo.root, file), readFileSync(join(repo.root, file), 'utf8').replace(/^version: .*$/m, 'version: [1, 2]'));
+  repo.git('commit', '-qam', 'a pinned manifest broken');
+  await t.rejects(loadDesiredState(repo.root, 'HEAD'), { problems: [{ file, line: 5, path: 'version', message: 'expected a string, found a list of 2 items' }] });
 });
