@@ -4,7 +4,7 @@
 // same ExternalError an in-process session throws.
 // The worker runs compiled code, so this test loads the build (npm test builds first).
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { snowflakeStandInCredentials, startSnowflakeStandIn } from '../../../tools/sandbox/snowflake/server.js';
 import { projectRoot } from '../../helpers/cli.js';
 
@@ -12,14 +12,19 @@ const { ExternalError } = (await import(join(projectRoot, 'dist/errors.js'))) as
 type ExternalError = InstanceType<typeof ExternalError>;
 const { startSnowflakeThread } = (await import(join(projectRoot, 'dist/adapters/snowflake/warehouse-thread.js'))) as typeof import('../../../src/adapters/snowflake/warehouse-thread.js');
 
-t.test('sessions on the worker thread', async (t) => {
+/** The stand-in and a worker thread, both stopped when the test ends; options for a session against the stand-in. */
+async function threadAndStandIn(t: Test, timeoutMs: number) {
   const standIn = await startSnowflakeStandIn();
   const thread = startSnowflakeThread();
   t.teardown(async () => {
     await thread.close();
     await standIn.stop();
   });
-  const options = { ...snowflakeStandInCredentials, account: 'acme', accessUrl: standIn.url, timeoutMs: 10_000, attempts: 1 };
+  return { standIn, thread, options: { ...snowflakeStandInCredentials, account: 'acme', accessUrl: standIn.url, timeoutMs, attempts: 1 } };
+}
+
+t.test('sessions on the worker thread', async (t) => {
+  const { standIn, thread, options } = await threadAndStandIn(t, 10_000);
 
   const a = thread.connection({ ...options, role: 'MODELSHIP_SYNC' });
   const b = thread.connection({ role: 'MODELSHIP_SYNC', ...options });
@@ -54,13 +59,7 @@ t.test('sessions on the worker thread', async (t) => {
 });
 
 t.test('a SHOW TASKS of 10,000 tasks fits in the worker\'s capped heap (workerOldGenerationMb)', async (t) => {
-  const standIn = await startSnowflakeStandIn();
-  const thread = startSnowflakeThread();
-  t.teardown(async () => {
-    await thread.close();
-    await standIn.stop();
-  });
-  const options = { ...snowflakeStandInCredentials, account: 'acme', accessUrl: standIn.url, timeoutMs: 60_000, attempts: 1 };
+  const { standIn, thread, options } = await threadAndStandIn(t, 60_000);
   const now = new Date();
   const n = 10_000;
   for (let i = 0; i < n; i++) {
