@@ -46,7 +46,7 @@ export async function checkChange(req: CheckRequest): Promise<Report> {
   // Rollback detection, soak timelines and holds share one walk of each environment's history;
   // the history searches they will likely need start now, beside the loading below.
   const histories = new PinHistories(root, forkPoint);
-  // Model cards, policies and environment files that base, head and fork point share are loaded once (LoadOptions.memo).
+  // Policies and environment files that base, head and fork point share are loaded once (LoadOptions.memo; model cards and manifests: the run cache below).
   const memo = new Map<string, unknown>();
   const guessed = prefetchChangedPins(histories, root, { forkPoint, base, head }, files.filter((f) => f.status === 'modified').map((f) => f.path), memo).catch(() => undefined);
   try {

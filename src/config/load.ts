@@ -163,9 +163,10 @@ export interface LoadOptions {
   /** version files that loaded cleanly before (validate-cache.ts): their data is taken from here, not parsed again */
   cache?: ValidateCache;
   /**
-   * The other files (model cards, environments, policies) that loaded cleanly earlier in this
-   * run, by schema and SHA-256 of their bytes: the base, head and fork point of a pull request
-   * share most of them (600 model cards), and the same bytes load the same way. In memory only.
+   * The files `cache` does not keep (environments, policies; model cards too without a cache) that
+   * loaded cleanly earlier in this run, by schema and SHA-256 of their bytes: the base, head and
+   * fork point of a pull request share most of them, and the same bytes load the same way. In
+   * memory only.
    */
   memo?: Map<string, unknown>;
   /**
@@ -292,7 +293,7 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     digests.set(path, sha256);
     const key = cacheKey(kind.schema, sha256);
-    const data = (key ? cache?.get(key) : undefined) ?? memo?.get(`${kind.schema} ${sha256}`);
+    const data = key && cache ? cache.get(key) : memo?.get(`${kind.schema} ${sha256}`);
     if (data !== undefined) results.set(path, { loaded: { file: path, data, parsed: lazyParsed(path, bytes, data) }, problems: [] });
   }
   const jobs = items.flatMap(({ path, kind }) => (contents.has(path) && !results.has(path) ? [{ path, bytes: contents.get(path)!, schema: kind.schema }] : []));
@@ -318,9 +319,10 @@ async function loadBatch(items: Array<{ path: string; kind: Kind }>, contents: M
       continue;
     }
     if (kind.schema !== 'version' && result.problems.length === 0 && digests.has(path)) {
-      memo?.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
+      // each file in one place: the validate cache for what it keeps, the run's memo for the rest
       const key = cacheKey(kind.schema, digests.get(path)!);
-      if (key) cache?.put(key, result.loaded.data);
+      if (key && cache) cache.put(key, result.loaded.data);
+      else memo?.set(`${kind.schema} ${digests.get(path)}`, result.loaded.data);
     }
     switch (kind.schema) {
       case 'model': repo.models.set(kind.key[0]!, result.loaded as Loaded<ModelCard>); break;
