@@ -28,13 +28,14 @@ export interface Targets {
   snowflake?: LiveSnowflake;
 }
 
-/** What `environment` should run according to the repository at `commit`. */
-export function desiredFor(repo: LoadedRepository, environment: string, commit: string): DesiredEnvironment {
+/** What `environment` should run according to the repository at `commit` (`leaveOut`: models whose objects are not rendered, preview.ts). */
+export function desiredFor(repo: LoadedRepository, environment: string, commit: string, leaveOut?: ReadonlySet<string>): DesiredEnvironment {
   const env = repo.environments.get(environment)?.data;
   if (!env) throw new Error(`environment ${environment} is not in the repository`);
   const online: Parameters<typeof renderKubernetes>[0]['models'] = [];
   const batch: Parameters<typeof renderTasks>[0]['models'] = [];
   for (const [model, deployment] of Object.entries(env.models).sort(([a], [b]) => a.localeCompare(b))) {
+    if (leaveOut?.has(model)) continue;
     const card = repo.models.get(model)!.data;
     const versions: Record<string, VersionManifest> = {};
     for (const v of [deployment.version, deployment.canary?.version, deployment.shadow?.version]) {

@@ -10,7 +10,8 @@ const sign: Record<PlanAction['op'], string> = { create: '+', update: '~', delet
 export function planSummary(plan: Plan): string {
   const n = (op: PlanAction['op']) => plan.actions.filter((a) => a.op === op).length;
   const changes = n('create') + n('update') + n('delete');
-  const out = (plan.conflicts?.length ? `; ${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'}: sync will write nothing here` : '')
+  const out = (plan.untouchedModels ? `; ${plan.untouchedModels} other model${plan.untouchedModels === 1 ? '' : 's'} untouched` : '')
+    + (plan.conflicts?.length ? `; ${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'}: sync will write nothing here` : '')
     + (plan.unreachable?.length ? `; ${plan.unreachable.map((u) => u.target).join(' and ')} unreachable, not planned` : '');
   return (changes === 0
     ? `${plan.environment} at ${plan.commit.slice(0, 12)}: no changes; ${n('noop')} object${n('noop') === 1 ? '' : 's'} as desired`

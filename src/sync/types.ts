@@ -121,6 +121,11 @@ export interface Plan {
    * while there is one (all or nothing), and never adopts or overwrites them.
    */
   conflicts?: Array<{ target: 'kubernetes' | 'snowflake'; key: string; message: string }>;
+  /**
+   * The merge preview only (preview.ts): models of the environment left out of the plan because
+   * everything their objects are rendered from is the same at base and head, so their objects are.
+   */
+  untouchedModels?: number;
   /** `plan` only: substrates that could not be reached (no connection configured, or the read failed); nothing is planned there */
   unreachable?: Array<{ target: 'kubernetes' | 'snowflake'; reason: string }>;
 }
