@@ -44,7 +44,7 @@ t.test('an empty or relative PATH entry before any git leaves the choice to the 
 });
 
 t.test('no git on PATH: the name, and starting it fails with the system\'s words', async (t) => {
-  process.env.PATH = notExecutable;
+  process.env.PATH = dir; // folders, no git
   t.equal(gitBinary(), 'git');
   await t.rejects(git(dir, ['--version'], 'ask git its version'), { message: /^git: ask git its version: Error: spawn git ENOENT/ });
 });
