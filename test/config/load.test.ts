@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { formatProblem } from '../../src/errors.js';
 import { workingTree } from '../../src/config/snapshot.js';
 import { validateSnapshot } from '../../src/config/state.js';
-import { parseJson, parseYaml, parseYamlPrecisely } from '../../src/config/yaml.js';
+import { nestingDepth, parseJson, parseYaml, parseYamlPrecisely } from '../../src/config/yaml.js';
 import { projectRoot } from '../helpers/cli.js';
 
 function tree(t: Test): string {
@@ -111,6 +111,16 @@ t.test('nesting is bounded in block collections and JSON too; ordinary nesting p
   const ninety = '['.repeat(90) + ']'.repeat(90);
   t.same(parseYaml('x.yaml', `a: ${ninety}\n`).problems, []);
   t.same(parseYaml('x.yaml', 'sql: |\n' + Array.from({ length: 150 }, (_, i) => '  ' + ' '.repeat(i) + 'select [').join('\n') + '\n').problems, [], 'block scalar text is not nesting');
+});
+
+t.test('nesting depth is counted from the characters: quotes, comments and block scalars do not nest; flow, `- ` and `? ` do', async (t) => {
+  const depth = (text: string) => nestingDepth(text, 2);
+  t.same(depth('a: "[[[{{"\nb: \'[ \'\' [\'\nc: "\\" [ ["\n'), { depth: 1 }, 'brackets inside quotes, with escaped quotes');
+  t.same(depth('a: x # [[[[ a comment\nb: [1, [2, {c: 3}]]\n'), { depth: 4, beyond: { line: 2, col: 8 } }, 'a comment is not counted; flow is');
+  t.same(depth('k: |\n  [[[[\n  {{{{\nafter: [x]\n'), { depth: 2 }, 'block scalar text is skipped until the indentation returns');
+  t.same(depth('? - - a\n  : b\n'), { depth: 3, beyond: { line: 1, col: 5 } }, 'each compact `- ` and `? ` nests');
+  t.same(depth('a:\r\n  - [x,\r\n     [y]]\r\n  - z\r\n'), { depth: 3, beyond: { line: 3, col: 6 } }, 'CRLF, and flow across lines');
+  t.same(depth('x: >-\n   [[\n\n   ]]\ny:\n  - - - q\n'), { depth: 4, beyond: { line: 6, col: 5 } }, 'a blank line inside a block scalar');
 });
 
 t.test('tabs used for indentation', async (t) => {
