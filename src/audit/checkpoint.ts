@@ -1,0 +1,79 @@
+// Checkpoints of an audit trail (https://c2sp.org/tlog-checkpoint): a signed note (note.ts)
+// whose text is the log's origin, its size and the RFC 6962 Merkle tree hash of its leaves, so
+// what is published stands for every record up to it, and a later trail that lost or changed
+// any of them has another root. A trail's leaves are its records in sequence order, each leaf
+// the 32-byte SHA-256 of the record's stored bytes (the digest the chain already links by).
+// Pure: hashing and text.
+
+import { createHash } from 'node:crypto';
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** RFC 6962 §2.1: the hash of a leaf, SHA-256(0x00 || data). */
+export function leafHash(data: Buffer): Buffer {
+  return createHash('sha256').update(Buffer.from([0])).update(data).digest();
+}
+
+/** RFC 6962 §2.1: the Merkle tree hash of leaves given by their leaf hashes (SHA-256 of nothing for none). */
+export function merkleRoot(leaves: readonly Buffer[]): Buffer {
+  if (leaves.length === 0) return createHash('sha256').digest();
+  // Left to right, full subtrees kept on a stack (their sizes are decreasing powers of two);
+  // then folded right to left, which is MTH's split at the largest power of two below n.
+  const stack: Array<{ hash: Buffer; size: number }> = [];
+  for (const leaf of leaves) {
+    let node = { hash: leaf, size: 1 };
+    while (stack.length && stack[stack.length - 1]!.size === node.size) {
+      const left = stack.pop()!;
+      node = { hash: nodeHash(left.hash, node.hash), size: left.size * 2 };
+    }
+    stack.push(node);
+  }
+  let root = stack.pop()!.hash;
+  while (stack.length) root = nodeHash(stack.pop()!.hash, root);
+  return root;
+}
+
+function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest();
+}
+
+export interface Checkpoint {
+  /** the log's identity, e.g. "audit.acmerisk.example/production" (one per environment's trail) */
+  origin: string;
+  /** how many records (leaves) */
+  size: number;
+  /** Merkle tree hash of the first `size` leaves */
+  root: Buffer;
+  /** optional further lines (the spec discourages them; modelship writes none) */
+  extensions: string[];
+}
+
+/** The note text of a checkpoint. */
+export function checkpointText(c: Checkpoint): string {
+  if (!validOrigin(c.origin)) throw new CheckpointError(`invalid checkpoint origin ${JSON.stringify(c.origin)}: non-empty, no spaces, no '+'`);
+  if (!Number.isSafeInteger(c.size) || c.size < 0) throw new CheckpointError(`invalid checkpoint size ${c.size}`);
+  if (c.root.length !== 32) throw new CheckpointError(`invalid checkpoint root: ${c.root.length} bytes, not 32`);
+  for (const e of c.extensions) if (!e || e.includes('\n')) throw new CheckpointError('invalid checkpoint extension line');
+  return [c.origin, String(c.size), c.root.toString('base64'), ...c.extensions].join('\n') + '\n';
+}
+
+/** Reads a checkpoint's note text (already opened, i.e. its signature verified). */
+export function parseCheckpoint(text: string): Checkpoint {
+  const bad = (why: string) => new CheckpointError(`malformed checkpoint: ${why}`);
+  if (!text.endsWith('\n')) throw bad('the text does not end in a newline');
+  const lines = text.slice(0, -1).split('\n');
+  if (lines.length < 3) throw bad(`${lines.length} lines; a checkpoint has at least 3 (origin, size, root hash)`);
+  const [origin, size, root, ...extensions] = lines as [string, string, string, ...string[]];
+  if (!origin) throw bad('empty origin');
+  if (!/^(0|[1-9][0-9]*)$/.test(size) || !Number.isSafeInteger(Number(size))) throw bad(`size ${JSON.stringify(size)} is not a decimal number without leading zeroes`);
+  const hash = Buffer.from(root, 'base64');
+  if (hash.length !== 32 || hash.toString('base64') !== root) throw bad(`root hash ${JSON.stringify(root)} is not the base64 of 32 bytes`);
+  if (extensions.some((e) => e === '')) throw bad('an empty extension line');
+  return { origin, size: Number(size), root: hash, extensions };
+}
+
+function validOrigin(origin: string): boolean {
+  return origin !== '' && !/[\s+]/.test(origin);
+}

@@ -1,0 +1,51 @@
+// Audit checkpoints (src/audit/checkpoint.ts): RFC 6962 tree hashes against Certificate
+// Transparency's reference vectors (RFC 6962 test data used by certificate-transparency-go and
+// transparency-dev/merkle), and the tlog-checkpoint text.
+
+import { createHash } from 'node:crypto';
+import t from 'tap';
+import { checkpointText, leafHash, merkleRoot, parseCheckpoint } from '../../src/audit/checkpoint.js';
+
+const leaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => leafHash(Buffer.from(h, 'hex')));
+const roots = [
+  'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+  'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
+  'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77',
+  'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+  '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4',
+  '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
+  'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c',
+  '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+];
+
+/** RFC 6962's definition, recursively, for sizes the vectors do not reach. */
+function mth(d: Buffer[]): Buffer {
+  if (d.length === 1) return d[0]!;
+  let k = 1;
+  while (k * 2 < d.length) k *= 2;
+  return createHash('sha256').update(Buffer.from([1])).update(mth(d.slice(0, k))).update(mth(d.slice(k))).digest();
+}
+
+t.test('tree hashes: the RFC 6962 reference roots for 0 to 8 leaves, and the definition up to 70', async (t) => {
+  for (let n = 0; n <= 8; n++) t.equal(merkleRoot(leaves.slice(0, n)).toString('hex'), roots[n], `${n} leaves`);
+  const many = Array.from({ length: 70 }, (_, i) => leafHash(Buffer.from([i, i * 7 & 255])));
+  for (let n = 1; n <= many.length; n++) t.equal(merkleRoot(many.slice(0, n)).toString('hex'), mth(many.slice(0, n)).toString('hex'), `${n} leaves`);
+});
+
+t.test('checkpoint text: written and read back; malformed texts say what is wrong', async (t) => {
+  const c = { origin: 'audit.acmerisk.example/production', size: 8, root: Buffer.from(roots[8]!, 'hex'), extensions: [] };
+  const text = checkpointText(c);
+  t.equal(text, 'audit.acmerisk.example/production\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n');
+  t.same(parseCheckpoint(text), c);
+  const cases: Array<[string, string]> = [
+    ['a\n8\n', 'malformed checkpoint: 2 lines; a checkpoint has at least 3 (origin, size, root hash)'],
+    ['a\n08\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n', 'malformed checkpoint: size "08" is not a decimal number without leading zeroes'],
+    ['a\n8\nXcnaeacGWamtVZy3Ad7Zoqudgjqt\n', 'malformed checkpoint: root hash "XcnaeacGWamtVZy3Ad7Zoqudgjqt" is not the base64 of 32 bytes'],
+    ['a\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=', 'malformed checkpoint: the text does not end in a newline'],
+    ['a\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n', 'malformed checkpoint: an empty extension line'],
+    ['\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n', 'malformed checkpoint: empty origin'],
+  ];
+  for (const [bad, message] of cases) t.throws(() => parseCheckpoint(bad), { message }, JSON.stringify(bad));
+  t.throws(() => checkpointText({ ...c, origin: 'has space' }), { message: 'invalid checkpoint origin "has space": non-empty, no spaces, no \'+\'' });
+});
