@@ -110,6 +110,16 @@ export class DbtManifestError extends ModelshipError {
   override name = 'DbtManifestError';
 }
 
+/**
+ * A signed note or audit checkpoint that does not parse or verify (audit/note.ts,
+ * audit/checkpoint.ts): evidence that fails, so a failed check. The message is the Go
+ * reference's where it has one ('malformed note', 'invalid signature for key <name>+<id>').
+ */
+export class SignedNoteError extends ModelshipError {
+  readonly exitCode = ExitCode.checkFailed;
+  override name = 'SignedNoteError';
+}
+
 /** The user interrupted the command; cleanup has run. */
 export class InterruptedError extends ModelshipError {
   readonly exitCode = ExitCode.interrupted;

@@ -6,10 +6,7 @@
 // Pure: hashing and text.
 
 import { createHash } from 'node:crypto';
-
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
-}
+import { SignedNoteError } from '../errors.js';
 
 /** RFC 6962 §2.1: the hash of a leaf, SHA-256(0x00 || data). */
 export function leafHash(data: Buffer): Buffer {
@@ -52,16 +49,16 @@ export interface Checkpoint {
 
 /** The note text of a checkpoint. */
 export function checkpointText(c: Checkpoint): string {
-  if (!validOrigin(c.origin)) throw new CheckpointError(`invalid checkpoint origin ${JSON.stringify(c.origin)}: non-empty, no spaces, no '+'`);
-  if (!Number.isSafeInteger(c.size) || c.size < 0) throw new CheckpointError(`invalid checkpoint size ${c.size}`);
-  if (c.root.length !== 32) throw new CheckpointError(`invalid checkpoint root: ${c.root.length} bytes, not 32`);
-  for (const e of c.extensions) if (!e || e.includes('\n')) throw new CheckpointError('invalid checkpoint extension line');
+  if (!validOrigin(c.origin)) throw new SignedNoteError(`invalid checkpoint origin ${JSON.stringify(c.origin)}: non-empty, no spaces, no '+'`);
+  if (!Number.isSafeInteger(c.size) || c.size < 0) throw new SignedNoteError(`invalid checkpoint size ${c.size}`);
+  if (c.root.length !== 32) throw new SignedNoteError(`invalid checkpoint root: ${c.root.length} bytes, not 32`);
+  for (const e of c.extensions) if (!e || e.includes('\n')) throw new SignedNoteError('invalid checkpoint extension line');
   return [c.origin, String(c.size), c.root.toString('base64'), ...c.extensions].join('\n') + '\n';
 }
 
 /** Reads a checkpoint's note text (already opened, i.e. its signature verified). */
 export function parseCheckpoint(text: string): Checkpoint {
-  const bad = (why: string) => new CheckpointError(`malformed checkpoint: ${why}`);
+  const bad = (why: string) => new SignedNoteError(`malformed checkpoint: ${why}`);
   if (!text.endsWith('\n')) throw bad('the text does not end in a newline');
   const lines = text.slice(0, -1).split('\n');
   if (lines.length < 3) throw bad(`${lines.length} lines; a checkpoint has at least 3 (origin, size, root hash)`);

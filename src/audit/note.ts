@@ -12,16 +12,14 @@
 // own copy of the public key is what makes a signature count.
 
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { SignedNoteError } from '../errors.js';
 import type { Signer } from './sign.js';
 
 /** Signature type bytes (the spec's "Signature types"). */
 export const signatureTypes = { ed25519: 0x01, ecdsa: 0x02 } as const;
 
 /** Go's error texts, so a message means the same in either implementation. */
-export class NoteError extends Error {
-  override name = 'NoteError';
-}
-const malformed = () => new NoteError('malformed note');
+const malformed = () => new SignedNoteError('malformed note');
 
 export interface NoteVerifier {
   name: string;
@@ -68,7 +66,7 @@ function ed25519Raw(key: KeyObject): Buffer {
 
 /** A verifier for signatures of type 0x01 by this Ed25519 key under `name`. */
 export function ed25519NoteVerifier(name: string, key: KeyObject): NoteVerifier {
-  if (key.asymmetricKeyType !== 'ed25519') throw new NoteError(`the key for ${name} is ${key.asymmetricKeyType}, not ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new SignedNoteError(`the key for ${name} is ${key.asymmetricKeyType}, not ed25519`);
   return { name, keyId: noteKeyId(name, signatureTypes.ed25519, ed25519Raw(key)), verify: (text, sig) => sig.length === 64 && safeVerify(null, text, key, sig) };
 }
 
@@ -78,7 +76,7 @@ export function ed25519NoteVerifier(name: string, key: KeyObject): NoteVerifier 
  * is, as the spec says, the first four bytes of SHA-256 of the key's DER SPKI encoding.
  */
 export function ecdsaNoteVerifier(name: string, key: KeyObject): NoteVerifier {
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new NoteError(`the key for ${name} is not an ECDSA P-256 key`);
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new SignedNoteError(`the key for ${name} is not an ECDSA P-256 key`);
   const spki = key.export({ format: 'der', type: 'spki' });
   return { name, keyId: createHash('sha256').update(spki).digest().readUInt32BE(0), verify: (text, sig) => safeVerify('sha256', text, { key, dsaEncoding: 'der' }, sig) };
 }
@@ -90,7 +88,7 @@ export function noteVerifierFor(name: string, algorithm: Signer['algorithm'], ke
 
 /** A note signer from an audit signer (local Ed25519 or KMS ECDSA) and its public key. */
 export function noteSignerFor(name: string, signer: Signer, publicKey: KeyObject): NoteSigner {
-  if (!isValidKeyName(name)) throw new NoteError(`invalid key name ${JSON.stringify(name)}`);
+  if (!isValidKeyName(name)) throw new SignedNoteError(`invalid key name ${JSON.stringify(name)}`);
   const { keyId } = noteVerifierFor(name, signer.algorithm, publicKey);
   return { name, keyId, sign: (text) => signer.sign(text) };
 }
@@ -106,7 +104,7 @@ export function ed25519VerifierKey(name: string, key: KeyObject): string {
 
 /** Reads a verifier key string (Go's note.NewVerifier: Ed25519 only); any mangling is refused. */
 export function parseVerifierKey(vkey: string): NoteVerifier {
-  const bad = () => new NoteError(`malformed verifier key ${JSON.stringify(vkey.length > 120 ? `${vkey.slice(0, 120)}…` : vkey)}`);
+  const bad = () => new SignedNoteError(`malformed verifier key ${JSON.stringify(vkey.length > 120 ? `${vkey.slice(0, 120)}…` : vkey)}`);
   // as Go reads it: the name up to the first '+', the key ID up to the next, the rest base64 (which may hold '+')
   const first = vkey.indexOf('+');
   const second = vkey.indexOf('+', first + 1);
@@ -129,7 +127,7 @@ export async function signNote(text: string, signers: NoteSigner[]): Promise<str
   const bytes = Buffer.from(text, 'utf8');
   const lines: string[] = [];
   for (const s of signers) {
-    if (!isValidKeyName(s.name)) throw new NoteError('invalid signer');
+    if (!isValidKeyName(s.name)) throw new SignedNoteError('invalid signer');
     const id = Buffer.alloc(4);
     id.writeUInt32BE(s.keyId >>> 0);
     lines.push(`— ${s.name} ${Buffer.concat([id, await s.sign(bytes)]).toString('base64')}\n`);
@@ -174,7 +172,7 @@ export function openNote(message: string | Buffer, verifiers: NoteVerifier[]): O
     const keyId = raw.readUInt32BE(0);
     const signature: NoteSignature = { name, keyId, base64: b64 };
     const known = verifiers.filter((v) => v.name === name && v.keyId === keyId);
-    if (known.length > 1) throw new NoteError(`ambiguous key ${name}+${hex8(keyId)}`);
+    if (known.length > 1) throw new SignedNoteError(`ambiguous key ${name}+${hex8(keyId)}`);
     if (!known.length) {
       // an unknown key's signature is kept once for each distinct line, never trusted
       if (seen.has(`? ${name} ${b64}`)) continue;
@@ -185,10 +183,10 @@ export function openNote(message: string | Buffer, verifiers: NoteVerifier[]): O
     // the first signature by a known key decides; its repeats are dropped unread
     if (seen.has(`${name}+${keyId}`)) continue;
     seen.add(`${name}+${keyId}`);
-    if (!known[0]!.verify(textBytes, raw.subarray(4))) throw new NoteError(`invalid signature for key ${name}+${hex8(keyId)}`);
+    if (!known[0]!.verify(textBytes, raw.subarray(4))) throw new SignedNoteError(`invalid signature for key ${name}+${hex8(keyId)}`);
     verified.push(signature);
   }
-  if (!verified.length) throw new NoteError('note has no verifiable signatures');
+  if (!verified.length) throw new SignedNoteError('note has no verifiable signatures');
   return { text, verified, unverified };
 }
 
