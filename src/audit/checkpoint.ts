@@ -74,3 +74,27 @@ export function parseCheckpoint(text: string): Checkpoint {
 function validOrigin(origin: string): boolean {
   return origin !== '' && !/[\s+]/.test(origin);
 }
+
+/**
+ * The checkpoint of a trail whose records, in sequence order from seq 0, have these digests
+ * (hex SHA-256 of each record's stored bytes).
+ */
+export function trailCheckpoint(origin: string, digests: readonly string[]): Checkpoint {
+  return { origin, size: digests.length, root: merkleRoot(digests.map((d) => leafHash(Buffer.from(d, 'hex')))), extensions: [] };
+}
+
+/**
+ * What is wrong with a trail (its records' digests from seq 0, in order, as read now) against a
+ * checkpoint published earlier: a trail may have grown since, never shrunk or changed. Empty
+ * when the trail extends the checkpoint.
+ */
+export function checkAgainst(checkpoint: Checkpoint, origin: string, digests: readonly string[]): string[] {
+  if (checkpoint.origin !== origin) return [`the checkpoint is for ${checkpoint.origin}, not ${origin}`];
+  if (digests.length < checkpoint.size) {
+    const missing = checkpoint.size - digests.length === 1 ? `record ${digests.length} is` : `records ${digests.length} to ${checkpoint.size - 1} are`;
+    return [`the trail holds ${digests.length} record${digests.length === 1 ? '' : 's'}, but a checkpoint signed it at ${checkpoint.size}: ${missing} gone (a tail removed)`];
+  }
+  const root = trailCheckpoint(origin, digests.slice(0, checkpoint.size)).root;
+  if (!root.equals(checkpoint.root)) return [`records 0 to ${checkpoint.size - 1} do not hash to the root the checkpoint signed (${checkpoint.root.toString('base64')}): a record in them was replaced or rewritten`];
+  return [];
+}

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { checkpointText, leafHash, merkleRoot, parseCheckpoint } from '../../src/audit/checkpoint.js';
+import { checkAgainst, checkpointText, leafHash, merkleRoot, parseCheckpoint, trailCheckpoint } from '../../src/audit/checkpoint.js';
 
 const leaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => leafHash(Buffer.from(h, 'hex')));
 const roots = [
@@ -48,4 +48,22 @@ t.test('checkpoint text: written and read back; malformed texts say what is wron
   ];
   for (const [bad, message] of cases) t.throws(() => parseCheckpoint(bad), { message }, JSON.stringify(bad));
   t.throws(() => checkpointText({ ...c, origin: 'has space' }), { message: 'invalid checkpoint origin "has space": non-empty, no spaces, no \'+\'' });
+});
+
+t.test('a trail against its checkpoint: grown is fine; a removed tail or a replaced record is named', async (t) => {
+  const digest = (i: number) => createHash('sha256').update(`record ${i}`).digest('hex');
+  const trail = Array.from({ length: 10 }, (_, i) => digest(i));
+  const origin = 'audit.acmerisk.example/production';
+  const at7 = trailCheckpoint(origin, trail.slice(0, 7));
+  t.equal(at7.size, 7);
+  t.same(checkAgainst(at7, origin, trail), [], 'three records more than the checkpoint');
+  t.same(checkAgainst(at7, origin, trail.slice(0, 7)), [], 'exactly the checkpoint');
+  t.same(checkAgainst(at7, origin, trail.slice(0, 5)), ['the trail holds 5 records, but a checkpoint signed it at 7: records 5 to 6 are gone (a tail removed)']);
+  t.same(checkAgainst(at7, origin, trail.slice(0, 6)), ['the trail holds 6 records, but a checkpoint signed it at 7: record 6 is gone (a tail removed)']);
+  const swapped = [...trail];
+  swapped[3] = digest(99);
+  t.same(checkAgainst(at7, origin, swapped), [`records 0 to 6 do not hash to the root the checkpoint signed (${at7.root.toString('base64')}): a record in them was replaced or rewritten`]);
+  t.same(checkAgainst(at7, origin, [...trail.slice(0, 3), ...trail.slice(4)]), [`records 0 to 6 do not hash to the root the checkpoint signed (${at7.root.toString('base64')}): a record in them was replaced or rewritten`], 'one removed from the middle');
+  t.same(checkAgainst(at7, 'audit.acmerisk.example/staging', trail), ['the checkpoint is for audit.acmerisk.example/production, not audit.acmerisk.example/staging']);
+  t.same(parseCheckpoint(checkpointText(at7)), at7, 'its text reads back');
 });
