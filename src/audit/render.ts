@@ -12,7 +12,7 @@ export function verifyText(r: VerifyResult, extra: { head?: { seq: number; diges
   if (!errors.length) {
     const h = extra.head;
     lines.push(`${r.environment}: OK: ${r.checked} record${r.checked === 1 ? '' : 's'} verified${h ? ` (seq 0 to ${h.seq}, head sha256 ${short(h.digest)})` : ''}`);
-    lines.push(`  signatures by ${extra.keys.length ? extra.keys.join(', ') : 'no key'}; chain unbroken; every record's commit on main with its tree and parents; every change to environments/${r.environment}.yaml recorded; bundles whole`);
+    lines.push(`  signatures by ${extra.keys.length ? extra.keys.join(', ') : 'no key'}; chain unbroken; every record's commit on main with its tree and parents; every change to environments/${r.environment}.yaml and policies/${r.environment}.yaml recorded; bundles whole`);
   } else {
     lines.push(`${r.environment}: FAILED: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${r.checked} record${r.checked === 1 ? '' : 's'}`);
   }

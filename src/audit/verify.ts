@@ -187,14 +187,17 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(pos !== undefined ? { position: pos } : {}) };
   }
 
-  // Completeness: after the first judged record, every first-parent commit that changed the
-  // environment's file has a record.
+  // Completeness: after the first judged record, every first-parent commit that changed what
+  // the environment runs or how its changes are judged (its environment file, its policy) has a
+  // record, as mirror writes one for each (mirror.ts `relevant`).
+  const policyFile = `policies/${environment}.yaml`;
   if (firstPosition !== undefined) {
     for (let i = firstPosition + 1; i < git.line.length; i++) {
       const c = git.line[i]!;
-      if (c.changed.includes(envFile) && !recordedCommits.has(c.commit)) {
+      const which = [envFile, policyFile].filter((f) => c.changed.includes(f));
+      if (which.length && !recordedCommits.has(c.commit)) {
         const later = [...recordedCommits.keys()].some((k) => (position.get(k) ?? -1) > i);
-        error(undefined, c.commit, `commit ${short(c.commit)} ("${c.subject}") changed ${envFile} on main but has no record${later ? '' : ' (it is newer than the last record: was it mirrored?)'}`);
+        error(undefined, c.commit, `commit ${short(c.commit)} ("${c.subject}") changed ${which.join(' and ')} on main but has no record${later ? '' : ' (it is newer than the last record: was it mirrored?)'}`);
       }
     }
   }

@@ -131,6 +131,21 @@ t.test('a commit on main with no record', async (t) => {
   t.same(errors(await verify(tr)), []);
 });
 
+t.test('a policy change on main with no record: the loosened policy is named; the next mirror records it', async (t) => {
+  const tr = await standardTrail();
+  t.teardown(tr.cleanup);
+  const loosened = tr.h.merge({
+    number: 16, title: 'policies: production needs one approval', author: 'mallory', at: '2026-11-21T08:00:00Z', approvers: [['sam', '2026-11-21T07:50:00Z']],
+    edit: (root) => writeFileSync(join(root, 'policies/production.yaml'), readFileSync(join(root, 'policies/production.yaml'), 'utf8').replace(/^approvals:\n {2}count: 2$/m, 'approvals:\n  count: 1')),
+  });
+  t.equal(tr.h.git('2026-11-21T08:00:01Z', 'diff', '--name-only', `${loosened}^`, loosened).trim(), 'policies/production.yaml', 'the merge changed the policy only');
+  t.same(errors(await verify(tr)), [`commit ${short(loosened)} ("Merge pull request #16 from acmerisk/pr-16") changed policies/production.yaml on main but has no record (it is newer than the last record: was it mirrored?)`]);
+  tr.h.deploy('production', loosened, '2026-11-21T08:01:00Z', []);
+  const m = await mirrorCommit(tr.h, tr.store, loosened);
+  t.same(m.written.map((w) => w.commit), [loosened]);
+  t.same(errors(await verify(tr)), []);
+});
+
 t.test('a truncated bundle', async (t) => {
   const tr = await standardTrail();
   t.teardown(tr.cleanup);
