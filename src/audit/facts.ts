@@ -3,7 +3,8 @@
 // trailers a merge bot (or the demo) writes:
 //   Pull-Request-Author: <login>
 //   Approved-by: <login> <RFC 3339 time>        (one per approval)
-//   Break-Glass: <reason>                       (an emergency change pushed without review)
+//   Break-Glass: <reason>                       (an emergency change pushed without review;
+//                                                 ignored on a commit that merged a pull request)
 
 import { createHash } from 'node:crypto';
 import type { CommitInfo } from '../adapters/git/audit.js';
@@ -20,7 +21,8 @@ export function pullNumberOf(subject: string): number | undefined {
 /** Evidence from the commit message alone. `sideTip` is the merged branch's tip (second parent), when a merge. */
 export function changeFromGit(info: CommitInfo, sideTip: CommitInfo | undefined, reviewMs?: number): ChangeEvidence {
   const pr = pullNumberOf(info.subject);
-  const breakGlass = info.trailers['Break-Glass']?.[0];
+  // A pull request's merge is reviewed: a Break-Glass line in its (squashed) message is text.
+  const breakGlass = pr === undefined ? info.trailers['Break-Glass']?.[0] : undefined;
   const author = info.trailers['Pull-Request-Author']?.[0] ?? (sideTip ?? info).author;
   const approvers: Approval[] = (info.trailers['Approved-by'] ?? []).map(parseApproval).filter((a): a is Approval => !!a);
   const title = pr !== undefined && info.body ? info.body.split('\n').find((l) => l.trim() && !/^[A-Za-z-]+: /.test(l))?.trim() : undefined;

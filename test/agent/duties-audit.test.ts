@@ -59,6 +59,8 @@ async function stage(t: Test, o: { audit: boolean }) {
       setPin(root, 'production', 'chargeback-risk', { version: '2026.11.01-1' });
     },
   });
+  // The merge commit is the one made in git here (GitHub's merge button would have made it there): GitHub names it as the pull request's.
+  gh.state.pull(1)!.pull.mergeCommitSha = commit;
   const record = h.deploy('production', commit, '2026-11-20T10:01:00Z', ['chargeback-risk']);
   const mirror = join(repo.root, '..', 'mirror.git');
   execFileSync('git', ['clone', '-q', '--bare', repo.origin, mirror]);

@@ -329,6 +329,16 @@ export async function getMergedPull(gh: Octokit, r: RepoRef, number: number): Pr
   };
 }
 
+/**
+ * The pull requests GitHub associates with a commit (GET .../commits/{sha}/pulls): for a commit
+ * on the default branch, the merged one that introduced it. Each with its merge commit, so the
+ * caller can tell the pull request's own merge from a commit it only contains.
+ */
+export async function pullsOfCommit(gh: Octokit, r: RepoRef, sha: string): Promise<Array<{ number: number; mergedAt?: string; mergeCommitSha?: string; baseRef: string }>> {
+  const pulls = await call(`read the pull requests of commit ${sha.slice(0, 12)}`, async () => gh.paginate(gh.rest.repos.listPullRequestsAssociatedWithCommit, { ...r, commit_sha: sha, per_page: 100 }));
+  return pulls.map((p) => ({ number: p.number, baseRef: p.base.ref, ...(p.merged_at ? { mergedAt: p.merged_at } : {}), ...(p.merge_commit_sha ? { mergeCommitSha: p.merge_commit_sha } : {}) }));
+}
+
 export interface CheckRunInfo {
   id: number;
   conclusion?: string;

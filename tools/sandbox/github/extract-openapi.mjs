@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const OPERATIONS = [
-  'repos/get', 'repos/get-commit',
+  'repos/get', 'repos/get-commit', 'repos/list-pull-requests-associated-with-commit',
   'pulls/create', 'pulls/get', 'pulls/list', 'pulls/update', 'pulls/merge',
   'pulls/request-reviewers', 'pulls/list-reviews', 'pulls/list-files',
   'issues/create', 'issues/update', 'issues/list-for-repo',

@@ -413,6 +413,26 @@ const getCommit: Handler = ({ path }, s, r) => {
   return { status: 200, body: r.commit(sha, commit) };
 };
 
+/**
+ * GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls. GitHub's reference: "Lists the merged
+ * pull request that introduced the commit to the repository. If the commit is not present in the
+ * default branch, it will return merged and open pull requests associated with the commit"; the
+ * commit may be named by a branch. Here a pull request introduced a commit when the commit is its
+ * merge commit or its head (the stand-in holds no pull request's other commits). The stand-in
+ * holds no git data either: a full commit id is taken to be a commit of the repository (the
+ * tests' real repositories are pushed beside it, as to GitHub), so one no pull request names has
+ * none, as a direct push to the default branch has on GitHub; a name that is neither a commit id
+ * nor a branch is GitHub's 422 "No commit found for SHA".
+ */
+const pullsOfCommit: Handler = ({ path }, s, r) => {
+  const sha = s.resolveRef(path.commit_sha);
+  if (!sha) throw new GitHubError(422, { message: `No commit found for SHA: ${path.commit_sha}` });
+  const related = s.pulls().filter((p) => p.pull.mergeCommitSha === sha || p.pull.headSha === sha);
+  const onDefault = related.some((p) => p.pull.mergeCommitSha === sha && p.pull.baseRef === s.defaultBranch);
+  const pulls = onDefault ? related.filter((p) => p.pull.mergedAt) : related.filter((p) => p.pull.mergedAt || p.state === 'open');
+  return { status: 200, items: pulls, render: r.pullRequestSimple };
+};
+
 /** The implemented operations; the others in the subset answer 501. */
 export const handlers: Record<string, Handler> = {
   'repos/get': (_in, _s, r) => ({ status: 200, body: r.fullRepository() }),
@@ -438,6 +458,7 @@ export const handlers: Record<string, Handler> = {
   'teams/list-members-in-org': listTeamMembers,
   'teams/get-membership-for-user-in-org': teamMembership,
   'repos/get-commit': getCommit,
+  'repos/list-pull-requests-associated-with-commit': pullsOfCommit,
   'apps/get-authenticated': (_in, s, r) => ({ status: 200, body: r.integration(jwtApp(s)) }),
   'apps/get-repo-installation': (_in, s, r) => ({ status: 200, body: r.installation(jwtApp(s)) }),
   'apps/create-installation-access-token': createInstallationToken,
