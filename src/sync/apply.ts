@@ -2,9 +2,10 @@
 // sends traffic to something that is not serving: InferenceServices first and wait until they
 // are ready, then the routes that move traffic, then deletions of what nothing routes to any
 // more. The Snowflake tasks depend on none of that (they are written whatever becomes of the
-// Kubernetes objects), so they are written meanwhile, not after. Every write is idempotent, so a crash after any write is
-// repaired by the next run's plan. Transient failures are retried with backoff; every other
-// failure is recorded per object and the run goes on with what does not depend on it.
+// Kubernetes objects), so they are written meanwhile, not after. Every write is idempotent, so a
+// crash after any write is repaired by the next run's plan. Transient failures are retried with
+// backoff; every other failure is recorded per object and the run goes on with what does not
+// depend on it.
 
 import { ExternalError, ModelshipError } from '../errors.js';
 import { retry } from '../adapters/retry.js';

@@ -1,10 +1,10 @@
-// The sync agent's Snowflake target: reads the scoring tasks modelship manages (SHOW TASKS, marked by
-// a JSON COMMENT), puts tasks in place (suspend, CREATE OR ALTER, resume, as one anonymous block:
-// the task keeps its id),
-// drops them, and appends a row per change to MODELSHIP_DEPLOYMENTS so data teams can join scores
-// with versions. DDL cannot carry binds in Snowflake, so its values are validated and quoted by
-// render/snowflake.ts; the INSERT binds every value. Every failure is an ExternalError('snowflake'),
-// retryable only when Snowflake could not be reached.
+// The sync agent's Snowflake target: reads the scoring tasks modelship manages (SHOW TASKS, marked
+// by a JSON COMMENT), puts tasks in place (suspend, CREATE OR ALTER, resume, as one anonymous
+// block: the task keeps its id), drops them, and appends a row per change to
+// MODELSHIP_DEPLOYMENTS so data teams can join scores with versions. DDL cannot carry binds in
+// Snowflake, so its values are validated and quoted by render/snowflake.ts; the INSERT binds every
+// value. Every failure is an ExternalError('snowflake'), retryable only when Snowflake could not
+// be reached.
 
 import { ExternalError, ModelshipError } from '../../errors.js';
 import type { SnowflakeConnection } from '../../adapters/snowflake/warehouse.js';
@@ -32,8 +32,8 @@ export interface SnowflakeTaskTarget {
   listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;
   /**
    * Suspend (if it exists), CREATE OR ALTER TASK, RESUME, in one request (an anonymous block):
-   * the task keeps its id and ends up started. `absent`: the plan read the schema and found no task of that name, so there is
-   * nothing to suspend (a first sync of 1,800 tasks sent 1,800 such no-op statements).
+   * the task keeps its id and ends up started. `absent`: the plan read the schema and found no
+   * task of that name, so there is nothing to suspend (a first sync of 1,800 tasks sent 1,800 such no-op statements).
    */
   upsert(task: ScoringTask, options?: { absent?: boolean }): Promise<void>;
   /** DROP TASK IF EXISTS, only for a task whose COMMENT is modelship's. */

@@ -6,8 +6,8 @@
 // Snowflake functions our canary queries use are provided: IFF and DATEADD as DuckDB macros,
 // CURRENT_TIMESTAMP() (DuckDB only knows it without parentheses), NULLIF (native in DuckDB).
 // Every query text and its bindings are recorded, so tests can assert values were bound.
-// Task DDL, SHOW TASKS and anonymous blocks (BEGIN … END) of task DDL are answered by an in-memory task catalog (tasks.ts, which says what it
-// models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
+// Task DDL, SHOW TASKS and anonymous blocks (BEGIN … END;) of task DDL are answered by an
+// in-memory task catalog (tasks.ts, which says what it models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
 // [TASK_NAME => '…'] [, RESULT_LIMIT => n])) reads the catalog's recorded runs of the account
 // (newest first, RESULT_LIMIT default 100), put in a temporary DuckDB table for the statement, so
 // WHERE, QUALIFY and ORDER BY around it run for real; its other arguments (time ranges,

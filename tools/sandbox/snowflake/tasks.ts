@@ -8,9 +8,11 @@
 // END" and holds SQL statements (docs.snowflake.com/en/developer-guide/snowflake-scripting/blocks);
 // a statement that fails raises an exception, and with no handler "the execution of the block
 // stops" and the client reports it as a Snowflake error (…/snowflake-scripting/exceptions): the
-// statements before it stay done (DDL is not rolled back). The block's answer is one row with one
-// column, "anonymous block", NULL (the block returns nothing). Blocks here hold task statements
-// only: no DECLARE, EXCEPTION, variables, binds or other SQL.
+// statements before it stay done (DDL is not rolled back). The error keeps the statement's code
+// and wraps its message as Snowflake's clients show an uncaught one ("Uncaught exception of type
+// 'STATEMENT_ERROR' on line L at position P : …"; the docs do not spell the wording out). The
+// block's answer is one row with one column, "anonymous block", NULL (it returns nothing).
+// Blocks here hold task statements only: no DECLARE, EXCEPTION, variables, binds or other SQL.
 //
 // Runs are not executed but can be recorded (recordRun, as if the scheduler had run the task), and
 // INFORMATION_SCHEMA.TASK_HISTORY answers from those records (see server.ts).
