@@ -1,6 +1,7 @@
 // `modelship sync [--env E] [--rev REV] [--once | --watch]`: make each environment run what the
 // repository says at REV (default HEAD), wait until it serves, and record what was deployed.
 
+import { setFlagsFromString } from 'node:v8';
 import { ExitCode } from '../errors.js';
 import { parseDuration } from '../model/durations.js';
 import { sharedSnowflakeThread, type SnowflakeThread } from '../adapters/snowflake/warehouse-thread.js';
@@ -13,7 +14,19 @@ import { printError, type Output } from './output.js';
 
 interface Options { env?: string[]; rev?: string; json?: boolean; watch?: boolean; interval: string; readyTimeout: string; recordDir?: string; forceConflicts?: boolean; listen?: string; github?: boolean }
 
+/**
+ * How much V8 lets the old generation grow past what survived the last full collection before it
+ * collects again, in percent. V8's default growing factor (up to 4× on a machine with much memory)
+ * let the main thread's heap reach 220 MB in a first sync of 4,800 objects, of which ~85 MB was
+ * live; with 10 % it stayed under ~140 MB (peak RSS 410 → ~325 MB, CPU within the noise). The flag
+ * is read each time V8 computes the next limit (MemoryController::GrowingFactor,
+ * v8/src/heap/heap-controller.cc), so setting it when the command starts takes effect; it cannot be
+ * given in NODE_OPTIONS, and the bin's shebang does not apply to `node dist/cli.js`.
+ */
+export const heapGrowingPercent = 10;
+
 export async function run(args: unknown[], output: Output): Promise<number> {
+  setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
   const opts = commandOptions<Options>(args);
   try {
     const root = repoRoot(opts.repo);

@@ -20,8 +20,14 @@ const parentsOf = (name: string): string[] => {
   return [`USAGE ON DATABASE ${db}`, ...(schema && name.split('.').length > 2 ? [`USAGE ON SCHEMA ${db}.${schema}`] : [])];
 };
 
-/** The privileges one statement of the agent needs, with why; throws on a statement it does not know. */
+/**
+ * The privileges one statement of the agent needs, with why; throws on a statement it does not know.
+ * An anonymous block (BEGIN … END;, how sync puts a task in place) runs with the caller's rights:
+ * it needs what its statements need.
+ */
 export function privilegesFor(sql: string): string[] {
+  const block = /^BEGIN\n([\s\S]*);\nEND;$/.exec(sql.trim());
+  if (block) return block[1]!.split(/;\n(?=  \S)/).flatMap(privilegesFor);
   const s = sql.trim().replace(/\s+/g, ' ');
   let m: RegExpMatchArray | null;
   if ((m = s.match(/^SHOW TASKS .* IN SCHEMA (\S+)$/i))) return parentsOf(`${unquote(m[1]!)}.x`);
@@ -80,7 +86,7 @@ t.test('grants.sql gives the environment\'s role exactly what sync, drift and th
   const r = await s.cli('sync', '--env', 'production');
   t.equal(r.code, 0, r.code === 0 ? 'synced' : r.stdout + r.stderr);
   const statements = s.snow.queries.map((q) => q.sqlText);
-  t.ok(statements.some((q) => /^CREATE OR ALTER TASK/.test(q)) && statements.some((q) => /RESUME$/.test(q)) && statements.some((q) => /^CREATE TABLE/.test(q)), 'the sync created tasks and the deployments table');
+  t.ok(statements.some((q) => /^BEGIN\n {2}CREATE OR ALTER TASK/.test(q)) && statements.some((q) => /RESUME;\nEND;$/.test(q)) && statements.some((q) => /^CREATE TABLE/.test(q)), 'the sync created tasks and the deployments table');
   const env = parse(readFileSync(join(projectRoot, 'environments/production.yaml'), 'utf8')) as { snowflake: { role: string; warehouse: string } };
   const needed = new Set([...statements.flatMap(privilegesFor), ...readsNeeded(), `USAGE ON WAREHOUSE ${env.snowflake.warehouse}`]);
   const { grants, problems } = grantsOf(readFileSync(join(projectRoot, 'deploy/snowflake/grants.sql'), 'utf8'), env.snowflake.role);
@@ -94,6 +100,10 @@ t.test('a statement the test cannot place fails, naming it; grants to another ro
     message: 'a statement test/deploy/snowflake-grants.test.ts does not know the privileges of: GRANT OWNERSHIP ON SCHEMA ML_PROD.SCORING TO ROLE X',
   });
   t.same(privilegesFor('ALTER TASK "ML_PROD"."SCORING"."MODELSHIP_X" RESUME'), ['EXECUTE TASK ON ACCOUNT']);
+  t.same(privilegesFor('BEGIN\n  ALTER TASK IF EXISTS "ML_PROD"."SCORING"."MODELSHIP_X" SUSPEND;\n  ALTER TASK "ML_PROD"."SCORING"."MODELSHIP_X" RESUME;\nEND;'), ['EXECUTE TASK ON ACCOUNT'], 'a block: its statements\' privileges');
+  t.throws(() => privilegesFor('BEGIN\n  ALTER TASK "ML_PROD"."SCORING"."MODELSHIP_X" RESUME;\n  GRANT OWNERSHIP ON SCHEMA ML_PROD.SCORING TO ROLE X;\nEND;'), {
+    message: 'a statement test/deploy/snowflake-grants.test.ts does not know the privileges of: GRANT OWNERSHIP ON SCHEMA ML_PROD.SCORING TO ROLE X',
+  });
   t.same(grantsOf('GRANT SELECT, INSERT ON TABLE A.B.C TO ROLE OTHER;\nDROP TABLE A.B.C;', 'MODELSHIP_DEPLOYER'), {
     grants: ['INSERT ON TABLE A.B.C', 'SELECT ON TABLE A.B.C'],
     problems: ['granted to OTHER, not to the environment\'s role MODELSHIP_DEPLOYER: GRANT SELECT, INSERT ON TABLE A.B.C TO ROLE OTHER', 'unexpected statement: DROP TABLE A.B.C'],

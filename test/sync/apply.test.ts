@@ -99,6 +99,26 @@ t.test('tasks are upserted and dropped; without a connection they fail, not vani
   t.match(none.results, [{ outcome: 'failed', message: 'no Snowflake connection' }, { outcome: 'failed' }]);
 });
 
+t.test('tasks are written while the Kubernetes steps wait, whatever becomes of those; an unexpected error waits for both', async (t) => {
+  const { target, log } = memoryCluster({ stuck: ['fd-new'] });
+  const snowflake: SnowflakeTarget = { upsert: async (x) => void log.push(`upsert ${x.name}`), drop: async (x) => void log.push(`drop ${x.name}`) };
+  const task = { database: 'D', schema: 'S', name: 'T' } as ScoringTask;
+  const actions: PlanAction[] = [act('create', obj('InferenceService', 'fd-new')), act('update', obj('HTTPRoute', 'fd')), { op: 'create', target: 'snowflake', key: 'D.S.T', desired: task, reason: 'x' }];
+  // The readiness wait records where the writes stand each time it pauses.
+  const seen: string[][] = [];
+  const r = await applyPlan(plan(actions), { kubernetes: target, snowflake }, { ...fast, sleep: async () => void seen.push([...log]) });
+  t.same([...seen[0]!].sort(), ['apply InferenceService/ml-serving/fd-new', 'upsert T'], 'the task was written before the service was ready');
+  t.same(r.results.map((x) => x.outcome), ['not-ready', 'skipped', 'applied'], 'the route waits for the service; the task does not');
+  t.notOk(r.converged);
+
+  // A bug in one part (an error that is not a ModelshipError) is thrown once the other has finished its writes.
+  let upserted = false;
+  const slowTask: SnowflakeTarget = { upsert: async () => { await new Promise((res) => setTimeout(res, 20)); upserted = true; }, drop: async () => {} };
+  const broken: KubernetesTarget = { ...target, apply: async () => { throw new TypeError('a bug'); } };
+  await t.rejects(applyPlan(plan(actions), { kubernetes: broken, snowflake: slowTask }, fast), new TypeError('a bug'));
+  t.ok(upserted, 'the task write that was under way finished first');
+});
+
 t.test('a lost lease stops the writes that have not been sent; what was sent is reported', async (t) => {
   const { target, log } = memoryCluster();
   const lost = new AbortController();

@@ -7,8 +7,8 @@ import { loadDocument } from '../../src/config/load.js';
 import type { Environment, ModelCard, VersionManifest } from '../../src/config/types.js';
 import { ExternalError } from '../../src/errors.js';
 import { snowflakeConnection, type SnowflakeConnection } from '../../src/adapters/snowflake/warehouse.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
-import { renderTasks, taskConfig } from '../../src/sync/render/snowflake.js';
+import { snowflakeStandInCredentials, startSnowflakeStandIn, TaskCatalog, type SnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
+import { renderTasks, taskConfig, taskStatements } from '../../src/sync/render/snowflake.js';
 import { snowflakeTarget, type SnowflakeTaskTarget } from '../../src/sync/targets/snowflake.js';
 import type { ScoringTask } from '../../src/sync/types.js';
 import { projectRoot } from '../helpers/cli.js';
@@ -33,6 +33,12 @@ let conn: SnowflakeConnection;
 let target: SnowflakeTaskTarget;
 const fraudKey = 'ML_PROD.SCORING.MODELSHIP_FRAUD_DETECTOR';
 const writes = () => standIn.queries.filter((q) => !/^\s*SHOW\b/i.test(q.sqlText)).length;
+
+/** The statements of an anonymous block as the target writes it (BEGIN, one indented statement each, END;). */
+function blockStatements(sqlText: string): string[] | undefined {
+  const m = /^BEGIN\n([\s\S]*);\nEND;$/.exec(sqlText);
+  return m ? m[1]!.split(/;\n(?=  \S)/).map((s) => s.replace(/^  /gm, '')) : undefined;
+}
 
 t.before(async () => {
   standIn = await startSnowflakeStandIn();
@@ -63,22 +69,48 @@ t.test('create: the task exists, is started, and carries the comment and config'
   }]);
 });
 
-t.test('upsert of a task the plan found absent sends no SUSPEND; otherwise SUSPEND comes first', async (t) => {
+t.test('upsert is one request, an anonymous block; a task the plan found absent gets no SUSPEND, otherwise SUSPEND comes first', async (t) => {
   const fraud = tasksFor('staging').find((x) => x.name === 'MODELSHIP_FRAUD_DETECTOR')!;
   const from = standIn.queries.length;
   await target.upsert(fraud, { absent: true });
-  t.same(standIn.queries.slice(from).map((q) => q.sqlText.split('\n')[0]), [
+  t.equal(standIn.queries.length - from, 1, 'one request');
+  t.same(blockStatements(standIn.queries[from]!.sqlText)?.map((s) => s.split('\n')[0]), [
     'CREATE OR ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR"',
     'ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" RESUME',
   ]);
   t.equal(standIn.tasks.get('ML_STAGING.SCORING.MODELSHIP_FRAUD_DETECTOR')?.state, 'started');
   const again = standIn.queries.length;
   await target.upsert(fraud);
-  t.same(standIn.queries.slice(again).map((q) => q.sqlText.split('\n')[0]), [
+  t.equal(standIn.queries.length - again, 1, 'one request');
+  t.same(blockStatements(standIn.queries[again]!.sqlText)?.map((s) => s.split('\n')[0]), [
     'ALTER TASK IF EXISTS "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" SUSPEND',
     'CREATE OR ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR"',
     'ALTER TASK "ML_STAGING"."SCORING"."MODELSHIP_FRAUD_DETECTOR" RESUME',
   ]);
+  // the block's statements are taskStatements' (the golden SQL files), indented
+  t.same(blockStatements(standIn.queries[again]!.sqlText), taskStatements(fraud).map((s) => s.sqlText));
+});
+
+t.test('a statement that fails in the block stops it: the error is that statement\'s, the ones after it are not run', async (t) => {
+  const fraud = tasksFor('staging').find((x) => x.name === 'MODELSHIP_FRAUD_DETECTOR')!;
+  const key = 'ML_STAGING.SCORING.MODELSHIP_FRAUD_DETECTOR';
+  t.equal(standIn.tasks.get(key)?.state, 'started');
+  // The plan's read is stale: it found no task, but one is there and started, which Snowflake
+  // refuses to alter. The RESUME after the CREATE OR ALTER does not run.
+  const committed = standIn.tasks.get(key)!.lastCommittedOn.getTime();
+  const changed = { ...fraud, comment: { ...fraud.comment, commit: 'c'.repeat(40) } };
+  const e = await t.rejects(target.upsert(changed, { absent: true }), { name: 'ExternalError' }) as unknown as ExternalError;
+  t.match(e.message, /^snowflake: create and resume task ML_STAGING\.SCORING\.MODELSHIP_FRAUD_DETECTOR: Uncaught exception of type 'STATEMENT_ERROR' on line 2 at position 2 : Unable to update graph with root task ML_STAGING\.SCORING\.MODELSHIP_FRAUD_DETECTOR since that root task is not suspended\. \(code 091089, SQL state 42000\) in BEGIN CREATE OR ALTER TASK/);
+  t.equal(e.details.retryable, false);
+  t.equal(standIn.tasks.get(key)!.lastCommittedOn.getTime(), committed, 'nothing altered');
+  // A fault on the RESUME: the SUSPEND and the CREATE OR ALTER before it stay done, the task stays suspended.
+  standIn.inject({ match: /^ALTER TASK "ML_STAGING"\."SCORING"\."MODELSHIP_FRAUD_DETECTOR" RESUME$/, code: '003001', message: 'SQL access control error:\nInsufficient privileges to operate on task \'MODELSHIP_FRAUD_DETECTOR\'', sqlState: '42501' });
+  const e2 = await t.rejects(target.upsert(changed), { name: 'ExternalError' }) as unknown as ExternalError;
+  t.match(e2.message, /^snowflake: suspend, create or alter and resume task ML_STAGING\.SCORING\.MODELSHIP_FRAUD_DETECTOR: Uncaught exception of type 'STATEMENT_ERROR' on line 10 at position 2 : SQL access control error:\nInsufficient privileges/);
+  t.equal(standIn.tasks.get(key)!.state, 'suspended');
+  t.equal(JSON.parse(standIn.tasks.get(key)!.comment!).commit, 'c'.repeat(40), 'altered before the RESUME failed');
+  await target.upsert(changed); // the fault is spent
+  t.equal(standIn.tasks.get(key)!.state, 'started');
 });
 
 t.test('re-upsert with the same spec keeps the id and the task started', async (t) => {
@@ -103,12 +135,23 @@ t.test('a version change alters the task in place: new config and comment, same 
   t.equal(JSON.parse(after.comment!).version, '2026.11.13-1');
   t.not(JSON.parse(after.comment!).specHash, JSON.parse(before.comment!).specHash);
   t.equal(after.definition, before.definition, 'the body carries no values, so it does not change');
-  t.same(standIn.queries.slice(mark).map((q) => q.sqlText.split('\n')[0]!.replace(/ ".*$/, '')), ['ALTER TASK IF EXISTS', 'CREATE OR ALTER TASK', 'ALTER TASK'],
+  t.same(standIn.queries.slice(mark).flatMap((q) => blockStatements(q.sqlText) ?? [q.sqlText]).map((q) => q.split('\n')[0]!.replace(/ ".*$/, '')), ['ALTER TASK IF EXISTS', 'CREATE OR ALTER TASK', 'ALTER TASK'],
     'suspended first (Snowflake refuses to alter a started task), then altered, then resumed');
 });
 
 t.test('altering a started task without suspending it is refused, as Snowflake does', async (t) => {
   await t.rejects(conn.query(`CREATE OR ALTER TASK "ML_PROD"."SCORING"."MODELSHIP_FRAUD_DETECTOR" WAREHOUSE = "X" AS SELECT 1`), { message: /not suspended/ });
+});
+
+t.test('the stand-in\'s anonymous blocks: one row "anonymous block" NULL; task statements only; BEGIN TRANSACTION is not one', async (t) => {
+  t.same(await conn.query('BEGIN\n  CREATE TASK "ML_PROD"."SCORING"."BLOCKED" AS SELECT 1;\n  DROP TASK "ML_PROD"."SCORING"."BLOCKED";\nEND;'), [{ 'anonymous block': null }]);
+  t.notOk(standIn.tasks.get('ML_PROD.SCORING.BLOCKED'), 'both statements ran, in order');
+  await t.rejects(conn.query('BEGIN\n  CREATE TASK "ML_PROD"."SCORING"."BLOCKED" AS SELECT 1;\n  SELECT 1;\nEND;'), { message: /the stand-in's anonymous blocks hold task statements only, not "SELECT 1"/ });
+  t.notOk(standIn.tasks.get('ML_PROD.SCORING.BLOCKED'), 'a block it cannot run is refused before it runs anything');
+  await t.rejects(conn.query('BEGIN\n  DROP TASK "ML_PROD"."SCORING"."BLOCKED";'), { message: /the block has no END/ });
+  t.notOk(TaskCatalog.isBlock('BEGIN TRANSACTION'));
+  t.notOk(TaskCatalog.isBlock('BEGIN;'));
+  t.ok(TaskCatalog.isBlock('begin\n  drop task a.b.c;\nend;'));
 });
 
 t.test('CREATE OR REPLACE would give the task a new id (why it is never used)', async (t) => {
@@ -184,7 +227,7 @@ t.test('a SQL error from Snowflake is an ExternalError naming the task, not retr
   standIn.inject({ match: /^CREATE OR ALTER TASK/, code: '003001', message: 'SQL access control error:\nInsufficient privileges to operate on task \'MODELSHIP_FRAUD_DETECTOR\'', sqlState: '42501' });
   const e = await t.rejects(target.upsert(task), { name: 'ExternalError' }) as unknown as ExternalError;
   t.type(e, ExternalError);
-  t.match(e.message, /^snowflake: create or alter task ML_PROD\.SCORING\.MODELSHIP_FRAUD_DETECTOR: SQL access control error:\nInsufficient privileges .* \(code 003001, SQL state 42501\) in CREATE OR ALTER TASK/s);
+  t.match(e.message, /^snowflake: suspend, create or alter and resume task ML_PROD\.SCORING\.MODELSHIP_FRAUD_DETECTOR: Uncaught exception of type 'STATEMENT_ERROR' on line 3 at position 2 : SQL access control error:\nInsufficient privileges .* \(code 003001, SQL state 42501\) in BEGIN ALTER TASK IF EXISTS/s);
   t.equal(e.details.retryable, false);
   await target.upsert(task); // the fault is spent; the task is put back in place and started
   t.equal(standIn.tasks.get(fraudKey)!.state, 'started');

@@ -232,6 +232,23 @@ export function taskStatements(task: ScoringTask): Statement[] {
   ];
 }
 
+/**
+ * The upsert as one request: an anonymous Snowflake Scripting block of taskStatements (without the
+ * SUSPEND when `absent`: the plan found no such task). A block is one statement to the driver and
+ * to Snowflake ("A simple block only requires the keywords BEGIN and END",
+ * docs.snowflake.com/en/developer-guide/snowflake-scripting/blocks); its statements run in order
+ * and the first that fails stops the block, which fails with that statement's error
+ * (…/snowflake-scripting/exceptions), as the three separate statements did. The driver sends the
+ * text as it is (only SnowSQL, the Classic Console and the Python connector's execute_string
+ * split on semicolons and need EXECUTE IMMEDIATE $$ … $$). One request instead of two or three:
+ * a first sync of 1,800 tasks sent 3,600 statements, each a round trip through snowflake-sdk.
+ */
+export function taskBlock(task: ScoringTask, options: { absent?: boolean } = {}): Statement {
+  const [suspend, create, resume] = taskStatements(task);
+  const statements = options.absent ? [create!, resume!] : [suspend!, create!, resume!];
+  return { sqlText: ['BEGIN', ...statements.map((s) => `${s.sqlText.replace(/^/gm, '  ')};`), 'END;'].join('\n'), binds: [] };
+}
+
 /** Throws ValidationError unless every part of the task passes its pattern. */
 export function assertTaskValues(task: ScoringTask): void {
   const bad: string[] = [];

@@ -1,13 +1,14 @@
-// The sync agent's Snowflake target: reads the scoring tasks modelship manages (SHOW TASKS, marked by
-// a JSON COMMENT), puts tasks in place (suspend, CREATE OR ALTER, resume: the task keeps its id),
-// drops them, and appends a row per change to MODELSHIP_DEPLOYMENTS so data teams can join scores
-// with versions. DDL cannot carry binds in Snowflake, so its values are validated and quoted by
-// render/snowflake.ts; the INSERT binds every value. Every failure is an ExternalError('snowflake'),
-// retryable only when Snowflake could not be reached.
+// The sync agent's Snowflake target: reads the scoring tasks modelship manages (SHOW TASKS, marked
+// by a JSON COMMENT), puts tasks in place (suspend, CREATE OR ALTER, resume, as one anonymous
+// block: the task keeps its id), drops them, and appends a row per change to
+// MODELSHIP_DEPLOYMENTS so data teams can join scores with versions. DDL cannot carry binds in
+// Snowflake, so its values are validated and quoted by render/snowflake.ts; the INSERT binds every
+// value. Every failure is an ExternalError('snowflake'), retryable only when Snowflake could not
+// be reached.
 
 import { ExternalError, ModelshipError } from '../../errors.js';
 import type { SnowflakeConnection } from '../../adapters/snowflake/warehouse.js';
-import { quoteIdentifier, taskIdentifier, taskStatements } from '../render/snowflake.js';
+import { quoteIdentifier, taskBlock, taskIdentifier } from '../render/snowflake.js';
 import { managerName, type LiveTask, type ScoringTask } from '../types.js';
 
 /** One row of MODELSHIP_DEPLOYMENTS: one model's change in one environment at one commit. */
@@ -30,9 +31,9 @@ export interface SnowflakeTaskTarget {
   /** The tasks in DATABASE.SCHEMA whose COMMENT marks them as modelship's for `environment`. */
   listManaged(database: string, schema: string, environment: string): Promise<LiveTask[]>;
   /**
-   * Suspend (if it exists), CREATE OR ALTER TASK, RESUME: the task keeps its id and ends up
-   * started. `absent`: the plan read the schema and found no task of that name, so there is
-   * nothing to suspend (a first sync of 1,800 tasks sent 1,800 such no-op statements).
+   * Suspend (if it exists), CREATE OR ALTER TASK, RESUME, in one request (an anonymous block):
+   * the task keeps its id and ends up started. `absent`: the plan read the schema and found no
+   * task of that name, so there is nothing to suspend (a first sync of 1,800 tasks sent 1,800 such no-op statements).
    */
   upsert(task: ScoringTask, options?: { absent?: boolean }): Promise<void>;
   /** DROP TASK IF EXISTS, only for a task whose COMMENT is modelship's. */
@@ -89,10 +90,9 @@ export function snowflakeTarget(conn: Pick<SnowflakeConnection, 'query'>): Snowf
 
     async upsert(task, options = {}) {
       const what = `${task.database}.${task.schema}.${task.name}`;
-      const [suspend, create, resume] = taskStatements(task);
-      if (!options.absent) await run(`suspend task ${what}`, suspend!.sqlText, suspend!.binds);
-      await run(`create or alter task ${what}`, create!.sqlText, create!.binds);
-      await run(`resume task ${what}`, resume!.sqlText, resume!.binds);
+      // One request: the statements in an anonymous block (taskBlock says why that is the same).
+      const block = taskBlock(task, options);
+      await run(`${options.absent ? 'create and resume' : 'suspend, create or alter and resume'} task ${what}`, block.sqlText, block.binds);
     },
 
     async drop(task) {

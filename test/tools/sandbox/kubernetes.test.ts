@@ -162,6 +162,22 @@ t.test('conflicts: another manager owning a field with a different value is a 40
   t.match(e2.body.message, /conflicts? with "modelship"/);
 });
 
+t.test('an apply body is YAML: JSON (what client-node sends) and block-style YAML decode alike; a body that is neither is a 400', async (t) => {
+  const s = await standIn(t);
+  const url = (name: string) => `${s.url}/apis/serving.kserve.io/v1beta1/namespaces/ml-serving/inferenceservices/${name}?fieldManager=modelship`;
+  const send = (name: string, body: string) => fetch(url(name), { method: 'PATCH', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/apply-patch+yaml' }, body });
+  const json = await send('as-json', JSON.stringify({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'as-json', namespace: 'ml-serving' }, spec: { predictor: { minReplicas: 2 } } }));
+  t.equal(json.status, 201);
+  const yaml = await send('as-yaml', 'apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: as-yaml\n  namespace: ml-serving\nspec:\n  predictor:\n    minReplicas: 2\n');
+  t.equal(yaml.status, 201);
+  const flow = await send('as-flow', '{apiVersion: serving.kserve.io/v1beta1, kind: InferenceService, metadata: {name: as-flow, namespace: ml-serving}, spec: {predictor: {minReplicas: 2}}}');
+  t.equal(flow.status, 201, 'flow-style YAML that is not JSON goes to the YAML parser');
+  for (const name of ['as-json', 'as-yaml', 'as-flow']) t.equal(s.get('serving.kserve.io/v1beta1', 'InferenceService', 'ml-serving', name)?.spec.predictor.minReplicas, 2, name);
+  const bad = await send('bad', '{"apiVersion": [');
+  t.equal(bad.status, 400);
+  t.match(await bad.json(), { kind: 'Status', reason: 'BadRequest', message: /^the body of the request could not be decoded: / });
+});
+
 t.test('apply needs a fieldManager; bodies must match the URL; names and labels are validated', async (t) => {
   const s = await standIn(t);
   const api = client(s);

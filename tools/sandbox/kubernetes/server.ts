@@ -515,7 +515,7 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
     const parseBody = (): unknown => {
       if (!rawBody) throw new HttpError(400, 'BadRequest', 'the request body is empty');
       try {
-        return ct === 'application/apply-patch+yaml' || ct === 'application/yaml' ? parseYaml(rawBody) : JSON.parse(rawBody);
+        return ct === 'application/apply-patch+yaml' || ct === 'application/yaml' ? decodeYaml(rawBody) : JSON.parse(rawBody);
       } catch (e) {
         throw new HttpError(400, 'BadRequest', `the body of the request could not be decoded: ${(e as Error).message}`);
       }
@@ -677,7 +677,7 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
       };
       if (rawBody) {
         try {
-          entry.body = entry.contentType?.includes('yaml') ? parseYaml(rawBody) : JSON.parse(rawBody);
+          entry.body = entry.contentType?.includes('yaml') ? decodeYaml(rawBody) : JSON.parse(rawBody);
         } catch {
           entry.body = rawBody;
         }
@@ -759,4 +759,21 @@ export async function startKubernetesStandIn(options: KubernetesStandInOptions =
   };
   for (const ns of ['default', 'kube-system', ...(options.namespaces ?? [])]) stand.createNamespace(ns);
   return stand;
+}
+
+/**
+ * A YAML body (an apply patch). client-node sends JSON, which is YAML too: the API server decodes
+ * both alike (sigs.k8s.io/yaml turns YAML into JSON before decoding), so a body that parses as
+ * JSON is taken as it is, and only other text goes through the YAML parser (which took ~1 ms per
+ * apply, twice per request, in a first sync of 3,000 objects).
+ */
+function decodeYaml(raw: string): unknown {
+  if (/^\s*[{[]/.test(raw)) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      // not JSON after all (YAML flow style): the YAML parser says what is wrong
+    }
+  }
+  return parseYaml(raw);
 }

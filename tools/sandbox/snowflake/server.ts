@@ -6,14 +6,15 @@
 // Snowflake functions our canary queries use are provided: IFF and DATEADD as DuckDB macros,
 // CURRENT_TIMESTAMP() (DuckDB only knows it without parentheses), NULLIF (native in DuckDB).
 // Every query text and its bindings are recorded, so tests can assert values were bound.
-// Task DDL and SHOW TASKS are answered by an in-memory task catalog (tasks.ts, which says what it
-// models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
+// Task DDL, SHOW TASKS and anonymous blocks (BEGIN … END;) of task DDL are answered by an
+// in-memory task catalog (tasks.ts, which says what it models and what not); everything else runs in DuckDB. TABLE(<db>.INFORMATION_SCHEMA.TASK_HISTORY(
 // [TASK_NAME => '…'] [, RESULT_LIMIT => n])) reads the catalog's recorded runs of the account
 // (newest first, RESULT_LIMIT default 100), put in a temporary DuckDB table for the statement, so
 // WHERE, QUALIFY and ORDER BY around it run for real; its other arguments (time ranges,
 // ERROR_ONLY) are refused, and ACCOUNT_USAGE.TASK_HISTORY is not modelled. CREATE TABLE of DATABASE.SCHEMA.TABLE
 // creates the database and schema in DuckDB if missing (Snowflake would need them to exist).
-// Faults can be injected: the next N statements matching a pattern (or N logins) fail with a given
+// Faults can be injected: the next N statements matching a pattern (or N logins) fail (inside an
+// anonymous block, the statement that matches fails and ends the block) with a given
 // Snowflake error code and message; and statements can be made slow (answered after a delay, as a
 // busy warehouse would), so a client's own timeout can be tested.
 //
@@ -207,7 +208,9 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
       });
       if (cancelled) return failure('000604', 'SQL execution canceled', '57014');
     }
-    const injected = fault(sqlText);
+    // A block's statements meet the faults one by one, as they run (those before stay done).
+    const block = TaskCatalog.isBlock(sqlText);
+    const injected = block ? undefined : fault(sqlText);
     if (injected) return failure(injected.code, injected.message, injected.sqlState);
     if (TaskCatalog.handles(sqlText)) {
       try {
@@ -215,7 +218,12 @@ export async function startSnowflakeStandIn(options: SnowflakeStandInOptions = {
         const answer = tasks.execute(sqlText, keys.map((k) => {
           const v = bindings[k]!.value;
           return Array.isArray(v) ? null : v;
-        }));
+        }), {
+          beforeStatement: (statement) => {
+            const f = fault(statement);
+            if (f) throw new SnowflakeSqlError(f.code, f.message, f.sqlState);
+          },
+        });
         return { success: true, data: { queryId, ...answer, total: answer.rowset.length, returned: answer.rowset.length, queryResultFormat: 'json', parameters: [] } };
       } catch (e) {
         if (e instanceof SnowflakeSqlError) return failure(e.code, e.message, e.sqlState);

@@ -3,6 +3,16 @@
 // docs: a task has an id that CREATE OR ALTER keeps and CREATE OR REPLACE renews; new tasks start
 // suspended; altering a started task is refused (the behaviour before bundle 2026_06, BCR-2363);
 // SHOW TASKS answers Snowflake's column names, LIKE is case-insensitive with % _ and \ escapes.
+// An anonymous Snowflake Scripting block of task statements (BEGIN <statement>; … END;) runs them
+// in order as one request, as Snowflake does: "A simple block only requires the keywords BEGIN and
+// END" and holds SQL statements (docs.snowflake.com/en/developer-guide/snowflake-scripting/blocks);
+// a statement that fails raises an exception, and with no handler "the execution of the block
+// stops" and the client reports it as a Snowflake error (…/snowflake-scripting/exceptions): the
+// statements before it stay done (DDL is not rolled back). The error keeps the statement's code
+// and wraps its message as Snowflake's clients show an uncaught one ("Uncaught exception of type
+// 'STATEMENT_ERROR' on line L at position P : …"; the docs do not spell the wording out). The
+// block's answer is one row with one column, "anonymous block", NULL (it returns nothing).
+// Blocks here hold task statements only: no DECLARE, EXCEPTION, variables, binds or other SQL.
 //
 // Runs are not executed but can be recorded (recordRun, as if the scheduler had run the task), and
 // INFORMATION_SCHEMA.TASK_HISTORY answers from those records (see server.ts).
@@ -69,19 +79,69 @@ export class TaskCatalog {
 
   /** Whether the statement is one the catalog answers (task DDL, SHOW TASKS). */
   static handles(sql: string): boolean {
-    return /^\s*(?:CREATE\s+(?:OR\s+(?:ALTER|REPLACE)\s+)?TASK\b|ALTER\s+TASK\b|DROP\s+TASK\b|SHOW\s+TASKS\b)/i.test(sql);
+    return /^\s*(?:CREATE\s+(?:OR\s+(?:ALTER|REPLACE)\s+)?TASK\b|ALTER\s+TASK\b|DROP\s+TASK\b|SHOW\s+TASKS\b)/i.test(sql) || TaskCatalog.isBlock(sql);
   }
 
-  /** Runs one task statement; `binds` are the request's bindings in order. */
-  execute(sql: string, binds: Array<string | null>): TaskAnswer {
+  /**
+   * An anonymous block (BEGIN followed by a statement), not BEGIN [TRANSACTION|WORK|NAME …], which
+   * starts a transaction (docs: "The keyword BEGIN that starts a block is different from the
+   * keyword BEGIN that starts a transaction").
+   */
+  static isBlock(sql: string): boolean {
+    return /^\s*BEGIN\s+(?!(?:TRANSACTION|WORK|NAME)\b)[A-Za-z]/i.test(sql);
+  }
+
+  /**
+   * Runs one task statement, or an anonymous block of them; `binds` are the request's bindings in
+   * order. `beforeStatement` sees each statement of a block before it runs (an error it throws is
+   * that statement's: the server's injected faults).
+   */
+  execute(sql: string, binds: Array<string | null>, options: { beforeStatement?: (sql: string) => void } = {}): TaskAnswer {
     const tokens = tokenize(sql);
     const p = new Parser(sql, tokens, binds);
     const head = p.word();
+    if (head === 'BEGIN' && TaskCatalog.isBlock(sql)) {
+      if (binds.length) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nthe stand-in\'s anonymous blocks take no bind variables.');
+      return this.block(sql, tokens, options.beforeStatement);
+    }
     if (head === 'SHOW') return this.show(p);
     if (head === 'CREATE') return this.create(p);
     if (head === 'ALTER') return this.alter(p);
     if (head === 'DROP') return this.drop(p);
     throw p.syntax();
+  }
+
+  /** BEGIN <statement>; … END[;]: each statement in order; the first that fails ends the block. */
+  private block(sql: string, tokens: Token[], beforeStatement?: (sql: string) => void): TaskAnswer {
+    const last = tokens.at(-1)?.kind === 'symbol' && tokens.at(-1)!.value === ';' ? tokens.length - 2 : tokens.length - 1;
+    if (tokens[last]?.kind !== 'word' || tokens[last]!.value !== 'END') {
+      throw new SnowflakeSqlError('001003', `SQL compilation error:\nsyntax error line ${lineOf(sql, sql.length)} at position 0 unexpected '<EOF>'. (the block has no END)`);
+    }
+    let from = tokens[1]!.start;
+    const statements: Array<{ text: string; start: number }> = [];
+    for (let i = 1; i <= last; i++) {
+      const t = tokens[i]!;
+      if (i === last || (t.kind === 'symbol' && t.value === ';')) {
+        const text = sql.slice(from, t.start).trim();
+        if (text) statements.push({ text, start: from + (sql.slice(from, t.start).length - sql.slice(from, t.start).trimStart().length) });
+        else if (i !== last) throw new SnowflakeSqlError('001003', `SQL compilation error:\nsyntax error line ${lineOf(sql, t.start)} at position ${columnOf(sql, t.start)} unexpected ';'.`);
+        from = t.end;
+      }
+    }
+    if (!statements.length) throw new SnowflakeSqlError('001003', 'SQL compilation error:\nsyntax error: the block has no statement between BEGIN and END.');
+    // What the stand-in cannot run is refused before anything runs (Snowflake compiles a block first).
+    const other = statements.find((s) => !TaskCatalog.handles(s.text) || TaskCatalog.isBlock(s.text));
+    if (other) throw new SnowflakeSqlError('001003', `SQL compilation error:\nthe stand-in's anonymous blocks hold task statements only, not ${JSON.stringify(other.text.split('\n')[0]!.slice(0, 60))}.`);
+    for (const s of statements) {
+      try {
+        beforeStatement?.(s.text);
+        this.execute(s.text, []);
+      } catch (e) {
+        if (!(e instanceof SnowflakeSqlError)) throw e;
+        throw new SnowflakeSqlError(e.code, `Uncaught exception of type 'STATEMENT_ERROR' on line ${lineOf(sql, s.start)} at position ${columnOf(sql, s.start)} : ${e.message}`, e.sqlState);
+      }
+    }
+    return { rowtype: [{ name: 'anonymous block', type: 'text', scale: 0, precision: 0, length: 16_777_216, nullable: true }], rowset: [[null]] };
   }
 
   /** Finds a task by DATABASE.SCHEMA.NAME (any case for unquoted-style names). */
@@ -324,6 +384,17 @@ function tokenize(sql: string): Token[] {
     }
   }
   return out;
+}
+
+/** 1-based line and 0-based column of an offset, as Snowflake's messages count them. */
+function lineOf(sql: string, at: number): number {
+  let n = 1;
+  for (let i = 0; i < at; i++) if (sql[i] === '\n') n++;
+  return n;
+}
+
+function columnOf(sql: string, at: number): number {
+  return at - (sql.lastIndexOf('\n', at - 1) + 1);
 }
 
 function nextOr(at: number, fallback: number): number {
