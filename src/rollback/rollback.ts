@@ -19,7 +19,7 @@ import { pushCommit, revertOnBranch } from '../adapters/git/revert.js';
 import { commitFacts, committedAt, onFirstParentLine } from '../adapters/git/search.js';
 import { gitRevision, resolveRevision } from '../adapters/git/tree.js';
 import {
-  defaultBranch, octokit, openOrUpdateIssue, openOrUpdatePull, requestTeamReviews, teamMembers,
+  defaultBranch, octokit, openOrUpdateIssue, openOrUpdatePull, requestTeamReviews, teamMembers, tokenOwner,
   type GitHubClient, type GitHubConnection, type IssueRef, type PullRef, type RepoRef,
 } from '../adapters/github/client.js';
 import { githubRepository } from '../adapters/github/repository.js';
@@ -46,7 +46,7 @@ export interface RollbackRequest {
   base?: string;
   github?: GitHubConnection;
   repository?: string;
-  /** the GitHub login running a break-glass rollback (GITHUB_ACTOR) */
+  /** GITHUB_ACTOR: who a break-glass rollback says runs it (the token's owner, when it has one, decides) */
   actor?: string;
   /** why, from canary watch */
   evidence?: string[];
@@ -119,7 +119,7 @@ export async function rollback(req: RollbackRequest): Promise<RollbackResult> {
     throw new ValidationError(repo.problems.filter((p) => p.file === envFile));
   }
   const policy = repo.policies.get(environment)?.data;
-  if (req.breakGlass) await allowBreakGlass(environment, policy, gh!, req.actor);
+  const actor = req.breakGlass ? await allowBreakGlass(environment, policy, gh!, req.actor) : req.actor;
 
   const events: PinCommit[] = [];
   for await (const c of pinHistory(root, parent, environment)) {
@@ -186,7 +186,7 @@ export async function rollback(req: RollbackRequest): Promise<RollbackResult> {
       const ms = within ? parseDuration(within) : undefined;
       // As the audit trail reckons it: from when the commit landed.
       const reviewBy = ms ? new Date(Date.parse(await committedAt(root, commit)) + ms).toISOString().replace(/:\d\d(\.\d+)?Z$/, 'Z') : undefined;
-      const issue = breakGlassIssue({ ...summary(how), commit, actor: req.actor!, ...(reviewBy ? { reviewBy } : {}), ...(within ? { reviewWithin: within } : {}) });
+      const issue = breakGlassIssue({ ...summary(how), commit, actor: actor!, ...(reviewBy ? { reviewBy } : {}), ...(within ? { reviewWithin: within } : {}) });
       result.issue = await openOrUpdateIssue(gh!, repoRef!, { ...issue, labels: ['break-glass'] });
     }
     return result;
@@ -286,17 +286,29 @@ async function checkArtifact(m: VersionManifest): Promise<string> {
   return r.summary;
 }
 
-async function allowBreakGlass(environment: string, policy: Policy | undefined, gh: ReturnType<typeof octokit>, actor: string | undefined): Promise<void> {
+/**
+ * Whether the one running it may break glass here; returns who that is. Who is whom the token
+ * belongs to, not what GITHUB_ACTOR says (anyone can set it): a person's token answers GET /user,
+ * and a GITHUB_ACTOR naming someone else is refused. A GitHub App's installation token (a
+ * workflow's GITHUB_TOKEN) belongs to no person; only then is GITHUB_ACTOR, which the Actions
+ * runner sets to who started the run, taken as the answer.
+ */
+async function allowBreakGlass(environment: string, policy: Policy | undefined, gh: ReturnType<typeof octokit>, claimed: string | undefined): Promise<string> {
   const rule = policy?.rollback?.breakGlass;
   if (!rule?.allowed) {
     throw new RefusedError(`break glass is not allowed in ${environment}: policies/${environment}.yaml ${rule ? 'sets rollback.breakGlass.allowed: false' : 'has no rollback.breakGlass'}; nothing was pushed`,
       'open the rollback as a pull request instead (--open-pr); the rollback fast lane applies');
   }
-  if (!actor) throw new UsageError('--break-glass needs to know who you are on GitHub: set GITHUB_ACTOR to your login (GitHub Actions sets it)');
+  const owner = await tokenOwner(gh);
+  if (owner && claimed && owner.toLowerCase() !== claimed.toLowerCase()) {
+    throw new RefusedError(`GITHUB_ACTOR says ${claimed}, but the token belongs to ${owner}: break glass with your own token; nothing was pushed`);
+  }
+  const actor = owner ?? claimed;
+  if (!actor) throw new UsageError('--break-glass needs to know who you are on GitHub: a personal token in GITHUB_TOKEN says it; with a workflow\'s token, GITHUB_ACTOR (GitHub Actions sets it)');
   const teams = rule.teams ?? [];
-  if (!teams.length) return;
+  if (!teams.length) return actor;
   const { members, unreadable } = await teamMembers(gh, teams);
-  if (teams.some((t) => members[t]?.some((m) => m.toLowerCase() === actor.toLowerCase()))) return;
+  if (teams.some((t) => members[t]?.some((m) => m.toLowerCase() === actor.toLowerCase()))) return actor;
   throw new RefusedError(`${actor} may not break glass in ${environment}: not a member of ${teams.join(', ')}${unreadable.length ? ` (could not read ${unreadable.join(', ')})` : ''}; nothing was pushed`,
     'ask a member of those teams, or open the rollback as a pull request (--open-pr)');
 }

@@ -162,8 +162,8 @@ function artifactKey(repo: TestRepo, version: string): string {
   return uri.replace('s3://acme-model-registry/', '');
 }
 
-async function withGitHub(t: Test, teams: Record<string, string[]>) {
-  const gh = await startGitHub({ owner: 'acmerisk', repo: 'model-releases', token: 'ghs_oncall', teams });
+async function withGitHub(t: Test, teams: Record<string, string[]>, userTokens?: Record<string, string>) {
+  const gh = await startGitHub({ owner: 'acmerisk', repo: 'model-releases', token: 'ghs_oncall', teams, ...(userTokens ? { userTokens } : {}) });
   t.teardown(() => gh.stop());
   return { gh, env: { GITHUB_TOKEN: 'ghs_oncall', GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: 'acmerisk/model-releases' } };
 }
@@ -231,4 +231,27 @@ t.test('break glass: refused where the policy forbids it and for someone outside
   t.equal(forbidden.code, 1, forbidden.stderr);
   t.match(forbidden.stderr, /break glass is not allowed in staging/);
   t.equal(origin(), s.repo.git('rev-parse', 'main').trim(), 'nothing pushed after the policy change');
+});
+
+t.test('break glass as whom the token belongs to: a GITHUB_ACTOR naming someone else is refused; a person\'s token needs none', async (t) => {
+  const { gh, env } = await withGitHub(t, { '@acmerisk/ml-oncall': ['omar'] }, { ghp_mallory: 'mallory', ghp_omar: 'omar' });
+  const s = await stage(t, env);
+  const origin = () => s.repo.git('ls-remote', 'origin', 'refs/heads/main').split('\t')[0]!;
+  const tip = origin();
+  dated(hours(52));
+  const args = ['rollback', '--env', 'production', '--model', 'fraud-detector', '--break-glass', '--reason', 'fraud losses spiking', '-C', s.repo.root];
+
+  const impostor = await runCli(args, { env: { ...s3.env, ...env, GITHUB_TOKEN: 'ghp_mallory', GITHUB_ACTOR: 'omar' } });
+  t.equal(impostor.code, 1);
+  t.match(impostor.stderr, /error: GITHUB_ACTOR says omar, but the token belongs to mallory: break glass with your own token; nothing was pushed/);
+  t.equal(origin(), tip, 'nothing pushed');
+  t.equal([...gh.state.issues.values()].filter((i) => !i.pull).length, 0, 'no issue');
+
+  const omar = await runCli(args, { env: { ...s3.env, ...env, GITHUB_TOKEN: 'ghp_omar', GITHUB_ACTOR: '' } });
+  t.equal(omar.code, 0, omar.stderr);
+  t.not(origin(), tip);
+  const issue = [...gh.state.issues.values()].find((i) => !i.pull)!;
+  t.equal(issue.user, 'omar', 'the review issue is opened by the token\'s owner');
+  t.match(issue.body, /\bomar\b/, 'and names who broke glass');
+  t.ok(gh.requests.some((q) => q.operationId === 'users/get-authenticated' && q.status === 200));
 });

@@ -72,6 +72,20 @@ function retryableStatus(status: number | undefined): boolean {
   return status === undefined || status >= 500 || status === 429;
 }
 
+/**
+ * Whom the token belongs to (GET /user): a person's login, or undefined for a GitHub App's
+ * installation token, a workflow's GITHUB_TOKEN included, which GitHub answers 403 "Resource not
+ * accessible by integration" (it belongs to no person).
+ */
+export async function tokenOwner(gh: Octokit): Promise<string | undefined> {
+  try {
+    return await call('read whom the token belongs to', async () => (await gh.rest.users.getAuthenticated()).data.login, { retry: true });
+  } catch (e) {
+    if (e instanceof ExternalError && e.details.status === 403) return undefined;
+    throw e;
+  }
+}
+
 export async function defaultBranch(gh: Octokit, r: RepoRef): Promise<string> {
   return call(`read ${r.owner}/${r.repo}`, async () => (await gh.rest.repos.get({ owner: r.owner, repo: r.repo })).data.default_branch);
 }

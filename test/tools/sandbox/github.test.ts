@@ -260,11 +260,33 @@ t.test('every request is recorded with what the client sent and what it got', as
 t.test('the OpenAPI subset: every operation is known and every published example fits its schema', async (t) => {
   const subset = JSON.parse(readFileSync(new URL('../../../tools/sandbox/github/openapi-subset.json', import.meta.url), 'utf8')) as { info: { version: string } };
   t.equal(subset.info.version, '23.0.2');
-  t.equal(operations().length, 27);
+  t.equal(operations().length, 29);
   for (const op of operations()) {
     for (const [status, response] of Object.entries(op.responses)) {
       if (!response.examples) continue;
       t.equal(validateResponse(op, Number(status), responseExample(op.id, status)), undefined, `${op.id} ${status}`);
     }
   }
+});
+
+t.test('GET /user: a person\'s token names its owner; a workflow\'s (an app installation\'s) is refused as GitHub refuses it', async (t) => {
+  const { gh, octokit } = await stage(t, { userTokens: { ghp_omar: 'omar' } });
+  const person = new Octokit({ baseUrl: gh.url, auth: 'ghp_omar', log: quiet });
+  const me = (await person.rest.users.getAuthenticated()).data;
+  t.equal(me.login, 'omar');
+  t.equal(me.type, 'User');
+  t.match(await failure(octokit.rest.users.getAuthenticated()), { status: 403, data: { message: 'Resource not accessible by integration' } });
+  t.same(gh.requests.filter((r) => r.status >= 500), [], 'every answer fits GitHub\'s schema');
+});
+
+t.test('the pull requests of a commit: the one whose merge commit it is, none for a direct push, 422 for what is no commit', async (t) => {
+  const { gh, octokit } = await stage(t);
+  gh.setBranch('promote/x', 'a'.repeat(40));
+  const pr = (await openPull(octokit, 'promote/x')).data;
+  t.same((await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...repo, commit_sha: 'a'.repeat(40) })).data.map((p) => p.number), [pr.number], 'an open pull request\'s head');
+  const merged = (await octokit.rest.pulls.merge({ ...repo, pull_number: pr.number })).data.sha;
+  const of = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...repo, commit_sha: merged });
+  t.same(of.data.map((p) => [p.number, p.merge_commit_sha, !!p.merged_at]), [[pr.number, merged, true]]);
+  t.same((await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...repo, commit_sha: 'b'.repeat(40) })).data, [], 'a commit no pull request introduced');
+  t.match(await failure(octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...repo, commit_sha: 'no-such-branch' })), { status: 422, data: { message: 'No commit found for SHA: no-such-branch' } });
 });

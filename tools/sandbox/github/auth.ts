@@ -3,7 +3,8 @@
 // a JWT signed RS256 with the app's private key, `iss` the app id, `iat` not in the future,
 // `exp` in the future and at most 10 minutes ahead, authenticates the app itself; an
 // installation access token (POST /app/installations/{id}/access_tokens) acts as the app's bot
-// `<slug>[bot]` until it expires (one hour). The JWT messages are GitHub's, as
+// `<slug>[bot]` until it expires (one hour); a personal access token (`userTokens`) acts as its
+// user, with no app. The JWT messages are GitHub's, as
 // @octokit/auth-app matches them to correct clock skew (node_modules/@octokit/auth-app,
 // src/hook.ts isNotTimeSkewError); a token GitHub cannot verify gets "A JSON web token could
 // not be decoded".
@@ -22,6 +23,9 @@ export function authenticate(s: GitHubState, token: string | undefined, authoriz
     if (typeof app === 'string') return { refused: app };
     return { login: `${app.slug}[bot]`, app: { id: app.id, slug: app.slug, name: app.name }, jwt: app };
   }
+  // A personal access token acts as its user, through no app.
+  const person = credential ? s.userTokens.get(credential) : undefined;
+  if (person) return { login: person };
   const installation = credential ? s.installationTokens.get(credential) : undefined;
   if (installation) {
     if (installation.expiresAt <= s.nowMs()) return { refused: 'Bad credentials' };

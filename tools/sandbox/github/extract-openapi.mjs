@@ -29,6 +29,8 @@ const OPERATIONS = [
   'issues/create-comment', 'issues/update-comment', 'issues/list-comments',
   'checks/create', 'checks/update', 'checks/list-for-ref',
   'teams/list-members-in-org', 'teams/get-membership-for-user-in-org',
+  // who a personal token belongs to (rollback --break-glass names the person from the token)
+  'users/get-authenticated',
   'repos/create-deployment', 'repos/create-deployment-status', 'repos/list-deployments',
   // GitHub App authentication (modelship serve): the app itself with a JWT, the installation of
   // a repository, and an installation access token.
@@ -56,7 +58,9 @@ const VALIDATION = new Set([
   'minProperties', 'maxProperties', 'required', 'properties', 'additionalProperties', 'items',
   'allOf', 'anyOf', 'oneOf', 'not', 'default', '$ref',
 ]);
-const ANNOTATIONS = new Set(['title', 'description', 'example', 'examples', 'externalDocs', 'deprecated', 'readOnly', 'writeOnly', 'xml']);
+// `discriminator` (OpenAPI) only tells a reader which oneOf branch to try first: the oneOf still
+// decides validity, so it is dropped like the annotations (GET /user: private-user | public-user).
+const ANNOTATIONS = new Set(['title', 'description', 'example', 'examples', 'externalDocs', 'deprecated', 'readOnly', 'writeOnly', 'xml', 'discriminator']);
 
 const source = process.argv[2];
 if (!source) {

@@ -433,6 +433,17 @@ const pullsOfCommit: Handler = ({ path }, s, r) => {
   return { status: 200, items: pulls, render: r.pullRequestSimple };
 };
 
+/**
+ * GET /user: the person a token belongs to. GitHub answers 403 "Resource not accessible by
+ * integration" to an app's installation token, a workflow's GITHUB_TOKEN included
+ * (docs.github.com/rest/users/users#get-the-authenticated-user: "works with user access
+ * tokens"; installation tokens are not a user's).
+ */
+const authenticatedUser: Handler = (_in, s, r) => {
+  if (s.actor.app) throw new GitHubError(403, { message: 'Resource not accessible by integration' });
+  return { status: 200, body: r.authenticatedUser(s.actor.login) };
+};
+
 /** The implemented operations; the others in the subset answer 501. */
 export const handlers: Record<string, Handler> = {
   'repos/get': (_in, _s, r) => ({ status: 200, body: r.fullRepository() }),
@@ -459,6 +470,7 @@ export const handlers: Record<string, Handler> = {
   'teams/get-membership-for-user-in-org': teamMembership,
   'repos/get-commit': getCommit,
   'repos/list-pull-requests-associated-with-commit': pullsOfCommit,
+  'users/get-authenticated': authenticatedUser,
   'apps/get-authenticated': (_in, s, r) => ({ status: 200, body: r.integration(jwtApp(s)) }),
   'apps/get-repo-installation': (_in, s, r) => ({ status: 200, body: r.installation(jwtApp(s)) }),
   'apps/create-installation-access-token': createInstallationToken,

@@ -222,6 +222,12 @@ export function renderer(s: GitHubState, api: string) {
     };
   }
 
+  /** GET /user for a person: GitHub's public-profile example, made this user's. */
+  function authenticatedUser(login: string): Json {
+    const u = mapStrings(example('private-user-response-with-public-profile-information'), (str) => (/^https?:/.test(str) ? str.replace(/octocat/g, encodeURIComponent(login)) : str.replace(/^octocat$/, login)).replace(/^https:\/\/api\.github\.com/, api));
+    return { ...u, login, id: s.userId(login), node_id: nodeId('User', s.userId(login)), name: login, email: null, company: null, twitter_username: null };
+  }
+
   function deploymentStatus(d: DeploymentRecord, st: DeploymentStatusRecord): Json {
     const url = `${repoApi}/deployments/${d.id}`;
     return {
@@ -236,5 +242,5 @@ export function renderer(s: GitHubState, api: string) {
     return { url: `${team(key).url}/memberships/${login}`, role: 'member', state: 'active' };
   }
 
-  return { integration, installation, installationToken, commit, user, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, deployment, deploymentStatus, teamMembership };
+  return { integration, installation, installationToken, commit, user, authenticatedUser, repository, fullRepository, team, pullRequest, pullRequestSimple, issue, comment, review, checkRun, deployment, deploymentStatus, teamMembership };
 }

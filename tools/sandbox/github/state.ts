@@ -156,6 +156,8 @@ export interface GitHubStateOptions {
   cloneUrl?: string;
   /** GitHub Apps installed on the repository (JWT and installation-token authentication) */
   apps?: Array<{ id: number; slug: string; name?: string; publicKey: string; installationId?: number }>;
+  /** personal access tokens: token -> the user it acts as (no app: GET /user answers for them) */
+  userTokens?: Record<string, string>;
 }
 
 /** A 40-hex commit id standing in for one git would compute (there is no git data here). */
@@ -180,6 +182,8 @@ export class GitHubState {
   readonly checkRuns: CheckRunRecord[] = [];
   readonly deployments: DeploymentRecord[] = [];
   readonly apps = new Map<number, AppRecord>();
+  /** personal access tokens: token -> login */
+  readonly userTokens: Map<string, string>;
   /** installation access tokens: token -> app id and expiry (ms) */
   readonly installationTokens = new Map<string, { appId: number; expiresAt: number }>();
   /** commits by sha, as tests declare them (there is no git data here) */
@@ -206,6 +210,7 @@ export class GitHubState {
     for (const [i, a] of (o.apps ?? []).entries()) {
       this.apps.set(a.id, { id: a.id, slug: a.slug, name: a.name ?? a.slug, publicKey: a.publicKey, installationId: a.installationId ?? 9000 + i });
     }
+    this.userTokens = new Map(Object.entries(o.userTokens ?? {}));
     this.actor = { login: this.login, app: githubActionsApp };
     this.branches.set(this.defaultBranch, fakeSha(`${this.owner}/${this.repo}@${this.defaultBranch}`));
   }
