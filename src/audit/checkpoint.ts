@@ -13,12 +13,20 @@ export function leafHash(data: Buffer): Buffer {
   return createHash('sha256').update(Buffer.from([0])).update(data).digest();
 }
 
-/** RFC 6962 §2.1: the Merkle tree hash of leaves given by their leaf hashes (SHA-256 of nothing for none). */
-export function merkleRoot(leaves: readonly Buffer[]): Buffer {
-  if (leaves.length === 0) return createHash('sha256').digest();
-  // Left to right, full subtrees kept on a stack (their sizes are decreasing powers of two);
-  // then folded right to left, which is MTH's split at the largest power of two below n.
-  const stack: Array<{ hash: Buffer; size: number }> = [];
+/**
+ * A compact range: the roots of the perfect subtrees a tree of `size` leaves is made of, largest
+ * first (their sizes are the powers of two in `size`'s binary form). Enough to extend the tree and
+ * find its root without its leaves: a mirror keeps it beside each checkpoint it publishes.
+ */
+export interface CompactRange {
+  size: number;
+  nodes: Buffer[];
+}
+
+/** The range extended by more leaves (leaf hashes). */
+export function extendRange(range: CompactRange, leaves: readonly Buffer[]): CompactRange {
+  // Each subtree's size is known from `size`: the set bits, largest first.
+  const stack = range.nodes.map((hash, i) => ({ hash, size: subtreeSizes(range.size)[i]! }));
   for (const leaf of leaves) {
     let node = { hash: leaf, size: 1 };
     while (stack.length && stack[stack.length - 1]!.size === node.size) {
@@ -27,9 +35,28 @@ export function merkleRoot(leaves: readonly Buffer[]): Buffer {
     }
     stack.push(node);
   }
-  let root = stack.pop()!.hash;
-  while (stack.length) root = nodeHash(stack.pop()!.hash, root);
+  return { size: range.size + leaves.length, nodes: stack.map((n) => n.hash) };
+}
+
+/** The Merkle tree hash of the range's tree (SHA-256 of nothing when empty). */
+export function rangeRoot(range: CompactRange): Buffer {
+  if (range.nodes.length !== subtreeSizes(range.size).length) throw new SignedNoteError(`a compact range of size ${range.size} has ${subtreeSizes(range.size).length} nodes, not ${range.nodes.length}`);
+  if (!range.nodes.length) return createHash('sha256').digest();
+  // Folded right to left: MTH's split at the largest power of two below n.
+  let root = range.nodes[range.nodes.length - 1]!;
+  for (let i = range.nodes.length - 2; i >= 0; i--) root = nodeHash(range.nodes[i]!, root);
   return root;
+}
+
+function subtreeSizes(size: number): number[] {
+  const out: number[] = [];
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(size, 1))); bit >= 1; bit /= 2) if (Math.floor(size / bit) % 2 === 1) out.push(bit);
+  return out;
+}
+
+/** RFC 6962 §2.1: the Merkle tree hash of leaves given by their leaf hashes (SHA-256 of nothing for none). */
+export function merkleRoot(leaves: readonly Buffer[]): Buffer {
+  return rangeRoot(extendRange({ size: 0, nodes: [] }, leaves));
 }
 
 function nodeHash(left: Buffer, right: Buffer): Buffer {

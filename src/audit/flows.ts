@@ -10,6 +10,8 @@ import { gitDirectory } from '../adapters/git/repo.js';
 import { auditLocation, auditSettings, defaultSkewMs, type AuditSettings } from './policy.js';
 import { sha256Hex } from './sign.js';
 import type { MirrorResult } from './mirror.js';
+import type { CheckpointPlace } from './checkpoints.js';
+import type { Signer } from './sign.js';
 import { trustedSigner, type SigningKeySource } from './signer.js';
 import { DirectoryStore, type AuditStore } from './store.js';
 import { trace, type TraceAnswer } from './trace.js';
@@ -31,6 +33,8 @@ export interface MirrorFlowRequest {
   key: SigningKeySource;
   /** --store: a folder or an s3:// location instead of the policy's bucket */
   store?: string;
+  /** --checkpoint-store: a folder or an s3:// location instead of the policy's audit.checkpoints */
+  checkpointStore?: string;
   /** who asked and approved, read from GitHub instead of commit trailers */
   github: boolean;
   recorderVersion: string;
@@ -38,7 +42,7 @@ export interface MirrorFlowRequest {
 }
 
 /** Records the environment's synced commits not yet in its trail: signed, chained, written once. */
-export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult & { store: string }> {
+export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult & { store: string; checkpoint?: MirrorCheckpoint }> {
   const { root, environment, recordDir } = req;
   const commit = await resolveCommit(root, req.rev);
   const settings = await auditSettings(root, commit, environment);
@@ -60,7 +64,24 @@ export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult 
     now: recordTime,
     log: req.log,
   });
-  return { ...result, store: store.location };
+  const checkpoint = await publishFor(settings, store, signer, req.checkpointStore);
+  return { ...result, store: store.location, ...(checkpoint ? { checkpoint } : {}) };
+}
+
+/** After a mirror: the trail's checkpoint, where the policy (or `override`) says; undefined when nowhere is. */
+async function publishFor(settings: AuditSettings, records: AuditStore, signer: Signer, override?: string): Promise<MirrorCheckpoint | undefined> {
+  const place = await checkpointPlaceFor(settings, override);
+  if (!place) return undefined;
+  const { publishCheckpoint } = await import('./checkpoints.js');
+  return { ...(await publishCheckpoint({ place, records, settings, signer })), store: place.store.location };
+}
+
+export interface MirrorCheckpoint {
+  key: string;
+  size: number;
+  /** false when the newest checkpoint already had this size */
+  written: boolean;
+  store: string;
 }
 
 export interface DeploymentMirrorRequest {
@@ -82,7 +103,7 @@ export interface DeploymentMirrorRequest {
  * from a folder, and the change facts come from GitHub. `skipped` says why nothing was tried
  * when the environment's policy at the commit declares no audit trail.
  */
-export async function mirrorDeployment(req: DeploymentMirrorRequest): Promise<(MirrorResult & { store: string }) | { skipped: string }> {
+export async function mirrorDeployment(req: DeploymentMirrorRequest): Promise<(MirrorResult & { store: string; checkpoint?: MirrorCheckpoint }) | { skipped: string }> {
   const { root, environment, record } = req;
   const commit = record.commit;
   const file = `policies/${environment}.yaml`;
@@ -102,7 +123,8 @@ export async function mirrorDeployment(req: DeploymentMirrorRequest): Promise<(M
     now: req.now,
     log: req.log,
   });
-  return { ...result, store: store.location };
+  const checkpoint = await publishFor(settings, store, signer);
+  return { ...result, store: store.location, ...(checkpoint ? { checkpoint } : {}) };
 }
 
 export interface VerifyFlowRequest {
@@ -112,6 +134,8 @@ export interface VerifyFlowRequest {
   environments?: string[];
   since?: number | Date;
   store?: string;
+  /** --checkpoints: where the auditor says the checkpoints are (else the policy's audit.checkpoints, if any) */
+  checkpoints?: string;
   cacheDir?: string;
 }
 
@@ -121,6 +145,8 @@ export interface VerifiedTrail {
   head?: { seq: number; digest: string };
   keys: string[];
   store: string;
+  /** the newest checkpoint the trail was compared with (its size), when checkpoints were read */
+  checkpoint?: { store: string; size?: number };
 }
 
 /** Verifies each environment's trail in turn; `each` hears every one as it is done. A complete, verified trail refreshes the trace index. */
@@ -135,11 +161,20 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
     const source = indexSource(settings);
     const store = await storeFor(settings, req.store);
     const result = await verifyEnvironment({ root, rev, settings, store, ...(req.since !== undefined ? { since: req.since } : {}) });
+    const place = await checkpointPlaceFor(settings, req.checkpoints);
+    let checkpoint: VerifiedTrail['checkpoint'];
+    if (place) {
+      const { checkpointFindings } = await import('./checkpoints.js');
+      const found = await checkpointFindings(place, settings, result.digests);
+      for (const message of found.errors) result.findings.push({ severity: 'error', message });
+      if (found.errors.length) result.ok = false;
+      checkpoint = { store: place.store.location, ...(found.size !== undefined ? { size: found.size } : {}) };
+    }
     const last = result.records[result.records.length - 1];
     const head = last ? { seq: last.seq, digest: last.digest } : undefined;
     const keys = [...new Set(result.records.flatMap((r) => r.keyids))];
     if (result.ok && req.since === undefined) await refreshIndex(await cacheDirFor(root, req.cacheDir), result, store.location, settings, source);
-    const v = { environment, result, ...(head ? { head } : {}), keys, store: store.location };
+    const v = { environment, result, ...(head ? { head } : {}), keys, store: store.location, ...(checkpoint ? { checkpoint } : {}) };
     out.push(v);
     each(v);
   }
@@ -217,6 +252,19 @@ async function storeFor(settings: AuditSettings, override?: string): Promise<Aud
   if (m) settings.prefix = m[2]!.replace(/\/+$/, '');
   // Retries are the store's own (it looks before every retry), so the SDK sends each request once.
   return new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix: settings.prefix, retentionDays: settings.retentionDays });
+}
+
+/** Where the environment's checkpoints are: `override` (a folder or s3://bucket/prefix), else the policy's audit.checkpoints; undefined when neither says. */
+async function checkpointPlaceFor(settings: AuditSettings, override?: string): Promise<CheckpointPlace | undefined> {
+  const declared = settings.checkpoints;
+  if (!override && !declared) return undefined;
+  if (override && !override.startsWith('s3://')) return { store: new DirectoryStore(override), prefix: declared?.prefix ?? settings.prefix };
+  const m = override ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(override) : undefined;
+  if (override && !m) throw new UsageError(`--checkpoints ${JSON.stringify(override)} is neither a folder nor s3://bucket/prefix`);
+  const bucket = m?.[1] ?? declared!.bucket;
+  const prefix = m ? m[2]!.replace(/\/+$/, '') : declared!.prefix;
+  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
+  return { store: new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix, retentionDays: settings.retentionDays }), prefix };
 }
 
 async function githubFor(root: string) {

@@ -14,6 +14,8 @@ export interface AuditSettings {
   file: string;
   bucket: string;
   prefix: string;
+  /** audit.checkpoints: where mirror publishes the trail's checkpoints (a second bucket) */
+  checkpoints?: { bucket: string; prefix: string };
   retentionDays: number;
   skewMs: number;
   keys: TrustedKey[];
@@ -88,9 +90,11 @@ export function settingsFrom(file: string, environment: string, audit: AuditPoli
   });
   if (problems.length) throw new ValidationError(problems);
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(audit.store)!;
+  const c = audit.checkpoints ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(audit.checkpoints) : null;
   const review = reviewWithin ? parseDuration(reviewWithin) : undefined;
   return {
     fingerprint: fingerprint(audit), environment, file, bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), retentionDays: audit.retentionDays,
+    ...(c ? { checkpoints: { bucket: c[1]!, prefix: c[2]!.replace(/\/+$/, '') } } : {}),
     skewMs: audit.clockSkew ? parseDuration(audit.clockSkew) ?? defaultSkewMs : defaultSkewMs, keys,
     ...(review ? { breakGlassReviewMs: review } : {}),
   };

@@ -72,6 +72,8 @@ export interface VerifyResult {
   findings: Finding[];
   /** records that decoded and carry a valid signature by a trusted key, in seq order */
   records: VerifiedRecord[];
+  /** SHA-256 of every stored record from seq 0 while their seqs follow each other: the leaves a checkpoint covers (checkpoints.ts) */
+  digests: string[];
   checked: number;
   ok: boolean;
 }
@@ -99,10 +101,12 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   if (!first) error(undefined, undefined, `no records for ${environment}`);
   else if (first.seq > fromSeq) error(first.seq, undefined, `the chain starts at seq ${first.seq}: ${range(fromSeq, first.seq - 1)} missing`);
 
+  const digests: string[] = [];
   for (const stored of input.records) {
     const judged = stored.seq >= fromSeq;
     const label = `record ${stored.seq}`;
     const d = stored.decoded ?? decodeRecord(stored.bytes);
+    if (stored.seq === digests.length) digests.push(d.digest);
     if (previous && stored.seq > previous.seq + 1 && judged) {
       error(previous.seq + 1, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
     }
@@ -201,7 +205,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       }
     }
   }
-  return { environment, findings, records: verified, checked, ok: !findings.some((f) => f.severity === 'error') };
+  return { environment, findings, records: verified, digests, checked, ok: !findings.some((f) => f.severity === 'error') };
 }
 
 function checkSignatures(

@@ -163,6 +163,8 @@ export interface Approvers { owners: string[]; count?: number }
 /** policies/<env>.yaml `audit`: the environment's audit trail. */
 export interface AuditPolicy {
   store: string;
+  /** where checkpoints are published (a second bucket) */
+  checkpoints?: string;
   retentionDays: number;
   clockSkew?: string;
   keys: Array<{ id: string; algorithm: 'ecdsa-p256-sha256' | 'ed25519'; publicKey: string; validFrom: string; validUntil?: string; description?: string }>;

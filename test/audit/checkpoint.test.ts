@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { checkAgainst, checkpointText, leafHash, merkleRoot, parseCheckpoint, trailCheckpoint } from '../../src/audit/checkpoint.js';
+import { checkAgainst, checkpointText, extendRange, leafHash, merkleRoot, parseCheckpoint, rangeRoot, trailCheckpoint } from '../../src/audit/checkpoint.js';
 
 const leaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => leafHash(Buffer.from(h, 'hex')));
 const roots = [
@@ -66,4 +66,14 @@ t.test('a trail against its checkpoint: grown is fine; a removed tail or a repla
   t.same(checkAgainst(at7, origin, [...trail.slice(0, 3), ...trail.slice(4)]), [`records 0 to 6 do not hash to the root the checkpoint signed (${at7.root.toString('base64')}): a record in them was replaced or rewritten`], 'one removed from the middle');
   t.same(checkAgainst(at7, 'audit.acmerisk.example/staging', trail), ['the checkpoint is for audit.acmerisk.example/production, not audit.acmerisk.example/staging']);
   t.same(parseCheckpoint(checkpointText(at7)), at7, 'its text reads back');
+});
+
+t.test('compact ranges: extended in any steps, they give the tree hash of all the leaves', async (t) => {
+  const many = Array.from({ length: 40 }, (_, i) => leafHash(Buffer.from([i])));
+  for (const cut of [0, 1, 2, 3, 7, 8, 13, 32, 39, 40]) {
+    const range = extendRange(extendRange({ size: 0, nodes: [] }, many.slice(0, cut)), many.slice(cut));
+    t.equal(rangeRoot(range).toString('hex'), mth(many).toString('hex'), `cut at ${cut}`);
+  }
+  t.equal(extendRange({ size: 0, nodes: [] }, many.slice(0, 13)).nodes.length, 3, '13 = 8 + 4 + 1: three subtrees');
+  t.throws(() => rangeRoot({ size: 13, nodes: [many[0]!] }), { message: 'a compact range of size 13 has 3 nodes, not 1' });
 });
