@@ -1,4 +1,4 @@
-// Preloaded (--require, package.json tap.node-arg) into every test process, before tap's own
+// Preloaded (--require, package.json tap.node-arg) into every test process. 1. Before tap's own
 // --import of @tapjs/processinfo. processinfo is tap's coverage bookkeeping: it records every
 // module a test process loads (re-reading each file, measuring its line lengths) and puts itself
 // into the NODE_OPTIONS of every child process the test spawns. On Node 22 it does the recording
@@ -25,3 +25,10 @@ if (process.env.TAP_DISABLE_COVERAGE === '1' && typeof Module.registerHooks === 
     process.env.NODE_OPTIONS = process.env.NODE_OPTIONS.replace(/"?--import=[^\s"]*\/@tapjs\/processinfo\/[^\s"]*"?/g, '').replace(/\s+/g, ' ').trim();
   }
 }
+
+// V8's compile cache for every module the test process loads (the client libraries alone are
+// thousands of files, ~0.8 s of compiling per process that loads them): kept next to ts-hooks'
+// cache, so the second test file that loads a library compiles none of it. Only this process
+// uses it: enableCompileCache does not set NODE_COMPILE_CACHE, so the CLI processes tests spawn
+// keep their own (test/cli-compile-cache.test.ts checks theirs).
+Module.enableCompileCache?.(require('node:path').join(__dirname, '../../node_modules/.cache/modelship-test-compile'));
