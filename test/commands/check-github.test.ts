@@ -55,8 +55,10 @@ interface Stage {
  * What an ML engineer leaves behind: fraud-detector@2026.11.20-1 registered, promoted to staging
  * on a branch, and a pull request open for it on GitHub whose head is the real promotion commit.
  */
+// The repositories may be copies of the first one made (makeReleaseRepo's reuse): these checks are
+// of staging promotions made during the test, and none reads when the repository's first commit was made.
 async function stage(t: Test, options: { approverTeams?: string[]; teams?: Record<string, string[]> } = {}): Promise<Stage> {
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   if (options.approverTeams) {
     // A staging policy on main that wants its approval from named teams.
@@ -320,7 +322,7 @@ t.test('GitHub answering 500 for good: exit 3 with what failed and a hint, the r
 });
 
 t.test('events the checker does not answer, and a missing token, are usage errors (exit 2) before any call', async (t) => {
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   const gh = await startGitHub({ owner, repo: name, token });
   t.teardown(() => gh.stop());

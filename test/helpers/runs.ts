@@ -83,7 +83,7 @@ async function seedArtifactsOnly(env: Record<string, string>): Promise<void> {
   const { makeReleaseRepo } = await import('./repo.js');
   const { runCli } = await import('./cli.js');
   const { rmSync } = await import('node:fs');
-  const scratch = makeReleaseRepo();
+  const scratch = makeReleaseRepo({ reuse: true });
   try {
     rmSync(join(scratch.root, 'models/fraud-detector/versions'), { recursive: true });
     rmSync(join(scratch.root, 'models/chargeback-risk/versions'), { recursive: true });

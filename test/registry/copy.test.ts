@@ -22,10 +22,12 @@ process.env.AWS_SECRET_ACCESS_KEY = 'test';
 
 const prefix = 'fraud-detector/run-8812/';
 
+// The repository may be a copy of the first one made (makeReleaseRepo's reuse): copying reads and
+// writes files and objects, never when a commit was made.
 async function stage(t: Test, options: { artifactBytes?: number; claimed?: string; sourceChecksum?: boolean } = {}) {
   const standIn = await startCopyStandIn();
   t.teardown(() => standIn.stop());
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   const run = makeRun(options.artifactBytes ? { artifactBytes: options.artifactBytes } : {});
   const meta = run.metadata();
@@ -105,7 +107,7 @@ t.test('without a full-object checksum from S3, the digest cannot be verified: r
 t.test('against s3rver behind the sandbox\'s checksum layer (S3\'s CopyObject checksum), the copy is verified without downloading', async (t) => {
   const s3 = await startTestS3();
   t.teardown(() => s3.stop());
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   const run = makeRun();
   for (const f of ['metadata.json', 'validation-report.json', 'model.json']) {

@@ -25,8 +25,10 @@ const registry = 'acme-model-registry';
 const manifestFile = (root: string, version = '2026.11.20-1') => join(root, 'models/fraud-detector/versions', `${version}.yaml`);
 const versionFiles = (root: string) => readdirSync(join(root, 'models/fraud-detector/versions')).sort();
 
+// The repositories may be copies of the first one made (makeReleaseRepo's reuse): registering
+// reads and writes files and objects, never when a commit was made.
 function setup(t: Test, runOptions: Parameters<typeof makeRun>[0] = {}) {
-  const repo = makeReleaseRepo();
+  const repo = makeReleaseRepo({ reuse: true });
   t.teardown(repo.cleanup);
   const run = makeRun(runOptions);
   const register = (...extra: string[]) => runCli(['register', run.dir, '-C', repo.root, ...extra], { env: s3.env });
@@ -94,7 +96,7 @@ t.test('an artifact already in the registry is not uploaded again', async (t) =>
   const first = setup(t);
   t.equal((await first.register()).code, 0);
   // a fresh clone (no manifest yet) registering the same run: the object is reused
-  const other = makeReleaseRepo();
+  const other = makeReleaseRepo({ reuse: true });
   t.teardown(other.cleanup);
   s3.requests.length = 0;
   const r = await runCli(['register', first.run.dir, '-C', other.root, '--json'], { env: s3.env });
