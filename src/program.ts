@@ -179,6 +179,7 @@ Docs: README.md in the modelship repository.`);
     .option('--kms-key <id>', 'sign with this AWS KMS key (ECC_NIST_P256); default MODELSHIP_AUDIT_KMS_KEY')
     .option('--key-file <file>', 'sign with this Ed25519 private key (PEM); default MODELSHIP_AUDIT_KEY_FILE or MODELSHIP_AUDIT_KEY')
     .option('--store <dir|s3://bucket/prefix>', 'write here instead of the policy\'s audit.store (a folder: the local, write-once demo store)')
+    .option('--checkpoint-store <dir|s3://bucket/prefix>', 'publish the trail\'s signed checkpoint here instead of the policy\'s audit.checkpoints')
     .option('--json', 'print the result as JSON')
     .action(loadAudit);
   audit.command('verify')
@@ -188,6 +189,7 @@ Docs: README.md in the modelship repository.`);
     .option('--rev <rev>', 'main\'s tip to check history against and to read the policies from (default: HEAD)')
     .option('--since <seq|time>', 'judge records from this seq, or from the first recorded at or after this time (earlier ones only anchor the chain)')
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
+    .option('--checkpoints <dir|s3://bucket/prefix>', 'compare the trail with the newest checkpoint published here (pin it: default the policy\'s audit.checkpoints, read from --rev)')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the result as JSON')
     .action(loadAudit);

@@ -5,14 +5,14 @@ import type { VerifyResult } from './verify.js';
 
 const short = (s: string) => s.slice(0, 12);
 
-export function verifyText(r: VerifyResult, extra: { head?: { seq: number; digest: string }; keys: string[] }): string {
+export function verifyText(r: VerifyResult, extra: { head?: { seq: number; digest: string }; keys: string[]; checkpoint?: { store: string; size?: number } }): string {
   const errors = r.findings.filter((f) => f.severity === 'error');
   const warnings = r.findings.filter((f) => f.severity === 'warning');
   const lines: string[] = [];
   if (!errors.length) {
     const h = extra.head;
     lines.push(`${r.environment}: OK: ${r.checked} record${r.checked === 1 ? '' : 's'} verified${h ? ` (seq 0 to ${h.seq}, head sha256 ${short(h.digest)})` : ''}`);
-    lines.push(`  signatures by ${extra.keys.length ? extra.keys.join(', ') : 'no key'}; chain unbroken; every record's commit on main with its tree and parents; every change to environments/${r.environment}.yaml and policies/${r.environment}.yaml recorded; bundles whole`);
+    lines.push(`  signatures by ${extra.keys.length ? extra.keys.join(', ') : 'no key'}; chain unbroken; every record's commit on main with its tree and parents; every change to environments/${r.environment}.yaml and policies/${r.environment}.yaml recorded; bundles whole${extra.checkpoint?.size !== undefined ? `; extends the checkpoint signed at ${extra.checkpoint.size} record${extra.checkpoint.size === 1 ? '' : 's'} (${extra.checkpoint.store})` : ''}`);
   } else {
     lines.push(`${r.environment}: FAILED: ${errors.length} problem${errors.length === 1 ? '' : 's'} in ${r.checked} record${r.checked === 1 ? '' : 's'}`);
   }

@@ -18,6 +18,8 @@ interface Options {
   recordDir?: string;
   report?: string;
   store?: string;
+  checkpointStore?: string;
+  checkpoints?: string;
   keyFile?: string;
   kmsKey?: string;
   github?: boolean;
@@ -57,12 +59,15 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
     key: { kmsKey: opts.kmsKey ?? process.env.MODELSHIP_AUDIT_KMS_KEY, keyFile: opts.keyFile ?? process.env.MODELSHIP_AUDIT_KEY_FILE, pem: process.env.MODELSHIP_AUDIT_KEY },
     ...(opts.report ? { reportFile: opts.report } : {}),
     ...(opts.store !== undefined ? { store: opts.store } : {}),
+    ...(opts.checkpointStore !== undefined ? { checkpointStore: opts.checkpointStore } : {}),
     log: (line) => output.err(line),
   });
   const { store, ...written } = result;
   if (opts.json) output.out(JSON.stringify({ ok: true, store, ...written }, null, 2));
   else if (result.nothing) output.out(`${environment}: nothing to record: ${result.nothing}`);
   else output.out(`${environment}: ${result.written.length} record${result.written.length === 1 ? '' : 's'} written to ${store} (seq ${result.written.map((w) => w.seq).join(', ')})`);
+  const c = result.checkpoint;
+  if (c && !opts.json) output.out(`${environment}: checkpoint at ${c.size} record${c.size === 1 ? '' : 's'} ${c.written ? 'signed and written to' : 'already in'} ${c.store}`);
   return ExitCode.ok;
 }
 
@@ -73,13 +78,14 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
     ...(opts.env ? { environments: ([] as string[]).concat(opts.env) } : {}),
     ...(since !== undefined ? { since } : {}),
     ...(opts.store !== undefined ? { store: opts.store } : {}),
+    ...(opts.checkpoints !== undefined ? { checkpoints: opts.checkpoints } : {}),
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   }, (v) => {
-    if (!opts.json) output.out(verifyText(v.result, { ...(v.head ? { head: v.head } : {}), keys: v.keys }));
+    if (!opts.json) output.out(verifyText(v.result, { ...(v.head ? { head: v.head } : {}), keys: v.keys, ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}) }));
   });
   const code = verified.every((v) => v.result.ok) ? ExitCode.ok : ExitCode.checkFailed;
   if (opts.json) {
-    const environments = verified.map((v) => ({ environment: v.environment, ok: v.result.ok, checked: v.result.checked, head: v.head, store: v.store, findings: v.result.findings }));
+    const environments = verified.map((v) => ({ environment: v.environment, ok: v.result.ok, checked: v.result.checked, head: v.head, store: v.store, ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}), findings: v.result.findings }));
     output.out(JSON.stringify({ ok: code === ExitCode.ok, environments }, null, 2));
   }
   return code;
