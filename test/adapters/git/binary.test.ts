@@ -4,15 +4,19 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { git, gitBinary } from '../../../src/adapters/git/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelship-git-binary-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const saved = process.env.PATH;
-t.afterEach(() => {
-  process.env.PATH = saved;
-});
+/** Sets PATH for one test; it is put back when the test ends. */
+function usePath(t: Test, path: string) {
+  process.env.PATH = path;
+  t.teardown(() => {
+    process.env.PATH = saved;
+  });
+}
 
 /** a folder holding an executable `git` that prints `name` */
 function fakeGit(name: string): string {
@@ -29,7 +33,7 @@ mkdirSync(notExecutable);
 writeFileSync(join(notExecutable, 'git'), 'not a program');
 
 t.test('the first executable git on PATH, as the system picks it; found again when PATH changes', async (t) => {
-  process.env.PATH = [notExecutable, first, second].join(':');
+  usePath(t, [notExecutable, first, second].join(':'));
   t.equal(gitBinary(), join(first, 'git'));
   t.equal((await git(dir, ['anything'], 'run the fake git')).stdout.toString().trim(), 'first', 'and it is what runs');
   process.env.PATH = [second, first].join(':');
@@ -37,14 +41,14 @@ t.test('the first executable git on PATH, as the system picks it; found again wh
 });
 
 t.test('an empty or relative PATH entry before any git leaves the choice to the system', async (t) => {
-  process.env.PATH = ['relative/bin', first].join(':');
+  usePath(t, ['relative/bin', first].join(':'));
   t.equal(gitBinary(), 'git');
   process.env.PATH = ['', first].join(':');
   t.equal(gitBinary(), 'git');
 });
 
 t.test('no git on PATH: the name, and starting it fails with the system\'s words', async (t) => {
-  process.env.PATH = dir; // folders, no git
+  usePath(t, dir); // folders, no git
   t.equal(gitBinary(), 'git');
   await t.rejects(git(dir, ['--version'], 'ask git its version'), { message: /^git: ask git its version: Error: spawn git ENOENT/ });
 });
