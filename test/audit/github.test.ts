@@ -3,14 +3,15 @@
 // approvals standing at merge (a later approval replaces a change request; a comment is not an
 // approval), and the checker's check run as the gate report digest.
 import { createHash } from 'node:crypto';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { changeFromGitHub } from '../../src/audit/github.js';
 import type { CommitInfo } from '../../src/adapters/git/audit.js';
 import { listReviews, octokit } from '../../src/adapters/github/client.js';
 import { approvalsGate, type ReviewerVerdict } from '../../src/gates/approvals.js';
 import { startGitHub } from '../../tools/sandbox/github/server.js';
 
-t.test('who asked, who approved, what was tested: from the pull request, its reviews and the check run', async (t) => {
+/** The GitHub stand-in with ada's pull request promoting fraud-detector@2026.11.13-1 opened at 08:00; `later(ms)` moves its clock on. */
+async function promotionPull(t: Test) {
   let clock = Date.parse('2026-11-18T08:00:00Z');
   const gh = await startGitHub({ owner: 'acmerisk', repo: 'release', login: 'ada', token: 't0ken', now: () => new Date(clock) });
   t.teardown(() => gh.stop());
@@ -19,18 +20,23 @@ t.test('who asked, who approved, what was tested: from the pull request, its rev
   const head = 'a'.repeat(40);
   gh.setBranch('promote/production/fraud-detector-2026.11.13-1', head);
   const pr = (await client.rest.pulls.create({ ...repo, head: 'promote/production/fraud-detector-2026.11.13-1', base: 'main', title: 'Promote fraud-detector@2026.11.13-1 to production' })).data;
+  return { gh, client, repo, head, pr, later: (ms: number) => void (clock += ms) };
+}
+
+t.test('who asked, who approved, what was tested: from the pull request, its reviews and the check run', async (t) => {
+  const { gh, client, repo, head, pr, later } = await promotionPull(t);
   const summary = '### ✅ modelship: ready to merge\n\nevery gate passed';
   const run = (await client.rest.checks.create({ ...repo, name: 'modelship', head_sha: head, status: 'completed', conclusion: 'success', output: { title: 'ready to merge', summary } })).data;
-  clock += 3600_000;
+  later(3600_000);
   gh.addReview(pr.number, 'linus', 'CHANGES_REQUESTED');
   gh.addReview(pr.number, 'ada', 'COMMENTED');
-  clock += 600_000;
+  later(600_000);
   gh.addReview(pr.number, 'grace', 'APPROVED');
-  clock += 600_000;
+  later(600_000);
   gh.addReview(pr.number, 'linus', 'APPROVED');
-  clock += 600_000;
+  later(600_000);
   const mergeCommit = (await client.rest.pulls.merge({ ...repo, pull_number: pr.number })).data.sha;
-  clock += 600_000;
+  later(600_000);
   gh.addReview(pr.number, 'omar', 'APPROVED'); // after the merge: not part of the decision
 
   const info: CommitInfo = {
@@ -84,18 +90,11 @@ t.test('the record names exactly the approvers the approvals gate counted: same 
 });
 
 t.test('attribution comes from GitHub, not from the commit\'s text: a direct push titled like a pull request\'s merge, and a squashed Break-Glass line', async (t) => {
-  let clock = Date.parse('2026-11-18T08:00:00Z');
-  const gh = await startGitHub({ owner: 'acmerisk', repo: 'release', login: 'ada', token: 't0ken', now: () => new Date(clock) });
-  t.teardown(() => gh.stop());
-  const client = octokit({ token: 't0ken', baseUrl: gh.url });
-  const repo = { owner: 'acmerisk', repo: 'release' };
-  const head = 'a'.repeat(40);
-  gh.setBranch('promote/production/fraud-detector-2026.11.13-1', head);
-  const pr = (await client.rest.pulls.create({ ...repo, head: 'promote/production/fraud-detector-2026.11.13-1', base: 'main', title: 'Promote fraud-detector@2026.11.13-1 to production' })).data;
-  clock += 600_000;
+  const { gh, client, repo, head, pr, later } = await promotionPull(t);
+  later(600_000);
   gh.addReview(pr.number, 'grace', 'APPROVED');
   gh.addReview(pr.number, 'linus', 'APPROVED');
-  clock += 600_000;
+  later(600_000);
   const mergeCommit = (await client.rest.pulls.merge({ ...repo, pull_number: pr.number, merge_method: 'squash' })).data.sha;
 
   // A direct push to main that borrows the pull request's number and trailers: GitHub knows the commit, and no pull request merged it.
