@@ -190,6 +190,7 @@ Docs: README.md in the modelship repository.`);
     .option('--since <seq|time>', 'judge records from this seq, or from the first recorded at or after this time (earlier ones only anchor the chain)')
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
     .option('--checkpoints <dir|s3://bucket/prefix>', 'compare the trail with the newest checkpoint published here (pin it: default the policy\'s audit.checkpoints, read from --rev)')
+    .option('--trust-root <file...>', 'take each environment\'s store, checkpoints and keys from its trust root (audit trust-root), not from the policy at --rev')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the result as JSON')
     .action(loadAudit);
@@ -203,6 +204,12 @@ Docs: README.md in the modelship repository.`);
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the answer as JSON')
+    .action(loadAudit);
+  audit.command('trust-root')
+    .description('print the environment\'s trust root (store, checkpoints, keys) as the policy at --rev declares it, for an auditor to review and pin (verify --trust-root)')
+    .option('-C, --repo <dir>', 'the release repository')
+    .requiredOption('--env <name>', 'the environment')
+    .option('--rev <rev>', 'the reviewed revision to read the policy from (default: HEAD)')
     .action(loadAudit);
   audit.command('keygen')
     .description('create a local Ed25519 signing key (demo) and print the entry that trusts it in policies/<env>.yaml')

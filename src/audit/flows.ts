@@ -11,6 +11,7 @@ import { auditLocation, auditSettings, defaultSkewMs, type AuditSettings } from 
 import { sha256Hex } from './sign.js';
 import type { MirrorResult } from './mirror.js';
 import type { CheckpointPlace } from './checkpoints.js';
+import type { TrustRoot } from './trust-root.js';
 import type { Signer } from './sign.js';
 import { trustedSigner, type SigningKeySource } from './signer.js';
 import { DirectoryStore, type AuditStore } from './store.js';
@@ -136,6 +137,8 @@ export interface VerifyFlowRequest {
   store?: string;
   /** --checkpoints: where the auditor says the checkpoints are (else the policy's audit.checkpoints, if any) */
   checkpoints?: string;
+  /** --trust-root: files pinning each environment's store, checkpoints and keys (trust-root.ts), instead of the policy at `rev` */
+  trustRoots?: string[];
   cacheDir?: string;
 }
 
@@ -153,14 +156,36 @@ export interface VerifiedTrail {
 export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTrail) => void): Promise<VerifiedTrail[]> {
   const { root } = req;
   const rev = await resolveCommit(root, req.rev);
-  const environments = req.environments ?? (await auditedEnvironments(root, rev));
+  const roots = new Map<string, { file: string; root: TrustRoot }>();
+  if (req.trustRoots?.length) {
+    const { readTrustRoot } = await import('./trust-root.js');
+    for (const file of req.trustRoots) {
+      const r = readTrustRoot(file);
+      if (roots.has(r.environment)) throw new UsageError(`two trust roots for ${r.environment}: ${roots.get(r.environment)!.file} and ${file}`);
+      roots.set(r.environment, { file, root: r });
+    }
+  }
+  // With trust roots, their environments are verified even if main no longer declares them.
+  const environments = req.environments ?? (roots.size ? [...roots.keys()] : await auditedEnvironments(root, rev));
   if (!environments.length) throw new UsageError(`no policy at ${rev.slice(0, 12)} declares an audit trail (policies/<env>.yaml audit:); pass --env`);
   const out: VerifiedTrail[] = [];
   for (const environment of environments) {
-    const settings = await auditSettings(root, rev, environment);
+    const pinned = roots.get(environment);
+    if (roots.size && !pinned) throw new UsageError(`no trust root given for ${environment}: pass one --trust-root per environment verified`);
+    let settings: AuditSettings;
+    const notes: string[] = [];
+    if (pinned) {
+      const { settingsUnderRoot } = await import('./trust-root.js');
+      // The policy at the revision still gives what does not decide trust (retention, clock skew); it may be gone or broken.
+      const policy = await auditSettings(root, rev, environment).catch(() => undefined);
+      const under = settingsUnderRoot(pinned.root, pinned.file, policy);
+      settings = under.settings;
+      notes.push(...under.differences);
+    } else settings = await auditSettings(root, rev, environment);
     const source = indexSource(settings);
     const store = await storeFor(settings, req.store);
     const result = await verifyEnvironment({ root, rev, settings, store, ...(req.since !== undefined ? { since: req.since } : {}) });
+    for (const message of notes) result.findings.push({ severity: 'warning', message });
     const place = await checkpointPlaceFor(settings, req.checkpoints);
     let checkpoint: VerifiedTrail['checkpoint'];
     if (place) {
@@ -179,6 +204,17 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
     each(v);
   }
   return out;
+}
+
+/** The trust root of an environment as the policy at `rev` declares it (`audit trust-root`): for the auditor to review and pin. */
+export async function trustRootAt(root: string, rev: string, environment: string): Promise<TrustRoot> {
+  const commit = await resolveCommit(root, rev);
+  await auditSettings(root, commit, environment); // every key parses and is of its algorithm, or the problems are named
+  const file = `policies/${environment}.yaml`;
+  const { readDocument } = await import('../config/load.js');
+  const { data } = readDocument<Policy>(file, (await fileAt(root, commit, file))!, 'policy', `${file} at ${commit.slice(0, 12)}`);
+  const { trustRootOf } = await import('./trust-root.js');
+  return trustRootOf(environment, data.audit!);
 }
 
 export interface TraceFlowRequest {

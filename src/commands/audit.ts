@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
-import { mirrorTrail, traceModel, verifyTrails } from '../audit/flows.js';
+import { mirrorTrail, traceModel, trustRootAt, verifyTrails } from '../audit/flows.js';
 import { traceText, verifyText } from '../audit/render.js';
 import { newSigningKey } from '../audit/signer.js';
 import { commandOptions, repoRoot } from './context.js';
@@ -20,6 +20,7 @@ interface Options {
   store?: string;
   checkpointStore?: string;
   checkpoints?: string;
+  trustRoot?: string[];
   keyFile?: string;
   kmsKey?: string;
   github?: boolean;
@@ -44,6 +45,10 @@ export async function run(args: unknown[], output: Output): Promise<number> {
       case 'verify': return await verifyCommand(root, opts, output);
       case 'trace': return await traceCommand(root, opts, output);
       case 'keygen': return keygenCommand(opts, output);
+      case 'trust-root': {
+        output.out(JSON.stringify(await trustRootAt(root, opts.rev ?? 'HEAD', single(opts.env)), null, 2));
+        return ExitCode.ok;
+      }
       default: throw new UsageError(`unknown audit command ${name}`);
     }
   } catch (e) {
@@ -79,6 +84,7 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
     ...(since !== undefined ? { since } : {}),
     ...(opts.store !== undefined ? { store: opts.store } : {}),
     ...(opts.checkpoints !== undefined ? { checkpoints: opts.checkpoints } : {}),
+    ...(opts.trustRoot?.length ? { trustRoots: opts.trustRoot } : {}),
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   }, (v) => {
     if (!opts.json) output.out(verifyText(v.result, { ...(v.head ? { head: v.head } : {}), keys: v.keys, ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}) }));

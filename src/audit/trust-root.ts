@@ -1,0 +1,104 @@
+// A trust root for one environment's trail, pinned by the auditor outside the repository it
+// audits: where the records are, where their checkpoints are published, and the keys trusted to
+// have signed them. `audit trust-root` prints it from the policy at a revision the auditor has
+// reviewed; `audit verify --trust-root FILE` then takes store, checkpoints and keys from the file,
+// never from main at HEAD: whoever can change main can no longer change what "verified" means
+// (replace a key under its id, move the store to a trail of their own). What the policy at HEAD
+// says differently is reported beside the findings.
+//
+// Format (JSON): { "format": "modelship-audit-trust-root/1", "environment": "production",
+//   "store": "s3://bucket/prefix", "checkpoints"?: "s3://bucket/prefix",
+//   "keys": [{ "id", "algorithm", "publicKey", "validFrom", "validUntil"? }] }
+
+import { readFileSync } from 'node:fs';
+import { UsageError, ValidationError, type Problem } from '../errors.js';
+import type { AuditPolicy } from '../config/types.js';
+import { settingsFrom, type AuditSettings } from './policy.js';
+
+export const trustRootFormat = 'modelship-audit-trust-root/1';
+
+export interface TrustRoot {
+  format: typeof trustRootFormat;
+  environment: string;
+  store: string;
+  checkpoints?: string;
+  keys: AuditPolicy['keys'];
+}
+
+/** common.schema.json's s3Uri */
+const s3Uri = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\s]*)?$/;
+const environmentName = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** The trust root of the policy's audit section (what `audit trust-root` prints). */
+export function trustRootOf(environment: string, audit: AuditPolicy): TrustRoot {
+  return {
+    format: trustRootFormat, environment, store: audit.store, ...(audit.checkpoints ? { checkpoints: audit.checkpoints } : {}),
+    keys: audit.keys.map((k) => ({ id: k.id, algorithm: k.algorithm, publicKey: k.publicKey, validFrom: k.validFrom, ...(k.validUntil ? { validUntil: k.validUntil } : {}) })),
+  };
+}
+
+/** Reads and checks a trust root file; every problem is named with the file and field. */
+export function readTrustRoot(file: string): TrustRoot {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the trust root ${file}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError([problem(file, '', `not JSON: ${(e as Error).message}`, 'a trust root as `modelship audit trust-root` prints it')]);
+  }
+  const problems: Problem[] = [];
+  const r = (data && typeof data === 'object' && !Array.isArray(data) ? data : {}) as Record<string, unknown>;
+  if (r.format !== trustRootFormat) problems.push(problem(file, 'format', 'not a modelship trust root', JSON.stringify(trustRootFormat), JSON.stringify(r.format)));
+  if (typeof r.environment !== 'string' || !environmentName.test(r.environment)) problems.push(problem(file, 'environment', 'not an environment name', 'an environment name', JSON.stringify(r.environment)));
+  if (typeof r.store !== 'string' || !s3Uri.test(r.store)) problems.push(problem(file, 'store', 'not an S3 location', 's3://bucket/prefix', JSON.stringify(r.store)));
+  if (r.checkpoints !== undefined && (typeof r.checkpoints !== 'string' || !s3Uri.test(r.checkpoints))) problems.push(problem(file, 'checkpoints', 'not an S3 location', 's3://bucket/prefix', JSON.stringify(r.checkpoints)));
+  const keys = Array.isArray(r.keys) ? r.keys : [];
+  if (!keys.length) problems.push(problem(file, 'keys', 'no key', 'at least one trusted key', JSON.stringify(r.keys)));
+  keys.forEach((k, i) => {
+    const key = (k && typeof k === 'object' ? k : {}) as Record<string, unknown>;
+    for (const field of ['id', 'algorithm', 'publicKey', 'validFrom'] as const) {
+      if (typeof key[field] !== 'string' || !key[field]) problems.push(problem(file, `keys.${i}.${field}`, `missing ${field}`, 'a string', JSON.stringify(key[field])));
+    }
+    if (key.algorithm !== undefined && key.algorithm !== 'ed25519' && key.algorithm !== 'ecdsa-p256-sha256') problems.push(problem(file, `keys.${i}.algorithm`, 'unknown algorithm', 'ed25519 or ecdsa-p256-sha256', JSON.stringify(key.algorithm)));
+    for (const field of ['validFrom', 'validUntil'] as const) {
+      if (typeof key[field] === 'string' && Number.isNaN(Date.parse(key[field] as string))) problems.push(problem(file, `keys.${i}.${field}`, 'not a time', 'an RFC 3339 time', JSON.stringify(key[field])));
+    }
+  });
+  if (problems.length) throw new ValidationError(problems);
+  const root = r as unknown as TrustRoot;
+  settingsFrom(file, root.environment, { store: root.store, retentionDays: 365, keys: root.keys }, undefined); // each key parses and is of its algorithm
+  return root;
+}
+
+/**
+ * The settings verify uses under a trust root: store, checkpoints and keys from the root, the
+ * rest (retention, clock skew, approvals rule) from the policy at the revision when it has an
+ * audit section. `differences` says what the policy names otherwise (reported, not used).
+ */
+export function settingsUnderRoot(root: TrustRoot, file: string, policy: AuditSettings | undefined): { settings: AuditSettings; differences: string[] } {
+  const pinned = settingsFrom(file, root.environment, { store: root.store, retentionDays: policy?.retentionDays ?? 365, keys: root.keys, ...(root.checkpoints ? { checkpoints: root.checkpoints } : {}) }, undefined);
+  const differences: string[] = [];
+  if (policy) {
+    const where = (s: { bucket: string; prefix: string }) => `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ''}`;
+    if (where(policy) !== where(pinned)) differences.push(`${policy.file} names the store ${where(policy)}; the trust root pins ${where(pinned)}, which is read`);
+    if (policy.checkpoints && (!pinned.checkpoints || where(policy.checkpoints) !== where(pinned.checkpoints))) differences.push(`${policy.file} names the checkpoints ${where(policy.checkpoints)}; the trust root pins ${pinned.checkpoints ? where(pinned.checkpoints) : 'none'}`);
+    const der = (k: AuditSettings['keys'][number]) => k.key.export({ format: 'der', type: 'spki' }).toString('base64');
+    for (const k of policy.keys) {
+      const same = pinned.keys.find((p) => p.id === k.id);
+      if (!same) differences.push(`${policy.file} trusts key ${k.id}, which the trust root does not: not trusted`);
+      else if (der(same) !== der(k) || same.validFrom?.getTime() !== k.validFrom?.getTime() || same.validUntil?.getTime() !== k.validUntil?.getTime()) {
+        differences.push(`${policy.file} gives key ${k.id} another public key or validity than the trust root: the trust root's is used`);
+      }
+    }
+  }
+  return { settings: { ...(policy ?? {}), ...pinned, ...(policy ? { skewMs: policy.skewMs } : {}), file: policy?.file ?? pinned.file }, differences };
+}
+
+function problem(file: string, path: string, message: string, expected?: string, found?: string): Problem {
+  return { file, line: 0, col: 0, path, message, severity: 'error', ...(expected ? { expected } : {}), ...(found ? { found } : {}) };
+}

@@ -1,0 +1,90 @@
+// The trust root (src/audit/trust-root.ts): store, checkpoints and keys pinned by the auditor,
+// not read from main at HEAD. The attack it answers (issue #17): one commit replaces the public
+// key under the trusted id, backdates its validity and points audit.store at a new location;
+// mirroring with the attacker's key makes a trail of its own there, which verify, trusting HEAD,
+// calls OK, and the genuine trail FAILED.
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { trustRootAt, verifyTrails } from '../../src/audit/flows.js';
+import { ed25519Signer } from '../../src/audit/sign.js';
+import { DirectoryStore } from '../../src/audit/store.js';
+import { readTrustRoot } from '../../src/audit/trust-root.js';
+import { demoKey, mirrorCommit, standardTrail } from './history.js';
+
+const short = (c: string) => c.slice(0, 12);
+
+t.test('a key replaced under its id and the store moved: verify from HEAD is fooled; from the pinned trust root it is not', async (t) => {
+  const tr = await standardTrail();
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
+  t.teardown(() => {
+    execFileSync('chmod', ['-R', 'u+w', dir]);
+    rmSync(dir, { recursive: true, force: true });
+    tr.cleanup();
+  });
+  // The auditor pins the trust root at a revision they reviewed.
+  const rootFile = join(dir, 'production.trust-root.json');
+  const pinned = await trustRootAt(tr.h.repo.root, 'main', 'production');
+  t.same(pinned, {
+    format: 'modelship-audit-trust-root/1', environment: 'production', store: 's3://acme-audit/modelship',
+    keys: [{ id: demoKey.id, algorithm: 'ed25519', publicKey: demoKey.publicKey, validFrom: '2026-11-01T00:00:00Z' }],
+  });
+  writeFileSync(rootFile, JSON.stringify(pinned, null, 2));
+
+  // The attack: one commit on main swaps the key under the same id, backdates it, and moves the store.
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const theirs = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const attack = tr.h.merge({
+    number: 20, title: 'policies: tidy the audit section', author: 'mallory', at: '2026-11-21T08:00:00Z', approvers: [],
+    edit: (root) => {
+      const file = join(root, 'policies/production.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(demoKey.publicKey, theirs).replace('validFrom: 2026-11-01T00:00:00Z', 'validFrom: 2020-01-01T00:00:00Z').replace('store: s3://acme-audit/modelship', 'store: s3://mallory-audit/modelship'));
+    },
+  });
+  const elsewhere = join(dir, 'their-store');
+  tr.h.deploy('production', attack, '2026-11-21T08:01:00Z', []);
+  const forged = await mirrorCommit(tr.h, new DirectoryStore(elsewhere), attack, { signer: ed25519Signer(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), demoKey.id) });
+  t.same(forged.written.map((w) => w.seq), [0], 'a one-record trail of their own');
+
+  const verify = async (store: string, trustRoots?: string[]) => {
+    const [v] = await verifyTrails({ root: tr.h.repo.root, rev: 'main', environments: ['production'], store, ...(trustRoots ? { trustRoots } : {}), cacheDir: join(dir, 'cache') }, () => undefined);
+    const f = v!.result.findings;
+    return { ok: v!.result.ok, errors: f.filter((x) => x.severity === 'error').map((x) => x.message), warnings: f.filter((x) => x.severity === 'warning').map((x) => x.message) };
+  };
+  // Trusting HEAD: their trail verifies, the genuine one does not.
+  t.equal((await verify(elsewhere)).ok, true, 'HEAD\'s policy vouches for the forged trail');
+  t.equal((await verify(tr.storeDir)).ok, false, 'and fails the genuine one');
+
+  // Trusting the pinned root: the genuine trail is read and verified with the genuine key; the attack is named.
+  const genuine = await verify(tr.storeDir, [rootFile]);
+  t.same(genuine.errors, [`commit ${short(attack)} ("Merge pull request #20 from acmerisk/pr-20") changed policies/production.yaml on main but has no record (it is newer than the last record: was it mirrored?)`]);
+  t.same(genuine.warnings.filter((w) => w.startsWith('policies/')), [
+    'policies/production.yaml names the store s3://mallory-audit/modelship; the trust root pins s3://acme-audit/modelship, which is read',
+    `policies/production.yaml gives key ${demoKey.id} another public key or validity than the trust root: the trust root's is used`,
+  ]);
+  // Their trail, checked against the pinned key, is not signed by it.
+  const forgedUnderRoot = await verify(elsewhere, [rootFile]);
+  t.equal(forgedUnderRoot.ok, false);
+  t.match(forgedUnderRoot.errors.join('\n'), new RegExp(`signature by key "${demoKey.id}" does not verify`));
+});
+
+t.test('a trust root file that is not one says what is wrong, field by field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'root.json');
+  writeFileSync(file, JSON.stringify({ format: 'modelship-audit-trust-root/1', environment: 'Production', store: 'https://x', keys: [{ id: 'k', algorithm: 'rsa', publicKey: 'AAAA', validFrom: 'yesterday' }] }));
+  t.throws(() => readTrustRoot(file), {
+    name: 'ValidationError',
+    problems: [
+      { file, path: 'environment', message: 'not an environment name', found: '"Production"' },
+      { file, path: 'store', message: 'not an S3 location', expected: 's3://bucket/prefix', found: '"https://x"' },
+      { file, path: 'keys.0.algorithm', message: 'unknown algorithm', expected: 'ed25519 or ecdsa-p256-sha256', found: '"rsa"' },
+      { file, path: 'keys.0.validFrom', message: 'not a time', found: '"yesterday"' },
+    ],
+  });
+  writeFileSync(file, '{ not json');
+  t.throws(() => readTrustRoot(file), { name: 'ValidationError', problems: [{ file, path: '', message: /^not JSON: / }] });
+});
