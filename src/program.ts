@@ -202,6 +202,7 @@ Docs: README.md in the modelship repository.`);
     .requiredOption('--at <time>', 'the time, e.g. 2026-08-14T10:22:00Z')
     .option('--rev <rev>', 'read the policy from this revision (default: HEAD)')
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
+    .option('--trust-root <file>', 'answer only from the trail and keys this trust root pins (audit trust-root), not the policy\'s')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the answer as JSON')
     .action(loadAudit);

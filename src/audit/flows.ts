@@ -206,6 +206,30 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
   return out;
 }
 
+/**
+ * trace with a pinned trust root: the index answers only if it was built from the trail the root
+ * names under the root's keys (its fingerprint is theirs); else the trail is verified under them.
+ */
+async function traceUnderRoot(req: TraceFlowRequest, cacheDir: string): Promise<TraceAnswer> {
+  const { root, environment } = req;
+  const { readTrustRoot, settingsUnderRoot } = await import('./trust-root.js');
+  const pinned = readTrustRoot(req.trustRoot!);
+  if (pinned.environment !== environment) throw new UsageError(`the trust root ${req.trustRoot} is for ${pinned.environment}, not ${environment}`);
+  const rev = await resolveCommit(root, req.rev);
+  const { settings } = settingsUnderRoot(pinned, req.trustRoot!, await auditSettings(root, rev, environment).catch(() => undefined));
+  const store = await storeFor(settings, req.store);
+  let index = await currentIndex(cacheDir, store, settings);
+  if (!index) {
+    const result = await verifyEnvironment({ root, rev, settings, store });
+    if (!result.ok) {
+      throw new RefusedError(`the audit trail of ${environment} does not verify under the trust root ${req.trustRoot} (${result.findings.filter((f) => f.severity === 'error').length} problems): trace answers only from a verified trail`, `run modelship audit verify --env ${environment} --trust-root ${req.trustRoot}`);
+    }
+    index = await saveIndex(cacheDir, result, store.location, settings, indexSource(settings));
+    req.log(`${environment}: index rebuilt from ${result.records.length} records verified under the trust root`);
+  }
+  return trace(index, req.model, req.at);
+}
+
 /** The trust root of an environment as the policy at `rev` declares it (`audit trust-root`): for the auditor to review and pin. */
 export async function trustRootAt(root: string, rev: string, environment: string): Promise<TrustRoot> {
   const commit = await resolveCommit(root, rev);
@@ -224,6 +248,8 @@ export interface TraceFlowRequest {
   model: string;
   at: Date;
   store?: string;
+  /** --trust-root: the environment's pinned store, checkpoints and keys (trust-root.ts) */
+  trustRoot?: string;
   cacheDir?: string;
   log(line: string): void;
 }
@@ -232,6 +258,7 @@ export interface TraceFlowRequest {
 export async function traceModel(req: TraceFlowRequest): Promise<TraceAnswer> {
   const { root, environment } = req;
   const cacheDir = await cacheDirFor(root, req.cacheDir);
+  if (req.trustRoot) return traceUnderRoot(req, cacheDir);
   // Fast path: an index that is current, for one git process (the policy file at the revision,
   // which must name a commit). When the policy file is byte for byte the one the index was
   // verified under, its store and fingerprint are the index's; else the policy's store is read

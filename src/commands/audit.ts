@@ -20,7 +20,8 @@ interface Options {
   store?: string;
   checkpointStore?: string;
   checkpoints?: string;
-  trustRoot?: string[];
+  /** verify: one file per environment; trace: one */
+  trustRoot?: string | string[];
   keyFile?: string;
   kmsKey?: string;
   github?: boolean;
@@ -84,7 +85,7 @@ async function verifyCommand(root: string, opts: Options, output: Output): Promi
     ...(since !== undefined ? { since } : {}),
     ...(opts.store !== undefined ? { store: opts.store } : {}),
     ...(opts.checkpoints !== undefined ? { checkpoints: opts.checkpoints } : {}),
-    ...(opts.trustRoot?.length ? { trustRoots: opts.trustRoot } : {}),
+    ...(opts.trustRoot !== undefined ? { trustRoots: ([] as string[]).concat(opts.trustRoot) } : {}),
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
   }, (v) => {
     if (!opts.json) output.out(verifyText(v.result, { ...(v.head ? { head: v.head } : {}), keys: v.keys, ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}) }));
@@ -105,6 +106,7 @@ async function traceCommand(root: string, opts: Options, output: Output): Promis
   const answer = await traceModel({
     root, rev: opts.rev ?? 'HEAD', environment, model: opts.model, at,
     ...(opts.store !== undefined ? { store: opts.store } : {}),
+    ...(typeof opts.trustRoot === 'string' ? { trustRoot: opts.trustRoot } : {}),
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     log: (line) => output.err(line),
   });

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { trustRootAt, verifyTrails } from '../../src/audit/flows.js';
+import { traceModel, trustRootAt, verifyTrails } from '../../src/audit/flows.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { readTrustRoot } from '../../src/audit/trust-root.js';
@@ -69,6 +69,11 @@ t.test('a key replaced under its id and the store moved: verify from HEAD is foo
   const forgedUnderRoot = await verify(elsewhere, [rootFile]);
   t.equal(forgedUnderRoot.ok, false);
   t.match(forgedUnderRoot.errors.join('\n'), new RegExp(`signature by key "${demoKey.id}" does not verify`));
+
+  // trace answers under the root only from a trail that verifies under it: not theirs.
+  const ask = (store: string) => traceModel({ root: tr.h.repo.root, rev: 'main', environment: 'production', model: 'fraud-detector', at: new Date('2026-11-19T12:00:00Z'), store, trustRoot: rootFile, cacheDir: join(dir, 'trace-cache'), log: () => undefined });
+  await t.rejects(ask(elsewhere), { message: `the audit trail of production does not verify under the trust root ${rootFile} (${forgedUnderRoot.errors.length} problems): trace answers only from a verified trail` });
+  await t.rejects(ask(tr.storeDir), { message: /^the audit trail of production does not verify under the trust root .* \(1 problems\)/ }, 'nor the genuine one while the attack is on main unrecorded');
 });
 
 t.test('a trust root file that is not one says what is wrong, field by field', async (t) => {
@@ -87,4 +92,23 @@ t.test('a trust root file that is not one says what is wrong, field by field', a
   });
   writeFileSync(file, '{ not json');
   t.throws(() => readTrustRoot(file), { name: 'ValidationError', problems: [{ file, path: '', message: /^not JSON: / }] });
+});
+
+t.test('trace under a trust root answers from the genuine trail, verified under the pinned keys', async (t) => {
+  const tr = await standardTrail();
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+    tr.cleanup();
+  });
+  const rootFile = join(dir, 'production.trust-root.json');
+  writeFileSync(rootFile, JSON.stringify(await trustRootAt(tr.h.repo.root, 'main', 'production')));
+  const lines: string[] = [];
+  const ask = () => traceModel({ root: tr.h.repo.root, rev: 'main', environment: 'production', model: 'fraud-detector', at: new Date('2026-11-19T12:00:00Z'), store: tr.storeDir, trustRoot: rootFile, cacheDir: join(dir, 'cache'), log: (l) => lines.push(l) });
+  const answer = await ask();
+  t.match(answer, { found: true, environment: 'production', model: 'fraud-detector' });
+  t.same(lines, ['production: index rebuilt from 4 records verified under the trust root']);
+  t.same(await ask(), answer, 'the second answer comes from the index');
+  t.equal(lines.length, 1);
+  await t.rejects(traceModel({ root: tr.h.repo.root, rev: 'main', environment: 'staging', model: 'fraud-detector', at: new Date(), trustRoot: rootFile, log: () => undefined }), { message: `the trust root ${rootFile} is for production, not staging` });
 });
