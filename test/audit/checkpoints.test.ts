@@ -3,8 +3,7 @@
 // newest record deleted and main rewound to match, which verify alone calls OK.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { checkpointFindings, publishCheckpoint, type CheckpointPlace } from '../../src/audit/checkpoints.js';
@@ -14,18 +13,14 @@ import { auditSettings } from '../../src/audit/policy.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { verifyEnvironment } from '../../src/audit/trail.js';
-import { demoKey, standardTrail, type Trail } from './history.js';
+import { demoKey, scratchDir, standardTrail, type Trail } from './history.js';
 
 const signer = ed25519Signer(readFileSync(demoKey.file, 'utf8'), demoKey.id);
 
 async function stage(t: Test) {
   const tr = await standardTrail();
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-checkpoints-'));
-  t.teardown(() => {
-    execFileSync('chmod', ['-R', 'u+w', dir]);
-    rmSync(dir, { recursive: true, force: true });
-    tr.cleanup();
-  });
+  t.teardown(tr.cleanup);
+  const dir = scratchDir(t, 'checkpoints');
   const settings = await auditSettings(tr.h.repo.root, 'main', 'production');
   const place: CheckpointPlace = { store: new DirectoryStore(dir), prefix: settings.prefix };
   return { tr, dir, settings, place };

@@ -243,3 +243,13 @@ async function buildStandardTrail(options: { keys?: PolicyKey[]; mirror?: boolea
 }
 
 export { addSeconds };
+
+/** A scratch folder for one test, removed when it ends (write-once stores inside it are made writable first). */
+export function scratchDir(t: { teardown(fn: () => void): void }, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `modelship-${name}-`));
+  t.teardown(() => {
+    execFileSync('chmod', ['-R', 'u+w', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}

@@ -3,28 +3,22 @@
 // key under the trusted id, backdates its validity and points audit.store at a new location;
 // mirroring with the attacker's key makes a trail of its own there, which verify, trusting HEAD,
 // calls OK, and the genuine trail FAILED.
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { traceModel, trustRootAt, verifyTrails } from '../../src/audit/flows.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { readTrustRoot } from '../../src/audit/trust-root.js';
-import { demoKey, mirrorCommit, standardTrail } from './history.js';
+import { demoKey, mirrorCommit, scratchDir, standardTrail } from './history.js';
 
 const short = (c: string) => c.slice(0, 12);
 
 t.test('a key replaced under its id and the store moved: verify from HEAD is fooled; from the pinned trust root it is not', async (t) => {
   const tr = await standardTrail();
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
-  t.teardown(() => {
-    execFileSync('chmod', ['-R', 'u+w', dir]);
-    rmSync(dir, { recursive: true, force: true });
-    tr.cleanup();
-  });
+  t.teardown(tr.cleanup);
+  const dir = scratchDir(t, 'trust-root');
   // The auditor pins the trust root at a revision they reviewed.
   const rootFile = join(dir, 'production.trust-root.json');
   const pinned = await trustRootAt(tr.h.repo.root, 'main', 'production');
@@ -77,8 +71,7 @@ t.test('a key replaced under its id and the store moved: verify from HEAD is foo
 });
 
 t.test('a trust root file that is not one says what is wrong, field by field', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir(t, 'trust-root');
   const file = join(dir, 'root.json');
   writeFileSync(file, JSON.stringify({ format: 'modelship-audit-trust-root/1', environment: 'Production', store: 'https://x', keys: [{ id: 'k', algorithm: 'rsa', publicKey: 'AAAA', validFrom: 'yesterday' }] }));
   t.throws(() => readTrustRoot(file), {
@@ -96,11 +89,8 @@ t.test('a trust root file that is not one says what is wrong, field by field', a
 
 t.test('trace under a trust root answers from the genuine trail, verified under the pinned keys', async (t) => {
   const tr = await standardTrail();
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-trust-root-'));
-  t.teardown(() => {
-    rmSync(dir, { recursive: true, force: true });
-    tr.cleanup();
-  });
+  t.teardown(tr.cleanup);
+  const dir = scratchDir(t, 'trust-root');
   const rootFile = join(dir, 'production.trust-root.json');
   writeFileSync(rootFile, JSON.stringify(await trustRootAt(tr.h.repo.root, 'main', 'production')));
   const lines: string[] = [];
