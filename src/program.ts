@@ -178,6 +178,8 @@ Docs: README.md in the modelship repository.`);
     .option('--github', 'read the pull request, approvals and check run from GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY); default: from the merge commit\'s message and trailers')
     .option('--kms-key <id>', 'sign with this AWS KMS key (ECC_NIST_P256); default MODELSHIP_AUDIT_KMS_KEY')
     .option('--key-file <file>', 'sign with this Ed25519 private key (PEM); default MODELSHIP_AUDIT_KEY_FILE or MODELSHIP_AUDIT_KEY')
+    .option('--next-key-file <file>', 'a key rotation: the new Ed25519 key, which countersigns the record of the commit adding it to audit.keys; default MODELSHIP_AUDIT_NEXT_KEY_FILE')
+    .option('--next-kms-key <id>', 'a key rotation: the new AWS KMS key (as --next-key-file); default MODELSHIP_AUDIT_NEXT_KMS_KEY')
     .option('--store <dir|s3://bucket/prefix>', 'write here instead of the policy\'s audit.store (a folder: the local, write-once demo store)')
     .option('--checkpoint-store <dir|s3://bucket/prefix>', 'publish the trail\'s signed checkpoint here instead of the policy\'s audit.checkpoints')
     .option('--json', 'print the result as JSON')

@@ -186,6 +186,7 @@ export async function auditDuty(ctx: DutyContext, record: DeploymentRecord): Pro
     root: ctx.mirror, environment: env, record,
     // AWS KMS through the pod's role (the default credential chain), else a local Ed25519 key (the demo), as `audit mirror` chooses.
     key: { kmsKey: ctx.env.MODELSHIP_AUDIT_KMS_KEY, keyFile: ctx.env.MODELSHIP_AUDIT_KEY_FILE, pem: ctx.env.MODELSHIP_AUDIT_KEY },
+    nextKey: { kmsKey: ctx.env.MODELSHIP_AUDIT_NEXT_KMS_KEY, keyFile: ctx.env.MODELSHIP_AUDIT_NEXT_KEY_FILE },
     github: { client: ctx.github.client, repository: ctx.repository },
     recorderVersion: pkg.version, now: ctx.now, log: (line) => ctx.log(`audit ${line}`),
   });

@@ -32,6 +32,8 @@ export interface MirrorFlowRequest {
   /** the gate report of the commit, as a file */
   reportFile?: string;
   key: SigningKeySource;
+  /** the key a key rotation brings in, to countersign the record of the commit that adds it (mirror.ts nextSigners) */
+  nextKey?: SigningKeySource;
   /** --store: a folder or an s3:// location instead of the policy's bucket */
   store?: string;
   /** --checkpoint-store: a folder or an s3:// location instead of the policy's audit.checkpoints */
@@ -50,11 +52,12 @@ export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult 
   const [{ mirror }, { changeFromGit }] = await Promise.all([import('./mirror.js'), import('./facts.js')]);
   const report = req.reportFile ? await readReport(req.reportFile) : undefined;
   const signer = await trustedSigner(req.key, settings);
+  const next = await nextSigner(req.nextKey, settings);
   const store = await storeFor(settings, req.store);
   const gh = req.github ? githubFor(root) : undefined;
   const repoName = process.env.GITHUB_REPOSITORY ?? (await repositoryName(root));
   const result = await mirror({
-    root, environment, commit, settings, store, signer, repoName, recorderVersion: req.recorderVersion,
+    root, environment, commit, settings, store, signer, ...(next ? { nextSigners: [next] } : {}), repoName, recorderVersion: req.recorderVersion,
     deployment: async (c) => readDeploymentRecord(join(recordDir, environment, `${c}.json`)),
     change: async (info, side) => {
       if (!gh) return { change: changeFromGit(info, side, settings.breakGlassReviewMs) };
@@ -67,6 +70,11 @@ export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult 
   });
   const checkpoint = await publishFor(settings, store, signer, req.checkpointStore);
   return { ...result, store: store.location, ...(checkpoint ? { checkpoint } : {}) };
+}
+
+/** The rotation's new key, when one is named: it must be one the policy at the commit trusts, and valid now. */
+async function nextSigner(source: SigningKeySource | undefined, settings: AuditSettings): Promise<Signer | undefined> {
+  return source && (source.kmsKey || source.keyFile || source.pem) ? trustedSigner(source, settings) : undefined;
 }
 
 /** After a mirror: the trail's checkpoint, where the policy (or `override`) says; undefined when nowhere is. */
@@ -92,6 +100,8 @@ export interface DeploymentMirrorRequest {
   /** the deployment record the sync just made (its commit is the one recorded) */
   record: DeploymentRecord;
   key: SigningKeySource;
+  /** a key rotation's new key, countersigning the record of the commit that adds it */
+  nextKey?: SigningKeySource;
   /** who asked and approved, read from GitHub as this client (the agent's App installation) */
   github: { client: GitHubClient; repository: RepoRef };
   recorderVersion: string;
@@ -115,10 +125,11 @@ export async function mirrorDeployment(req: DeploymentMirrorRequest): Promise<(M
   const settings = await auditSettings(root, commit, environment);
   const [{ mirror }, { changeFromGitHub }] = await Promise.all([import('./mirror.js'), import('./github.js')]);
   const signer = await trustedSigner(req.key, settings);
+  const next = await nextSigner(req.nextKey, settings);
   const store = await storeFor(settings);
   const { client, repository } = req.github;
   const result = await mirror({
-    root, environment, commit, settings, store, signer, repoName: `${repository.owner}/${repository.repo}`, recorderVersion: req.recorderVersion,
+    root, environment, commit, settings, store, signer, ...(next ? { nextSigners: [next] } : {}), repoName: `${repository.owner}/${repository.repo}`, recorderVersion: req.recorderVersion,
     deployment: async (c) => (c === commit ? record : undefined),
     change: (info, side) => changeFromGitHub(client, repository, info, side, settings.breakGlassReviewMs, settings.approvals),
     now: req.now,

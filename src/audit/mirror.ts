@@ -6,8 +6,8 @@
 // of an older commit than the last record's (an older agent, a forced sync, a break-glass) is
 // recorded too, on its own, marked deployed.direction "backwards": the chain says what ran.
 
-import { readDocument } from '../config/load.js';
-import type { VersionManifest } from '../config/types.js';
+import { loadDocument, readDocument } from '../config/load.js';
+import type { Policy, VersionManifest } from '../config/types.js';
 import { RefusedError, UsageError } from '../errors.js';
 import { readPins } from '../config/pins.js';
 import type { DeploymentRecord } from '../model/deployments.js';
@@ -30,6 +30,12 @@ export interface MirrorRequest {
   settings: AuditSettings;
   store: AuditStore;
   signer: Signer;
+  /**
+   * Signers of keys a recorded commit adds to the policy's audit.keys (a rotation): such a record
+   * is signed by `signer` and by each of them, which is how a verifier pinning the earlier keys
+   * comes to trust the new one (trust-root.ts).
+   */
+  nextSigners?: Signer[];
   repoName: string;
   recorderVersion: string;
   /** the deployment record the sync wrote for a commit, if there is one */
@@ -160,8 +166,15 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
       deployed: { ...deployedPart(deployment, prevPins, pins), ...(backwards ? { direction: 'backwards' as const } : {}) },
       lineage: await lineageAt(root, c, pins),
     };
+    // A commit that changed the environment's audit keys: the record lists them, and is signed by each new one too.
+    const trust = await trustChange(root, environment, c, prev?.commit ?? info.parents[0]);
+    const added = trust ? trust.added : [];
+    if (trust) predicate.trust = { keys: trust.keys };
+    const more = (req.nextSigners ?? []).filter((s) => added.includes(s.keyid));
+    const unsigned = added.filter((id) => !more.some((s) => s.keyid === id));
+    if (unsigned.length) req.log?.(`${environment}: seq ${seq} adds key${unsigned.length === 1 ? '' : 's'} ${unsigned.join(', ')} to the trail's keys without ${unsigned.length === 1 ? 'its' : 'their'} signature: a verifier pinning the earlier keys will not trust ${unsigned.length === 1 ? 'it' : 'them'} (sign with the next key too)`);
     const payload = canonicalBytes(buildStatement(predicate, sha256Hex(envBytes)));
-    const bytes = envelopeBytes(await signEnvelope(payload, req.signer));
+    const bytes = envelopeBytes(await signEnvelope(payload, req.signer, more));
     const key = recordKey(settings.prefix, environment, seq);
     if ((await store.writeOnce(key, bytes, 'application/json')) === 'exists') {
       const theirs = decodeRecord((await store.read(key))!);
@@ -177,6 +190,27 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
     prevPins = pins;
   }
   return result;
+}
+
+type TrustKeys = NonNullable<AuditPredicate['trust']>['keys'];
+
+/** The policy's audit keys at `commit` when they differ from those at `before`, with the ids that are new. */
+async function trustChange(root: string, environment: string, commit: string, before: string | undefined): Promise<{ keys: TrustKeys; added: string[] } | undefined> {
+  const now = await auditKeysAt(root, commit, environment);
+  const was = before ? await auditKeysAt(root, before, environment) : [];
+  if (!now || JSON.stringify(now) === JSON.stringify(was ?? [])) return undefined;
+  // Keys where there were none start the trail's trust (what a trust root pins): nothing to countersign.
+  if (!was?.length) return { keys: now, added: [] };
+  const known = new Map(was.map((k) => [k.id, k.publicKey]));
+  return { keys: now, added: now.filter((k) => known.get(k.id) !== k.publicKey).map((k) => k.id) };
+}
+
+async function auditKeysAt(root: string, commit: string, environment: string): Promise<TrustKeys | undefined> {
+  const file = `policies/${environment}.yaml`;
+  const bytes = await fileAt(root, commit, file);
+  if (!bytes) return undefined;
+  const keys = loadDocument<Policy>(file, bytes, 'policy').loaded?.data.audit?.keys;
+  return keys?.map((k) => ({ id: k.id, algorithm: k.algorithm, publicKey: k.publicKey, validFrom: k.validFrom, ...(k.validUntil ? { validUntil: k.validUntil } : {}) }));
 }
 
 function describeChange(c: ChangeEvidence): string {

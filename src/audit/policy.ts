@@ -14,6 +14,8 @@ export interface AuditSettings {
   file: string;
   bucket: string;
   prefix: string;
+  /** where `keys` come from, for messages, when not the policy's audit.keys (a trust root) */
+  keysFrom?: string;
   /** audit.checkpoints: where mirror publishes the trail's checkpoints (a second bucket) */
   checkpoints?: { bucket: string; prefix: string };
   retentionDays: number;

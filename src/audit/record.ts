@@ -100,6 +100,13 @@ export interface AuditPredicate {
   };
   /** the lineage of every version pinned after this commit, by model@version */
   lineage: Record<string, Lineage>;
+  /**
+   * On a record of a commit that changed the environment's audit keys: the keys as the policy now
+   * lists them. A verifier pinning the earlier keys (trust root) takes a new key only from such a
+   * record signed both by a key it trusts and by the new key itself. Optional: absent on every
+   * other record, so records written before read the same.
+   */
+  trust?: { keys: Array<{ id: string; algorithm: 'ed25519' | 'ecdsa-p256-sha256'; publicKey: string; validFrom: string; validUntil?: string }> };
 }
 
 export interface AuditStatement {

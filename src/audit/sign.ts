@@ -38,9 +38,11 @@ export function pae(type: string, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
 }
 
-export async function signEnvelope(payload: Buffer, signer: Signer): Promise<Envelope> {
-  const sig = await signer.sign(pae(payloadType, payload));
-  return { payload: payload.toString('base64'), payloadType, signatures: [{ keyid: signer.keyid, sig: sig.toString('base64') }] };
+export async function signEnvelope(payload: Buffer, signer: Signer, more: readonly Signer[] = []): Promise<Envelope> {
+  const data = pae(payloadType, payload);
+  const signatures: Envelope['signatures'] = [];
+  for (const s of [signer, ...more]) signatures.push({ keyid: s.keyid, sig: (await s.sign(data)).toString('base64') });
+  return { payload: payload.toString('base64'), payloadType, signatures };
 }
 
 /** Whether `sig` over `data` verifies with `key` for the algorithm. Never throws on malformed signatures. */

@@ -86,7 +86,7 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
     const [git, signatures] = await Promise.all([lineRead.then((line) => gitViewOf(req.root, line, commits)), pool?.finish()]);
     return verifyTrail({
       ...(signatures ? { signatures } : {}),
-      environment: settings.environment, records, keys: settings.keys, git, bundles, skewMs: settings.skewMs,
+      environment: settings.environment, records, keys: settings.keys, ...(settings.keysFrom ? { keysFrom: settings.keysFrom } : {}), git, bundles, skewMs: settings.skewMs,
       fromSeq: fromSeq === Infinity ? (records[records.length - 1]?.seq ?? -1) + 1 : fromSeq,
     });
   } finally {

@@ -96,7 +96,7 @@ export function settingsUnderRoot(root: TrustRoot, file: string, policy: AuditSe
       }
     }
   }
-  return { settings: { ...(policy ?? {}), ...pinned, ...(policy ? { skewMs: policy.skewMs } : {}), file: policy?.file ?? pinned.file }, differences };
+  return { settings: { ...(policy ?? {}), ...pinned, ...(policy ? { skewMs: policy.skewMs } : {}), file: policy?.file ?? pinned.file, keysFrom: `the trust root ${file}` }, differences };
 }
 
 function problem(file: string, path: string, message: string, expected?: string, found?: string): Problem {

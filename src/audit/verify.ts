@@ -2,8 +2,9 @@
 // main and the bundles' digests, finds everything wrong with the trail and names it. No I/O:
 // the adapters read the store and git, this judges.
 
-import { type AuditStatement, type Decoded, decodeRecord } from './record.js';
-import { pae, verifySignature, type TrustedKey } from './sign.js';
+import type { KeyObject } from 'node:crypto';
+import { type AuditPredicate, type AuditStatement, type Decoded, decodeRecord } from './record.js';
+import { algorithmOf, pae, publicKeyFrom, verifySignature, type TrustedKey } from './sign.js';
 
 export interface StoredRecord {
   key: string;
@@ -41,6 +42,8 @@ export interface VerifyInput {
   /** sorted by seq */
   records: StoredRecord[];
   keys: TrustedKey[];
+  /** where `keys` come from, for messages (default policies/<env>.yaml audit.keys) */
+  keysFrom?: string;
   git: GitView;
   bundles: Map<string, BundleFact>;
   /** clocks of writers and readers may disagree by this much without it being reported */
@@ -85,6 +88,8 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   const findings: Finding[] = [];
   const envFile = `environments/${environment}.yaml`;
   const keys = new Map(input.keys.map((k) => [k.id, k]));
+  /** the keys verify started with: a record's key rotation may add others (introducedKeys) */
+  const initialIds = new Set(keys.keys());
   const position = new Map(git.line.map((c, i) => [c.commit, i]));
   const fromSeq = input.fromSeq ?? 0;
   const verified: VerifiedRecord[] = [];
@@ -100,6 +105,36 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   const first = input.records[0];
   if (!first) error(undefined, undefined, `no records for ${environment}`);
   else if (first.seq > fromSeq) error(first.seq, undefined, `the chain starts at seq ${first.seq}: ${range(fromSeq, first.seq - 1)} missing`);
+
+  /**
+   * The trusted keys whose signatures on the record verify. A record of a key rotation
+   * (predicate.trust) may also be signed by the keys it introduces: those are checked against the
+   * record's own list, and trusted from the next record on only if the record is signed by a key
+   * already trusted and by the new key itself.
+   */
+  const signatures = (stored: StoredRecord, d: Extract<Decoded, { ok: true }>, fail: (m: string) => void): string[] => {
+    const p = d.statement.predicate;
+    const sigs = d.envelope.signatures;
+    const introduced = introducedKeys(p.trust, keys, fail);
+    const valid = checkSignatures(sigs, d.payload, d.envelope.payloadType, introduced.size ? new Map([...keys, ...introduced]) : keys, Date.parse(p.recordedAt), skewMs,
+      fail, environment,
+      // the signature workers know only the keys verify started with
+      (i) => (initialIds.has(sigs[i]?.keyid as string) ? input.signatures?.get(`${stored.seq}:${i}`) : undefined), input.keysFrom);
+    const signedBy = valid.filter((id) => keys.has(id));
+    if (valid.length && !signedBy.length) fail(`signed only by ${valid.join(', ')}, which the record itself introduces: not trusted`);
+    if (signedBy.length) {
+      for (const k of p.trust?.keys ?? []) {
+        const adding = introduced.get(k.id);
+        if (adding) {
+          if (valid.includes(k.id)) keys.set(k.id, adding);
+          else fail(`adds key ${JSON.stringify(k.id)} to the trail's keys without a signature by it: not trusted`);
+        } else if (keys.has(k.id) && !initialIds.has(k.id)) {
+          keys.set(k.id, { ...keys.get(k.id)!, ...(k.validUntil ? { validUntil: new Date(k.validUntil) } : {}) });
+        }
+      }
+    }
+    return signedBy;
+  };
 
   const digests: string[] = [];
   for (const stored of input.records) {
@@ -119,6 +154,8 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const commit = p.git?.commit;
     const at = Date.parse(p.recordedAt);
     if (!judged) {
+      // Only anchors the chain, but a key rotation in it still decides which keys sign later records.
+      if (p.trust) signatures(stored, d, () => undefined);
       if (p.deployed?.direction === 'backwards') wentBack = stored.seq;
       previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
       continue;
@@ -126,8 +163,9 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     checked++;
     const where = `${label} (commit ${short(commit ?? '?')})`;
 
-    // Signatures: by a trusted key, within its validity, over exactly these payload bytes.
-    const signedBy = checkSignatures(d.envelope.signatures, d.payload, d.envelope.payloadType, keys, at, skewMs, (m) => error(stored.seq, commit, `${where}: ${m}`), environment, (i) => input.signatures?.get(`${stored.seq}:${i}`));
+    // Signatures: by a trusted key, within its validity, over exactly these payload bytes (and a
+    // key rotation's new keys taken: signatures()).
+    const signedBy = signatures(stored, d, (m) => error(stored.seq, commit, `${where}: ${m}`));
 
     if (p.seq !== stored.seq) error(stored.seq, commit, `${where}: stored as seq ${stored.seq} but signed as seq ${p.seq}: records were moved or swapped`);
     if (p.environment !== environment) error(stored.seq, commit, `${where}: belongs to environment ${JSON.stringify(p.environment)}, found in ${environment}'s chain`);
@@ -208,9 +246,37 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   return { environment, findings, records: verified, digests, checked, ok: !findings.some((f) => f.severity === 'error') };
 }
 
+/**
+ * The keys a rotation record lists that are not trusted yet, parsed; a listed key whose id is
+ * trusted with another public key is reported and not taken (ids name one key for good).
+ */
+function introducedKeys(trust: AuditPredicate['trust'], keys: Map<string, TrustedKey>, fail: (m: string) => void): Map<string, TrustedKey> {
+  const out = new Map<string, TrustedKey>();
+  for (const k of trust?.keys ?? []) {
+    let key: KeyObject;
+    try {
+      key = publicKeyFrom(k.publicKey);
+    } catch (e) {
+      fail(`lists key ${JSON.stringify(k.id)} whose public key does not parse: ${(e as Error).message}`);
+      continue;
+    }
+    const trusted = keys.get(k.id);
+    if (trusted) {
+      if (!trusted.key.equals(key)) fail(`lists key ${JSON.stringify(k.id)} with another public key than the one trusted under that id: not taken`);
+      continue;
+    }
+    if (algorithmOf(key) !== k.algorithm) {
+      fail(`lists key ${JSON.stringify(k.id)} as ${k.algorithm}, but it is ${algorithmOf(key) ?? 'of another type'}`);
+      continue;
+    }
+    out.set(k.id, { id: k.id, algorithm: k.algorithm, key, validFrom: new Date(k.validFrom), ...(k.validUntil ? { validUntil: new Date(k.validUntil) } : {}) });
+  }
+  return out;
+}
+
 function checkSignatures(
   sigs: Array<{ keyid: string; sig: string }>, payload: Buffer, type: string, keys: Map<string, TrustedKey>,
-  at: number, skewMs: number, fail: (m: string) => void, environment: string, checked: (index: number) => boolean | undefined,
+  at: number, skewMs: number, fail: (m: string) => void, environment: string, checked: (index: number) => boolean | undefined, keysFrom?: string,
 ): string[] {
   if (!sigs.length) {
     fail('carries no signature');
@@ -222,7 +288,7 @@ function checkSignatures(
   for (const [i, s] of sigs.entries()) {
     const key = keys.get(s.keyid);
     if (!key) {
-      fail(`signed by unknown key ${JSON.stringify(s.keyid)} (not among policies/${environment}.yaml audit.keys)`);
+      fail(`signed by unknown key ${JSON.stringify(s.keyid)} (not among ${keysFrom ? `the keys ${keysFrom} pins` : `policies/${environment}.yaml audit.keys`})`);
       continue;
     }
     if (!(checked(i) ?? verifySignature(key.algorithm, key.key, data(), Buffer.from(s.sig, 'base64')))) {

@@ -24,6 +24,8 @@ interface Options {
   trustRoot?: string | string[];
   keyFile?: string;
   kmsKey?: string;
+  nextKeyFile?: string;
+  nextKmsKey?: string;
   github?: boolean;
   since?: string;
   model?: string;
@@ -63,6 +65,7 @@ async function mirrorCommand(root: string, opts: Options, output: Output): Promi
   const result = await mirrorTrail({
     root, environment, rev: opts.rev ?? 'HEAD', recordDir: opts.recordDir, github: !!opts.github, recorderVersion: pkg.version,
     key: { kmsKey: opts.kmsKey ?? process.env.MODELSHIP_AUDIT_KMS_KEY, keyFile: opts.keyFile ?? process.env.MODELSHIP_AUDIT_KEY_FILE, pem: process.env.MODELSHIP_AUDIT_KEY },
+    nextKey: { kmsKey: opts.nextKmsKey ?? process.env.MODELSHIP_AUDIT_NEXT_KMS_KEY, keyFile: opts.nextKeyFile ?? process.env.MODELSHIP_AUDIT_NEXT_KEY_FILE },
     ...(opts.report ? { reportFile: opts.report } : {}),
     ...(opts.store !== undefined ? { store: opts.store } : {}),
     ...(opts.checkpointStore !== undefined ? { checkpointStore: opts.checkpointStore } : {}),

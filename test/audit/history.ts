@@ -129,13 +129,14 @@ export function appendPolicy(root: string, environment: string, text: string): v
 }
 
 /** Mirrors `commit` of production into `store` the way `audit mirror` does, with facts from git. */
-export async function mirrorCommit(h: History, store: AuditStore, commit: string, options: { signer?: Signer; now?: string; environment?: string; prefix?: string } = {}): Promise<MirrorResult> {
+export async function mirrorCommit(h: History, store: AuditStore, commit: string, options: { signer?: Signer; nextSigners?: Signer[]; now?: string; environment?: string; prefix?: string } = {}): Promise<MirrorResult> {
   const environment = options.environment ?? 'production';
   const settings: AuditSettings = await auditSettings(h.repo.root, commit, environment);
   if (options.prefix !== undefined) settings.prefix = options.prefix;
   return mirror({
     root: h.repo.root, environment, commit, settings, store,
     signer: options.signer ?? ed25519Signer(readFileSync(demoKey.file, 'utf8'), demoKey.id),
+    ...(options.nextSigners ? { nextSigners: options.nextSigners } : {}),
     repoName: 'acmerisk/release', recorderVersion: '0.1.0',
     deployment: async (c) => {
       try {

@@ -6,8 +6,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
-import { traceModel, trustRootAt, verifyTrails } from '../../src/audit/flows.js';
+import t, { type Test } from 'tap';
+import { mirrorTrail, traceModel, trustRootAt, verifyTrails } from '../../src/audit/flows.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { readTrustRoot } from '../../src/audit/trust-root.js';
@@ -101,4 +101,75 @@ t.test('trace under a trust root answers from the genuine trail, verified under 
   t.same(await ask(), answer, 'the second answer comes from the index');
   t.equal(lines.length, 1);
   await t.rejects(traceModel({ root: tr.h.repo.root, rev: 'main', environment: 'staging', model: 'fraud-detector', at: new Date(), trustRoot: rootFile, log: () => undefined }), { message: `the trust root ${rootFile} is for production, not staging` });
+});
+
+t.test('key rotation under a trust root: a new key is trusted from a record signed by the old key and by itself, and only so', async (t) => {
+  const old = ed25519Signer(readFileSync(demoKey.file, 'utf8'), demoKey.id);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const next = ed25519Signer(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 'acme-audit-2027');
+  const nextPublic = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const { privateKey: p2 } = generateKeyPairSync('ed25519');
+  /** The standard trail, pinned; then the rotation merged and mirrored with `signers`, then a promotion mirrored with the new key. */
+  const rotate = async (t: Test, signers: { by: typeof old; also?: Array<typeof old> }) => {
+    const tr = await standardTrail();
+    t.teardown(tr.cleanup);
+    const dir = scratchDir(t, 'rotation');
+    const rootFile = join(dir, 'production.trust-root.json');
+    writeFileSync(rootFile, JSON.stringify(await trustRootAt(tr.h.repo.root, 'main', 'production')));
+    const rotation = tr.h.merge({
+      number: 30, title: 'policies: rotate the audit key', author: 'priya', at: '2026-11-21T08:00:00Z', approvers: [['omar', '2026-11-21T07:50:00Z']],
+      edit: (root) => {
+        const file = join(root, 'policies/production.yaml');
+        writeFileSync(file, readFileSync(file, 'utf8').replace('      validFrom: 2026-11-01T00:00:00Z\n', `      validFrom: 2026-11-01T00:00:00Z\n      validUntil: 2026-11-22T00:00:00Z\n    - id: acme-audit-2027\n      algorithm: ed25519\n      publicKey: ${nextPublic}\n      validFrom: 2026-11-21T00:00:00Z\n`));
+      },
+    });
+    tr.h.deploy('production', rotation, '2026-11-21T08:01:00Z', []);
+    await mirrorCommit(tr.h, tr.store, rotation, { signer: signers.by, ...(signers.also ? { nextSigners: signers.also } : {}), now: '2026-11-21T08:05:00Z' });
+    const later = tr.h.merge({
+      number: 31, title: 'Promote fraud-detector@2026.11.20-1 to production', author: 'ada', at: '2026-11-23T10:00:00Z', approvers: [['grace', '2026-11-23T09:00:00Z']],
+      edit: (root) => writeFileSync(join(root, 'environments/production.yaml'), readFileSync(join(root, 'environments/production.yaml'), 'utf8').replace(/version: 2026\.11\.13-1/, 'version: 2026.11.20-1')),
+    });
+    tr.h.deploy('production', later, '2026-11-23T10:01:00Z', ['fraud-detector']);
+    await mirrorCommit(tr.h, tr.store, later, { signer: next, now: '2026-11-23T10:05:00Z' });
+    const [v] = await verifyTrails({ root: tr.h.repo.root, rev: 'main', environments: ['production'], store: tr.storeDir, trustRoots: [rootFile], cacheDir: join(dir, 'cache') }, () => undefined);
+    return v!.result.findings.filter((f) => f.severity === 'error').map((f) => `${f.seq}: ${f.message.replace(/^record \d+ \(commit [0-9a-f]{12}\): /, '').replace(rootFile, '<root file>')}`);
+  };
+  t.same(await rotate(t, { by: old, also: [next] }), [], 'countersigned by the new key: the later record verifies under the old root');
+  t.same(await rotate(t, { by: old }), [
+    '4: adds key "acme-audit-2027" to the trail\'s keys without a signature by it: not trusted',
+    '5: signed by unknown key "acme-audit-2027" (not among the keys the trust root <root file> pins)',
+  ], 'signed by the old key alone: the new key is not taken');
+  const forger = ed25519Signer(p2.export({ format: 'pem', type: 'pkcs8' }).toString(), demoKey.id);
+  t.same((await rotate(t, { by: forger, also: [next] })).filter((e) => e.startsWith('4:')), [
+    `4: the signature by key "${demoKey.id}" does not verify: the record was changed after it was signed`,
+    '4: signed only by acme-audit-2027, which the record itself introduces: not trusted',
+  ], 'not signed by a trusted key: the rotation is refused');
+});
+
+t.test('audit mirror --next-key-file countersigns the rotation record; a next key the policy does not trust is refused', async (t) => {
+  const tr = await standardTrail();
+  t.teardown(tr.cleanup);
+  const dir = scratchDir(t, 'rotation-cli');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const nextFile = join(dir, 'next.pem');
+  writeFileSync(nextFile, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
+  const nextPublic = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const rotation = tr.h.merge({
+    number: 30, title: 'policies: rotate the audit key', author: 'priya', at: '2026-11-21T08:00:00Z', approvers: [['omar', '2026-11-21T07:50:00Z']],
+    edit: (root) => {
+      const file = join(root, 'policies/production.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace('      validFrom: 2026-11-01T00:00:00Z\n', `      validFrom: 2026-11-01T00:00:00Z\n    - id: acme-audit-2027\n      algorithm: ed25519\n      publicKey: ${nextPublic}\n      validFrom: 2026-11-21T00:00:00Z\n`));
+    },
+  });
+  tr.h.deploy('production', rotation, '2026-11-21T08:01:00Z', []);
+  const lines: string[] = [];
+  const request = { root: tr.h.repo.root, environment: 'production', rev: rotation, recordDir: tr.h.recordDir, store: tr.storeDir, github: false, recorderVersion: '0.1.0', key: { keyFile: demoKey.file }, log: (l: string) => lines.push(l) };
+  const strangerFile = join(dir, 'stranger.pem');
+  writeFileSync(strangerFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
+  await t.rejects(mirrorTrail({ ...request, nextKey: { keyFile: strangerFile } }), { message: /^the signing key is not among the keys policies\/production\.yaml trusts; nothing was written$/ });
+  const result = await mirrorTrail({ ...request, nextKey: { keyFile: nextFile } });
+  t.same(result.written.map((w) => w.seq), [4]);
+  const envelope = JSON.parse(readFileSync(join(tr.storeDir, result.written[0]!.key), 'utf8')) as { signatures: Array<{ keyid: string }> };
+  t.same(envelope.signatures.map((x) => x.keyid), [demoKey.id, 'acme-audit-2027'], 'signed by the current key and the new one');
+  t.same(lines.filter((l) => /without (its|their) signature/.test(l)), [], 'nothing left unsigned');
 });
