@@ -10,7 +10,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleHeads, firstParentLine, gitViewOf } from '../adapters/git/audit.js';
 import type { AuditSettings } from './policy.js';
-import { decodeRecord, recordKey, seqOfKey } from './record.js';
+import { bundleKey, decodeRecord, recordKey, seqOfKey } from './record.js';
 import { sha256Hex, type TrustedKey } from './sign.js';
 import type { AuditStore } from './store.js';
 import { buildIndex, viewOf, type IndexEntry, type TraceIndex, type TraceView } from './trace.js';
@@ -83,9 +83,17 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
         bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [] } : undefined);
       });
     }
+    // Bundles no record names: what a record's deletion leaves behind (or a mirror stopped between its two writes).
+    const referenced = new Set(records.flatMap((r) => (r.decoded?.ok && r.decoded.statement.predicate.git?.bundle?.key ? [r.decoded.statement.predicate.git.bundle.key] : [])));
+    const bundleFolder = bundleKey(settings.prefix, settings.environment, 'x').replace(/[^/]+$/, '');
+    const orphans = await mapLimit((await store.list(bundleFolder)).filter((k) => k.endsWith('.bundle') && !referenced.has(k)), concurrency, async (key) => {
+      const bytes = await store.read(key);
+      return { key, heads: bytes ? bundleHeads(bytes) ?? [] : [] };
+    });
     const [git, signatures] = await Promise.all([lineRead.then((line) => gitViewOf(req.root, line, commits)), pool?.finish()]);
     return verifyTrail({
       ...(signatures ? { signatures } : {}),
+      orphans,
       environment: settings.environment, records, keys: settings.keys, ...(settings.keysFrom ? { keysFrom: settings.keysFrom } : {}), git, bundles, skewMs: settings.skewMs,
       fromSeq: fromSeq === Infinity ? (records[records.length - 1]?.seq ?? -1) + 1 : fromSeq,
     });

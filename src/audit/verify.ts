@@ -50,6 +50,8 @@ export interface VerifyInput {
   skewMs: number;
   /** judge records from this seq on; earlier ones only anchor the chain */
   fromSeq?: number;
+  /** bundles in the store that no record names, with the commits each holds */
+  orphans?: Array<{ key: string; heads: string[] }>;
   /** signature checks done beforehand (on other threads), by `${seq}:${index}`; the rest are checked here */
   signatures?: Map<string, boolean>;
 }
@@ -242,6 +244,14 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
         error(undefined, c.commit, `commit ${short(c.commit)} ("${c.subject}") changed ${which.join(' and ')} on main but has no record${later ? '' : ' (it is newer than the last record: was it mirrored?)'}`);
       }
     }
+  }
+  // A bundle no record names: a mirror that stopped between writing it and its record leaves one
+  // (the next mirror records the commit), but one holding a commit that is not on main any more is
+  // what a deleted record leaves when main was rewound to hide it.
+  for (const o of input.orphans ?? []) {
+    const gone = o.heads.filter((h) => !position.has(h));
+    if (gone.length) findings.push({ severity: 'error', commit: gone[0]!, message: `bundle ${o.key} holds ${gone.map(short).join(', ')}, which no record names and which is not on main's first-parent line: a record was removed and main rewound?` });
+    else findings.push({ severity: 'warning', message: `bundle ${o.key} is named by no record${o.heads.length ? ` (it holds ${o.heads.map(short).join(', ')}, on main)` : ''}: a mirror that stopped before writing its record leaves one; the next mirror records the commit` });
   }
   return { environment, findings, records: verified, digests, checked, ok: !findings.some((f) => f.severity === 'error') };
 }

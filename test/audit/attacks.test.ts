@@ -56,6 +56,8 @@ t.test('the newest record deleted: the unrecorded commit is named', async (t) =>
   tamper(recordPath(tr, 3), () => unlinkSync(recordPath(tr, 3)));
   const r = await verify(tr);
   t.same(errors(r), [`commit ${short(tr.commits.chargeback)} ("Merge pull request #13 from acmerisk/pr-13") changed environments/production.yaml on main but has no record (it is newer than the last record: was it mirrored?)`]);
+  t.same(r.findings.filter((f) => f.severity === 'warning' && f.message.startsWith('bundle ')).map((f) => f.message),
+    [`bundle modelship/production/bundles/${tr.commits.chargeback}.bundle is named by no record (it holds ${short(tr.commits.chargeback)}, on main): a mirror that stopped before writing its record leaves one; the next mirror records the commit`]);
 });
 
 t.test('two records swapped: each is stored under the other\'s seq', async (t) => {

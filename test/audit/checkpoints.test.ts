@@ -51,7 +51,12 @@ t.test('the newest record deleted and main rewound: verify alone says OK; agains
   unlock(recordPath(tr, 3));
   unlinkSync(recordPath(tr, 3));
   tr.h.git('2026-11-20T00:00:00Z', 'reset', '-q', '--hard', tr.commits.promote);
-  t.same((await verify(tr)).errors, [], 'the trail and main agree with each other');
+  const bundle = join(tr.storeDir, `modelship/production/bundles/${tr.commits.chargeback}.bundle`);
+  t.same((await verify(tr)).errors, [`bundle modelship/production/bundles/${tr.commits.chargeback}.bundle holds ${tr.commits.chargeback.slice(0, 12)}, which no record names and which is not on main's first-parent line: a record was removed and main rewound?`],
+    'the record\'s bundle, left behind, gives it away');
+  unlock(bundle);
+  unlinkSync(bundle);
+  t.same((await verify(tr)).errors, [], 'with its bundle gone too, the trail and main agree with each other');
   t.same((await verify(tr, dir)).errors, ['the trail holds 3 records, but a checkpoint signed it at 4: record 3 is gone (a tail removed)']);
   await t.rejects(publishCheckpoint({ place, records: tr.store, settings, signer }),
     { message: 'production: the trail holds 3 records from seq 0, but checkpoint modelship/production/checkpoints/000000000004.note signed it at 4: records were removed; no checkpoint written' },
