@@ -83,6 +83,7 @@ t.test('registry read-only; the audit prefix write-once; the signing key only to
   t.same(statement('AuditTrailWriteOnce').Action, ['s3:GetObject', 's3:PutObject', 's3:PutObjectRetention']);
   t.same(statement('AuditTrailWriteOnce').Resource, ['arn:aws:s3:::acme-audit-trail/modelship/*'], 'only under the policy\'s audit.store prefix');
   t.same(statement('AuditTrailList').Condition, { StringLike: { 's3:prefix': ['modelship/*'] } });
+  t.same(statement('AuditCheckpointsWriteOnce').Resource, ['arn:aws:s3:::acme-audit-checkpoints/modelship/*'], 'the checkpoints (policy audit.checkpoints) in a bucket of their own, write-once too');
   t.same(statement('AuditSign').Condition, { StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256', 'kms:MessageType': 'DIGEST' } }, 'as src/adapters/kms.ts signs');
   t.match(source('src/adapters/kms.ts'), /MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256'/);
   const trust = JSON.parse(source('deploy/aws/agent-trust-policy.json')) as PolicyDocument;
