@@ -320,12 +320,16 @@ export async function auditedEnvironments(root: string, rev: string): Promise<st
 /** The AWS SDK loads only when the store is on S3: trace from a local index stays quick. */
 async function storeFor(settings: AuditSettings, override?: string): Promise<AuditStore> {
   if (override && !override.startsWith('s3://')) return new DirectoryStore(override);
-  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
   const m = override ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(override) : undefined;
   const bucket = m?.[1] ?? settings.bucket;
   if (m) settings.prefix = m[2]!.replace(/\/+$/, '');
-  // Retries are the store's own (it looks before every retry), so the SDK sends each request once.
-  return new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix: settings.prefix, retentionDays: settings.retentionDays });
+  return s3Store(bucket, settings.prefix, settings.retentionDays);
+}
+
+/** A write-once S3 store. Retries are the store's own (it looks before every retry), so the SDK sends each request once. */
+async function s3Store(bucket: string, prefix: string, retentionDays: number): Promise<AuditStore> {
+  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
+  return new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix, retentionDays });
 }
 
 /** Where the environment's checkpoints are: `override` (a folder or s3://bucket/prefix), else the policy's audit.checkpoints; undefined when neither says. */
@@ -337,8 +341,7 @@ async function checkpointPlaceFor(settings: AuditSettings, override?: string): P
   if (override && !m) throw new UsageError(`--checkpoints ${JSON.stringify(override)} is neither a folder nor s3://bucket/prefix`);
   const bucket = m?.[1] ?? declared!.bucket;
   const prefix = m ? m[2]!.replace(/\/+$/, '') : declared!.prefix;
-  const [{ S3Store }, { s3Client }] = await Promise.all([import('../adapters/s3/audit-store.js'), import('../adapters/s3/store.js')]);
-  return { store: new S3Store({ client: s3Client({ maxAttempts: 1, requestTimeout: 60_000 }), bucket, prefix, retentionDays: settings.retentionDays }), prefix };
+  return { store: await s3Store(bucket, prefix, settings.retentionDays), prefix };
 }
 
 async function githubFor(root: string) {
