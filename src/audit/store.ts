@@ -4,7 +4,7 @@
 // finds it taken.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { ExternalError } from '../errors.js';
@@ -18,13 +18,44 @@ export interface AuditStore {
    * promise: callers still compare).
    */
   list(prefix: string, after?: string): Promise<string[]>;
-  /** the object's bytes, undefined when there is none */
-  read(key: string): Promise<Buffer | undefined>;
+  /**
+   * The objects directly under a folder-like prefix, sorted by key, each with the time the store
+   * wrote it (its own clock: S3's LastModified, a file's modification time) and, where the store
+   * keeps versions, every version and delete marker of the key, oldest first. A key whose newest
+   * version is a delete marker is listed too (list() does not show it): verify reports it.
+   */
+  objects(prefix: string): Promise<StoredObject[]>;
+  /** the object's bytes (of one version, where the store keeps versions), undefined when there is none */
+  read(key: string, versionId?: string): Promise<Buffer | undefined>;
   /**
    * Writes `body` at `key` unless something is there already. 'written': the key now holds these
    * bytes (written now, or by an earlier attempt); 'exists': it holds other bytes, left as they are.
    */
   writeOnce(key: string, body: Buffer, contentType: string): Promise<'written' | 'exists'>;
+}
+
+/** One version of a key in a store that keeps versions (S3 with versioning, which Object Lock requires). */
+export interface ObjectVersion {
+  versionId: string;
+  /** when the store wrote this version (or delete marker) */
+  storedAt: Date;
+  /** a delete marker: what a DELETE without a version id adds; the versions under it stay */
+  deleteMarker: boolean;
+}
+
+export interface StoredObject {
+  key: string;
+  /** when the store wrote the object's first version: what verify judges key validity and order by */
+  storedAt: Date;
+  /** every version and delete marker, oldest first; absent where the store keeps none (a folder) */
+  versions?: ObjectVersion[];
+}
+
+/** The version verify reads: the first one written (what Object Lock protects), when the key has more than one or a delete marker over it. */
+export function originalVersion(o: StoredObject): ObjectVersion | undefined {
+  const versions = o.versions ?? [];
+  if (versions.length < 2) return undefined;
+  return versions.find((v) => !v.deleteMarker);
 }
 
 const plainKey = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -52,6 +83,17 @@ export class DirectoryStore implements AuditStore {
       return names.filter((n) => !n.startsWith('.') && (last === undefined || n > last)).sort().map((n) => `${prefix}${n}`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ExternalError('filesystem', `list ${prefix} in ${this.location}`, (e as Error).message, { cause: e });
+    }
+  }
+
+  async objects(prefix: string): Promise<StoredObject[]> {
+    const keys = await this.list(prefix);
+    try {
+      // The file's modification time is this store's clock: a folder has no other (and its owner can
+      // change it: the demo's store is not evidence the way an S3 bucket under Object Lock is).
+      return keys.map((key) => ({ key, storedAt: statSync(this.path(key)).mtime }));
+    } catch (e) {
       throw new ExternalError('filesystem', `list ${prefix} in ${this.location}`, (e as Error).message, { cause: e });
     }
   }

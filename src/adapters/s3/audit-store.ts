@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExternalError } from '../../errors.js';
 import { retry, type RetryOptions } from '../retry.js';
-import type { AuditStore } from '../../audit/store.js';
+import type { AuditStore, StoredObject } from '../../audit/store.js';
 
 export interface S3StoreOptions {
   client: S3Client;
@@ -49,9 +49,22 @@ export class S3Store implements AuditStore {
     return keys.sort();
   }
 
-  async read(key: string): Promise<Buffer | undefined> {
+  async objects(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list s3://${this.o.bucket}/${prefix}`, () => this.o.client.send(new ListObjectsV2Command({
+        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}),
+      })));
+      for (const o of page.Contents ?? []) if (o.Key && o.LastModified) out.push({ key: o.Key, storedAt: o.LastModified });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async read(key: string, versionId?: string): Promise<Buffer | undefined> {
     try {
-      const r = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      const r = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
       return Buffer.from(await r.Body!.transformToByteArray());
     } catch (e) {
       if (status(e) === 404 || name(e) === 'NoSuchKey') return undefined;
