@@ -12,7 +12,7 @@ import { bundleHeads, firstParentLine, gitViewOf } from '../adapters/git/audit.j
 import type { AuditSettings } from './policy.js';
 import { bundleKey, decodeRecord, recordKey, seqOfKey } from './record.js';
 import { sha256Hex, type TrustedKey } from './sign.js';
-import type { AuditStore } from './store.js';
+import { originalVersion, type AuditStore, type StoredObject } from './store.js';
 import { buildIndex, viewOf, type IndexEntry, type TraceIndex, type TraceView } from './trace.js';
 import { verifyTrail, type BundleFact, type StoredRecord, type VerifyResult } from './verify.js';
 import type { SignatureAnswers, SignatureBatch, SignatureJob } from './verify-worker.js';
@@ -31,9 +31,10 @@ export interface TrailRequest {
   parallelFrom?: number;
 }
 
-export async function recordKeys(store: AuditStore, settings: AuditSettings): Promise<string[]> {
+/** The environment's record objects, with the store's times and versions, sorted by key (= by seq). */
+export async function recordObjects(store: AuditStore, settings: AuditSettings): Promise<StoredObject[]> {
   const folder = recordKey(settings.prefix, settings.environment, 0).replace(/[^/]+$/, '');
-  return (await store.list(folder)).filter((k) => seqOfKey(k) !== undefined);
+  return (await store.objects(folder)).filter((o) => seqOfKey(o.key) !== undefined);
 }
 
 /** Records are read, decoded and handed to the signature workers this many at a time. */
@@ -50,22 +51,30 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
   const concurrency = req.concurrency ?? 16;
   const lineRead = firstParentLine(req.root, req.rev);
   lineRead.catch(() => undefined); // awaited below; a failure then is the one reported
-  const keys = await recordKeys(store, settings);
-  const pool = keys.length >= (req.parallelFrom ?? parallelFrom) ? SignaturePool.start(settings.keys) : undefined;
+  const listed = await recordObjects(store, settings);
+  const pool = listed.length >= (req.parallelFrom ?? parallelFrom) ? SignaturePool.start(settings.keys) : undefined;
+  const bundleFolder = bundleKey(settings.prefix, settings.environment, 'x').replace(/[^/]+$/, '');
+  const bundleObjects = store.objects(bundleFolder).then((list) => new Map(list.filter((o) => o.key.endsWith('.bundle')).map((o) => [o.key, o])));
+  bundleObjects.catch(() => undefined); // awaited below
   try {
     const records: StoredRecord[] = [];
     const commits: string[] = [];
     const bundles = new Map<string, BundleFact>();
     let fromSeq = typeof req.since === 'number' ? req.since : req.since ? Infinity : 0;
-    for (let at = 0; at < keys.length; at += batchSize) {
-      const batch = await mapLimit(keys.slice(at, at + batchSize), concurrency, async (key): Promise<StoredRecord> => ({ key, seq: seqOfKey(key)!, bytes: (await store.read(key)) ?? Buffer.alloc(0) }));
+    for (let at = 0; at < listed.length; at += batchSize) {
+      // A key with several versions or a delete marker is read at its first version (what Object Lock protects); verify reports the rest.
+      const batch = await mapLimit(listed.slice(at, at + batchSize), concurrency, async (o): Promise<StoredRecord> => ({
+        key: o.key, seq: seqOfKey(o.key)!, bytes: (await store.read(o.key, originalVersion(o)?.versionId)) ?? Buffer.alloc(0),
+        storedAt: o.storedAt.getTime(), ...(o.versions ? { versions: o.versions } : {}),
+      }));
       const ids: string[] = [];
       const jobs: SignatureJob[] = [];
       const bundleKeys: string[] = [];
       for (const r of batch) {
         records.push(r);
         const d = (r.decoded = decodeRecord(r.bytes));
-        if (req.since instanceof Date && d.ok && fromSeq === Infinity && Date.parse(d.statement.predicate.recordedAt) >= req.since.getTime()) fromSeq = r.seq;
+        // --since is a time on the store's clock, as verify judges times.
+        if (req.since instanceof Date && d.ok && fromSeq === Infinity && (r.storedAt ?? Date.parse(d.statement.predicate.recordedAt)) >= req.since.getTime()) fromSeq = r.seq;
         if (r.seq < fromSeq || !d.ok) continue;
         commits.push(d.statement.predicate.git.commit);
         if (d.statement.predicate.git.bundle?.key) bundleKeys.push(d.statement.predicate.git.bundle.key);
@@ -78,17 +87,18 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
         }
       }
       if (pool && jobs.length) pool.submit(ids, jobs);
+      const inStore = await bundleObjects;
       await mapLimit(bundleKeys, concurrency, async (key) => {
-        const bytes = await store.read(key);
-        bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [] } : undefined);
+        const o = inStore.get(key);
+        const bytes = await store.read(key, o && originalVersion(o)?.versionId);
+        bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [], ...(o?.versions ? { versions: o.versions } : {}) } : undefined);
       });
     }
     // Bundles no record names: what a record's deletion leaves behind (or a mirror stopped between its two writes).
     const referenced = new Set(records.flatMap((r) => (r.decoded?.ok && r.decoded.statement.predicate.git?.bundle?.key ? [r.decoded.statement.predicate.git.bundle.key] : [])));
-    const bundleFolder = bundleKey(settings.prefix, settings.environment, 'x').replace(/[^/]+$/, '');
-    const orphans = await mapLimit((await store.list(bundleFolder)).filter((k) => k.endsWith('.bundle') && !referenced.has(k)), concurrency, async (key) => {
-      const bytes = await store.read(key);
-      return { key, heads: bytes ? bundleHeads(bytes) ?? [] : [] };
+    const orphans = await mapLimit([...(await bundleObjects).values()].filter((o) => !referenced.has(o.key)), concurrency, async (o) => {
+      const bytes = await store.read(o.key, originalVersion(o)?.versionId);
+      return { key: o.key, heads: bytes ? bundleHeads(bytes) ?? [] : [], ...(o.versions ? { versions: o.versions } : {}) };
     });
     const [git, signatures] = await Promise.all([lineRead.then((line) => gitViewOf(req.root, line, commits)), pool?.finish()]);
     return verifyTrail({

@@ -5,6 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type AuditPredicate, type AuditStatement, type Decoded, decodeRecord } from './record.js';
 import { algorithmOf, pae, publicKeyFrom, verifySignature, type TrustedKey } from './sign.js';
+import type { ObjectVersion } from './store.js';
 
 export interface StoredRecord {
   key: string;
@@ -13,6 +14,10 @@ export interface StoredRecord {
   bytes: Buffer;
   /** decodeRecord(bytes), when the caller has it already */
   decoded?: Decoded;
+  /** when the store wrote it (ms since the epoch, the store's clock): key validity and order are judged by it, not by the signer's recordedAt */
+  storedAt?: number;
+  /** the key's versions and delete markers, oldest first, where the store keeps them */
+  versions?: ObjectVersion[];
 }
 
 export interface CommitFact {
@@ -35,7 +40,7 @@ export interface GitView {
 }
 
 /** What the store holds at a bundle key: its digest and size and the commits its header names; undefined when absent. */
-export type BundleFact = { sha256: string; size: number; heads: string[] } | undefined;
+export type BundleFact = { sha256: string; size: number; heads: string[]; versions?: ObjectVersion[] } | undefined;
 
 export interface VerifyInput {
   environment: string;
@@ -51,7 +56,7 @@ export interface VerifyInput {
   /** judge records from this seq on; earlier ones only anchor the chain */
   fromSeq?: number;
   /** bundles in the store that no record names, with the commits each holds */
-  orphans?: Array<{ key: string; heads: string[] }>;
+  orphans?: Array<{ key: string; heads: string[]; versions?: ObjectVersion[] }>;
   /** signature checks done beforehand (on other threads), by `${seq}:${index}`; the rest are checked here */
   signatures?: Map<string, boolean>;
 }
@@ -99,7 +104,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   const error = (seq: number | undefined, commit: string | undefined, message: string) => findings.push({ severity: 'error', ...(seq !== undefined ? { seq } : {}), ...(commit ? { commit } : {}), message });
   const warn = (seq: number, commit: string | undefined, message: string) => findings.push({ severity: 'warning', seq, ...(commit ? { commit } : {}), message });
 
-  let previous: { seq: number; digest: string; recordedAt?: number; position?: number; commit?: string } | undefined;
+  let previous: { seq: number; digest: string; recordedAt?: number; storedAt?: number; position?: number; commit?: string } | undefined;
   /** the seq of the last record that moved the environment backwards: commits after it on main may be recorded again */
   let wentBack: number | undefined;
   let firstPosition: number | undefined;
@@ -118,7 +123,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const p = d.statement.predicate;
     const sigs = d.envelope.signatures;
     const introduced = introducedKeys(p.trust, keys, fail);
-    const valid = checkSignatures(sigs, d.payload, d.envelope.payloadType, introduced.size ? new Map([...keys, ...introduced]) : keys, Date.parse(p.recordedAt), skewMs,
+    const valid = checkSignatures(sigs, d.payload, d.envelope.payloadType, introduced.size ? new Map([...keys, ...introduced]) : keys, stored.storedAt ?? Date.parse(p.recordedAt), stored.storedAt !== undefined, skewMs,
       fail, environment,
       // the signature workers know only the keys verify started with
       (i) => (initialIds.has(sigs[i]?.keyid as string) ? input.signatures?.get(`${stored.seq}:${i}`) : undefined), input.keysFrom);
@@ -159,11 +164,12 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       // Only anchors the chain, but a key rotation in it still decides which keys sign later records.
       if (p.trust) signatures(stored, d, () => undefined);
       if (p.deployed?.direction === 'backwards') wentBack = stored.seq;
-      previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
+      previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(stored.storedAt !== undefined ? { storedAt: stored.storedAt } : {}), commit, ...(position.has(commit) ? { position: position.get(commit)! } : {}) };
       continue;
     }
     checked++;
     const where = `${label} (commit ${short(commit ?? '?')})`;
+    for (const m of versionFindings(`${label} (${stored.key})`, stored.versions)) error(stored.seq, commit, m);
 
     // Signatures: by a trusted key, within its validity, over exactly these payload bytes (and a
     // key rotation's new keys taken: signatures()).
@@ -214,12 +220,25 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
     const bf = b ? input.bundles.get(b.key) : undefined;
     if (!b) error(stored.seq, commit, `${where}: names no git bundle`);
     else if (!bf) error(stored.seq, commit, `${where}: bundle ${b.key} is missing from the store`);
-    else if (bf.sha256 !== b.sha256 || bf.size !== b.size) {
-      error(stored.seq, commit, `${where}: bundle ${b.key} has sha256 ${bf.sha256} (${bf.size} bytes), the record says ${b.sha256} (${b.size} bytes): the bundle was truncated or altered`);
-    } else if (!bf.heads.includes(commit)) error(stored.seq, commit, `${where}: bundle ${b.key} does not hold commit ${commit}`);
+    else {
+      for (const m of versionFindings(`bundle ${b.key}`, bf.versions)) error(stored.seq, commit, `${where}: ${m}`);
+      if (bf.sha256 !== b.sha256 || bf.size !== b.size) {
+        error(stored.seq, commit, `${where}: bundle ${b.key} has sha256 ${bf.sha256} (${bf.size} bytes), the record says ${b.sha256} (${b.size} bytes): the bundle was truncated or altered`);
+      } else if (!bf.heads.includes(commit)) error(stored.seq, commit, `${where}: bundle ${b.key} does not hold commit ${commit}`);
+    }
 
-    // Clocks: writers on different machines disagree a little; a large step back is worth a look.
-    if (previous?.recordedAt !== undefined && at < previous.recordedAt - skewMs) {
+    // Time: the store's clock, where it has one, is what counts; the signer's recordedAt is a claim
+    // that must agree with it (a leaked key cannot backdate a record into its validity).
+    if (stored.storedAt !== undefined) {
+      const gap = stored.storedAt - at;
+      if (Math.abs(gap) > skewMs) {
+        error(stored.seq, commit, `${where}: claims it was recorded at ${p.recordedAt}, but the store wrote it at ${new Date(stored.storedAt).toISOString()}, ${duration(Math.abs(gap))} ${gap > 0 ? 'later' : 'earlier'}: more than the allowed skew (${Math.round(skewMs / 1000)} s)${gap > 0 ? ': backdated?' : ''}`);
+      }
+      if (previous?.storedAt !== undefined && stored.storedAt < previous.storedAt) {
+        error(stored.seq, commit, `${where}: the store wrote it at ${new Date(stored.storedAt).toISOString()}, before record ${previous.seq} (${new Date(previous.storedAt).toISOString()}): records were not written in seq order`);
+      }
+    } else if (previous?.recordedAt !== undefined && at < previous.recordedAt - skewMs) {
+      // No store time: writers on different machines disagree a little; a large step back is worth a look.
       warn(stored.seq, commit, `${where}: recorded at ${p.recordedAt}, ${Math.round((previous.recordedAt - at) / 1000)} s before record ${previous.seq}: the writers' clocks disagree by more than the allowed skew (${Math.round(skewMs / 1000)} s); order follows seq`);
     }
     // SOC 2 CC8.1: approval by someone other than the author, or a declared emergency.
@@ -228,7 +247,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       warn(stored.seq, commit, `${where}: no approval by someone other than the author (${c.author || 'unknown'})${c.kind === 'direct' ? '; pushed to main without a pull request' : ''}`);
     }
     if (signedBy.length) verified.push({ seq: stored.seq, key: stored.key, digest: d.digest, keyids: signedBy, statement: d.statement });
-    previous = { seq: stored.seq, digest: d.digest, recordedAt: at, commit, ...(pos !== undefined ? { position: pos } : {}) };
+    previous = { seq: stored.seq, digest: d.digest, recordedAt: at, ...(stored.storedAt !== undefined ? { storedAt: stored.storedAt } : {}), commit, ...(pos !== undefined ? { position: pos } : {}) };
   }
 
   // Completeness: after the first judged record, every first-parent commit that changed what
@@ -249,6 +268,7 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
   // (the next mirror records the commit), but one holding a commit that is not on main any more is
   // what a deleted record leaves when main was rewound to hide it.
   for (const o of input.orphans ?? []) {
+    for (const m of versionFindings(`bundle ${o.key}`, o.versions)) findings.push({ severity: 'error', message: m });
     const gone = o.heads.filter((h) => !position.has(h));
     if (gone.length) findings.push({ severity: 'error', commit: gone[0]!, message: `bundle ${o.key} holds ${gone.map(short).join(', ')}, which no record names and which is not on main's first-parent line: a record was removed and main rewound?` });
     else findings.push({ severity: 'warning', message: `bundle ${o.key} is named by no record${o.heads.length ? ` (it holds ${o.heads.map(short).join(', ')}, on main)` : ''}: a mirror that stopped before writing its record leaves one; the next mirror records the commit` });
@@ -286,7 +306,7 @@ function introducedKeys(trust: AuditPredicate['trust'], keys: Map<string, Truste
 
 function checkSignatures(
   sigs: Array<{ keyid: string; sig: string }>, payload: Buffer, type: string, keys: Map<string, TrustedKey>,
-  at: number, skewMs: number, fail: (m: string) => void, environment: string, checked: (index: number) => boolean | undefined, keysFrom?: string,
+  at: number, fromStore: boolean, skewMs: number, fail: (m: string) => void, environment: string, checked: (index: number) => boolean | undefined, keysFrom?: string,
 ): string[] {
   if (!sigs.length) {
     fail('carries no signature');
@@ -306,12 +326,41 @@ function checkSignatures(
       continue;
     }
     if ((key.validFrom && at < key.validFrom.getTime() - skewMs) || (key.validUntil && at > key.validUntil.getTime() + skewMs)) {
-      fail(`signed by key ${JSON.stringify(s.keyid)} at ${new Date(at).toISOString()}, outside the key's validity (${key.validFrom?.toISOString() ?? 'always'} to ${key.validUntil?.toISOString() ?? 'now'})`);
+      const validity = `${key.validFrom?.toISOString() ?? 'always'} to ${key.validUntil?.toISOString() ?? 'now'}`;
+      fail(fromStore
+        ? `signed by key ${JSON.stringify(s.keyid)}, valid ${validity}, but the store wrote the record at ${new Date(at).toISOString()}: outside the key's validity`
+        : `signed by key ${JSON.stringify(s.keyid)} at ${new Date(at).toISOString()}, outside the key's validity (${validity})`);
       continue;
     }
     ok.push(key.id);
   }
   return ok;
+}
+
+/**
+ * What a key's versions say of tampering. Object Lock keeps every version it protects, but S3
+ * still lets anyone with s3:DeleteObject add a delete marker (a DELETE without a version id),
+ * which hides the object from listings and plain reads, and s3:PutObject write a new version over
+ * it: both are reported; verify reads the first version.
+ */
+export function versionFindings(what: string, versions: ObjectVersion[] | undefined): string[] {
+  if (!versions || versions.length < 2) return [];
+  const out: string[] = [];
+  const at = (v: ObjectVersion) => v.storedAt.toISOString();
+  const latest = versions[versions.length - 1]!;
+  for (const v of versions.slice(0, -1)) if (v.deleteMarker) out.push(`${what} was deleted at ${at(v)} (a delete marker) and written again`);
+  if (latest.deleteMarker) out.push(`${what} is hidden by a delete marker written at ${at(latest)} (a DELETE without a version id): it was deleted; verify read the version under it`);
+  const written = versions.filter((v) => !v.deleteMarker);
+  if (written.length > 1) out.push(`${what} was overwritten: ${written.length} versions, the first written at ${at(written[0]!)}, the newest at ${at(written[written.length - 1]!)}; verify read the first`);
+  return out;
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
 }
 
 function range(from: number, to: number): string {
