@@ -181,7 +181,7 @@ t.test('canary watch: a metric source that does not answer is an alert, never a 
 });
 
 t.test('audit: the regulator\'s question, answered from a verified trail', async (t) => {
-  const { demoKey, standardTrail } = await import('./audit/history.js');
+  const { demoKey, standardTrail, writtenAt } = await import('./audit/history.js');
   const dates = { GIT_AUTHOR_DATE: process.env.GIT_AUTHOR_DATE, GIT_COMMITTER_DATE: process.env.GIT_COMMITTER_DATE };
   const tr = await standardTrail({ mirror: false });
   Object.assign(process.env, dates);
@@ -192,8 +192,9 @@ t.test('audit: the regulator\'s question, answered from a verified trail', async
     // The gate report the checker wrote for the pull request, as it stood when it was merged.
     const report = join(tr.h.work, `report-${commit.slice(0, 7)}.md`);
     await runCli(['check', '--base', `${commit}^1`, '--head', `${commit}^2`, '--at', new Date(Date.parse(at) - 600_000).toISOString(), '--output', report, '-C', tr.h.repo.root], { env: s3.env });
-    const m = await runCli(['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', 'records', '--report', report, '--store', 'audit-store', '--key-file', demoKey.file, '-C', tr.h.repo.root],
-      { cwd: tr.h.work, env: { SOURCE_DATE_EPOCH: String(Date.parse(at) / 1000), GITHUB_REPOSITORY: 'acmerisk/release' } });
+    // The store's clock is the story's too (writtenAt stamps what the mirror wrote; S3 sets LastModified itself).
+    const m = await writtenAt(join(tr.h.work, 'audit-store'), at, () => runCli(['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', 'records', '--report', report, '--store', 'audit-store', '--key-file', demoKey.file, '-C', tr.h.repo.root],
+      { cwd: tr.h.work, env: { SOURCE_DATE_EPOCH: String(Date.parse(at) / 1000), GITHUB_REPOSITORY: 'acmerisk/release' } }));
     t.equal(m.code, 0, m.stderr);
   }
   const v = await runCli(['audit', 'verify', '--store', 'audit-store', '-C', tr.h.repo.root], { cwd: tr.h.work });

@@ -45,8 +45,12 @@ export interface ObjectVersion {
 
 export interface StoredObject {
   key: string;
-  /** when the store wrote the object's first version: what verify judges key validity and order by */
-  storedAt: Date;
+  /**
+   * when the store wrote the object's first version: what verify judges key validity and order
+   * by. Both stores here have a clock; one without leaves it out, and verify then falls back to
+   * the signers' claims (warning when they step back).
+   */
+  storedAt?: Date;
   /** every version and delete marker, oldest first; absent where the store keeps none (a folder) */
   versions?: ObjectVersion[];
 }

@@ -65,7 +65,7 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
       // A key with several versions or a delete marker is read at its first version (what Object Lock protects); verify reports the rest.
       const batch = await mapLimit(listed.slice(at, at + batchSize), concurrency, async (o): Promise<StoredRecord> => ({
         key: o.key, seq: seqOfKey(o.key)!, bytes: (await store.read(o.key, originalVersion(o)?.versionId)) ?? Buffer.alloc(0),
-        storedAt: o.storedAt.getTime(), ...(o.versions ? { versions: o.versions } : {}),
+        ...(o.storedAt ? { storedAt: o.storedAt.getTime() } : {}), ...(o.versions ? { versions: o.versions } : {}),
       }));
       const ids: string[] = [];
       const jobs: SignatureJob[] = [];

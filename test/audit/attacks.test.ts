@@ -2,24 +2,30 @@
 // by verify with a message that says exactly what is wrong.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { auditSettings } from '../../src/audit/policy.js';
 import { canonicalBytes, decodeRecord, envelopeBytes } from '../../src/audit/record.js';
 import { ed25519Signer, signEnvelope } from '../../src/audit/sign.js';
+import type { AuditStore, StoredObject } from '../../src/audit/store.js';
 import { verifyEnvironment } from '../../src/audit/trail.js';
 import { buildIndex, trace, viewOf } from '../../src/audit/trace.js';
-import { appendPolicy, auditSection, demoKey, mirrorCommit, setPin, standardTrail, type Trail } from './history.js';
+import { appendPolicy, auditSection, copyTrail, demoKey, mirrorCommit, setPin, standardTrail, type Trail } from './history.js';
 
 const verify = async (tr: Trail, rev = 'main') => verifyEnvironment({ root: tr.h.repo.root, rev, settings: await auditSettings(tr.h.repo.root, rev, 'production'), store: tr.store });
 const recordPath = (tr: Trail, seq: number) => join(tr.storeDir, `modelship/production/records/${String(seq).padStart(12, '0')}.dsse.json`);
 const short = (c: string) => c.slice(0, 12);
 const errors = (r: Awaited<ReturnType<typeof verify>>) => r.findings.filter((f) => f.severity === 'error').map((f) => f.message);
-/** The store's files are read-only (write once); an attacker with the disk makes them writable. */
+/**
+ * The store's files are read-only (write once); an attacker with the disk makes them writable,
+ * and puts the file's time back (a folder's clock is its owner's: S3's LastModified is not).
+ */
 const tamper = (file: string, fn: () => void) => {
   execFileSync('chmod', ['u+w', file, join(file, '..')]);
+  const was = existsSync(file) ? statSync(file).mtime : undefined;
   fn();
+  if (was && existsSync(file)) utimesSync(file, was, was);
 };
 
 t.test('a record edited in place: its signature fails, and the next record\'s prev no longer matches', async (t) => {
@@ -88,7 +94,7 @@ t.test('a record signed by a key the policy does not trust', async (t) => {
   t.same(errors(await verify(tr)), [`record 3 (commit ${short(tr.commits.chargeback)}): signed by unknown key "mallory-laptop" (not among policies/production.yaml audit.keys)`]);
   // The same forgery naming the trusted key's id does not verify either.
   const impostor = envelopeBytes(await signEnvelope(d.payload, ed25519Signer(mallory, demoKey.id)));
-  writeFileSync(file, impostor);
+  tamper(file, () => writeFileSync(file, impostor));
   t.same(errors(await verify(tr)), [`record 3 (commit ${short(tr.commits.chargeback)}): the signature by key "acme-audit-demo-2026" does not verify: the record was changed after it was signed`]);
 });
 
@@ -177,33 +183,44 @@ t.test('the bundles restore main up to the last record into an empty repository'
   t.equal(execFileSync('git', ['fsck', '--connectivity-only', '--no-dangling'], { cwd: empty, encoding: 'utf8' }), '');
 });
 
-t.test('clock skew between writers, and between writer and reader', async (t) => {
+t.test('time comes from the store: a writer\'s clock within the skew is tolerated, a claim beyond it and a store written out of order are errors', async (t) => {
   const tr = await standardTrail({ mirror: false });
   t.teardown(tr.cleanup);
   const { h, store, commits } = tr;
-  // The first writer's clock runs 3 hours fast; the second's is right; the third is a year ahead of every reader.
-  await mirrorCommit(h, store, commits.policy, { now: '2026-11-10T12:05:00Z' });
-  await mirrorCommit(h, store, commits.canary, { now: '2026-11-16T13:05:00Z' });
-  await mirrorCommit(h, store, commits.promote, { now: '2026-11-16T13:00:00Z' }); // stale clock: earlier than the record before
-  await mirrorCommit(h, store, commits.chargeback, { now: '2027-11-19T14:05:00Z' });
-  const r = await verify(tr);
-  t.same(errors(r), [], 'a writer ahead of the reader is not an error: verify never compares records with its own clock');
-  t.same(r.findings, [], 'a step back within the allowed skew (5m) is not reported');
-  // a writer whose clock is 10 minutes behind the one before it is reported, as a warning only
-  const tr2 = await standardTrail({ mirror: false });
-  t.teardown(tr2.cleanup);
-  await mirrorCommit(tr2.h, tr2.store, tr2.commits.policy, { now: '2026-11-10T09:05:00Z' });
-  await mirrorCommit(tr2.h, tr2.store, tr2.commits.canary, { now: '2026-11-16T10:05:00Z' });
-  await mirrorCommit(tr2.h, tr2.store, tr2.commits.promote, { now: '2026-11-16T09:55:00Z' });
-  const r2 = await verify(tr2, tr2.commits.promote);
-  t.equal(r2.ok, true);
-  t.same(r2.findings.map((f) => `${f.severity}: ${f.message}`), [
-    `warning: record 2 (commit ${short(tr2.commits.promote)}): recorded at 2026-11-16T09:55:00.000Z, 600 s before record 1: the writers' clocks disagree by more than the allowed skew (300 s); order follows seq`,
+  // The first writer's clock is right; the second runs 4 minutes fast (tolerated); the third 3 hours fast.
+  await mirrorCommit(h, store, commits.policy, { now: '2026-11-10T09:05:00Z' });
+  await mirrorCommit(h, store, commits.canary, { now: '2026-11-16T10:09:00Z', storedAt: '2026-11-16T10:05:00Z' });
+  t.same(errors(await verify(tr, commits.canary)), [], 'a writer 4 minutes off the store\'s clock is within the allowed skew (5m)');
+  await mirrorCommit(h, store, commits.promote, { now: '2026-11-18T13:01:00Z', storedAt: '2026-11-18T10:01:00Z' });
+  t.same(errors(await verify(tr, commits.promote)), [
+    `record 2 (commit ${short(commits.promote)}): claims it was recorded at 2026-11-18T13:01:00.000Z, but the store wrote it at 2026-11-18T10:01:00.000Z, 3 h earlier: more than the allowed skew (300 s)`,
+  ]);
+  // A folder's owner can set a file's time; S3 cannot be made to: verify still says when the store's own order contradicts seq.
+  await mirrorCommit(h, store, commits.chargeback, { now: '2026-11-18T09:00:00Z' });
+  t.same(errors(await verify(tr)).slice(1), [
+    `record 3 (commit ${short(commits.chargeback)}): the store wrote it at 2026-11-18T09:00:00.000Z, before record 2 (2026-11-18T10:01:00.000Z): records were not written in seq order`,
   ]);
   // trace orders by seq; readiness times from skewed writers never make time run backwards
-  const index = viewOf(buildIndex('production', r2.records));
+  const r = await verify(tr, commits.promote);
+  const index = viewOf(buildIndex('production', r.records));
   const a = trace(index, 'fraud-detector', new Date('2026-11-19T00:00:00Z'));
   t.match(a, { found: true, stable: { version: '2026.11.13-1', promotedBy: { seq: 2 } } });
+});
+
+t.test('without a store clock (a store that gives no write time), a writer\'s step back beyond the skew is a warning', async (t) => {
+  const tr = await standardTrail({ mirror: false });
+  t.teardown(tr.cleanup);
+  await mirrorCommit(tr.h, tr.store, tr.commits.policy, { now: '2026-11-10T09:05:00Z' });
+  await mirrorCommit(tr.h, tr.store, tr.commits.canary, { now: '2026-11-16T10:05:00Z' });
+  await mirrorCommit(tr.h, tr.store, tr.commits.promote, { now: '2026-11-16T09:55:00Z' });
+  const settings = await auditSettings(tr.h.repo.root, tr.commits.promote, 'production');
+  const timeless: AuditStore = { location: tr.store.location, list: (p, a) => tr.store.list(p, a), read: (k) => tr.store.read(k), writeOnce: (k, b) => tr.store.writeOnce(k, b),
+    objects: async (p) => (await tr.store.objects(p)).map(({ key }): StoredObject => ({ key })) };
+  const r2 = await verifyEnvironment({ root: tr.h.repo.root, rev: tr.commits.promote, settings, store: timeless });
+  t.equal(r2.ok, true);
+  t.same(r2.findings.map((f) => `${f.severity}: ${f.message}`), [
+    `warning: record 2 (commit ${short(tr.commits.promote)}): recorded at 2026-11-16T09:55:00.000Z, 600 s before record 1: the writers' clocks disagree by more than the allowed skew (300 s); order follows seq`,
+  ]);
 });
 
 t.test('a signing key outside its validity, beyond the allowed skew, is reported; within it, not', async (t) => {
@@ -216,7 +233,7 @@ t.test('a signing key outside its validity, beyond the allowed skew, is reported
   const tr2 = await standardTrail({ keys, mirror: false });
   t.teardown(tr2.cleanup);
   await mirrorCommit(tr2.h, tr2.store, tr2.commits.policy, { now: '2026-11-10T09:00:00Z' }); // 10 minutes before the key's validity
-  t.same(errors(await verify(tr2, tr2.commits.policy)), [`record 0 (commit ${short(tr2.commits.policy)}): signed by key "acme-audit-demo-2026" at 2026-11-10T09:00:00.000Z, outside the key's validity (2026-11-10T09:10:00.000Z to now)`]);
+  t.same(errors(await verify(tr2, tr2.commits.policy)), [`record 0 (commit ${short(tr2.commits.policy)}): signed by key "acme-audit-demo-2026", valid 2026-11-10T09:10:00.000Z to now, but the store wrote the record at 2026-11-10T09:00:00.000Z: outside the key's validity`]);
 });
 
 t.test('key rotation: records signed by the old key stay valid; the old key cannot sign after its end', async (t) => {
@@ -249,6 +266,14 @@ t.test('key rotation: records signed by the old key stay valid; the old key cann
     edit: (root) => setPin(root, 'production', 'fraud-detector', { version: '2026.11.06-1' }),
   });
   tr.h.deploy('production', late, '2026-12-01T09:01:00Z', ['fraud-detector']);
+  // The stolen key backdating its record into its validity: the store's clock says when it was written.
+  const backdated = copyTrail(tr);
+  t.teardown(backdated.cleanup);
+  await mirrorCommit(backdated.h, backdated.store, late, { now: '2026-11-24T09:02:00Z', storedAt: '2026-12-01T09:02:00Z' });
+  t.same(errors(await verify(backdated)), [
+    `record 5 (commit ${short(late)}): signed by key "acme-audit-demo-2026", valid 2026-11-01T00:00:00.000Z to 2026-11-25T09:00:00.000Z, but the store wrote the record at 2026-12-01T09:02:00.000Z: outside the key's validity`,
+    `record 5 (commit ${short(late)}): claims it was recorded at 2026-11-24T09:02:00.000Z, but the store wrote it at 2026-12-01T09:02:00.000Z, 7 days later: more than the allowed skew (300 s): backdated?`,
+  ]);
   await mirrorCommit(tr.h, tr.store, late, { now: '2026-12-01T09:02:00Z' });
-  t.same(errors(await verify(tr)), [`record 5 (commit ${short(late)}): signed by key "acme-audit-demo-2026" at 2026-12-01T09:02:00.000Z, outside the key's validity (2026-11-01T00:00:00.000Z to 2026-11-25T09:00:00.000Z)`]);
+  t.same(errors(await verify(tr)), [`record 5 (commit ${short(late)}): signed by key "acme-audit-demo-2026", valid 2026-11-01T00:00:00.000Z to 2026-11-25T09:00:00.000Z, but the store wrote the record at 2026-12-01T09:02:00.000Z: outside the key's validity`]);
 });

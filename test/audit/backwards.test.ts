@@ -4,7 +4,7 @@
 // and reports it as a backwards deployment, not tampering. An older commit without a deployment
 // record is refused loudly; a deployment record older than the chain's head writes nothing and says why.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { auditSettings } from '../../src/audit/policy.js';
@@ -97,7 +97,9 @@ t.test('a record marked backwards whose commit is not older than the one before:
   statement.predicate.deployed.direction = 'backwards';
   const signed = envelopeBytes(await signEnvelope(canonicalBytes(statement), ed25519Signer(readFileSync(demoKey.file, 'utf8'), demoKey.id)));
   execFileSync('chmod', ['u+w', file, join(file, '..')]);
+  const was = statSync(file).mtime;
   writeFileSync(file, signed);
+  utimesSync(file, was, was); // as if written then (a folder's times are its owner's)
   const r = await verify(tr);
   t.equal(r.ok, false);
   t.same(r.findings.filter((f) => f.severity === 'error').map((f) => f.message),

@@ -4,7 +4,7 @@
 // mirror into a write-once store. Dates are fixed and whole seconds, as git keeps them.
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,11 +129,11 @@ export function appendPolicy(root: string, environment: string, text: string): v
 }
 
 /** Mirrors `commit` of production into `store` the way `audit mirror` does, with facts from git. */
-export async function mirrorCommit(h: History, store: AuditStore, commit: string, options: { signer?: Signer; nextSigners?: Signer[]; now?: string; environment?: string; prefix?: string } = {}): Promise<MirrorResult> {
+export async function mirrorCommit(h: History, store: AuditStore, commit: string, options: { signer?: Signer; nextSigners?: Signer[]; now?: string; storedAt?: string; environment?: string; prefix?: string } = {}): Promise<MirrorResult> {
   const environment = options.environment ?? 'production';
   const settings: AuditSettings = await auditSettings(h.repo.root, commit, environment);
   if (options.prefix !== undefined) settings.prefix = options.prefix;
-  return mirror({
+  const result = await mirror({
     root: h.repo.root, environment, commit, settings, store,
     signer: options.signer ?? ed25519Signer(readFileSync(demoKey.file, 'utf8'), demoKey.id),
     ...(options.nextSigners ? { nextSigners: options.nextSigners } : {}),
@@ -148,6 +148,31 @@ export async function mirrorCommit(h: History, store: AuditStore, commit: string
     change: async (info, side) => ({ change: changeFromGit(info, side, settings.breakGlassReviewMs) }),
     ...(options.now ? { now: () => new Date(options.now!) } : {}),
   });
+  // The story's clock is the store's too: a folder store's write time is its files' mtime, which
+  // verify judges keys and order by, so what mirror wrote is stamped with the story's time
+  // (`storedAt`, when the store's clock and the writer's `now` are meant to disagree).
+  const storedAt = options.storedAt ?? options.now;
+  if (storedAt && store instanceof DirectoryStore) stampStoreTime(store, result.written.flatMap((w) => [w.key, w.bundle]), storedAt);
+  return result;
+}
+
+/**
+ * Runs `fn` (a CLI `audit mirror`, say) and gives every file it added to the folder store the
+ * story's time `at` as its write time: the store's clock, as S3 sets LastModified.
+ */
+export async function writtenAt<T>(storeDir: string, at: string, fn: () => Promise<T>): Promise<T> {
+  const files = (): string[] => (existsSync(storeDir) ? (readdirSync(storeDir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)) : []);
+  const before = new Set(files());
+  const result = await fn();
+  const t = new Date(at);
+  for (const f of files()) if (!before.has(f)) utimesSync(f, t, t);
+  return result;
+}
+
+/** Sets the write time of objects in a folder store (what S3's LastModified is to an S3 store). */
+export function stampStoreTime(store: DirectoryStore, keys: string[], at: string): void {
+  const t = new Date(at);
+  for (const k of keys) utimesSync(join(store.location, k), t, t);
 }
 
 export interface Trail {
@@ -182,10 +207,11 @@ process.once('exit', () => {
   for (const t of built) t.cleanup();
 });
 
-function copyTrail(template: Trail): Trail {
+/** A copy of a trail (repository, store, deployment records) to tamper with on its own. */
+export function copyTrail(template: Trail): Trail {
   const repo = copyReleaseRepo(template.h.repo);
   const work = mkdtempSync(join(tmpdir(), 'modelship-audit-'));
-  cpSync(template.h.work, work, { recursive: true });
+  cpSync(template.h.work, work, { recursive: true, preserveTimestamps: true });
   const storeDir = join(work, 'audit-store');
   return {
     h: new History(repo, work), store: new DirectoryStore(storeDir), storeDir, commits: { ...template.commits },

@@ -7,7 +7,7 @@ import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { startTestS3, type TestS3 } from '../helpers/s3.js';
 import { startKmsStandIn, type KmsStandIn } from '../../tools/sandbox/kms/server.js';
-import { demoKey, setPin, standardTrail, type Trail } from '../audit/history.js';
+import { demoKey, setPin, standardTrail, writtenAt, type Trail } from '../audit/history.js';
 
 const mirrorArgs = (tr: Trail, commit: string, store = tr.storeDir) => ['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', tr.h.recordDir, '--store', store, '--key-file', demoKey.file, '-C', tr.h.repo.root];
 const fixed = (at: string) => ({ SOURCE_DATE_EPOCH: String(Date.parse(at) / 1000) });
@@ -16,12 +16,12 @@ t.test('the demo: mirror each synced merge, verify, trace', async (t) => {
   const tr = await standardTrail({ mirror: false });
   t.teardown(tr.cleanup);
   const c = tr.commits;
-  const first = await runCli(mirrorArgs(tr, c.policy), { env: fixed('2026-11-10T09:05:00Z') });
+  const first = await writtenAt(tr.storeDir, '2026-11-10T09:05:00Z', () => runCli(mirrorArgs(tr, c.policy), { env: fixed('2026-11-10T09:05:00Z') }));
   t.equal(first.code, 0, first.stderr);
   t.equal(first.stdout, `production: 1 record written to ${tr.storeDir} (seq 0)\n`);
   t.match(first.stderr, `production: recorded seq 0 for ${c.policy.slice(0, 12)} (PR #10)`);
   for (const [commit, at] of [[c.canary, '2026-11-16T10:05:00Z'], [c.promote, '2026-11-18T10:05:00Z'], [c.chargeback, '2026-11-19T14:05:00Z']] as const) {
-    const r = await runCli(mirrorArgs(tr, commit), { env: fixed(at) });
+    const r = await writtenAt(tr.storeDir, at, () => runCli(mirrorArgs(tr, commit), { env: fixed(at) }));
     t.equal(r.code, 0, r.stderr);
   }
   const again = await runCli(mirrorArgs(tr, c.chargeback));
