@@ -17,7 +17,8 @@ import { noteSignerFor, noteVerifierFor, openNote, signNote, type NoteVerifier }
 import type { AuditSettings } from './policy.js';
 import { recordKey, seqOfKey } from './record.js';
 import { sha256Hex, type Signer, type TrustedKey } from './sign.js';
-import type { AuditStore } from './store.js';
+import { originalVersion, type AuditStore } from './store.js';
+import { versionFindings } from './verify.js';
 
 /** Where an environment's checkpoints are published: a store and the prefix inside it. */
 export interface CheckpointPlace {
@@ -39,13 +40,15 @@ const noteKey = (prefix: string, environment: string, size: number) => `${folder
 const rangeKey = (prefix: string, environment: string, size: number) => `${folder(prefix, environment)}${String(size).padStart(12, '0')}.range.json`;
 
 /** The newest checkpoint note published for the environment, unopened; undefined when there is none. */
-export async function latestCheckpoint(place: CheckpointPlace, environment: string): Promise<{ key: string; size: number; text: string } | undefined> {
-  const keys = (await place.store.list(folder(place.prefix, environment))).filter((k) => /\/\d{12}\.note$/.test(k));
-  const key = keys[keys.length - 1];
-  if (!key) return undefined;
-  const bytes = await place.store.read(key);
+export async function latestCheckpoint(place: CheckpointPlace, environment: string): Promise<{ key: string; size: number; text: string; tampering: string[] } | undefined> {
+  // Listed with versions: a delete marker over the newest checkpoint would otherwise make an older one the newest.
+  const notes = (await place.store.objects(folder(place.prefix, environment))).filter((o) => /\/\d{12}\.note$/.test(o.key));
+  const tampering = notes.flatMap((o) => versionFindings(`checkpoint ${o.key}`, o.versions));
+  const newest = notes[notes.length - 1];
+  if (!newest) return undefined;
+  const bytes = await place.store.read(newest.key, originalVersion(newest)?.versionId);
   if (!bytes) return undefined;
-  return { key, size: Number(/(\d{12})\.note$/.exec(key)![1]), text: bytes.toString('utf8') };
+  return { key: newest.key, size: Number(/(\d{12})\.note$/.exec(newest.key)![1]), text: bytes.toString('utf8'), tampering };
 }
 
 /** Verifiers for the trusted keys, one per distinct key (two ids for one key would make it ambiguous). */
@@ -150,7 +153,7 @@ export async function checkpointFindings(place: CheckpointPlace, settings: Pick<
   const latest = await latestCheckpoint(place, settings.environment);
   if (!latest) return { errors: [`no checkpoint of ${origin} in ${place.store.location}: nothing published vouches for the trail's newest records`] };
   const c = openCheckpoint(latest.text, origin, settings.keys);
-  if (typeof c === 'string') return { errors: [`checkpoint ${latest.key} does not verify: ${c}`] };
-  if (c.size !== latest.size) return { errors: [`checkpoint ${latest.key} says size ${c.size}, not the ${latest.size} its name says`] };
-  return { errors: checkAgainst(c, origin, digests), size: c.size };
+  if (typeof c === 'string') return { errors: [...latest.tampering, `checkpoint ${latest.key} does not verify: ${c}`] };
+  if (c.size !== latest.size) return { errors: [...latest.tampering, `checkpoint ${latest.key} says size ${c.size}, not the ${latest.size} its name says`] };
+  return { errors: [...latest.tampering, ...checkAgainst(c, origin, digests)], size: c.size };
 }
