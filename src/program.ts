@@ -192,7 +192,7 @@ Docs: README.md in the modelship repository.`);
     .option('--since <seq|time>', 'judge records from this seq, or from the first recorded at or after this time (earlier ones only anchor the chain)')
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
     .option('--checkpoints <dir|s3://bucket/prefix>', 'compare the trail with the newest checkpoint published here (pin it: default the policy\'s audit.checkpoints, read from --rev)')
-    .option('--trust-root <file...>', 'take each environment\'s store, checkpoints and keys from its trust root (audit trust-root), not from the policy at --rev')
+    .option('--trust-root <root...>', 'take each environment\'s store, checkpoints and keys from its trust root, not from the policy at --rev: a file or s3://bucket/key as audit trust-root prints it, or a KMS key ARN (with --env and --store)')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the result as JSON')
     .action(loadAudit);
@@ -204,7 +204,7 @@ Docs: README.md in the modelship repository.`);
     .requiredOption('--at <time>', 'the time, e.g. 2026-08-14T10:22:00Z')
     .option('--rev <rev>', 'read the policy from this revision (default: HEAD)')
     .option('--store <dir|s3://bucket/prefix>', 'read here instead of the policy\'s audit.store')
-    .option('--trust-root <file>', 'answer only from the trail and keys this trust root pins (audit trust-root), not the policy\'s')
+    .option('--trust-root <root>', 'answer only from the trail and keys this trust root pins, not the policy\'s: a file or s3://bucket/key (audit trust-root), or a KMS key ARN (with --store)')
     .option('--cache-dir <dir>', 'where to keep the trace index (default: .git/modelship-audit)')
     .option('--json', 'print the answer as JSON')
     .action(loadAudit);

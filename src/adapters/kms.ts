@@ -4,7 +4,7 @@
 // verify offline with the key's public half (GetPublicKey, DER SPKI), which is what the policy lists.
 
 import { createHash } from 'node:crypto';
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { KmsError } from '../errors.js';
 import type { Signer } from '../audit/sign.js';
 
@@ -47,12 +47,26 @@ export async function kmsSigner(o: KmsOptions, client: KMSClient = kmsClient(o))
   };
 }
 
+/**
+ * A key's public half and creation date as KMS reports them, for a verifier that pins the key
+ * (audit verify --trust-root <key ARN>). Needs kms:GetPublicKey and kms:DescribeKey only.
+ */
+export async function kmsPublicKey(keyId: string, client: KMSClient = kmsClient()): Promise<{ arn: string; publicKeyDer: Buffer; keySpec: string; keyUsage: string; createdAt: Date }> {
+  const [pub, described] = await Promise.all([
+    send(`read the public key of ${keyId}`, () => client.send(new GetPublicKeyCommand({ KeyId: keyId }))),
+    send(`describe ${keyId}`, () => client.send(new DescribeKeyCommand({ KeyId: keyId }))),
+  ]);
+  const m = described.KeyMetadata;
+  if (!m?.CreationDate) throw new KmsError(`describe ${keyId}`, 'KMS gave no creation date for the key');
+  return { arn: pub.KeyId!, publicKeyDer: Buffer.from(pub.PublicKey!), keySpec: pub.KeySpec ?? '?', keyUsage: pub.KeyUsage ?? '?', createdAt: m.CreationDate };
+}
+
 async function send<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     const name = (e as { name?: string }).name ?? 'error';
-    const hint = name === 'AccessDeniedException' ? 'the role needs kms:Sign and kms:GetPublicKey on the audit key'
+    const hint = name === 'AccessDeniedException' ? 'the role needs kms:Sign and kms:GetPublicKey on the audit key (a verifier: kms:GetPublicKey and kms:DescribeKey)'
       : name === 'NotFoundException' ? 'check the key id (MODELSHIP_AUDIT_KMS_KEY) and the region' : undefined;
     throw new KmsError(operation, `${name}: ${(e as Error).message}`, hint, { cause: e });
   }

@@ -11,13 +11,13 @@ import { auditLocation, auditSettings, defaultSkewMs, type AuditSettings } from 
 import { sha256Hex } from './sign.js';
 import type { MirrorResult } from './mirror.js';
 import type { CheckpointPlace } from './checkpoints.js';
-import type { TrustRoot } from './trust-root.js';
+import type { KeyRootContext, TrustRoot } from './trust-root.js';
 import type { Signer } from './sign.js';
 import { trustedSigner, type SigningKeySource } from './signer.js';
-import { DirectoryStore, type AuditStore } from './store.js';
+import { DirectoryStore, originalVersion, type AuditStore } from './store.js';
 import { trace, type TraceAnswer } from './trace.js';
 import { currentIndex, readIndexFile, refreshIndex, saveIndex, verifyEnvironment, type IndexSource } from './trail.js';
-import type { VerifyResult } from './verify.js';
+import { versionFindings, type VerifyResult } from './verify.js';
 import { readDeploymentRecord } from '../config/records.js';
 import type { Policy } from '../config/types.js';
 import type { DeploymentRecord } from '../model/deployments.js';
@@ -169,9 +169,9 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
   const rev = await resolveCommit(root, req.rev);
   const roots = new Map<string, { file: string; root: TrustRoot }>();
   if (req.trustRoots?.length) {
-    const { readTrustRoot } = await import('./trust-root.js');
+    const context = { ...(req.environments?.length === 1 ? { environment: req.environments[0]! } : {}), ...(req.store ? { store: req.store } : {}), ...(req.checkpoints ? { checkpoints: req.checkpoints } : {}) };
     for (const file of req.trustRoots) {
-      const r = readTrustRoot(file);
+      const r = await loadTrustRoot(file, context);
       if (roots.has(r.environment)) throw new UsageError(`two trust roots for ${r.environment}: ${roots.get(r.environment)!.file} and ${file}`);
       roots.set(r.environment, { file, root: r });
     }
@@ -223,8 +223,8 @@ export async function verifyTrails(req: VerifyFlowRequest, each: (v: VerifiedTra
  */
 async function traceUnderRoot(req: TraceFlowRequest, cacheDir: string): Promise<TraceAnswer> {
   const { root, environment } = req;
-  const { readTrustRoot, settingsUnderRoot } = await import('./trust-root.js');
-  const pinned = readTrustRoot(req.trustRoot!);
+  const { settingsUnderRoot } = await import('./trust-root.js');
+  const pinned = await loadTrustRoot(req.trustRoot!, { environment, ...(req.store ? { store: req.store } : {}) });
   if (pinned.environment !== environment) throw new UsageError(`the trust root ${req.trustRoot} is for ${pinned.environment}, not ${environment}`);
   const rev = await resolveCommit(root, req.rev);
   const { settings } = settingsUnderRoot(pinned, req.trustRoot!, await auditSettings(root, rev, environment).catch(() => undefined));
@@ -315,6 +315,33 @@ export async function auditedEnvironments(root: string, rev: string): Promise<st
     if (/^audit:/m.test(text)) out.push(n.slice(0, -5));
   }
   return out;
+}
+
+/**
+ * The trust root an auditor pinned (trust-root.ts): a file; an S3 object (s3://bucket/key) read
+ * at its first version, refused when anything was written or a delete marker put over it; or a
+ * KMS key ARN, whose public key and creation date KMS gives, with the store named beside it.
+ */
+async function loadTrustRoot(source: string, context: KeyRootContext): Promise<TrustRoot> {
+  const { keyTrustRoot, parseTrustRoot, readTrustRoot } = await import('./trust-root.js');
+  if (source.startsWith('arn:aws:kms:')) {
+    const { kmsPublicKey } = await import('../adapters/kms.js');
+    return keyTrustRoot(await kmsPublicKey(source), context, source);
+  }
+  if (source.startsWith('s3://')) {
+    const m = /^s3:\/\/([^/]+)\/(.*[^/])$/.exec(source);
+    if (!m) throw new UsageError(`the trust root ${JSON.stringify(source)} names no object: s3://bucket/key`);
+    const [, bucket, key] = m as unknown as [string, string, string];
+    const store = await s3Store(bucket, '', 1);
+    const object = (await store.objects(key.replace(/[^/]*$/, ''))).find((o) => o.key === key);
+    if (!object) throw new UsageError(`the trust root ${source} does not exist`);
+    const tampered = versionFindings(`the trust root ${source}`, object.versions);
+    if (tampered.length) throw new RefusedError(`${tampered.join('; ')}: a pinned trust root is written once, so it is not used`, 'ask who wrote it; pin the first version as a file');
+    const bytes = await store.read(key, originalVersion(object)?.versionId);
+    if (!bytes) throw new UsageError(`the trust root ${source} does not exist`);
+    return parseTrustRoot(bytes.toString('utf8'), source);
+  }
+  return readTrustRoot(source);
 }
 
 /** The AWS SDK loads only when the store is on S3: trace from a local index stays quick. */

@@ -6,6 +6,10 @@
 // (replace a key under its id, move the store to a trail of their own). What the policy at HEAD
 // says differently is reported beside the findings.
 //
+// The root is a file, an S3 object (s3://bucket/key: written once under Object Lock where the
+// auditor's account keeps it; a version over it or a delete marker is refused), or a KMS key ARN
+// (the key alone, with the store given beside it: --store).
+//
 // Format (JSON): { "format": "modelship-audit-trust-root/1", "environment": "production",
 //   "store": "s3://bucket/prefix", "checkpoints"?: "s3://bucket/prefix",
 //   "keys": [{ "id", "algorithm", "publicKey", "validFrom", "validUntil"? }] }
@@ -45,6 +49,46 @@ export function readTrustRoot(file: string): TrustRoot {
   } catch (e) {
     throw new UsageError(`cannot read the trust root ${file}: ${(e as Error).message}`);
   }
+  return parseTrustRoot(text, file);
+}
+
+/** What a trust root that is a KMS key pins besides the key: the trail it vouches for (--env, --store, --checkpoints). */
+export interface KeyRootContext {
+  environment?: string;
+  store?: string;
+  checkpoints?: string;
+}
+
+/** The public half of a KMS signing key, as KMS itself reports it (GetPublicKey, DescribeKey). */
+export interface KmsPublicKey {
+  arn: string;
+  publicKeyDer: Buffer;
+  keySpec: string;
+  keyUsage: string;
+  createdAt: Date;
+}
+
+/**
+ * A KMS key as the trust root: the auditor pins the key (its ARN), KMS says its public half and
+ * since when it exists (the key's creation date is its validFrom: nothing it signed can be
+ * older). The key pins no store, so the trail's store must be given with it.
+ */
+export function keyTrustRoot(key: KmsPublicKey, ctx: KeyRootContext, source: string): TrustRoot {
+  if (!ctx.environment) throw new UsageError(`the trust root ${source} is a KMS key: name the environment it signs for with --env`);
+  if (!ctx.store || !s3Uri.test(ctx.store)) {
+    throw new UsageError(`the trust root ${source} is a KMS key, which pins no store: pin the trail's location too with --store s3://bucket/prefix${ctx.store ? ` (found ${JSON.stringify(ctx.store)})` : ''}`);
+  }
+  if (key.keySpec !== 'ECC_NIST_P256' || key.keyUsage !== 'SIGN_VERIFY') {
+    throw new UsageError(`the trust root ${source} is a ${key.keySpec} key for ${key.keyUsage}; audit records are signed with ECC_NIST_P256 keys for SIGN_VERIFY`);
+  }
+  return {
+    format: trustRootFormat, environment: ctx.environment, store: ctx.store, ...(ctx.checkpoints?.startsWith('s3://') ? { checkpoints: ctx.checkpoints } : {}),
+    keys: [{ id: key.arn, algorithm: 'ecdsa-p256-sha256', publicKey: key.publicKeyDer.toString('base64'), validFrom: key.createdAt.toISOString() }],
+  };
+}
+
+/** Checks the text of a trust root (from a file or an S3 object named `source`). */
+export function parseTrustRoot(text: string, file: string): TrustRoot {
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCli } from '../helpers/cli.js';
 import { startTestS3, type TestS3 } from '../helpers/s3.js';
 import { startKmsStandIn, type KmsStandIn } from '../../tools/sandbox/kms/server.js';
@@ -153,6 +154,47 @@ t.test('production shape: S3 with Object Lock and KMS, from the policy, through 
   const down = await runCli(['audit', 'verify', '-C', tr.h.repo.root], { env: { ...s3.env, MODELSHIP_S3_ENDPOINT: 'http://127.0.0.1:9' } });
   t.equal(down.code, 3);
   t.match(down.stderr, /^error: s3: list s3:\/\/acme-audit\/modelship\/production\/records\/: /);
+});
+
+t.test('trust roots outside the repository: a KMS key ARN with the store beside it, an S3 object', async (t) => {
+  let s3: TestS3 | undefined;
+  let kms: KmsStandIn | undefined;
+  t.teardown(async () => { await s3?.stop(); await kms?.stop(); });
+  s3 = await startTestS3(['acme-audit', 'acme-audit-roots']);
+  kms = await startKmsStandIn({ aliases: ['alias/modelship-audit'] });
+  const key = kms.keys[0]!;
+  const tr = await standardTrail({ mirror: false, keys: [{ id: key.arn, algorithm: 'ecdsa-p256-sha256', publicKey: key.publicKeyDer.toString('base64'), validFrom: '2026-11-01T00:00:00Z' }] });
+  t.teardown(tr.cleanup);
+  const root = tr.h.repo.root;
+  const env = { ...s3.env, MODELSHIP_KMS_ENDPOINT: kms.url };
+  for (const commit of [tr.commits.policy, tr.commits.canary]) {
+    const r = await runCli(['audit', 'mirror', '--env', 'production', '--rev', commit, '--record-dir', tr.h.recordDir, '-C', root], { env: { ...env, MODELSHIP_AUDIT_KMS_KEY: 'alias/modelship-audit' } });
+    t.equal(r.code, 0, r.stderr);
+  }
+  const verify = (...args: string[]) => runCli(['audit', 'verify', ...args, '--rev', tr.commits.canary, '--cache-dir', join(tr.h.work, 'cache'), '-C', root], { env });
+  // The key as KMS knows it: its public half, and its creation date as the start of its validity.
+  let v = await verify('--trust-root', key.arn, '--env', 'production', '--store', 's3://acme-audit/modelship');
+  t.equal(v.code, 0, v.stdout + v.stderr);
+  t.match(v.stdout, `signatures by ${key.arn}`);
+  t.ok(kms.requests.some((r) => r.target === 'TrentService.DescribeKey'), 'the creation date comes from KMS');
+  v = await verify('--trust-root', key.arn, '--env', 'production');
+  t.match(v, { code: 2, stderr: `error: the trust root ${key.arn} is a KMS key, which pins no store: pin the trail's location too with --store s3://bucket/prefix\n` });
+  // Another key pinned: the records are not its.
+  const other = kms.createKey();
+  v = await verify('--trust-root', other.arn, '--env', 'production', '--store', 's3://acme-audit/modelship');
+  t.equal(v.code, 1);
+  t.match(v.stdout, `error: record 0 (commit ${tr.commits.policy.slice(0, 12)}): signed only by ${key.arn}, which the record itself introduces: not trusted`);
+  t.match(v.stdout, `error: record 1 (commit ${tr.commits.canary.slice(0, 12)}): signed by unknown key "${key.arn}" (not among the keys the trust root ${other.arn} pins)`);
+
+  // The trust root as an object in the auditor's bucket.
+  const pinned = await runCli(['audit', 'trust-root', '--env', 'production', '--rev', tr.commits.canary, '-C', root]);
+  await s3.client.send(new PutObjectCommand({ Bucket: 'acme-audit-roots', Key: 'release/production.json', Body: pinned.stdout }));
+  v = await verify('--trust-root', 's3://acme-audit-roots/release/production.json');
+  t.equal(v.code, 0, v.stdout + v.stderr);
+  v = await verify('--trust-root', 's3://acme-audit-roots/release/staging.json');
+  t.match(v, { code: 2, stderr: 'error: the trust root s3://acme-audit-roots/release/staging.json does not exist\n' });
+  v = await verify('--trust-root', 's3://acme-audit-roots/');
+  t.match(v, { code: 2, stderr: 'error: the trust root "s3://acme-audit-roots/" names no object: s3://bucket/key\n' });
 });
 
 t.test('a real sync\'s deployment record is what the mirror signs', async (t) => {

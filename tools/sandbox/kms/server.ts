@@ -1,6 +1,6 @@
 // A loopback stand-in for AWS KMS's asymmetric signing, for the demo and the tests: it speaks the
 // KMS JSON 1.1 protocol (POST /, X-Amz-Target: TrentService.<Operation>, blobs as base64) for
-// GetPublicKey and Sign with ECC_NIST_P256 keys, and answers errors the way KMS does
+// GetPublicKey, DescribeKey and Sign with ECC_NIST_P256 keys, and answers errors the way KMS does
 // ({"__type": "NotFoundException", "message": ...}). GetPublicKey returns the DER SPKI, as KMS does.
 // What it does not do: check SigV4 signatures (it only requires an AWS4-HMAC-SHA256
 // Authorization header), key policies, grants, other key specs or algorithms, CloudTrail.
@@ -17,6 +17,8 @@ export interface KmsKey {
   publicKeyDer: Buffer;
   enabled: boolean;
   private: KeyObject;
+  /** KeyMetadata.CreationDate */
+  createdAt: Date;
 }
 
 export interface KmsRequest {
@@ -31,8 +33,8 @@ export interface KmsStandIn {
   url: string;
   keys: KmsKey[];
   requests: KmsRequest[];
-  /** adds a P-256 signing key, optionally with an alias (alias/name) */
-  createKey(alias?: string): KmsKey;
+  /** adds a P-256 signing key, optionally with an alias (alias/name) and a creation date (default now) */
+  createKey(alias?: string, createdAt?: Date): KmsKey;
   stop(): Promise<void>;
 }
 
@@ -42,12 +44,12 @@ const region = 'us-east-1';
 export async function startKmsStandIn(options: { aliases?: string[]; port?: number } = {}): Promise<KmsStandIn> {
   const keys: KmsKey[] = [];
   const requests: KmsRequest[] = [];
-  const createKey = (alias?: string): KmsKey => {
+  const createKey = (alias?: string, createdAt = new Date()): KmsKey => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const keyId = randomUUID();
     const key: KmsKey = {
       keyId, arn: `arn:aws:kms:${region}:${account}:key/${keyId}`, aliases: alias ? [alias] : [],
-      publicKeyDer: publicKey.export({ format: 'der', type: 'spki' }), enabled: true, private: privateKey,
+      publicKeyDer: publicKey.export({ format: 'der', type: 'spki' }), enabled: true, private: privateKey, createdAt,
     };
     keys.push(key);
     return key;
@@ -88,6 +90,19 @@ export async function startKmsStandIn(options: { aliases?: string[]; port?: numb
         return reply(200, {
           KeyId: key!.arn, PublicKey: key!.publicKeyDer.toString('base64'), KeySpec: 'ECC_NIST_P256', CustomerMasterKeySpec: 'ECC_NIST_P256',
           KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'],
+        });
+      }
+      if (target === 'TrentService.DescribeKey') {
+        // DescribeKey works on disabled keys too (Enabled false, KeyState Disabled) and returns
+        // KeyMetadata with CreationDate as epoch seconds in the JSON protocol
+        // (docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html, API_KeyMetadata.html).
+        if (!key) return fail(400, 'NotFoundException', `Key '${String(body.KeyId)}' does not exist`);
+        return reply(200, {
+          KeyMetadata: {
+            AWSAccountId: account, KeyId: key.keyId, Arn: key.arn, CreationDate: key.createdAt.getTime() / 1000, Enabled: key.enabled,
+            KeyState: key.enabled ? 'Enabled' : 'Disabled', KeyManager: 'CUSTOMER', Origin: 'AWS_KMS', KeyUsage: 'SIGN_VERIFY',
+            KeySpec: 'ECC_NIST_P256', CustomerMasterKeySpec: 'ECC_NIST_P256', SigningAlgorithms: ['ECDSA_SHA_256'], MultiRegion: false, Description: '',
+          },
         });
       }
       if (target === 'TrentService.Sign') {
