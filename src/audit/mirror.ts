@@ -167,7 +167,8 @@ async function mirrorOnce(req: MirrorRequest): Promise<MirrorResult | 'raced'> {
       lineage: await lineageAt(root, c, pins),
     };
     // A commit that changed the environment's audit keys: the record lists them, and is signed by each new one too.
-    const trust = await trustChange(root, environment, c, prev?.commit ?? info.parents[0]);
+    // The genesis (seq 0) always names the keys the trail starts with, whatever the commit changed.
+    const trust = await trustChange(root, environment, c, seq === 0 ? undefined : prev?.commit ?? info.parents[0]);
     const added = trust ? trust.added : [];
     if (trust) predicate.trust = { keys: trust.keys };
     const more = (req.nextSigners ?? []).filter((s) => added.includes(s.keyid));

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { mirrorTrail, traceModel, trustRootAt, verifyTrails } from '../../src/audit/flows.js';
+import { decodeRecord } from '../../src/audit/record.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { readTrustRoot } from '../../src/audit/trust-root.js';
@@ -172,4 +173,19 @@ t.test('audit mirror --next-key-file countersigns the rotation record; a next ke
   const envelope = JSON.parse(readFileSync(join(tr.storeDir, result.written[0]!.key), 'utf8')) as { signatures: Array<{ keyid: string }> };
   t.same(envelope.signatures.map((x) => x.keyid), [demoKey.id, 'acme-audit-2027'], 'signed by the current key and the new one');
   t.same(lines.filter((l) => /without (its|their) signature/.test(l)), [], 'nothing left unsigned');
+});
+
+t.test('the genesis names the keys the trail starts with, even when the trail starts after the policy did', async (t) => {
+  const tr = await standardTrail({ mirror: false });
+  t.teardown(tr.cleanup);
+  // Switched on at the canary: the policy's keys were already there, so the commit changed no key.
+  await mirrorCommit(tr.h, tr.store, tr.commits.canary, { now: '2026-11-16T10:05:00Z' });
+  await mirrorCommit(tr.h, tr.store, tr.commits.promote, { now: '2026-11-18T10:05:00Z' });
+  const statement = (seq: number) => {
+    const d = decodeRecord(readFileSync(join(tr.storeDir, `modelship/production/records/${String(seq).padStart(12, '0')}.dsse.json`)));
+    if (!d.ok) throw new Error(d.reason);
+    return d.statement;
+  };
+  t.same(statement(0).predicate.trust, { keys: [{ id: demoKey.id, algorithm: 'ed25519', publicKey: demoKey.publicKey, validFrom: '2026-11-01T00:00:00Z' }] });
+  t.equal(statement(1).predicate.trust, undefined, 'later records list keys only when they change');
 });
