@@ -15,7 +15,8 @@
 //   "keys": [{ "id", "algorithm", "publicKey", "validFrom", "validUntil"? }] }
 
 import { readFileSync } from 'node:fs';
-import { UsageError, ValidationError, type Problem } from '../errors.js';
+import { UsageError, ValidationError } from '../errors.js';
+import { loadDocument } from '../config/load.js';
 import type { AuditPolicy } from '../config/types.js';
 import { settingsFrom, type AuditSettings } from './policy.js';
 
@@ -31,7 +32,6 @@ export interface TrustRoot {
 
 /** common.schema.json's s3Uri */
 const s3Uri = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\s]*)?$/;
-const environmentName = /^[a-z][a-z0-9-]{0,39}$/;
 
 /** The trust root of the policy's audit section (what `audit trust-root` prints). */
 export function trustRootOf(environment: string, audit: AuditPolicy): TrustRoot {
@@ -87,34 +87,18 @@ export function keyTrustRoot(key: KmsPublicKey, ctx: KeyRootContext, source: str
   };
 }
 
-/** Checks the text of a trust root (from a file or an S3 object named `source`). */
+/**
+ * Checks the text of a trust root (from a file or an S3 object named `file`) against
+ * trust-root.schema.json: every problem with its line, column and field, what was expected and
+ * what was found; then that each key parses and is of its algorithm.
+ */
 export function parseTrustRoot(text: string, file: string): TrustRoot {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError([problem(file, '', `not JSON: ${(e as Error).message}`, 'a trust root as `modelship audit trust-root` prints it')]);
-  }
-  const problems: Problem[] = [];
-  const r = (data && typeof data === 'object' && !Array.isArray(data) ? data : {}) as Record<string, unknown>;
-  if (r.format !== trustRootFormat) problems.push(problem(file, 'format', 'not a modelship trust root', JSON.stringify(trustRootFormat), JSON.stringify(r.format)));
-  if (typeof r.environment !== 'string' || !environmentName.test(r.environment)) problems.push(problem(file, 'environment', 'not an environment name', 'an environment name', JSON.stringify(r.environment)));
-  if (typeof r.store !== 'string' || !s3Uri.test(r.store)) problems.push(problem(file, 'store', 'not an S3 location', 's3://bucket/prefix', JSON.stringify(r.store)));
-  if (r.checkpoints !== undefined && (typeof r.checkpoints !== 'string' || !s3Uri.test(r.checkpoints))) problems.push(problem(file, 'checkpoints', 'not an S3 location', 's3://bucket/prefix', JSON.stringify(r.checkpoints)));
-  const keys = Array.isArray(r.keys) ? r.keys : [];
-  if (!keys.length) problems.push(problem(file, 'keys', 'no key', 'at least one trusted key', JSON.stringify(r.keys)));
-  keys.forEach((k, i) => {
-    const key = (k && typeof k === 'object' ? k : {}) as Record<string, unknown>;
-    for (const field of ['id', 'algorithm', 'publicKey', 'validFrom'] as const) {
-      if (typeof key[field] !== 'string' || !key[field]) problems.push(problem(file, `keys.${i}.${field}`, `missing ${field}`, 'a string', JSON.stringify(key[field])));
-    }
-    if (key.algorithm !== undefined && key.algorithm !== 'ed25519' && key.algorithm !== 'ecdsa-p256-sha256') problems.push(problem(file, `keys.${i}.algorithm`, 'unknown algorithm', 'ed25519 or ecdsa-p256-sha256', JSON.stringify(key.algorithm)));
-    for (const field of ['validFrom', 'validUntil'] as const) {
-      if (typeof key[field] === 'string' && Number.isNaN(Date.parse(key[field] as string))) problems.push(problem(file, `keys.${i}.${field}`, 'not a time', 'an RFC 3339 time', JSON.stringify(key[field])));
-    }
-  });
-  if (problems.length) throw new ValidationError(problems);
-  const root = r as unknown as TrustRoot;
+  // Read as JSON whatever the name (an S3 key or a file may end otherwise): JSON is what `audit trust-root` prints.
+  const named = file.endsWith('.json') ? file : `${file}#.json`;
+  const { loaded, problems } = loadDocument<TrustRoot>(named, Buffer.from(text, 'utf8'), 'trust-root');
+  const errors = problems.filter((p) => p.severity === 'error').map((p) => ({ ...p, file }));
+  if (!loaded || errors.length) throw new ValidationError(errors, `the trust root ${file}: ${ValidationError.summarize(errors)}`);
+  const root = loaded.data;
   settingsFrom(file, root.environment, { store: root.store, retentionDays: 365, keys: root.keys }, undefined); // each key parses and is of its algorithm
   return root;
 }
@@ -143,6 +127,3 @@ export function settingsUnderRoot(root: TrustRoot, file: string, policy: AuditSe
   return { settings: { ...(policy ?? {}), ...pinned, ...(policy ? { skewMs: policy.skewMs } : {}), file: policy?.file ?? pinned.file, keysFrom: `the trust root ${file}` }, differences };
 }
 
-function problem(file: string, path: string, message: string, expected?: string, found?: string): Problem {
-  return { file, line: 0, col: 0, path, message, severity: 'error', ...(expected ? { expected } : {}), ...(found ? { found } : {}) };
-}

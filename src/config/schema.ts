@@ -8,7 +8,7 @@ import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../errors.js';
 import type { ParsedText, PathSegment } from './yaml.js';
 
-export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'repository' | 'run-metadata' | 'validation-report' | 'deployment-record';
+export type SchemaName = 'model' | 'version' | 'environment' | 'policy' | 'repository' | 'run-metadata' | 'validation-report' | 'deployment-record' | 'trust-root';
 
 const schemaFiles: Record<SchemaName | 'common', string> = {
   common: 'common.schema.json',
@@ -20,6 +20,7 @@ const schemaFiles: Record<SchemaName | 'common', string> = {
   'run-metadata': 'run-metadata.schema.json',
   'validation-report': 'validation-report.schema.json',
   'deployment-record': 'deployment-record.schema.json',
+  'trust-root': 'trust-root.schema.json',
 };
 
 /** Where the schema files live: src/config/schemas, reached the same way from src/ and from dist/. */

@@ -12,6 +12,7 @@ import { decodeRecord } from '../../src/audit/record.js';
 import { ed25519Signer } from '../../src/audit/sign.js';
 import { DirectoryStore } from '../../src/audit/store.js';
 import { readTrustRoot } from '../../src/audit/trust-root.js';
+import { ValidationError } from '../../src/errors.js';
 import { demoKey, mirrorCommit, scratchDir, standardTrail } from './history.js';
 
 const short = (c: string) => c.slice(0, 12);
@@ -69,23 +70,6 @@ t.test('a key replaced under its id and the store moved: verify from HEAD is foo
   const ask = (store: string) => traceModel({ root: tr.h.repo.root, rev: 'main', environment: 'production', model: 'fraud-detector', at: new Date('2026-11-19T12:00:00Z'), store, trustRoot: rootFile, cacheDir: join(dir, 'trace-cache'), log: () => undefined });
   await t.rejects(ask(elsewhere), { message: `the audit trail of production does not verify under the trust root ${rootFile} (${forgedUnderRoot.errors.length} problems): trace answers only from a verified trail` });
   await t.rejects(ask(tr.storeDir), { message: /^the audit trail of production does not verify under the trust root .* \(1 problems\)/ }, 'nor the genuine one while the attack is on main unrecorded');
-});
-
-t.test('a trust root file that is not one says what is wrong, field by field', async (t) => {
-  const dir = scratchDir(t, 'trust-root');
-  const file = join(dir, 'root.json');
-  writeFileSync(file, JSON.stringify({ format: 'modelship-audit-trust-root/1', environment: 'Production', store: 'https://x', keys: [{ id: 'k', algorithm: 'rsa', publicKey: 'AAAA', validFrom: 'yesterday' }] }));
-  t.throws(() => readTrustRoot(file), {
-    name: 'ValidationError',
-    problems: [
-      { file, path: 'environment', message: 'not an environment name', found: '"Production"' },
-      { file, path: 'store', message: 'not an S3 location', expected: 's3://bucket/prefix', found: '"https://x"' },
-      { file, path: 'keys.0.algorithm', message: 'unknown algorithm', expected: 'ed25519 or ecdsa-p256-sha256', found: '"rsa"' },
-      { file, path: 'keys.0.validFrom', message: 'not a time', found: '"yesterday"' },
-    ],
-  });
-  writeFileSync(file, '{ not json');
-  t.throws(() => readTrustRoot(file), { name: 'ValidationError', problems: [{ file, path: '', message: /^not JSON: / }] });
 });
 
 t.test('trace under a trust root answers from the genuine trail, verified under the pinned keys', async (t) => {
@@ -188,4 +172,23 @@ t.test('the genesis names the keys the trail starts with, even when the trail st
   };
   t.same(statement(0).predicate.trust, { keys: [{ id: demoKey.id, algorithm: 'ed25519', publicKey: demoKey.publicKey, validFrom: '2026-11-01T00:00:00Z' }] });
   t.equal(statement(1).predicate.trust, undefined, 'later records list keys only when they change');
+});
+
+t.test('a trust root that is not one is refused with the line, column, field, what was expected and what was found', async (t) => {
+  const dir = scratchDir(t, 'trust-root-bad');
+  const file = join(dir, 'production.trust-root.json');
+  writeFileSync(file, JSON.stringify({
+    format: 'modelship-audit-trust-root/2', environment: 'production', store: 'https://acme-audit/modelship',
+    keys: [{ id: demoKey.id, algorithm: 'rsa', publicKey: demoKey.publicKey, validFrom: 'yesterday' }],
+  }, null, 2));
+  const e = (() => { try { readTrustRoot(file); } catch (x) { return x as ValidationError; } return undefined; })();
+  t.ok(e instanceof ValidationError);
+  t.same(e!.problems.map((p) => `${p.file}:${p.line}:${p.col}  ${p.path}  ${p.message}`), [
+    `${file}:2:13  format  expected "modelship-audit-trust-root/1", found the string "modelship-audit-trust-root/2"`,
+    `${file}:4:12  store  expected an S3 URI (s3://bucket/key), found the string "https://acme-audit/modelship"`,
+    `${file}:8:20  keys[0].algorithm  expected one of "ecdsa-p256-sha256", "ed25519"; found the string "rsa"`,
+    `${file}:10:20  keys[0].validFrom  expected an RFC 3339 timestamp such as 2026-11-20T14:02:11Z, found the string "yesterday"`,
+  ]);
+  writeFileSync(file, '{"format": "modelship-audit-trust-root/1",');
+  t.throws(() => readTrustRoot(file), { name: 'ValidationError', problems: [{ file, line: 1, message: /JSON/ }] });
 });

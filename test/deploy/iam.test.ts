@@ -21,6 +21,8 @@ const actionOf: Record<string, string[]> = {
   GetPublicKeyCommand: ['kms:GetPublicKey'],
 };
 const readCommands = new Set(['ListObjectsV2Command', 'GetObjectCommand', 'HeadObjectCommand']);
+/** Calls an auditor makes with its own role (audit verify), which the agent's code never reaches. */
+const auditorOnly = new Set(['DescribeKeyCommand']);
 
 const source = (file: string) => readFileSync(join(projectRoot, file), 'utf8');
 const commandsIn = (text: string) => [...new Set([...text.matchAll(/new (\w+Command)\(/g)].map((m) => m[1]!))].sort();
@@ -39,7 +41,8 @@ function needed(): Map<string, string> {
   add(commandsIn(audit), 'src/adapters/s3/audit-store.ts');
   // A PutObject with Object Lock headers also needs s3:PutObjectRetention (S3 API reference, PutObject, x-amz-object-lock-mode).
   if (/ObjectLockMode/.test(audit)) out.set('s3:PutObjectRetention', 'PutObjectCommand with ObjectLockMode in src/adapters/s3/audit-store.ts');
-  add(commandsIn(source('src/adapters/kms.ts')), 'src/adapters/kms.ts');
+  // DescribeKey is the auditor's (kmsPublicKey: a KMS key as verify's trust root), never the agent's.
+  add(commandsIn(source('src/adapters/kms.ts')).filter((c) => !auditorOnly.has(c)), 'src/adapters/kms.ts');
   add(commandsIn(source('src/adapters/s3/store.ts')).filter((c) => readCommands.has(c)), 'src/adapters/s3/store.ts (reads)');
   return out;
 }
