@@ -131,7 +131,7 @@ t.test('production shape: S3 with Object Lock and KMS, from the policy, through 
   let s3: TestS3 | undefined;
   let kms: KmsStandIn | undefined;
   t.teardown(async () => { await s3?.stop(); await kms?.stop(); });
-  s3 = await startTestS3(['acme-audit']);
+  s3 = await startTestS3(['acme-audit'], { versioned: ['acme-audit'] }); // versioned, as Object Lock requires
   kms = await startKmsStandIn({ aliases: ['alias/modelship-audit'] });
   const key = kms.keys[0]!;
   const tr = await standardTrail({ mirror: false, keys: [{ id: key.arn, algorithm: 'ecdsa-p256-sha256', publicKey: key.publicKeyDer.toString('base64'), validFrom: '2026-11-01T00:00:00Z' }] });
