@@ -5,6 +5,8 @@
 // Lock does not stop: a DELETE without a version id (a delete marker over the newest record) and a
 // PUT of other bytes over a record (a new version over it).
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { S3Store } from '../../src/adapters/s3/audit-store.js';
 import { s3Client } from '../../src/adapters/s3/store.js';
@@ -110,6 +112,22 @@ t.test('listing versions refused (403): the error says what verify needs', async
   t.equal((e as ExternalError).details.hint, 'verify needs s3:ListBucketVersions on the audit bucket and s3:GetObjectVersion on its objects (it lists every version and delete marker, and reads a record\'s first version)');
 });
 
+t.test('a truncated ListObjectVersions page that names no next marker is an error, not an endless loop', async (t) => {
+  // An S3-compatible server that says "more" but not where from: answered by a few lines here.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      '<Name>acme-audit</Name><Prefix>m/</Prefix><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>' +
+      '<Version><Key>m/a</Key><VersionId>v1</VersionId><IsLatest>true</IsLatest><LastModified>2026-11-10T09:05:00.000Z</LastModified><ETag>"x"</ETag><Size>1</Size></Version></ListVersionsResult>'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const st = new S3Store({ client: s3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxAttempts: 1 }), bucket: 'acme-audit', prefix: 'm', retentionDays: 2555, backoffMs: 5 });
+  const e = await st.objects('m/').catch((x: unknown) => x);
+  t.ok(e instanceof ExternalError && e.exitCode === 3);
+  t.equal((e as Error).message, 's3: list s3://acme-audit/m/: a truncated page without a new NextKeyMarker (after key "", version "")');
+});
+
 /** The standard trail's four records mirrored to a versioned S3 of its own, each at its story time (S3's LastModified agrees with the record's recordedAt). */
 async function trailOnVersionedS3(t: Test): Promise<{ s3: TestS3; tr: Trail; key: (seq: number) => string }> {
   const own = await startTestS3(['acme-audit'], { versioned: ['acme-audit'] });
@@ -169,6 +187,18 @@ t.test('audit verify on S3: a version written over a record (PUT without If-None
   t.equal(v.stdout, 'production: FAILED: 1 problem in 4 records\n' +
     `  error: record 1 (${key(1)}) was overwritten: 2 versions, the first written at 2026-11-16T10:04:20.000Z, the newest at 2026-11-21T12:00:00.000Z; verify read the first\n`,
   'no broken signature or chain: the first version was read, and record 2\'s prev matches it');
+});
+
+t.test('audit verify on S3: a delete marker over a record\'s git bundle is tampering too; the bundle under it is read', async (t) => {
+  const { s3: own, tr } = await trailOnVersionedS3(t);
+  const bundle = `modelship/production/bundles/${tr.commits.promote}.bundle`; // record 2's
+  t.ok((await own.keys('acme-audit')).includes(bundle));
+  own.server.versions!.now = () => new Date('2026-11-27T08:00:00Z');
+  await own.client.send(new DeleteObjectCommand({ Bucket: 'acme-audit', Key: bundle }));
+  const v = await verifyCli(own, tr);
+  t.equal(v.code, 1, v.stderr);
+  t.equal(v.stdout, 'production: FAILED: 1 problem in 4 records\n' +
+    `  error: record 2 (commit ${tr.commits.promote.slice(0, 12)}): bundle ${bundle} is hidden by a delete marker written at 2026-11-27T08:00:00.000Z (a DELETE without a version id): it was deleted; verify read the version under it\n`);
 });
 
 t.test('audit verify on S3: a record key holding only a delete marker says there is nothing to read', async (t) => {
