@@ -108,6 +108,21 @@ t.test('listing versions refused (403): the error says what verify needs', async
   t.equal((e as ExternalError).details.hint, 'verify needs s3:ListBucketVersions on the audit bucket and s3:GetObjectVersion on its objects (it lists every version and delete marker, and reads a record\'s first version)');
 });
 
+t.test('reading a version refused (403): the error names the version and says what verify needs', async (t) => {
+  restore(t);
+  const st = store();
+  const key = `${folderOf(st)}000000000000.dsse.json`;
+  await st.writeOnce(key, Buffer.from('record 0'), 'application/json');
+  const [o] = await st.objects(folderOf(st));
+  const id = o!.versions![0]!.versionId;
+  s3.fault = (r) => (r.operation === 'GetObject' && r.query.has('versionId') ? { status: 403, code: 'AccessDenied' } : 'pass');
+  const e = await st.read(key, id).catch((x: unknown) => x);
+  t.ok(e instanceof ExternalError && e.exitCode === 3);
+  t.equal((e as ExternalError).message, `s3: read s3://acme-audit/${key} (version ${id}): AccessDenied (HTTP 403): injected by the test`);
+  t.equal((e as ExternalError).details.hint, 'verify needs s3:ListBucketVersions on the audit bucket and s3:GetObjectVersion on its objects (it lists every version and delete marker, and reads a record\'s first version)');
+  t.equal((await st.read(key))?.toString(), 'record 0', 'a plain read is not refused');
+});
+
 t.test('a truncated ListObjectVersions page that names no next marker is an error, not an endless loop', async (t) => {
   // An S3-compatible server that says "more" but not where from: answered by a few lines here.
   const server = createServer((req, res) => {
