@@ -39,10 +39,17 @@ function folder(prefix: string, environment: string): string {
 const noteKey = (prefix: string, environment: string, size: number) => `${folder(prefix, environment)}${String(size).padStart(12, '0')}.note`;
 const rangeKey = (prefix: string, environment: string, size: number) => `${folder(prefix, environment)}${String(size).padStart(12, '0')}.range.json`;
 
-/** The newest checkpoint note published for the environment, unopened; undefined when there is none. */
-export async function latestCheckpoint(place: CheckpointPlace, environment: string): Promise<{ key: string; size: number; text: string; tampering: string[] } | undefined> {
-  // Listed with versions: a delete marker over the newest checkpoint would otherwise make an older one the newest.
-  const notes = (await place.store.objects(folder(place.prefix, environment))).filter((o) => /\/\d{12}\.note$/.test(o.key));
+/**
+ * The newest checkpoint note published for the environment, unopened; undefined when there is
+ * none. verify lists with versions (`versions: true`: a delete marker over the newest checkpoint
+ * would otherwise make an older one the newest, and tampering is named); mirror, which writes
+ * the next one and whose role cannot list versions, lists the current keys only.
+ */
+export async function latestCheckpoint(place: CheckpointPlace, environment: string, versions = false): Promise<{ key: string; size: number; text: string; tampering: string[] } | undefined> {
+  const listed = versions
+    ? await place.store.objects(folder(place.prefix, environment))
+    : (await place.store.list(folder(place.prefix, environment))).map((key) => ({ key, versions: undefined }));
+  const notes = listed.filter((o) => /\/\d{12}\.note$/.test(o.key));
   const tampering = notes.flatMap((o) => versionFindings(`checkpoint ${o.key}`, o.versions));
   const newest = notes[notes.length - 1];
   if (!newest) return undefined;
@@ -150,7 +157,7 @@ async function storedRange(place: CheckpointPlace, environment: string, c: Check
  */
 export async function checkpointFindings(place: CheckpointPlace, settings: Pick<AuditSettings, 'bucket' | 'prefix' | 'environment' | 'keys'>, digests: readonly string[]): Promise<{ errors: string[]; size?: number }> {
   const origin = checkpointOrigin(settings);
-  const latest = await latestCheckpoint(place, settings.environment);
+  const latest = await latestCheckpoint(place, settings.environment, true);
   if (!latest) return { errors: [`no checkpoint of ${origin} in ${place.store.location}: nothing published vouches for the trail's newest records`] };
   const c = openCheckpoint(latest.text, origin, settings.keys);
   if (typeof c === 'string') return { errors: [...latest.tampering, `checkpoint ${latest.key} does not verify: ${c}`] };

@@ -17,7 +17,7 @@ import { trustedSigner, type SigningKeySource } from './signer.js';
 import { DirectoryStore, originalVersion, type AuditStore } from './store.js';
 import { trace, type TraceAnswer } from './trace.js';
 import { currentIndex, readIndexFile, refreshIndex, saveIndex, verifyEnvironment, type IndexSource } from './trail.js';
-import { versionFindings, type VerifyResult } from './verify.js';
+import type { VerifyResult } from './verify.js';
 import { readDeploymentRecord } from '../config/records.js';
 import type { Policy } from '../config/types.js';
 import type { DeploymentRecord } from '../model/deployments.js';
@@ -335,8 +335,13 @@ async function loadTrustRoot(source: string, context: KeyRootContext): Promise<T
     const store = await s3Store(bucket, '', 1);
     const object = (await store.objects(key.replace(/[^/]*$/, ''))).find((o) => o.key === key);
     if (!object) throw new UsageError(`the trust root ${source} does not exist`);
-    const tampered = versionFindings(`the trust root ${source}`, object.versions);
-    if (tampered.length) throw new RefusedError(`${tampered.join('; ')}: a pinned trust root is written once, so it is not used`, 'ask who wrote it; pin the first version as a file');
+    const versions = object.versions ?? [];
+    if (versions.length > 1) {
+      const markers = versions.filter((v) => v.deleteMarker).length;
+      const written = versions.length - markers;
+      throw new RefusedError(`the trust root ${source} holds ${written} version${written === 1 ? '' : 's'}${markers ? ` and ${markers} delete marker${markers === 1 ? '' : 's'}` : ''} (the newest written at ${versions[versions.length - 1]!.storedAt.toISOString()}): a pinned trust root is written once, so it is not used`,
+        'ask who wrote over it; pin its first version as a file');
+    }
     const bytes = await store.read(key, originalVersion(object)?.versionId);
     if (!bytes) throw new UsageError(`the trust root ${source} does not exist`);
     return parseTrustRoot(bytes.toString('utf8'), source);

@@ -153,7 +153,10 @@ export function verifyTrail(input: VerifyInput): VerifyResult {
       error(previous.seq + 1, undefined, `${range(previous.seq + 1, stored.seq - 1)} missing: the chain jumps from ${previous.seq} to ${stored.seq}`);
     }
     if (!d.ok) {
-      if (judged) error(stored.seq, undefined, `${label} (${stored.key}) is unreadable: ${d.reason}`);
+      const markers = stored.versions?.length && stored.versions.every((v) => v.deleteMarker) ? stored.versions : undefined;
+      // A key with only delete markers: a DELETE without a version id of a key that held nothing (or whose versions were removed) adds one all the same.
+      if (judged && markers) error(stored.seq, undefined, `${label} (${stored.key}) has no version to read, only ${markers.length === 1 ? 'a delete marker' : `${markers.length} delete markers`} written at ${markers.map((v) => v.storedAt.toISOString()).join(', ')} (a DELETE without a version id)`);
+      else if (judged) error(stored.seq, undefined, `${label} (${stored.key}) is unreadable: ${d.reason}`);
       previous = { seq: stored.seq, digest: d.digest };
       continue;
     }

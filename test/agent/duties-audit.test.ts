@@ -28,7 +28,10 @@ const savedEnv = { ...process.env };
 
 let s3: TestS3;
 t.before(async () => {
-  s3 = await startTestS3(['acme-audit']);
+  // The audit bucket is versioned, as Object Lock requires; S3's clock is the story's (the duty's
+  // `now`), so LastModified agrees with each record's recordedAt, as verify checks.
+  s3 = await startTestS3(['acme-audit'], { versioned: ['acme-audit'] });
+  s3.server.versions!.now = () => new Date('2026-11-20T10:05:00Z');
   // The store is reached through the AWS SDK's default chain, as in the cluster (IRSA there).
   Object.assign(process.env, s3.env);
 });

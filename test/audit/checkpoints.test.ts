@@ -41,6 +41,9 @@ t.test('published after a mirror, once per size; verify says the trail extends i
   const note = readFileSync(join(dir, first.key), 'utf8');
   t.match(note, /^acme-audit\/modelship\/production\n4\n[A-Za-z0-9+/]{43}=\n\n— acme-audit\/modelship\/production [A-Za-z0-9+/]+={0,2}\n$/, 'a C2SP checkpoint, signed under its origin');
   t.same(await publishCheckpoint({ place, records: tr.store, settings, signer }), { ...first, written: false }, 'nothing new: nothing written');
+  // mirror's role cannot list versions (deploy/aws/agent-policy.json): publishing never asks for them.
+  const noVersions = (store: DirectoryStore): DirectoryStore => Object.assign(Object.create(store) as DirectoryStore, { objects: () => Promise.reject(new Error('ListObjectVersions: AccessDenied')) });
+  t.same(await publishCheckpoint({ place: { ...place, store: noVersions(place.store as DirectoryStore) }, records: noVersions(tr.store), settings, signer }), { ...first, written: false });
   const v = await verify(tr, dir);
   t.same(v, { ok: true, errors: [], checkpoint: { store: dir, size: 4 } });
 });

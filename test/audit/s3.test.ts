@@ -1,5 +1,6 @@
-// The audit store on S3 through the real AWS SDK against s3rver. s3rver ignores Object Lock,
-// checksums and If-None-Match, so every write is also checked as sent (tests/audit/s3-guard.ts),
+// The audit store on S3 through the real AWS SDK against s3rver, its bucket versioned as Object
+// Lock requires (tools/sandbox/s3-versions.ts; versions and delete markers: s3-versions.test.ts).
+// s3rver ignores Object Lock, checksums and If-None-Match, so every write is also checked as sent (tests/audit/s3-guard.ts),
 // and the store's own rule (look before writing, read back after) is tested with the condition
 // ignored. Faults: writes failing half-way, answers lost after the write landed, racing mirrors.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -16,7 +17,7 @@ import { startGuard, type S3Guard } from './s3-guard.js';
 let s3: TestS3;
 let guard: S3Guard;
 t.before(async () => {
-  s3 = await startTestS3(['acme-audit']);
+  s3 = await startTestS3(['acme-audit'], { versioned: ['acme-audit'] });
   guard = await startGuard(s3.server.endpoint, s3.client);
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' });
 });
@@ -128,13 +129,19 @@ t.test('409 ConditionalRequestConflict (a concurrent write of the key in flight)
 
 t.test('two mirrors racing leave one record per seq', async (t) => {
   const { tr, store, prefix } = await trailOnS3(t);
+  // S3's clock (the versioning layer's) at the story's times, so LastModified agrees with each record's recordedAt.
+  const versions = s3.server.versions!;
+  t.teardown(() => (versions.now = () => new Date()));
+  versions.now = () => new Date('2026-11-10T09:05:00Z');
   await mirrorCommit(tr.h, store, tr.commits.policy, { now: '2026-11-10T09:05:00Z', prefix });
   // Same commit, different clocks (so different bytes): one record.
+  versions.now = () => new Date('2026-11-16T10:05:00Z');
   const [a, b] = await Promise.all([
     mirrorCommit(tr.h, store, tr.commits.canary, { now: '2026-11-16T10:05:00Z', prefix }),
     mirrorCommit(tr.h, s3Store({ retentionDays: 2555 }, prefix), tr.commits.canary, { now: '2026-11-16T10:05:01Z', prefix }),
   ]);
   t.equal(a.written.length + b.written.length, 1, 'one of them wrote seq 1, the other found it');
+  versions.now = () => new Date();
   // Different commits racing from the same head: the later one also covers the earlier, and they agree on one chain.
   const [c, d] = await Promise.all([
     mirrorCommit(tr.h, store, tr.commits.promote, { prefix }),

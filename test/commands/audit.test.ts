@@ -132,7 +132,7 @@ t.test('production shape: S3 with Object Lock and KMS, from the policy, through 
   let s3: TestS3 | undefined;
   let kms: KmsStandIn | undefined;
   t.teardown(async () => { await s3?.stop(); await kms?.stop(); });
-  s3 = await startTestS3(['acme-audit']);
+  s3 = await startTestS3(['acme-audit'], { versioned: ['acme-audit'] }); // versioned, as Object Lock requires
   kms = await startKmsStandIn({ aliases: ['alias/modelship-audit'] });
   const key = kms.keys[0]!;
   const tr = await standardTrail({ mirror: false, keys: [{ id: key.arn, algorithm: 'ecdsa-p256-sha256', publicKey: key.publicKeyDer.toString('base64'), validFrom: '2026-11-01T00:00:00Z' }] });
@@ -160,7 +160,7 @@ t.test('trust roots outside the repository: a KMS key ARN with the store beside 
   let s3: TestS3 | undefined;
   let kms: KmsStandIn | undefined;
   t.teardown(async () => { await s3?.stop(); await kms?.stop(); });
-  s3 = await startTestS3(['acme-audit', 'acme-audit-roots']);
+  s3 = await startTestS3(['acme-audit', 'acme-audit-roots'], { versioned: ['acme-audit', 'acme-audit-roots'] }); // versioned, as Object Lock requires
   kms = await startKmsStandIn({ aliases: ['alias/modelship-audit'] });
   const key = kms.keys[0]!;
   const tr = await standardTrail({ mirror: false, keys: [{ id: key.arn, algorithm: 'ecdsa-p256-sha256', publicKey: key.publicKeyDer.toString('base64'), validFrom: '2026-11-01T00:00:00Z' }] });
@@ -191,6 +191,11 @@ t.test('trust roots outside the repository: a KMS key ARN with the store beside 
   await s3.client.send(new PutObjectCommand({ Bucket: 'acme-audit-roots', Key: 'release/production.json', Body: pinned.stdout }));
   v = await verify('--trust-root', 's3://acme-audit-roots/release/production.json');
   t.equal(v.code, 0, v.stdout + v.stderr);
+  // Written over (a bucket policy that let someone PutObject there): refused, not read.
+  s3.server.versions!.now = () => new Date('2027-01-15T09:00:00Z'); // later than the root's first version (written now)
+  await s3.client.send(new PutObjectCommand({ Bucket: 'acme-audit-roots', Key: 'release/production.json', Body: pinned.stdout.replace(key.publicKeyDer.toString('base64'), other.publicKeyDer.toString('base64')) }));
+  v = await verify('--trust-root', 's3://acme-audit-roots/release/production.json');
+  t.match(v, { code: 1, stderr: 'error: the trust root s3://acme-audit-roots/release/production.json holds 2 versions (the newest written at 2027-01-15T09:00:00.000Z): a pinned trust root is written once, so it is not used\nhint: ask who wrote over it; pin its first version as a file\n' });
   v = await verify('--trust-root', 's3://acme-audit-roots/release/staging.json');
   t.match(v, { code: 2, stderr: 'error: the trust root s3://acme-audit-roots/release/staging.json does not exist\n' });
   v = await verify('--trust-root', 's3://acme-audit-roots/');

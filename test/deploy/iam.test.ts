@@ -3,6 +3,10 @@
 // or shorten its Object Lock retention. The calls are read from the code itself: every
 // `new <X>Command(` of the audit store and the KMS adapter, and the read calls of the S3 store
 // (its writes are `register`'s, run by the training role, never by the agent).
+// deploy/aws/auditor-policy.json, the auditor's (who runs `audit verify` and `trace`): read-only,
+// exactly the read calls of the audit store, versions included (verify lists every version and
+// delete marker with ListObjectVersions and reads a record's first version by its id).
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -14,13 +18,20 @@ interface PolicyDocument { Version: string; Statement: Statement[] }
 /** The IAM action each SDK command needs (docs.aws.amazon.com/service-authorization: Amazon S3, AWS KMS). */
 const actionOf: Record<string, string[]> = {
   ListObjectsV2Command: ['s3:ListBucket'],
+  ListObjectVersionsCommand: ['s3:ListBucketVersions'],
   GetObjectCommand: ['s3:GetObject'],
   HeadObjectCommand: ['s3:GetObject'], // HEAD is authorized as GetObject
   PutObjectCommand: ['s3:PutObject'],
   SignCommand: ['kms:Sign'],
   GetPublicKeyCommand: ['kms:GetPublicKey'],
 };
-const readCommands = new Set(['ListObjectsV2Command', 'GetObjectCommand', 'HeadObjectCommand']);
+const readCommands = new Set(['ListObjectsV2Command', 'ListObjectVersionsCommand', 'GetObjectCommand', 'HeadObjectCommand']);
+/**
+ * Calls of the audit store only verify makes (objects(), and read() of a version): the agent
+ * mirrors and never verifies, so its role lacks them (the test below checks that only verify's
+ * readers call objects()).
+ */
+const verifyOnly = new Set(['ListObjectVersionsCommand']);
 /** Calls an auditor makes with its own role (audit verify), which the agent's code never reaches. */
 const auditorOnly = new Set(['DescribeKeyCommand']);
 
@@ -38,7 +49,7 @@ function needed(): Map<string, string> {
     }
   };
   const audit = source('src/adapters/s3/audit-store.ts');
-  add(commandsIn(audit), 'src/adapters/s3/audit-store.ts');
+  add(commandsIn(audit).filter((c) => !verifyOnly.has(c)), 'src/adapters/s3/audit-store.ts');
   // A PutObject with Object Lock headers also needs s3:PutObjectRetention (S3 API reference, PutObject, x-amz-object-lock-mode).
   if (/ObjectLockMode/.test(audit)) out.set('s3:PutObjectRetention', 'PutObjectCommand with ObjectLockMode in src/adapters/s3/audit-store.ts');
   // DescribeKey is the auditor's (kmsPublicKey: a KMS key as verify's trust root), never the agent's.
@@ -50,7 +61,17 @@ function needed(): Map<string, string> {
 const forbidden = /^(s3:Delete|s3:BypassGovernanceRetention$|s3:PutBucketObjectLockConfiguration$|s3:PutObjectLegalHold$|s3:PutBucketVersioning$|s3:PutLifecycleConfiguration$|s3:PutBucketPolicy$|s3:DeleteBucketPolicy$|kms:ScheduleKeyDeletion$|kms:DisableKey$|kms:PutKeyPolicy$)|\*/;
 
 /** What is wrong with the policy: missing or extra actions, deletes or retention changes, wildcards. */
-export function review(policy: PolicyDocument): string[] {
+/** What the auditor's code reads: every read call of the audit store, and s3:GetObjectVersion where it reads a version by its id. */
+export function auditorNeeds(): Map<string, string> {
+  const out = new Map<string, string>();
+  const audit = source('src/adapters/s3/audit-store.ts');
+  for (const c of commandsIn(audit).filter((x) => readCommands.has(x))) for (const a of actionOf[c]!) out.set(a, `${c} in src/adapters/s3/audit-store.ts`);
+  // A GetObject with a VersionId is authorized as s3:GetObjectVersion (Service Authorization Reference, Amazon S3 actions).
+  if (/GetObjectCommand\(\{[^}]*VersionId/.test(audit)) out.set('s3:GetObjectVersion', 'GetObjectCommand with VersionId in src/adapters/s3/audit-store.ts');
+  return out;
+}
+
+export function review(policy: PolicyDocument, need: Map<string, string> = needed(), whose = 'the agent'): string[] {
   const problems: string[] = [];
   if (policy.Version !== '2012-10-17') problems.push(`Version must be "2012-10-17", found ${JSON.stringify(policy.Version)}`);
   const granted = new Set<string>();
@@ -66,9 +87,8 @@ export function review(policy: PolicyDocument): string[] {
       granted.add(a);
     }
   }
-  const need = needed();
   for (const [a, why] of need) if (!granted.has(a)) problems.push(`missing ${a} (${why})`);
-  for (const a of granted) if (!need.has(a)) problems.push(`extra ${a}: no call in the agent's code needs it`);
+  for (const a of granted) if (!need.has(a)) problems.push(`extra ${a}: no call in ${whose}'s code needs it`);
   return problems;
 }
 
@@ -107,4 +127,26 @@ t.test('a policy that deletes, unlocks, uses a wildcard or lacks a call fails, s
     'extra s3:BypassGovernanceRetention: no call in the agent\'s code needs it',
     'extra s3:*: no call in the agent\'s code needs it',
   ]);
+});
+
+t.test('the auditor\'s IAM policy: read-only, the versions included, exactly what verify and trace read', async (t) => {
+  const auditor = JSON.parse(source('deploy/aws/auditor-policy.json')) as PolicyDocument;
+  t.same([...auditorNeeds().keys()].sort(), ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions']);
+  t.same(review(auditor, auditorNeeds(), 'the auditor'), []);
+  t.same(auditor.Statement.find((s) => s.Sid === 'AuditTrailList')!.Action, ['s3:ListBucket', 's3:ListBucketVersions']);
+  t.same(auditor.Statement.find((s) => s.Sid === 'AuditTrailRead')!.Resource, ['arn:aws:s3:::acme-audit-trail/modelship/*']);
+  // Without the versions, verify could not see a delete marker or a version over a record.
+  const blind = structuredClone(auditor);
+  for (const s of blind.Statement) s.Action = [s.Action].flat().filter((a) => a !== 's3:ListBucketVersions' && a !== 's3:GetObjectVersion');
+  t.same(review(blind, auditorNeeds(), 'the auditor'), [
+    'missing s3:ListBucketVersions (ListObjectVersionsCommand in src/adapters/s3/audit-store.ts)',
+    'missing s3:GetObjectVersion (GetObjectCommand with VersionId in src/adapters/s3/audit-store.ts)',
+  ]);
+  // The agent's role lacks them: only verify's readers list versions — the trail's records and
+  // bundles (trail.ts), the newest checkpoint as verify reads it (checkpoints.ts; mirror's
+  // publishCheckpoint lists without versions: test/audit/checkpoints.test.ts runs it on a store
+  // whose objects() throws), and a trust root kept in S3 (flows.ts loadTrustRoot).
+  const callers = execFileSync('git', ['grep', '-l', '-E', '\\.objects\\(', '--', 'src'], { cwd: projectRoot, encoding: 'utf8' }).trim().split('\n');
+  t.same(callers, ['src/audit/checkpoints.ts', 'src/audit/flows.ts', 'src/audit/trail.ts'], 'objects() (ListObjectVersions) is called by verify\'s readers only');
+  t.notMatch(source('deploy/aws/agent-policy.json'), /ListBucketVersions|GetObjectVersion/);
 });

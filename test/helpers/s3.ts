@@ -52,8 +52,9 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-export async function startTestS3(buckets = ['acme-model-registry', 'acme-training']): Promise<TestS3> {
-  const server = await startS3rver({ buckets });
+/** `versioned`: the buckets with versioning enabled, as an audit bucket under Object Lock has (tools/sandbox/s3-versions.ts). */
+export async function startTestS3(buckets = ['acme-model-registry', 'acme-training'], options: { versioned?: string[] } = {}): Promise<TestS3> {
+  const server = await startS3rver({ buckets, ...(options.versioned ? { versioned: options.versioned } : {}) });
   const target = new URL(server.endpoint);
   const requests: RecordedS3Request[] = [];
   const state: TestS3 = {

@@ -94,7 +94,8 @@ export async function createWorld(options: { dir?: string } = {}): Promise<World
     ]);
     const app = demoApp();
     const [s3, kube, snow, github] = await Promise.all([
-      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training', 'acme-audit-trail'], dir: join(dir, 's3') }),
+      // the audit bucket is versioned, as Object Lock requires (verify lists its versions and delete markers)
+      startS3rver({ buckets: ['acme-model-registry', 'acme-dbt-artifacts', 'acme-training', 'acme-audit-trail'], versioned: ['acme-audit-trail'], dir: join(dir, 's3') }),
       startKubernetesStandIn({ namespaces: ['ml-staging', 'ml-serving'], controller: { delayMs: 150 } }),
       startSnowflakeStandIn({ setup: warehouseTables }),
       startGitHub({

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnTethered } from './tether.js';
 import { startChecksumLayer } from './s3-checksums.js';
+import { startVersioningLayer, type VersioningLayer } from './s3-versions.js';
 
 export interface RunningS3 {
   endpoint: string;
@@ -23,13 +24,19 @@ export interface RunningS3 {
   pid: number | undefined;
   /** bytes the checksum layer hashed verifying request bodies (see ./s3-checksums.ts) */
   layerStats: { sha256Bytes: number; md5Bytes: number };
+  /** the versioning layer (./s3-versions.ts) in front, when buckets were started with versioning: set its clock with `versions.now` */
+  versions?: VersioningLayer;
   stop(): Promise<void>;
 }
 
 export const s3rverCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-/** Starts s3rver with the given buckets; resolves once it listens. */
-export async function startS3rver(options: { buckets: string[]; dir?: string }): Promise<RunningS3> {
+/**
+ * Starts s3rver with the given buckets; resolves once it listens. Buckets named in `versioned`
+ * have versioning enabled (as an Object Lock bucket must): a versioning layer (./s3-versions.ts)
+ * then answers in front of the checksum layer.
+ */
+export async function startS3rver(options: { buckets: string[]; dir?: string; versioned?: string[] }): Promise<RunningS3> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'modelship-s3-')));
   const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
   const args = ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--no-vhost-buckets'];
@@ -55,13 +62,15 @@ export async function startS3rver(options: { buckets: string[]; dir?: string }):
     });
   });
   const layer = await startChecksumLayer(`http://127.0.0.1:${port}`, dir);
+  const versions = options.versioned?.length ? await startVersioningLayer({ upstream: layer.endpoint, buckets: options.versioned, credentials: s3rverCredentials }) : undefined;
   return {
-    endpoint: layer.endpoint,
+    endpoint: versions?.endpoint ?? layer.endpoint,
+    ...(versions ? { versions } : {}),
     dir,
     credentials: s3rverCredentials,
     pid: await tethered.pid.catch(() => undefined),
     layerStats: layer.stats,
-    stop: () => layer.stop().then(() => stopChild(child)).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
+    stop: () => (versions?.stop() ?? Promise.resolve()).then(() => layer.stop()).then(() => stopChild(child)).then(() => (options.dir ? undefined : rm(dir, { recursive: true, force: true }))),
   };
 }
 

@@ -6,10 +6,10 @@
 // report someone else's object as its own.
 
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExternalError } from '../../errors.js';
 import { retry, type RetryOptions } from '../retry.js';
-import type { AuditStore, StoredObject } from '../../audit/store.js';
+import type { AuditStore, ObjectVersion, StoredObject } from '../../audit/store.js';
 
 export interface S3StoreOptions {
   client: S3Client;
@@ -23,6 +23,8 @@ export interface S3StoreOptions {
 }
 
 const day = 86_400_000;
+/** What verify needs beyond reading: the versions of every key, and a version by its id. */
+const auditorHint = 'verify needs s3:ListBucketVersions on the audit bucket and s3:GetObjectVersion on its objects (it lists every version and delete marker, and reads a record\'s first version)';
 
 export class S3Store implements AuditStore {
   readonly location: string;
@@ -49,16 +51,62 @@ export class S3Store implements AuditStore {
     return keys.sort();
   }
 
+  /**
+   * Every version and delete marker under the prefix, through ListObjectVersions: the audit bucket
+   * has versioning (Object Lock requires it), and Object Lock does not stop a DELETE without a
+   * version id from adding a delete marker, which hides the record from ListObjectsV2 and plain
+   * GETs, nor a PUT from writing a new version over it ("Retention periods and legal holds don't
+   * prevent new versions of the object from being created, or delete markers from being added on
+   * top of the object": docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html). A key
+   * whose newest entry is a delete marker is listed all the same: verify reports it and reads the
+   * version under it.
+   *
+   * S3 lists a key's versions newest first ("Amazon S3 returns object versions in the order in
+   * which they were stored, with the most recently stored returned first":
+   * docs.aws.amazon.com/AmazonS3/latest/userguide/list-obj-version-enabled-bucket.html); the SDK
+   * hands Version and DeleteMarker entries back in two separate lists, so each key's entries are
+   * put together again and ordered oldest first by LastModified (equal times: as S3 listed them,
+   * the latest last). A key's pages may split anywhere, so the pages are read to the end first.
+   * Permissions: s3:ListBucketVersions on the bucket, s3:GetObjectVersion to read a version.
+   */
   async objects(prefix: string): Promise<StoredObject[]> {
+    interface Entry { v: ObjectVersion; latest: boolean; rank: number }
+    const byKey = new Map<string, Entry[]>();
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    let rank = 0;
+    for (;;) {
+      const page = await this.call(`list s3://${this.o.bucket}/${prefix}`, () => this.o.client.send(new ListObjectVersionsCommand({
+        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/',
+        ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}), ...(versionIdMarker !== undefined ? { VersionIdMarker: versionIdMarker } : {}),
+      })), auditorHint);
+      const add = (key: string | undefined, versionId: string | undefined, at: Date | undefined, latest: boolean | undefined, deleteMarker: boolean) => {
+        if (!key || !at) return;
+        const list = byKey.get(key) ?? [];
+        list.push({ v: { versionId: versionId ?? 'null', storedAt: at, deleteMarker }, latest: latest === true, rank: rank++ });
+        byKey.set(key, list);
+      };
+      for (const v of page.Versions ?? []) add(v.Key, v.VersionId, v.LastModified, v.IsLatest, false);
+      for (const m of page.DeleteMarkers ?? []) add(m.Key, m.VersionId, m.LastModified, m.IsLatest, true);
+      if (!page.IsTruncated) break;
+      // NextKeyMarker and NextVersionIdMarker say where the next page starts (ListObjectVersions,
+      // docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html). A truncated page
+      // without them would make this loop ask for the same page for ever: an error instead.
+      if (!page.NextKeyMarker || (page.NextKeyMarker === keyMarker && page.NextVersionIdMarker === versionIdMarker)) {
+        throw new ExternalError('s3', `list s3://${this.o.bucket}/${prefix}`, `a truncated page without a new NextKeyMarker (after key ${JSON.stringify(keyMarker ?? '')}, version ${JSON.stringify(versionIdMarker ?? '')})`);
+      }
+      keyMarker = page.NextKeyMarker;
+      versionIdMarker = page.NextVersionIdMarker;
+    }
     const out: StoredObject[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.call(`list s3://${this.o.bucket}/${prefix}`, () => this.o.client.send(new ListObjectsV2Command({
-        Bucket: this.o.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}),
-      })));
-      for (const o of page.Contents ?? []) if (o.Key && o.LastModified) out.push({ key: o.Key, storedAt: o.LastModified });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    for (const [key, entries] of byKey) {
+      // Oldest first: by time; at equal times the latest goes last, and otherwise the one S3 listed later (older) first.
+      entries.sort((a, b) => a.v.storedAt.getTime() - b.v.storedAt.getTime() || Number(a.latest) - Number(b.latest) || b.rank - a.rank);
+      const versions = entries.map((e) => e.v);
+      // The key's time is that of its first written version (what Object Lock protects); a key that holds only delete markers has the first marker's.
+      const first = versions.find((v) => !v.deleteMarker) ?? versions[0]!;
+      out.push({ key, storedAt: first.storedAt, versions });
+    }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -68,7 +116,7 @@ export class S3Store implements AuditStore {
       return Buffer.from(await r.Body!.transformToByteArray());
     } catch (e) {
       if (status(e) === 404 || name(e) === 'NoSuchKey') return undefined;
-      throw this.error(`read s3://${this.o.bucket}/${key}`, e);
+      throw this.error(`read s3://${this.o.bucket}/${key}${versionId ? ` (version ${versionId})` : ''}`, e, undefined, versionId ? auditorHint : undefined);
     }
   }
 
@@ -138,20 +186,21 @@ export class S3Store implements AuditStore {
     return { attempts: this.attempts, baseDelayMs: this.o.backoffMs ?? 200, retryable: isRetryable };
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, fn: () => Promise<T>, forbiddenHint?: string): Promise<T> {
     return this.retrying(operation, async () => {
       try {
         return await fn();
       } catch (e) {
-        throw this.error(operation, e);
+        throw this.error(operation, e, undefined, forbiddenHint);
       }
     });
   }
 
-  private error(operation: string, e: unknown, attempts?: number): ExternalError {
+  /** `forbiddenHint`: what to say on a 403 instead of the writer's permissions */
+  private error(operation: string, e: unknown, attempts?: number, forbiddenHint?: string): ExternalError {
     const s = status(e);
     const message = `${name(e) ?? 'error'}${s ? ` (HTTP ${s})` : ''}: ${(e as Error).message}${attempts && attempts > 1 ? ` after ${attempts} attempts` : ''}`;
-    const hint = s === 403 ? 'the role needs s3:PutObject, s3:PutObjectRetention, s3:GetObject and s3:ListBucket on the audit bucket'
+    const hint = s === 403 ? forbiddenHint ?? 'the role needs s3:PutObject, s3:PutObjectRetention, s3:GetObject and s3:ListBucket on the audit bucket'
       : name(e) === 'InvalidRequest' ? 'the audit bucket must have Object Lock enabled (it needs versioning)' : undefined;
     return new ExternalError('s3', operation, message, { cause: e, retryable: retryable(e), ...(s ? { status: s } : {}), ...(hint ? { hint } : {}) });
   }
