@@ -56,13 +56,13 @@ t.test('objects() lists every version and delete marker of each key, oldest firs
   t.equal(listings().length - before, 1, 'one ListObjectVersions page');
   t.same(objects.map((o) => o.key), [a, b, c], 'sorted by key; the deeper key is a common prefix, not listed');
   const [oa, ob, oc] = objects as [typeof objects[0], typeof objects[0], typeof objects[0]];
-  t.same(oa.storedAt.toISOString(), '2026-11-10T09:05:00.000Z', 'the time of the first written version');
+  t.same(oa.storedAt?.toISOString(), '2026-11-10T09:05:00.000Z', 'the time of the first written version');
   t.same(oa.versions!.map((v) => [v.storedAt.toISOString(), v.deleteMarker]), [
     ['2026-11-10T09:05:00.000Z', false], ['2026-11-11T12:00:00.000Z', false], ['2026-11-12T12:00:00.000Z', true],
   ]);
   t.same(oa.versions!.slice(1).map((v) => v.versionId), [over, marker]);
   t.same(ob.versions!.map((v) => [v.storedAt.toISOString(), v.deleteMarker]), [['2026-11-10T09:06:00.000Z', false]]);
-  t.same([oc.storedAt.toISOString(), oc.versions!.map((v) => [v.versionId, v.deleteMarker])], ['2026-11-13T12:00:00.000Z', [[only, true]]], 'only a marker: listed, with the marker\'s time');
+  t.same([oc.storedAt?.toISOString(), oc.versions!.map((v) => [v.versionId, v.deleteMarker])], ['2026-11-13T12:00:00.000Z', [[only, true]]], 'only a marker: listed, with the marker\'s time');
   t.same(await st.list(folder), [b], 'ListObjectsV2 does not show a key under a delete marker');
   t.equal(await st.read(a), undefined, 'a plain GET of a key under a delete marker finds nothing');
   t.equal((await st.read(a, oa.versions![0]!.versionId))?.toString(), 'record 0', 'the first version, by its id');
