@@ -62,6 +62,8 @@ export interface Design {
   power: number;
   /** B's share of the A/B's traffic, 0 < share < 1 (A gets the rest) */
   shareB: number;
+  /** which way B should move the metric (default increase): a proportion's planned B rate is baseline ± MDE */
+  direction?: 'increase' | 'decrease';
 }
 
 /** The minimum detectable effect in the metric's units (always positive). */
@@ -69,11 +71,15 @@ export function absoluteMde(d: Pick<Design, 'mde' | 'baseline'>): number {
   return 'absolute' in d.mde ? Math.abs(d.mde.absolute) : Math.abs(d.mde.relative * d.baseline.mean);
 }
 
+function signedMde(d: Design): number {
+  return d.direction === 'decrease' ? -absoluteMde(d) : absoluteMde(d);
+}
+
 /** The variances of one outcome under A and under B = A + MDE, as the plan assumes them. */
 function plannedVariances(d: Design): { a: number; b: number } {
   if (d.kind === 'proportion') {
     const p1 = d.baseline.mean;
-    const p2 = p1 + absoluteMde(d);
+    const p2 = p1 + signedMde(d);
     return { a: p1 * (1 - p1), b: p2 * (1 - p2) };
   }
   const s2 = (d.baseline.sd ?? NaN) ** 2;
@@ -103,7 +109,7 @@ export function fixedHorizonSampleSize(d: Design): SampleSize {
   let nA: number;
   if (d.kind === 'proportion') {
     const p1 = d.baseline.mean;
-    const p2 = p1 + delta;
+    const p2 = p1 + signedMde(d);
     const pbar = (p1 + k * p2) / (1 + k);
     nA = (za * Math.sqrt(pbar * (1 - pbar) * (1 + 1 / k)) + zb * Math.sqrt(p1 * (1 - p1) + (p2 * (1 - p2)) / k)) ** 2 / delta ** 2;
   } else {

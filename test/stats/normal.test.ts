@@ -2,7 +2,7 @@
 import t from 'tap';
 import { erfc, normalCdf, normalQuantile } from '../../src/stats/normal.js';
 
-const close = (t: Tap.Test, got: number, want: number, rel: number, what: string) =>
+const close = (t: { ok: (ok: boolean, message: string) => unknown }, got: number, want: number, rel: number, what: string) =>
   t.ok(Math.abs(got - want) <= rel * Math.abs(want), `${what}: ${got} ≈ ${want}`);
 
 t.test('Φ matches R pnorm, deep into the tails', async (t) => {
