@@ -98,7 +98,7 @@ function judge(input: AbInput): GateResult {
   if ('error' in ev) return result('ab', 'error', `${who}: the north-star metric could not be measured: ${ev.error}`, { data: { plan } });
   const { figures } = ev;
   const samples = { a: figures.a.n, b: figures.b.n };
-  const counts = `A ${a}: ${n(samples.a)} of ${n(horizon.a)}, B ${b}: ${n(samples.b)} of ${n(horizon.b)} requests with an outcome`;
+  const counts = `requests with an outcome: A ${n(samples.a)}, B ${n(samples.b)} (always-valid horizon ${n(horizon.a)} / ${n(horizon.b)})`;
   const data: Record<string, unknown> = { plan, window: ev.window, arms: { a: { version: a, ...figures.a }, b: { version: b, ...figures.b } }, duplicates: figures.duplicates };
   if (figures.duplicates > 0) {
     return result('ab', 'error', `${who}: ${n(figures.duplicates)} join rows repeat a request id; the prediction log and ${policy.metric.outcomes} must hold one row per request`, { data });
