@@ -91,7 +91,7 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
   } else if (mode.kind === 'ab') {
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; the B arm of an A/B must be a different version`);
     if (current.canary && current.canary.version !== version) {
-      throw new RefusedError(`a ${current.canary.ab ? 'A/B test' : 'canary'} of ${model} ${current.canary.version} is running in ${req.env.name}; conclude or abort it before starting an A/B`);
+      throw new RefusedError(`${current.canary.ab ? 'an A/B test' : 'a canary'} of ${model} ${current.canary.version} is running in ${req.env.name}; conclude or abort it before starting an A/B`);
     }
     if (current.canary?.ab && current.canary.traffic === mode.traffic) throw new RefusedError(`the A/B of ${model}@${version} already takes ${mode.traffic}% in ${req.env.name}; nothing to change`);
     kind = 'ab-start';
