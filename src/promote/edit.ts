@@ -78,6 +78,7 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
       ops.push({ op: 'delete', path: [...base, 'shadow'] });
     }
   } else if (mode.kind === 'canary') {
+    if (current.canary?.ab) throw new RefusedError(`an A/B test of ${model} ${current.canary.version} is running in ${req.env.name}; change its split with --ab, or conclude it first`);
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; a canary must be a different version`);
     if (current.canary && current.canary.version !== version) {
       throw new RefusedError(`a canary of ${model} ${current.canary.version} is already running in ${req.env.name}; finish or abort it before starting another`);

@@ -95,3 +95,32 @@ for (const [name, e, expected] of cases) {
     t.ok(lines.length === 1 && expected.test(lines[0]!), `${expected}\n  in:\n${lines.join('\n')}`);
   });
 }
+
+t.test('a rollback that aborts an A/B (modelship rollback, canary watch) says why in an AB-Override trailer', async (t) => {
+  const { rollbackMessage } = await import('../../src/rollback/summary.js');
+  const plan = {
+    environment: 'production', model: 'fraud-detector', kind: 'canary-abort', from: { version: A, canary: { version: B, traffic: 50, ab: true } }, to: { version: A },
+    takenAway: B, commit: { sha: 'a'.repeat(40), subject: 'Merge promote/production/fraud-detector-2026.11.20-1-ab50', at: new Date('2026-11-22T12:00:00Z'), move: 'canary-start' },
+  } as unknown as import('../../src/rollback/plan.js').RollbackPlan;
+  const watch = rollbackMessage({ plan, how: 'revert', evidence: ['error-rate: 0.031 > max 0.01 for 3 intervals'], by: 'modelship canary watch' });
+  t.match(watch, /\nAB-Override: rolled back by modelship canary watch: error-rate: 0\.031 > max 0\.01 for 3 intervals\n$/);
+  const manual = rollbackMessage({ plan, how: 'revert', reason: 'INC-42\nlatency', by: 'modelship rollback' });
+  t.match(manual, /\nAB-Override: rolled back by modelship rollback: INC-42 latency\n$/);
+  const canary = rollbackMessage({ plan: { ...plan, from: { version: A, canary: { version: B, traffic: 5 } } }, how: 'revert', by: 'modelship rollback' });
+  t.notMatch(canary, /AB-Override/, 'a plain canary abort needs none');
+});
+
+t.test('a running A/B is not stepped as a canary, and its pin is a valid deployment record', async (t) => {
+  const start = editEnvironment(text, { model: 'fraud-detector', version: B, mode: { kind: 'ab', traffic: 50 }, card, env: production });
+  t.throws(() => editEnvironment(start.text, { model: 'fraud-detector', version: B, mode: { kind: 'canary', traffic: 10 }, card, env: parse(start.text) }),
+    { message: `an A/B test of fraud-detector ${B} is running in production; change its split with --ab, or conclude it first` });
+  const { readDeploymentRecord } = await import('../../src/config/records.js');
+  const record = {
+    environment: 'production', commit: 'a'.repeat(40), startedAt: '2026-11-22T12:00:00Z', finishedAt: '2026-11-22T12:01:00Z', converged: true,
+    models: [{ model: 'fraud-detector', version: A, canary: { version: B, traffic: 50, ab: true }, changed: true, deployed: true, kind: 'online' }], objects: [],
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-ab-record-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'r.json'), JSON.stringify(record));
+  t.same(readDeploymentRecord(join(dir, 'r.json'))!.models[0]!.canary, { version: B, traffic: 50, ab: true });
+});
