@@ -116,7 +116,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
   }
   if (req.abTests?.size) await readAbTests(req.abTests, ctx, ev);
   if (req.abOverride && ctx.head) {
-    const reason = (await commitInfo(ctx.root, ctx.head))?.trailers[abOverrideTrailer]?.[0]?.trim();
+    // One line of at most 500 characters: it is shown in the report and kept by the audit record.
+    const reason = (await commitInfo(ctx.root, ctx.head))?.trailers[abOverrideTrailer]?.[0]?.replace(/\s+/g, ' ').trim().slice(0, 500);
     if (reason) ev.abOverride = reason;
   }
   return ev;
