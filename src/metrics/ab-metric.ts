@@ -9,7 +9,8 @@
 //   outcomes         REQUEST_ID and the metric's column (one row per request whose outcome is
 //                    known: 1/0 for a rate, or a number); a request without a row has no outcome yet
 // One SQL text for Snowflake and DuckDB (the stand-in): a LEFT JOIN, SUM(CASE …) (SUM ignores the
-// NULLs a CASE without ELSE yields), CAST(… AS DOUBLE) (FLOAT's synonym in Snowflake: no NUMBER
+// NULLs a CASE without ELSE yields), CAST(… AS DOUBLE) ("DOUBLE, DOUBLE PRECISION, REAL:
+// synonymous with FLOAT", docs.snowflake.com/sql-reference/intro-summary-data-types: no NUMBER
 // overflow in Σy²), COUNT(DISTINCT …), CAST(? AS TIMESTAMP WITH TIME ZONE), double-quoted
 // upper-case identifiers. Table and column names are validated before they are quoted; every
 // value (model, versions, window) is a bind.
