@@ -15,6 +15,7 @@ import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
 import type { AbRequest, ServingEvidence, ServingRequest } from '../gates/run.js';
 import { abQuery, readAbFigures } from '../metrics/ab-metric.js';
+import { abStartedAt } from '../gates/ab.js';
 import { commitInfo } from '../adapters/git/audit.js';
 import { abOverrideTrailer } from '../model/changes.js';
 import { PinHistories } from './history.js';
@@ -136,7 +137,7 @@ async function readAbTests(tests: NonNullable<EvidenceRequest['abTests']>, ctx: 
     const conn = warehouseFor(entries[0]![1].env, process.env, { timeoutMs: ctx.timeoutMs ?? 60_000 });
     try {
       for (const [key, t] of entries) {
-        const startedAt = canaryStartedAt(ev.timelines.get(t.environment) ?? [], t.model, { version: t.b, traffic: t.traffic });
+        const startedAt = abStartedAt(ev.timelines.get(t.environment) ?? [], t.model, { version: t.b, traffic: t.traffic });
         const at = startedAt ? { startedAt } : {};
         if (!startedAt) {
           out.set(key, { evidence: { error: `when the A/B of ${t.b} at ${t.traffic}% started is unknown (the base branch's history does not show it), so its window cannot be read` } });

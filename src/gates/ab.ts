@@ -13,6 +13,7 @@ import type { AbPolicy } from '../config/types.js';
 import { formatDuration, parseDuration } from '../model/durations.js';
 import { absoluteMde, fixedHorizonSampleSize, sequentialHorizon, sequentialTest, summarize, type Design, type SampleSize, type SequentialResult } from '../stats/ab-test.js';
 import type { AbFigures } from '../metrics/ab-metric.js';
+import type { PinCommit } from '../model/pins.js';
 import { result, type GateResult, type GateStatus } from './types.js';
 
 /** What the warehouse said over the A/B's window, or why it could not say. */
@@ -35,6 +36,23 @@ export interface AbInput {
   evidence?: AbEvidence;
   /** the reason of an `AB-Override:` trailer on the pull request's head commit */
   override?: string;
+}
+
+/**
+ * When the running A/B's split was set: the oldest commit of the unbroken run, newest first, that
+ * pinned this B arm (same version, same traffic, marked ab) for `model`, as canaryStartedAt does
+ * for a canary step; a canary turned A/B starts when the flag was set. Unreadable commits neither
+ * extend nor break the run; undefined when the newest readable one does not pin it.
+ */
+export function abStartedAt(history: Iterable<PinCommit>, model: string, b: { version: string; traffic: number }): Date | undefined {
+  let start: Date | undefined;
+  for (const e of history) {
+    if (!e.pins) continue;
+    const c = e.pins[model]?.canary;
+    if (c?.version !== b.version || c.traffic !== b.traffic || !c.ab) break;
+    start = e.at;
+  }
+  return start;
 }
 
 /** What the interval says about B, in the metric's direction. */

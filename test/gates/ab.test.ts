@@ -125,3 +125,20 @@ t.test('a metric that should decrease: B lower is better', async (t) => {
   t.equal(abVerdict({ effect: 0, se: 1, likelihoodRatio: 1, pValue: 1, ci: [-3, 3], alpha: 0.05 }, 'increase', 2, { a: 9, b: 8 }, { a: 9, b: 9 }), 'continue');
   t.equal(abVerdict({ effect: 0, se: 1, likelihoodRatio: 1, pValue: 1, ci: [-3, 3], alpha: 0.05 }, 'increase', 2, { a: 9, b: 9 }, { a: 9, b: 9 }), 'horizon');
 });
+
+t.test('the A/B window starts when its split was set (git history, newest first)', async (t) => {
+  const { abStartedAt } = await import('../../src/gates/ab.js');
+  const at = (h: number) => new Date(Date.UTC(2026, 10, 22, h));
+  const pin = (canary?: { version: string; traffic: number; ab?: true }) => ({ 'fraud-detector': { version: '2026.11.06-1', ...(canary ? { canary } : {}) } });
+  const b = { version: '2026.11.20-1', traffic: 50 };
+  const history = [
+    { commit: 'c4', at: at(9), subject: '', trailers: {}, pins: pin({ ...b, ab: true }) },
+    { commit: 'c3', at: at(8), subject: '', trailers: {} }, // unreadable: neither extends nor breaks the run
+    { commit: 'c2', at: at(7), subject: '', trailers: {}, pins: pin({ ...b, ab: true }) },
+    { commit: 'c1', at: at(6), subject: '', trailers: {}, pins: pin(b) }, // the same split as a plain canary: before the A/B
+    { commit: 'c0', at: at(5), subject: '', trailers: {}, pins: pin() },
+  ];
+  t.same(abStartedAt(history, 'fraud-detector', b), at(7));
+  t.equal(abStartedAt(history, 'fraud-detector', { ...b, traffic: 20 }), undefined, 'the history does not show this split');
+  t.equal(abStartedAt([], 'fraud-detector', b), undefined);
+});
