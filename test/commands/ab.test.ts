@@ -156,6 +156,9 @@ t.test('ending an A/B without a verdict: blocked, unless --ab-override puts a re
   t.equal(gate(overridden.stdout, 'ab')?.[1], 'warn');
   t.match(gate(overridden.stdout, 'ab')?.[2], new RegExp(`^overridden: ${reason} \\(the A/B test said: A/B of fraud-detector .*inconclusive`));
   t.match(overridden.stdout, /^WARNINGS: passes with warnings/);
+  const md = await s.cli(early, 'check', '--base', 'main', '--head', 'HEAD', '--at', hours(98), '--format', 'markdown');
+  t.match(md.stdout, /\| ab \| ⚠️ warn \| overridden: holiday traffic makes the test void; rerun in January \(the A\/B test said: /);
+  t.match(md.stdout, /\n> ⚠️ overridden: holiday traffic makes the test void; rerun in January\n/);
 
   // merged, the audit facts of the merge commit carry the reason (from the merged branch's tip)
   const merge = await merged(s, hours(99), `fraud-detector@${A}`, '--to', 'production', '--ab-override', reason, '--force');
