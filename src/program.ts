@@ -90,6 +90,8 @@ Docs: README.md in the modelship repository.`);
     .requiredOption('--to <env>', 'the environment to promote to')
     .addOption(new Option('--canary <percent>', 'start or step a canary with this share of online traffic (1-50) instead of replacing the stable version').argParser(percent).conflicts('shadow'))
     .option('--shadow', 'run the version as a shadow (mirrored traffic, answers discarded)')
+    .addOption(new Option('--ab <percent>', 'start an A/B test: the version (B) gets this share of online traffic (1-50) beside the stable version (A), held until the policy\'s A/B test concludes it').argParser(percent).conflicts(['canary', 'shadow']))
+    .option('--ab-override <reason>', 'conclude a running A/B without the test\'s verdict: the reason goes into the commit as an AB-Override trailer, which the check shows and the audit record keeps')
     .option('--reason <text>', 'why: recorded in the environment file and shown in the check report')
     .option('--open-pr', 'push the branch and open (or update) the pull request on GitHub (needs GITHUB_TOKEN)')
     .option('--base <branch>', 'the branch the pull request targets (default: the repository\'s default branch)')

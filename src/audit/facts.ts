@@ -5,6 +5,8 @@
 //   Approved-by: <login> <RFC 3339 time>        (one per approval)
 //   Break-Glass: <reason>                       (an emergency change pushed without review;
 //                                                 ignored on a commit that merged a pull request)
+//   AB-Override: <reason>                       (an A/B ended without the test's verdict; on the
+//                                                 merge commit or the merged branch's tip)
 
 import { createHash } from 'node:crypto';
 import type { CommitInfo } from '../adapters/git/audit.js';
@@ -25,6 +27,7 @@ export function changeFromGit(info: CommitInfo, sideTip: CommitInfo | undefined,
   const breakGlass = pr === undefined ? info.trailers['Break-Glass']?.[0] : undefined;
   const author = info.trailers['Pull-Request-Author']?.[0] ?? (sideTip ?? info).author;
   const approvers: Approval[] = (info.trailers['Approved-by'] ?? []).map(parseApproval).filter((a): a is Approval => !!a);
+  const abOverride = (info.trailers['AB-Override']?.[0] ?? sideTip?.trailers['AB-Override']?.[0])?.trim();
   const title = pr !== undefined && info.body ? info.body.split('\n').find((l) => l.trim() && !/^[A-Za-z-]+: /.test(l))?.trim() : undefined;
   return {
     kind: breakGlass ? 'break-glass' : pr !== undefined ? 'pull-request' : 'direct',
@@ -32,7 +35,7 @@ export function changeFromGit(info: CommitInfo, sideTip: CommitInfo | undefined,
     author, mergedBy: info.committer, mergedAt: info.committedAt, approvers,
     emergency: !!breakGlass, ...(breakGlass ? { emergencyReason: breakGlass } : {}),
     ...(breakGlass && reviewMs ? { reviewBy: new Date(Date.parse(info.committedAt) + reviewMs).toISOString().replace('.000Z', 'Z') } : {}),
-    source: 'git',
+    source: 'git', ...(abOverride ? { abOverride } : {}),
   };
 }
 

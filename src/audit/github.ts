@@ -49,7 +49,7 @@ export async function changeFromGitHub(gh: GitHubClient, repo: RepoRef, info: Co
     change: {
       kind: 'pull-request', pr: { number, url: pull.url, title: pull.title }, author,
       ...(pull.mergedBy ? { mergedBy: pull.mergedBy } : {}), ...(pull.mergedAt ? { mergedAt: pull.mergedAt } : {}),
-      approvers, emergency: false, source: 'github',
+      approvers, emergency: false, source: 'github', ...(fromGit.abOverride ? { abOverride: fromGit.abOverride } : {}),
     },
     ...(report ? { report } : {}),
   };

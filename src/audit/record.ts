@@ -31,6 +31,11 @@ export interface ChangeEvidence {
   reviewBy?: string;
   /** where these facts came from: GitHub's API, or the merge commit's message and trailers */
   source: 'github' | 'git';
+  /**
+   * An A/B concluded without the test's verdict: the reason of the `AB-Override:` trailer (on the
+   * merge commit, or the merged branch's tip). Added within predicate v1: optional, absent otherwise.
+   */
+  abOverride?: string;
 }
 
 export interface ModelChange {

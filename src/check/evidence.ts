@@ -13,7 +13,11 @@ import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adap
 import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
 import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
-import type { ServingEvidence, ServingRequest } from '../gates/run.js';
+import type { AbRequest, ServingEvidence, ServingRequest } from '../gates/run.js';
+import { abQuery, readAbFigures } from '../metrics/ab-metric.js';
+import { abStartedAt } from '../gates/ab.js';
+import { commitInfo } from '../adapters/git/audit.js';
+import { abOverrideTrailer } from '../model/changes.js';
 import { PinHistories } from './history.js';
 
 export interface EvidenceContext {
@@ -32,6 +36,8 @@ export interface EvidenceContext {
   timeoutMs?: number;
   /** the run's pin histories (read from `base`), shared with rollback detection; without it, one is made and closed here */
   histories?: PinHistories;
+  /** the head commit: its `AB-Override:` trailer, when an A/B is concluded */
+  head?: string;
 }
 
 export async function collectEvidence(req: EvidenceRequest, ctx: EvidenceContext): Promise<Evidence> {
@@ -109,7 +115,52 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
   } finally {
     await warehouse?.close();
   }
+  if (req.abTests?.size) await readAbTests(req.abTests, ctx, ev);
+  if (req.abOverride && ctx.head) {
+    // One line of at most 500 characters: it is shown in the report and kept by the audit record.
+    const reason = (await commitInfo(ctx.root, ctx.head))?.trailers[abOverrideTrailer]?.[0]?.replace(/\s+/g, ' ').trim().slice(0, 500);
+    if (reason) ev.abOverride = reason;
+  }
   return ev;
+}
+
+/**
+ * Each A/B's north-star metric since its split was set (git history, as for a canary step): the
+ * one aggregation of metrics/ab-metric.ts, in one warehouse session per environment. No
+ * Snowflake connection, an unknown start or a failed query is the gate's error, never a pass.
+ */
+async function readAbTests(tests: NonNullable<EvidenceRequest['abTests']>, ctx: EvidenceContext, ev: Evidence): Promise<void> {
+  const out = (ev.abTests ??= new Map());
+  const byEnv = new Map<string, Array<[string, AbRequest]>>();
+  for (const entry of tests) byEnv.set(entry[1].environment, [...(byEnv.get(entry[1].environment) ?? []), entry]);
+  await Promise.all([...byEnv.values()].map(async (entries) => {
+    const conn = warehouseFor(entries[0]![1].env, process.env, { timeoutMs: ctx.timeoutMs ?? 60_000 });
+    try {
+      for (const [key, t] of entries) {
+        const startedAt = abStartedAt(ev.timelines.get(t.environment) ?? [], t.model, { version: t.b, traffic: t.traffic });
+        const at = startedAt ? { startedAt } : {};
+        if (!startedAt) {
+          out.set(key, { evidence: { error: `when the A/B of ${t.b} at ${t.traffic}% started is unknown (the base branch's history does not show it), so its window cannot be read` } });
+          continue;
+        }
+        if (!conn) {
+          out.set(key, { ...at, evidence: { error: `no Snowflake connection is configured (SNOWFLAKE_ACCOUNT) to read ${t.policy.metric.outcomes}` } });
+          continue;
+        }
+        const window = { start: startedAt, end: ctx.now };
+        try {
+          const q = abQuery({ log: t.policy.metric.log, outcomes: t.policy.metric.outcomes, column: t.policy.metric.column, model: t.model, a: t.a, b: t.b, window });
+          const figures = await readAbFigures(conn, q);
+          out.set(key, { ...at, evidence: { figures, window: { start: window.start.toISOString(), end: window.end.toISOString() } } });
+        } catch (e) {
+          if (!(e instanceof ModelshipError)) throw e;
+          out.set(key, { ...at, evidence: { error: `${t.policy.metric.outcomes}: ${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` } });
+        }
+      }
+    } finally {
+      await conn?.close();
+    }
+  }));
 }
 
 function servingByEnvironment(req: EvidenceRequest): Array<Array<[string, ServingRequest]>> {

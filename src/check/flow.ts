@@ -127,7 +127,7 @@ async function judge(req: CheckRequest, revs: { base: string; head: string; fork
   const modes = Object.fromEntries([...headRepo.environments].flatMap(([n, e]) => (e.data.kubernetes ? [[n, e.data.kubernetes.mode] as const] : [])));
   const review = req.event ? await reviewEvidence(root, req.event, request.teams, req.github) : undefined;
   const evidence = await collectEvidence(request, {
-    root, base: forkPoint, now, namespaces, modes, histories,
+    root, base: forkPoint, now, namespaces, modes, histories, head,
     ...(req.prometheusUrl ? { prometheusUrl: req.prometheusUrl } : {}),
     ...(review ? { review } : {}),
   });

@@ -1,4 +1,4 @@
-// `modelship promote <model>@<version> --to <env> [--canary PCT | --shadow] [--open-pr]`.
+// `modelship promote <model>@<version> --to <env> [--canary PCT | --shadow | --ab PCT] [--ab-override REASON] [--open-pr]`.
 
 import { ExitCode } from '../errors.js';
 import { connectionFromEnv } from '../adapters/github/client.js';
@@ -7,18 +7,19 @@ import { parseTarget, promote } from '../promote/promote.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 
-interface Options { to: string; canary?: number; shadow?: boolean; reason?: string; openPr?: boolean; base?: string; force?: boolean; json?: boolean }
+interface Options { to: string; canary?: number; ab?: number; abOverride?: string; shadow?: boolean; reason?: string; openPr?: boolean; base?: string; force?: boolean; json?: boolean }
 
 export async function run(args: unknown[], output: Output): Promise<number> {
   const opts = commandOptions<Options>(args);
   try {
     const { model, version } = parseTarget(args[0] as string);
-    const mode: PromotionMode = opts.canary !== undefined ? { kind: 'canary', traffic: opts.canary } : opts.shadow ? { kind: 'shadow' } : { kind: 'stable' };
+    const mode: PromotionMode = opts.canary !== undefined ? { kind: 'canary', traffic: opts.canary } : opts.ab !== undefined ? { kind: 'ab', traffic: opts.ab } : opts.shadow ? { kind: 'shadow' } : { kind: 'stable' };
     const github = connectionFromEnv();
     const result = await promote({
       root: repoRoot(opts.repo), model, version, environment: opts.to, mode,
       openPr: !!opts.openPr, force: !!opts.force,
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.abOverride !== undefined ? { abOverride: opts.abOverride } : {}),
       ...(opts.base !== undefined ? { base: opts.base } : {}),
       ...(github ? { github } : {}),
     });

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Problem } from '../errors.js';
 import type { Loaded, LoadedRepository } from './load.js';
 import { formatPath } from './schema.js';
-import type { Environment, Histogram, VersionManifest } from './types.js';
+import type { Environment, Histogram, Policy, VersionManifest } from './types.js';
 import type { PathSegment } from './yaml.js';
 import { checkRepositoryPolicy } from './repository.js';
 
@@ -387,6 +387,7 @@ function checkPolicies(repo: LoadedRepository): Problem[] {
     p.canary?.checks.forEach((c, i) => {
       if (c.min === undefined && c.max === undefined) problems.push(at(pol, ['canary', 'checks', i], `canary check "${c.name}" has no bound`, { expected: 'min or max', found: 'neither' }));
     });
+    if (p.ab) problems.push(...abDesignProblems(pol, p.ab));
     p.freeze?.forEach((f, i) => {
       const path: PathSegment[] = ['freeze', i];
       const fixed = f.from !== undefined || f.to !== undefined;
@@ -419,4 +420,22 @@ function promotionCycle(repo: LoadedRepository, start: string): string | undefin
     cur = repo.policies.get(cur)?.data.promotion?.from;
   }
   return undefined;
+}
+
+/** An A/B design the statistics can use: a rate strictly between 0 and 1 (also with the MDE added), a mean with its standard deviation. */
+function abDesignProblems(pol: Parameters<typeof at>[0], ab: NonNullable<Policy['ab']>): Problem[] {
+  const out: Problem[] = [];
+  const { baseline, mde, metric } = ab;
+  if (metric.kind === 'proportion') {
+    if (!(baseline.mean > 0 && baseline.mean < 1)) out.push(at(pol, ['ab', 'baseline', 'mean'], 'a proportion\'s baseline is a rate', { expected: 'a number between 0 and 1 (exclusive)', found: String(baseline.mean) }));
+    else {
+      const delta = 'absolute' in mde ? mde.absolute! : mde.relative! * baseline.mean;
+      const shifted = baseline.mean + (metric.direction === 'decrease' ? -delta : delta);
+      if (!(shifted > 0 && shifted < 1)) out.push(at(pol, ['ab', 'mde'], `the baseline ${metric.direction === 'decrease' ? 'minus' : 'plus'} the MDE (${shifted}) is not a rate`, { expected: 'a rate between 0 and 1 (exclusive)', found: String(shifted) }));
+    }
+  } else if (baseline.sd === undefined) {
+    out.push(at(pol, ['ab', 'baseline'], 'a mean metric\'s sample size needs its standard deviation', { expected: 'key "sd"', found: 'nothing' }));
+  }
+  if ('relative' in mde && baseline.mean === 0) out.push(at(pol, ['ab', 'mde', 'relative'], 'a relative MDE of a baseline of 0 is 0', { expected: 'an absolute MDE, or a baseline other than 0', found: 'baseline 0' }));
+  return out;
 }

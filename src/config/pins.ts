@@ -364,7 +364,7 @@ function toPin(d: unknown): Pin | undefined {
   if (!isRecord(d) || typeof d.version !== 'string') return undefined;
   const pin: Pin = { version: d.version };
   if (isRecord(d.canary) && typeof d.canary.version === 'string' && typeof d.canary.traffic === 'number') {
-    pin.canary = { version: d.canary.version, traffic: d.canary.traffic };
+    pin.canary = { version: d.canary.version, traffic: d.canary.traffic, ...(d.canary.ab === true ? { ab: true as const } : {}) };
   }
   if (isRecord(d.shadow) && typeof d.shadow.version === 'string') pin.shadow = { version: d.shadow.version };
   return pin;

@@ -141,12 +141,34 @@ export interface Policy {
     autoRollback?: 'off' | 'pr' | 'direct';
     checks: Array<{ name: string; source: 'prometheus' | 'warehouse'; query: string; min?: number; max?: number; minRequests?: number }>;
   };
+  /** how an A/B test (a canary with `ab: true`) is designed and concluded (README, "A/B tests") */
+  ab?: AbPolicy;
   freeze?: Array<{ name: string; reason: string; from?: string; to?: string; cron?: string; duration?: string; timezone?: string; blockRollbacks?: boolean }>;
   rollback?: {
     fastLane?: { approvals?: number; skip?: string[] };
     breakGlass?: { allowed: boolean; teams?: string[]; reviewWithin?: string };
   };
   audit?: AuditPolicy;
+}
+
+/** policies/<env>.yaml `ab`: the north-star metric and the test's design. */
+export interface AbPolicy {
+  metric: {
+    name: string;
+    kind: 'proportion' | 'mean';
+    direction: 'increase' | 'decrease';
+    /** DATABASE.SCHEMA.TABLE of per-request outcomes (REQUEST_ID + column) */
+    outcomes: string;
+    column: string;
+    /** DATABASE.SCHEMA.TABLE of the prediction log (REQUEST_ID, MODEL_NAME, MODEL_VERSION, REQUESTED_AT) */
+    log: string;
+  };
+  baseline: { mean: number; sd?: number };
+  mde: { relative: number; absolute?: never } | { absolute: number; relative?: never };
+  alpha?: number;
+  power?: number;
+  minDuration?: string;
+  minSamples?: number;
 }
 
 /** policies/repository.yaml: who approves what is not a release change (repository.schema.json). */

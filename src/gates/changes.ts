@@ -5,7 +5,7 @@
 import type { Deployment, Environment, ModelCard, Policy, RepositoryPolicy } from '../config/types.js';
 import { repositoryScope, type Change } from '../model/changes.js';
 import { codeOwnerOf, isReleaseFile, repositoryPolicyFile, targetKeys } from '../model/owners.js';
-import type { PinState } from '../model/pins.js';
+import type { CanaryPin, PinState } from '../model/pins.js';
 
 /** The parts of a loaded repository the diff reads. */
 export interface DesiredState {
@@ -166,14 +166,17 @@ function diffDeployment(env: string, model: string, before: Deployment | undefin
   const moved = `${model} ${before.version} → ${after.version}`;
   if (before.version !== after.version) {
     const common = { ...base, candidate: after.version, champion: before.version };
-    if (after.version === before.canary?.version) out.push({ ...common, kind: 'canary-promote', description: `${moved} (canary at ${before.canary.traffic}% promoted)` });
+    if (after.version === before.canary?.version && before.canary.ab) out.push({ ...common, kind: 'ab-conclude', description: `${moved} (A/B concluded: B promoted)` });
+    else if (after.version === before.canary?.version) out.push({ ...common, kind: 'canary-promote', description: `${moved} (canary at ${before.canary.traffic}% promoted)` });
     else if (after.version === before.shadow?.version) out.push({ ...common, kind: 'shadow-promote', description: `${moved} (shadow promoted)` });
     else if (liveBefore?.(env, model).has(after.version)) out.push({ ...common, kind: 'rollback', description: `${moved} (rollback to a version live here before)` });
     else out.push({ ...common, kind: 'promote', description: moved });
   } else {
     const bc = before.canary;
     const ac = after.canary;
-    if (!bc && ac) out.push({ ...base, kind: 'canary-start', candidate: ac.version, champion: after.version, description: `${model} canary ${ac.version} at ${ac.traffic}% beside ${after.version}` });
+    const ab = abChange(model, after.version, bc, ac);
+    if (ab) out.push({ ...base, ...ab });
+    else if (!bc && ac) out.push({ ...base, kind: 'canary-start', candidate: ac.version, champion: after.version, description: `${model} canary ${ac.version} at ${ac.traffic}% beside ${after.version}` });
     else if (bc && ac && bc.version !== ac.version) out.push({ ...base, kind: 'canary-start', candidate: ac.version, champion: after.version, description: `${model} canary ${bc.version} replaced by ${ac.version} at ${ac.traffic}%` });
     else if (bc && ac && bc.traffic !== ac.traffic) out.push({ ...base, kind: 'canary-step', candidate: ac.version, champion: after.version, description: `${model} canary ${ac.version} ${bc.traffic}% → ${ac.traffic}%` });
     else if (bc && !ac) out.push({ ...base, kind: 'canary-abort', candidate: bc.version, champion: after.version, description: `${model} canary ${bc.version} removed; ${after.version} takes all traffic` });
@@ -189,6 +192,26 @@ function diffDeployment(env: string, model: string, before: Deployment | undefin
     out.push({ ...base, kind: 'config', champion: after.version, description: `${model} in ${env}: ${changedKeys(settingsBefore, settingsAfter).join(', ')} changed` });
   }
   return out;
+}
+
+/**
+ * An A/B test (a canary with ab: true) starting, restarting or ending while the stable version
+ * stays: a new split restarts the test (its window starts when the split was set), and removing
+ * B (or its ab flag) ends it keeping A. Undefined when neither side is an A/B.
+ */
+function abChange(model: string, stable: string, bc: CanaryPin | undefined, ac: CanaryPin | undefined): Pick<Change, 'kind' | 'candidate' | 'champion' | 'description'> | undefined {
+  if (!bc?.ab && !ac?.ab) return undefined;
+  if (ac?.ab && (!bc || bc.version !== ac.version || bc.traffic !== ac.traffic || !bc.ab)) {
+    const what = !bc ? `${model} A/B: ${ac.version} at ${ac.traffic}% beside ${stable}`
+      : bc.version !== ac.version ? `${model} A/B: ${bc.version} replaced by ${ac.version} at ${ac.traffic}% beside ${stable}; the test starts over`
+        : bc.traffic !== ac.traffic ? `${model} A/B of ${ac.version}: ${bc.traffic}% → ${ac.traffic}%; the test starts over at the new split`
+          : `${model} canary ${ac.version} at ${ac.traffic}% becomes an A/B beside ${stable}`;
+    return { kind: 'ab-start', candidate: ac.version, champion: stable, description: what };
+  }
+  if (bc?.ab && (!ac || !ac.ab)) {
+    return { kind: 'ab-conclude', candidate: stable, champion: stable, description: `${model} A/B of ${bc.version} ended; ${stable} kept${ac ? ` (${ac.version} stays as a canary)` : ''}` };
+  }
+  return undefined;
 }
 
 export function pin(d: Deployment | undefined): PinState {

@@ -3,10 +3,11 @@
 // through the adapters, and hands both to `evaluate`. Policies always come from the base.
 
 import type { LoadedRepository } from '../config/load.js';
-import type { Environment, Histogram, Policy, RepositoryPolicy, VersionManifest } from '../config/types.js';
+import type { AbPolicy, Environment, Histogram, Policy, RepositoryPolicy, VersionManifest } from '../config/types.js';
 import { parseDuration } from '../model/durations.js';
 import type { DbtIndex } from '../model/dbt.js';
 import type { StoredObject } from '../model/objects.js';
+import { abGate, type AbEvidence } from './ab.js';
 import { approvalsGate } from './approvals.js';
 import type { Review } from '../model/approvals.js';
 import { canaryGate, type CanaryObservation } from './canary.js';
@@ -36,6 +37,9 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
   'canary-promote': ['integrity', 'canary', 'freeze', 'approvals'],
   'shadow-start': ['schema', 'integrity', 'freeze', 'approvals'],
   'canary-abort': ['freeze', 'approvals'],
+  // An A/B starts as a canary does (the version is judged before it takes traffic), and ends by the A/B test's verdict.
+  'ab-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'ab', 'held', 'freeze', 'approvals'],
+  'ab-conclude': ['integrity', 'ab', 'freeze', 'approvals'],
   'shadow-stop': ['freeze', 'approvals'],
   config: ['freeze', 'approvals'],
   'environment-config': ['freeze', 'approvals'],
@@ -80,6 +84,23 @@ export interface EvidenceRequest {
   teams: Set<string>;
   /** versions to look up holds for (held gate): env/model@version -> what to search */
   holds?: Map<string, { environment: string; model: string; version: string; registeredAt?: string }>;
+  /** A/B tests to measure (ab gate, at their conclusion): env/model -> the arms and the policy's metric */
+  abTests?: Map<string, AbRequest>;
+  /** whether the pull request's head commit is read for an `AB-Override:` trailer */
+  abOverride?: boolean;
+}
+
+/** An A/B test to measure: the north-star metric of both arms since the split was set. */
+export interface AbRequest {
+  environment: string;
+  /** the environment file (its Snowflake role and warehouse) */
+  env: Environment;
+  model: string;
+  /** A: the stable version; B: the challenger at `traffic` percent */
+  a: string;
+  b: string;
+  traffic: number;
+  policy: AbPolicy;
 }
 
 /**
@@ -132,6 +153,10 @@ export interface Evidence {
   review?: ReviewEvidence;
   /** env/model@version -> holds of that version there (git history), or why they could not be read */
   holds?: Map<string, Hold[] | { error: string }>;
+  /** env/model -> the A/B's metric over its window, and when its split was set (git history) */
+  abTests?: Map<string, { startedAt?: Date; evidence: AbEvidence }>;
+  /** the reason of an `AB-Override:` trailer on the pull request's head commit */
+  abOverride?: string;
 }
 
 export interface CheckState {
@@ -230,6 +255,16 @@ export function needs(state: CheckState): EvidenceRequest {
           windowText: policy.gates.drift?.window && parseDuration(policy.gates.drift.window) !== undefined ? policy.gates.drift.window : '24h',
           features: candidate.histograms,
           ...(candidate.scoreHistogram && output ? { score: { column: output, histogram: candidate.scoreHistogram } } : {}),
+        });
+      }
+    }
+    if (gates.includes('ab') && change.kind === 'ab-conclude' && change.model && change.from?.canary && change.from.version && policy.ab) {
+      const env = state.base.environments.get(change.environment)?.data;
+      timeline(change.environment, change.from.canary.version);
+      req.abOverride = true;
+      if (env) {
+        req.abTests = (req.abTests ?? new Map()).set(`${change.environment}/${change.model}`, {
+          environment: change.environment, env, model: change.model, a: change.from.version, b: change.from.canary.version, traffic: change.from.canary.traffic, policy: policy.ab,
         });
       }
     }
@@ -475,10 +510,24 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         ...(reason !== undefined ? { reason } : {}), ...(previousReason !== undefined ? { previousReason } : {}),
       });
     }
+    case 'ab': {
+      const start = change.kind === 'ab-start';
+      const split = start ? change.to?.canary : change.from?.canary;
+      const a = start ? change.to?.version : change.from?.version;
+      if (!change.model || !split || !a) return result('ab', 'error', `${change.description}: the A/B's versions could not be read`);
+      const seen = ev.abTests?.get(`${change.environment}/${change.model}`);
+      return abGate({
+        policy: policy.ab, environment: change.environment, model: change.model, a, b: split.version, traffic: split.traffic,
+        change: start ? 'start' : 'conclude', keeps: change.to?.version === split.version ? 'b' : 'a', now: ev.now,
+        ...(seen?.startedAt ? { startedAt: seen.startedAt } : {}),
+        ...(start ? {} : { evidence: seen?.evidence ?? { error: 'not read' } }),
+        ...(!start && ev.abOverride ? { override: ev.abOverride } : {}),
+      });
+    }
     case 'owners':
       return ownersResult(state, change, ev);
     case 'freeze':
-      return freezeGate({ now: ev.now, windows: policy.freeze, isRollback: rollbackLike.has(change.kind) });
+      return freezeGate({ now: ev.now, windows: policy.freeze, isRollback: rollbackLike.has(change.kind) || keepsChampion(change) });
     case 'approvals':
     case 'policy': {
       const fastLane = fastLaneOf(change, policy, ev)?.approvals;
@@ -498,9 +547,14 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
   }
 }
 
+/** An A/B ended keeping the stable version: it takes risk away, as a canary abort does. */
+function keepsChampion(change: Change): boolean {
+  return change.kind === 'ab-conclude' && change.to?.version === change.from?.version;
+}
+
 /** The version a change puts in front of traffic again: the new stable pin, or the new canary. */
 function heldVersion(change: Change): string | undefined {
-  return change.kind === 'canary-start' ? change.to?.canary?.version : change.to?.version !== change.from?.version ? change.to?.version : undefined;
+  return change.kind === 'canary-start' || change.kind === 'ab-start' ? change.to?.canary?.version : change.to?.version !== change.from?.version ? change.to?.version : undefined;
 }
 
 function isPinned(repo: LoadedRepository, model: string, version: string): boolean {

@@ -6,7 +6,9 @@ export type GateName =
   | 'validation' | 'schema' | 'features' | 'performance' | 'integrity' | 'soak'
   | 'canary' | 'drift' | 'approvals' | 'freeze' | 'policy' | 'held'
   /** the repository policy's owners (policies/repository.yaml): code, policy and environment changes */
-  | 'owners';
+  | 'owners'
+  /** an A/B test's design (at its start) and verdict (at its conclusion): gates/ab.ts */
+  | 'ab';
 
 /**
  * pass: the gate's rule holds. fail: it does not. warn: it holds, but something deserves a look

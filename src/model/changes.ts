@@ -6,11 +6,20 @@ import type { PinState } from './pins.js';
 export type ChangeKind =
   | 'new-model' | 'promote' | 'rollback' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort'
   | 'shadow-start' | 'shadow-promote' | 'shadow-stop' | 'config' | 'removal'
+  /** an A/B test (a canary with ab: true) starts, or ends: B promoted, or A kept */
+  | 'ab-start' | 'ab-conclude'
   | 'environment-config' | 'policy' | 'model-card' | 'version-modified'
   /** files outside the release files (or ones modelship does not read): judged by the repository policy's code owners */
   | 'code'
   /** an environment file added or deleted: judged by the repository policy's environment owners */
   | 'environment-added' | 'environment-removed';
+
+/**
+ * The commit trailer that ends an A/B without the test's verdict: `AB-Override: <reason>` on the
+ * pull request's head commit. The ab gate then warns instead of blocking, and the audit record
+ * of the merge keeps the reason (change.abOverride).
+ */
+export const abOverrideTrailer = 'AB-Override';
 
 /** The pseudo-environment of changes to the repository rather than to one environment (kind 'code'). */
 export const repositoryScope = 'repository';

@@ -5,6 +5,8 @@
 export interface CanaryPin {
   version: string;
   traffic: number;
+  /** an A/B test: the split is held for the designed horizon and concluded by the A/B test (gates/ab.ts), not by canary steps */
+  ab?: true;
 }
 
 /** A shadow: gets a mirrored copy of the traffic, answers nobody. */

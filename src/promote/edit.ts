@@ -8,11 +8,11 @@ import type { Deployment, Environment, ModelCard } from '../config/types.js';
 import type { ChangeKind as AnyChangeKind } from '../model/changes.js';
 import type { PinState } from '../model/pins.js';
 
-export type PromotionMode = { kind: 'stable' } | { kind: 'canary'; traffic: number } | { kind: 'shadow' };
+export type PromotionMode = { kind: 'stable' } | { kind: 'canary'; traffic: number } | { kind: 'shadow' } | { kind: 'ab'; traffic: number };
 
 
 /** The kinds of change a promotion makes (a subset of what the check recognises). */
-export type ChangeKind = Extract<AnyChangeKind, 'new-model' | 'promote' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort' | 'shadow-start' | 'shadow-promote'>;
+export type ChangeKind = Extract<AnyChangeKind, 'new-model' | 'promote' | 'canary-start' | 'canary-step' | 'canary-promote' | 'canary-abort' | 'shadow-start' | 'shadow-promote' | 'ab-start' | 'ab-conclude'>;
 
 export interface EnvironmentEdit {
   text: string;
@@ -61,7 +61,9 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
     if (current.version === version && !current.canary && current.shadow?.version !== version) {
       throw new RefusedError(`${model}@${version} is already the stable version in ${req.env.name}; nothing to promote`);
     }
-    if (current.canary?.version === version) kind = 'canary-promote';
+    // An A/B ends by promoting B or by keeping A: either way its conclusion (ab gate) judges it.
+    if (current.canary?.ab) kind = 'ab-conclude';
+    else if (current.canary?.version === version) kind = 'canary-promote';
     else if (current.canary) kind = 'canary-abort';
     else if (current.shadow?.version === version) kind = 'shadow-promote';
     else kind = 'promote';
@@ -76,6 +78,7 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
       ops.push({ op: 'delete', path: [...base, 'shadow'] });
     }
   } else if (mode.kind === 'canary') {
+    if (current.canary?.ab) throw new RefusedError(`an A/B test of ${model} ${current.canary.version} is running in ${req.env.name}; change its split with --ab, or conclude it first`);
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; a canary must be a different version`);
     if (current.canary && current.canary.version !== version) {
       throw new RefusedError(`a canary of ${model} ${current.canary.version} is already running in ${req.env.name}; finish or abort it before starting another`);
@@ -86,6 +89,24 @@ export function editEnvironment(text: string, req: EditRequest): EnvironmentEdit
     if (current.canary) ops.push({ op: 'set', path: [...base, 'canary', 'traffic'], value: mode.traffic });
     else ops.push({ op: 'insert', path: base, after: 'version', key: 'canary', value: { version, traffic: mode.traffic } });
     if (!current.online) notes.push(`${model} is not served online in ${req.env.name}; the check will refuse a canary without online serving`);
+  } else if (mode.kind === 'ab') {
+    if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; the B arm of an A/B must be a different version`);
+    if (current.canary && current.canary.version !== version) {
+      throw new RefusedError(`${current.canary.ab ? 'an A/B test' : 'a canary'} of ${model} ${current.canary.version} is running in ${req.env.name}; conclude or abort it before starting an A/B`);
+    }
+    if (current.canary?.ab && current.canary.traffic === mode.traffic) throw new RefusedError(`the A/B of ${model}@${version} already takes ${mode.traffic}% in ${req.env.name}; nothing to change`);
+    kind = 'ab-start';
+    next = { ...current, canary: { version, traffic: mode.traffic, ab: true } };
+    if (current.canary) {
+      // A new split (or a canary turned A/B) restarts the test: the window starts when the split is set.
+      next.canary = { version, traffic: mode.traffic, ab: true };
+      ops.push({ op: 'delete', path: [...base, 'canary'] });
+      ops.push({ op: 'insert', path: base, after: 'version', key: 'canary', value: next.canary });
+      notes.push(current.canary.ab ? `the A/B restarts at ${mode.traffic}%: only requests from the merge on count` : `the canary of ${version} becomes an A/B at ${mode.traffic}%: only requests from the merge on count`);
+    } else {
+      ops.push({ op: 'insert', path: base, after: 'version', key: 'canary', value: next.canary! });
+    }
+    if (!current.online) notes.push(`${model} is not served online in ${req.env.name}; the check will refuse an A/B without online serving`);
   } else {
     if (current.version === version) throw new RefusedError(`${model}@${version} is the stable version in ${req.env.name}; a shadow must be a different version`);
     if (current.shadow?.version === version) throw new RefusedError(`${model}@${version} already runs as the shadow in ${req.env.name}; nothing to change`);

@@ -27,6 +27,8 @@ export interface PromoteRequest {
   environment: string;
   mode: PromotionMode;
   reason?: string;
+  /** concluding an A/B without the test's verdict: why (the commit's AB-Override trailer) */
+  abOverride?: string;
   openPr: boolean;
   base?: string;
   force: boolean;
@@ -75,13 +77,16 @@ export function parseTarget(target: string): { model: string; version: string } 
 }
 
 export function branchName(env: string, model: string, version: string, kind: ChangeKind, traffic?: number): string {
-  const suffix = kind === 'canary-start' || kind === 'canary-step' ? `-canary${traffic}` : kind === 'shadow-start' ? '-shadow' : kind === 'canary-abort' ? '-abort-canary' : '';
+  const suffix = kind === 'ab-start' ? `-ab${traffic}` : kind === 'ab-conclude' ? '-conclude-ab' : kind === 'canary-start' || kind === 'canary-step' ? `-canary${traffic}` : kind === 'shadow-start' ? '-shadow' : kind === 'canary-abort' ? '-abort-canary' : '';
   return `promote/${env}/${model}-${version}${suffix}`;
 }
 
 export async function promote(req: PromoteRequest): Promise<PromoteResult> {
   const { root, model, version, environment } = req;
   if (!envPattern.test(environment)) throw new UsageError(`--to ${JSON.stringify(environment)} is not a valid environment name`);
+  if (req.abOverride !== undefined && !/^[^\r\n]{1,500}$/.test(req.abOverride.trim())) {
+    throw new UsageError(`--ab-override needs a reason on one line (1-500 characters), found ${JSON.stringify(req.abOverride.slice(0, 80))}`);
+  }
   const envFile = `environments/${environment}.yaml`;
   const versionFile = `models/${model}/versions/${version}.yaml`;
   const cardFile = `models/${model}/model.yaml`;
@@ -147,6 +152,9 @@ export async function promote(req: PromoteRequest): Promise<PromoteResult> {
     ...(req.reason !== undefined ? { reason: req.reason } : {}),
     ...(upstreamEnv?.models[model] ? { upstream: upstreamEnv.models[model] } : {}),
   });
+  if (req.abOverride !== undefined && edit.kind !== 'ab-conclude') {
+    throw new UsageError(`--ab-override concludes a running A/B, but this promotion is a ${edit.kind}; no A/B of ${model} runs in ${environment}`);
+  }
   changes.set(envFile, Buffer.from(edit.text));
 
   // The repository as it will be on the branch must be valid, or nothing is written.
@@ -159,9 +167,10 @@ export async function promote(req: PromoteRequest): Promise<PromoteResult> {
     ...(live ? { live } : {}),
     ...(policy?.gates.performance?.metrics ? { bounds: policy.gates.performance.metrics } : {}),
     ...(req.reason !== undefined ? { reason: req.reason } : {}),
+    ...(req.abOverride !== undefined ? { abOverride: req.abOverride.trim() } : {}),
     notes: edit.notes,
   };
-  const branch = branchName(environment, model, version, edit.kind, req.mode.kind === 'canary' ? req.mode.traffic : undefined);
+  const branch = branchName(environment, model, version, edit.kind, req.mode.kind === 'canary' || req.mode.kind === 'ab' ? req.mode.traffic : undefined);
   if (!req.force && (await branchExists(root, branch))) {
     throw new RefusedError(`branch ${branch} already exists`, `delete it (git branch -D ${branch}) or pass --force to replace it`);
   }

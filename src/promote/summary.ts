@@ -5,6 +5,7 @@
 import type { Metrics, MetricBound, VersionManifest } from '../config/types.js';
 import type { ChangeKind } from './edit.js';
 import type { PinState } from '../model/pins.js';
+import { abOverrideTrailer } from '../model/changes.js';
 import { commentJson, mdCode, mdLink, mdText } from '../model/escape.js';
 
 export interface PromotionSummaryInput {
@@ -21,6 +22,8 @@ export interface PromotionSummaryInput {
   bounds?: Record<string, MetricBound>;
   reason?: string;
   notes?: string[];
+  /** concluding an A/B without the test's verdict: the reason, written as the AB-Override trailer */
+  abOverride?: string;
 }
 
 export function promotionTitle(s: PromotionSummaryInput): string {
@@ -34,6 +37,8 @@ export function promotionTitle(s: PromotionSummaryInput): string {
     case 'canary-step': return `canary(${env}): ${model} ${version} ${from.canary!.traffic}% → ${to.canary!.traffic}%`;
     case 'canary-abort': return `canary(${env}): abort ${model} ${from.canary!.version}, keep ${version}`;
     case 'shadow-start': return `shadow(${env}): ${model} ${version} beside ${from.version}`;
+    case 'ab-start': return `ab(${env}): ${model} ${version} (B) at ${to.canary!.traffic}% against ${from.version} (A)`;
+    case 'ab-conclude': return version === from.version ? `ab(${env}): conclude ${model}, keep ${version} (A) over ${from.canary!.version}` : `ab(${env}): conclude ${model}, promote ${version} (B) over ${from.version}`;
   }
 }
 
@@ -50,6 +55,8 @@ export function commitMessage(s: PromotionSummaryInput): string {
   if (s.reason) lines.push('', `Reason: ${s.reason}`);
   lines.push('', `Modelship-Environment: ${s.environment}`, `Modelship-Model: ${s.model}`, `Modelship-Version: ${s.version}`, `Modelship-Change: ${s.kind}`);
   if (s.from.version) lines.push(`Modelship-Previous-Version: ${s.from.version}`);
+  // Read by the check (ab gate) and kept by the audit record: an A/B ended without the test's verdict.
+  if (s.abOverride) lines.push(`${abOverrideTrailer}: ${s.abOverride}`);
   return lines.join('\n') + '\n';
 }
 
@@ -64,6 +71,8 @@ function describe(s: PromotionSummaryInput): string {
     case 'canary-step': return `Move the canary of ${model} ${version} in ${env} from ${from.canary!.traffic}% to ${to.canary!.traffic}% of online traffic.`;
     case 'canary-abort': return `Abort the canary of ${model} ${from.canary!.version} in ${env}; ${version} takes all traffic again.`;
     case 'shadow-start': return `Mirror ${env}'s online traffic for ${model} to ${version} (answers discarded); ${from.version} keeps serving.`;
+    case 'ab-start': return `Start an A/B test of ${model}: ${version} (B) gets ${to.canary!.traffic}% of online traffic in ${env}, ${from.version} (A) the rest; the ${env} policy's north-star metric decides.`;
+    case 'ab-conclude': return version === from.version ? `Conclude the A/B of ${model} in ${env}: ${version} (A) keeps all traffic, ${from.canary!.version} (B) is removed.` : `Conclude the A/B of ${model} in ${env}: ${version} (B) takes all traffic, replacing ${from.version} (A).`;
   }
 }
 
@@ -102,6 +111,7 @@ export function promotionBody(s: PromotionSummaryInput): string {
   out.push('');
   out.push(...metricsTable(s));
   if (s.reason) out.push('', `**Reason:** ${mdText(s.reason)}`);
+  if (s.abOverride) out.push('', `**A/B override:** ${mdText(s.abOverride)} (the A/B is concluded without the test's verdict; the audit record keeps this reason)`);
   if (s.notes?.length) out.push('', ...s.notes.map((n) => `> ${mdText(n)}`));
   out.push('', '<sub>Opened by `modelship promote`. The modelship check posts its gate report on this pull request.</sub>');
   out.push(`<!-- modelship:promotion ${commentJson({ environment: s.environment, model: s.model, version: s.version, change: s.kind })} -->`);
@@ -136,9 +146,9 @@ function verdict(r: MetricRow): string {
   return `${signed(d)} ${better ? 'better' : 'worse'}`;
 }
 
-function pinText(c?: { version: string; traffic?: number }): string {
+function pinText(c?: { version: string; traffic?: number; ab?: true }): string {
   if (!c) return '—';
-  return c.traffic !== undefined ? `${c.version} (${c.traffic}%)` : c.version;
+  return c.traffic !== undefined ? `${c.version} (${c.traffic}%${c.ab ? ', A/B' : ''})` : c.version;
 }
 
 function bold(text: string | undefined, changed: boolean): string {

@@ -5,6 +5,7 @@
 
 import type { RollbackPlan } from './plan.js';
 import { commentJson, mdCode, mdText } from '../model/escape.js';
+import { abOverrideTrailer } from '../model/changes.js';
 
 export interface RollbackSummaryInput {
   plan: RollbackPlan;
@@ -45,6 +46,8 @@ export function rollbackMessage(s: RollbackSummaryInput): string {
   lines.push('', `Modelship-Environment: ${p.environment}`, `Modelship-Model: ${p.model}`, `Modelship-Version: ${p.to.version}`,
     `Modelship-Change: ${p.kind}`, `Modelship-Rolled-Back: ${p.takenAway}`, `Modelship-Reverts: ${p.commit.sha}`);
   if (s.breakGlass) lines.push(`Break-Glass: ${oneLine(s.breakGlass)}`);
+  // Aborting an A/B ends it without the test's verdict: the reason goes where the check and the audit read it.
+  if (p.kind === 'canary-abort' && p.from.canary?.ab) lines.push(`${abOverrideTrailer}: ${oneLine(`rolled back by ${s.by}: ${s.reason ?? s.evidence?.[0] ?? `${p.takenAway} taken away`}`)}`);
   return lines.join('\n') + '\n';
 }
 

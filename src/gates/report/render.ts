@@ -4,6 +4,7 @@
 // summary quoting them) goes through model/escape.ts: no tag, link or @mention survives.
 
 import { formatProblem } from '../../errors.js';
+import { abSection } from './ab.js';
 import type { DriftRow } from '../drift.js';
 import type { MetricRow } from '../performance.js';
 import type { JudgedChange, JudgedGate, Report, Verdict } from '../run.js';
@@ -87,6 +88,8 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     if (perf) sections.push(metricsTable(c, perf));
     const drift = c.gates.find((g) => g.gate === 'drift' && g.data);
     if (drift) sections.push(driftSection(c, drift));
+    const ab = c.gates.find((g) => g.gate === 'ab' && g.data);
+    if (ab) sections.push(abSection(c, ab));
   }
   if (report.preview?.plans.some((p) => p.actions.some((a) => a.op !== 'noop')) || report.preview?.problems.length) {
     sections.push(['', ...planMarkdown(report.preview.plans.filter((p) => p.actions.some((a) => a.op !== 'noop'))).split('\n'),
