@@ -13,7 +13,9 @@ import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adap
 import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
 import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
-import type { ServingEvidence, ServingRequest } from '../gates/run.js';
+import type { ServingEvidence, ServingRequest, ShadowRequest } from '../gates/run.js';
+import { readShadowFigures, shadowQuery } from '../metrics/prediction-log.js';
+import { shadowStartedAt, type ShadowEvidence } from '../gates/shadow.js';
 import { PinHistories } from './history.js';
 
 export interface EvidenceContext {
@@ -84,6 +86,9 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
     }),
   ]);
 
+  // After the timelines: a shadow's window starts no earlier than the shadow did.
+  if (req.shadows?.size) await readShadows([...req.shadows], ctx, ev, (ev.shadows = new Map()));
+
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = ctx.prometheusUrl ? { prometheus: prometheusSource({ url: ctx.prometheusUrl }) } : {};
   // Snowflake, when SNOWFLAKE_ACCOUNT is set: one session for all canaries, ended below.
   const warehouseConfig = req.canaries.size ? warehouseFromEnv(process.env) : undefined;
@@ -147,6 +152,34 @@ async function readServing(requests: Array<[string, ServingRequest]>, ctx: Evide
     }
   } finally {
     await conn?.close();
+  }
+}
+
+/**
+ * The shadow gate's figures: one aggregation of the prediction log per shadow (metrics/prediction-log.ts),
+ * over the policy's window ending now, starting no earlier than the shadow (from the pin history).
+ * No Snowflake connection is `unavailable` (the gate errs: unknown is never a pass); a failed query an error.
+ */
+async function readShadows(requests: Array<[string, ShadowRequest]>, ctx: EvidenceContext, ev: { timelines: Evidence['timelines'] }, out: Map<string, ShadowEvidence>): Promise<void> {
+  for (const [key, r] of requests) {
+    const conn = warehouseFor(r.env, process.env, { timeoutMs: ctx.timeoutMs ?? 60_000 });
+    if (!conn) {
+      out.set(key, { unavailable: `the prediction log ${r.table} was not read: no Snowflake connection is configured (SNOWFLAKE_ACCOUNT)` });
+      continue;
+    }
+    try {
+      const started = shadowStartedAt(ev.timelines.get(r.environment) ?? [], r.model, r.candidate);
+      const from = ctx.now.getTime() - r.windowMs;
+      const window = { start: new Date(started ? Math.max(from, started.getTime()) : from), end: ctx.now };
+      const q = shadowQuery({ table: r.table, model: r.model, champion: r.champion, candidate: r.candidate, window, slices: r.slices,
+        ...(r.scoreEdges ? { scoreEdges: r.scoreEdges } : {}), ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) });
+      out.set(key, { figures: await readShadowFigures(conn, q), table: r.table, window });
+    } catch (e) {
+      if (!(e instanceof ModelshipError)) throw e;
+      out.set(key, { error: `${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` });
+    } finally {
+      await conn.close();
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import { registrationKey } from '../registry/record.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
 import type { CanaryPin, PinCommit } from '../model/pins.js';
+import { shadowGate, type ShadowEvidence } from './shadow.js';
 import { soakGate } from './soak.js';
 import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
 
@@ -30,7 +31,7 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
   promote: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
   // A return to a version held there (rolled back before) is a rollback by kind, but the hold still applies.
   rollback: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
-  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'shadow', 'held', 'freeze', 'approvals'],
   'canary-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'canary', 'held', 'freeze', 'approvals'],
   'canary-step': ['integrity', 'canary', 'freeze', 'approvals'],
   'canary-promote': ['integrity', 'canary', 'freeze', 'approvals'],
@@ -53,7 +54,7 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
 const rollbackLike = new Set<ChangeKind>(['rollback', 'canary-abort', 'shadow-stop']);
 
 /** Gates whose mode (block / warn / off) the policy sets; the others always block. */
-const modal = new Set<GateName>(['schema', 'integrity', 'features', 'performance', 'drift']);
+const modal = new Set<GateName>(['schema', 'integrity', 'features', 'performance', 'drift', 'shadow']);
 
 export function gatesFor(kind: ChangeKind): GateName[] {
   return gatesByKind[kind];
@@ -80,6 +81,24 @@ export interface EvidenceRequest {
   teams: Set<string>;
   /** versions to look up holds for (held gate): env/model@version -> what to search */
   holds?: Map<string, { environment: string; model: string; version: string; registeredAt?: string }>;
+  /** shadows to judge (shadow gate): env/model -> the prediction log aggregation to run */
+  shadows?: Map<string, ShadowRequest>;
+}
+
+/** A shadow's answers beside the champion's, from the environment's prediction log (metrics/prediction-log.ts shadowQuery). */
+export interface ShadowRequest {
+  environment: string;
+  /** the environment file (its Snowflake role and warehouse) */
+  env: Environment;
+  model: string;
+  champion: string;
+  candidate: string;
+  table: string;
+  /** the policy's window (default 24h), ending at the check's time; never before the shadow started (from the timeline) */
+  windowMs: number;
+  scoreEdges?: number[];
+  threshold?: number;
+  slices: Array<{ name: string; column: string; value: string }>;
 }
 
 /**
@@ -132,6 +151,8 @@ export interface Evidence {
   review?: ReviewEvidence;
   /** env/model@version -> holds of that version there (git history), or why they could not be read */
   holds?: Map<string, Hold[] | { error: string }>;
+  /** env/model -> the shadow's figures from the prediction log, or why there are none */
+  shadows?: Map<string, ShadowEvidence>;
 }
 
 export interface CheckState {
@@ -230,6 +251,20 @@ export function needs(state: CheckState): EvidenceRequest {
           windowText: policy.gates.drift?.window && parseDuration(policy.gates.drift.window) !== undefined ? policy.gates.drift.window : '24h',
           features: candidate.histograms,
           ...(candidate.scoreHistogram && output ? { score: { column: output, histogram: candidate.scoreHistogram } } : {}),
+        });
+      }
+    }
+    if (gates.includes('shadow') && change.model && change.champion && change.candidate && policy.gates.shadow) {
+      const env = state.base.environments.get(change.environment)?.data;
+      const shadow = policy.gates.shadow;
+      if (env?.inferenceLog) {
+        timeline(change.environment, change.candidate);
+        const edges = candidate?.scoreHistogram?.kind === 'numeric' ? candidate.scoreHistogram.edges : undefined;
+        (req.shadows ??= new Map()).set(`${change.environment}/${change.model}`, {
+          environment: change.environment, env, model: change.model, champion: change.champion, candidate: change.candidate,
+          table: env.inferenceLog.table, windowMs: parseDuration(shadow.window ?? '') ?? 86_400_000,
+          ...(edges ? { scoreEdges: edges } : {}), ...(shadow.agreement ? { threshold: shadow.agreement.threshold } : {}),
+          slices: (shadow.slices ?? []).map((s) => ({ name: s.name, column: s.column, value: s.value })),
         });
       }
     }
@@ -459,6 +494,14 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         reference: candidate.histograms, current: current.histograms, referenceLabel: `training data of ${candidate.version}`,
         currentLabel: current.label, policy: policy.gates.drift,
         ...(candidate.scoreHistogram ? { scores: { reference: candidate.scoreHistogram, ...(current.scores ? { current: current.scores } : {}) } } : {}),
+      });
+    }
+    case 'shadow': {
+      if (!change.model || !change.champion || !change.candidate) return result('shadow', 'skipped', 'no shadow and champion to compare');
+      const env = state.base.environments.get(change.environment)?.data;
+      return shadowGate({
+        policy: policy.gates.shadow, environment: change.environment, model: change.model, champion: change.champion, candidate: change.candidate,
+        table: env?.inferenceLog?.table, evidence: ev.shadows?.get(`${change.environment}/${change.model}`),
       });
     }
     case 'held': {
