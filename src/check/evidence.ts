@@ -15,6 +15,7 @@ import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
 import type { ServingEvidence, ServingRequest, ShadowRequest } from '../gates/run.js';
 import { readShadowFigures, shadowQuery } from '../metrics/prediction-log.js';
+import { readSampleRatio } from '../canary/sample-ratio.js';
 import { shadowStartedAt, type ShadowEvidence } from '../gates/shadow.js';
 import { PinHistories } from './history.js';
 
@@ -109,7 +110,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
         context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment, ...(ctx.modes?.[c.environment] ? { mode: ctx.modes[c.environment] } : {}) },
         requestsQueries: defaultRequestsQueries(ctx.modes?.[c.environment]),
       });
-      ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
+      const sampleRatio = c.sampleRatio ? await readSampleRatio(c.model, c.sampleRatio, { stable: c.sampleRatio.stable, canary: c.version }, window, ctx) : undefined;
+      ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations, ...(sampleRatio ? { sampleRatio } : {}) });
     }));
   } finally {
     await warehouse?.close();

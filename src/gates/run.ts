@@ -22,6 +22,7 @@ import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
 import type { CanaryPin, PinCommit } from '../model/pins.js';
 import { shadowGate, type ShadowEvidence } from './shadow.js';
+import { judgeSampleRatio, type SampleRatioEvidence } from './sample-ratio.js';
 import { soakGate } from './soak.js';
 import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
 
@@ -73,8 +74,8 @@ export interface EvidenceRequest {
    * back to when these versions appeared; each with its registration time, before which it cannot be pinned
    */
   timelines: Map<string, Map<string, string | undefined>>;
-  /** canaries to observe: env/model -> what runs */
-  canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']> }>;
+  /** canaries to observe: env/model -> what runs (and, for the sample ratio check, the stable version and the prediction log) */
+  canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']>; sampleRatio?: { env: Environment; table: string; stable: string } }>;
   /** serving distributions to read for drift: env/model -> the scoring log to aggregate (the SQL `modelship drift` runs) */
   serving: Map<string, ServingRequest>;
   /** teams whose members the approvals gates need */
@@ -145,7 +146,7 @@ export interface Evidence {
   dbt: Map<string, DbtIndex | { error: string }>;
   /** newest first, per environment (git/history.ts's commits satisfy soak's PinEvent) */
   timelines: Map<string, PinCommit[]>;
-  canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[] }>;
+  canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[]; sampleRatio?: SampleRatioEvidence }>;
   serving: Map<string, ServingEvidence>;
   /** absent in a local run: approvals are then left to GitHub */
   review?: ReviewEvidence;
@@ -235,7 +236,12 @@ export function needs(state: CheckState): EvidenceRequest {
       const running = state.base.environments.get(change.environment)?.data.models[change.model]?.canary;
       if (running) timeline(change.environment, running.version);
       if (running && policy.canary) {
-        req.canaries.set(`${change.environment}/${change.model}`, { environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary });
+        const env = state.base.environments.get(change.environment)?.data;
+        const stable = env?.models[change.model]?.version;
+        req.canaries.set(`${change.environment}/${change.model}`, {
+          environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary,
+          ...(policy.canary.sampleRatio && env?.inferenceLog && stable ? { sampleRatio: { env, table: env.inferenceLog.table, stable } } : {}),
+        });
       }
     }
     if (gates.includes('drift') && change.model && candidate?.histograms && Object.keys(candidate.histograms).length) {
@@ -472,8 +478,15 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
     case 'canary': {
       const running = change.model ? state.base.environments.get(change.environment)?.data.models[change.model]?.canary : undefined;
       const seen = ev.canaries.get(`${change.environment}/${change.model}`);
+      const env = state.base.environments.get(change.environment)?.data;
+      const sampleRatio = policy.canary?.sampleRatio && running && change.kind !== 'canary-start'
+        ? judgeSampleRatio({
+          policy: policy.canary.sampleRatio, environment: change.environment, stable: env?.models[change.model!]?.version ?? '?', canary: running.version,
+          traffic: running.traffic, table: env?.inferenceLog?.table, evidence: seen?.sampleRatio,
+        })
+        : undefined;
       return canaryGate({
-        policy: policy.canary, now: ev.now, observations: seen?.observations ?? [],
+        policy: policy.canary, now: ev.now, observations: seen?.observations ?? [], ...(sampleRatio ? { sampleRatio } : {}),
         change: change.kind === 'canary-start' ? 'start' : change.kind === 'canary-step' ? 'step' : 'promote-canary',
         canary: change.kind === 'canary-start' ? change.to?.canary : running ? { ...running, ...(seen?.startedAt ? { startedAt: seen.startedAt } : {}) } : undefined,
       });

@@ -215,3 +215,43 @@ export async function readShadowFigures(conn: Pick<SnowflakeConnection, 'query'>
   if (rows.length !== 1) throw new ExternalError('snowflake', 'read the shadow figures', `the aggregation returned ${rows.length} rows, expected one`);
   return shadowFigures(query, rows[0]!);
 }
+
+export interface VersionCountsInput {
+  table: string;
+  model: string;
+  /** the versions to count, in the order the counts come back */
+  versions: string[];
+  window: { start: Date; end: Date };
+}
+
+export interface VersionCountsQuery {
+  sqlText: string;
+  binds: Array<string | number>;
+  versions: string[];
+}
+
+/** The sample ratio check's one aggregation: requests each version logged in the window. */
+export function versionCountsQuery(input: VersionCountsInput): VersionCountsQuery {
+  const table = checkTable(input.table);
+  const binds: Array<string | number> = [];
+  const bind = (v: string | number) => {
+    binds.push(v);
+    return '?';
+  };
+  const counts = input.versions.map((v, i) => `  SUM(CASE WHEN ${q('MODEL_VERSION')} = ${bind(v)} THEN 1 ELSE 0 END) AS V_${i}`);
+  const where = [
+    `${q('MODEL_NAME')} = ${bind(input.model)}`,
+    `${q('REQUESTED_AT')} >= CAST(${bind(input.window.start.toISOString())} AS TIMESTAMP WITH TIME ZONE)`,
+    `${q('REQUESTED_AT')} < CAST(${bind(input.window.end.toISOString())} AS TIMESTAMP WITH TIME ZONE)`,
+  ];
+  const sqlText = ['SELECT', counts.join(',\n'), `FROM ${table}`, `WHERE ${where.join('\n  AND ')}`].join('\n');
+  return { sqlText, binds, versions: [...input.versions] };
+}
+
+/** Runs it: the count per version, in the order asked. */
+export async function readVersionCounts(conn: Pick<SnowflakeConnection, 'query'>, query: VersionCountsQuery): Promise<number[]> {
+  const rows = await conn.query(query.sqlText, query.binds);
+  if (rows.length !== 1) throw new ExternalError('snowflake', 'count requests per version', `the aggregation returned ${rows.length} rows, expected one`);
+  const { count } = reader(rows[0]!, 'count requests per version');
+  return query.versions.map((_, i) => count(`V_${i}`));
+}
