@@ -61,7 +61,7 @@ export interface ShadowFigures {
   duplicates: { champion: number; candidate: number };
   /** the shadow's logged requests in the window */
   candidateRequests: number;
-  /** champion requests in the window (from the shadow's first logged request on) */
+  /** champion requests in the window, from the first request both logged on (all of the window's when none) */
   championRequests: number;
   /** of those, how many the shadow logged too (answered or failed) */
   joined: number;
@@ -114,12 +114,15 @@ export function shadowQuery(input: ShadowQueryInput): ShadowQuery {
     'WITH CANDIDATE AS (',
     `  SELECT ${base} FROM ${table}`,
     `  WHERE ${inWindow(input.candidate)}`,
-    '), CHAMPION AS (',
+    '), LOGGED AS (',
     `  SELECT ${base}${sliceColumns} FROM ${table}`,
     `  WHERE ${inWindow(input.champion)}`,
-    // Coverage counts from the shadow's first logged request (before it, the shadow was not yet
-    // serving), or over the whole window when the shadow logged nothing at all.
-    `    AND ${q('REQUESTED_AT')} >= COALESCE((SELECT MIN(${q('REQUESTED_AT')}) FROM CANDIDATE), CAST(${bind(input.window.start.toISOString())} AS TIMESTAMP WITH TIME ZONE))`,
+    '), CHAMPION AS (',
+    // Coverage counts from the first request both logged (before it, the shadow was not yet
+    // serving), in the champion's clock; over the whole window when they logged none in common.
+    `  SELECT * FROM LOGGED WHERE ${q('REQUESTED_AT')} >= COALESCE(`,
+    `    (SELECT MIN(a.${q('REQUESTED_AT')}) FROM LOGGED a JOIN CANDIDATE k ON k.${q('REQUEST_ID')} = a.${q('REQUEST_ID')}),`,
+    `    CAST(${bind(input.window.start.toISOString())} AS TIMESTAMP WITH TIME ZONE))`,
     '), PAIRS AS (',
     '  SELECT c."SCORE" AS C_SCORE, k."SCORE" AS K_SCORE, c."LATENCY_MS" AS C_LATENCY, k."LATENCY_MS" AS K_LATENCY,',
     `    c."ERROR" AS C_ERROR, k."ERROR" AS K_ERROR, k."REQUEST_ID" AS K_ID${slices.map((_, i) => `, c."SLICE_${i}" AS SLICE_${i}`).join('')},`,
