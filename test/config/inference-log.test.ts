@@ -59,3 +59,12 @@ t.test('policy: the shadow bounds and the sample ratio bound', async (t) => {
     'policies/production.yaml:55:29  canary.sampleRatio.minPValue  expected a number > 0, found the number 0',
   ]);
 });
+
+t.test('policy: shadow PSI warn above fail, and slices with no threshold to judge them by', async (t) => {
+  const dir = tree(t);
+  edit(dir, 'policies/production.yaml', '    psi: { warn: 0.1, fail: 0.25 }\n    agreement: { threshold: 0.5, min: 0.98 }\n', '    psi: { warn: 0.3, fail: 0.25 }\n');
+  t.same(await problems(dir), [
+    'policies/production.yaml:46:10  gates.shadow.psi  warn (0.3) is above fail (0.25)',
+    'policies/production.yaml:48:7  gates.shadow.slices  shadow slices are judged by decision agreement, which needs the model\'s threshold; expected gates.shadow.agreement {threshold, min}, found no agreement',
+  ]);
+});
