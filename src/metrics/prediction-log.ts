@@ -117,21 +117,20 @@ export function shadowQuery(input: ShadowQueryInput): ShadowQuery {
     '), LOGGED AS (',
     `  SELECT ${base}${sliceColumns} FROM ${table}`,
     `  WHERE ${inWindow(input.champion)}`,
-    '), CHAMPION AS (',
-    // Coverage counts from the first request both logged (before it, the shadow was not yet
-    // serving), in the champion's clock; over the whole window when they logged none in common.
-    `  SELECT * FROM LOGGED WHERE ${q('REQUESTED_AT')} >= COALESCE(`,
-    `    (SELECT MIN(a.${q('REQUESTED_AT')}) FROM LOGGED a JOIN CANDIDATE k ON k.${q('REQUEST_ID')} = a.${q('REQUEST_ID')}),`,
-    `    CAST(${bind(input.window.start.toISOString())} AS TIMESTAMP WITH TIME ZONE))`,
-    '), PAIRS AS (',
-    '  SELECT c."SCORE" AS C_SCORE, k."SCORE" AS K_SCORE, c."LATENCY_MS" AS C_LATENCY, k."LATENCY_MS" AS K_LATENCY,',
+    '), JOINED AS (',
+    '  SELECT c."REQUESTED_AT" AS C_AT, c."SCORE" AS C_SCORE, k."SCORE" AS K_SCORE, c."LATENCY_MS" AS C_LATENCY, k."LATENCY_MS" AS K_LATENCY,',
     `    c."ERROR" AS C_ERROR, k."ERROR" AS K_ERROR, k."REQUEST_ID" AS K_ID${slices.map((_, i) => `, c."SLICE_${i}" AS SLICE_${i}`).join('')},`,
     '    CASE WHEN k."REQUEST_ID" IS NOT NULL AND c."ERROR" IS NULL AND k."ERROR" IS NULL AND c."SCORE" IS NOT NULL AND k."SCORE" IS NOT NULL THEN 1 ELSE 0 END AS BOTH_OK',
-    '  FROM CHAMPION c LEFT JOIN CANDIDATE k ON k."REQUEST_ID" = c."REQUEST_ID"',
+    '  FROM LOGGED c LEFT JOIN CANDIDATE k ON k."REQUEST_ID" = c."REQUEST_ID"',
+    '), PAIRS AS (',
+    // Coverage counts from the first request both logged (before it, the shadow was not yet
+    // serving), in the champion's clock; over the whole window when they logged none in common.
+    '  SELECT * FROM JOINED WHERE C_AT >= COALESCE((SELECT MIN(C_AT) FROM JOINED WHERE K_ID IS NOT NULL),',
+    `    CAST(${bind(input.window.start.toISOString())} AS TIMESTAMP WITH TIME ZONE))`,
     ')',
   ];
   const select: string[] = [
-    `  (SELECT COUNT(*) - COUNT(DISTINCT ${q('REQUEST_ID')}) FROM CHAMPION) AS CHAMPION_DUPLICATES`,
+    `  (SELECT COUNT(*) - COUNT(DISTINCT ${q('REQUEST_ID')}) FROM LOGGED) AS CHAMPION_DUPLICATES`,
     `  (SELECT COUNT(*) - COUNT(DISTINCT ${q('REQUEST_ID')}) FROM CANDIDATE) AS CANDIDATE_DUPLICATES`,
     '  (SELECT COUNT(*) FROM CANDIDATE) AS CANDIDATE_REQUESTS',
     '  COUNT(*) AS CHAMPION_REQUESTS',

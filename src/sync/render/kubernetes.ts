@@ -233,7 +233,9 @@ function inferenceService(m: Model, name: string, version: string, canaryTraffic
  * ce-inferenceservicename, ce-namespace, ce-component (predictor), ce-endpoint (default or canary),
  * ce-metadata (the request headers named in metadataHeaders, JSON) and ce-annotations (the
  * InferenceService annotations named in metadataAnnotations, JSON). metadataAnnotations names
- * modelship's version annotation, so every event says which version answered.
+ * modelship's version annotation, so every event says which version answered; the field came
+ * with kserve/kserve#4325 (merged 2025-04, in the CRD under shared/reference), so an older
+ * KServe's CRD refuses it under strict field validation.
  */
 export function predictionLogger(sink: string): Spec {
   return { mode: 'all', url: sink, metadataAnnotations: [annotations.version] };
