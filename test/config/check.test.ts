@@ -19,11 +19,11 @@ const edit = (file: string, from: string | RegExp, to: string): Edit => (dir) =>
 
 const cases: Array<[string, Edit[], RegExp[]]> = [
   ['a pin to a version that is not registered', [edit('environments/production.yaml', 'version: 2026.11.06-1', 'version: 2026.11.30-1')],
-    [/^environments\/production\.yaml:20:14  models\.fraud-detector\.version  version "2026\.11\.30-1" of fraud-detector is not registered; expected a registered version of fraud-detector \(2026\.10\.30-1, 2026\.11\.06-1, 2026\.11\.13-1\), found "2026\.11\.30-1"$/]],
+    [/^environments\/production\.yaml:25:14  models\.fraud-detector\.version  version "2026\.11\.30-1" of fraud-detector is not registered; expected a registered version of fraud-detector \(2026\.10\.30-1, 2026\.11\.06-1, 2026\.11\.13-1\), found "2026\.11\.30-1"$/]],
   ['a canary equal to the stable version', [edit('environments/production.yaml', '    version: 2026.11.06-1   # promoted 2026-11-10 after 96h in staging\n', '    version: 2026.11.06-1\n    canary: { version: 2026.11.06-1, traffic: 10 }\n')],
-    [/production\.yaml:21:\d+  models\.fraud-detector\.canary\.version  the canary version must differ from the stable version; expected a version other than "2026\.11\.06-1"/]],
+    [/production\.yaml:26:\d+  models\.fraud-detector\.canary\.version  the canary version must differ from the stable version; expected a version other than "2026\.11\.06-1"/]],
   ['canary traffic above 50%', [edit('environments/production.yaml', '    version: 2026.11.06-1   # promoted 2026-11-10 after 96h in staging\n', '    version: 2026.11.06-1\n    canary: { version: 2026.11.13-1, traffic: 60 }\n')],
-    [/production\.yaml:21:\d+  models\.fraud-detector\.canary\.traffic  expected a number <= 50, found the number 60/]],
+    [/production\.yaml:26:\d+  models\.fraud-detector\.canary\.traffic  expected a number <= 50, found the number 60/]],
   ['a shadow in serverless mode', [edit('environments/staging.yaml', '    version: 2026.11.13-1\n', '    version: 2026.11.13-1\n    shadow: { version: 2026.11.06-1 }\n')],
     [/staging\.yaml:17:\d+  models\.fraud-detector\.shadow  shadow traffic needs kubernetes\.mode raw/]],
   ['a canary of a model served only in batch', [edit('environments/staging.yaml', '    version: 2026.11.01-1\n', '    version: 2026.11.01-1\n    canary: { version: 2026.10.15-1, traffic: 5 }\n')],
@@ -37,7 +37,7 @@ const cases: Array<[string, Edit[], RegExp[]]> = [
   ['a four-field cron and an unknown time zone', [edit('environments/staging.yaml', 'schedule: { cron: "0 4 * * *", timezone: UTC }', 'schedule: { cron: "0 4 * *", timezone: Mars/Olympus }')],
     [/cron  a cron expression has five fields \(minute hour day-of-month month day-of-week\); found 4/, /timezone  unknown time zone; expected an IANA time zone such as UTC or Europe\/Berlin, found "Mars\/Olympus"/]],
   ['raw mode scaled on concurrency, which only Knative knows', [edit('environments/production.yaml', 'scaleMetric: cpu ', 'scaleMetric: concurrency ')],
-    [/environments\/production\.yaml:23:20  models\.fraud-detector\.online\.scaleMetric  raw mode cannot scale on concurrency: a HorizontalPodAutoscaler knows cpu and memory only; expected cpu or memory, found concurrency/]],
+    [/environments\/production\.yaml:28:20  models\.fraud-detector\.online\.scaleMetric  raw mode cannot scale on concurrency: a HorizontalPodAutoscaler knows cpu and memory only; expected cpu or memory, found concurrency/]],
   ['raw mode without a gateway', [edit('environments/production.yaml', '  gateway: { name: ml-gateway, namespace: gateway-system }\n', '')],
     [/production\.yaml:\d+:\d+  kubernetes  raw mode routes traffic through a Gateway API HTTPRoute; name the Gateway under kubernetes\.gateway/]],
   ['an environment without a policy', [(dir) => rmSync(join(dir, 'policies/staging.yaml')), edit('policies/production.yaml', 'promotion:\n  from: staging\n  soak: 48h\n', '')],
