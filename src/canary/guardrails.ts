@@ -4,6 +4,7 @@
 // answer never count toward a rollback; a source that did not answer raises an alert instead.
 
 import type { CanaryObservation, CanaryPolicy } from '../gates/canary.js';
+import type { SampleRatioJudgement } from '../gates/sample-ratio.js';
 
 export type IntervalState = 'ok' | 'breach' | 'no-data' | 'insufficient' | 'error';
 
@@ -33,12 +34,14 @@ export interface GuardrailVerdict {
   alerts: string[];
   /** why, for people: one line per breached check (metric, values, bound, intervals) */
   reasons: string[];
+  /** the sample ratio check over the canary's whole window, when the policy asks for one: a mismatch is a breach at once */
+  sampleRatio?: SampleRatioJudgement;
 }
 
 /** Consecutive failed intervals before a canary is rolled back, when the policy does not say. */
 export const defaultFailureThreshold = 3;
 
-export function judgeGuardrails(input: { policy: CanaryPolicy; intervals: IntervalObservations[]; intervalText: string }): GuardrailVerdict {
+export function judgeGuardrails(input: { policy: CanaryPolicy; intervals: IntervalObservations[]; intervalText: string; sampleRatio?: SampleRatioJudgement }): GuardrailVerdict {
   const { policy } = input;
   const threshold = policy.failureThreshold ?? defaultFailureThreshold;
   const intervals = [...input.intervals].sort((a, b) => a.end.getTime() - b.end.getTime());
@@ -67,8 +70,13 @@ export function judgeGuardrails(input: { policy: CanaryPolicy; intervals: Interv
     }
     return { check: check.name, source: check.source, bound, intervals: rows, streak, breached };
   });
-  const status = checks.some((c) => c.breached) ? 'breached' : alerts.length ? 'unknown' : 'healthy';
-  return { status, threshold, checks, alerts, reasons };
+  // The split is judged over the canary's whole window, not per interval: one mismatch means the
+  // experiment is broken. Too little data is not a breach; no data source is an alert.
+  const srm = input.sampleRatio;
+  if (srm?.mismatch) reasons.push(`${srm.message}: the traffic split is not the configured one`);
+  if (srm?.status === 'error') alerts.push(srm.message);
+  const status = checks.some((c) => c.breached) || srm?.mismatch ? 'breached' : alerts.length ? 'unknown' : 'healthy';
+  return { status, threshold, checks, alerts, reasons, ...(srm ? { sampleRatio: srm } : {}) };
 }
 
 function boundText(c: CanaryPolicy['checks'][number]): string {

@@ -20,6 +20,8 @@ import { warehouseFromEnv, warehouseSource, type WarehouseSource } from '../adap
 import { localDefaultBranch } from '../promote/promote.js';
 import { rollback, type RollbackRequest, type RollbackResult } from '../rollback/rollback.js';
 import { judgeGuardrails, type GuardrailVerdict, type IntervalObservations } from './guardrails.js';
+import { judgeSampleRatio } from '../gates/sample-ratio.js';
+import { readSampleRatio } from './sample-ratio.js';
 
 export interface WatchRequest {
   root: string;
@@ -104,7 +106,17 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
       const c = d.canary!;
       const startedAt = canaryStartedAt(history, model, c);
       const intervals = await observeIntervals({ policy, sources, model, version: c.version, env, namespace: environment.kubernetes?.namespace ?? env, ...(environment.kubernetes ? { mode: environment.kubernetes.mode } : {}), now: req.now, intervalMs, startedAt });
-      const verdict = judgeGuardrails({ policy, intervals, intervalText: formatDuration(intervalMs) });
+      const sampleRatio = policy.sampleRatio
+        ? judgeSampleRatio({
+          policy: policy.sampleRatio, environment: env, stable: d.version, canary: c.version, traffic: c.traffic, table: environment.inferenceLog?.table,
+          evidence: environment.inferenceLog
+            ? await readSampleRatio(model, { env: environment, table: environment.inferenceLog.table }, { stable: d.version, canary: c.version },
+              // The whole step so far (the split is cumulative evidence), or the intervals watched when its start is unknown.
+              { start: startedAt ?? new Date(req.now.getTime() - (policy.failureThreshold ?? 3) * intervalMs), end: req.now }, {}, req.env ?? process.env)
+            : undefined,
+        })
+        : undefined;
+      const verdict = judgeGuardrails({ policy, intervals, intervalText: formatDuration(intervalMs), ...(sampleRatio ? { sampleRatio } : {}) });
       const w: CanaryWatch = { model, version: c.version, traffic: c.traffic, stable: d.version, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}), verdict, action: 'none' };
       report.canaries.push(w);
       if (verdict.status !== 'breached') continue;
@@ -116,7 +128,7 @@ export async function watchOnce(req: WatchRequest): Promise<WatchReport> {
         w.rollback = await (req.rollback ?? rollback)({
           root, environment: env, model, openPr: report.autoRollback === 'pr', breakGlass: false, direct: report.autoRollback === 'direct',
           base, now: req.now, by: 'modelship canary watch', evidence: verdict.reasons,
-          reason: `canary guardrail breached: ${verdict.checks.filter((x) => x.breached).map((x) => x.check).join(', ')}`,
+          reason: `canary guardrail breached: ${[...verdict.checks.filter((x) => x.breached).map((x) => x.check), ...(verdict.sampleRatio?.mismatch ? ['sample ratio'] : [])].join(', ')}`,
           ...(req.github ? { github: req.github } : {}),
         });
         w.action = w.rollback.pushed === 'default-branch' ? 'pushed' : w.rollback.pullRequest ? 'pull-request' : 'failed';

@@ -18,6 +18,10 @@ import { abQuery, readAbFigures } from '../metrics/ab-metric.js';
 import { abStartedAt } from '../gates/ab.js';
 import { commitInfo } from '../adapters/git/audit.js';
 import { abOverrideTrailer } from '../model/changes.js';
+import type { ShadowRequest } from '../gates/run.js';
+import { readShadowFigures, shadowQuery } from '../metrics/prediction-log.js';
+import { readSampleRatio } from '../canary/sample-ratio.js';
+import { shadowStartedAt, type ShadowEvidence } from '../gates/shadow.js';
 import { PinHistories } from './history.js';
 
 export interface EvidenceContext {
@@ -90,6 +94,9 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
     }),
   ]);
 
+  // After the timelines: a shadow's window starts no earlier than the shadow did.
+  if (req.shadows?.size) await readShadows([...req.shadows], ctx, ev, (ev.shadows = new Map()));
+
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = ctx.prometheusUrl ? { prometheus: prometheusSource({ url: ctx.prometheusUrl }) } : {};
   // Snowflake, when SNOWFLAKE_ACCOUNT is set: one session for all canaries, ended below.
   const warehouseConfig = req.canaries.size ? warehouseFromEnv(process.env) : undefined;
@@ -110,7 +117,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
         context: { namespace: ctx.namespaces[c.environment] ?? c.environment, model: c.model, version: c.version, environment: c.environment, ...(ctx.modes?.[c.environment] ? { mode: ctx.modes[c.environment] } : {}) },
         requestsQueries: defaultRequestsQueries(ctx.modes?.[c.environment]),
       });
-      ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations });
+      const sampleRatio = c.sampleRatio ? await readSampleRatio(c.model, c.sampleRatio, { stable: c.sampleRatio.stable, canary: c.version }, window, ctx) : undefined;
+      ev.canaries.set(key, { ...(startedAt ? { startedAt } : {}), observations, ...(sampleRatio ? { sampleRatio } : {}) });
     }));
   } finally {
     await warehouse?.close();
@@ -198,6 +206,34 @@ async function readServing(requests: Array<[string, ServingRequest]>, ctx: Evide
     }
   } finally {
     await conn?.close();
+  }
+}
+
+/**
+ * The shadow gate's figures: one aggregation of the prediction log per shadow (metrics/prediction-log.ts),
+ * over the policy's window ending now, starting no earlier than the shadow (from the pin history).
+ * No Snowflake connection is `unavailable` (the gate errs: unknown is never a pass); a failed query an error.
+ */
+async function readShadows(requests: Array<[string, ShadowRequest]>, ctx: EvidenceContext, ev: { timelines: Evidence['timelines'] }, out: Map<string, ShadowEvidence>): Promise<void> {
+  for (const [key, r] of requests) {
+    const conn = warehouseFor(r.env, process.env, { timeoutMs: ctx.timeoutMs ?? 60_000 });
+    if (!conn) {
+      out.set(key, { unavailable: `the prediction log ${r.table} was not read: no Snowflake connection is configured (SNOWFLAKE_ACCOUNT)` });
+      continue;
+    }
+    try {
+      const started = shadowStartedAt(ev.timelines.get(r.environment) ?? [], r.model, r.candidate);
+      const from = ctx.now.getTime() - r.windowMs;
+      const window = { start: new Date(started ? Math.max(from, started.getTime()) : from), end: ctx.now };
+      const q = shadowQuery({ table: r.table, model: r.model, champion: r.champion, candidate: r.candidate, window, slices: r.slices,
+        ...(r.scoreEdges ? { scoreEdges: r.scoreEdges } : {}), ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) });
+      out.set(key, { figures: await readShadowFigures(conn, q), table: r.table, window });
+    } catch (e) {
+      if (!(e instanceof ModelshipError)) throw e;
+      out.set(key, { error: `${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` });
+    } finally {
+      await conn.close();
+    }
   }
 }
 

@@ -56,6 +56,8 @@ function print(r: WatchReport, output: Output): void {
       const tag = k.breached ? 'breach' : k.intervals.at(-1)?.state === 'error' ? 'error' : k.streak ? 'warn' : 'ok';
       output.out(`  ${tag.padEnd(6)} ${k.check.padEnd(width)}  ${k.bound.padEnd(12)} ${values}   ${k.streak} of ${v.threshold} in a row`);
     }
+    const srm = v.sampleRatio;
+    if (srm && srm.status !== 'error' && !srm.mismatch) output.out(`  ${srm.status === 'pass' ? 'ok    ' : 'wait  '} ${srm.message}`);
     for (const a of v.alerts) output.out(`  ALERT  ${a}; no rollback on missing data`);
     for (const why of v.reasons) output.out(`  why    ${why}`);
     if (c.action === 'reported') output.out(`  action none: ${r.autoRollback === 'off' ? 'the policy says autoRollback: off' : 'report only (run with --open-pr to act)'}`);

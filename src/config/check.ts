@@ -384,6 +384,12 @@ function checkPolicies(repo: LoadedRepository): Problem[] {
     for (const [name, wf] of Object.entries({ psi: p.gates.drift?.psi, nullRateDelta: p.gates.drift?.nullRateDelta, categoricalLinf: p.gates.drift?.categoricalLinf })) {
       if (wf?.warn !== undefined && wf.fail !== undefined && wf.warn > wf.fail) problems.push(at(pol, ['gates', 'drift', name], `warn (${wf.warn}) is above fail (${wf.fail})`));
     }
+    const shadowPsi = p.gates.shadow?.psi;
+    if (shadowPsi?.warn !== undefined && shadowPsi.fail !== undefined && shadowPsi.warn > shadowPsi.fail) problems.push(at(pol, ['gates', 'shadow', 'psi'], `warn (${shadowPsi.warn}) is above fail (${shadowPsi.fail})`));
+    // The slices are judged by decision agreement: without a threshold there is none to judge them by.
+    if (p.gates.shadow?.slices?.length && !p.gates.shadow.agreement) {
+      problems.push(at(pol, ['gates', 'shadow', 'slices'], 'shadow slices are judged by decision agreement, which needs the model\'s threshold', { expected: 'gates.shadow.agreement {threshold, min}', found: 'no agreement' }));
+    }
     p.canary?.checks.forEach((c, i) => {
       if (c.min === undefined && c.max === undefined) problems.push(at(pol, ['canary', 'checks', i], `canary check "${c.name}" has no bound`, { expected: 'min or max', found: 'neither' }));
     });

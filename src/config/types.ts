@@ -109,7 +109,17 @@ export interface Environment {
     hostname?: string;
   };
   snowflake?: { account?: string; database: string; schema: string; warehouse: string; role?: string };
+  /** where KServe's logger posts predictions while a shadow or canary runs, and the table the platform lands them in */
+  inferenceLog?: InferenceLogConfig;
   models: Record<string, Deployment>;
+}
+
+/** environments/<env>.yaml `inferenceLog` (README, "Prediction logs"). */
+export interface InferenceLogConfig {
+  /** the URL KServe's logger posts CloudEvents to */
+  sink: string;
+  /** DATABASE.SCHEMA.TABLE the platform lands them in */
+  table: string;
 }
 
 export type GateMode = 'block' | 'warn' | 'off';
@@ -135,10 +145,13 @@ export interface Policy {
       mode?: GateMode; window?: string; every?: string;
       psi?: { warn?: number; fail?: number }; nullRateDelta?: { warn?: number; fail?: number }; categoricalLinf?: { warn?: number; fail?: number };
     };
+    shadow?: ShadowPolicy;
   };
   canary?: {
     minDuration?: string; minTraffic?: number; interval?: string; failureThreshold?: number;
     autoRollback?: 'off' | 'pr' | 'direct';
+    /** sample ratio mismatch: chi-square of the logged requests per version against the split */
+    sampleRatio?: { minPValue: number; minRequests?: number };
     checks: Array<{ name: string; source: 'prometheus' | 'warehouse'; query: string; min?: number; max?: number; minRequests?: number }>;
   };
   /** how an A/B test (a canary with `ab: true`) is designed and concluded (README, "A/B tests") */
@@ -169,6 +182,19 @@ export interface AbPolicy {
   power?: number;
   minDuration?: string;
   minSamples?: number;
+}
+
+/** policies/<env>.yaml `gates.shadow`: bounds on what a shadow answered beside the champion. */
+export interface ShadowPolicy {
+  mode?: GateMode;
+  window?: string;
+  minRequests: number;
+  coverage?: { min: number };
+  errorRate?: { maxIncrease: number };
+  latency?: { p50MaxRatio?: number; p99MaxRatio?: number };
+  psi?: { warn?: number; fail?: number };
+  agreement?: { threshold: number; min: number };
+  slices?: Array<{ name: string; column: string; value: string; minRequests?: number; minAgreement?: number }>;
 }
 
 /** policies/repository.yaml: who approves what is not a release change (repository.schema.json). */

@@ -5,6 +5,7 @@ import type { Policy } from '../config/types.js';
 import { result, worst, type GateResult, type GateStatus } from './types.js';
 import { formatDuration, parseDuration } from '../model/durations.js';
 import type { CanaryPin } from '../model/pins.js';
+import type { SampleRatioJudgement } from './sample-ratio.js';
 
 export type CanaryPolicy = NonNullable<Policy['canary']>;
 export type CanaryCheck = CanaryPolicy['checks'][number];
@@ -29,6 +30,8 @@ export interface CanaryInput {
   /** one per check, over the window [startedAt, now] */
   observations: CanaryObservation[];
   change: CanaryChange;
+  /** the sample ratio check over the same window (gates/sample-ratio.ts), when the policy asks for one */
+  sampleRatio?: SampleRatioJudgement;
 }
 
 export interface CanaryCheckRow {
@@ -75,6 +78,10 @@ export function canaryGate(input: CanaryInput): GateResult {
   }
   const checks = policy.checks.flatMap((c) => judgeCheck(c, input.observations.filter((o) => o.check === c.name)));
   findings.push(...checks.filter((c) => c.status !== 'pass'));
+  const srm = policy.sampleRatio
+    ? input.sampleRatio ?? { status: 'error' as const, mismatch: false, message: 'sample ratio: not measured (no request counts per version)' }
+    : undefined;
+  if (srm && srm.status !== 'pass') findings.push(srm);
 
   const status = worst(['pass', ...findings.map((f) => f.status)]);
   const ran = ranFor !== undefined ? ` for ${formatDuration(ranFor)}` : '';
@@ -82,10 +89,12 @@ export function canaryGate(input: CanaryInput): GateResult {
   const data = {
     canary: { version: canary.version, traffic: canary.traffic, ...(canary.startedAt ? { startedAt: canary.startedAt.toISOString() } : {}), ...(ranFor !== undefined ? { ranForMs: ranFor } : {}) },
     minDuration: policy.minDuration, minTraffic: policy.minTraffic, checks,
+    ...(srm ? { sampleRatio: srm } : {}),
   };
-  const details = checks.map((c) => `${mark[c.status]} ${c.message}`);
+  const details = [...checks.map((c) => `${mark[c.status]} ${c.message}`), ...(srm ? [`${mark[srm.status]} ${srm.message}`] : [])];
   if (status === 'pass') {
-    return result('canary', 'pass', `${head}: ${checks.length} check${checks.length === 1 ? '' : 's'} in bounds (${checks.map((c) => c.message).join('; ')})`, { details, data });
+    const passed = [...checks.map((c) => c.message), ...(srm ? [srm.message] : [])];
+    return result('canary', 'pass', `${head}: ${checks.length} check${checks.length === 1 ? '' : 's'} in bounds (${passed.join('; ')})`, { details, data });
   }
   const blocking = findings.filter((f) => f.status === status || status === 'error');
   return result('canary', status, `${head}: ${blocking.map((f) => f.message).join('; ')}`, { details, data });

@@ -22,6 +22,8 @@ import { registrationKey } from '../registry/record.js';
 import { performanceGate } from './performance.js';
 import { schemaGate } from './schema.js';
 import type { CanaryPin, PinCommit } from '../model/pins.js';
+import { shadowGate, type ShadowEvidence } from './shadow.js';
+import { judgeSampleRatio, type SampleRatioEvidence } from './sample-ratio.js';
 import { soakGate } from './soak.js';
 import { result, worst, type GateName, type GateResult, type GateStatus } from './types.js';
 
@@ -31,7 +33,7 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
   promote: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
   // A return to a version held there (rolled back before) is a rollback by kind, but the hold still applies.
   rollback: ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
-  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'held', 'freeze', 'approvals'],
+  'shadow-promote': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'shadow', 'held', 'freeze', 'approvals'],
   'canary-start': ['schema', 'features', 'integrity', 'performance', 'soak', 'drift', 'canary', 'held', 'freeze', 'approvals'],
   'canary-step': ['integrity', 'canary', 'freeze', 'approvals'],
   'canary-promote': ['integrity', 'canary', 'freeze', 'approvals'],
@@ -57,7 +59,7 @@ const gatesByKind: Record<ChangeKind, GateName[]> = {
 const rollbackLike = new Set<ChangeKind>(['rollback', 'canary-abort', 'shadow-stop']);
 
 /** Gates whose mode (block / warn / off) the policy sets; the others always block. */
-const modal = new Set<GateName>(['schema', 'integrity', 'features', 'performance', 'drift']);
+const modal = new Set<GateName>(['schema', 'integrity', 'features', 'performance', 'drift', 'shadow']);
 
 export function gatesFor(kind: ChangeKind): GateName[] {
   return gatesByKind[kind];
@@ -76,8 +78,8 @@ export interface EvidenceRequest {
    * back to when these versions appeared; each with its registration time, before which it cannot be pinned
    */
   timelines: Map<string, Map<string, string | undefined>>;
-  /** canaries to observe: env/model -> what runs */
-  canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']> }>;
+  /** canaries to observe: env/model -> what runs (and, for the sample ratio check, the stable version and the prediction log) */
+  canaries: Map<string, CanaryPin & { environment: string; model: string; policy: NonNullable<Policy['canary']>; sampleRatio?: { env: Environment; table: string; stable: string } }>;
   /** serving distributions to read for drift: env/model -> the scoring log to aggregate (the SQL `modelship drift` runs) */
   serving: Map<string, ServingRequest>;
   /** teams whose members the approvals gates need */
@@ -88,6 +90,24 @@ export interface EvidenceRequest {
   abTests?: Map<string, AbRequest>;
   /** whether the pull request's head commit is read for an `AB-Override:` trailer */
   abOverride?: boolean;
+  /** shadows to judge (shadow gate): env/model -> the prediction log aggregation to run */
+  shadows?: Map<string, ShadowRequest>;
+}
+
+/** A shadow's answers beside the champion's, from the environment's prediction log (metrics/prediction-log.ts shadowQuery). */
+export interface ShadowRequest {
+  environment: string;
+  /** the environment file (its Snowflake role and warehouse) */
+  env: Environment;
+  model: string;
+  champion: string;
+  candidate: string;
+  table: string;
+  /** the policy's window (default 24h), ending at the check's time; never before the shadow started (from the timeline) */
+  windowMs: number;
+  scoreEdges?: number[];
+  threshold?: number;
+  slices: Array<{ name: string; column: string; value: string }>;
 }
 
 /** An A/B test to measure: the north-star metric of both arms since the split was set. */
@@ -147,7 +167,7 @@ export interface Evidence {
   dbt: Map<string, DbtIndex | { error: string }>;
   /** newest first, per environment (git/history.ts's commits satisfy soak's PinEvent) */
   timelines: Map<string, PinCommit[]>;
-  canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[] }>;
+  canaries: Map<string, { startedAt?: Date; observations: CanaryObservation[]; sampleRatio?: SampleRatioEvidence }>;
   serving: Map<string, ServingEvidence>;
   /** absent in a local run: approvals are then left to GitHub */
   review?: ReviewEvidence;
@@ -157,6 +177,8 @@ export interface Evidence {
   abTests?: Map<string, { startedAt?: Date; evidence: AbEvidence }>;
   /** the reason of an `AB-Override:` trailer on the pull request's head commit */
   abOverride?: string;
+  /** env/model -> the shadow's figures from the prediction log, or why there are none */
+  shadows?: Map<string, ShadowEvidence>;
 }
 
 export interface CheckState {
@@ -239,7 +261,12 @@ export function needs(state: CheckState): EvidenceRequest {
       const running = state.base.environments.get(change.environment)?.data.models[change.model]?.canary;
       if (running) timeline(change.environment, running.version);
       if (running && policy.canary) {
-        req.canaries.set(`${change.environment}/${change.model}`, { environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary });
+        const env = state.base.environments.get(change.environment)?.data;
+        const stable = env?.models[change.model]?.version;
+        req.canaries.set(`${change.environment}/${change.model}`, {
+          environment: change.environment, model: change.model, version: running.version, traffic: running.traffic, policy: policy.canary,
+          ...(policy.canary.sampleRatio && env?.inferenceLog && stable ? { sampleRatio: { env, table: env.inferenceLog.table, stable } } : {}),
+        });
       }
     }
     if (gates.includes('drift') && change.model && candidate?.histograms && Object.keys(candidate.histograms).length) {
@@ -265,6 +292,20 @@ export function needs(state: CheckState): EvidenceRequest {
       if (env) {
         req.abTests = (req.abTests ?? new Map()).set(`${change.environment}/${change.model}`, {
           environment: change.environment, env, model: change.model, a: change.from.version, b: change.from.canary.version, traffic: change.from.canary.traffic, policy: policy.ab,
+        });
+      }
+    }
+    if (gates.includes('shadow') && change.model && change.champion && change.candidate && policy.gates.shadow) {
+      const env = state.base.environments.get(change.environment)?.data;
+      const shadow = policy.gates.shadow;
+      if (env?.inferenceLog) {
+        timeline(change.environment, change.candidate);
+        const edges = candidate?.scoreHistogram?.kind === 'numeric' ? candidate.scoreHistogram.edges : undefined;
+        (req.shadows ??= new Map()).set(`${change.environment}/${change.model}`, {
+          environment: change.environment, env, model: change.model, champion: change.champion, candidate: change.candidate,
+          table: env.inferenceLog.table, windowMs: parseDuration(shadow.window ?? '') ?? 86_400_000,
+          ...(edges ? { scoreEdges: edges } : {}), ...(shadow.agreement ? { threshold: shadow.agreement.threshold } : {}),
+          slices: (shadow.slices ?? []).map((s) => ({ name: s.name, column: s.column, value: s.value })),
         });
       }
     }
@@ -472,8 +513,15 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
     case 'canary': {
       const running = change.model ? state.base.environments.get(change.environment)?.data.models[change.model]?.canary : undefined;
       const seen = ev.canaries.get(`${change.environment}/${change.model}`);
+      const env = state.base.environments.get(change.environment)?.data;
+      const sampleRatio = policy.canary?.sampleRatio && running && change.kind !== 'canary-start'
+        ? judgeSampleRatio({
+          policy: policy.canary.sampleRatio, environment: change.environment, stable: env?.models[change.model!]?.version ?? '?', canary: running.version,
+          traffic: running.traffic, table: env?.inferenceLog?.table, evidence: seen?.sampleRatio,
+        })
+        : undefined;
       return canaryGate({
-        policy: policy.canary, now: ev.now, observations: seen?.observations ?? [],
+        policy: policy.canary, now: ev.now, observations: seen?.observations ?? [], ...(sampleRatio ? { sampleRatio } : {}),
         change: change.kind === 'canary-start' ? 'start' : change.kind === 'canary-step' ? 'step' : 'promote-canary',
         canary: change.kind === 'canary-start' ? change.to?.canary : running ? { ...running, ...(seen?.startedAt ? { startedAt: seen.startedAt } : {}) } : undefined,
       });
@@ -494,6 +542,14 @@ function runGate(gate: GateName, state: CheckState, change: Change, policy: Poli
         reference: candidate.histograms, current: current.histograms, referenceLabel: `training data of ${candidate.version}`,
         currentLabel: current.label, policy: policy.gates.drift,
         ...(candidate.scoreHistogram ? { scores: { reference: candidate.scoreHistogram, ...(current.scores ? { current: current.scores } : {}) } } : {}),
+      });
+    }
+    case 'shadow': {
+      if (!change.model || !change.champion || !change.candidate) return result('shadow', 'skipped', 'no shadow and champion to compare');
+      const env = state.base.environments.get(change.environment)?.data;
+      return shadowGate({
+        policy: policy.gates.shadow, environment: change.environment, model: change.model, champion: change.champion, candidate: change.candidate,
+        table: env?.inferenceLog?.table, evidence: ev.shadows?.get(`${change.environment}/${change.model}`),
       });
     }
     case 'held': {

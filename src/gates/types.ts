@@ -4,7 +4,7 @@
 
 export type GateName =
   | 'validation' | 'schema' | 'features' | 'performance' | 'integrity' | 'soak'
-  | 'canary' | 'drift' | 'approvals' | 'freeze' | 'policy' | 'held'
+  | 'canary' | 'drift' | 'shadow' | 'approvals' | 'freeze' | 'policy' | 'held'
   /** the repository policy's owners (policies/repository.yaml): code, policy and environment changes */
   | 'owners'
   /** an A/B test's design (at its start) and verdict (at its conclusion): gates/ab.ts */

@@ -199,7 +199,7 @@ t.test('what cannot be reconciled is said, and the rest goes on: an environment 
   a.pushed({ installationId: appInfo.installationId, cloneUrl: w.origin, after: broken });
   await until('the broken commit judged', () => statusOf(a).commit === broken);
   t.match(statusOf(a), { leader: true, result: 'error' });
-  const problem = 'environments/production.yaml:20:14  models.fraud-detector.version  version "latest" of fraud-detector is not registered; expected a registered version of fraud-detector (2026.10.30-1, 2026.11.06-1, 2026.11.13-1), found "latest"';
+  const problem = 'environments/production.yaml:25:14  models.fraud-detector.version  version "latest" of fraud-detector is not registered; expected a registered version of fraud-detector (2026.10.30-1, 2026.11.06-1, 2026.11.13-1), found "latest"';
   const sha = broken.slice(0, 12);
   t.ok(w.logs.some((l) => new RegExp(`^agent ${owner}/${name}: production: error at ${sha} in [0-9.]+ s: `).test(l) && l.endsWith(`s: ${sha}: 1 problem in 1 file: ${problem}`)), 'the reconcile says what is wrong, where');
   t.ok(w.logs.includes(`agent ${owner}/${name}: cannot read the environments at ${sha}: ${sha}: 1 problem in 1 file: ${problem}`));

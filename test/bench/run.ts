@@ -1,4 +1,4 @@
-// Entry of `npm run bench [-- register|validate|startup|check|sync|audit|serve|agent|demo ...]`: runs the chosen benchmarks, prints
+// Entry of `npm run bench [-- register|validate|startup|check|sync|audit|serve|agent|demo|shadow ...]`: runs the chosen benchmarks, prints
 // one table and writes it as Markdown to test/bench/results.md. BENCH_SIZE_MIB shrinks the register
 // artifact (default 1024); BENCH_REPEAT repeats each register measurement and takes the median.
 
@@ -11,6 +11,7 @@ import { checkBench, checkNotes } from './check.js';
 import { gnuTime, peakRssMethod } from './measure.js';
 import { registerBench } from './register.js';
 import { serveBench, serveNotes } from './serve.js';
+import { shadowBench, shadowNotes } from './shadow.js';
 import { startupBench } from './startup.js';
 import { syncBench, syncNotes } from './sync.js';
 import { machine, renderMarkdown, renderText, type Machine, type Row } from './table.js';
@@ -34,6 +35,7 @@ const benchmarks: Record<string, () => Promise<Row[]>> = {
   serve: () => serveBench({ log }),
   agent: () => agentBench({ log }),
   demo: () => demoBench({ log }),
+  shadow: () => shadowBench({ log }),
 };
 const aliases: Record<string, string> = { version: 'startup', '--version': 'startup' };
 
@@ -73,6 +75,7 @@ const notesOf: Record<string, string[]> = {
   audit: auditNotes(),
   serve: serveNotes(),
   agent: agentNotes(),
+  shadow: shadowNotes(),
 };
 const m = machine();
 process.stdout.write(`\n${renderText(rows, m, [...chosen.flatMap((b) => notesOf[b] ?? []), shared])}\n`);

@@ -78,6 +78,9 @@ function readsNeeded(): string[] {
     if (check.source !== 'warehouse') continue;
     for (const m of check.query.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w$]*\.[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*)/gi)) table(m[1]!.toUpperCase());
   }
+  // The shadow gate and the canary's sample ratio check read the prediction log.
+  const env = parse(readFileSync(join(projectRoot, 'environments/production.yaml'), 'utf8')) as { inferenceLog?: { table: string } };
+  if (env.inferenceLog) table(env.inferenceLog.table.toUpperCase());
   return out;
 }
 

@@ -29,6 +29,12 @@ function environment(name: 'staging' | 'production', change: Partial<Deployment>
   return env;
 }
 
+/** The same without prediction logging (environments/<env>.yaml `inferenceLog`). */
+function unlogged(env: Environment): Environment {
+  delete env.inferenceLog;
+  return env;
+}
+
 function models(env: Environment): OnlineModel[] {
   return Object.entries(env.models).map(([model, deployment]) => {
     const versions: Record<string, VersionManifest> = {};
@@ -173,9 +179,9 @@ t.test('production (raw), stable only: a version-named InferenceService behind a
   golden(t, 'sync/production-raw.yaml', toYaml(objects));
 });
 
-t.test('production canary at 5% (raw): a second InferenceService and 95/5 weights; the stable one is untouched', async (t) => {
-  const before = render('production', environment('production', productionCpu));
-  const objects = render('production', environment('production', { ...productionCpu, canary: { version: '2026.11.13-1', traffic: 5 } }));
+t.test('production canary at 5% (raw, no prediction log): a second InferenceService and 95/5 weights; the stable one is untouched', async (t) => {
+  const before = render('production', unlogged(environment('production', productionCpu)));
+  const objects = render('production', unlogged(environment('production', { ...productionCpu, canary: { version: '2026.11.13-1', traffic: 5 } })));
   const stable = inferenceServiceName('raw', 'fraud-detector', '2026.11.06-1');
   const canary = inferenceServiceName('raw', 'fraud-detector', '2026.11.13-1');
   t.same(kinds(objects), [`InferenceService/${stable}`, `InferenceService/${canary}`, 'HTTPRoute/fraud-detector']);
@@ -188,14 +194,14 @@ t.test('production canary at 5% (raw): a second InferenceService and 95/5 weight
   golden(t, 'sync/production-raw-canary.yaml', toYaml(objects));
 
   // Promotion: the canary's InferenceService is kept as it is, the route moves, the old stable goes.
-  const promoted = render('production', environment('production', { ...productionCpu, version: '2026.11.13-1' }));
+  const promoted = render('production', unlogged(environment('production', { ...productionCpu, version: '2026.11.13-1' })));
   t.same(kinds(promoted), [`InferenceService/${canary}`, 'HTTPRoute/fraud-detector']);
   t.same(promoted[0], objects[1], 'promoting the canary does not touch its InferenceService');
   t.same((route(promoted).spec.rules as any[])[0].backendRefs, [{ group: '', kind: 'Service', name: `${canary}-predictor`, port: 80, weight: 100 }]);
 });
 
 t.test('production shadow (raw): the shadow gets a mirrored copy of every request and no weight', async (t) => {
-  const objects = render('production', environment('production', { ...productionCpu, shadow: { version: '2026.11.13-1' } }));
+  const objects = render('production', unlogged(environment('production', { ...productionCpu, shadow: { version: '2026.11.13-1' } })));
   const stable = inferenceServiceName('raw', 'fraud-detector', '2026.11.06-1');
   const shadow = inferenceServiceName('raw', 'fraud-detector', '2026.11.13-1');
   t.same(kinds(objects), [`InferenceService/${stable}`, `InferenceService/${shadow}`, 'HTTPRoute/fraud-detector']);
@@ -208,6 +214,49 @@ t.test('production shadow (raw): the shadow gets a mirrored copy of every reques
   const both = render('production', environment('production', { ...productionCpu, canary: { version: '2026.11.13-1', traffic: 5 }, shadow: { version: '2026.10.30-1' } }));
   t.equal(isvcs(both).length, 3, 'stable, canary and shadow side by side');
   for (const o of both) checkObject(t, o);
+});
+
+t.test('prediction log (raw): while a canary or shadow runs, the champion and the candidate both log every request and answer to the sink', async (t) => {
+  const env = environment('production', { ...productionCpu, canary: { version: '2026.11.13-1', traffic: 5 } });
+  t.equal(env.inferenceLog?.sink, 'http://inference-log-sink.ml-logging.svc.cluster.local/', 'the example production environment names a sink');
+  const logger = { mode: 'all', url: 'http://inference-log-sink.ml-logging.svc.cluster.local/', metadataAnnotations: ['modelship.io/version'] };
+  const canary = render('production', env);
+  t.equal(isvcs(canary).length, 2);
+  for (const o of isvcs(canary)) t.same(predictor(o).logger, logger, `${o.metadata.annotations['modelship.io/version']} logs to the sink`);
+  for (const o of canary) checkObject(t, o);
+
+  const shadow = render('production', environment('production', { ...productionCpu, shadow: { version: '2026.11.13-1' } }));
+  t.same(isvcs(shadow).map((o) => [o.metadata.annotations['modelship.io/version'], predictor(o).logger]),
+    [['2026.11.06-1', logger], ['2026.11.13-1', logger]], 'the champion and the shadow');
+  for (const o of shadow) checkObject(t, o);
+  golden(t, 'sync/production-raw-shadow-logged.yaml', toYaml(shadow));
+
+  // No experiment, no log: the stable alone does not log (the logger comes and goes with the
+  // experiment, and each change rolls the predictors' pods; README, "Prediction logs").
+  const alone = render('production', environment('production', productionCpu));
+  t.notOk('logger' in predictor(isvcs(alone)[0]!), 'nothing runs beside the stable: no logger');
+  const without = render('production', unlogged(environment('production', { ...productionCpu, shadow: { version: '2026.11.13-1' } })));
+  for (const o of isvcs(without)) t.notOk('logger' in predictor(o), 'no inferenceLog in the environment: no logger');
+
+  // The CRD check bites on the logger too: a mode KServe does not know is refused.
+  const bad = structuredClone(isvcs(shadow)[0]!);
+  (predictor(bad).logger as Record<string, unknown>).mode = 'everything';
+  t.match(crdErrors(bad).join('\n'), /\/spec\/predictor\/logger\/mode must be equal to one of the allowed values/);
+  const misplaced = structuredClone(isvcs(shadow)[0]!);
+  (predictor(misplaced).logger as Record<string, unknown>).sink = 'http://x/';
+  t.match(crdErrors(misplaced).join('\n'), /\/spec\/predictor\/logger must NOT have additional properties/);
+});
+
+t.test('prediction log (serverless): always on, since KServe serves the stable share of a canary with the revision rolled out before it', async (t) => {
+  const env = environment('staging', { version: '2026.11.06-1', canary: { version: '2026.11.13-1', traffic: 10 } });
+  env.inferenceLog = { sink: 'https://log-sink.example.internal:8443/kserve', table: 'ANALYTICS.INFERENCE.STAGING_LOG' };
+  const [isvc] = render('staging', env) as [KubernetesObject];
+  t.same(predictor(isvc).logger, { mode: 'all', url: 'https://log-sink.example.internal:8443/kserve', metadataAnnotations: ['modelship.io/version'] });
+  checkObject(t, isvc);
+  const plain = environment('staging');
+  plain.inferenceLog = env.inferenceLog;
+  const [stable] = render('staging', plain) as [KubernetesObject];
+  t.same(predictor(stable).logger, predictor(isvc).logger, 'the stable revision logs before any canary starts');
 });
 
 t.test('the schema check bites: wrong types, misplaced fields and bad quantities are refused', async (t) => {

@@ -39,7 +39,9 @@ t.test('the story from registration to the regulator\'s answer, in one run', asy
   t.match(out, /POD_NAME=modelship-0 .*modelship serve .* --repository acmerisk\/model-releases --environments staging,production /, 'serve runs the agent too');
   t.match(out, /agent: staging: converged at [0-9a-f]{12} in [0-9.]+ s: 3 writes\n(.*\n)*?\s+agent: production: converged at [0-9a-f]{12} in [0-9.]+ s: 4 writes/, 'the agent brings both environments to main at start');
   t.match(out, /\[5\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}), signed with the webhook secret → 202 reconciling: refs\/heads\/main at \1\n(.*\n)*?\s+agent: staging: converged at \1 in [0-9.]+ s: 2 writes\n(.*\n)*?\s+agent: staging: audit staging: 1 record written to s3:\/\/acme-audit-trail\/staging \(seq 1\)/, 'the merge is pushed, the agent converges staging and records it');
-  t.match(out, /\[7\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}).*\n(.*\n)*?\s+agent: production: converged at \1 in [0-9.]+ s: 2 writes/, 'the canary merge converges production');
+  // 3 writes: the canary's InferenceService, the route, and the stable's, which logs its answers to
+  // the prediction log while the canary runs (environments/production.yaml inferenceLog).
+  t.match(out, /\[7\/12\] merge.*\n\s+GitHub → serve: push to main [0-9a-f]{12} → ([0-9a-f]{12}).*\n(.*\n)*?\s+agent: production: converged at \1 in [0-9.]+ s: 3 writes/, 'the canary merge converges production');
   t.match(out, /\[9\/12\] the agent's canary watch.*\n\s+agent: production: canary watch production: fraud-detector 2026\.11\.20-1 at 5%: BREACHED\n(.*\n)*?\s+agent: .*revert pull request #3 opened/, 'the agent\'s own canary watch notices the breach and opens the revert');
   t.match(out, /agent: production: audit production: 1 record written to s3:\/\/acme-audit-trail\/production \(seq 2\)/, 'the revert\'s deployment is recorded');
   t.match(out, /production runs 2026\.11\.06-1 again/);

@@ -21,6 +21,15 @@
 // rolled, and the new stable already runs at full size. Hence a canary and a shadow get the
 // environment's replicas too: the canary takes all traffic the moment it is promoted, and the
 // shadow receives a copy of all of it.
+//
+// Prediction logging (environments/<env>.yaml `inferenceLog`, README "Prediction logs"): KServe's
+// request/response logger (spec.predictor.logger, mode all) posts every request and its answer to
+// the environment's sink, so the champion's and the candidate's answers land in the warehouse side
+// by side for the shadow gate and the canary's sample ratio check. raw: on every InferenceService
+// of a model while it has a shadow or a canary (adding it, and removing it after, rolls those
+// predictors' pods: a Deployment rolling update). serverless: always, because KServe's canary
+// keeps serving the stable share with the previous revision, which logs only if it was rolled out
+// with the logger.
 
 import { createHash } from 'node:crypto';
 import type { Deployment, Environment, ModelCard, VersionManifest } from '../../config/types.js';
@@ -62,6 +71,8 @@ interface Model {
   serving: NonNullable<ModelCard['serving']['online']>;
   online: NonNullable<Deployment['online']>;
   deployment: Deployment;
+  /** the logger every InferenceService of this model gets, if any (see predictionLogger) */
+  logger?: Spec;
   manifest(version: string): VersionManifest;
 }
 
@@ -78,6 +89,7 @@ export function renderKubernetes(input: KubernetesRenderInput): KubernetesObject
     const model: Model = {
       name, environment: input.environment, namespace: k8s.namespace, mode: k8s.mode, commit: input.commit,
       serving: m.card.serving.online, online, deployment: m.deployment,
+      ...predictionLoggerFor(input.env, k8s.mode, m.deployment),
       manifest(version) {
         const v = m.versions[version];
         if (!v) throw new Error(`renderKubernetes: the manifest of ${name}@${version} was not passed in (every pinned version must be)`);
@@ -190,6 +202,7 @@ function inferenceService(m: Model, name: string, version: string, canaryTraffic
   if (m.online.scaleTarget !== undefined) predictor.scaleTarget = m.online.scaleTarget;
   if (s.timeoutSeconds !== undefined) predictor.timeout = s.timeoutSeconds;
   if (canaryTrafficPercent !== undefined) predictor.canaryTrafficPercent = canaryTrafficPercent;
+  if (m.logger) predictor.logger = structuredClone(m.logger);
   predictor.model = {
     modelFormat: { name: s.modelFormat.name, ...(s.modelFormat.version !== undefined ? { version: s.modelFormat.version } : {}) },
     ...(s.runtime ? { runtime: s.runtime } : {}),
@@ -207,6 +220,31 @@ function inferenceService(m: Model, name: string, version: string, canaryTraffic
     annotations: { [deploymentModeAnnotation]: deploymentModeValue(m.mode) },
   };
   return finish({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: meta, spec: { predictor } }, version, m.commit);
+}
+
+/**
+ * KServe's request/response logger for a model's predictors, or nothing (see the top of the file).
+ * What KServe sends (kserve/kserve pkg/logger/handler.go and worker.go): for each request, a
+ * CloudEvent of type org.kubeflow.serving.inference.request with the request body, and, only when
+ * the predictor answered 200, one of type org.kubeflow.serving.inference.response with the answer;
+ * both with ce-id = the request's own Ce-Id header, or a fresh UUID when it has none (so the champion's
+ * and the shadow's events share an id only if the caller or the gateway sets Ce-Id: the mirrored
+ * copy carries the same headers), ce-time (when the logger sent it), ce-source, and the extensions
+ * ce-inferenceservicename, ce-namespace, ce-component (predictor), ce-endpoint (default or canary),
+ * ce-metadata (the request headers named in metadataHeaders, JSON) and ce-annotations (the
+ * InferenceService annotations named in metadataAnnotations, JSON). metadataAnnotations names
+ * modelship's version annotation, so every event says which version answered; the field came
+ * with kserve/kserve#4325 (merged 2025-04, in the CRD under shared/reference), so an older
+ * KServe's CRD refuses it under strict field validation.
+ */
+export function predictionLogger(sink: string): Spec {
+  return { mode: 'all', url: sink, metadataAnnotations: [annotations.version] };
+}
+
+function predictionLoggerFor(env: Environment, mode: 'serverless' | 'raw', d: Deployment): { logger?: Spec } {
+  if (!env.inferenceLog) return {};
+  if (mode === 'raw' && !d.canary && !d.shadow) return {};
+  return { logger: predictionLogger(env.inferenceLog.sink) };
 }
 
 /**
