@@ -93,6 +93,11 @@ t.test('a running shadow and then a running A/B: their live numbers, the shadow 
   });
   t.notOk(fraud.ab);
 
+  const dir = join(s.root, '..', 'dashboard');
+  t.equal((await s.cli('status', '--env', 'production', '--no-drift', '--at', iso(T1), '--html', dir)).code, 1, 'out of sync (nothing synced): exit 1, the shadow does not change it');
+  const html = readFileSync(join(dir, 'index.html'), 'utf8');
+  t.match(html, /<div class="card" data-shadow="production\/fraud-detector"><b>production · fraud-detector: shadow 2026\.11\.13-1<\/b>(.|\n)*?<tr><td>coverage<\/td><td>100\.0%<\/td>(.|\n)*?<tr><td>latency p99<\/td><td>17\.0 ms<\/td><td>16\.0 ms<\/td><\/tr>(.|\n)*?<tr><td>decision agreement at 0\.5<\/td><td colspan="2">50\.0%<\/td><\/tr>(.|\n)*?shadow gate: <span class="state b-bad">would BLOCK: score PSI \d\.\d{3} ≥ 0\.25; decision agreement 50\.0% at 0\.5, need ≥ 98\.0%; slice region=eu: decision agreement 50\.0%, need ≥ 98\.0%<\/span>/, 'the dashboard\'s card');
+
   const off = JSON.parse((await s.cli('status', '--env', 'production', '--no-drift', '--no-shadow-ab', '--at', iso(T1), '--json')).stdout);
   t.notOk(off.environments[0].models.find((m: { model: string }) => m.model === 'fraud-detector').shadow, '--no-shadow-ab reads none');
 
@@ -137,6 +142,13 @@ t.test('the verdict lines from plain data: no verdict yet, too little data, unkn
   const broken = shadowStatus({ ...shadow, evidence: { error: 'SQL compilation error: Object \'ANALYTICS.INFERENCE.PREDICTION_LOG\' does not exist' } });
   t.equal(shadowText(broken), `${candidate} vs champion ${champion}: unknown: the prediction log ${table} could not be read: SQL compilation error: Object 'ANALYTICS.INFERENCE.PREDICTION_LOG' does not exist → shadow gate unknown (never a pass)`);
   t.equal(broken.gate.status, 'error');
+  const figures = {
+    duplicates: { champion: 0, candidate: 0 }, candidateRequests: 500, championRequests: 500, joined: 500, errors: { champion: 0, candidate: 0 }, bothAnswered: 500,
+    latency: { champion: { p50: 10, p99: 20 }, candidate: { p50: 11, p99: 21 } }, agree: 499, slices: [],
+  };
+  const thin = shadowStatus({ ...shadow, evidence: { figures, table, window: { start: new Date(T0), end: new Date(T1) } } });
+  t.equal(thin.gate.status, 'fail');
+  t.match(shadowText(thin), /: coverage 100\.0% of 500 requests; error rate 0\.00% vs 0\.00%; latency p50 11\.0 vs 10\.0 ms, p99 21\.0 vs 20\.0 ms; score PSI unknown; agreement 99\.8% at 0\.5 → shadow gate would BLOCK: too little data: 500 requests answered by both, need 20,000$/);
   const noLog = shadowStatus({ ...shadow, table: undefined, evidence: undefined });
   t.match(noLog.unknown, /environments\/production\.yaml names no inferenceLog/);
 });
