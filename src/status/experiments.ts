@@ -41,7 +41,7 @@ export interface ShadowStatus {
     threshold?: number;
   };
   /** the shadow gate on these numbers, as `check` would judge a promotion of the shadow now */
-  gate: { status: GateStatus; summary: string; findings: string[] };
+  gate: { status: GateStatus; summary: string; findings: string[]; note?: string };
   /** why the numbers are unknown */
   unknown?: string;
 }
@@ -77,15 +77,21 @@ export interface ExperimentStatus { shadow?: ShadowStatus; ab?: AbStatus }
 
 /** What the shadow gate would say, with the live numbers taken from its evidence. Pure. */
 export function shadowStatus(input: { policy: ShadowPolicy | undefined; environment: string; model: string; champion: string; candidate: string; table: string | undefined; evidence: ShadowEvidence | undefined; startedAt?: Date }): ShadowStatus {
-  const gate = shadowGate(input);
-  const findings = (gate.details ?? []).filter((d) => !d.startsWith('✓')).map((d) => d.replace(/^[✗!] /, ''));
+  const judged = shadowGate(input);
+  const findings = (judged.details ?? []).filter((d) => !d.startsWith('✓')).map((d) => d.replace(/^[✗!] /, ''));
+  // The policy's mode, as the checker applies it (gates/run.ts): off skips, warn turns a block into a warning.
+  const mode = input.policy?.mode ?? 'block';
+  const gate: ShadowStatus['gate'] = mode === 'off'
+    ? { status: 'skipped', summary: `off in the ${input.environment} policy`, findings: [] }
+    : mode === 'warn' && (judged.status === 'fail' || judged.status === 'error')
+      ? { status: 'warn', summary: judged.summary, findings, note: `warn-only in the ${input.environment} policy (was ${judged.status})` }
+      : { status: judged.status, summary: judged.summary, findings };
   const out: ShadowStatus = {
-    champion: input.champion, candidate: input.candidate, ...(input.startedAt ? { startedAt: input.startedAt.toISOString() } : {}),
-    gate: { status: gate.status, summary: gate.summary, findings },
+    champion: input.champion, candidate: input.candidate, ...(input.startedAt ? { startedAt: input.startedAt.toISOString() } : {}), gate,
   };
   const ev = input.evidence;
   if (!ev || !('figures' in ev)) {
-    out.unknown = gate.summary.replace(/^shadow \S+ vs champion \S+: /, '');
+    out.unknown = judged.summary.replace(/^shadow \S+ vs champion \S+: /, '');
     return out;
   }
   out.window = { start: ev.window.start.toISOString(), end: ev.window.end.toISOString() };

@@ -91,7 +91,7 @@ const span = (w: { start: string; end: string } | undefined) => (w ? ` (${when(w
 export function shadowVerdict(s: ShadowStatus): string {
   switch (s.gate.status) {
     case 'pass': return 'would pass';
-    case 'warn': return `would pass with a warning: ${s.gate.findings.join('; ')}`;
+    case 'warn': return `would pass with a warning${s.gate.note ? ` (${s.gate.note})` : ''}: ${s.gate.findings.length ? s.gate.findings.join('; ') : s.gate.summary.replace(/^shadow \S+ vs champion \S+: /, '')}`;
     case 'fail': return `would BLOCK: ${s.gate.findings.length ? s.gate.findings.join('; ') : s.gate.summary.replace(/^shadow \S+ vs champion \S+: /, '').replace(/ \([^()]*\)$/, '')}`;
     case 'skipped': return `not judged: ${s.gate.summary}`;
     default: return 'unknown (never a pass)';

@@ -149,6 +149,9 @@ t.test('the verdict lines from plain data: no verdict yet, too little data, unkn
   const thin = shadowStatus({ ...shadow, evidence: { figures, table, window: { start: new Date(T0), end: new Date(T1) } } });
   t.equal(thin.gate.status, 'fail');
   t.match(shadowText(thin), /: coverage 100\.0% of 500 requests; error rate 0\.00% vs 0\.00%; latency p50 11\.0 vs 10\.0 ms, p99 21\.0 vs 20\.0 ms; score PSI unknown; agreement 99\.8% at 0\.5 → shadow gate would BLOCK: too little data: 500 requests answered by both, need 20,000$/);
+  const advisory = shadowStatus({ ...shadow, policy: { ...policy.gates.shadow!, mode: 'warn' }, evidence: { figures, table, window: { start: new Date(T0), end: new Date(T1) } } });
+  t.match(shadowText(advisory), / → shadow gate would pass with a warning \(warn-only in the production policy \(was fail\)\): too little data: 500 requests answered by both, need 20,000 \(ANALYTICS/);
+  t.equal(shadowStatus({ ...shadow, policy: { ...policy.gates.shadow!, mode: 'off' }, evidence: undefined }).gate.summary, 'off in the production policy');
   const noLog = shadowStatus({ ...shadow, table: undefined, evidence: undefined });
   t.match(noLog.unknown, /environments\/production\.yaml names no inferenceLog/);
 });
