@@ -49,7 +49,7 @@ export async function readEnvironment(repo: LoadedRepository, name: string, comm
     const batchModels = Object.entries(env.models).filter(([, d]) => d.batch).map(([m]) => m);
     const runs = sf ? (sql ? attempt(() => lastRuns(sql, sf.database, sf.schema, batchModels.map(taskName))) : Promise.resolve(noWarehouse)) : undefined;
     const history = sf ? (sql ? attempt(() => deploymentLog(sql, sf.database, sf.schema, name, options.historyLimit ?? 200)) : Promise.resolve(noWarehouse)) : undefined;
-    const drift = options.driftWindow && sql ? measure(repo, sql, name, Object.keys(env.models), options.driftWindow) : Promise.resolve(undefined);
+    const drift = options.driftWindow && sql && env.snowflake ? measure(repo, sql, name, Object.keys(env.models), options.driftWindow) : Promise.resolve(undefined);
     const experiments = options.experiments && experimenting ? readExperiments(repo, name, commit, { ...options.experiments, conn: sql }) : Promise.resolve(undefined);
     const [k, s, r, h, d, x] = await Promise.all([kubernetes, snowflake, runs, history, drift, experiments]);
     return {
