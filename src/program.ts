@@ -223,11 +223,12 @@ Docs: README.md in the modelship repository.`);
     .action(loadAudit);
 
   command('status')
-    .description('for each environment and model: the version main pins, what runs on EKS and in Snowflake, canary split, readiness, last batch run, drift, last deployment; exit 1 when something is out of sync, unhealthy or split, 3 when a system cannot be read')
+    .description('for each environment and model: the version main pins, what runs on EKS and in Snowflake, canary split, readiness, last batch run, drift, last deployment, running shadows and A/B tests with their live numbers; exit 1 when something is out of sync, unhealthy or split, 3 when a system cannot be read')
     .option('--env <name...>', 'only these environments (default: all)')
     .option('--rev <rev>', 'the revision whose pins to compare with (default: HEAD)')
     .option('--html <dir>', 'also write a self-contained dashboard to <dir>/index.html')
     .option('--no-drift', 'do not measure drift (skips one warehouse aggregation per model)')
+    .option('--no-shadow-ab', 'do not read running shadows and A/B tests (skips one warehouse aggregation each)')
     .option('--window <duration>', 'drift window (default: the policy\'s gates.drift.window, else 24h)')
     .option('--sync-grace <duration>', 'how long EKS and Snowflake may run different versions before it is a split brain', '15m')
     .option('--timeout <duration>', 'per request to Kubernetes and per warehouse query', '20s')

@@ -14,6 +14,8 @@ import { ArtifactStore, parseS3Uri, s3Client } from '../adapters/s3/store.js';
 import { warehouseFor } from '../adapters/snowflake/warehouse-env.js';
 import { isTimeout, readServingHistograms, servingQuery } from '../metrics/serving-drift.js';
 import type { AbRequest, ServingEvidence, ServingRequest } from '../gates/run.js';
+import type { SnowflakeConnection } from '../adapters/snowflake/warehouse.js';
+import type { AbEvidence } from '../gates/ab.js';
 import { abQuery, readAbFigures } from '../metrics/ab-metric.js';
 import { abStartedAt } from '../gates/ab.js';
 import { commitInfo } from '../adapters/git/audit.js';
@@ -155,20 +157,28 @@ async function readAbTests(tests: NonNullable<EvidenceRequest['abTests']>, ctx: 
           out.set(key, { ...at, evidence: { error: `no Snowflake connection is configured (SNOWFLAKE_ACCOUNT) to read ${t.policy.metric.outcomes}` } });
           continue;
         }
-        const window = { start: startedAt, end: ctx.now };
-        try {
-          const q = abQuery({ log: t.policy.metric.log, outcomes: t.policy.metric.outcomes, column: t.policy.metric.column, model: t.model, a: t.a, b: t.b, window });
-          const figures = await readAbFigures(conn, q);
-          out.set(key, { ...at, evidence: { figures, window: { start: window.start.toISOString(), end: window.end.toISOString() } } });
-        } catch (e) {
-          if (!(e instanceof ModelshipError)) throw e;
-          out.set(key, { ...at, evidence: { error: `${t.policy.metric.outcomes}: ${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` } });
-        }
+        out.set(key, { ...at, evidence: await readAbTest(conn, t, startedAt, ctx.now) });
       }
     } finally {
       await conn?.close();
     }
   }));
+}
+
+/**
+ * One A/B's north-star metric from `startedAt` to `now`: the aggregation of metrics/ab-metric.ts.
+ * A failed query is the evidence's error. `modelship status` reads a running A/B through this too.
+ */
+export async function readAbTest(conn: Pick<SnowflakeConnection, 'query'>, t: Pick<AbRequest, 'model' | 'a' | 'b' | 'policy'>, startedAt: Date, now: Date): Promise<AbEvidence> {
+  const window = { start: startedAt, end: now };
+  try {
+    const q = abQuery({ log: t.policy.metric.log, outcomes: t.policy.metric.outcomes, column: t.policy.metric.column, model: t.model, a: t.a, b: t.b, window });
+    const figures = await readAbFigures(conn, q);
+    return { figures, window: { start: window.start.toISOString(), end: window.end.toISOString() } };
+  } catch (e) {
+    if (!(e instanceof ModelshipError)) throw e;
+    return { error: `${t.policy.metric.outcomes}: ${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` };
+  }
 }
 
 function servingByEnvironment(req: EvidenceRequest): Array<Array<[string, ServingRequest]>> {
@@ -222,18 +232,28 @@ async function readShadows(requests: Array<[string, ShadowRequest]>, ctx: Eviden
       continue;
     }
     try {
-      const started = shadowStartedAt(ev.timelines.get(r.environment) ?? [], r.model, r.candidate);
-      const from = ctx.now.getTime() - r.windowMs;
-      const window = { start: new Date(started ? Math.max(from, started.getTime()) : from), end: ctx.now };
-      const q = shadowQuery({ table: r.table, model: r.model, champion: r.champion, candidate: r.candidate, window, slices: r.slices,
-        ...(r.scoreEdges ? { scoreEdges: r.scoreEdges } : {}), ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) });
-      out.set(key, { figures: await readShadowFigures(conn, q), table: r.table, window });
-    } catch (e) {
-      if (!(e instanceof ModelshipError)) throw e;
-      out.set(key, { error: `${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` });
+      out.set(key, await readShadow(conn, r, shadowStartedAt(ev.timelines.get(r.environment) ?? [], r.model, r.candidate), ctx.now));
     } finally {
       await conn.close();
     }
+  }
+}
+
+/**
+ * One shadow's figures: the policy's window ending `now`, never before the shadow started
+ * (`started`, from the pin history), one aggregation of the prediction log. A failed query is
+ * the evidence's error. `modelship status` reads a running shadow through this too.
+ */
+export async function readShadow(conn: Pick<SnowflakeConnection, 'query'>, r: Omit<ShadowRequest, 'environment' | 'env'>, started: Date | undefined, now: Date): Promise<ShadowEvidence> {
+  const from = now.getTime() - r.windowMs;
+  const window = { start: new Date(started ? Math.max(from, started.getTime()) : from), end: now };
+  try {
+    const q = shadowQuery({ table: r.table, model: r.model, champion: r.champion, candidate: r.candidate, window, slices: r.slices,
+      ...(r.scoreEdges ? { scoreEdges: r.scoreEdges } : {}), ...(r.threshold !== undefined ? { threshold: r.threshold } : {}) });
+    return { figures: await readShadowFigures(conn, q), table: r.table, window };
+  } catch (e) {
+    if (!(e instanceof ModelshipError)) throw e;
+    return { error: `${isTimeout(e) ? 'the warehouse query timed out: ' : ''}${e.message.replace(/\s+/g, ' ').trim()}` };
   }
 }
 

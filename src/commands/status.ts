@@ -1,6 +1,6 @@
 // `modelship status [--env E] [--json] [--html DIR]`: for each environment × model, what main pins
 // and what runs on EKS and in Snowflake, readiness, the canary split, the last batch run, drift and
-// the last deployment; out-of-sync, unhealthy and split-brain rows stand out. --html writes a
+// the last deployment, and the live numbers of running shadows and A/B tests; out-of-sync, unhealthy and split-brain rows stand out. --html writes a
 // self-contained dashboard. Exit 0 all well, 1 something out of sync / unhealthy / split, 3 a
 // system could not be read (the rows that needed it say so).
 
@@ -11,7 +11,7 @@ import { statusText } from '../status/text.js';
 import { commandOptions, repoRoot } from './context.js';
 import { printError, type Output } from './output.js';
 
-interface Options { env?: string[]; rev?: string; json?: boolean; html?: string; at?: string; timeout: string; syncGrace: string; drift: boolean; window?: string; prometheusUrl?: string }
+interface Options { env?: string[]; rev?: string; json?: boolean; html?: string; at?: string; timeout: string; syncGrace: string; drift: boolean; shadowAb: boolean; window?: string; prometheusUrl?: string }
 
 export async function run(args: unknown[], output: Output): Promise<number> {
   const opts = commandOptions<Options>(args);
@@ -24,7 +24,7 @@ export async function run(args: unknown[], output: Output): Promise<number> {
     const root = repoRoot(opts.repo);
     const prometheusUrl = opts.html ? opts.prometheusUrl ?? process.env.MODELSHIP_PROMETHEUS_URL : undefined;
     const { snapshot, code, dashboard } = await readStatus({
-      root, now, timeoutMs, syncGraceMs, drift: !!opts.drift,
+      root, now, timeoutMs, syncGraceMs, drift: !!opts.drift, experiments: opts.shadowAb !== false,
       ...(opts.rev !== undefined ? { rev: opts.rev } : {}), ...(opts.env ? { env: opts.env } : {}),
       ...(windowMs !== undefined ? { windowMs } : {}), ...(opts.html ? { html: opts.html } : {}), ...(prometheusUrl ? { prometheusUrl } : {}),
     }, (line) => output.progress(line));

@@ -3,7 +3,7 @@
 // through the adapters, and hands both to `evaluate`. Policies always come from the base.
 
 import type { LoadedRepository } from '../config/load.js';
-import type { AbPolicy, Environment, Histogram, Policy, RepositoryPolicy, VersionManifest } from '../config/types.js';
+import type { AbPolicy, Environment, Histogram, Policy, RepositoryPolicy, ShadowPolicy, VersionManifest } from '../config/types.js';
 import { parseDuration } from '../model/durations.js';
 import type { DbtIndex } from '../model/dbt.js';
 import type { StoredObject } from '../model/objects.js';
@@ -300,12 +300,8 @@ export function needs(state: CheckState): EvidenceRequest {
       const shadow = policy.gates.shadow;
       if (env?.inferenceLog) {
         timeline(change.environment, change.candidate);
-        const edges = candidate?.scoreHistogram?.kind === 'numeric' ? candidate.scoreHistogram.edges : undefined;
         (req.shadows ??= new Map()).set(`${change.environment}/${change.model}`, {
-          environment: change.environment, env, model: change.model, champion: change.champion, candidate: change.candidate,
-          table: env.inferenceLog.table, windowMs: parseDuration(shadow.window ?? '') ?? 86_400_000,
-          ...(edges ? { scoreEdges: edges } : {}), ...(shadow.agreement ? { threshold: shadow.agreement.threshold } : {}),
-          slices: (shadow.slices ?? []).map((s) => ({ name: s.name, column: s.column, value: s.value })),
+          environment: change.environment, env, ...shadowRequest(change.model, change.champion, change.candidate, env.inferenceLog.table, shadow, candidate),
         });
       }
     }
@@ -630,6 +626,16 @@ function registrationOf(state: CheckState, m: VersionManifest): { file: string; 
   const card = state.base.models.get(m.model)?.data ?? state.head.models.get(m.model)?.data;
   if (!loaded?.sha256 || !card) return undefined;
   return { file: loaded.file, folder: registrationKey(card.registry, m.model, m.version), sha256: loaded.sha256 };
+}
+
+/** What the shadow gate reads for `candidate` shadowing `champion`: the policy's window, the candidate's score bins, the threshold, the slices. `modelship status` asks the same. */
+export function shadowRequest(model: string, champion: string, candidate: string, table: string, shadow: ShadowPolicy, manifest: VersionManifest | undefined): Omit<ShadowRequest, 'environment' | 'env'> {
+  const edges = manifest?.scoreHistogram?.kind === 'numeric' ? manifest.scoreHistogram.edges : undefined;
+  return {
+    model, champion, candidate, table, windowMs: parseDuration(shadow.window ?? '') ?? 86_400_000,
+    ...(edges ? { scoreEdges: edges } : {}), ...(shadow.agreement ? { threshold: shadow.agreement.threshold } : {}),
+    slices: (shadow.slices ?? []).map((s) => ({ name: s.name, column: s.column, value: s.value })),
+  };
 }
 
 function manifestOf(repo: LoadedRepository, model?: string, version?: string): VersionManifest | undefined {

@@ -26,6 +26,8 @@ export interface StatusRequest {
   /** measure drift too, over `windowMs` (else the policy's window, else a day) */
   drift: boolean;
   windowMs?: number;
+  /** read running shadows' and A/B tests' live numbers (one warehouse aggregation each) */
+  experiments?: boolean;
   /** write the dashboard into this folder */
   html?: string;
   prometheusUrl?: string;
@@ -51,6 +53,7 @@ export async function readStatus(req: StatusRequest, progress: (line: string) =>
     const span = req.windowMs ?? parseDuration(repo.policies.get(name)?.data.gates.drift?.window ?? '') ?? 86_400_000;
     return readEnvironment(repo, name, commit, process.env, {
       timeoutMs: req.timeoutMs, ...(req.drift ? { driftWindow: { start: new Date(now.getTime() - span), end: now } } : {}),
+      ...(req.experiments !== false ? { experiments: { root: req.root, now } } : {}),
     });
   }));
   progress('');

@@ -1,7 +1,8 @@
 // The status dashboard: one self-contained HTML page (inline CSS and SVG, no script, no font or
 // CDN: it opens offline, from a CI artifact or a laptop). Sections: the environment × model
 // matrix with problems standing out, a deployment timeline, per-feature PSI bars with the policy's
-// bounds, and each running canary's metrics over time. Pure: data in, text out; every value is
+// bounds, each running shadow and A/B test with its live numbers, and each running canary's
+// metrics over time. Pure: data in, text out; every value is
 // escaped.
 
 import type { ModelDrift } from '../metrics/drift-monitor.js';
@@ -9,7 +10,7 @@ import type { DeploymentRow } from '../sync/targets/snowflake.js';
 import type { CanarySeries } from './canary.js';
 import type { ModelStatus, StatusSnapshot } from './snapshot.js';
 import { htmlText } from '../model/escape.js';
-import { canaryCell, deployedCell, driftCell, readyCell, runCell, stateCell } from './text.js';
+import { abText, canaryCell, deployedCell, driftCell, readyCell, runCell, shadowVerdict, stateCell } from './text.js';
 
 export interface DashboardInput {
   snapshot: StatusSnapshot;
@@ -53,6 +54,7 @@ export function dashboardHtml(input: DashboardInput): string {
 <section data-testid="matrix"><h2>Environments × models</h2>${s.environments.map(environmentTable).join('\n')}</section>
 <section data-testid="timeline"><h2>Deployments</h2>${timeline(input.history, s.generatedAt)}</section>
 <section data-testid="drift"><h2>Drift (PSI per feature)</h2>${driftBars(input.drift)}</section>
+<section data-testid="experiments"><h2>Shadows and A/B tests</h2>${experiments(rows)}</section>
 <section data-testid="canary"><h2>Canary metrics</h2>${canaryCharts(input.canaries)}</section>
 </main></body></html>
 `;
@@ -164,4 +166,42 @@ function canaryCharts(series: CanarySeries[]): string {
     return `<div class="card" data-canary="${esc(`${c.environment}/${c.model}/${c.check}`)}"><b>${esc(c.environment)} · ${esc(c.model)}@${esc(c.version)} at ${esc(c.traffic)}%</b> — ${esc(c.check)} <span class="muted">(${esc(c.source)})</span>
 <svg role="img" aria-label="${esc(c.check)} over time" viewBox="0 0 ${width} ${height}" width="100%"><line class="axis" x1="${pad.l}" y1="${height - pad.b}" x2="${width - pad.r}" y2="${height - pad.b}"/>${bound(c.max, 'max')}${bound(c.min, 'min')}${line ? `<polyline points="${line}" fill="none" stroke="#0969da" stroke-width="1.5"/>` : ''}${dots}<text x="${pad.l}" y="${height - 6}">${esc(first)}Z</text><text x="${width - pad.r}" y="${height - 6}" text-anchor="end">${esc(last)}Z</text></svg>${missing ? `<div class="muted">${missing} of ${c.points.length} points without data${c.points.find((p) => p.error) ? `: ${esc(c.points.find((p) => p.error)!.error!)}` : ''}</div>` : ''}</div>`;
   }).join('')}</div>`;
+}
+
+/** A card per running shadow (its numbers beside the champion's, and the shadow gate now) and per A/B (samples, effect, verdict). */
+function experiments(rows: ModelStatus[]): string {
+  const cards: string[] = [];
+  const pct = (x: number, d = 1) => `${(x * 100).toFixed(d)}%`;
+  const gateClass = (s: string) => (s === 'pass' ? 'b-ok' : s === 'warn' ? 'b-unknown' : s === 'fail' ? 'b-bad' : 'b-unknown');
+  for (const m of rows) {
+    const s = m.shadow;
+    if (s) {
+      const f = s.figures;
+      const lat = (k: 'p50' | 'p99', who: 'candidate' | 'champion') => (f?.latency[who][k] !== undefined ? `${f.latency[who][k]!.toFixed(1)} ms` : 'unknown');
+      const table = f ? `<table><thead><tr><th></th><th>shadow ${esc(s.candidate)}</th><th>champion ${esc(s.champion)}</th></tr></thead><tbody>
+<tr><td>requests</td><td>${esc(f.bothAnswered.toLocaleString('en-US'))} answered by both</td><td>${esc(f.championRequests.toLocaleString('en-US'))}</td></tr>
+<tr><td>coverage</td><td>${esc(pct(f.coverage))}</td><td>${dash}</td></tr>
+<tr><td>error rate</td><td>${esc(pct(f.errorRate.candidate, 2))}</td><td>${esc(pct(f.errorRate.champion, 2))}</td></tr>
+<tr><td>latency p50</td><td>${esc(lat('p50', 'candidate'))}</td><td>${esc(lat('p50', 'champion'))}</td></tr>
+<tr><td>latency p99</td><td>${esc(lat('p99', 'candidate'))}</td><td>${esc(lat('p99', 'champion'))}</td></tr>
+<tr><td>score PSI</td><td colspan="2">${esc(f.psi !== undefined ? f.psi.toFixed(3) : 'unknown')}</td></tr>
+${f.threshold !== undefined ? `<tr><td>decision agreement at ${esc(f.threshold)}</td><td colspan="2">${esc(f.agreement !== undefined ? pct(f.agreement) : 'unknown')}</td></tr>` : ''}
+</tbody></table>` : `<p class="b-unknown">unknown: ${esc(s.unknown ?? 'not read')}</p>`;
+      cards.push(`<div class="card" data-shadow="${esc(`${m.environment}/${m.model}`)}"><b>${esc(m.environment)} · ${esc(m.model)}: shadow ${esc(s.candidate)}</b>${s.window ? ` <span class="muted">${esc(s.window.start.slice(0, 16).replace('T', ' '))}Z to ${esc(s.window.end.slice(0, 16).replace('T', ' '))}Z</span>` : ''}
+${table}<div>shadow gate: <span class="state ${gateClass(s.gate.status)}">${esc(shadowVerdict(s))}</span></div></div>`);
+    }
+    const a = m.ab;
+    if (a) {
+      const rowsAb = [
+        ...(a.samples ? [['requests with an outcome', `A ${a.samples.a.toLocaleString('en-US')} · B ${a.samples.b.toLocaleString('en-US')}${a.horizon ? ` of the horizon ${a.horizon.a.toLocaleString('en-US')} / ${a.horizon.b.toLocaleString('en-US')}` : ''}`]] : []),
+        ...(a.means && a.metric ? [[a.metric, `A ${Number(a.means.a.toPrecision(4))} · B ${Number(a.means.b.toPrecision(4))}`]] : []),
+        ...(a.effect !== undefined && a.ci ? [['effect (B − A)', `${Number(a.effect.toPrecision(4))}, always-valid ${Math.round((1 - (a.alpha ?? 0.05)) * 100)}% CI [${Number(a.ci[0].toPrecision(4))}, ${Number(a.ci[1].toPrecision(4))}]`]] : []),
+      ];
+      const verdictClass = a.unknown ? 'b-unknown' : a.verdict === 'b-better' ? 'b-ok' : a.verdict === 'b-worse' ? 'b-bad' : '';
+      cards.push(`<div class="card" data-ab="${esc(`${m.environment}/${m.model}`)}"><b>${esc(m.environment)} · ${esc(m.model)}: A/B ${esc(a.b)} (B, ${esc(a.traffic)}%) vs ${esc(a.a)} (A)</b>
+${rowsAb.length ? `<table><tbody>${rowsAb.map(([k, v]) => `<tr><td>${esc(k!)}</td><td>${esc(v!)}</td></tr>`).join('')}</tbody></table>` : ''}<div title="${esc(abText(a))}">verdict: <span class="state ${verdictClass}">${esc(a.says)}</span></div></div>`);
+    }
+  }
+  if (!cards.length) return '<p class="muted">No shadow or A/B test is running (or they were not read: --no-shadow-ab).</p>';
+  return `<div class="grid">${cards.join('')}</div>`;
 }

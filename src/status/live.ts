@@ -1,7 +1,7 @@
 // Reads what one environment runs, for the status snapshot, through the sync agent's own readers
 // (KubernetesTarget.listManaged, the Snowflake target's listManaged) plus two warehouse queries:
 // the last run of each scoring task (INFORMATION_SCHEMA.TASK_HISTORY) and the deployment log
-// (MODELSHIP_DEPLOYMENTS). Each read that fails becomes { error } for the rows that needed it;
+// (MODELSHIP_DEPLOYMENTS), and each running shadow's and A/B's live numbers (status/experiments.ts). Each read that fails becomes { error } for the rows that needed it;
 // one unreachable system never hides what the others say.
 
 import type { LoadedRepository } from '../config/load.js';
@@ -17,6 +17,7 @@ import { KubernetesTarget, loadKubeConfig } from '../adapters/kubernetes/target.
 import { labels, managerName } from '../sync/types.js';
 import { deploymentsTable, snowflakeTarget, type DeploymentRow } from '../sync/targets/snowflake.js';
 import type { EnvironmentInput, ReadError, TaskRun } from './snapshot.js';
+import { readExperiments } from './experiments.js';
 
 export interface ReadOptions {
   /** per request to Kubernetes and per warehouse query */
@@ -25,6 +26,8 @@ export interface ReadOptions {
   driftWindow?: { start: Date; end: Date };
   /** deployment log rows to read, newest first (the dashboard's timeline) */
   historyLimit?: number;
+  /** read running shadows and A/B tests (one warehouse aggregation each; their start from git history in `root`) as of `now`; undefined: do not */
+  experiments?: { root: string; now: Date };
 }
 
 /** Everything status shows about one environment, read concurrently. */
@@ -33,7 +36,8 @@ export async function readEnvironment(repo: LoadedRepository, name: string, comm
   const desired = desiredFor(repo, name, commit);
   let conn: SnowflakeConnection | undefined;
   try {
-    conn = env.snowflake ? warehouseFor(env, vars, { timeoutMs: options.timeoutMs, attempts: 1 }) : undefined;
+    const experimenting = !!options.experiments && Object.values(env.models).some((d) => d.shadow || d.canary?.ab);
+    conn = env.snowflake || experimenting ? warehouseFor(env, vars, { timeoutMs: options.timeoutMs, attempts: 1 }) : undefined;
     const sql = conn;
     const noWarehouse: ReadError = { error: 'no Snowflake connection is configured (SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY_PATH)' };
     const kubernetes = env.kubernetes ? attempt(async () => {
@@ -45,13 +49,14 @@ export async function readEnvironment(repo: LoadedRepository, name: string, comm
     const batchModels = Object.entries(env.models).filter(([, d]) => d.batch).map(([m]) => m);
     const runs = sf ? (sql ? attempt(() => lastRuns(sql, sf.database, sf.schema, batchModels.map(taskName))) : Promise.resolve(noWarehouse)) : undefined;
     const history = sf ? (sql ? attempt(() => deploymentLog(sql, sf.database, sf.schema, name, options.historyLimit ?? 200)) : Promise.resolve(noWarehouse)) : undefined;
-    const drift = options.driftWindow && sql ? measure(repo, sql, name, Object.keys(env.models), options.driftWindow) : Promise.resolve(undefined);
-    const [k, s, r, h, d] = await Promise.all([kubernetes, snowflake, runs, history, drift]);
+    const drift = options.driftWindow && sql && env.snowflake ? measure(repo, sql, name, Object.keys(env.models), options.driftWindow) : Promise.resolve(undefined);
+    const experiments = options.experiments && experimenting ? readExperiments(repo, name, commit, { ...options.experiments, conn: sql }) : Promise.resolve(undefined);
+    const [k, s, r, h, d, x] = await Promise.all([kubernetes, snowflake, runs, history, drift, experiments]);
     return {
       environment: name, env, desired,
       ...(k ? { kubernetes: k } : {}), ...(s ? { snowflake: s } : {}), ...(r ? { runs: r } : {}),
       ...(h ? { deployments: h, ...(Array.isArray(h) ? { history: h } : {}) } : {}),
-      ...(d ? { drift: d } : {}),
+      ...(d ? { drift: d } : {}), ...(x ? { experiments: x } : {}),
     };
   } finally {
     await conn?.close();

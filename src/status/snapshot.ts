@@ -12,6 +12,7 @@ import { liveSpecHash } from '../sync/render/hash.js';
 import { annotations, labels, managerName, type DesiredEnvironment, type KubernetesObject, type LiveKubernetesObject, type LiveTask, type PlanAction } from '../sync/types.js';
 import type { DeploymentRow } from '../sync/targets/snowflake.js';
 import type { CanaryPin, Pin, ShadowPin } from '../model/pins.js';
+import type { AbStatus, ExperimentStatus, ShadowStatus } from './experiments.js';
 
 /** A read that failed: the system and why. Rows that needed it say so. */
 export interface ReadError { error: string }
@@ -38,6 +39,8 @@ export interface EnvironmentInput {
   /** MODELSHIP_DEPLOYMENTS rows of this environment (any order) */
   deployments?: DeploymentRow[] | ReadError;
   drift?: Record<string, ModelDrift>;
+  /** running shadows and A/B tests, by model */
+  experiments?: Record<string, ExperimentStatus>;
 }
 
 export type Problem = 'out-of-sync' | 'unhealthy' | 'split-brain' | 'unknown' | 'converging';
@@ -73,6 +76,10 @@ export interface ModelStatus {
   batch?: BatchStatus;
   drift?: { status: ModelDrift['status']; summary: string; largestPsi?: { feature: string; psi: number } };
   lastDeployment?: { at?: string; commit: string; version?: string; change?: string };
+  /** a running shadow's live numbers and what the shadow gate would say now (status/experiments.ts) */
+  shadow?: ShadowStatus;
+  /** a running A/B test's samples, effect and verdict so far */
+  ab?: AbStatus;
   /** ok, or the worst problem */
   state: 'ok' | Problem;
   /** what is wrong, one line each, worst first */
@@ -122,7 +129,7 @@ export function environmentStatus(input: EnvironmentInput, now: Date, syncGraceM
   const names = [...new Set([...Object.keys(env.models), ...liveModels])].sort();
   const models = names.map((model) => modelStatus({
     environment, env, model, deployment: env.models[model], desired,
-    kube, tasks, runs: input.runs, deployments: input.deployments, drift: input.drift?.[model],
+    kube, tasks, runs: input.runs, deployments: input.deployments, drift: input.drift?.[model], experiment: input.experiments?.[model],
     actions: actions.filter((a) => a.model === model), now, syncGraceMs,
   }));
   return { environment, commit: desired.commit, models, errors };
@@ -139,6 +146,7 @@ interface ModelInput {
   runs: EnvironmentInput['runs'];
   deployments: EnvironmentInput['deployments'];
   drift: ModelDrift | undefined;
+  experiment: ExperimentStatus | undefined;
   actions: PlanAction[];
   now: Date;
   syncGraceMs: number;
@@ -176,7 +184,7 @@ function modelStatus(m: ModelInput): ModelStatus {
     else problems.push({ kind: 'split-brain', message: `split brain: ${what}${age !== undefined ? ` for ${minutes(age)} (a sync takes at most ${minutes(m.syncGraceMs)})` : ' (since an unknown time)'}` });
   }
 
-  // Drift is the data's state, not the deployment's: shown beside it, never counted as a problem here.
+  // Drift, like a running shadow's or A/B's numbers, is the data's state, not the deployment's: shown beside it, never counted as a problem here.
   problems.sort((a, b) => rank[b.kind] - rank[a.kind]);
   const largest = m.drift?.features.find((f) => f.psi !== undefined);
   return {
@@ -186,6 +194,7 @@ function modelStatus(m: ModelInput): ModelStatus {
     ...(batch ? { batch } : {}),
     ...(m.drift ? { drift: { status: m.drift.status, summary: m.drift.summary, ...(largest ? { largestPsi: { feature: largest.feature, psi: largest.psi! } } : {}) } } : {}),
     ...(lastDeployment ? { lastDeployment } : {}),
+    ...(m.experiment?.shadow ? { shadow: m.experiment.shadow } : {}), ...(m.experiment?.ab ? { ab: m.experiment.ab } : {}),
     state: problems[0]?.kind ?? 'ok',
     problems,
   };

@@ -31,7 +31,7 @@ export async function demoBench(options: { log: (s: string) => void }): Promise<
   const wall = median(walls);
   const reference = median(validate);
   return [{
-    figure: `the demo (12 steps: 7 modelship commands in one process beside modelship serve as checker and agent, stand-ins started and stopped), median of ${runs}`,
+    figure: `the demo (13 steps: 9 modelship commands in one process beside modelship serve as checker and agent, stand-ins started and stopped), median of ${runs}`,
     target: `< ${ms(targetMs)}`,
     measured: ms(wall),
     reference: `modelship validate (one cold command): ${ms(reference)}`,

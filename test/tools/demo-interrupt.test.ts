@@ -17,7 +17,7 @@ t.test('interrupted with Ctrl-C: stops its stand-ins, removes its folder, exits 
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const started = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
-    if (out.includes('[2/12]')) resolve(); // serve and the stand-ins run from step 1 on
+    if (out.includes('[2/13]')) resolve(); // serve and the stand-ins run from step 1 on
   }));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await Promise.race([started, exited]);

@@ -2,7 +2,9 @@
 // program, run in this process against the stand-ins, its output shown): a new fraud-detector
 // version is registered, promoted to staging through a pull request and merged; then started as
 // a 5 % canary in production, where a guardrail breaks, the revert is opened and merged, and the
-// previous version serves again; the audit trail is verified and answers the regulator.
+// previous version serves again; the audit trail is verified and answers the regulator. Then the
+// candidate runs as a shadow to see why, and the pull request promoting it from the shadow is
+// blocked by the shadow gate (its answers differ too much from the stable version's).
 // Checker and agent are one `modelship serve --environments staging,production` (the GitHub App),
 // running beside the story as a child process. The demo plays GitHub's webhook deliverer (the
 // GitHub stand-in sends no webhooks): opening or approving a pull request delivers a signed
@@ -48,6 +50,9 @@ const clock = {
   canaryCheck: '2026-11-23T09:05:00Z',
   canaryMerge: '2026-11-23T09:30:00Z',
   revertMerge: '2026-11-23T10:10:00Z',
+  shadowPr: '2026-11-24T09:00:00Z',
+  shadowMerge: '2026-11-24T09:30:00Z',
+  shadowPromotePr: '2026-11-25T10:00:00Z',
 };
 
 /** `signal`: aborting it stops the command that is running (Ctrl-C) and the story. */
@@ -62,7 +67,7 @@ export async function tellStory(world: World, out: StoryOutput, signal?: AbortSi
   mkdirSync(join(world.dir, 'reports'), { recursive: true });
   mkdirSync(join(world.dir, 'keys'), { recursive: true });
   const keyFile = join(world.dir, 'keys/audit-demo.pem');
-  const total = 12;
+  const total = 13;
   let n = 0;
   const step = (title: string) => out.step(++n, total, title);
 
@@ -172,9 +177,43 @@ async function finishStory(ctx: StoryContext): Promise<StoryResult> {
   await run(['audit', 'verify']);
   const result: StoryResult = { files, traced };
   await run(['audit', 'trace', '--model', 'fraud-detector', '--env', 'production', '--at', traced]);
+  step('why did it decline more? production shadows it (a copy of every request, both answers logged); promoting it from the shadow is blocked by the shadow gate: its answers differ too much');
+  await shadowStep(ctx);
   step('where everything is');
   await run(['status', '--html', join(files.dashboard, '..'), '--no-drift'], { expect: [0, 1] });
   return result;
+}
+
+/**
+ * The shadow step: the shadow's pull request (two approvals, merged; the agent mirrors production's
+ * traffic to it and logs both versions' answers), a day of the prediction log in the warehouse,
+ * then the pull request promoting the shadow, which the checker blocks on the shadow gate.
+ */
+async function shadowStep(ctx: StoryContext): Promise<void> {
+  const { world, out, run, candidate, stable, github } = ctx;
+  const opened = async (args: string[], at: string) => {
+    const r = await run(args, { at });
+    const number = prNumberOf(r.stdout);
+    return github.opened(branchOf(r.stdout), number);
+  };
+  const shadowPull = await opened(['promote', `fraud-detector@${candidate}`, '--to', 'production', '--shadow', '--reason', 'shadow it: why did it decline more?', '--open-pr'], ctx.clock.shadowPr);
+  const approvals = [people.leads[0]!, people.modelRisk[0]!].map((reviewer) => approve(world, shadowPull.number, reviewer, ctx.clock.shadowPr));
+  out.say('(a lead and model risk approve it)');
+  await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...shadowPull, action: 'opened', sender: people.author }), shadowPull, 'success');
+  const before = mainHead(world);
+  merge(world, shadowPull.headRef, shadowPull.number, ctx.clock.shadowMerge, approvals);
+  await github.pushed(before, mainHead(world), ctx.agent, ['production']);
+  await injectShadowLog(world, candidate, stable);
+  out.say(`(the demo writes the last 24 h of production's prediction log into the warehouse, as the platform lands KServe's logger events: 24,000 requests, each answered by ${stable} and by the shadow ${candidate}, same request id; the shadow scores every request higher)`);
+  const promotePull = await opened(['promote', `fraud-detector@${candidate}`, '--to', 'production', '--reason', 'promote it from the shadow', '--open-pr'], ctx.clock.shadowPromotePr);
+  const check = await github.delivered('pull_request', pullRequestPayload(world.app, github.repository, { ...promotePull, action: 'opened', sender: people.author }), promotePull, 'failure');
+  // The shadow gate's row of the report the App posted: | | shadow | ❌ fail **(blocking)** | <what it found> |
+  const row = (check.output.summary ?? '').split('\n').find((l) => /^\|[^|]*\| shadow \|/.test(l));
+  const cells = row?.split('|').map((c) => c.trim());
+  if (!cells || !/fail \*\*\(blocking\)\*\*/.test(cells[3] ?? '')) throw new Error(`the shadow gate did not block the promotion:\n${check.output.summary ?? ''}`);
+  out.say(`shadow gate: ${cells[3]!.replace(/\*\*/g, '')} — ${cells[4]}`);
+  // The pull request stays open; the clone goes back to main (what status reads).
+  world.git('checkout', '-q', 'main');
 }
 
 interface StoryContext {
@@ -407,6 +446,23 @@ async function injectDeclines(world: World, canary: string, stable: string): Pro
            CASE WHEN (m * ${perMinute} + j) % 50 < ${declinePer50} THEN 'decline' ELSE 'approve' END
     FROM range(0, 60) a(m), range(0, ${perMinute}) b(j)`;
   await world.snow.run(`INSERT INTO ANALYTICS.DECISIONS.AUTHORISATIONS ${rows(stable, 40, 1)} UNION ALL ${rows(canary, 12, 3)}`);
+}
+
+/**
+ * A day of production's prediction log (README, "Prediction logs": one row per request and
+ * version), as the platform would land KServe's logger events: 24,000 requests, one every 3.5 s
+ * up to now, each answered by the stable version and by the shadow with the same request id; the
+ * shadow's score is 0.6 + 0.4 × the stable's, its latency a millisecond more. A quarter of the
+ * requests come from the EU (the policy's region=eu slice). Versions are the repository's
+ * validated names, so they can stand in this SQL text.
+ */
+async function injectShadowLog(world: World, shadow: string, stable: string): Promise<void> {
+  await world.snow.run(`INSERT INTO ANALYTICS.INFERENCE.PREDICTION_LOG (REQUEST_ID, MODEL_NAME, MODEL_VERSION, SCORE, DECISION, LATENCY_MS, ERROR, REQUESTED_AT, REGION)
+    SELECT 'req-' || i, 'fraud-detector', v.version, CASE WHEN v.shadow THEN 0.6 + 0.4 * s ELSE s END, NULL,
+           10 + i % 7 + CASE WHEN v.shadow THEN 1 ELSE 0 END, NULL,
+           now() - to_milliseconds(i * 3500) + to_milliseconds(CASE WHEN v.shadow THEN 2 ELSE 0 END), CASE WHEN i % 4 = 0 THEN 'eu' ELSE 'us' END
+    FROM (SELECT i, ((i * 7919) % 1000) / 1000.0 AS s FROM range(0, 24000) t(i)) r,
+         (VALUES ('${stable}', false), ('${shadow}', true)) v(version, shadow)`);
 }
 
 function quote(a: string): string {

@@ -192,13 +192,18 @@ async function seedRegistry(env: Record<string, string>): Promise<void> {
 }
 
 /**
- * The warehouse tables the story reads: the canary check's ANALYTICS.DECISIONS.AUTHORISATIONS, and
+ * The warehouse tables the story reads: the canary check's ANALYTICS.DECISIONS.AUTHORISATIONS, the
+ * prediction log the shadow gate joins (ANALYTICS.INFERENCE.PREDICTION_LOG), and
  * the models' scoring logs (serving.batch.target), which the checker's drift gate aggregates. The
  * logs start empty: the demo scores nothing, so drift compares with the live version's training
  * data and the report says "no serving rows".
  */
 async function warehouseTables(conn: import('@duckdb/node-api').DuckDBConnection): Promise<void> {
   await conn.run("ATTACH ':memory:' AS ANALYTICS");
+  // production's prediction log (environments/production.yaml inferenceLog), in the documented
+  // schema plus the REGION column the shadow gate's slice names; empty until the shadow runs
+  const { createPredictionLog } = await import('../sandbox/snowflake/prediction-log.js');
+  await createPredictionLog(conn, 'ANALYTICS.INFERENCE.PREDICTION_LOG', ['REGION']);
   await conn.run('CREATE SCHEMA ANALYTICS.DECISIONS');
   await conn.run('CREATE TABLE ANALYTICS.DECISIONS.AUTHORISATIONS (ts TIMESTAMPTZ, model VARCHAR, version VARCHAR, decision VARCHAR)');
   await conn.run('CREATE SCHEMA ANALYTICS.SCORES');
