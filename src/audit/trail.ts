@@ -37,10 +37,14 @@ export async function recordObjects(store: AuditStore, settings: AuditSettings):
   return (await store.objects(folder)).filter((o) => seqOfKey(o.key) !== undefined);
 }
 
-/** Records are read, decoded and handed to the signature workers this many at a time. */
-const batchSize = 256;
+/**
+ * Records are read, decoded and handed to the signature workers this many at a time; between
+ * batches the event loop turns (workers' answers heard, idle workers fed): often enough that a
+ * worker's two posted batches last until the next turn.
+ */
+const batchSize = 64;
 /** Signatures go to a worker (or are checked here) this many at a time: small enough that no thread waits long for the last batches. */
-const signatureBatch = 128;
+const signatureBatch = 64;
 
 /**
  * Reads the trail and verifies it. main's first-parent line (a git process) and, for a long
