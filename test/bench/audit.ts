@@ -29,7 +29,7 @@ const start = Date.UTC(2025, 0, 1);
 let loadAtStart: number | undefined;
 
 export function auditNotes(): string[] {
-  return [`audit: ${records.toLocaleString('en')} records (Ed25519, one chain) over a real git repository of as many first-parent commits; bundles of realistic size with real headers (not real packs); cold CLI runs, median of ${runs}; verify checks signatures on a worker thread per core.${loadAtStart !== undefined ? ` Load average when the rounds began: ${loadAtStart.toFixed(1)} (the machine is shared).` : ''}`];
+  return [`audit: ${records.toLocaleString('en')} records (Ed25519, one chain) over a real git repository of as many first-parent commits; bundles of realistic size with real headers (not real packs); cold CLI runs, median of ${runs}; verify checks signatures on a worker thread per core, and on its own thread once every record is read; each record file's mtime is its recordedAt (the folder store's clock, which verify judges).${loadAtStart !== undefined ? ` Load average when the rounds began: ${loadAtStart.toFixed(1)} (the machine is shared).` : ''}`];
 }
 
 export async function auditBench(options: { log: (s: string) => void }): Promise<Row[]> {
