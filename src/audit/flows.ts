@@ -18,7 +18,6 @@ import { DirectoryStore, originalVersion, type AuditStore } from './store.js';
 import { trace, type TraceAnswer } from './trace.js';
 import { currentIndex, readIndexFile, refreshIndex, saveIndex, verifyEnvironment, type IndexSource } from './trail.js';
 import type { VerifyResult } from './verify.js';
-import { readDeploymentRecord } from '../config/records.js';
 import type { Policy } from '../config/types.js';
 import type { DeploymentRecord } from '../model/deployments.js';
 import type { GitHubClient, RepoRef } from '../adapters/github/client.js';
@@ -49,7 +48,8 @@ export async function mirrorTrail(req: MirrorFlowRequest): Promise<MirrorResult 
   const { root, environment, recordDir } = req;
   const commit = await resolveCommit(root, req.rev);
   const settings = await auditSettings(root, commit, environment);
-  const [{ mirror }, { changeFromGit }] = await Promise.all([import('./mirror.js'), import('./facts.js')]);
+  // Loaded here: verify and trace never read deployment records (the config loader and YAML parser they pull in are start-up time for every trace).
+  const [{ mirror }, { changeFromGit }, { readDeploymentRecord }] = await Promise.all([import('./mirror.js'), import('./facts.js'), import('../config/records.js')]);
   const report = req.reportFile ? await readReport(req.reportFile) : undefined;
   const signer = await trustedSigner(req.key, settings);
   const next = await nextSigner(req.nextKey, settings);

@@ -168,7 +168,10 @@ function join(prefix: string, environment: string): string {
   return p ? `${p}/${environment}` : environment;
 }
 
-export type Decoded = { ok: true; envelope: Envelope; statement: AuditStatement; payload: Buffer; digest: string } | { ok: false; digest: string; reason: string };
+/** The envelope as decoded: its payload is kept once, decoded (`payload`), not also as the base64 text. */
+export type DecodedEnvelope = Omit<Envelope, 'payload'>;
+
+export type Decoded = { ok: true; envelope: DecodedEnvelope; statement: AuditStatement; payload: Buffer; digest: string } | { ok: false; digest: string; reason: string };
 
 /** Parses stored envelope bytes and its statement; says what is malformed instead of throwing. */
 export function decodeRecord(bytes: Buffer): Decoded {
@@ -191,5 +194,7 @@ export function decodeRecord(bytes: Buffer): Decoded {
   if (statement?._type !== statementType || statement.predicateType !== predicateType || typeof statement.predicate?.seq !== 'number') {
     return { ok: false, digest, reason: `the payload is not a modelship deployment statement (${statementType}, ${predicateType})` };
   }
-  return { ok: true, envelope, statement, payload, digest };
+  // verify keeps every record's decoded form: holding each payload's base64 text too would double what
+  // the garbage collector copies for a long trail.
+  return { ok: true, envelope: { payloadType: envelope.payloadType, signatures: envelope.signatures }, statement, payload, digest };
 }

@@ -3,7 +3,7 @@
 // environment) locally, AWS KMS ECDSA P-256 in production (kms.ts). Verification needs only the
 // public key (SPKI), the same bytes KMS GetPublicKey returns.
 
-import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hash, sign as edSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 export const payloadType = 'application/vnd.in-toto+json';
 
@@ -79,5 +79,6 @@ export function algorithmOf(key: KeyObject): SigningAlgorithm | undefined {
 }
 
 export function sha256Hex(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // crypto.hash: one call, no Hash object (verify hashes every record and bundle of a trail).
+  return hash('sha256', bytes, 'hex');
 }

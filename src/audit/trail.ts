@@ -15,7 +15,7 @@ import { sha256Hex, type TrustedKey } from './sign.js';
 import { originalVersion, type AuditStore, type StoredObject } from './store.js';
 import { buildIndex, viewOf, type IndexEntry, type TraceIndex, type TraceView } from './trace.js';
 import { verifyTrail, type BundleFact, type StoredRecord, type VerifyResult } from './verify.js';
-import type { SignatureAnswers, SignatureBatch, SignatureJob } from './verify-worker.js';
+import { BatchBuilder, checkBatch, type BatchKeys, type SignatureAnswers } from './signature-batch.js';
 
 export interface TrailRequest {
   root: string;
@@ -37,8 +37,14 @@ export async function recordObjects(store: AuditStore, settings: AuditSettings):
   return (await store.objects(folder)).filter((o) => seqOfKey(o.key) !== undefined);
 }
 
-/** Records are read, decoded and handed to the signature workers this many at a time. */
-const batchSize = 256;
+/**
+ * Records are read, decoded and handed to the signature workers this many at a time; between
+ * batches the event loop turns (workers' answers heard, idle workers fed): often enough that a
+ * worker's two posted batches last until the next turn.
+ */
+const batchSize = 64;
+/** Signatures go to a worker (or are checked here) this many at a time: small enough that no thread waits long for the last batches. */
+const signatureBatch = 64;
 
 /**
  * Reads the trail and verifies it. main's first-parent line (a git process) and, for a long
@@ -67,8 +73,7 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
         key: o.key, seq: seqOfKey(o.key)!, bytes: (await store.read(o.key, originalVersion(o)?.versionId)) ?? Buffer.alloc(0),
         ...(o.storedAt ? { storedAt: o.storedAt.getTime() } : {}), ...(o.versions ? { versions: o.versions } : {}),
       }));
-      const ids: string[] = [];
-      const jobs: SignatureJob[] = [];
+      let jobs = pool ? new BatchBuilder() : undefined;
       const bundleKeys: string[] = [];
       for (const r of batch) {
         records.push(r);
@@ -78,21 +83,27 @@ export async function verifyEnvironment(req: TrailRequest): Promise<VerifyResult
         if (r.seq < fromSeq || !d.ok) continue;
         commits.push(d.statement.predicate.git.commit);
         if (d.statement.predicate.git.bundle?.key) bundleKeys.push(d.statement.predicate.git.bundle.key);
-        if (!pool) continue;
+        if (!jobs) continue;
         for (const [i, s] of d.envelope.signatures.entries()) {
           // Anything but a well-formed entry is left to verify itself, which says what is wrong with it.
           if (typeof s?.keyid !== 'string' || typeof s.sig !== 'string') continue;
-          ids.push(`${r.seq}:${i}`);
-          jobs.push({ type: d.envelope.payloadType, payload: d.envelope.payload, keyid: s.keyid, sig: s.sig });
+          jobs.add(`${r.seq}:${i}`, s.keyid, d.envelope.payloadType, d.payload, s.sig);
+        }
+        if (jobs.size >= signatureBatch) {
+          pool!.submit(jobs);
+          jobs = new BatchBuilder();
         }
       }
-      if (pool && jobs.length) pool.submit(ids, jobs);
+      if (jobs?.size) pool!.submit(jobs);
       const inStore = await bundleObjects;
       await mapLimit(bundleKeys, concurrency, async (key) => {
         const o = inStore.get(key);
         const bytes = await store.read(key, o && originalVersion(o)?.versionId);
         bundles.set(key, bytes ? { sha256: sha256Hex(bytes), size: bytes.length, heads: bundleHeads(bytes) ?? [], ...(o?.versions ? { versions: o.versions } : {}) } : undefined);
       });
+      // A folder store reads synchronously: without this turn of the event loop no worker's answer
+      // would be heard (and no idle worker given the next batch) until every record was read.
+      if (pool) await turn();
     }
     // Bundles no record names: what a record's deletion leaves behind (or a mirror stopped between its two writes).
     const referenced = new Set(records.flatMap((r) => (r.decoded?.ok && r.decoded.statement.predicate.git?.bundle?.key ? [r.decoded.statement.predicate.git.bundle.key] : [])));
@@ -244,63 +255,98 @@ const workerFile = fileURLToPath(new URL('./verify-worker.js', import.meta.url))
 /** Below this many records, starting threads costs more than it saves. */
 const parallelFrom = 1000;
 
-/**
- * Worker threads checking signatures, one per core (up to 4), fed batches as the records are
- * read; verify then uses their answers by `${seq}:${index}`. Not started on one core, or when run
- * from the sources (the worker script exists only in dist/): verify then checks them itself.
- */
 /** How many signatures worker threads checked in this process (tests check the workers really ran). */
 export const workerStats = { signatures: 0 };
 
+/** One turn of the event loop: messages from the workers are heard. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Worker threads checking signatures, one per core (up to 4), fed batches from a queue as the
+ * records are read: each worker has at most two batches posted (one running, one waiting), the
+ * rest wait here. When this thread has read every record it checks the queued batches itself,
+ * beside the workers, so no core idles whichever side was faster. verify then uses the answers by
+ * `${seq}:${index}`. Not started on one core, or when run from the sources (the worker script
+ * exists only in dist/): verify then checks them itself.
+ */
 class SignaturePool {
   private readonly answers = new Map<string, boolean>();
-  private readonly waiting: Array<Promise<void>> = [];
-  private readonly pending = new Map<number, { ids: string[]; resolve: () => void; reject: (e: Error) => void }>();
+  private readonly queue: BatchBuilder[] = [];
+  private readonly posted: number[];
+  private readonly inFlight = new Map<number, string[]>();
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
   private next = 0;
 
-  private constructor(private readonly workers: Worker[]) {
-    for (const w of workers) {
+  private constructor(private readonly workers: Worker[], private readonly keys: BatchKeys) {
+    this.posted = workers.map(() => 0);
+    workers.forEach((w, n) => {
       w.on('message', (m: SignatureAnswers) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        m.answers.forEach((ok, i) => this.answers.set(p.ids[i]!, ok));
+        const ids = this.inFlight.get(m.id);
+        if (!ids) return;
+        this.inFlight.delete(m.id);
+        this.posted[n]!--;
+        this.take(ids, m.answers);
         workerStats.signatures += m.answers.length;
-        p.resolve();
+        this.dispatch();
+        this.wake?.();
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => this.fail(new Error(`a signature worker exited with code ${code}`)));
-    }
+    });
   }
 
   static start(keys: TrustedKey[]): SignaturePool | undefined {
     const threads = Math.min(availableParallelism(), 4);
     if (threads < 2 || !existsSync(workerFile)) return undefined;
     const der = keys.map((k) => ({ id: k.id, algorithm: k.algorithm, der: k.key.export({ format: 'der', type: 'spki' }) }));
-    return new SignaturePool(Array.from({ length: threads }, () => new Worker(workerFile, { workerData: { keys: der } })));
+    const workers = Array.from({ length: threads }, () => new Worker(workerFile, { workerData: { keys: der } }));
+    return new SignaturePool(workers, new Map(keys.map((k) => [k.id, { algorithm: k.algorithm, key: k.key }])));
   }
 
-  submit(ids: string[], jobs: SignatureJob[]): void {
-    const id = this.next++;
-    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { ids, resolve, reject }));
-    done.catch(() => undefined); // awaited in finish()
-    this.waiting.push(done);
-    this.workers[id % this.workers.length]!.postMessage({ id, jobs } satisfies SignatureBatch);
+  submit(batch: BatchBuilder): void {
+    this.queue.push(batch);
+    this.dispatch();
   }
 
+  /** Every answer, once the queue is empty (this thread checking what no worker took) and every posted batch answered. */
   async finish(): Promise<Map<string, boolean>> {
-    await Promise.all(this.waiting);
+    while (this.queue.length && !this.failure) {
+      const batch = this.queue.pop()!; // the workers take from the front
+      this.take(batch.ids, checkBatch(this.keys, batch.build(-1)));
+      await turn();
+    }
+    while (this.inFlight.size && !this.failure) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    if (this.failure) throw this.failure;
     return this.answers;
   }
 
   stop(): void {
-    this.pending.clear();
+    this.failure ??= new Error('stopped');
     for (const w of this.workers) void w.terminate();
   }
 
+  private dispatch(): void {
+    for (const [n, w] of this.workers.entries()) {
+      while (this.posted[n]! < 2 && this.queue.length && !this.failure) {
+        const id = this.next++;
+        const builder = this.queue.shift()!;
+        const batch = builder.build(id);
+        this.inFlight.set(id, builder.ids);
+        this.posted[n]!++;
+        w.postMessage(batch, [batch.bytes, batch.table]);
+      }
+    }
+  }
+
+  private take(ids: string[], answers: Uint8Array): void {
+    for (let i = 0; i < ids.length; i++) this.answers.set(ids[i]!, answers[i] === 1);
+  }
+
   private fail(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    this.failure ??= e;
+    this.wake?.();
   }
 }
 

@@ -52,7 +52,18 @@ export async function commitInfo(root: string, commit: string): Promise<CommitIn
 
 /** main's first-parent line up to `rev`, oldest first, with the files each commit changed against its first parent. */
 export async function firstParentLine(root: string, rev: string): Promise<LineCommit[]> {
-  const out = (await git(root, ['log', '--first-parent', '--reverse', '--no-renames', '--name-only', '-z', `--format=%x1e%H %T %P${US}%s`, rev], `list main's first-parent commits (${rev})`)).stdout.toString('utf8');
+  // Into a file, not through a pipe: verify asks for the line first and then keeps its thread busy
+  // reading records, and a pipe nobody reads stops git once it holds 64 KiB (the line of 10,000
+  // commits is 2 MB): git would finish only after the records, on verify's critical path.
+  const dir = await mkdtemp(join(tmpdir(), 'modelship-line-'));
+  let out: string;
+  try {
+    const file = join(dir, 'line');
+    await git(root, ['log', '--first-parent', '--reverse', '--no-renames', '--name-only', '-z', `--format=%x1e%H %T %P${US}%s`, `--output=${file}`, rev], `list main's first-parent commits (${rev})`);
+    out = (await readFile(file)).toString('utf8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   const line: LineCommit[] = [];
   for (const entry of out.split('\x1e')) {
     if (!entry) continue;
