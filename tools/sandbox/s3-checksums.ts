@@ -62,18 +62,7 @@ export async function startChecksumLayer(upstream: string, dir: string): Promise
       .end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
   }
 
-  function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        const parts: Buffer[] = [];
-        r.on('data', (c: Buffer) => parts.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: r.headers, body: Buffer.concat(parts) }));
-        r.on('error', reject);
-      });
-      up.on('error', reject);
-      up.end(body);
-    });
-  }
+  const forward = (req: IncomingMessage, body: Buffer) => forwardRequest(target, req, body);
 
   async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -159,4 +148,21 @@ export async function startChecksumLayer(upstream: string, dir: string): Promise
       server.closeAllConnections();
     }),
   };
+}
+
+/** An upstream's answer, whole. */
+export interface Upstream { status: number; headers: IncomingMessage['headers']; body: Buffer }
+
+/** Sends a request on to the server behind a layer as it came (method, path, headers, body) and reads the whole answer. */
+export function forwardRequest(target: URL, req: IncomingMessage, body: Buffer): Promise<Upstream> {
+  return new Promise((resolve, reject) => {
+    const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      const parts: Buffer[] = [];
+      r.on('data', (c: Buffer) => parts.push(c));
+      r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: r.headers, body: Buffer.concat(parts) }));
+      r.on('error', reject);
+    });
+    up.on('error', reject);
+    up.end(body);
+  });
 }

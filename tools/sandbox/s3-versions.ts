@@ -34,9 +34,10 @@
 // LastModified, a GET's Last-Modified) are replaced by the layer's. Multipart uploads and copies
 // into a versioned bucket are not part of it: 501 NotImplemented, never a silent unversioned write.
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { forwardRequest } from './s3-checksums.js';
 
 interface Version {
   versionId: string;
@@ -59,7 +60,6 @@ export interface VersioningLayer {
   stop(): Promise<void>;
 }
 
-interface Upstream { status: number; headers: IncomingMessage['headers']; body: Buffer }
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 const unxml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
@@ -82,18 +82,7 @@ export async function startVersioningLayer(options: {
   const upstreamClient = new S3Client({ region: 'us-east-1', endpoint: options.upstream, forcePathStyle: true, credentials: options.credentials, maxAttempts: 1 });
   const layer: VersioningLayer = { endpoint: '', now: () => new Date(), maxKeys: 1000, stop: async () => undefined };
 
-  function forward(req: IncomingMessage, body: Buffer): Promise<Upstream> {
-    return new Promise((resolve, reject) => {
-      const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        const parts: Buffer[] = [];
-        r.on('data', (c: Buffer) => parts.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: r.headers, body: Buffer.concat(parts) }));
-        r.on('error', reject);
-      });
-      up.on('error', reject);
-      up.end(body);
-    });
-  }
+  const forward = (req: IncomingMessage, body: Buffer) => forwardRequest(target, req, body);
 
   function send(res: ServerResponse, method: string, status: number, headers: OutgoingHttpHeaders, body: Buffer = Buffer.alloc(0)): void {
     const h: OutgoingHttpHeaders = { ...headers };
