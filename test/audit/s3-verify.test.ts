@@ -3,7 +3,7 @@
 // bytes over a record (a new version over it); each trail on a versioned S3 of its own (s3rver
 // behind tools/sandbox/s3-versions.ts), written at its story times so S3's LastModified agrees
 // with each record's recordedAt. The store's listing itself: s3-versions.test.ts.
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import t, { type Test } from 'tap';
 import { S3Store } from '../../src/adapters/s3/audit-store.js';
 import { s3Client } from '../../src/adapters/s3/store.js';
@@ -61,18 +61,22 @@ t.test('audit verify on S3: a delete marker over the newest record (a DELETE wit
   t.match(json, { ok: false, environments: [{ environment: 'production', findings: [{ severity: 'error', seq: 3 }] }] });
 });
 
-t.test('audit verify on S3: after a delete marker the next mirror, not seeing the record, writes the seq again over it; verify reports both and still judges the first version', async (t) => {
+t.test('after a delete marker over the newest record the next mirror does not write over it: it stops and says why; verify names the marker and still reads the record', async (t) => {
   const { s3: own, tr, key } = await trailOnVersionedS3(t);
   own.server.versions!.now = () => new Date('2026-11-25T08:00:00Z');
   await own.client.send(new DeleteObjectCommand({ Bucket: 'acme-audit', Key: key(3) }));
   const st = new S3Store({ client: s3Client({ endpoint: own.endpoint, maxAttempts: 1 }), bucket: 'acme-audit', prefix: 'modelship', retentionDays: 2555, backoffMs: 5 });
   own.server.versions!.now = () => new Date('2026-11-25T09:00:00Z');
-  t.same((await mirrorCommit(tr.h, st, tr.commits.chargeback, { now: '2026-11-25T09:00:00Z', prefix: 'modelship' })).written.map((w) => w.seq), [3], 'the mirror lists with ListObjectsV2 and finds seq 3 free');
+  // ListObjectsV2 no longer shows seq 3, so mirror takes it for free; the look before the write (HeadObject: 404 with x-amz-delete-marker) stops it.
+  await t.rejects(mirrorCommit(tr.h, st, tr.commits.chargeback, { now: '2026-11-25T09:00:00Z', prefix: 'modelship' }), {
+    name: 'RefusedError',
+    message: `s3://acme-audit/${key(3)} is hidden by a delete marker: what was written there was deleted (a DELETE without a version id); nothing is written over it`,
+  });
+  t.same((await own.client.send(new ListObjectVersionsCommand({ Bucket: 'acme-audit', Prefix: key(3) }))).Versions?.length, 1, 'no version written over the record');
   const v = await verifyCli(own, tr);
   t.equal(v.code, 1, v.stderr);
-  t.equal(v.stdout, 'production: FAILED: 2 problems in 4 records\n' +
-    `  error: record 3 (${key(3)}) was deleted at 2026-11-25T08:00:00.000Z (a delete marker) and written again\n` +
-    `  error: record 3 (${key(3)}) was overwritten: 2 versions, the first written at 2026-11-19T14:04:20.000Z, the newest at 2026-11-25T09:00:00.000Z; verify read the first\n`);
+  t.equal(v.stdout, 'production: FAILED: 1 problem in 4 records\n' +
+    `  error: record 3 (${key(3)}) is hidden by a delete marker written at 2026-11-25T08:00:00.000Z (a DELETE without a version id): it was deleted; verify read the version under it\n`);
 });
 
 t.test('audit verify on S3: a version written over a record (PUT without If-None-Match) is tampering; the chain verifies from the first version', async (t) => {

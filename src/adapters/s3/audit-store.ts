@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ExternalError } from '../../errors.js';
+import { ExternalError, ModelshipError, RefusedError } from '../../errors.js';
 import { retry, type RetryOptions } from '../retry.js';
 import type { AuditStore, ObjectVersion, StoredObject } from '../../audit/store.js';
 
@@ -125,7 +125,17 @@ export class S3Store implements AuditStore {
       await this.o.client.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }));
       return true;
     } catch (e) {
-      if (status(e) === 404 || name(e) === 'NotFound' || name(e) === 'NoSuchKey') return false;
+      if (status(e) === 404 || name(e) === 'NotFound' || name(e) === 'NoSuchKey') {
+        // A 404 carrying x-amz-delete-marker: true is a key whose current version is a delete
+        // marker ("Working with delete markers", docs.aws.amazon.com/AmazonS3/latest/userguide/
+        // DeleteMarker.html): a record or bundle was there and was deleted. Writing the key again
+        // would bury the evidence under a new version; the writer stops and says so instead.
+        if (deleteMarker(e)) {
+          throw new RefusedError(`s3://${this.o.bucket}/${key} is hidden by a delete marker: what was written there was deleted (a DELETE without a version id); nothing is written over it`,
+            'run modelship audit verify: it reads the version under the marker and names the marker');
+        }
+        return false;
+      }
       throw this.error(`look for s3://${this.o.bucket}/${key}`, e);
     }
   }
@@ -178,7 +188,7 @@ export class S3Store implements AuditStore {
     try {
       return await retry(() => (attempt++, fn()), this.retryOptions((e) => retryable(e instanceof ExternalError ? e.cause : e)));
     } catch (e) {
-      throw e instanceof ExternalError ? e : this.error(operation, e, attempt);
+      throw e instanceof ModelshipError ? e : this.error(operation, e, attempt);
     }
   }
 
@@ -221,5 +231,11 @@ function conditionalConflict(e: unknown): boolean {
 function retryable(e: unknown): boolean {
   const s = status(e);
   if (s !== undefined) return s >= 500 || s === 429 || name(e) === 'SlowDown';
-  return e instanceof Error && !(e instanceof ExternalError); // no HTTP answer: a network failure
+  return e instanceof Error && !(e instanceof ModelshipError); // no HTTP answer: a network failure
+}
+
+/** Whether an S3 error answer says the key's current version is a delete marker. */
+function deleteMarker(e: unknown): boolean {
+  const headers = (e as { $response?: { headers?: Record<string, string | undefined> } })?.$response?.headers;
+  return headers?.['x-amz-delete-marker'] === 'true';
 }
