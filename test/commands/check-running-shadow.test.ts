@@ -56,9 +56,22 @@ async function repository(): Promise<TestRepo> {
     writeFileSync(path, text.replace(from, to));
     repo.git('commit', '-q', '-am', `Run chargeback-risk later in ${file}`);
   }
+  // `stop`: the shadow taken out of production; `promote`: the shadow promoted there.
+  repo.git('checkout', '-q', '-b', 'stop', 'main');
+  const path = join(repo.root, 'environments', 'production.yaml');
+  const text = readFileSync(path, 'utf8');
+  const stopped = text.replace(/\n    shadow:(?: \{[^\n]*\}[^\n]*|(?:\n      [^\n]*)+)/, '');
+  if (stopped === text) throw new Error(`production.yaml has no shadow to stop:\n${text}`);
+  writeFileSync(path, stopped);
+  repo.git('commit', '-q', '-am', 'Stop the fraud-detector shadow in production');
   repo.git('checkout', '-q', 'main');
+  const p = await cli(repo.root, {}, 'promote', `fraud-detector@${candidate}`, '--to', 'production', '--json');
+  if (p.code !== 0) throw new Error(p.stderr);
+  repo.git('checkout', '-q', 'main');
+  promoted = JSON.parse(p.stdout).branch as string;
   return repo;
 }
+let promoted = '';
 
 /** 24,000 requests between 49h and 71h, each answered by both, the shadow's score 1% above the champion's. */
 function log(): PredictionRow[] {
@@ -122,6 +135,14 @@ t.test('no section when no shadow runs in the changed environment', async (t) =>
   const md = await check(t, 'stage', 'markdown', false);
   t.notMatch(md.stdout, /Running shadows/);
   t.notOk('runningShadows' in JSON.parse((await check(t, 'stage', 'json', false)).stdout));
+});
+
+t.test('no section for a shadow the pull request stops or promotes', async (t) => {
+  for (const [head, kind] of [['stop', 'shadow-stop'], ['promote', 'shadow-promote']] as const) {
+    const json = JSON.parse((await check(t, head === 'promote' ? promoted : head, 'json', false)).stdout);
+    t.same(json.changes.map((c: { change: { kind: string } }) => c.change.kind), [kind], head);
+    t.notOk('runningShadows' in json, `${head}: the shadow does not keep running`);
+  }
 });
 
 t.test('what a running shadow shows reaches Markdown escaped, and the text unchanged', async (t) => {
