@@ -98,6 +98,8 @@ async function gather(req: EvidenceRequest, ctx: EvidenceContext, histories: Pin
 
   // After the timelines: a shadow's window starts no earlier than the shadow did.
   if (req.shadows?.size) await readShadows([...req.shadows], ctx, ev, (ev.shadows = new Map()));
+  // Shadows that keep running through the pull request: the same read, shown in the report only.
+  if (req.runningShadows?.size) await readShadows([...req.runningShadows], ctx, ev, (ev.runningShadows = new Map()));
 
   const sources: Partial<Record<'prometheus' | 'warehouse', MetricSource>> = ctx.prometheusUrl ? { prometheus: prometheusSource({ url: ctx.prometheusUrl }) } : {};
   // Snowflake, when SNOWFLAKE_ACCOUNT is set: one session for all canaries, ended below.

@@ -9,6 +9,7 @@ import { validateSnapshot } from '../config/state.js';
 import { repositoryCache, type ValidateCache } from '../config/validate-cache.js';
 import { diffStates, type FileDiff } from '../gates/changes.js';
 import { evaluate, invalidReport, needs, type Report, type ReviewEvidence } from '../gates/run.js';
+import { runningShadowReport } from './running-shadows.js';
 import { gitRevision, resolveRevision, type TreeListings } from '../adapters/git/tree.js';
 import { diffNameStatus, hasCommit, mergeBase, mergedTree, treeOf } from '../adapters/git/search.js';
 import { commitLogins, getPull, listReviews, octokit, teamMembers, type GitHubClient } from '../adapters/github/client.js';
@@ -132,6 +133,8 @@ async function judge(req: CheckRequest, revs: { base: string; head: string; fork
     ...(review ? { review } : {}),
   });
   const report = evaluate(state, evidence);
+  const shadows = runningShadowReport(state, evidence);
+  if (shadows.length) report.runningShadows = shadows;
   const environments = changes.map((c) => c.environment).filter((e) => headRepo.environments.has(e));
   if (environments.length) report.preview = previewMerge(before, headRepo, environments, { base: forkPoint, head });
   return report;

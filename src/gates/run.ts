@@ -92,6 +92,8 @@ export interface EvidenceRequest {
   abOverride?: boolean;
   /** shadows to judge (shadow gate): env/model -> the prediction log aggregation to run */
   shadows?: Map<string, ShadowRequest>;
+  /** shadows running in an environment the pull request changes, shown in the report, never judged: env/model -> the same aggregation */
+  runningShadows?: Map<string, ShadowRequest>;
 }
 
 /** A shadow's answers beside the champion's, from the environment's prediction log (metrics/prediction-log.ts shadowQuery). */
@@ -179,6 +181,8 @@ export interface Evidence {
   abOverride?: string;
   /** env/model -> the shadow's figures from the prediction log, or why there are none */
   shadows?: Map<string, ShadowEvidence>;
+  /** env/model -> the figures of a shadow running in a changed environment (informational) */
+  runningShadows?: Map<string, ShadowEvidence>;
 }
 
 export interface CheckState {
@@ -219,8 +223,13 @@ export interface Report {
   approvalsPending?: boolean;
   /** what merge will do in each environment the change touches (rendered objects, base → head) */
   preview?: import('../sync/preview.js').Preview;
+  /** shadows running in an environment the pull request changes (and does not promote or stop): their live figures, informational only */
+  runningShadows?: RunningShadow[];
   evaluatedAt: string;
 }
+
+/** A shadow that keeps running through the pull request: where, and what `modelship status` would show for it. */
+export type RunningShadow = { environment: string; model: string } & import('../status/experiments.js').ShadowStatus;
 
 export interface Binding {
   /** sha256 of each environments/*.yaml at head */
@@ -312,6 +321,16 @@ export function needs(state: CheckState): EvidenceRequest {
     }
     if (gates.includes('approvals')) for (const t of approvalTeams(state, change, policy)) req.teams.add(t);
     if (gates.includes('policy')) for (const t of policy.policyOwners) req.teams.add(t);
+  }
+  for (const r of runningShadows(state)) {
+    const env = state.base.environments.get(r.environment)!.data;
+    const shadow = state.base.policies.get(r.environment)?.data.gates.shadow;
+    if (!env.inferenceLog || !shadow) continue;
+    const manifest = manifestOf(state.head, r.model, r.candidate) ?? manifestOf(state.base, r.model, r.candidate);
+    req.timelines.set(r.environment, (req.timelines.get(r.environment) ?? new Map<string, string | undefined>()).set(r.candidate, manifest?.registeredAt));
+    (req.runningShadows ??= new Map()).set(`${r.environment}/${r.model}`, {
+      environment: r.environment, env, ...shadowRequest(r.model, r.champion, r.candidate, env.inferenceLog.table, shadow, manifest),
+    });
   }
   return req;
 }
@@ -626,6 +645,27 @@ function registrationOf(state: CheckState, m: VersionManifest): { file: string; 
   const card = state.base.models.get(m.model)?.data ?? state.head.models.get(m.model)?.data;
   if (!loaded?.sha256 || !card) return undefined;
   return { file: loaded.file, folder: registrationKey(card.registry, m.model, m.version), sha256: loaded.sha256 };
+}
+
+/**
+ * Shadows that run in an environment file the pull request changes and keep running after it:
+ * pinned on the base and on the head alike, and no change of the pull request promotes or stops
+ * them. Their figures are shown in the report; they never change its verdict.
+ */
+export function runningShadows(state: CheckState): Array<{ environment: string; model: string; champion: string; candidate: string }> {
+  const changed = new Set(state.changes.filter((c) => c.file === `environments/${c.environment}.yaml`).map((c) => c.environment));
+  const out: Array<{ environment: string; model: string; champion: string; candidate: string }> = [];
+  for (const environment of [...changed].sort()) {
+    const base = state.base.environments.get(environment)?.data;
+    const head = state.head.environments.get(environment)?.data;
+    if (!base || !head) continue;
+    for (const [model, d] of Object.entries(base.models).sort(([x], [y]) => x.localeCompare(y))) {
+      if (!d.shadow || head.models[model]?.shadow?.version !== d.shadow.version) continue;
+      if (state.changes.some((c) => c.environment === environment && c.model === model && (c.kind === 'shadow-promote' || c.kind === 'shadow-stop'))) continue;
+      out.push({ environment, model, champion: d.version, candidate: d.shadow.version });
+    }
+  }
+  return out;
 }
 
 /** What the shadow gate reads for `candidate` shadowing `champion`: the policy's window, the candidate's score bins, the threshold, the slices. `modelship status` asks the same. */

@@ -10,6 +10,7 @@ import type { MetricRow } from '../performance.js';
 import type { JudgedChange, JudgedGate, Report, Verdict } from '../run.js';
 import type { GateStatus } from '../types.js';
 import { planMarkdown, planText } from '../../sync/show.js';
+import { shadowText } from '../../status/text.js';
 import { commentJson, mdCode, mdFence, mdText, mermaidLabel } from '../../model/escape.js';
 
 /** Hidden marker that finds the sticky comment again; the binding rides along for the merge queue. */
@@ -35,7 +36,13 @@ export function renderJson(report: Report): string {
 
 /** For terminals: the verdict, then per change one line per gate, then details indented. */
 export function renderText(report: Report): string {
-  return [renderGatesText(report), ...(report.preview ? previewText(report.preview) : [])].join('\n');
+  return [renderGatesText(report), ...runningShadowsText(report), ...(report.preview ? previewText(report.preview) : [])].join('\n');
+}
+
+/** Shadows that keep running in a changed environment: the line `modelship status` prints for each. */
+function runningShadowsText(report: Report): string[] {
+  if (!report.runningShadows?.length) return [];
+  return ['', 'Running shadows (informational: not part of the verdict):', ...report.runningShadows.map((s) => `  ${s.environment}/${s.model}: shadow ${shadowText(s)}`)];
 }
 
 function previewText(preview: NonNullable<Report['preview']>): string[] {
@@ -90,6 +97,10 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     if (drift) sections.push(driftSection(c, drift));
     const ab = c.gates.find((g) => g.gate === 'ab' && g.data);
     if (ab) sections.push(abSection(c, ab));
+  }
+  if (report.runningShadows?.length) {
+    sections.push(['', '**Running shadows** <sub>(informational: not part of the verdict)</sub>', '',
+      ...report.runningShadows.map((s) => `- ${icon[s.gate.status]} **${mdText(s.environment)} · ${mdText(s.model)}**: shadow ${mdText(shadowText(s))}`)]);
   }
   if (report.preview?.plans.some((p) => p.actions.some((a) => a.op !== 'noop')) || report.preview?.problems.length) {
     sections.push(['', ...planMarkdown(report.preview.plans.filter((p) => p.actions.some((a) => a.op !== 'noop'))).split('\n'),
