@@ -9,16 +9,11 @@ import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
 import { renderMarkdown, renderText } from '../../src/gates/report/render.js';
 import type { Report } from '../../src/gates/run.js';
-import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
-import { makeRun } from '../helpers/runs.js';
+import type { TestRepo } from '../helpers/repo.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
-import { hours, registeredBefore } from '../helpers/clock.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
-import { appendPredictionLog, createPredictionLog, type PredictionRow } from '../../tools/sandbox/snowflake/prediction-log.js';
+import { hours } from '../helpers/clock.js';
+import { candidate, champion, dated, predictionLog, shadowedRepository, table, warehouseWithLog } from '../helpers/shadow.js';
 
-const table = 'ANALYTICS.INFERENCE.PREDICTION_LOG';
-const champion = '2026.11.06-1';
-const candidate = '2026.11.20-1';
 let s3: TestS3;
 let built: Promise<TestRepo> | undefined;
 t.before(async () => {
@@ -29,24 +24,11 @@ t.teardown(async () => {
   await s3.stop();
 });
 
-const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
 const cli = (root: string, env: NodeJS.ProcessEnv, ...args: string[]) => runCli([...args, '-C', root], { env: { ...s3.env, ...env } });
 
-/** Staging at 0h, a production shadow at 48h (both merged); at 72h a branch `prod` changing chargeback-risk's schedule in production and a branch `stage` changing staging. */
+/** The shadow in production since 48h; at 72h a branch `prod` changing chargeback-risk's schedule in production and a branch `stage` changing staging. */
 async function repository(): Promise<TestRepo> {
-  dated(hours(-48));
-  const repo = makeReleaseRepo();
-  const reg = await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registeredBefore } });
-  if (reg.code !== 0) throw new Error(reg.stderr);
-  for (const [at, args] of [[hours(0), ['--to', 'staging']], [hours(48), ['--to', 'production', '--shadow']]] as const) {
-    dated(at);
-    const p = await cli(repo.root, {}, 'promote', `fraud-detector@${candidate}`, ...args, '--json');
-    if (p.code !== 0) throw new Error(p.stderr);
-    const branch = JSON.parse(p.stdout).branch as string;
-    repo.git('checkout', '-q', 'main');
-    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
-    repo.git('push', '-q', 'origin', 'main');
-  }
+  const repo = await shadowedRepository(s3.env);
   dated(hours(72));
   for (const [branch, file, from, to] of [['prod', 'production', '"0 5 * * *"', '"0 6 * * *"'], ['stage', 'staging', '"0 4 * * *"', '"0 6 * * *"']] as const) {
     repo.git('checkout', '-q', '-b', branch, 'main');
@@ -74,27 +56,14 @@ async function repository(): Promise<TestRepo> {
 let promoted = '';
 
 /** 24,000 requests between 49h and 71h, each answered by both, the shadow's score 1% above the champion's. */
-function log(): PredictionRow[] {
-  const rows: PredictionRow[] = [];
-  const start = Date.parse(hours(49));
-  for (let i = 0; i < 24_000; i++) {
-    const at = new Date(start + i * 3300);
-    const score = ((i * 7919) % 1000) / 1000;
-    const slices = { REGION: i % 4 === 0 ? 'eu' : 'us' };
-    rows.push({ requestId: `req-${i}`, model: 'fraud-detector', version: champion, score, latencyMs: 10 + (i % 7), error: null, requestedAt: at, slices });
-    rows.push({ requestId: `req-${i}`, model: 'fraud-detector', version: candidate, score: Math.min(1, score * 1.01), latencyMs: 11 + (i % 7), error: null, requestedAt: new Date(at.getTime() + 2), slices });
-  }
-  return rows;
-}
+const log = () => predictionLog((score) => Math.min(1, score * 1.01));
 
 async function check(t: Test, head: string, format: string, warehouse: boolean) {
   built ??= repository();
   const repo = await built;
   let env: NodeJS.ProcessEnv = {};
   if (warehouse) {
-    const snow = await startSnowflakeStandIn({ setup: async (c) => { await createPredictionLog(c, table, ['REGION']); await appendPredictionLog(c, table, log(), ['REGION']); } });
-    t.teardown(() => snow.stop());
-    env = { SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password, MODELSHIP_SNOWFLAKE_URL: snow.url };
+    env = (await warehouseWithLog(t, log())).env;
   }
   return cli(repo.root, env, 'check', '--base', 'main', '--head', head, '--at', hours(72), '--format', format);
 }

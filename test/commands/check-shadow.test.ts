@@ -4,16 +4,12 @@
 // the shadow was pinned, from git history), and judges it with policies/production.yaml's bounds.
 import t, { type Test } from 'tap';
 import { runCli } from '../helpers/cli.js';
-import { makeReleaseRepo, type TestRepo } from '../helpers/repo.js';
-import { makeRun } from '../helpers/runs.js';
 import { startCheckerS3, type TestS3 } from '../helpers/s3.js';
-import { hours, registeredBefore } from '../helpers/clock.js';
-import { snowflakeStandInCredentials, startSnowflakeStandIn } from '../../tools/sandbox/snowflake/server.js';
-import { appendPredictionLog, createPredictionLog, type PredictionRow } from '../../tools/sandbox/snowflake/prediction-log.js';
+import { hours } from '../helpers/clock.js';
+import type { TestRepo } from '../helpers/repo.js';
+import { candidate, champion, dated, predictionLog, shadowedRepository, table, warehouseWithLog } from '../helpers/shadow.js';
+import type { PredictionRow } from '../../tools/sandbox/snowflake/prediction-log.js';
 
-const table = 'ANALYTICS.INFERENCE.PREDICTION_LOG';
-const champion = '2026.11.06-1';
-const candidate = '2026.11.20-1';
 let s3: TestS3;
 let built: Promise<TestRepo> | undefined;
 t.before(async () => {
@@ -24,52 +20,26 @@ t.teardown(async () => {
   await s3.stop();
 });
 
-const dated = (iso: string) => Object.assign(process.env, { GIT_AUTHOR_DATE: iso, GIT_COMMITTER_DATE: iso });
 const cli = (root: string, env: NodeJS.ProcessEnv, ...args: string[]) => runCli([...args, '-C', root], { env: { ...s3.env, ...env } });
 
-/** Staging at 0h, a production shadow at 48h (both merged), and at 72h a branch promoting the shadow. */
+/** The shadow in production since 48h, and at 72h a branch promoting it. */
 async function repository(): Promise<TestRepo> {
-  dated(hours(-48));
-  const repo = makeReleaseRepo();
-  const reg = await runCli(['register', makeRun().dir, '-C', repo.root], { env: { ...s3.env, ...registeredBefore } });
-  if (reg.code !== 0) throw new Error(reg.stderr);
-  for (const [at, args] of [[hours(0), ['--to', 'staging']], [hours(48), ['--to', 'production', '--shadow']]] as const) {
-    dated(at);
-    const p = await cli(repo.root, {}, 'promote', `fraud-detector@${candidate}`, ...args, '--json');
-    if (p.code !== 0) throw new Error(p.stderr);
-    const branch = JSON.parse(p.stdout).branch as string;
-    repo.git('checkout', '-q', 'main');
-    repo.git('merge', '-q', '--no-ff', '-m', `Merge ${branch}`, branch);
-    repo.git('push', '-q', 'origin', 'main');
-  }
+  const repo = await shadowedRepository(s3.env);
   dated(hours(72));
   const p = await cli(repo.root, {}, 'promote', `fraud-detector@${candidate}`, '--to', 'production');
   if (p.code !== 0) throw new Error(p.stderr);
   return repo;
 }
 
-/** 24,000 requests between 49h and 71h, each answered by both; `shadow` gives the shadow's score from the champion's. */
+/** The log, and a request before the shadow was pinned (47h), which must not count. */
 function log(shadow: (score: number, i: number) => number): PredictionRow[] {
-  const rows: PredictionRow[] = [];
-  const start = Date.parse(hours(49));
-  for (let i = 0; i < 24_000; i++) {
-    const at = new Date(start + i * 3300);
-    const score = ((i * 7919) % 1000) / 1000;
-    const slices = { REGION: i % 4 === 0 ? 'eu' : 'us' };
-    rows.push({ requestId: `req-${i}`, model: 'fraud-detector', version: champion, score, latencyMs: 10 + (i % 7), error: null, requestedAt: at, slices });
-    rows.push({ requestId: `req-${i}`, model: 'fraud-detector', version: candidate, score: shadow(score, i), latencyMs: 11 + (i % 7), error: null, requestedAt: new Date(at.getTime() + 2), slices });
-  }
-  // Before the shadow was pinned (47h): must not count.
-  rows.push({ requestId: 'early', model: 'fraud-detector', version: champion, score: 0.9, latencyMs: 5, error: null, requestedAt: new Date(hours(47)), slices: { REGION: 'eu' } });
-  return rows;
+  return [...predictionLog(shadow), { requestId: 'early', model: 'fraud-detector', version: champion, score: 0.9, latencyMs: 5, error: null, requestedAt: new Date(hours(47)), slices: { REGION: 'eu' } }];
 }
 
 async function check(t: Test, rows: PredictionRow[]) {
   built ??= repository();
   const repo = await built;
-  const snow = await startSnowflakeStandIn({ setup: async (c) => { await createPredictionLog(c, table, ['REGION']); await appendPredictionLog(c, table, rows, ['REGION']); } });
-  t.teardown(() => snow.stop());
-  const env = { SNOWFLAKE_ACCOUNT: 'acme', SNOWFLAKE_USER: snowflakeStandInCredentials.username, SNOWFLAKE_PASSWORD: snowflakeStandInCredentials.password, MODELSHIP_SNOWFLAKE_URL: snow.url };
+  const { snow, env } = await warehouseWithLog(t, rows);
   const r = await cli(repo.root, env, 'check', '--base', 'main', '--head', 'HEAD', '--at', hours(72), '--json');
   const report = JSON.parse(r.stdout);
   const change = report.changes.find((c: { change: { kind: string } }) => c.change.kind === 'shadow-promote');
