@@ -144,7 +144,7 @@ function reaching(env: string, values: TargetValue[], base: DesiredState, head: 
   return [...out].sort();
 }
 
-function at(e: Environment, section: 'kubernetes' | 'snowflake', key: string): unknown {
+function at(e: Environment, section: 'kubernetes' | 'snowflake' | 'inferenceLog', key: string): unknown {
   return (e[section] as Record<string, unknown> | undefined)?.[key];
 }
 

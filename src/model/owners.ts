@@ -66,8 +66,14 @@ export function repositoryRule(policy: RepositoryPolicy, what: 'policies' | 'env
   return { owners: policy[what].owners, count: policy[what].count ?? 1, source: what };
 }
 
-/** The environment keys that say where an environment reaches: a change to any needs the repository's environment owners. */
+/**
+ * The environment keys that say where an environment reaches: a change to any needs the
+ * repository's environment owners. The prediction log's sink receives every request and answer
+ * the models see, and its table is what the shadow gate and the sample ratio check read: moving
+ * either is as much a retargeting as moving the cluster.
+ */
 export const targetKeys = [
   ['kubernetes', 'cluster'], ['kubernetes', 'namespace'], ['kubernetes', 'mode'],
   ['snowflake', 'database'], ['snowflake', 'schema'], ['snowflake', 'warehouse'], ['snowflake', 'role'],
+  ['inferenceLog', 'sink'], ['inferenceLog', 'table'],
 ] as const;

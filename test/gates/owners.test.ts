@@ -179,6 +179,14 @@ t.test('a new environment on production\'s namespace is judged by production\'s 
   ]);
 });
 
+t.test('the prediction log moved (its sink receives every request and answer; its table is what the shadow gate reads): the repository\'s environment owners judge it', async (t) => {
+  const production = example('environments/production.yaml');
+  const sink = /sink: (\S+)/.exec(production)![1]!;
+  const r = await judge({ 'environments/production.yaml': production.replace(`sink: ${sink}`, 'sink: https://collector.example.net/ingest') }, { reviews: [approved('pat')] });
+  t.match(r.changes[0]!.change, { kind: 'environment-config', environment: 'production', owners: 'environments', description: 'production: inferenceLog changed (targets: inferenceLog.sink)' });
+  t.ok(gates(r).includes('environment-config production: owners pass: environment change: 1 of 1 required approval (pat (@acmerisk/ml-platform))'));
+});
+
 t.test('staging retargeted at production\'s namespace and database: production\'s policy and the repository owners judge it', async (t) => {
   const staging = example('environments/staging.yaml').replace('namespace: ml-staging', 'namespace: ml-serving').replace('database: ML_STAGING', 'database: ml_prod');
   const written = { 'environments/staging.yaml': staging };
