@@ -12,7 +12,7 @@
 import type { AbPolicy } from '../config/types.js';
 import { formatDuration, parseDuration } from '../model/durations.js';
 import { absoluteMde, fixedHorizonSampleSize, sequentialHorizon, sequentialTest, summarize, type Design, type SampleSize, type SequentialResult } from '../stats/ab-test.js';
-import type { AbFigures } from '../metrics/ab-metric.js';
+import type { AbFigures, ArmFigures } from '../metrics/ab-metric.js';
 import type { PinCommit } from '../model/pins.js';
 import { result, type GateResult, type GateStatus } from './types.js';
 
@@ -77,6 +77,24 @@ export function abVerdict(test: SequentialResult, direction: AbPolicy['metric'][
   return 'continue';
 }
 
+/** What the ab gate's result carries in `data`: the plan, and as far as the data went, the arms, the test and its verdict (the report's A/B section reads it). */
+export type AbGateData = {
+  plan: { metric: AbPolicy['metric']; alpha: number; power: number; mde: number; shareB: number; fixedHorizon: SampleSize; horizon: SampleSize; minSamples: number; minDuration?: string };
+  window?: { start: string; end: string };
+  arms?: { a: ArmFigures & { version: string }; b: ArmFigures & { version: string } };
+  duplicates?: number;
+  means?: { a: number; b: number };
+  effect?: number;
+  relativeEffect?: number;
+  ci?: [number, number];
+  pValue?: number;
+  se?: number;
+  verdict?: AbVerdict;
+  /** an AB-Override: trailer's reason, and what the gate said before it */
+  override?: string;
+  overridden?: GateStatus;
+};
+
 export function abGate(input: AbInput): GateResult {
   const r = judge(input);
   if ((r.status === 'fail' || r.status === 'error') && input.override?.trim()) {
@@ -98,7 +116,7 @@ function judge(input: AbInput): GateResult {
   const mde = absoluteMde(design);
   const minSamples = policy.minSamples ?? 100;
   const metric = `${policy.metric.name} (${policy.metric.kind}, better when it ${policy.metric.direction}s)`;
-  const plan = {
+  const plan: AbGateData['plan'] = {
     metric: policy.metric, alpha: design.alpha, power: design.power, mde, shareB: design.shareB,
     fixedHorizon: fixed, horizon, minSamples, ...(policy.minDuration ? { minDuration: policy.minDuration } : {}),
   };
@@ -117,7 +135,7 @@ function judge(input: AbInput): GateResult {
   const { figures } = ev;
   const samples = { a: figures.a.n, b: figures.b.n };
   const counts = `requests with an outcome: A ${n(samples.a)}, B ${n(samples.b)} (always-valid horizon ${n(horizon.a)} / ${n(horizon.b)})`;
-  const data: Record<string, unknown> = { plan, window: ev.window, arms: { a: { version: a, ...figures.a }, b: { version: b, ...figures.b } }, duplicates: figures.duplicates };
+  const data: AbGateData = { plan, window: ev.window, arms: { a: { version: a, ...figures.a }, b: { version: b, ...figures.b } }, duplicates: figures.duplicates };
   if (figures.duplicates > 0) {
     return result('ab', 'error', `${who}: ${n(figures.duplicates)} join rows repeat a request id; the prediction log and ${policy.metric.outcomes} must hold one row per request`, { data });
   }

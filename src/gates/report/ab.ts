@@ -2,25 +2,12 @@
 // effect with its always-valid confidence interval (gates/ab.ts puts the figures in `data`).
 
 import type { JudgedChange, JudgedGate } from '../run.js';
-import type { ArmFigures } from '../../metrics/ab-metric.js';
-import type { SampleSize } from '../../stats/ab-test.js';
+import type { AbGateData } from '../ab.js';
 import { mdText } from '../../model/escape.js';
 
-interface AbData {
-  plan: { metric: { name: string; direction: string }; alpha: number; fixedHorizon: SampleSize; horizon: SampleSize; minSamples: number };
-  arms?: { a: ArmFigures & { version: string }; b: ArmFigures & { version: string } };
-  means?: { a: number; b: number };
-  effect?: number;
-  relativeEffect?: number;
-  ci?: [number, number];
-  pValue?: number;
-  verdict?: string;
-  override?: string;
-  window?: { start: string; end: string };
-}
 
 export function abSection(c: JudgedChange, g: JudgedGate): string[] {
-  const d = g.data as unknown as AbData | undefined;
+  const d = g.data as unknown as AbGateData | undefined;
   if (!d?.plan || !d.arms) return [];
   const { plan, arms } = d;
   const out = ['', `**A/B: ${mdText(c.change.model)} — ${mdText(plan.metric.name)}** (better when it ${mdText(plan.metric.direction)}s)${d.window ? `, since ${mdText(d.window.start)}` : ''}`, '',
